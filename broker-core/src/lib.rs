@@ -1,0 +1,24 @@
+//! The broker core every gateway service is built on.
+//!
+//! - [`config`]: how to reach a Kafka cluster (`bootstrap.servers` plus any librdkafka
+//!   property), parsed into a validated value before any client exists.
+//! - [`clients`]: factories for producers, consumers and admin clients with the gateway's
+//!   defaults (`acks=all`, idempotence, Java-compatible `murmur2_random` partitioning,
+//!   manual offset storage).
+//! - [`metadata`]: owned snapshots of cluster metadata and watermarks, fetched off the async
+//!   runtime because librdkafka's calls block.
+//! - [`error`]: one transport-neutral error sorted by what the caller must do.
+//! - [`shutdown`]: a cloneable shutdown signal wired to SIGINT/SIGTERM.
+//! - [`telemetry`]: tracing setup and the shared Prometheus registry.
+
+pub mod clients;
+pub mod config;
+pub mod error;
+pub mod metadata;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use clients::KafkaClients;
+pub use config::{ClusterConfig, ConfigError, ValidatedCluster};
+pub use error::{BrokerError, ErrorKind};
+pub use shutdown::Shutdown;
