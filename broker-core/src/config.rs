@@ -260,7 +260,10 @@ mod tests {
         let validated = cluster(r#"bootstrap_servers = "127.0.0.1:9092, 127.0.0.1:9093""#)
             .validate("kafka")
             .unwrap();
-        assert_eq!(validated.bootstrap_servers(), "127.0.0.1:9092,127.0.0.1:9093");
+        assert_eq!(
+            validated.bootstrap_servers(),
+            "127.0.0.1:9092,127.0.0.1:9093"
+        );
         assert_eq!(validated.client_id(), "kafka-gateway");
         assert_eq!(validated.security_protocol(), "plaintext");
     }

@@ -96,10 +96,9 @@ impl ErrorKind {
             | C::UnsupportedCompressionType
             | C::TopicDeletionDisabled
             | C::SecurityDisabled => Self::InvalidInput,
-            C::MessageTimedOut
-            | C::RequestTimedOut
-            | C::OperationTimedOut
-            | C::TimedOutQueue => Self::Timeout,
+            C::MessageTimedOut | C::RequestTimedOut | C::OperationTimedOut | C::TimedOutQueue => {
+                Self::Timeout
+            }
             C::QueueFull
             | C::NotLeaderForPartition
             | C::LeaderNotAvailable
@@ -203,7 +202,10 @@ mod tests {
             RDKafkaErrorCode::AllBrokersDown,
             RDKafkaErrorCode::MessageTimedOut,
         ] {
-            assert!(ErrorKind::from_rdkafka_code(code).is_retriable(), "{code:?}");
+            assert!(
+                ErrorKind::from_rdkafka_code(code).is_retriable(),
+                "{code:?}"
+            );
         }
     }
 

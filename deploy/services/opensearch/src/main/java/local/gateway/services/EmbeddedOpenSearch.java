@@ -98,6 +98,9 @@ public final class EmbeddedOpenSearch {
             .put("transport.port", env("OPENSEARCH_TRANSPORT_PORT", "9300"))
             // never flip indices to read-only because the (shared) disk is fuller than 85/90/95 %
             .put("cluster.routing.allocation.disk.threshold_enabled", false)
+            // one node: replicas could never be allocated, so default them to 0 (cluster health
+            // turns green instead of staying yellow); an explicit index setting still wins
+            .put("cluster.default_number_of_replicas", 0)
             // like Elasticsearch: indexing into a missing index creates it
             .put("action.auto_create_index", true);
         for (String arg : args) {

@@ -1,0 +1,123 @@
+use std::convert::Infallible;
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::response::Response;
+use tower::ServiceBuilder;
+use tower::limit::ConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
+use tower::timeout::TimeoutLayer;
+
+use crate::config::ValidatedListener;
+
+/// Why the edge refused a request before (or while) a handler ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeRejection {
+    /// More requests in flight than `max_concurrent_requests`: retry later (503).
+    Overloaded,
+    /// The request ran longer than `request_timeout_ms` (504 or the API's equivalent).
+    TimedOut,
+}
+
+/// Wraps `router` with the listener's body limit, concurrency limit with load shedding, and
+/// request timeout. `reject` renders a refusal in the service's own error shape.
+///
+/// The body limit is enforced by axum's extractors (`Json`, `Bytes`, ...), whose rejection
+/// each service already maps; requests past the concurrency limit are refused at once rather
+/// than queued, so memory stays bounded under a flood.
+pub fn apply_limits<S>(
+    router: Router<S>,
+    listener: &ValidatedListener,
+    reject: fn(EdgeRejection) -> Response,
+) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    router
+        .layer(DefaultBodyLimit::max(listener.max_body_bytes))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(
+                    move |error: tower::BoxError| async move {
+                        let rejection = if error.is::<tower::timeout::error::Elapsed>() {
+                            EdgeRejection::TimedOut
+                        } else {
+                            EdgeRejection::Overloaded
+                        };
+                        Ok::<_, Infallible>(reject(rejection))
+                    },
+                ))
+                .layer(LoadShedLayer::new())
+                .layer(ConcurrencyLimitLayer::new(listener.max_concurrent_requests))
+                .layer(TimeoutLayer::new(listener.request_timeout)),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::response::IntoResponse;
+    use axum::routing::{get, post};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::ListenerConfig;
+
+    fn reject(rejection: EdgeRejection) -> Response {
+        let status = match rejection {
+            EdgeRejection::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            EdgeRejection::TimedOut => StatusCode::GATEWAY_TIMEOUT,
+        };
+        (status, format!("{rejection:?}")).into_response()
+    }
+
+    fn listener(timeout_ms: u64, max_body_bytes: usize) -> ValidatedListener {
+        ListenerConfig {
+            request_timeout_ms: timeout_ms,
+            max_body_bytes,
+            ..ListenerConfig::default()
+        }
+        .validate("test", ([127, 0, 0, 1], 0).into())
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn slow_handler_is_cut_off_in_the_service_shape() {
+        let router: Router = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        );
+        let router = apply_limits(router, &listener(50, 1024), reject);
+        let response = router
+            .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"TimedOut");
+    }
+
+    #[tokio::test]
+    async fn oversized_body_is_refused() {
+        let router: Router =
+            Router::new().route("/echo", post(|body: axum::body::Bytes| async move { body }));
+        let router = apply_limits(router, &listener(1000, 8), reject);
+        let response = router
+            .oneshot(
+                Request::post("/echo")
+                    .body(Body::from(vec![b'x'; 64]))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+}
