@@ -1,1 +1,49 @@
-fn main() {}
+//! `kafka-gateway`: one process for the HTTP bridge, the connector runtime, the mirror and
+//! the metrics endpoint, all sharing one broker core.
+
+mod cli;
+mod config;
+mod doctor;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("gateway-worker")
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Run(args) => run::run_all(&args).await,
+        Command::Bridge(args) => run::run_only(&args, run::Only::Bridge).await,
+        Command::Metrics(args) => run::run_only(&args, run::Only::Metrics).await,
+        Command::Connect(args) => run::run_only(&args, run::Only::Connect).await,
+        Command::Mirror(args) => run::run_mirror(&args),
+        Command::CheckConfig(args) => run::check_config(&args),
+        Command::Doctor(args) => return doctor::doctor(&args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // The subscriber may not be installed yet (config errors), so print directly.
+            eprintln!("error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}

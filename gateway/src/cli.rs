@@ -1,0 +1,78 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// One small gateway for the services teams run around Apache Kafka: an HTTP bridge
+/// (Confluent REST Proxy / Strimzi compatible), a Kafka Connect compatible connector
+/// runtime, a MirrorMaker 2 replacement and a kafka_exporter compatible metrics endpoint.
+#[derive(Debug, Parser)]
+#[command(name = "kafka-gateway", version, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Start every service enabled in the config file, in one process.
+    Run(ConfigArgs),
+    /// Start only the HTTP bridge (port 8082 by default).
+    Bridge(ConfigArgs),
+    /// Start only the Kafka Connect compatible runtime (port 8083 by default).
+    Connect(ConfigArgs),
+    /// Start only the Prometheus endpoint (port 9308 by default).
+    Metrics(ConfigArgs),
+    /// Mirror topics between clusters from a MirrorMaker 2 `mm2.properties` file.
+    Mirror(MirrorArgs),
+    /// Validate a config file and print the effective settings, secrets hidden.
+    CheckConfig(ConfigArgs),
+    /// Diagnose connectivity to a cluster: bootstrap, every advertised listener, metadata.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ConfigArgs {
+    /// Gateway config file (TOML). Every key can be overridden by an environment variable
+    /// `KAFKA_GATEWAY_<SECTION>__<KEY>`, e.g. `KAFKA_GATEWAY_KAFKA__BOOTSTRAP_SERVERS`.
+    #[arg(short, long, env = "KAFKA_GATEWAY_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct MirrorArgs {
+    /// MirrorMaker 2 dedicated-mode properties file.
+    #[arg(short, long)]
+    pub(crate) config: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DoctorArgs {
+    /// Bootstrap servers to start from, `host:port[,host:port]`.
+    #[arg(short, long, env = "KAFKA_BOOTSTRAP", default_value = "127.0.0.1:9092")]
+    pub(crate) bootstrap: String,
+    /// Any librdkafka property, `key=value`, repeatable (e.g. `security.protocol=SASL_SSL`).
+    #[arg(short = 'X', long = "property", value_name = "KEY=VALUE")]
+    pub(crate) properties: Vec<String>,
+    /// Seconds to wait for each connection and metadata request.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) timeout_seconds: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_help() {
+        for sub in Cli::command().get_subcommands() {
+            assert!(sub.get_about().is_some(), "{} has no help", sub.get_name());
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! `gateway.toml`: one section per service plus the cluster and telemetry, loaded from the
+//! file then overridden by `KAFKA_GATEWAY_<SECTION>__<KEY>` environment variables, and
+//! validated as a whole before anything starts.
+
+use std::path::Path;
+
+use broker_core::telemetry::LogFormat;
+use broker_core::{ClusterConfig, ConfigError, ValidatedCluster};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use gateway_bridge::{BridgeConfig, ValidatedBridge};
+use gateway_connect::ConnectConfig;
+use gateway_metrics::{MetricsConfig, ValidatedMetrics};
+use gateway_mirror::MirrorConfig;
+use serde::{Deserialize, Serialize};
+
+/// Prefix of the environment variables that override the file.
+pub(crate) const ENV_PREFIX: &str = "KAFKA_GATEWAY_";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GatewayConfig {
+    pub(crate) kafka: ClusterConfig,
+    #[serde(default)]
+    pub(crate) telemetry: TelemetryConfig,
+    #[serde(default)]
+    pub(crate) bridge: BridgeConfig,
+    #[serde(default)]
+    pub(crate) connect: ConnectConfig,
+    #[serde(default)]
+    pub(crate) mirror: MirrorConfig,
+    #[serde(default)]
+    pub(crate) metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TelemetryConfig {
+    #[serde(default)]
+    pub(crate) log_format: LogFormat,
+    /// A tracing filter such as `info` or `info,gateway_bridge=debug`; `RUST_LOG` wins.
+    #[serde(default = "default_log_level")]
+    pub(crate) log_level: String,
+}
+
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            log_format: LogFormat::default(),
+            log_level: default_log_level(),
+        }
+    }
+}
+
+/// Values used when neither the file nor the environment sets them: the local cluster and
+/// the two services that need nothing else (bridge, metrics) switched on.
+#[derive(Serialize)]
+struct Defaults {
+    kafka: DefaultKafka,
+    bridge: Enabled,
+    metrics: Enabled,
+}
+
+#[derive(Serialize)]
+struct DefaultKafka {
+    bootstrap_servers: &'static str,
+}
+
+#[derive(Serialize)]
+struct Enabled {
+    enabled: bool,
+}
+
+/// What failed while loading the config, with the key or file at fault.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LoadError {
+    #[error("config file {path} does not exist")]
+    Missing { path: String },
+    #[error("cannot read the configuration: {0}")]
+    Parse(Box<figment::Error>),
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] ConfigError),
+}
+
+/// A config that passed validation: every enabled service is ready to be built.
+#[derive(Debug, Clone)]
+pub(crate) struct ValidatedGateway {
+    pub(crate) kafka: ValidatedCluster,
+    pub(crate) telemetry: TelemetryConfig,
+    pub(crate) bridge: Option<ValidatedBridge>,
+    pub(crate) metrics: Option<ValidatedMetrics>,
+}
+
+impl GatewayConfig {
+    pub(crate) fn load(path: Option<&Path>) -> Result<Self, LoadError> {
+        let defaults = Defaults {
+            kafka: DefaultKafka {
+                bootstrap_servers: "127.0.0.1:9092",
+            },
+            bridge: Enabled { enabled: true },
+            metrics: Enabled { enabled: true },
+        };
+        let mut figment = Figment::from(Serialized::defaults(defaults));
+        if let Some(path) = path {
+            if !path.exists() {
+                return Err(LoadError::Missing {
+                    path: path.display().to_string(),
+                });
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment
+            .merge(Env::prefixed(ENV_PREFIX).split("__"))
+            .extract()
+            .map_err(|e| LoadError::Parse(Box::new(e)))
+    }
+
+    pub(crate) fn validate(&self) -> Result<ValidatedGateway, ConfigError> {
+        let kafka = self.kafka.validate("kafka")?;
+        let bridge = self.bridge.validate("bridge")?;
+        let metrics = self.metrics.validate("metrics")?;
+        self.connect.validate("connect")?;
+        self.mirror.validate("mirror")?;
+        if self.connect.enabled {
+            return Err(ConfigError::new(
+                "connect.enabled",
+                "the connector runtime is not part of this build yet (issue #4); set it to false",
+            ));
+        }
+        if self.mirror.enabled {
+            return Err(ConfigError::new(
+                "mirror.enabled",
+                "the mirror service is not part of this build yet (issue #7); set it to false",
+            ));
+        }
+        if self.bridge.enabled
+            && self.metrics.enabled
+            && bridge.listener.listen == metrics.listener.listen
+        {
+            return Err(ConfigError::new(
+                "metrics.http.listen",
+                format!(
+                    "{} is already the bridge's address",
+                    metrics.listener.listen
+                ),
+            ));
+        }
+        Ok(ValidatedGateway {
+            kafka,
+            telemetry: self.telemetry.clone(),
+            bridge: self.bridge.enabled.then_some(bridge),
+            metrics: self.metrics.enabled.then_some(metrics),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::Jail;
+
+    use super::*;
+
+    /// Loads `text` as `gateway.toml` with `env` set, inside a jail that restores the
+    /// process environment afterwards.
+    fn with_config<T>(
+        text: &str,
+        env: &[(&str, &str)],
+        check: impl FnOnce(Result<GatewayConfig, LoadError>) -> T,
+    ) -> T {
+        let mut outcome = None;
+        Jail::expect_with(|jail| {
+            jail.create_file("gateway.toml", text)?;
+            for (key, value) in env {
+                jail.set_env(key, value);
+            }
+            outcome = Some(check(GatewayConfig::load(Some(Path::new("gateway.toml")))));
+            Ok(())
+        });
+        outcome.expect("jail ran the check")
+    }
+
+    #[test]
+    fn example_config_is_valid() {
+        let text = include_str!("../../examples/gateway.toml");
+        with_config(text, &[], |config| {
+            let validated = config.unwrap().validate().unwrap();
+            assert!(validated.bridge.is_some());
+            assert!(validated.metrics.is_some());
+        });
+    }
+
+    #[test]
+    fn empty_file_gives_local_defaults() {
+        with_config("", &[], |config| {
+            let validated = config.unwrap().validate().unwrap();
+            assert_eq!(validated.kafka.bootstrap_servers(), "127.0.0.1:9092");
+            assert_eq!(validated.bridge.unwrap().listener.listen.port(), 8082);
+            assert_eq!(validated.metrics.unwrap().listener.listen.port(), 9308);
+        });
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        with_config(
+            "[kafka]\nbootstrap_servers = \"file:9092\"\n",
+            &[
+                ("KAFKA_GATEWAY_KAFKA__BOOTSTRAP_SERVERS", "env:9092"),
+                ("KAFKA_GATEWAY_BRIDGE__HTTP__LISTEN", "127.0.0.1:18082"),
+            ],
+            |config| {
+                let config = config.unwrap();
+                assert_eq!(config.kafka.bootstrap_servers, "env:9092");
+                let bridge = config.validate().unwrap().bridge.unwrap();
+                assert_eq!(bridge.listener.listen.port(), 18082);
+            },
+        );
+    }
+
+    #[test]
+    fn typo_names_the_key() {
+        with_config("[bridge]\nflavour = \"strimzi\"\n", &[], |config| {
+            let err = config.unwrap_err();
+            assert!(err.to_string().contains("flavour"), "{err}");
+        });
+    }
+
+    #[test]
+    fn missing_file_is_reported() {
+        let err = GatewayConfig::load(Some(Path::new("/nonexistent/gateway.toml"))).unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/gateway.toml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn validate_rejects_unbuilt_services() {
+        with_config("[connect]\nenabled = true\n", &[], |config| {
+            let err = config.unwrap().validate().unwrap_err();
+            assert_eq!(err.key, "connect.enabled");
+        });
+    }
+
+    #[test]
+    fn validate_rejects_port_clash() {
+        let text =
+            "[bridge.http]\nlisten = \"0.0.0.0:9000\"\n[metrics.http]\nlisten = \"0.0.0.0:9000\"\n";
+        with_config(text, &[], |config| {
+            let err = config.unwrap().validate().unwrap_err();
+            assert_eq!(err.key, "metrics.http.listen");
+        });
+    }
+}

@@ -1,0 +1,167 @@
+//! Starting, supervising and stopping the services of one gateway process.
+//!
+//! Every service gets a child of one shutdown signal. When any service fails, the others are
+//! asked to drain too, so the process never keeps running half-broken; the first error is
+//! what the process exits with.
+
+use broker_core::telemetry::{self, MetricsRegistry};
+use broker_core::{ConfigError, KafkaClients, Shutdown};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use tokio::task::JoinSet;
+
+use crate::cli::{ConfigArgs, MirrorArgs};
+use crate::config::{GatewayConfig, LoadError, ValidatedGateway};
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum GatewayError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    NotAvailable(String),
+    #[error("nothing to run: every service is disabled in the configuration")]
+    NothingEnabled,
+    #[error("the {service} service failed: {message}")]
+    Service {
+        service: &'static str,
+        message: String,
+    },
+}
+
+impl GatewayError {
+    /// 2 for anything the operator must fix in the config or command line, 1 otherwise.
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self {
+            Self::Load(_) | Self::Config(_) | Self::NotAvailable(_) | Self::NothingEnabled => 2,
+            Self::Service { .. } => 1,
+        }
+    }
+}
+
+/// Which single service a sub-command starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Only {
+    Bridge,
+    Metrics,
+    Connect,
+}
+
+pub(crate) async fn run_all(args: &ConfigArgs) -> Result<(), GatewayError> {
+    let config = GatewayConfig::load(args.config.as_deref())?.validate()?;
+    supervise(config).await
+}
+
+pub(crate) async fn run_only(args: &ConfigArgs, only: Only) -> Result<(), GatewayError> {
+    let mut config = GatewayConfig::load(args.config.as_deref())?;
+    config.bridge.enabled = only == Only::Bridge;
+    config.metrics.enabled = only == Only::Metrics;
+    config.connect.enabled = only == Only::Connect;
+    config.mirror.enabled = false;
+    if only == Only::Connect {
+        return Err(GatewayError::NotAvailable(
+            "the connector runtime is not part of this build yet (issue #4)".to_owned(),
+        ));
+    }
+    supervise(config.validate()?).await
+}
+
+pub(crate) fn run_mirror(args: &MirrorArgs) -> Result<(), GatewayError> {
+    Err(GatewayError::NotAvailable(format!(
+        "the mirror service is not part of this build yet (issue #7); {} was not read",
+        args.config.display()
+    )))
+}
+
+pub(crate) fn check_config(args: &ConfigArgs) -> Result<(), GatewayError> {
+    let config = GatewayConfig::load(args.config.as_deref())?.validate()?;
+    println!("configuration is valid");
+    println!("kafka: {:?}", config.kafka);
+    match &config.bridge {
+        Some(bridge) => println!(
+            "bridge: listening on {} ({:?} flavor)",
+            bridge.listener.listen, bridge.flavor
+        ),
+        None => println!("bridge: disabled"),
+    }
+    match &config.metrics {
+        Some(metrics) => println!("metrics: listening on {}", metrics.listener.listen),
+        None => println!("metrics: disabled"),
+    }
+    Ok(())
+}
+
+async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
+    telemetry::init_tracing(config.telemetry.log_format, &config.telemetry.log_level);
+    let registry = MetricsRegistry::new();
+    register_build_info(&registry);
+    let clients = KafkaClients::new(config.kafka.clone());
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+
+    let mut services: JoinSet<(&'static str, Result<(), String>)> = JoinSet::new();
+    if let Some(bridge) = config.bridge.clone() {
+        tracing::info!(url = %format!("http://{}/", bridge.listener.listen), "starting the http bridge");
+        let clients = clients.clone();
+        let shutdown = shutdown.child();
+        services.spawn(async move {
+            let result = gateway_bridge::run(bridge, clients, shutdown).await;
+            ("bridge", result.map_err(|e| e.to_string()))
+        });
+    }
+    if let Some(metrics) = config.metrics.clone() {
+        tracing::info!(url = %format!("http://{}/metrics", metrics.listener.listen), "starting the metrics endpoint");
+        let registry = registry.clone();
+        let shutdown = shutdown.child();
+        services.spawn(async move {
+            let result = gateway_metrics::run(metrics, registry, shutdown).await;
+            ("metrics", result.map_err(|e| e.to_string()))
+        });
+    }
+    if services.is_empty() {
+        return Err(GatewayError::NothingEnabled);
+    }
+
+    let mut first_error = None;
+    while let Some(joined) = services.join_next().await {
+        let (service, result) = match joined {
+            Ok(outcome) => outcome,
+            Err(join_error) => (
+                "a",
+                Err(format!("task panicked or was cancelled: {join_error}")),
+            ),
+        };
+        match result {
+            Ok(()) => tracing::info!(service, "service stopped"),
+            Err(message) => {
+                tracing::error!(service, %message, "service failed, stopping the others");
+                shutdown.trigger();
+                first_error.get_or_insert(GatewayError::Service { service, message });
+            }
+        }
+        if !shutdown.is_triggered() {
+            // A service returned without being asked to: stop the rest rather than run
+            // half a gateway.
+            tracing::warn!(service, "service stopped on its own, stopping the others");
+            shutdown.trigger();
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+fn register_build_info(registry: &MetricsRegistry) {
+    let info: Family<Vec<(String, String)>, Gauge> = Family::default();
+    info.get_or_create(&vec![(
+        "version".to_owned(),
+        env!("CARGO_PKG_VERSION").to_owned(),
+    )])
+    .set(1);
+    registry.with_registry(|r| {
+        r.register(
+            "kafka_gateway_build_info",
+            "Version of the running kafka-gateway",
+            info,
+        );
+    });
+}
