@@ -29,6 +29,8 @@ import org.opensearch.plugins.Plugin;
  *   <li>{@code OPENSEARCH_TRANSPORT_PORT} - transport.port (default 9300)</li>
  *   <li>{@code OPENSEARCH_CLUSTER_NAME} - cluster.name (default gateway-local)</li>
  *   <li>{@code OPENSEARCH_NODE_NAME} - node.name (default node-1)</li>
+ *   <li>{@code OPENSEARCH_DEFAULT_REPLICAS} - cluster.default_number_of_replicas stored on first
+ *       start (default 0; {@code keep} to leave it alone)</li>
  * </ul>
  * Extra settings may be passed as {@code key=value} program arguments; they win over the defaults.
  */
@@ -72,6 +74,32 @@ public final class EmbeddedOpenSearch {
         return plugins;
     }
 
+    /**
+     * One node can never allocate replicas, so new indices default to 0 of them (cluster health
+     * turns green instead of staying yellow); an explicit index setting still wins. This is a
+     * dynamic cluster setting (read from the cluster metadata, not from node settings), so it is
+     * stored as a persistent setting once, unless it was set already.
+     * OPENSEARCH_DEFAULT_REPLICAS=keep leaves it alone.
+     */
+    private static void defaultReplicas(Node node) {
+        String replicas = env("OPENSEARCH_DEFAULT_REPLICAS", "0");
+        if ("keep".equals(replicas)) {
+            return;
+        }
+        String key = "cluster.default_number_of_replicas";
+        try {
+            Settings persistent = node.client().admin().cluster().prepareState().clear().setMetadata(true)
+                .get().getState().metadata().persistentSettings();
+            if (!persistent.hasValue(key)) {
+                node.client().admin().cluster().prepareUpdateSettings()
+                    .setPersistentSettings(Settings.builder().put(key, Integer.parseInt(replicas)))
+                    .get();
+            }
+        } catch (Exception e) {
+            System.err.println("could not set " + key + ": " + e);
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         String home = System.getenv("OPENSEARCH_HOME");
         if (home == null || home.isEmpty()) {
@@ -98,9 +126,6 @@ public final class EmbeddedOpenSearch {
             .put("transport.port", env("OPENSEARCH_TRANSPORT_PORT", "9300"))
             // never flip indices to read-only because the (shared) disk is fuller than 85/90/95 %
             .put("cluster.routing.allocation.disk.threshold_enabled", false)
-            // one node: replicas could never be allocated, so default them to 0 (cluster health
-            // turns green instead of staying yellow); an explicit index setting still wins
-            .put("cluster.default_number_of_replicas", 0)
             // like Elasticsearch: indexing into a missing index creates it
             .put("action.auto_create_index", true);
         for (String arg : args) {
@@ -136,6 +161,7 @@ public final class EmbeddedOpenSearch {
             t.printStackTrace();
             System.exit(1);
         }
+        defaultReplicas(node);
         System.out.println("EmbeddedOpenSearch started: http://" + env("OPENSEARCH_HOST", "127.0.0.1")
             + ":" + env("OPENSEARCH_HTTP_PORT", "9200") + " (pid " + ProcessHandle.current().pid() + ")");
         // the node's own threads may all be daemons: keep the JVM alive until SIGTERM/SIGINT
