@@ -20,7 +20,7 @@ async fn query_round_trip_and_binlog_settings() {
     assert_eq!(settings.get::<i64, _>(0), 1, "log_bin is on");
     assert_eq!(settings.get::<String, _>(1), "ROW");
     assert_eq!(settings.get::<String, _>(2), "FULL");
-    assert_eq!(settings.get::<i64, _>(3), 1);
+    assert_eq!(settings.get::<u64, _>(3), 1, "server_id");
 
     let database = unique_name("harness");
     sqlx::query(AssertSqlSafe(format!("CREATE DATABASE `{database}`")))
