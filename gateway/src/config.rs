@@ -56,6 +56,41 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// `KAFKA_GATEWAY_KAFKA__PROPERTIES__SASL_PASSWORD` sets librdkafka's `sasl.password`.
+/// Property names contain dots, which environment variable names cannot, so after this
+/// infix `_` stands for `.` and `__` for `_` (the convention of Confluent's images).
+const PROPERTY_ENV_INFIX: &str = "kafka__properties__";
+
+#[derive(Serialize)]
+struct PropertyOverrides {
+    kafka: PropertyMap,
+}
+
+#[derive(Serialize)]
+struct PropertyMap {
+    properties: std::collections::BTreeMap<String, String>,
+}
+
+fn property_overrides(vars: impl Iterator<Item = (String, String)>) -> PropertyOverrides {
+    let properties = vars
+        .filter_map(|(name, value)| {
+            let lower = name.to_ascii_lowercase();
+            let rest = lower
+                .strip_prefix(&ENV_PREFIX.to_ascii_lowercase())?
+                .strip_prefix(PROPERTY_ENV_INFIX)?;
+            let property = rest
+                .split("__")
+                .map(|part| part.replace('_', "."))
+                .collect::<Vec<_>>()
+                .join("_");
+            Some((property, value))
+        })
+        .collect();
+    PropertyOverrides {
+        kafka: PropertyMap { properties },
+    }
+}
+
 /// Values used when neither the file nor the environment sets them: the local cluster and
 /// the two services that need nothing else (bridge, metrics) switched on.
 #[derive(Serialize)]
@@ -114,7 +149,16 @@ impl GatewayConfig {
             figment = figment.merge(Toml::file_exact(path));
         }
         figment
-            .merge(Env::prefixed(ENV_PREFIX).split("__"))
+            .merge(
+                Env::prefixed(ENV_PREFIX)
+                    .filter(|key| {
+                        !key.as_str()
+                            .to_ascii_lowercase()
+                            .starts_with(PROPERTY_ENV_INFIX)
+                    })
+                    .split("__"),
+            )
+            .merge(Serialized::defaults(property_overrides(std::env::vars())))
             .extract()
             .map_err(|e| LoadError::Parse(Box::new(e)))
     }
@@ -216,6 +260,23 @@ mod tests {
                 assert_eq!(config.kafka.bootstrap_servers, "env:9092");
                 let bridge = config.validate().unwrap().bridge.unwrap();
                 assert_eq!(bridge.listener.listen.port(), 18082);
+            },
+        );
+    }
+
+    #[test]
+    fn environment_sets_librdkafka_properties() {
+        with_config(
+            "[kafka.properties]\n\"sasl.username\" = \"file-user\"\n",
+            &[
+                ("KAFKA_GATEWAY_KAFKA__PROPERTIES__SASL_PASSWORD", "from-env"),
+                ("KAFKA_GATEWAY_KAFKA__PROPERTIES__SSL_ENGINE__ID", "x"),
+            ],
+            |config| {
+                let properties = config.unwrap().kafka.properties;
+                assert_eq!(properties["sasl.password"], "from-env");
+                assert_eq!(properties["sasl.username"], "file-user");
+                assert_eq!(properties["ssl.engine_id"], "x");
             },
         );
     }
