@@ -83,12 +83,11 @@ pub async fn create_topic(clients: &KafkaClients, name: &str, partitions: i32) {
     let inspector = broker_core::metadata::ClusterInspector::new(clients, Duration::from_secs(5))
         .expect("metadata client");
     for _ in 0..100 {
-        if let Ok(topic) = inspector.topic(name).await {
-            if topic.partitions.len() == usize::try_from(partitions).unwrap_or_default()
-                && topic.partitions.iter().all(|p| p.leader >= 0)
-            {
-                return;
-            }
+        if let Ok(topic) = inspector.topic(name).await
+            && topic.partitions.len() == usize::try_from(partitions).unwrap_or_default()
+            && topic.partitions.iter().all(|p| p.leader >= 0)
+        {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
