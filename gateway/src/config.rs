@@ -210,6 +210,7 @@ mod tests {
 
     /// Loads `text` as `gateway.toml` with `env` set, inside a jail that restores the
     /// process environment afterwards.
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
     fn with_config<T>(
         text: &str,
         env: &[(&str, &str)],

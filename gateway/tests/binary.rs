@@ -2,6 +2,8 @@
 //! `run` serves the bridge and metrics against the real cluster, and SIGTERM drains and
 //! exits 0.
 
+#![allow(clippy::unwrap_used)]
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
