@@ -3,6 +3,11 @@
 // A panic is how a test fails; helpers outside #[test] functions unwrap too.
 #![allow(clippy::unwrap_used)]
 
+mod bridge_common;
+mod bridge_consumers;
+mod bridge_produce;
+mod bridge_topics;
+mod bridge_v3;
 mod harness_kafka;
 mod harness_mariadb;
 mod harness_opensearch;

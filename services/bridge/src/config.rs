@@ -1,4 +1,8 @@
+//! `[bridge]` config: a serde DTO, a pure `validate()` naming the key at fault, and the
+//! validated value the bridge runs with.
+
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use broker_core::ConfigError;
 use gateway_edge::{ListenerConfig, ValidatedListener};
@@ -17,7 +21,20 @@ pub enum Flavor {
 }
 
 /// `[bridge]` in `gateway.toml`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+///
+/// ```toml
+/// [bridge]
+/// enabled = true
+/// flavor = "confluent"                 # or "strimzi"
+/// consumer_instance_timeout_ms = 300000
+/// max_consumer_instances = 1000
+/// consumer_request_timeout_ms = 1000
+/// consumer_request_max_bytes = 67108864
+/// advertised_url = "http://bridge.example:8082"
+/// [bridge.http]
+/// listen = "0.0.0.0:8082"
+/// ```
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct BridgeConfig {
     #[serde(default)]
@@ -27,22 +44,132 @@ pub struct BridgeConfig {
     /// `[bridge.http]`: listen address and edge limits.
     #[serde(default)]
     pub http: ListenerConfig,
+    /// Confluent's `consumer.instance.timeout.ms`: an instance idle this long is closed
+    /// and later calls get 404/40403.
+    #[serde(default = "default_consumer_instance_timeout_ms")]
+    pub consumer_instance_timeout_ms: u64,
+    /// Most consumer instances alive at once; creating one more is refused with 429.
+    #[serde(default = "default_max_consumer_instances")]
+    pub max_consumer_instances: usize,
+    /// Confluent's `consumer.request.timeout.ms`: the longest a `GET records` waits for
+    /// data (Confluent caps the `timeout` query at this value; Strimzi uses it as the
+    /// default when the query has none).
+    #[serde(default = "default_consumer_request_timeout_ms")]
+    pub consumer_request_timeout_ms: u64,
+    /// Confluent's `consumer.request.max.bytes`: upper bound of `max_bytes`.
+    #[serde(default = "default_consumer_request_max_bytes")]
+    pub consumer_request_max_bytes: usize,
+    /// Base of the `base_uri` returned when a consumer is created, e.g.
+    /// `http://bridge.example:8082`. Unset: taken from the request's `Host` header.
+    #[serde(default)]
+    pub advertised_url: Option<String>,
+}
+
+fn default_consumer_instance_timeout_ms() -> u64 {
+    300_000
+}
+fn default_max_consumer_instances() -> usize {
+    1000
+}
+fn default_consumer_request_timeout_ms() -> u64 {
+    1000
+}
+fn default_consumer_request_max_bytes() -> usize {
+    64 * 1024 * 1024
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            flavor: Flavor::default(),
+            http: ListenerConfig::default(),
+            consumer_instance_timeout_ms: default_consumer_instance_timeout_ms(),
+            max_consumer_instances: default_max_consumer_instances(),
+            consumer_request_timeout_ms: default_consumer_request_timeout_ms(),
+            consumer_request_max_bytes: default_consumer_request_max_bytes(),
+            advertised_url: None,
+        }
+    }
+}
+
+/// Consumer-instance limits after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerLimits {
+    pub instance_timeout: Duration,
+    pub max_instances: usize,
+    pub request_timeout: Duration,
+    pub request_max_bytes: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidatedBridge {
     pub flavor: Flavor,
     pub listener: ValidatedListener,
+    pub consumers: ConsumerLimits,
+    /// Without a trailing slash.
+    pub advertised_url: Option<String>,
 }
 
 impl BridgeConfig {
     pub fn validate(&self, prefix: &str) -> Result<ValidatedBridge, ConfigError> {
+        let key = |name: &str| format!("{prefix}.{name}");
         let default_listen = SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT));
+        let listener = self.http.validate(&key("http"), default_listen)?;
+        if self.consumer_instance_timeout_ms < 1000 {
+            return Err(ConfigError::new(
+                key("consumer_instance_timeout_ms"),
+                "must be at least 1000",
+            ));
+        }
+        if self.max_consumer_instances == 0 {
+            return Err(ConfigError::new(
+                key("max_consumer_instances"),
+                "must be greater than 0",
+            ));
+        }
+        let request_timeout = Duration::from_millis(self.consumer_request_timeout_ms);
+        if request_timeout.is_zero() || request_timeout >= listener.request_timeout {
+            return Err(ConfigError::new(
+                key("consumer_request_timeout_ms"),
+                format!(
+                    "must be greater than 0 and less than `{}` ({} ms)",
+                    key("http.request_timeout_ms"),
+                    listener.request_timeout.as_millis()
+                ),
+            ));
+        }
+        if self.consumer_request_max_bytes == 0 {
+            return Err(ConfigError::new(
+                key("consumer_request_max_bytes"),
+                "must be greater than 0",
+            ));
+        }
+        let advertised_url = match &self.advertised_url {
+            None => None,
+            Some(url) => {
+                let trimmed = url.trim().trim_end_matches('/');
+                if !(trimmed.starts_with("http://") || trimmed.starts_with("https://"))
+                    || trimmed.len() <= "https://".len()
+                {
+                    return Err(ConfigError::new(
+                        key("advertised_url"),
+                        format!("`{url}` is not a URL like http://host:8082"),
+                    ));
+                }
+                Some(trimmed.to_owned())
+            }
+        };
         Ok(ValidatedBridge {
             flavor: self.flavor,
-            listener: self
-                .http
-                .validate(&format!("{prefix}.http"), default_listen)?,
+            listener,
+            consumers: ConsumerLimits {
+                instance_timeout: Duration::from_millis(self.consumer_instance_timeout_ms),
+                max_instances: self.max_consumer_instances,
+                request_timeout,
+                request_max_bytes: self.consumer_request_max_bytes,
+            },
+            advertised_url,
         })
     }
 }
@@ -51,17 +178,71 @@ impl BridgeConfig {
 mod tests {
     use super::*;
 
+    fn validate(text: &str) -> Result<ValidatedBridge, ConfigError> {
+        toml::from_str::<BridgeConfig>(text)
+            .unwrap()
+            .validate("bridge")
+    }
+
     #[test]
     fn defaults_to_confluent_on_8082() {
-        let config: BridgeConfig = toml::from_str("enabled = true").unwrap();
-        let validated = config.validate("bridge").unwrap();
+        let validated = validate("enabled = true").unwrap();
         assert_eq!(validated.flavor, Flavor::Confluent);
         assert_eq!(validated.listener.listen.port(), 8082);
+        assert_eq!(
+            validated.consumers.instance_timeout,
+            Duration::from_secs(300)
+        );
+        assert_eq!(validated.consumers.request_timeout, Duration::from_secs(1));
+        assert_eq!(validated.consumers.request_max_bytes, 64 * 1024 * 1024);
     }
 
     #[test]
     fn validate_rejects_unknown_flavor() {
         let err = toml::from_str::<BridgeConfig>(r#"flavor = "redpanda""#).unwrap_err();
         assert!(err.to_string().contains("redpanda"), "{err}");
+    }
+
+    #[test]
+    fn validate_rejects_unknown_key() {
+        let err = toml::from_str::<BridgeConfig>("consumer_instance_timeout = 1").unwrap_err();
+        assert!(
+            err.to_string().contains("consumer_instance_timeout"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn validate_rejects_short_instance_timeout() {
+        let err = validate("consumer_instance_timeout_ms = 10").unwrap_err();
+        assert_eq!(err.key, "bridge.consumer_instance_timeout_ms");
+    }
+
+    #[test]
+    fn validate_rejects_zero_max_consumer_instances() {
+        let err = validate("max_consumer_instances = 0").unwrap_err();
+        assert_eq!(err.key, "bridge.max_consumer_instances");
+    }
+
+    #[test]
+    fn validate_rejects_request_timeout_past_http_timeout() {
+        let err = validate("consumer_request_timeout_ms = 90000").unwrap_err();
+        assert_eq!(err.key, "bridge.consumer_request_timeout_ms");
+        let err = validate("consumer_request_timeout_ms = 0").unwrap_err();
+        assert_eq!(err.key, "bridge.consumer_request_timeout_ms");
+    }
+
+    #[test]
+    fn validate_rejects_zero_request_max_bytes() {
+        let err = validate("consumer_request_max_bytes = 0").unwrap_err();
+        assert_eq!(err.key, "bridge.consumer_request_max_bytes");
+    }
+
+    #[test]
+    fn validate_rejects_bad_advertised_url() {
+        let err = validate(r#"advertised_url = "bridge:8082""#).unwrap_err();
+        assert_eq!(err.key, "bridge.advertised_url");
+        let ok = validate(r#"advertised_url = "http://bridge:8082/""#).unwrap();
+        assert_eq!(ok.advertised_url.as_deref(), Some("http://bridge:8082"));
     }
 }

@@ -1,55 +1,70 @@
-//! Route table of the bridge. Handlers live in one module per resource.
+//! Route table of the bridge. Handlers live in one module per resource; every one is
+//! registered through `utoipa_axum::routes!`, so the OpenAPI document is generated from
+//! the same table that serves requests.
 
-use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use axum::Router;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, method_not_allowed, render_for_flavor, route_not_found};
+use crate::openapi::ApiDoc;
 use crate::state::BridgeState;
+use crate::{consumers, produce, status, topics, v3};
 
+/// Every documented route, with its OpenAPI description.
+pub fn api_router() -> OpenApiRouter<BridgeState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(status::root))
+        .routes(routes!(status::healthy))
+        .routes(routes!(status::ready))
+        .routes(routes!(status::list_brokers))
+        .routes(routes!(topics::list_topics))
+        .routes(routes!(topics::get_topic, produce::produce_to_topic))
+        .routes(routes!(topics::list_partitions))
+        .routes(routes!(
+            topics::get_partition,
+            produce::produce_to_partition
+        ))
+        .routes(routes!(topics::get_partition_offsets))
+        .routes(routes!(consumers::create_consumer))
+        .routes(routes!(consumers::delete_consumer))
+        .routes(routes!(
+            consumers::subscribe,
+            consumers::get_subscription,
+            consumers::unsubscribe
+        ))
+        .routes(routes!(consumers::assign, consumers::get_assignments))
+        .routes(routes!(consumers::seek))
+        .routes(routes!(consumers::seek_beginning))
+        .routes(routes!(consumers::seek_end))
+        .routes(routes!(consumers::get_records))
+        .routes(routes!(consumers::commit_offsets, consumers::get_offsets))
+        .routes(routes!(v3::clusters::list_clusters))
+        .routes(routes!(v3::clusters::get_cluster))
+        .routes(routes!(v3::topics::list_topics, v3::topics::create_topic))
+        .routes(routes!(v3::topics::get_topic, v3::topics::delete_topic))
+        .routes(routes!(v3::records::produce_records))
+        .routes(routes!(v3::groups::list_groups))
+        .routes(routes!(v3::groups::group_lag_list))
+        .routes(routes!(v3::groups::group_lag_summary))
+}
+
+/// The bridge's HTTP service: every route, `/openapi.json`, Swagger UI at `/swagger-ui`,
+/// errors in the listener flavor's body, and the edge limits.
 pub fn router(state: BridgeState) -> Router {
     let listener = state.config().listener;
-    let routes = Router::new()
-        .route("/", get(root))
-        .route("/healthy", get(healthy))
-        .route("/ready", get(ready))
-        .route("/topics", get(list_topics))
-        .route("/brokers", get(list_brokers))
-        .with_state(state);
+    let flavor = state.config().flavor;
+    let (routes, openapi) = api_router().split_for_parts();
+    let routes = routes
+        .merge(SwaggerUi::new("/swagger-ui").url("/openapi.json", openapi))
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(axum::middleware::map_response_with_state(
+            flavor,
+            render_for_flavor,
+        ));
     gateway_edge::apply_limits(routes, &listener, ApiError::from_edge)
-}
-
-/// Confluent answers `{}`: a liveness no-op that clients use as a ping.
-async fn root() -> Json<Value> {
-    Json(json!({}))
-}
-
-async fn healthy() -> axum::http::StatusCode {
-    axum::http::StatusCode::NO_CONTENT
-}
-
-/// Ready once the cluster answers a metadata request.
-async fn ready(State(state): State<BridgeState>) -> Result<axum::http::StatusCode, ApiError> {
-    state.inspector().metadata(None).await?;
-    Ok(axum::http::StatusCode::NO_CONTENT)
-}
-
-async fn list_topics(State(state): State<BridgeState>) -> Result<Json<Vec<String>>, ApiError> {
-    let metadata = state.inspector().metadata(None).await?;
-    let mut names: Vec<String> = metadata
-        .topics
-        .into_iter()
-        .filter(|t| !t.is_internal())
-        .map(|t| t.name)
-        .collect();
-    names.sort();
-    Ok(Json(names))
-}
-
-async fn list_brokers(State(state): State<BridgeState>) -> Result<Json<Value>, ApiError> {
-    let metadata = state.inspector().metadata(None).await?;
-    let mut ids: Vec<i32> = metadata.brokers.iter().map(|b| b.id).collect();
-    ids.sort_unstable();
-    Ok(Json(json!({ "brokers": ids })))
 }

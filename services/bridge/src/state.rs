@@ -1,35 +1,67 @@
-use std::sync::Arc;
-use std::time::Duration;
+//! What every handler shares: one producer for all produce requests (as Confluent does
+//! since 2021), the consumer-instance registry, an admin client and a short-lived cache of
+//! partition counts so that a produce request does not cost a metadata round trip.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use broker_core::metadata::ClusterInspector;
-use broker_core::{BrokerError, KafkaClients};
+use broker_core::{BrokerError, ErrorKind, KafkaClients};
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::producer::FutureProducer;
 
 use crate::config::ValidatedBridge;
+use crate::consumers::registry::ConsumerRegistry;
+use crate::error::ApiError;
 
 /// Shared by every handler; cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BridgeState {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+impl std::fmt::Debug for BridgeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeState")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     config: ValidatedBridge,
     clients: KafkaClients,
     inspector: ClusterInspector,
+    producer: FutureProducer,
+    admin: AdminClient<DefaultClientContext>,
+    consumers: ConsumerRegistry,
+    partition_counts: Mutex<HashMap<String, (i32, Instant)>>,
 }
 
 /// How long a metadata request may take before the handler answers with a retriable error.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a topic's partition count is trusted before it is fetched again.
+const PARTITION_COUNT_TTL: Duration = Duration::from_secs(10);
 
 impl BridgeState {
+    /// Creates the shared producer, admin client and consumer registry; must run inside a
+    /// tokio runtime (the registry spawns its expiry task).
     pub fn new(config: ValidatedBridge, clients: KafkaClients) -> Result<Self, BrokerError> {
         let inspector = ClusterInspector::new(&clients, METADATA_TIMEOUT)?;
+        let producer = clients.producer()?;
+        let admin = clients.admin()?;
+        let consumers = ConsumerRegistry::new(config.consumers.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 clients,
                 inspector,
+                producer,
+                admin,
+                consumers,
+                partition_counts: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -44,5 +76,77 @@ impl BridgeState {
 
     pub fn inspector(&self) -> &ClusterInspector {
         &self.inner.inspector
+    }
+
+    pub fn producer(&self) -> &FutureProducer {
+        &self.inner.producer
+    }
+
+    pub fn admin(&self) -> &AdminClient<DefaultClientContext> {
+        &self.inner.admin
+    }
+
+    pub(crate) fn consumers(&self) -> &ConsumerRegistry {
+        &self.inner.consumers
+    }
+
+    /// The partition count of `topic`, from a cache refreshed every 10 s; 40401 when the
+    /// topic does not exist (auto-creation is never triggered by the bridge).
+    pub async fn partition_count(&self, topic: &str) -> Result<i32, ApiError> {
+        let cached = self
+            .inner
+            .partition_counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(topic)
+            .copied();
+        if let Some((count, fetched)) = cached
+            && fetched.elapsed() < PARTITION_COUNT_TTL
+        {
+            return Ok(count);
+        }
+        let info = self.topic(topic).await?;
+        let count = i32::try_from(info.partitions.len()).unwrap_or(i32::MAX);
+        self.inner
+            .partition_counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(topic.to_owned(), (count, Instant::now()));
+        Ok(count)
+    }
+
+    pub fn forget_topic(&self, topic: &str) {
+        self.inner
+            .partition_counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(topic);
+    }
+
+    /// Metadata of a topic that must exist: 40401 otherwise.
+    pub async fn topic(&self, topic: &str) -> Result<broker_core::metadata::TopicInfo, ApiError> {
+        match self.inspector().topic(topic).await {
+            Ok(info) => Ok(info),
+            Err(error) if error.kind() == ErrorKind::NotFound => {
+                Err(ApiError::topic_not_found(topic))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Waits up to `deadline` for in-flight records to be acknowledged, then closes every
+    /// consumer instance (auto-commit instances commit what was handed out).
+    pub async fn drain(&self, deadline: Duration) {
+        let state = self.clone();
+        let flushed = tokio::task::spawn_blocking(move || {
+            rdkafka::producer::Producer::flush(state.producer(), deadline)
+        })
+        .await;
+        match flushed {
+            Ok(Ok(())) => tracing::info!("bridge producer flushed"),
+            Ok(Err(error)) => tracing::warn!(%error, "bridge producer flush incomplete"),
+            Err(error) => tracing::warn!(%error, "bridge producer flush task failed"),
+        }
+        self.consumers().close_all().await;
     }
 }

@@ -1,0 +1,584 @@
+//! v2 consumer instances (Confluent and Strimzi): create, delete, subscription,
+//! assignments, positions, records and offsets.
+//!
+//! Where the products differ the listener's flavor decides: commits are `offset + 1`
+//! (Confluent: the client sends the last record it processed) or as sent (Strimzi: the
+//! next offset to read); a commit answers 200 `[]` or 204; the subscription shows
+//! partitions on Strimzi; records wait up to 1 s (Confluent's cap) or 100 ms by default.
+
+pub(crate) mod create;
+pub(crate) mod instance;
+pub(crate) mod records;
+pub(crate) mod registry;
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header::{HOST, HeaderMap};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use broker_core::BrokerError;
+use rand::Rng as _;
+use rdkafka::Offset;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use self::instance::ConsumerInstance;
+use self::records::{ConsumedRecord, FetchLimits};
+use crate::config::Flavor;
+use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery, ControlJson};
+use crate::media::{self, KafkaJson};
+use crate::state::BridgeState;
+
+/// Strimzi's default wait of a records request.
+const STRIMZI_DEFAULT_WAIT: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct CreatedInstance {
+    pub instance_id: String,
+    pub base_uri: String,
+}
+
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+pub(crate) struct TopicPartition {
+    pub topic: String,
+    pub partition: i32,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct PartitionsRequest {
+    pub partitions: Vec<TopicPartition>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct SubscriptionRequest {
+    #[serde(default)]
+    pub topics: Option<Vec<String>>,
+    #[serde(default)]
+    pub topic_pattern: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+pub(crate) struct PartitionOffset {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    #[serde(default)]
+    pub metadata: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct PartitionTimestamp {
+    pub topic: String,
+    pub partition: i32,
+    /// An RFC 3339 instant, or epoch milliseconds.
+    #[schema(value_type = String)]
+    pub timestamp: Value,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct PositionsRequest {
+    #[serde(default)]
+    pub offsets: Option<Vec<PartitionOffset>>,
+    #[serde(default)]
+    pub timestamps: Option<Vec<PartitionTimestamp>>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct OffsetsRequest {
+    pub offsets: Vec<PartitionOffset>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub(crate) struct RecordsQuery {
+    /// Longest wait in ms (Confluent caps it at the instance's request timeout).
+    pub timeout: Option<i64>,
+    /// Most key + value bytes in the response.
+    pub max_bytes: Option<i64>,
+    /// Most records in the response (a gateway extension).
+    pub max_records: Option<i64>,
+}
+
+type InstancePath = ApiPath<(String, String)>;
+
+fn base_uri(state: &BridgeState, headers: &HeaderMap, group: &str, name: &str) -> String {
+    let base = state.config().advertised_url.clone().unwrap_or_else(|| {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let proto = header("x-forwarded-proto").unwrap_or_else(|| "http".to_owned());
+        let host = header("x-forwarded-host")
+            .or_else(|| {
+                headers
+                    .get(HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| state.config().listener.listen.to_string());
+        format!("{proto}://{host}")
+    });
+    format!("{base}/consumers/{group}/instances/{name}")
+}
+
+/// Create a consumer instance in a group.
+#[utoipa::path(post, path = "/consumers/{group}", tag = "v2 consumers",
+    params(("group" = String, Path, description = "Consumer group id")),
+    request_body(content = Value, content_type = "application/vnd.kafka.v2+json",
+        description = "name, format, auto.offset.reset, auto.commit.enable | enable.auto.commit, fetch.min.bytes, consumer.request.timeout.ms, isolation.level"),
+    responses(
+        (status = 200, body = CreatedInstance),
+        (status = 409, description = "40902 name taken", body = crate::ErrorBody),
+        (status = 422, description = "Invalid consumer configuration", body = crate::ErrorBody),
+        (status = 429, description = "Instance limit reached", body = crate::ErrorBody)))]
+pub(crate) async fn create_consumer(
+    State(state): State<BridgeState>,
+    ApiPath(group): ApiPath<String>,
+    headers: HeaderMap,
+    ControlJson(body): ControlJson<Value>,
+) -> Result<KafkaJson<CreatedInstance>, ApiError> {
+    let flavor = state.config().flavor;
+    let request = create::parse(flavor, body)?;
+    let name = request.name.clone().unwrap_or_else(|| {
+        let suffix: u128 = rand::rng().random();
+        format!("rest-consumer-{suffix:032x}")
+    });
+    if state.consumers().contains(&group, &name) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            40902,
+            format!(
+                "Consumer instance with the specified name {name} already exists in group {group}."
+            ),
+        ));
+    }
+    let mut config = state.clients().consumer_config(&group);
+    for (key, value) in &request.properties {
+        config.set(*key, value);
+    }
+    let consumer = broker_core::clients::create(&config, "consumer creation").map_err(
+        |error: BrokerError| {
+            ApiError::unprocessable(42204, format!("Invalid consumer configuration: {error}"))
+        },
+    )?;
+    let instance = ConsumerInstance::new(group.clone(), name.clone(), request.settings, consumer);
+    state.consumers().insert(instance)?;
+    tracing::info!(%group, instance = %name, "consumer instance created");
+    Ok(KafkaJson::v2(CreatedInstance {
+        base_uri: base_uri(&state, &headers, &group, &name),
+        instance_id: name,
+    }))
+}
+
+/// Delete a consumer instance (it leaves the group).
+#[utoipa::path(delete, path = "/consumers/{group}/instances/{instance}", tag = "v2 consumers",
+    params(("group" = String, Path), ("instance" = String, Path)),
+    responses((status = 204), (status = 404, description = "40403", body = crate::ErrorBody)))]
+pub(crate) async fn delete_consumer(
+    State(state): State<BridgeState>,
+    ApiPath((group, name)): InstancePath,
+) -> Result<StatusCode, ApiError> {
+    state.consumers().remove(&group, &name)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Subscribe to topics or a pattern.
+#[utoipa::path(post, path = "/consumers/{group}/instances/{instance}/subscription", tag = "v2 consumers",
+    params(("group" = String, Path), ("instance" = String, Path)),
+    request_body(content = SubscriptionRequest, content_type = "application/vnd.kafka.v2+json"),
+    responses((status = 204), (status = 404, description = "40403", body = crate::ErrorBody),
+        (status = 409, description = "40903", body = crate::ErrorBody)))]
+pub(crate) async fn subscribe(
+    State(state): State<BridgeState>,
+    ApiPath((group, name)): InstancePath,
+    ControlJson(body): ControlJson<SubscriptionRequest>,
+) -> Result<StatusCode, ApiError> {
+    let instance = state.consumers().get(&group, &name)?;
+    let body = body.ok_or_else(|| {
+        ApiError::unprocessable(422, "A subscription needs `topics` or `topic_pattern`.")
+    })?;
+    let topics = body.topics.unwrap_or_default();
+    match (&body.topic_pattern, topics.is_empty()) {
+        (Some(_), false) => {
+            return Err(ApiError::illegal_state(
+                "Subscription to topics, partitions and pattern are mutually exclusive.",
+            ));
+        }
+        (None, true) => {
+            return Err(ApiError::unprocessable(
+                422,
+                "A subscription needs `topics` or `topic_pattern`.",
+            ));
+        }
+        _ => {}
+    }
+    let mut guard = instance.state.lock().await;
+    instance.subscribe(&mut guard, topics, body.topic_pattern)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The current subscription.
+#[utoipa::path(get, path = "/consumers/{group}/instances/{instance}/subscription", tag = "v2 consumers",
+    params(("group" = String, Path), ("instance" = String, Path)),
+    responses((status = 200, body = Value), (status = 404, description = "40403", body = crate::ErrorBody)))]
+pub(crate) async fn get_subscription(
+    State(state): State<BridgeState>,
+    ApiPath((group, name)): InstancePath,
+) -> Result<KafkaJson<Value>, ApiError> {
+    let instance = state.consumers().get(&group, &name)?;
+    let guard = instance.state.lock().await;
+    let topics = match &guard.mode {
+        instance::Mode::Subscribed { topics, pattern } => match pattern {
+            Some(pattern) => vec![pattern.clone()],
+            None => topics.clone(),
+        },
+        _ => Vec::new(),
+    };
+    if state.config().flavor == Flavor::Confluent {
+        return Ok(KafkaJson::v2(json!({ "topics": topics })));
+    }
+    let mut by_topic: std::collections::BTreeMap<String, Vec<i32>> = Default::default();
+    for (topic, partition) in instance.assignment()? {
+        by_topic.entry(topic).or_default().push(partition);
+    }
+    let partitions: Vec<Value> = by_topic
+        .into_iter()
+        .map(|(topic, partitions)| json!({ topic: partitions }))
+        .collect();
+    Ok(KafkaJson::v2(
+        json!({ "topics": topics, "partitions": partitions }),
+    ))
+}
+
+/// Unsubscribe from everything.
+#[utoipa::path(delete, path = "/consumers/{group}/instances/{instance}/subscription", tag = "v2 consumers",
+    params(("group" = String, Path), ("instance" = String, Path)),
+    responses((status = 204), (status = 404, description = "40403", body = crate::ErrorBody)))]
+pub(crate) async fn unsubscribe(
+    State(state): State<BridgeState>,
+    ApiPath((group, name)): InstancePath,
+) -> Result<StatusCode, ApiError> {
+    let instance = state.consumers().get(&group, &name)?;
+    let mut guard = instance.state.lock().await;
+    instance.unsubscribe(&mut guard);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn check_partitions(
+    state: &BridgeState,
+    partitions: &[(String, i32)],
+) -> Result<(), ApiError> {
+    for (topic, partition) in partitions {
+        let count = state.partition_count(topic).await?;
+        if *partition < 0 || *partition >= count {
+            return Err(ApiError::partition_not_found(topic, *partition));
+        }
+    }
+    Ok(())
+}
+
+/// Assign partitions manually.
+#[utoipa::path(post, path = "/consumers/{group}/instances/{instance}/assignments", tag = "v2 consumers",
+    params(("group" = String, Path), ("instance" = String, Path)),
+    request_body(content = PartitionsRequest, content_type = "application/vnd.kafka.v2+json"),
+    responses((status = 204), (status = 404, description = "40401/40402/40403", body = crate::ErrorBody),
+        (status = 409, description = "40903", body = crate::ErrorBody)))]
+pub(crate) async fn assign(
+    State(state): State<BridgeState>,
+    ApiPath((group, name)): InstancePath,
+    ControlJson(body): ControlJson<PartitionsRequest>,
+) -> Result<StatusCode, ApiError> {
+    let instance = state.consumers().get(&group, &name)?;
+    let partitions: Vec<(String, i32)> = body
+        .map(|b| b.partitions)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|tp| (tp.topic, tp.partition))
+        .collect();
+    check_partitions(&state, &partitions).await?;
+    let mut guard = instance.state.lock().await;
+    instance.assign(&mut guard, partitions)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The partitions currently assigned (by subscription or manually).
+#[utoipa::path(get, path = "/consumers/{group}/instances/{instance}/assignments", tag = "v2 consumers",
+    params(("group" = String, Path), ("instance" = String, Path)),
+    responses((status = 200, body = Value), (status = 404, description = "40403", body = crate::ErrorBody)))]
+pub(crate) async fn get_assignments(
+    State(state): State<BridgeState>,
+    ApiPath((group, name)): InstancePath,
+) -> Result<KafkaJson<Value>, ApiError> {
+    let instance = state.consumers().get(&group, &name)?;
+    let _guard = instance.state.lock().await;
+    let partitions: Vec<TopicPartition> = instance
+        .assignment()?
+        .into_iter()
+        .map(|(topic, partition)| TopicPartition { topic, partition })
+        .collect();
+    Ok(KafkaJson::v2(json!({ "partitions": partitions })))
+}
+
+/// Seek to offsets or timestamps.
+#[utoipa::path(post, path = "/consumers/{group}/instances/{instance}/positions", tag = "v2 consumers",
+    params(("group" = String, Path), ("instance" = String, Path)),
+    request_body(content = PositionsRequest, content_type = "application/vnd.kafka.v2+json"),
+    responses((status = 204), (status = 404, description = "40403", body = crate::ErrorBody),
+        (status = 409, description = "40903 partition not assigned", body = crate::ErrorBody)))]
+pub(crate) async fn seek(
+    State(state): State<BridgeState>,
+    ApiPath((group, name)): InstancePath,
+    ControlJson(body): ControlJson<PositionsRequest>,
+) -> Result<StatusCode, ApiError> {
+    let instance = state.consumers().get(&group, &name)?;
+    let body =
+        body.ok_or_else(|| ApiError::unprocessable(422, "`offsets` or `timestamps` is required."))?;
+    let mut guard = instance.state.lock().await;
+    let mut targets: Vec<(String, i32, Offset)> = body
+        .offsets
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| (o.topic, o.partition, Offset::Offset(o.offset)))
+        .collect();
+    let mut times = Vec::new();
+    for entry in body.timestamps.unwrap_or_default() {
+        let millis = match &entry.timestamp {
+            Value::Number(n) => n.as_i64(),
+            Value::String(text) => crate::time::parse_rfc3339(text),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                422,
+                format!(
+                    "timestamp {} of {}-{} is not an RFC 3339 instant",
+                    entry.timestamp, entry.topic, entry.partition
+                ),
+            )
+        })?;
+        times.push((entry.topic, entry.partition, millis));
+    }
+    if !times.is_empty() {
+        targets.extend(instance.offsets_for_times(times).await?);
+    }
+    if targets.is_empty() {
+        return Err(ApiError::unprocessable(
+            422,
+            "`offsets` or `timestamps` is required.",
+        ));
+    }
+    instance.seek(&mut guard, targets).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn seek_to(
+    state: BridgeState,
+    group: String,
+    name: String,
+    body: Option<PartitionsRequest>,
+    offset: Offset,
+) -> Result<StatusCode, ApiError> {
+    let instance = state.consumers().get(&group, &name)?;
+    let partitions = body.map(|b| b.partitions).unwrap_or_default();
+    if partitions.is_empty() {
+        return Err(ApiError::unprocessable(
+            422,
+            "`partitions` may not be empty.",
+        ));
+    }
+    let mut guard = instance.state.lock().await;
+    let targets = partitions
+        .into_iter()
+        .map(|tp| (tp.topic, tp.partition, offset))
+        .collect();
+    instance.seek(&mut guard, targets).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Seek to the first offset of partitions.
+#[utoipa::path(post, path = "/consumers/{group}/instances/{instance}/positions/beginning", tag = "v2 consumers",
+    params(("group" = String, Path), ("instance" = String, Path)),
+    request_body(content = PartitionsRequest, content_type = "application/vnd.kafka.v2+json"),
+    responses((status = 204), (status = 409, description = "40903 partition not assigned", body = crate::ErrorBody)))]
+pub(crate) async fn seek_beginning(
+    State(state): State<BridgeState>,
+    ApiPath((group, name)): InstancePath,
+    ControlJson(body): ControlJson<PartitionsRequest>,
+) -> Result<StatusCode, ApiError> {
+    seek_to(state, group, name, body, Offset::Beginning).await
+}
+
+/// Seek past the last offset of partitions.
+#[utoipa::path(post, path = "/consumers/{group}/instances/{instance}/positions/end", tag = "v2 consumers",
+    params(("group" = String, Path), ("instance" = String, Path)),
+    request_body(content = PartitionsRequest, content_type = "application/vnd.kafka.v2+json"),
+    responses((status = 204), (status = 409, description = "40903 partition not assigned", body = crate::ErrorBody)))]
+pub(crate) async fn seek_end(
+    State(state): State<BridgeState>,
+    ApiPath((group, name)): InstancePath,
+    ControlJson(body): ControlJson<PartitionsRequest>,
+) -> Result<StatusCode, ApiError> {
+    seek_to(state, group, name, body, Offset::End).await
+}
+
+/// Fetch records.
+#[utoipa::path(get, path = "/consumers/{group}/instances/{instance}/records", tag = "v2 consumers",
+    params(("group" = String, Path), ("instance" = String, Path), RecordsQuery),
+    responses(
+        (status = 200, content(
+            (Vec<ConsumedRecord> = "application/vnd.kafka.binary.v2+json"),
+            (Vec<ConsumedRecord> = "application/vnd.kafka.json.v2+json"),
+            (Vec<ConsumedRecord> = "application/vnd.kafka.text.v2+json"))),
+        (status = 404, description = "40403", body = crate::ErrorBody),
+        (status = 406, description = "40601 Accept does not match the format", body = crate::ErrorBody),
+        (status = 422, description = "A record is larger than max_bytes", body = crate::ErrorBody)))]
+pub(crate) async fn get_records(
+    State(state): State<BridgeState>,
+    ApiPath((group, name)): InstancePath,
+    ApiQuery(query): ApiQuery<RecordsQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let flavor = state.config().flavor;
+    let instance = state.consumers().get(&group, &name)?;
+    media::negotiate_records(flavor, &headers, instance.settings.format)?;
+    let limits = state.consumers().limits();
+    let cap = instance
+        .settings
+        .request_timeout
+        .unwrap_or(limits.request_timeout);
+    let requested = query
+        .timeout
+        .filter(|t| *t > 0)
+        .map(|t| Duration::from_millis(t.unsigned_abs()));
+    // Leave the edge's request timeout room to answer.
+    let ceiling = state
+        .config()
+        .listener
+        .request_timeout
+        .saturating_sub(Duration::from_secs(1))
+        .max(Duration::from_millis(100));
+    let wait = match flavor {
+        Flavor::Confluent => requested.map_or(cap, |r| r.min(cap)),
+        Flavor::Strimzi => requested
+            .or(instance.settings.request_timeout)
+            .unwrap_or(STRIMZI_DEFAULT_WAIT),
+    }
+    .min(ceiling);
+    let max_bytes = query
+        .max_bytes
+        .filter(|b| *b > 0)
+        .and_then(|b| usize::try_from(b).ok())
+        .map_or(limits.request_max_bytes, |b| {
+            b.min(limits.request_max_bytes)
+        });
+    let max_records = match query.max_records {
+        None => usize::MAX,
+        Some(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+        Some(n) => {
+            return Err(ApiError::unprocessable(
+                422,
+                format!("max_records must be greater than 0, not {n}"),
+            ));
+        }
+    };
+    let fetch_limits = FetchLimits {
+        wait,
+        max_bytes,
+        max_records,
+        min_bytes: instance.settings.response_min_bytes.unwrap_or(0),
+    };
+    let mut guard = instance.state.lock().await;
+    if guard.mode == instance::Mode::Idle {
+        return Err(ApiError::illegal_state(
+            "The consumer is neither subscribed nor assigned to any partition.",
+        ));
+    }
+    let result = records::fetch(&instance, &mut guard, fetch_limits).await;
+    drop(guard);
+    instance.touch();
+    let records = result?;
+    let mut response = axum::Json(records).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static(instance.settings.format.media_type()),
+    );
+    Ok(response)
+}
+
+/// Commit offsets (or, with an empty body, everything handed out).
+#[utoipa::path(post, path = "/consumers/{group}/instances/{instance}/offsets", tag = "v2 consumers",
+    params(("group" = String, Path), ("instance" = String, Path)),
+    request_body(content = Option<OffsetsRequest>, content_type = "application/vnd.kafka.v2+json"),
+    responses((status = 200, description = "Confluent: `[]`", body = Vec<Value>),
+        (status = 204, description = "Strimzi"),
+        (status = 404, description = "40403", body = crate::ErrorBody)))]
+pub(crate) async fn commit_offsets(
+    State(state): State<BridgeState>,
+    ApiPath((group, name)): InstancePath,
+    ControlJson(body): ControlJson<OffsetsRequest>,
+) -> Result<Response, ApiError> {
+    let flavor = state.config().flavor;
+    let instance = state.consumers().get(&group, &name)?;
+    let guard = instance.state.lock().await;
+    let offsets: Vec<(String, i32, i64, String)> = match body {
+        None => guard
+            .handed_out
+            .iter()
+            .map(|((topic, partition), next)| (topic.clone(), *partition, *next, String::new()))
+            .collect(),
+        Some(request) => request
+            .offsets
+            .into_iter()
+            .map(|o| {
+                let next = match flavor {
+                    Flavor::Confluent => o.offset + 1,
+                    Flavor::Strimzi => o.offset,
+                };
+                (o.topic, o.partition, next, o.metadata.unwrap_or_default())
+            })
+            .collect(),
+    };
+    instance.commit(offsets).await?;
+    drop(guard);
+    Ok(match flavor {
+        Flavor::Confluent => KafkaJson::v2(json!([])).into_response(),
+        Flavor::Strimzi => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+/// Committed offsets of partitions (a GET with a JSON body, as Confluent defines it).
+#[utoipa::path(get, path = "/consumers/{group}/instances/{instance}/offsets", tag = "v2 consumers",
+    params(("group" = String, Path), ("instance" = String, Path)),
+    request_body(content = PartitionsRequest, content_type = "application/vnd.kafka.v2+json"),
+    responses((status = 200, body = Value),
+        (status = 404, description = "40402 no body, 40403 unknown instance", body = crate::ErrorBody)))]
+pub(crate) async fn get_offsets(
+    State(state): State<BridgeState>,
+    ApiPath((group, name)): InstancePath,
+    ControlJson(body): ControlJson<PartitionsRequest>,
+) -> Result<KafkaJson<Value>, ApiError> {
+    let instance = state.consumers().get(&group, &name)?;
+    let body = body.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            40402,
+            "The request needs a body {\"partitions\":[{\"topic\",\"partition\"}]}.",
+        )
+    })?;
+    let partitions: Vec<(String, i32)> = body
+        .partitions
+        .into_iter()
+        .map(|tp| (tp.topic, tp.partition))
+        .collect();
+    let committed = instance.committed(partitions).await?;
+    let offsets: Vec<Value> = committed
+        .into_iter()
+        .map(|(topic, partition, offset, metadata)| {
+            json!({"topic": topic, "partition": partition, "offset": offset, "metadata": metadata})
+        })
+        .collect();
+    Ok(KafkaJson::v2(json!({ "offsets": offsets })))
+}

@@ -1,0 +1,269 @@
+//! The consumer-create body in both products' spellings, parsed into typed settings.
+//!
+//! Confluent writes `auto.commit.enable` as a string, Strimzi `enable.auto.commit` as a
+//! boolean; both names and both types are accepted on either flavor. Unknown fields are
+//! refused (Strimzi's schema has `additionalProperties: false`) so that a typo is an
+//! error naming the field rather than a silently ignored setting.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::{Map, Value};
+
+use super::instance::InstanceSettings;
+use crate::config::Flavor;
+use crate::error::ApiError;
+use crate::media::EmbeddedFormat;
+
+/// What a create request asks for.
+#[derive(Debug, Clone)]
+pub(crate) struct CreateRequest {
+    pub name: Option<String>,
+    pub settings: InstanceSettings,
+    /// Properties handed to librdkafka.
+    pub properties: Vec<(&'static str, String)>,
+}
+
+const KNOWN_FIELDS: &[&str] = &[
+    "name",
+    "id",
+    "format",
+    "auto.offset.reset",
+    "auto.commit.enable",
+    "enable.auto.commit",
+    "fetch.min.bytes",
+    "responseMinBytes",
+    "consumer.request.timeout.ms",
+    "requestWaitMs",
+    "isolation.level",
+];
+
+fn invalid(flavor: Flavor, message: String) -> ApiError {
+    match flavor {
+        Flavor::Confluent => ApiError::unprocessable(42204, message),
+        Flavor::Strimzi => ApiError::plain(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+fn string_field(
+    flavor: Flavor,
+    body: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(other) => Err(invalid(
+            flavor,
+            format!("Invalid consumer configuration: `{key}` must be a string, not {other}."),
+        )),
+    }
+}
+
+fn bool_field(
+    flavor: Flavor,
+    body: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<bool>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(flag)) => Ok(Some(*flag)),
+        Some(Value::String(text)) if text.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(text)) if text.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(other) => Err(invalid(
+            flavor,
+            format!("Invalid consumer configuration: `{key}` must be true or false, not {other}."),
+        )),
+    }
+}
+
+fn int_field(
+    flavor: Flavor,
+    body: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<i64>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
+        Some(Value::String(text)) => text.trim().parse().map(Some).map_err(|_| {
+            invalid(
+                flavor,
+                format!(
+                    "Invalid consumer configuration: `{key}` must be an integer, not {text:?}."
+                ),
+            )
+        }),
+        Some(other) => Err(invalid(
+            flavor,
+            format!("Invalid consumer configuration: `{key}` must be an integer, not {other}."),
+        )),
+    }
+}
+
+/// Parses and validates a create body (`None`: an empty body, all defaults).
+pub(crate) fn parse(flavor: Flavor, body: Option<Value>) -> Result<CreateRequest, ApiError> {
+    let body = match body {
+        None => Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(other) => {
+            return Err(invalid(
+                flavor,
+                format!("The consumer configuration must be a JSON object, not {other}."),
+            ));
+        }
+    };
+    if let Some(unknown) = body.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
+        return Err(invalid(
+            flavor,
+            format!(
+                "Invalid consumer configuration: unknown field `{unknown}`; known fields are {}.",
+                KNOWN_FIELDS.join(", ")
+            ),
+        ));
+    }
+    let name = match string_field(flavor, &body, "id")? {
+        Some(id) => Some(id),
+        None => string_field(flavor, &body, "name")?,
+    };
+    if let Some(name) = &name
+        && (name.is_empty() || name.contains('/') || name.chars().any(char::is_control))
+    {
+        return Err(invalid(
+            flavor,
+            format!("Invalid consumer name {name:?}: must be non-empty without `/`."),
+        ));
+    }
+    let format = match string_field(flavor, &body, "format")? {
+        None => EmbeddedFormat::Binary,
+        Some(text) => EmbeddedFormat::from_name(&text).ok_or_else(|| {
+            ApiError::unprocessable(
+                422,
+                format!("Invalid format type {text:?}; use binary, json or text."),
+            )
+        })?,
+    };
+    let mut properties = Vec::new();
+    if let Some(reset) = string_field(flavor, &body, "auto.offset.reset")? {
+        let reset = reset.to_ascii_lowercase();
+        if !["earliest", "latest", "none", "smallest", "largest"].contains(&reset.as_str()) {
+            return Err(invalid(
+                flavor,
+                format!(
+                    "Invalid consumer configuration: `auto.offset.reset` must be earliest, \
+                     latest or none, not {reset:?}."
+                ),
+            ));
+        }
+        properties.push(("auto.offset.reset", reset));
+    }
+    if let Some(level) = string_field(flavor, &body, "isolation.level")? {
+        if !["read_committed", "read_uncommitted"].contains(&level.as_str()) {
+            return Err(invalid(
+                flavor,
+                format!(
+                    "Invalid consumer configuration: `isolation.level` must be read_committed \
+                     or read_uncommitted, not {level:?}."
+                ),
+            ));
+        }
+        properties.push(("isolation.level", level));
+    }
+    let auto_commit = match bool_field(flavor, &body, "enable.auto.commit")? {
+        Some(flag) => flag,
+        None => bool_field(flavor, &body, "auto.commit.enable")?.unwrap_or(true),
+    };
+    properties.push(("enable.auto.commit", auto_commit.to_string()));
+
+    let min_bytes = match int_field(flavor, &body, "fetch.min.bytes")? {
+        Some(v) => Some(v),
+        None => int_field(flavor, &body, "responseMinBytes")?,
+    };
+    let mut response_min_bytes = None;
+    if let Some(min_bytes) = min_bytes {
+        if !(-1..=10_000_000).contains(&min_bytes) {
+            return Err(ApiError::unprocessable(
+                40001,
+                format!("`fetch.min.bytes` must be from -1 to 10000000, not {min_bytes}."),
+            ));
+        }
+        match flavor {
+            // Confluent: bytes the proxy accumulates before answering.
+            Flavor::Confluent => response_min_bytes = usize::try_from(min_bytes).ok(),
+            // Strimzi: the Kafka consumer's own setting.
+            Flavor::Strimzi if min_bytes >= 1 => {
+                properties.push(("fetch.min.bytes", min_bytes.to_string()));
+            }
+            Flavor::Strimzi => {}
+        }
+    }
+    let request_timeout = match int_field(flavor, &body, "consumer.request.timeout.ms")? {
+        Some(v) => Some(v),
+        None => int_field(flavor, &body, "requestWaitMs")?,
+    };
+    let request_timeout = match request_timeout {
+        None => None,
+        Some(ms) if ms >= 0 => Some(Duration::from_millis(ms.unsigned_abs())),
+        Some(ms) => {
+            return Err(invalid(
+                flavor,
+                format!("`consumer.request.timeout.ms` must not be negative, not {ms}."),
+            ));
+        }
+    };
+    Ok(CreateRequest {
+        name,
+        settings: InstanceSettings {
+            format,
+            auto_commit,
+            response_min_bytes,
+            request_timeout,
+        },
+        properties,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn both_auto_commit_spellings_are_accepted() {
+        let confluent = parse(
+            Flavor::Confluent,
+            Some(json!({"auto.commit.enable": "false"})),
+        )
+        .unwrap();
+        assert!(!confluent.settings.auto_commit);
+        let strimzi = parse(Flavor::Strimzi, Some(json!({"enable.auto.commit": false}))).unwrap();
+        assert!(!strimzi.settings.auto_commit);
+        assert!(parse(Flavor::Confluent, None).unwrap().settings.auto_commit);
+    }
+
+    #[test]
+    fn invalid_settings_are_named() {
+        let error = parse(
+            Flavor::Confluent,
+            Some(json!({"fetch.min.bytes": 20_000_000})),
+        )
+        .unwrap_err();
+        assert_eq!(error.error_code, 40001);
+        let error = parse(Flavor::Strimzi, Some(json!({"auto.comit.enable": true}))).unwrap_err();
+        assert_eq!(error.status, StatusCode::BAD_REQUEST);
+        assert!(error.message.contains("auto.comit.enable"));
+        let error = parse(Flavor::Confluent, Some(json!({"format": "avro"}))).unwrap_err();
+        assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[test]
+    fn fetch_min_bytes_goes_where_each_product_puts_it() {
+        let confluent = parse(Flavor::Confluent, Some(json!({"fetch.min.bytes": 100}))).unwrap();
+        assert_eq!(confluent.settings.response_min_bytes, Some(100));
+        let strimzi = parse(Flavor::Strimzi, Some(json!({"fetch.min.bytes": 100}))).unwrap();
+        assert!(
+            strimzi
+                .properties
+                .contains(&("fetch.min.bytes", "100".to_owned()))
+        );
+    }
+}

@@ -1,0 +1,67 @@
+//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` attributes and
+//! committed as `openapi/bridge.json`; a test fails when the two differ.
+
+use utoipa::OpenApi;
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "kafka-gateway HTTP bridge",
+        description = "Kafka over HTTP, compatible with Confluent REST Proxy v2/v3 and the Strimzi Kafka Bridge (per-listener flavor).",
+        license(name = "Apache-2.0")
+    ),
+    tags(
+        (name = "status", description = "Liveness and readiness"),
+        (name = "v2 topics", description = "Topic and partition metadata"),
+        (name = "v2 produce", description = "Produce with embedded formats binary, json and text"),
+        (name = "v2 consumers", description = "Stateful consumer instances"),
+        (name = "v3", description = "Confluent REST v3: clusters, topics, records, consumer-group lag")
+    )
+)]
+pub struct ApiDoc;
+
+/// The document the bridge serves at `/openapi.json`, pretty-printed with a final newline.
+pub fn openapi_json() -> String {
+    let document = crate::routes::api_router().into_openapi();
+    let mut text = document
+        .to_pretty_json()
+        .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/bridge.json");
+
+    #[test]
+    fn committed_openapi_matches_the_handlers() {
+        let generated = openapi_json();
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(COMMITTED, &generated).expect("write openapi/bridge.json");
+            return;
+        }
+        let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "openapi/bridge.json is out of date with the handlers; regenerate it with \
+             `UPDATE_OPENAPI=1 cargo test -p gateway-bridge openapi` and commit the result"
+        );
+    }
+
+    #[test]
+    fn document_is_openapi_3_1_with_every_v2_path() {
+        let document: serde_json::Value = serde_json::from_str(&openapi_json()).unwrap();
+        assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+        for path in [
+            "/topics/{topic}",
+            "/topics/{topic}/partitions/{partition}/offsets",
+            "/consumers/{group}/instances/{instance}/records",
+            "/v3/clusters/{cluster_id}/topics/{topic}/records",
+        ] {
+            assert!(document["paths"].get(path).is_some(), "{path} missing");
+        }
+    }
+}

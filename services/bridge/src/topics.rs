@@ -1,0 +1,187 @@
+//! Topic and partition metadata (v2 shapes, shared by both flavors).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::State;
+use broker_core::BrokerError;
+use broker_core::metadata::{PartitionInfo, TopicInfo};
+use rdkafka::admin::{AdminOptions, ResourceSpecifier};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::extract::ApiPath;
+use crate::media::KafkaJson;
+use crate::state::BridgeState;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Replica {
+    pub broker: i32,
+    pub leader: bool,
+    pub in_sync: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Partition {
+    pub partition: i32,
+    pub leader: i32,
+    pub replicas: Vec<Replica>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Topic {
+    pub name: String,
+    pub configs: BTreeMap<String, String>,
+    pub partitions: Vec<Partition>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct PartitionOffsets {
+    pub beginning_offset: i64,
+    pub end_offset: i64,
+}
+
+fn partition_view(info: &PartitionInfo) -> Partition {
+    Partition {
+        partition: info.id,
+        leader: info.leader,
+        replicas: info
+            .replicas
+            .iter()
+            .map(|&broker| Replica {
+                broker,
+                leader: broker == info.leader,
+                in_sync: info.in_sync_replicas.contains(&broker),
+            })
+            .collect(),
+    }
+}
+
+fn find_partition(topic: &TopicInfo, partition: i32) -> Result<&PartitionInfo, ApiError> {
+    topic
+        .partitions
+        .iter()
+        .find(|p| p.id == partition)
+        .ok_or_else(|| ApiError::partition_not_found(&topic.name, partition))
+}
+
+/// The topic's non-default configs, as Kafka describes them.
+pub(crate) async fn topic_configs(
+    state: &BridgeState,
+    topic: &str,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+    let results = state
+        .admin()
+        .describe_configs(&[ResourceSpecifier::Topic(topic)], &options)
+        .await
+        .map_err(|e| BrokerError::kafka("describe configs", e))?;
+    let mut configs = BTreeMap::new();
+    for result in results {
+        match result {
+            Ok(resource) => {
+                for entry in resource.entries {
+                    if let Some(value) = entry.value {
+                        configs.insert(entry.name, value);
+                    }
+                }
+            }
+            Err(code) => {
+                return Err(BrokerError::Resource {
+                    operation: "describe configs",
+                    resource: topic.to_owned(),
+                    code,
+                }
+                .into());
+            }
+        }
+    }
+    Ok(configs)
+}
+
+/// List topic names (internal topics excluded).
+#[utoipa::path(get, path = "/topics", tag = "v2 topics",
+    responses((status = 200, description = "Topic names", body = Vec<String>)))]
+pub(crate) async fn list_topics(
+    State(state): State<BridgeState>,
+) -> Result<KafkaJson<Vec<String>>, ApiError> {
+    let metadata = state.inspector().metadata(None).await?;
+    let mut names: Vec<String> = metadata
+        .topics
+        .into_iter()
+        .filter(|t| !t.is_internal())
+        .map(|t| t.name)
+        .collect();
+    names.sort();
+    Ok(KafkaJson::v2(names))
+}
+
+/// Describe one topic: configs and partitions.
+#[utoipa::path(get, path = "/topics/{topic}", tag = "v2 topics",
+    params(("topic" = String, Path, description = "Topic name")),
+    responses(
+        (status = 200, body = Topic),
+        (status = 404, description = "40401 unknown topic", body = crate::ErrorBody)))]
+pub(crate) async fn get_topic(
+    State(state): State<BridgeState>,
+    ApiPath(topic): ApiPath<String>,
+) -> Result<KafkaJson<Topic>, ApiError> {
+    let info = state.topic(&topic).await?;
+    let configs = topic_configs(&state, &topic).await?;
+    Ok(KafkaJson::v2(Topic {
+        name: info.name.clone(),
+        configs,
+        partitions: info.partitions.iter().map(partition_view).collect(),
+    }))
+}
+
+/// List the partitions of a topic.
+#[utoipa::path(get, path = "/topics/{topic}/partitions", tag = "v2 topics",
+    params(("topic" = String, Path, description = "Topic name")),
+    responses(
+        (status = 200, body = Vec<Partition>),
+        (status = 404, description = "40401 unknown topic", body = crate::ErrorBody)))]
+pub(crate) async fn list_partitions(
+    State(state): State<BridgeState>,
+    ApiPath(topic): ApiPath<String>,
+) -> Result<KafkaJson<Vec<Partition>>, ApiError> {
+    let info = state.topic(&topic).await?;
+    Ok(KafkaJson::v2(
+        info.partitions.iter().map(partition_view).collect(),
+    ))
+}
+
+/// Describe one partition.
+#[utoipa::path(get, path = "/topics/{topic}/partitions/{partition}", tag = "v2 topics",
+    params(("topic" = String, Path), ("partition" = i32, Path)),
+    responses(
+        (status = 200, body = Partition),
+        (status = 404, description = "40401 unknown topic, 40402 unknown partition", body = crate::ErrorBody)))]
+pub(crate) async fn get_partition(
+    State(state): State<BridgeState>,
+    ApiPath((topic, partition)): ApiPath<(String, i32)>,
+) -> Result<KafkaJson<Partition>, ApiError> {
+    let info = state.topic(&topic).await?;
+    Ok(KafkaJson::v2(partition_view(find_partition(
+        &info, partition,
+    )?)))
+}
+
+/// First and next offset of one partition.
+#[utoipa::path(get, path = "/topics/{topic}/partitions/{partition}/offsets", tag = "v2 topics",
+    params(("topic" = String, Path), ("partition" = i32, Path)),
+    responses(
+        (status = 200, body = PartitionOffsets),
+        (status = 404, description = "40401 unknown topic, 40402 unknown partition", body = crate::ErrorBody)))]
+pub(crate) async fn get_partition_offsets(
+    State(state): State<BridgeState>,
+    ApiPath((topic, partition)): ApiPath<(String, i32)>,
+) -> Result<KafkaJson<PartitionOffsets>, ApiError> {
+    let info = state.topic(&topic).await?;
+    find_partition(&info, partition)?;
+    let watermarks = state.inspector().watermarks(&topic, partition).await?;
+    Ok(KafkaJson::v2(PartitionOffsets {
+        beginning_offset: watermarks.low,
+        end_offset: watermarks.high,
+    }))
+}

@@ -1,0 +1,48 @@
+//! Confluent REST v3 (`/v3/...`): clusters, topics, record produce (single and streaming)
+//! and consumer-group lag. Bodies are plain `application/json`; errors use the same
+//! `{"error_code","message"}` body with 3-digit codes.
+
+pub(crate) mod clusters;
+pub(crate) mod groups;
+pub(crate) mod records;
+pub(crate) mod topics;
+
+use axum::http::HeaderMap;
+use axum::http::StatusCode;
+use axum::http::header::HOST;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::state::BridgeState;
+
+/// `http://host:port/v3/clusters/{id}` for the `self` links.
+pub(crate) fn cluster_url(headers: &HeaderMap, cluster_id: &str) -> String {
+    let host = headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}/v3/clusters/{cluster_id}")
+}
+
+/// The cluster's id; 404 when the path names another cluster.
+pub(crate) async fn check_cluster(
+    state: &BridgeState,
+    cluster_id: &str,
+) -> Result<String, ApiError> {
+    let actual = state.inspector().cluster_id().await?;
+    if actual != cluster_id {
+        return Err(ApiError::plain(
+            StatusCode::NOT_FOUND,
+            format!("Cluster {cluster_id} cannot be found."),
+        ));
+    }
+    Ok(actual)
+}
+
+pub(crate) fn metadata(self_url: String, resource_name: String) -> Value {
+    json!({ "self": Value::String(self_url), "resource_name": Value::String(resource_name) })
+}
+
+pub(crate) fn related(url: String) -> Value {
+    json!({ "related": Value::String(url) })
+}

@@ -1,0 +1,442 @@
+//! `POST /v3/clusters/{cluster_id}/topics/{topic}/records`, single and streaming.
+//!
+//! The body is read as a stream of concatenated JSON records. Each record is handed to
+//! the shared producer as soon as it is parsed, and its delivery future goes into an
+//! ordered, bounded queue; a writer task awaits them in order and writes one delivery
+//! report per record into the chunked response. The bound (`IN_FLIGHT`) is the
+//! backpressure: a client that sends faster than Kafka acknowledges is read more slowly.
+//! A body with one record and no chunked encoding gets one report whose HTTP status is its
+//! `error_code`, as Confluent answers a single produce.
+
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header::{CONTENT_TYPE, TRANSFER_ENCODING};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use futures::StreamExt as _;
+use rdkafka::producer::DeliveryFuture;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::check_cluster;
+use crate::error::ApiError;
+use crate::extract::{ApiPath, check_v3_content_type};
+use crate::produce::{self, OutgoingRecord, RecordFailure};
+use crate::state::BridgeState;
+
+/// Records produced but not yet reported, per request.
+const IN_FLIGHT: usize = 1024;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct V3Data {
+    /// BINARY (base64 `data`), JSON (any `data`) or STRING.
+    #[serde(default, rename = "type")]
+    pub data_type: Option<String>,
+    #[schema(value_type = Object)]
+    #[serde(default)]
+    pub data: Value,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct V3Header {
+    pub name: String,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct V3Record {
+    #[serde(default)]
+    pub partition_id: Option<i32>,
+    #[serde(default)]
+    pub headers: Vec<V3Header>,
+    #[serde(default)]
+    pub key: Option<V3Data>,
+    #[serde(default)]
+    pub value: Option<V3Data>,
+    /// RFC 3339.
+    #[serde(default)]
+    pub timestamp: Option<String>,
+}
+
+/// A record ready to send, with the type and size of its key and value.
+type Prepared = (
+    OutgoingRecord,
+    Option<(String, usize)>,
+    Option<(String, usize)>,
+);
+
+struct Context {
+    cluster_id: String,
+    topic: String,
+    partitions: i32,
+}
+
+enum Pending {
+    Sent {
+        delivery: DeliveryFuture,
+        key: Option<(String, usize)>,
+        value: Option<(String, usize)>,
+    },
+    Failed(RecordFailure),
+}
+
+fn failure(status: StatusCode, message: String) -> RecordFailure {
+    RecordFailure {
+        error_code: u32::from(status.as_u16()),
+        http_status: status.as_u16(),
+        message,
+    }
+}
+
+fn data_bytes(
+    data: Option<V3Data>,
+    field: &str,
+) -> Result<Option<(String, Vec<u8>)>, RecordFailure> {
+    let Some(data) = data else {
+        return Ok(None);
+    };
+    let data_type = data.data_type.unwrap_or_default().to_ascii_uppercase();
+    let bytes = match (data_type.as_str(), data.data) {
+        (_, Value::Null) => return Ok(None),
+        ("BINARY", Value::String(text)) => BASE64.decode(text.as_bytes()).map_err(|_| {
+            failure(
+                StatusCode::BAD_REQUEST,
+                format!("Bad Request: {field} data={text} is not a base64 string."),
+            )
+        })?,
+        ("STRING", Value::String(text)) => text.into_bytes(),
+        ("JSON", value) => value.to_string().into_bytes(),
+        ("", _) => {
+            return Err(failure(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "Bad Request: {field} needs a type (BINARY, JSON or STRING); schema registry lookups are not offered."
+                ),
+            ));
+        }
+        (other, value) => {
+            return Err(failure(
+                StatusCode::BAD_REQUEST,
+                format!("Bad Request: {field} of type {other} cannot hold {value}."),
+            ));
+        }
+    };
+    Ok(Some((data_type, bytes)))
+}
+
+fn prepare(context: &Context, record: V3Record) -> Result<Prepared, RecordFailure> {
+    if let Some(partition) = record.partition_id
+        && (partition < 0 || partition >= context.partitions)
+    {
+        return Err(failure(
+            StatusCode::NOT_FOUND,
+            format!(
+                "This server does not host this topic-partition: {}-{partition}.",
+                context.topic
+            ),
+        ));
+    }
+    let key = data_bytes(record.key, "key")?;
+    let value = data_bytes(record.value, "value")?;
+    let timestamp = match record.timestamp {
+        None => None,
+        Some(text) => Some(crate::time::parse_rfc3339(&text).ok_or_else(|| {
+            failure(
+                StatusCode::BAD_REQUEST,
+                format!("Bad Request: timestamp {text} is not RFC 3339."),
+            )
+        })?),
+    };
+    let mut headers = Vec::new();
+    for header in record.headers {
+        let value = match header.value {
+            None => None,
+            Some(text) => Some(BASE64.decode(text.as_bytes()).map_err(|_| {
+                failure(
+                    StatusCode::BAD_REQUEST,
+                    format!("Bad Request: header {} is not base64.", header.name),
+                )
+            })?),
+        };
+        headers.push((header.name, value));
+    }
+    let key_info = key.as_ref().map(|(t, b)| (t.clone(), b.len()));
+    let value_info = value.as_ref().map(|(t, b)| (t.clone(), b.len()));
+    Ok((
+        OutgoingRecord {
+            partition: record.partition_id,
+            key: key.map(|(_, b)| b),
+            value: value.map(|(_, b)| b),
+            headers,
+            timestamp,
+        },
+        key_info,
+        value_info,
+    ))
+}
+
+async fn start(
+    state: &BridgeState,
+    context: &Context,
+    record: Result<V3Record, RecordFailure>,
+) -> Pending {
+    let prepared = record.and_then(|record| prepare(context, record));
+    match prepared {
+        Ok((outgoing, key, value)) => {
+            match produce::enqueue(state.producer(), &context.topic, &outgoing).await {
+                Ok(delivery) => Pending::Sent {
+                    delivery,
+                    key,
+                    value,
+                },
+                Err(error) => Pending::Failed(RecordFailure::from_kafka(&error)),
+            }
+        }
+        Err(failure) => Pending::Failed(failure),
+    }
+}
+
+async fn report(context: &Context, pending: Pending) -> (StatusCode, Value) {
+    let (delivery, key, value) = match pending {
+        Pending::Sent {
+            delivery,
+            key,
+            value,
+        } => (delivery, key, value),
+        Pending::Failed(failure) => return failed(&failure),
+    };
+    match produce::delivered(delivery).await {
+        Ok(delivered) => {
+            let size = |info: Option<(String, usize)>| {
+                info.map_or(Value::Null, |(t, s)| json!({"type": t, "size": s}))
+            };
+            (
+                StatusCode::OK,
+                json!({
+                    "error_code": 200,
+                    "cluster_id": context.cluster_id,
+                    "topic_name": context.topic,
+                    "partition_id": delivered.partition,
+                    "offset": delivered.offset,
+                    "timestamp": delivered.timestamp.map(crate::time::format_rfc3339),
+                    "key": size(key),
+                    "value": size(value),
+                }),
+            )
+        }
+        Err(error) => failed(&RecordFailure::from_kafka(&error)),
+    }
+}
+
+fn failed(failure: &RecordFailure) -> (StatusCode, Value) {
+    let status =
+        StatusCode::from_u16(failure.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        json!({"error_code": status.as_u16(), "message": failure.message}),
+    )
+}
+
+/// Splits complete JSON values off the front of `buffer`.
+fn take_values(buffer: &mut Vec<u8>) -> Result<Vec<Value>, String> {
+    let mut values = Vec::new();
+    let mut consumed = 0;
+    {
+        let mut stream = serde_json::Deserializer::from_slice(buffer).into_iter::<Value>();
+        loop {
+            match stream.next() {
+                Some(Ok(value)) => {
+                    values.push(value);
+                    consumed = stream.byte_offset();
+                }
+                Some(Err(error)) if error.is_eof() => break,
+                Some(Err(error)) => return Err(error.to_string()),
+                None => {
+                    consumed = buffer.len();
+                    break;
+                }
+            }
+        }
+    }
+    buffer.drain(..consumed);
+    Ok(values)
+}
+
+fn to_record(value: Value) -> Result<V3Record, RecordFailure> {
+    serde_json::from_value(value)
+        .map_err(|error| failure(StatusCode::BAD_REQUEST, format!("Bad Request: {error}")))
+}
+
+/// Produce records (one JSON record, or a chunked stream of concatenated records).
+#[utoipa::path(post, path = "/v3/clusters/{cluster_id}/topics/{topic}/records", tag = "v3",
+    params(("cluster_id" = String, Path), ("topic" = String, Path)),
+    request_body(content = V3Record, content_type = "application/json",
+        description = "One record, or with Transfer-Encoding: chunked any number of concatenated records"),
+    responses((status = 200, description = "One delivery report per record, in order", body = Value),
+        (status = 400, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody),
+        (status = 415, body = crate::ErrorBody)))]
+pub(crate) async fn produce_records(
+    State(state): State<BridgeState>,
+    ApiPath((cluster_id, topic)): ApiPath<(String, String)>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    check_v3_content_type(request.headers())?;
+    let cluster_id = check_cluster(&state, &cluster_id).await?;
+    let partitions = state
+        .partition_count(&topic)
+        .await
+        .map_err(|e| ApiError::plain(e.status, e.message))?;
+    let context = Context {
+        cluster_id,
+        topic,
+        partitions,
+    };
+    let streaming = request
+        .headers()
+        .get(TRANSFER_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let max_record_bytes = state.config().listener.max_body_bytes;
+    if !streaming {
+        let bytes = crate::extract::body_bytes(request, &state).await?;
+        let mut buffer = bytes.to_vec();
+        let values = take_values(&mut buffer)
+            .map_err(|error| ApiError::bad_request(format!("Invalid JSON body: {error}")))?;
+        if !buffer.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request(
+                "Invalid JSON body: truncated record.",
+            ));
+        }
+        if values.len() == 1 {
+            let value = values.into_iter().next().unwrap_or_default();
+            let pending = start(&state, &context, to_record(value)).await;
+            let (status, body) = report(&context, pending).await;
+            return Ok((status, axum::Json(body)).into_response());
+        }
+        let body = futures::stream::iter(values.into_iter().map(Ok::<_, String>));
+        return Ok(stream_response(
+            state,
+            context,
+            body.boxed(),
+            max_record_bytes,
+        ));
+    }
+    let chunks = request
+        .into_body()
+        .into_data_stream()
+        .map(|chunk| chunk.map_err(|e| e.to_string()));
+    let values = parse_stream(chunks, max_record_bytes);
+    Ok(stream_response(state, context, values, max_record_bytes))
+}
+
+/// Turns a byte stream into a stream of JSON values (or one final error).
+fn parse_stream(
+    chunks: impl futures::Stream<Item = Result<Bytes, String>> + Send + 'static,
+    max_record_bytes: usize,
+) -> futures::stream::BoxStream<'static, Result<Value, String>> {
+    let state = (
+        Box::pin(chunks),
+        Vec::<u8>::new(),
+        std::collections::VecDeque::<Value>::new(),
+        false,
+    );
+    futures::stream::unfold(
+        state,
+        move |(mut chunks, mut buffer, mut ready, mut done)| async move {
+            loop {
+                if let Some(value) = ready.pop_front() {
+                    return Some((Ok(value), (chunks, buffer, ready, done)));
+                }
+                if done {
+                    return None;
+                }
+                match chunks.next().await {
+                    Some(Ok(chunk)) => {
+                        buffer.extend_from_slice(&chunk);
+                        match take_values(&mut buffer) {
+                            Ok(values) => ready.extend(values),
+                            Err(error) => {
+                                done = true;
+                                return Some((
+                                    Err(format!("Invalid JSON: {error}")),
+                                    (chunks, buffer, ready, done),
+                                ));
+                            }
+                        }
+                        if buffer.len() > max_record_bytes {
+                            done = true;
+                            return Some((
+                                Err(format!(
+                                    "A record is larger than the limit of {max_record_bytes} bytes."
+                                )),
+                                (chunks, buffer, ready, done),
+                            ));
+                        }
+                    }
+                    Some(Err(error)) => {
+                        done = true;
+                        return Some((
+                            Err(format!("Reading the request failed: {error}")),
+                            (chunks, buffer, ready, done),
+                        ));
+                    }
+                    None => {
+                        done = true;
+                        if !buffer.iter().all(u8::is_ascii_whitespace) {
+                            return Some((
+                                Err("Invalid JSON: truncated record.".to_owned()),
+                                (chunks, buffer, ready, done),
+                            ));
+                        }
+                    }
+                }
+            }
+        },
+    )
+    .boxed()
+}
+
+fn stream_response(
+    state: BridgeState,
+    context: Context,
+    mut values: futures::stream::BoxStream<'static, Result<Value, String>>,
+    _max_record_bytes: usize,
+) -> Response {
+    let (pending_tx, mut pending_rx) = mpsc::channel::<Pending>(IN_FLIGHT);
+    let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(64);
+    let context = std::sync::Arc::new(context);
+    let reader_context = std::sync::Arc::clone(&context);
+    tokio::spawn(async move {
+        while let Some(item) = values.next().await {
+            let pending = match item {
+                Ok(value) => start(&state, &reader_context, to_record(value)).await,
+                Err(message) => Pending::Failed(failure(StatusCode::BAD_REQUEST, message)),
+            };
+            if pending_tx.send(pending).await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Some(pending) = pending_rx.recv().await {
+            let (_, body) = report(&context, pending).await;
+            let mut line = body.to_string().into_bytes();
+            line.push(b'\n');
+            if out_tx.send(Bytes::from(line)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let body = futures::stream::poll_fn(move |cx| out_rx.poll_recv(cx)).map(Ok::<_, Infallible>);
+    let mut response = Response::new(Body::from_stream(body));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}

@@ -1,0 +1,205 @@
+//! v3 topics: list, create, describe, delete.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use broker_core::BrokerError;
+use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{check_cluster, cluster_url, metadata, related};
+use crate::error::ApiError;
+use crate::extract::{ApiPath, V3Json};
+use crate::state::BridgeState;
+
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct TopicConfig {
+    pub name: String,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct CreateTopicRequest {
+    pub topic_name: String,
+    #[serde(default)]
+    pub partitions_count: Option<i32>,
+    #[serde(default)]
+    pub replication_factor: Option<i32>,
+    #[serde(default)]
+    pub configs: Vec<TopicConfig>,
+    #[serde(default)]
+    pub validate_only: bool,
+}
+
+fn topic_data(
+    headers: &HeaderMap,
+    cluster_id: &str,
+    info: &broker_core::metadata::TopicInfo,
+) -> Value {
+    let url = format!("{}/topics/{}", cluster_url(headers, cluster_id), info.name);
+    json!({
+        "kind": "KafkaTopic",
+        "metadata": metadata(url.clone(), format!("crn:///kafka={cluster_id}/topic={}", info.name)),
+        "cluster_id": cluster_id,
+        "topic_name": info.name,
+        "is_internal": info.is_internal(),
+        "replication_factor": info.partitions.first().map_or(0, |p| p.replicas.len()),
+        "partitions_count": info.partitions.len(),
+        "partitions": related(format!("{url}/partitions")),
+        "configs": related(format!("{url}/configs")),
+        "partition_reassignments": related(format!("{url}/partitions/-/reassignment")),
+    })
+}
+
+fn admin_options() -> AdminOptions {
+    AdminOptions::new()
+        .operation_timeout(Some(ADMIN_TIMEOUT))
+        .request_timeout(Some(ADMIN_TIMEOUT))
+}
+
+fn admin_error(topic: &str, code: rdkafka::types::RDKafkaErrorCode) -> ApiError {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    match code {
+        C::UnknownTopicOrPartition => ApiError::plain(
+            StatusCode::NOT_FOUND,
+            format!("This server does not host this topic-partition: {topic}."),
+        ),
+        C::TopicAlreadyExists => ApiError::plain(
+            StatusCode::CONFLICT,
+            format!("Topic '{topic}' already exists."),
+        ),
+        other => {
+            let error = ApiError::from(BrokerError::Resource {
+                operation: "topic administration",
+                resource: topic.to_owned(),
+                code: other,
+            });
+            ApiError::plain(error.status, error.message)
+        }
+    }
+}
+
+/// List topics.
+#[utoipa::path(get, path = "/v3/clusters/{cluster_id}/topics", tag = "v3",
+    params(("cluster_id" = String, Path)),
+    responses((status = 200, description = "KafkaTopicList", body = Value)))]
+pub(crate) async fn list_topics(
+    State(state): State<BridgeState>,
+    ApiPath(cluster_id): ApiPath<String>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    let cluster_id = check_cluster(&state, &cluster_id).await?;
+    let mut topics = state.inspector().metadata(None).await?.topics;
+    topics.sort_by(|a, b| a.name.cmp(&b.name));
+    let data: Vec<Value> = topics
+        .iter()
+        .map(|t| topic_data(&headers, &cluster_id, t))
+        .collect();
+    Ok(axum::Json(json!({
+        "kind": "KafkaTopicList",
+        "metadata": { "self": format!("{}/topics", cluster_url(&headers, &cluster_id)), "next": null },
+        "data": data,
+    })))
+}
+
+/// Create a topic.
+#[utoipa::path(post, path = "/v3/clusters/{cluster_id}/topics", tag = "v3",
+    params(("cluster_id" = String, Path)),
+    request_body(content = CreateTopicRequest, content_type = "application/json"),
+    responses((status = 201, description = "KafkaTopic", body = Value),
+        (status = 400, body = crate::ErrorBody), (status = 409, body = crate::ErrorBody)))]
+pub(crate) async fn create_topic(
+    State(state): State<BridgeState>,
+    ApiPath(cluster_id): ApiPath<String>,
+    headers: HeaderMap,
+    V3Json(request): V3Json<CreateTopicRequest>,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    let cluster_id = check_cluster(&state, &cluster_id).await?;
+    let name = request.topic_name.as_str();
+    let partitions = request.partitions_count.unwrap_or(1);
+    if partitions < 1 {
+        return Err(ApiError::bad_request(
+            "partitions_count must be at least 1.",
+        ));
+    }
+    let replication = request
+        .replication_factor
+        .map_or(TopicReplication::Fixed(-1), TopicReplication::Fixed);
+    let mut topic = NewTopic::new(name, partitions, replication);
+    for config in &request.configs {
+        if let Some(value) = &config.value {
+            topic = topic.set(&config.name, value);
+        }
+    }
+    let options = admin_options().validate_only(request.validate_only);
+    let results = state
+        .admin()
+        .create_topics(&[topic], &options)
+        .await
+        .map_err(|e| BrokerError::kafka("create topic", e))?;
+    for result in results {
+        if let Err((topic, code)) = result {
+            return Err(admin_error(&topic, code));
+        }
+    }
+    let url = format!("{}/topics/{name}", cluster_url(&headers, &cluster_id));
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({
+            "kind": "KafkaTopic",
+            "metadata": metadata(url.clone(), format!("crn:///kafka={cluster_id}/topic={name}")),
+            "cluster_id": cluster_id,
+            "topic_name": name,
+            "is_internal": false,
+            "partitions_count": partitions,
+            "replication_factor": request.replication_factor.unwrap_or(0),
+            "partitions": related(format!("{url}/partitions")),
+            "configs": related(format!("{url}/configs")),
+        })),
+    ))
+}
+
+/// Describe a topic.
+#[utoipa::path(get, path = "/v3/clusters/{cluster_id}/topics/{topic}", tag = "v3",
+    params(("cluster_id" = String, Path), ("topic" = String, Path)),
+    responses((status = 200, description = "KafkaTopic", body = Value),
+        (status = 404, body = crate::ErrorBody)))]
+pub(crate) async fn get_topic(
+    State(state): State<BridgeState>,
+    ApiPath((cluster_id, topic)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    let cluster_id = check_cluster(&state, &cluster_id).await?;
+    let info = state
+        .topic(&topic)
+        .await
+        .map_err(|e| ApiError::plain(e.status, e.message))?;
+    Ok(axum::Json(topic_data(&headers, &cluster_id, &info)))
+}
+
+/// Delete a topic.
+#[utoipa::path(delete, path = "/v3/clusters/{cluster_id}/topics/{topic}", tag = "v3",
+    params(("cluster_id" = String, Path), ("topic" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::ErrorBody)))]
+pub(crate) async fn delete_topic(
+    State(state): State<BridgeState>,
+    ApiPath((cluster_id, topic)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    check_cluster(&state, &cluster_id).await?;
+    let results = state
+        .admin()
+        .delete_topics(&[topic.as_str()], &admin_options())
+        .await
+        .map_err(|e| BrokerError::kafka("delete topic", e))?;
+    for result in results {
+        if let Err((topic, code)) = result {
+            return Err(admin_error(&topic, code));
+        }
+    }
+    state.forget_topic(&topic);
+    Ok(StatusCode::NO_CONTENT)
+}
