@@ -53,6 +53,12 @@ pub(crate) struct DoctorArgs {
     /// Any librdkafka property, `key=value`, repeatable (e.g. `security.protocol=SASL_SSL`).
     #[arg(short = 'X', long = "property", value_name = "KEY=VALUE")]
     pub(crate) properties: Vec<String>,
+    /// Also write one record to this topic and read it back (checks WRITE/READ ACLs).
+    #[arg(long, value_name = "TOPIC")]
+    pub(crate) check_topic: Option<String>,
+    /// Also describe this consumer group and fetch its offsets on --check-topic.
+    #[arg(long, value_name = "GROUP")]
+    pub(crate) check_group: Option<String>,
     /// Seconds to wait for each connection and metadata request.
     #[arg(long, default_value_t = 5)]
     pub(crate) timeout_seconds: u64,

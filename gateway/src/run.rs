@@ -113,9 +113,10 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
     if let Some(metrics) = config.metrics.clone() {
         tracing::info!(url = %format!("http://{}/metrics", metrics.listener.listen), "starting the metrics endpoint");
         let registry = registry.clone();
+        let clients = clients.clone();
         let shutdown = shutdown.child();
         services.spawn(async move {
-            let result = gateway_metrics::run(metrics, registry, shutdown).await;
+            let result = gateway_metrics::run(metrics, clients, registry, shutdown).await;
             ("metrics", result.map_err(|e| e.to_string()))
         });
     }

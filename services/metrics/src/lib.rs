@@ -1,14 +1,35 @@
-//! The Prometheus endpoint (`/metrics`, port 9308 like kafka_exporter): renders the
-//! process-wide registry every service registers its metrics in.
+//! The Prometheus endpoint (`/metrics`, port 9308 like kafka_exporter).
+//!
+//! It renders the process-wide registry every service registers its metrics in, plus, when
+//! `cluster_metrics` is on, kafka_exporter's `kafka_*` series read from the cluster on each
+//! scrape:
+//!
+//! - [`config`]: `[metrics]` keys (kafka_exporter's flags under our names) and validation;
+//! - `cluster`: the batched cluster read (metadata, groups, committed offsets, watermarks);
+//! - `lag`: lag arithmetic, never negative;
+//! - `burrow`: the Burrow-style group status kept across scrapes;
+//! - [`collector`]: scrape coordination and rendering with kafka_exporter's names;
+//! - [`http`]: a tower layer counting the gateway's own HTTP requests;
+//! - [`doctor`]: the connectivity diagnosis behind `kafka-gateway doctor`.
 
-mod config;
+mod burrow;
+mod cluster;
+pub mod collector;
+pub mod config;
+pub mod doctor;
+pub mod http;
+mod lag;
 mod routes;
 
-pub use config::{MetricsConfig, ValidatedMetrics};
+pub use burrow::GroupStatus;
+pub use collector::ClusterExporter;
+pub use config::{MetricsConfig, ValidatedClusterMetrics, ValidatedMetrics};
 pub use routes::router;
 
-use broker_core::Shutdown;
+use std::sync::Arc;
+
 use broker_core::telemetry::MetricsRegistry;
+use broker_core::{BrokerError, KafkaClients, Shutdown};
 
 /// Default port of kafka_exporter, which Prometheus scrape configs already point at.
 pub const DEFAULT_PORT: u16 = 9308;
@@ -17,19 +38,31 @@ pub const DEFAULT_PORT: u16 = 9308;
 pub enum MetricsError {
     #[error(transparent)]
     Serve(#[from] gateway_edge::ServeError),
+    #[error("cannot set up the cluster metrics: {0}")]
+    Kafka(#[from] BrokerError),
 }
 
-/// Serves `/metrics` until `shutdown` fires.
+/// Serves `/metrics` until `shutdown` fires. With `cluster_metrics` on, each scrape reads the
+/// cluster `clients` points at.
 pub async fn run(
     config: ValidatedMetrics,
+    clients: KafkaClients,
     registry: MetricsRegistry,
     shutdown: Shutdown,
 ) -> Result<(), MetricsError> {
+    let exporter = match &config.cluster {
+        Some(cluster) => Some(Arc::new(ClusterExporter::register(
+            clients,
+            cluster.clone(),
+            &registry,
+        )?)),
+        None => None,
+    };
     let tcp = gateway_edge::bind("metrics", &config.listener).await?;
     gateway_edge::serve(
         "metrics",
         tcp,
-        router(registry, &config),
+        router(registry, exporter, &config),
         &config.listener,
         shutdown,
     )

@@ -1,27 +1,68 @@
+//! `/metrics` and the landing page.
+//!
+//! The format follows the scraper's `Accept` header like Go's client library does:
+//! OpenMetrics 1.0 when asked for (`application/openmetrics-text`), otherwise the Prometheus
+//! text format 0.0.4 that kafka_exporter serves and `promtool check metrics` reads.
+
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use broker_core::telemetry::MetricsRegistry;
 use gateway_edge::EdgeRejection;
+use prometheus_client::encoding::prometheus_text;
 
+use crate::collector::ClusterExporter;
 use crate::config::ValidatedMetrics;
+use crate::http::HttpMetricsLayer;
 
-/// Prometheus negotiates OpenMetrics; this content type is what prometheus-client renders.
+/// What prometheus-client's OpenMetrics encoder renders.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-pub fn router(registry: MetricsRegistry, config: &ValidatedMetrics) -> Router {
+#[derive(Debug, Clone)]
+struct MetricsState {
+    registry: MetricsRegistry,
+    exporter: Option<Arc<ClusterExporter>>,
+}
+
+/// The metrics routes. With an `exporter`, every scrape first reads the cluster.
+pub fn router(
+    registry: MetricsRegistry,
+    exporter: Option<Arc<ClusterExporter>>,
+    config: &ValidatedMetrics,
+) -> Router {
+    let http_metrics = HttpMetricsLayer::new(&registry, "metrics");
     let routes = Router::new()
         .route("/metrics", get(metrics))
         .route("/", get(landing))
-        .with_state(registry);
+        .layer(http_metrics)
+        .with_state(MetricsState { registry, exporter });
     gateway_edge::apply_limits(routes, &config.listener, reject)
 }
 
-async fn metrics(State(registry): State<MetricsRegistry>) -> Response {
-    match registry.render() {
-        Ok(text) => ([(header::CONTENT_TYPE, OPENMETRICS)], text).into_response(),
+async fn metrics(State(state): State<MetricsState>, headers: HeaderMap) -> Response {
+    if let Some(exporter) = &state.exporter {
+        exporter.refresh().await;
+    }
+    let wants_openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.contains("application/openmetrics-text"));
+    let rendered = if wants_openmetrics {
+        state.registry.render().map(|text| (OPENMETRICS, text))
+    } else {
+        state.registry.with_registry(|registry| {
+            let mut text = String::new();
+            prometheus_text::encode(&mut text, registry)
+                .map(|()| (prometheus_text::CONTENT_TYPE, text))
+        })
+    };
+    match rendered {
+        Ok((content_type, text)) => ([(header::CONTENT_TYPE, content_type)], text).into_response(),
         Err(error) => {
             tracing::error!(%error, "rendering metrics failed");
             (
@@ -61,27 +102,46 @@ mod tests {
     use super::*;
     use crate::MetricsConfig;
 
-    #[tokio::test]
-    async fn renders_registered_metrics_as_openmetrics() {
+    async fn scrape(accept: Option<&str>) -> (String, String) {
         let registry = MetricsRegistry::new();
         let counter: Counter = Counter::default();
         registry.with_registry(|r| r.register("gateway_demo", "Demo counter", counter.clone()));
         counter.inc();
         let config = MetricsConfig::default().validate("metrics").unwrap();
-        let response = router(registry, &config)
-            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        let mut request = Request::get("/metrics");
+        if let Some(accept) = accept {
+            request = request.header(header::ACCEPT, accept);
+        }
+        let response = router(registry, None, &config)
+            .oneshot(request.body(Body::empty()).unwrap())
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
-        assert!(
-            response.headers()[header::CONTENT_TYPE]
-                .to_str()
-                .unwrap()
-                .starts_with("application/openmetrics-text")
-        );
+        let content_type = response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
         let body = response.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8(body.to_vec()).unwrap();
+        (content_type, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn renders_openmetrics_when_asked() {
+        let (content_type, text) = scrape(Some(
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        ))
+        .await;
+        assert!(content_type.starts_with("application/openmetrics-text"));
         assert!(text.contains("gateway_demo_total 1"), "{text}");
         assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn renders_prometheus_text_by_default() {
+        let (content_type, text) = scrape(None).await;
+        assert_eq!(content_type, prometheus_text::CONTENT_TYPE);
+        assert!(text.contains("# TYPE gateway_demo_total counter"), "{text}");
+        assert!(text.contains("gateway_demo_total 1"), "{text}");
+        assert!(!text.contains("# EOF"), "{text}");
     }
 }
