@@ -9,7 +9,7 @@ use broker_core::{ClusterConfig, ConfigError, ValidatedCluster};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use gateway_bridge::{BridgeConfig, ValidatedBridge};
-use gateway_connect::ConnectConfig;
+use gateway_connect::{ConnectConfig, ValidatedConnect};
 use gateway_metrics::{MetricsConfig, ValidatedMetrics};
 use gateway_mirror::MirrorConfig;
 use serde::{Deserialize, Serialize};
@@ -127,6 +127,7 @@ pub(crate) struct ValidatedGateway {
     pub(crate) kafka: ValidatedCluster,
     pub(crate) telemetry: TelemetryConfig,
     pub(crate) bridge: Option<ValidatedBridge>,
+    pub(crate) connect: Option<ValidatedConnect>,
     pub(crate) metrics: Option<ValidatedMetrics>,
 }
 
@@ -166,37 +167,48 @@ impl GatewayConfig {
     pub(crate) fn validate(&self) -> Result<ValidatedGateway, ConfigError> {
         let kafka = self.kafka.validate("kafka")?;
         let bridge = self.bridge.validate("bridge")?;
+        let connect = self.connect.validate("connect")?;
         let metrics = self.metrics.validate("metrics")?;
-        self.connect.validate("connect")?;
         self.mirror.validate("mirror")?;
-        if self.connect.enabled {
-            return Err(ConfigError::new(
-                "connect.enabled",
-                "the connector runtime is not part of this build yet (issue #4); set it to false",
-            ));
-        }
         if self.mirror.enabled {
             return Err(ConfigError::new(
                 "mirror.enabled",
                 "the mirror service is not part of this build yet (issue #7); set it to false",
             ));
         }
-        if self.bridge.enabled
-            && self.metrics.enabled
-            && bridge.listener.listen == metrics.listener.listen
-        {
-            return Err(ConfigError::new(
+        let listeners = [
+            (
+                "bridge.http.listen",
+                self.bridge.enabled,
+                bridge.listener.listen,
+            ),
+            (
+                "connect.http.listen",
+                self.connect.enabled,
+                connect.listener.listen,
+            ),
+            (
                 "metrics.http.listen",
-                format!(
-                    "{} is already the bridge's address",
-                    metrics.listener.listen
-                ),
-            ));
+                self.metrics.enabled,
+                metrics.listener.listen,
+            ),
+        ];
+        for (index, (key, enabled, address)) in listeners.iter().enumerate() {
+            let clash = listeners[..index]
+                .iter()
+                .find(|(_, other_enabled, other)| *enabled && *other_enabled && other == address);
+            if let Some((other_key, _, _)) = clash {
+                return Err(ConfigError::new(
+                    *key,
+                    format!("{address} is already used by `{other_key}`"),
+                ));
+            }
         }
         Ok(ValidatedGateway {
             kafka,
             telemetry: self.telemetry.clone(),
             bridge: self.bridge.enabled.then_some(bridge),
+            connect: self.connect.enabled.then_some(connect),
             metrics: self.metrics.enabled.then_some(metrics),
         })
     }
@@ -301,9 +313,21 @@ mod tests {
 
     #[test]
     fn validate_rejects_unbuilt_services() {
+        with_config(
+            "[mirror]\nenabled = true\nproperties_file = \"mm2.properties\"\n",
+            &[],
+            |config| {
+                let err = config.unwrap().validate().unwrap_err();
+                assert_eq!(err.key, "mirror.enabled");
+            },
+        );
+    }
+
+    #[test]
+    fn connect_can_be_enabled() {
         with_config("[connect]\nenabled = true\n", &[], |config| {
-            let err = config.unwrap().validate().unwrap_err();
-            assert_eq!(err.key, "connect.enabled");
+            let validated = config.unwrap().validate().unwrap();
+            assert_eq!(validated.connect.unwrap().listener.listen.port(), 8083);
         });
     }
 

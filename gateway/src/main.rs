@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod doctor;
+mod plugins;
 mod run;
 
 use std::process::ExitCode;

@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 
 use crate::cli::{ConfigArgs, MirrorArgs};
 use crate::config::{GatewayConfig, LoadError, ValidatedGateway};
+use crate::plugins;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum GatewayError {
@@ -59,11 +60,6 @@ pub(crate) async fn run_only(args: &ConfigArgs, only: Only) -> Result<(), Gatewa
     config.metrics.enabled = only == Only::Metrics;
     config.connect.enabled = only == Only::Connect;
     config.mirror.enabled = false;
-    if only == Only::Connect {
-        return Err(GatewayError::NotAvailable(
-            "the connector runtime is not part of this build yet (issue #4)".to_owned(),
-        ));
-    }
     supervise(config.validate()?).await
 }
 
@@ -84,6 +80,13 @@ pub(crate) fn check_config(args: &ConfigArgs) -> Result<(), GatewayError> {
             bridge.listener.listen, bridge.flavor
         ),
         None => println!("bridge: disabled"),
+    }
+    match &config.connect {
+        Some(connect) => println!(
+            "connect: listening on {} (group {})",
+            connect.listener.listen, connect.group_id
+        ),
+        None => println!("connect: disabled"),
     }
     match &config.metrics {
         Some(metrics) => println!("metrics: listening on {}", metrics.listener.listen),
@@ -108,6 +111,23 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
         services.spawn(async move {
             let result = gateway_bridge::run(bridge, clients, shutdown).await;
             ("bridge", result.map_err(|e| e.to_string()))
+        });
+    }
+    if let Some(connect) = config.connect.clone() {
+        tracing::info!(url = %format!("http://{}/", connect.listener.listen), "starting the connector runtime");
+        let clients = clients.clone();
+        let registry = registry.clone();
+        let shutdown = shutdown.child();
+        services.spawn(async move {
+            let result = gateway_connect::run_with_plugins(
+                connect,
+                clients,
+                plugins::all(),
+                registry,
+                shutdown,
+            )
+            .await;
+            ("connect", result.map_err(|e| e.to_string()))
         });
     }
     if let Some(metrics) = config.metrics.clone() {

@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use broker_core::ConfigError;
 use gateway_edge::{ListenerConfig, ValidatedListener};
@@ -24,9 +25,37 @@ pub struct ConnectConfig {
     /// Replication factor of the three internal topics when the worker creates them.
     #[serde(default = "default_replication_factor")]
     pub replication_factor: i16,
+    /// Partitions of the offsets topic when the worker creates it (Kafka: 25).
+    #[serde(default = "default_offset_partitions")]
+    pub offset_storage_partitions: i32,
+    /// Partitions of the status topic when the worker creates it (Kafka: 5).
+    #[serde(default = "default_status_partitions")]
+    pub status_storage_partitions: i32,
+    /// `host:port` other workers and clients reach this worker's REST API at; it is also the
+    /// `worker_id` shown in statuses. Default: `<hostname>:<bound port>`.
+    #[serde(default)]
+    pub advertised_address: Option<String>,
+    /// How long the group coordinator waits for a silent worker before moving its
+    /// connectors and tasks to the others (Kafka's `session.timeout.ms`, 10 s).
+    #[serde(default = "default_session_timeout_ms")]
+    pub session_timeout_ms: u64,
+    /// Kafka's `exactly.once.source.support`: `enabled` makes every source task write its
+    /// records and offsets in one Kafka transaction.
+    #[serde(default)]
+    pub exactly_once_source_support: ExactlyOnceSourceSupport,
     /// `[connect.http]`: listen address and edge limits.
     #[serde(default)]
     pub http: ListenerConfig,
+}
+
+/// `exactly_once_source_support`; Kafka's `preparing` step is not needed because no
+/// pre-existing non-transactional writer shares the task ids.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ExactlyOnceSourceSupport {
+    #[default]
+    Disabled,
+    Enabled,
 }
 
 fn default_group_id() -> String {
@@ -44,6 +73,15 @@ fn default_status_topic() -> String {
 fn default_replication_factor() -> i16 {
     1
 }
+fn default_offset_partitions() -> i32 {
+    25
+}
+fn default_status_partitions() -> i32 {
+    5
+}
+fn default_session_timeout_ms() -> u64 {
+    10_000
+}
 
 impl Default for ConnectConfig {
     fn default() -> Self {
@@ -54,6 +92,11 @@ impl Default for ConnectConfig {
             offset_storage_topic: default_offset_topic(),
             status_storage_topic: default_status_topic(),
             replication_factor: default_replication_factor(),
+            offset_storage_partitions: default_offset_partitions(),
+            status_storage_partitions: default_status_partitions(),
+            advertised_address: None,
+            session_timeout_ms: default_session_timeout_ms(),
+            exactly_once_source_support: ExactlyOnceSourceSupport::Disabled,
             http: ListenerConfig::default(),
         }
     }
@@ -66,6 +109,11 @@ pub struct ValidatedConnect {
     pub offset_storage_topic: String,
     pub status_storage_topic: String,
     pub replication_factor: i16,
+    pub offset_storage_partitions: i32,
+    pub status_storage_partitions: i32,
+    pub advertised_address: Option<String>,
+    pub session_timeout: Duration,
+    pub exactly_once_source: bool,
     pub listener: ValidatedListener,
 }
 
@@ -98,6 +146,41 @@ impl ConnectConfig {
                 "must be at least 1",
             ));
         }
+        for (key, value) in [
+            ("offset_storage_partitions", self.offset_storage_partitions),
+            ("status_storage_partitions", self.status_storage_partitions),
+        ] {
+            if value < 1 {
+                return Err(ConfigError::new(
+                    format!("{prefix}.{key}"),
+                    "must be at least 1",
+                ));
+            }
+        }
+        // librdkafka refuses session timeouts outside the broker's 6 s–30 s default range
+        // only at join time; reject what can never work here.
+        if !(1_000..=300_000).contains(&self.session_timeout_ms) {
+            return Err(ConfigError::new(
+                format!("{prefix}.session_timeout_ms"),
+                "must be between 1000 and 300000",
+            ));
+        }
+        let advertised_address = match &self.advertised_address {
+            None => None,
+            Some(text)
+                if text.trim().rsplit_once(':').is_some_and(|(host, port)| {
+                    !host.is_empty() && port.parse::<u16>().is_ok()
+                }) =>
+            {
+                Some(text.trim().to_owned())
+            }
+            Some(text) => {
+                return Err(ConfigError::new(
+                    format!("{prefix}.advertised_address"),
+                    format!("`{text}` is not a host:port"),
+                ));
+            }
+        };
         let [
             config_storage_topic,
             offset_storage_topic,
@@ -109,6 +192,12 @@ impl ConnectConfig {
             offset_storage_topic,
             status_storage_topic,
             replication_factor: self.replication_factor,
+            offset_storage_partitions: self.offset_storage_partitions,
+            status_storage_partitions: self.status_storage_partitions,
+            advertised_address,
+            session_timeout: Duration::from_millis(self.session_timeout_ms),
+            exactly_once_source: self.exactly_once_source_support
+                == ExactlyOnceSourceSupport::Enabled,
             listener: self.http.validate(
                 &format!("{prefix}.http"),
                 SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
@@ -127,6 +216,9 @@ mod tests {
         assert_eq!(validated.group_id, "connect-cluster");
         assert_eq!(validated.config_storage_topic, "connect-configs");
         assert_eq!(validated.listener.listen.port(), 8083);
+        assert_eq!(validated.offset_storage_partitions, 25);
+        assert_eq!(validated.status_storage_partitions, 5);
+        assert_eq!(validated.session_timeout, Duration::from_secs(10));
     }
 
     #[test]
@@ -135,6 +227,37 @@ mod tests {
             toml::from_str(r#"offset_storage_topic = "connect-configs""#).unwrap();
         let err = config.validate("connect").unwrap_err();
         assert_eq!(err.key, "connect.config_storage_topic");
+    }
+
+    #[test]
+    fn exactly_once_is_an_enum() {
+        let config: ConnectConfig =
+            toml::from_str(r#"exactly_once_source_support = "enabled""#).unwrap();
+        assert!(config.validate("connect").unwrap().exactly_once_source);
+        assert!(
+            toml::from_str::<ConnectConfig>(r#"exactly_once_source_support = "maybe""#).is_err()
+        );
+    }
+
+    #[test]
+    fn validate_rejects_zero_partitions() {
+        let config: ConnectConfig = toml::from_str("status_storage_partitions = 0").unwrap();
+        let err = config.validate("connect").unwrap_err();
+        assert_eq!(err.key, "connect.status_storage_partitions");
+    }
+
+    #[test]
+    fn validate_rejects_bad_advertised_address() {
+        let config: ConnectConfig = toml::from_str(r#"advertised_address = "nohost""#).unwrap();
+        let err = config.validate("connect").unwrap_err();
+        assert_eq!(err.key, "connect.advertised_address");
+    }
+
+    #[test]
+    fn validate_rejects_tiny_session_timeout() {
+        let config: ConnectConfig = toml::from_str("session_timeout_ms = 10").unwrap();
+        let err = config.validate("connect").unwrap_err();
+        assert_eq!(err.key, "connect.session_timeout_ms");
     }
 
     #[test]

@@ -1,10 +1,61 @@
-//! The connector runtime (Kafka Connect REST API on port 8083, configs, offsets and statuses
-//! in compacted Kafka topics). Only its configuration exists so far; the runtime is issue
-//! #4 and the gateway refuses `connect.enabled = true` until it lands.
+//! The connector runtime: Kafka Connect's REST API (port 8083), connector configs, task
+//! configs, offsets and statuses in compacted Kafka topics keyed as Kafka Connect keys them,
+//! workers sharing tasks through Kafka's group coordinator.
+//!
+//! Roles: [`config`] (worker config), [`plugin`] (registry), [`connector_config`] (the
+//! settings every connector has), [`converters`], [`transforms`], [`error_handling`]
+//! (tolerance, retries, DLQ), [`storage`] (the three topics), [`worker`] (membership,
+//! assignment, task loops), [`herder`] (what the REST API asks of the cluster), [`rest`]
+//! (handlers) and [`openapi`].
 
 mod config;
+pub mod config_providers;
+pub mod connector_config;
+pub mod converters;
+pub mod error;
+pub mod error_handling;
+pub mod herder;
+pub mod openapi;
+pub mod plugin;
+pub mod rest;
+pub mod runtime;
+mod service;
+pub mod storage;
+pub mod transforms;
+pub mod worker;
 
-pub use config::{ConnectConfig, ValidatedConnect};
+pub use config::{ConnectConfig, ExactlyOnceSourceSupport, ValidatedConnect};
+pub use error::ConnectError;
+pub use plugin::{PluginRegistry, builtin_plugins};
+pub use service::Worker;
+
+use broker_core::telemetry::MetricsRegistry;
+use broker_core::{KafkaClients, Shutdown};
+
+/// Runs a worker with the built-in plugins (file stream source and sink) until `shutdown`.
+pub async fn run(
+    config: ValidatedConnect,
+    clients: KafkaClients,
+    registry: MetricsRegistry,
+    shutdown: Shutdown,
+) -> Result<(), ConnectError> {
+    run_with_plugins(config, clients, builtin_plugins(), registry, shutdown).await
+}
+
+/// Runs a worker with `plugins` (e.g. `builtin_plugins()` plus the MySQL source and the
+/// Elasticsearch sink) until `shutdown`.
+pub async fn run_with_plugins(
+    config: ValidatedConnect,
+    clients: KafkaClients,
+    plugins: PluginRegistry,
+    registry: MetricsRegistry,
+    shutdown: Shutdown,
+) -> Result<(), ConnectError> {
+    Worker::start(config, clients, plugins, &registry, shutdown)
+        .await?
+        .serve()
+        .await
+}
 
 /// Default port of Kafka Connect's REST API.
 pub const DEFAULT_PORT: u16 = 8083;

@@ -1,0 +1,318 @@
+//! Source and sink plugin traits, their object-safe twins, and [`ConnectorPlugin`].
+//!
+//! A plugin implements the typed traits (`SourceConnector` + `SourceTask`, or
+//! `SinkConnector` + `SinkTask`) with plain `async fn`s; the runtime only sees the erased
+//! `Dyn*` twins, which every typed implementation gets for free.
+//!
+//! Delivery contract (at-least-once by construction):
+//! - a source task's records are produced, **then** their `source_offset`s are written to
+//!   the offsets topic after Kafka acknowledged them, **then** [`SourceTask::commit`] runs;
+//! - a sink task's consumer offsets are committed only after [`SinkTask::flush`] returned
+//!   `Ok`, which promises that every record given to `put` so far is durable downstream.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde_json::{Map, Value};
+
+use crate::config::{ConfigDef, ConfigMap, ConfigValue};
+use crate::data::{SinkRecord, SourceRecord};
+use crate::error::ConnectError;
+
+/// What `GET /connector-plugins` shows, plus the class names the registry accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginInfo {
+    /// The canonical class name, e.g. `org.apache.kafka.connect.file.FileStreamSourceConnector`.
+    pub class: &'static str,
+    /// Further class names (and short names) that resolve to this plugin, e.g.
+    /// `io.debezium.connector.mysql.MySqlConnector` for our MySQL source.
+    pub aliases: &'static [&'static str],
+    pub version: &'static str,
+}
+
+/// Stored source offsets of one connector: partition JSON text → (partition, offset).
+pub type StoredOffsets = BTreeMap<String, (Map<String, Value>, Map<String, Value>)>;
+
+/// Offsets already stored for the connector when its task starts: source partition map →
+/// offset map, read from the offsets topic.
+#[derive(Debug, Clone, Default)]
+pub struct SourceTaskContext {
+    pub connector: String,
+    pub task: u32,
+    pub offsets: StoredOffsets,
+}
+
+impl SourceTaskContext {
+    /// The offset stored for `partition`, if any (Kafka's `OffsetStorageReader.offset`).
+    pub fn offset(&self, partition: &Map<String, Value>) -> Option<&Map<String, Value>> {
+        let key = Value::Object(partition.clone()).to_string();
+        self.offsets.get(&key).map(|(_, offset)| offset)
+    }
+}
+
+/// A source connector: describes its config and splits work into task configs.
+pub trait SourceConnector: Send + Sync + 'static {
+    type Task: SourceTask;
+
+    fn info(&self) -> PluginInfo;
+    fn config_def(&self) -> ConfigDef;
+    /// Checks across keys, beyond what `config_def` checks per key.
+    fn validate(&self, _config: &ConfigMap) -> Vec<ConfigValue> {
+        Vec::new()
+    }
+    /// At most `max_tasks` task configs for the connector `config`.
+    fn task_configs(
+        &self,
+        config: &ConfigMap,
+        max_tasks: usize,
+    ) -> Result<Vec<ConfigMap>, ConnectError>;
+    /// Builds a task from one of the maps `task_configs` returned.
+    fn create_task(
+        &self,
+        config: &ConfigMap,
+        context: SourceTaskContext,
+    ) -> impl Future<Output = Result<Self::Task, ConnectError>> + Send;
+}
+
+/// A running source task. `poll` should return within about a second (an empty batch is
+/// fine) so that the runtime can pause, stop and commit in time.
+pub trait SourceTask: Send + 'static {
+    fn poll(&mut self) -> impl Future<Output = Result<Vec<SourceRecord>, ConnectError>> + Send;
+    /// Called once the offsets of every record polled so far are stored.
+    fn commit(&mut self) -> impl Future<Output = Result<(), ConnectError>> + Send {
+        async { Ok(()) }
+    }
+    fn stop(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+/// A sink connector.
+pub trait SinkConnector: Send + Sync + 'static {
+    type Task: SinkTask;
+
+    fn info(&self) -> PluginInfo;
+    fn config_def(&self) -> ConfigDef;
+    fn validate(&self, _config: &ConfigMap) -> Vec<ConfigValue> {
+        Vec::new()
+    }
+    fn task_configs(
+        &self,
+        config: &ConfigMap,
+        max_tasks: usize,
+    ) -> Result<Vec<ConfigMap>, ConnectError>;
+    fn create_task(
+        &self,
+        config: &ConfigMap,
+    ) -> impl Future<Output = Result<Self::Task, ConnectError>> + Send;
+}
+
+/// A running sink task.
+pub trait SinkTask: Send + 'static {
+    /// Takes a batch; may buffer it.
+    fn put(
+        &mut self,
+        records: Vec<SinkRecord>,
+    ) -> impl Future<Output = Result<(), ConnectError>> + Send;
+    /// Makes everything given to `put` so far durable downstream.
+    fn flush(&mut self) -> impl Future<Output = Result<(), ConnectError>> + Send;
+    fn stop(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+/// Object-safe twin of [`SourceConnector`].
+pub trait DynSourceConnector: Send + Sync {
+    fn info(&self) -> PluginInfo;
+    fn config_def(&self) -> ConfigDef;
+    fn validate(&self, config: &ConfigMap) -> Vec<ConfigValue>;
+    fn task_configs(
+        &self,
+        config: &ConfigMap,
+        max_tasks: usize,
+    ) -> Result<Vec<ConfigMap>, ConnectError>;
+    fn create_task<'a>(
+        &'a self,
+        config: &'a ConfigMap,
+        context: SourceTaskContext,
+    ) -> BoxFuture<'a, Result<Box<dyn DynSourceTask>, ConnectError>>;
+}
+
+/// Object-safe twin of [`SourceTask`].
+pub trait DynSourceTask: Send {
+    fn poll(&mut self) -> BoxFuture<'_, Result<Vec<SourceRecord>, ConnectError>>;
+    fn commit(&mut self) -> BoxFuture<'_, Result<(), ConnectError>>;
+    fn stop(&mut self) -> BoxFuture<'_, ()>;
+}
+
+/// Object-safe twin of [`SinkConnector`].
+pub trait DynSinkConnector: Send + Sync {
+    fn info(&self) -> PluginInfo;
+    fn config_def(&self) -> ConfigDef;
+    fn validate(&self, config: &ConfigMap) -> Vec<ConfigValue>;
+    fn task_configs(
+        &self,
+        config: &ConfigMap,
+        max_tasks: usize,
+    ) -> Result<Vec<ConfigMap>, ConnectError>;
+    fn create_task<'a>(
+        &'a self,
+        config: &'a ConfigMap,
+    ) -> BoxFuture<'a, Result<Box<dyn DynSinkTask>, ConnectError>>;
+}
+
+/// Object-safe twin of [`SinkTask`].
+pub trait DynSinkTask: Send {
+    fn put(&mut self, records: Vec<SinkRecord>) -> BoxFuture<'_, Result<(), ConnectError>>;
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), ConnectError>>;
+    fn stop(&mut self) -> BoxFuture<'_, ()>;
+}
+
+impl<T: SourceConnector> DynSourceConnector for T {
+    fn info(&self) -> PluginInfo {
+        SourceConnector::info(self)
+    }
+    fn config_def(&self) -> ConfigDef {
+        SourceConnector::config_def(self)
+    }
+    fn validate(&self, config: &ConfigMap) -> Vec<ConfigValue> {
+        SourceConnector::validate(self, config)
+    }
+    fn task_configs(
+        &self,
+        config: &ConfigMap,
+        max_tasks: usize,
+    ) -> Result<Vec<ConfigMap>, ConnectError> {
+        SourceConnector::task_configs(self, config, max_tasks)
+    }
+    fn create_task<'a>(
+        &'a self,
+        config: &'a ConfigMap,
+        context: SourceTaskContext,
+    ) -> BoxFuture<'a, Result<Box<dyn DynSourceTask>, ConnectError>> {
+        Box::pin(async move {
+            let task = SourceConnector::create_task(self, config, context).await?;
+            Ok(Box::new(task) as Box<dyn DynSourceTask>)
+        })
+    }
+}
+
+impl<T: SourceTask> DynSourceTask for T {
+    fn poll(&mut self) -> BoxFuture<'_, Result<Vec<SourceRecord>, ConnectError>> {
+        Box::pin(SourceTask::poll(self))
+    }
+    fn commit(&mut self) -> BoxFuture<'_, Result<(), ConnectError>> {
+        Box::pin(SourceTask::commit(self))
+    }
+    fn stop(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(SourceTask::stop(self))
+    }
+}
+
+impl<T: SinkConnector> DynSinkConnector for T {
+    fn info(&self) -> PluginInfo {
+        SinkConnector::info(self)
+    }
+    fn config_def(&self) -> ConfigDef {
+        SinkConnector::config_def(self)
+    }
+    fn validate(&self, config: &ConfigMap) -> Vec<ConfigValue> {
+        SinkConnector::validate(self, config)
+    }
+    fn task_configs(
+        &self,
+        config: &ConfigMap,
+        max_tasks: usize,
+    ) -> Result<Vec<ConfigMap>, ConnectError> {
+        SinkConnector::task_configs(self, config, max_tasks)
+    }
+    fn create_task<'a>(
+        &'a self,
+        config: &'a ConfigMap,
+    ) -> BoxFuture<'a, Result<Box<dyn DynSinkTask>, ConnectError>> {
+        Box::pin(async move {
+            let task = SinkConnector::create_task(self, config).await?;
+            Ok(Box::new(task) as Box<dyn DynSinkTask>)
+        })
+    }
+}
+
+impl<T: SinkTask> DynSinkTask for T {
+    fn put(&mut self, records: Vec<SinkRecord>) -> BoxFuture<'_, Result<(), ConnectError>> {
+        Box::pin(SinkTask::put(self, records))
+    }
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), ConnectError>> {
+        Box::pin(SinkTask::flush(self))
+    }
+    fn stop(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(SinkTask::stop(self))
+    }
+}
+
+/// What a plugin registry holds: one erased connector of either kind.
+#[derive(Clone)]
+pub enum ConnectorPlugin {
+    Source(Arc<dyn DynSourceConnector>),
+    Sink(Arc<dyn DynSinkConnector>),
+}
+
+impl std::fmt::Debug for ConnectorPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorPlugin")
+            .field("class", &self.info().class)
+            .field("type", &self.type_name())
+            .finish()
+    }
+}
+
+impl ConnectorPlugin {
+    pub fn source(connector: impl SourceConnector) -> Self {
+        Self::Source(Arc::new(connector))
+    }
+
+    pub fn sink(connector: impl SinkConnector) -> Self {
+        Self::Sink(Arc::new(connector))
+    }
+
+    pub fn info(&self) -> PluginInfo {
+        match self {
+            Self::Source(c) => c.info(),
+            Self::Sink(c) => c.info(),
+        }
+    }
+
+    pub fn config_def(&self) -> ConfigDef {
+        match self {
+            Self::Source(c) => c.config_def(),
+            Self::Sink(c) => c.config_def(),
+        }
+    }
+
+    pub fn validate(&self, config: &ConfigMap) -> Vec<ConfigValue> {
+        match self {
+            Self::Source(c) => c.validate(config),
+            Self::Sink(c) => c.validate(config),
+        }
+    }
+
+    pub fn task_configs(
+        &self,
+        config: &ConfigMap,
+        max_tasks: usize,
+    ) -> Result<Vec<ConfigMap>, ConnectError> {
+        match self {
+            Self::Source(c) => c.task_configs(config, max_tasks),
+            Self::Sink(c) => c.task_configs(config, max_tasks),
+        }
+    }
+
+    /// `source` or `sink`, as in the REST API's `type`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Source(_) => "source",
+            Self::Sink(_) => "sink",
+        }
+    }
+}

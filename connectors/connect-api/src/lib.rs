@@ -1,0 +1,25 @@
+//! The plugin API of the connector runtime, kept apart from the runtime so that connector
+//! crates (file stream, MySQL source, Elasticsearch sink) depend on this small crate only.
+//!
+//! - [`data`]: Connect records, schemas and headers (values are JSON values with an optional
+//!   Connect schema, the same model JsonConverter writes on the wire).
+//! - [`config`]: `ConfigDef`, the typed description of a connector's string map, its
+//!   per-key validation (Kafka's `ConfigInfos` shape) and typed getters.
+//! - [`connector`]: the typed `SourceConnector`/`SourceTask`/`SinkConnector`/`SinkTask`
+//!   traits, their object-safe twins and [`ConnectorPlugin`], what a registry holds.
+//! - [`error`]: [`ConnectError`], sorted into retriable and definite.
+
+pub mod config;
+pub mod connector;
+pub mod data;
+pub mod error;
+
+pub use config::{
+    ConfigDef, ConfigKey, ConfigMap, ConfigType, ConfigValue, Importance, ParsedConfig, Width,
+};
+pub use connector::{
+    ConnectorPlugin, DynSinkConnector, DynSinkTask, DynSourceConnector, DynSourceTask, PluginInfo,
+    SinkConnector, SinkTask, SourceConnector, SourceTask, SourceTaskContext, StoredOffsets,
+};
+pub use data::{ConnectRecord, Field, Header, Schema, SchemaType, SinkRecord, SourceRecord};
+pub use error::ConnectError;

@@ -1,0 +1,8 @@
+//! The connector plugins this binary ships. Connector crates stay independent of each other;
+//! this is the one place that lists them.
+
+use gateway_connect::{PluginRegistry, builtin_plugins};
+
+pub(crate) fn all() -> PluginRegistry {
+    builtin_plugins()
+}

@@ -1,0 +1,185 @@
+//! The settings every connector has (Kafka's `ConnectorConfig` / `SinkConnectorConfig`),
+//! their `ConfigDef` for `/config/validate`, and their parsing into [`ConnectorSettings`].
+
+use connect_api::{
+    ConfigDef, ConfigKey, ConfigMap, ConfigType, ConfigValue, ConnectorPlugin, Importance, Width,
+};
+
+use crate::converters::Converter;
+use crate::error::ConfigIssue;
+use crate::error_handling::ErrorPolicy;
+use crate::transforms::TransformChain;
+
+const COMMON: &str = "Common";
+const TRANSFORMS: &str = "Transforms";
+const PREDICATES: &str = "Predicates";
+const ERRORS: &str = "Error Handling";
+
+/// Kafka's `ConnectorConfig` keys (plus the sink ones for sinks).
+pub fn common_def(plugin_type: &str) -> ConfigDef {
+    let mut def = ConfigDef::new()
+        .define(ConfigKey::new("name", ConfigType::String).importance(Importance::High).doc("Globally unique name to use for this connector.").group(COMMON, 1).width(Width::Medium).display("Connector name"))
+        .define(ConfigKey::new("connector.class", ConfigType::String).importance(Importance::High).doc("Name or alias of the class for this connector.").group(COMMON, 2).width(Width::Long).display("Connector class"))
+        .define(ConfigKey::new("tasks.max", ConfigType::Int).default_value("1").importance(Importance::High).doc("Maximum number of tasks to use for this connector.").group(COMMON, 3).width(Width::Short).display("Tasks max").validator(at_least_one))
+        .define(ConfigKey::new("key.converter", ConfigType::Class).default_value("").importance(Importance::Low).doc("Converter class used to convert between Kafka Connect format and the serialized form that is written to Kafka.").group(COMMON, 4).width(Width::Short).display("Key converter class"))
+        .define(ConfigKey::new("value.converter", ConfigType::Class).default_value("").importance(Importance::Low).doc("Converter class used to convert between Kafka Connect format and the serialized form that is written to Kafka.").group(COMMON, 5).width(Width::Short).display("Value converter class"))
+        .define(ConfigKey::new("header.converter", ConfigType::Class).default_value("").importance(Importance::Low).doc("HeaderConverter class used to convert between Kafka Connect format and the serialized form that is written to Kafka.").group(COMMON, 6).width(Width::Short).display("Header converter class"))
+        .define(ConfigKey::new("transforms", ConfigType::List).default_value("").importance(Importance::Low).doc("Aliases for the transformations to be applied to records.").group(TRANSFORMS, 1).width(Width::Long).display("Transforms"))
+        .define(ConfigKey::new("predicates", ConfigType::List).default_value("").importance(Importance::Low).doc("Aliases for the predicates used by transformations.").group(PREDICATES, 1).width(Width::Long).display("Predicates"))
+        .define(ConfigKey::new("errors.retry.timeout", ConfigType::Long).default_value("0").importance(Importance::Medium).doc("The maximum duration in milliseconds that a failed operation will be reattempted. -1 means infinite retries.").group(ERRORS, 1).width(Width::Medium).display("Retry Timeout for Errors"))
+        .define(ConfigKey::new("errors.retry.delay.max.ms", ConfigType::Long).default_value("60000").importance(Importance::Medium).doc("The maximum duration in milliseconds between consecutive retry attempts.").group(ERRORS, 2).width(Width::Medium).display("Maximum Delay Between Retries for Errors"))
+        .define(ConfigKey::new("errors.tolerance", ConfigType::String).default_value("none").importance(Importance::Medium).doc("Behavior for tolerating errors during connector operation. 'none' is the default value and signals that any error will result in an immediate connector task failure; 'all' changes the behavior to skip over problematic records.").group(ERRORS, 3).width(Width::Short).display("Error Tolerance").recommended(&["none", "all"]).validator(tolerance))
+        .define(ConfigKey::new("errors.log.enable", ConfigType::Boolean).default_value("false").importance(Importance::Medium).doc("If true, write each error and the details of the failed operation and problematic record to the Connect application log.").group(ERRORS, 4).width(Width::Short).display("Log Errors"))
+        .define(ConfigKey::new("errors.log.include.messages", ConfigType::Boolean).default_value("false").importance(Importance::Medium).doc("Whether to include in the log the Connect record that resulted in a failure.").group(ERRORS, 5).width(Width::Short).display("Log Error Details"));
+    if plugin_type == "sink" {
+        def = def
+            .define(ConfigKey::new("topics", ConfigType::List).default_value("").importance(Importance::High).doc("List of topics to consume, separated by commas").group(COMMON, 4).width(Width::Long).display("Topics"))
+            .define(ConfigKey::new("topics.regex", ConfigType::String).default_value("").importance(Importance::High).doc("Regular expression giving topics to consume.").group(COMMON, 4).width(Width::Long).display("Topics regex"))
+            .define(ConfigKey::new("errors.deadletterqueue.topic.name", ConfigType::String).default_value("").importance(Importance::Medium).doc("The name of the topic to be used as the dead letter queue (DLQ) for messages that result in an error when processed by this sink connector, or its transformations or converters.").group(ERRORS, 6).width(Width::Medium).display("Dead Letter Queue Topic Name"))
+            .define(ConfigKey::new("errors.deadletterqueue.topic.replication.factor", ConfigType::Short).default_value("3").importance(Importance::Medium).doc("Replication factor used to create the dead letter queue topic when it doesn't already exist.").group(ERRORS, 7).width(Width::Medium).display("Dead Letter Queue Topic Replication Factor"))
+            .define(ConfigKey::new("errors.deadletterqueue.context.headers.enable", ConfigType::Boolean).default_value("false").importance(Importance::Medium).doc("If true, add headers containing error context to the messages written to the dead letter queue.").group(ERRORS, 8).width(Width::Medium).display("Enable Error Context Headers"));
+    }
+    def
+}
+
+fn at_least_one(value: &str) -> Result<(), String> {
+    match value.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(()),
+        _ => Err("Value must be at least 1".to_owned()),
+    }
+}
+
+fn tolerance(value: &str) -> Result<(), String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "none" | "all" => Ok(()),
+        _ => Err("String must be one of: none, all".to_owned()),
+    }
+}
+
+/// Which topics a sink reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkTopics {
+    List(Vec<String>),
+    Regex(String),
+}
+
+/// The runtime's typed view of a connector config.
+#[derive(Debug, Clone)]
+pub struct ConnectorSettings {
+    pub name: String,
+    pub tasks_max: usize,
+    pub key_converter: Converter,
+    pub value_converter: Converter,
+    pub errors: ErrorPolicy,
+    /// Set for sinks only.
+    pub sink_topics: Option<SinkTopics>,
+}
+
+/// Every problem with `config`, per key: common keys, converters, SMTs, the plugin's keys
+/// and its own cross-key checks. Returned in the order Kafka's `ConfigInfos` lists them.
+pub fn validate(plugin: &ConnectorPlugin, config: &ConfigMap) -> (ConfigDef, Vec<ConfigValue>) {
+    let def = common_def(plugin.type_name()).merge(plugin.config_def());
+    let mut values = def.validate(config);
+    let mut add_issue = |issue: ConfigIssue| match values.iter_mut().find(|v| v.name == issue.key) {
+        Some(value) => value.errors.push(issue.message),
+        None => {
+            let mut value = ConfigValue::new(&issue.key, config.get(&issue.key).cloned());
+            value.errors.push(issue.message);
+            values.push(value);
+        }
+    };
+    for (prefix, default) in [
+        (
+            "key.converter",
+            Converter::Json {
+                schemas_enable: true,
+            },
+        ),
+        (
+            "value.converter",
+            Converter::Json {
+                schemas_enable: true,
+            },
+        ),
+    ] {
+        if config.get(prefix).is_some_and(|c| !c.trim().is_empty())
+            && let Err(issue) = Converter::from_config(config, prefix, default)
+        {
+            add_issue(issue);
+        }
+    }
+    if let Err(issues) = TransformChain::from_config(config) {
+        issues.into_iter().for_each(&mut add_issue);
+    }
+    if plugin.type_name() == "sink" {
+        if let Err(issue) = sink_topics(config) {
+            add_issue(issue);
+        }
+        if let Err(issue) = ErrorPolicy::from_config(config) {
+            add_issue(issue);
+        }
+    }
+    for extra in plugin.validate(config) {
+        for error in extra.errors {
+            add_issue(ConfigIssue::new(&extra.name, error));
+        }
+    }
+    (def, values)
+}
+
+fn sink_topics(config: &ConfigMap) -> Result<SinkTopics, ConfigIssue> {
+    let topics = connect_api::config::split_list(config.get("topics").map_or("", String::as_str));
+    let regex = config
+        .get("topics.regex")
+        .map(|r| r.trim())
+        .filter(|r| !r.is_empty());
+    match (topics.is_empty(), regex) {
+        (false, None) => Ok(SinkTopics::List(topics)),
+        (true, Some(regex)) => regex::Regex::new(regex)
+            .map(|_| SinkTopics::Regex(regex.to_owned()))
+            .map_err(|error| {
+                ConfigIssue::new(
+                    "topics.regex",
+                    format!("Invalid value {regex} for configuration topics.regex: {error}"),
+                )
+            }),
+        (false, Some(_)) => Err(ConfigIssue::new(
+            "topics",
+            "topics and topics.regex are mutually exclusive options, but both are set.",
+        )),
+        (true, None) => Err(ConfigIssue::new(
+            "topics",
+            "Must configure one of topics or topics.regex",
+        )),
+    }
+}
+
+impl ConnectorSettings {
+    /// Parses a config that passed [`validate`]; errors name their key.
+    pub fn parse(plugin: &ConnectorPlugin, config: &ConfigMap) -> Result<Self, ConfigIssue> {
+        let tasks_max = config
+            .get("tasks.max")
+            .map_or(Ok(1), |v| v.trim().parse::<usize>())
+            .map_err(|_| ConfigIssue::new("tasks.max", "Not a number of type INT"))?
+            .max(1);
+        let default = Converter::Json {
+            schemas_enable: true,
+        };
+        let converter = |prefix: &str| match config.get(prefix).map(|c| c.trim()) {
+            None | Some("") => Ok(default),
+            Some(_) => Converter::from_config(config, prefix, default),
+        };
+        Ok(Self {
+            name: config.get("name").cloned().unwrap_or_default(),
+            tasks_max,
+            key_converter: converter("key.converter")?,
+            value_converter: converter("value.converter")?,
+            errors: ErrorPolicy::from_config(config)?,
+            sink_topics: if plugin.type_name() == "sink" {
+                Some(sink_topics(config)?)
+            } else {
+                None
+            },
+        })
+    }
+}

@@ -1,0 +1,271 @@
+//! Key, value and header converters: bytes on Kafka ↔ Connect data.
+//!
+//! - `org.apache.kafka.connect.json.JsonConverter`: `schemas.enable` (default true) wraps
+//!   the payload in `{"schema":…,"payload":…}`; without it the payload is plain JSON.
+//! - `org.apache.kafka.connect.storage.StringConverter`: UTF-8 text, STRING schema.
+//! - `org.apache.kafka.connect.converters.ByteArrayConverter`: pass-through; the bytes are
+//!   carried as a base64 string with a BYTES schema, as JsonConverter would.
+//!
+//! A null payload (tombstone) is a null value both ways.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use connect_api::{ConfigMap, Schema, SchemaType};
+use serde_json::{Value, json};
+
+use crate::error::ConfigIssue;
+
+pub const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+pub const STRING_CONVERTER: &str = "org.apache.kafka.connect.storage.StringConverter";
+pub const BYTE_ARRAY_CONVERTER: &str = "org.apache.kafka.connect.converters.ByteArrayConverter";
+/// The converters `GET /connector-plugins?connectorsOnly=false` lists.
+pub const CONVERTER_CLASSES: &[&str] = &[JSON_CONVERTER, STRING_CONVERTER, BYTE_ARRAY_CONVERTER];
+
+/// A converter chosen and configured for one side of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Converter {
+    Json { schemas_enable: bool },
+    String,
+    ByteArray,
+}
+
+/// Why bytes could not become Connect data (or back); the stage goes into DLQ headers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConversionError(pub String);
+
+impl Converter {
+    /// Reads `<prefix>` (the class) and `<prefix>.schemas.enable` from a connector config;
+    /// a missing class means `default`.
+    pub fn from_config(
+        config: &ConfigMap,
+        prefix: &str,
+        default: Converter,
+    ) -> Result<Self, ConfigIssue> {
+        let Some(class) = config.get(prefix).map(|c| c.trim()) else {
+            return Ok(default);
+        };
+        let simple = class.rsplit('.').next().unwrap_or(class);
+        match simple {
+            "JsonConverter" => {
+                let key = format!("{prefix}.schemas.enable");
+                let schemas_enable = match config.get(&key).map(|v| v.trim().to_ascii_lowercase()) {
+                    None => true,
+                    Some(v) if v == "true" => true,
+                    Some(v) if v == "false" => false,
+                    Some(v) => {
+                        return Err(ConfigIssue::new(
+                            key.clone(),
+                            format!(
+                                "Invalid value {v} for configuration {key}: Expected value to be either true or false"
+                            ),
+                        ));
+                    }
+                };
+                Ok(Self::Json { schemas_enable })
+            }
+            "StringConverter" => Ok(Self::String),
+            "ByteArrayConverter" => Ok(Self::ByteArray),
+            _ => Err(ConfigIssue::new(
+                prefix,
+                format!(
+                    "Invalid value {class} for configuration {prefix}: Class {class} could not be found."
+                ),
+            )),
+        }
+    }
+
+    /// Kafka bytes → Connect data.
+    pub fn to_connect(
+        self,
+        bytes: Option<&[u8]>,
+    ) -> Result<(Option<Schema>, Value), ConversionError> {
+        let Some(bytes) = bytes else {
+            return Ok((None, Value::Null));
+        };
+        match self {
+            Self::String => Ok((
+                Some(Schema::optional_string()),
+                Value::String(String::from_utf8_lossy(bytes).into_owned()),
+            )),
+            Self::ByteArray => Ok((
+                Some(Schema::new(SchemaType::Bytes).optional()),
+                Value::String(BASE64.encode(bytes)),
+            )),
+            Self::Json { schemas_enable } => {
+                let parsed: Value = serde_json::from_slice(bytes).map_err(|error| {
+                    ConversionError(format!("Converting byte[] to Kafka Connect data failed due to serialization error: {error}"))
+                })?;
+                if !schemas_enable {
+                    return Ok((None, parsed));
+                }
+                let Value::Object(mut envelope) = parsed else {
+                    return Err(ConversionError(ENVELOPE_MESSAGE.to_owned()));
+                };
+                if envelope.len() != 2
+                    || !envelope.contains_key("schema")
+                    || !envelope.contains_key("payload")
+                {
+                    return Err(ConversionError(ENVELOPE_MESSAGE.to_owned()));
+                }
+                let payload = envelope.remove("payload").unwrap_or(Value::Null);
+                let schema = match envelope.remove("schema") {
+                    None | Some(Value::Null) => None,
+                    Some(schema) => Some(serde_json::from_value(schema).map_err(|error| {
+                        ConversionError(format!("Unknown or malformed schema: {error}"))
+                    })?),
+                };
+                Ok((schema, payload))
+            }
+        }
+    }
+
+    /// Connect data → Kafka bytes; a null value is a tombstone.
+    pub fn from_connect(
+        self,
+        schema: Option<&Schema>,
+        value: &Value,
+    ) -> Result<Option<Vec<u8>>, ConversionError> {
+        if value.is_null()
+            && !matches!(
+                self,
+                Self::Json {
+                    schemas_enable: true
+                }
+            )
+        {
+            return Ok(None);
+        }
+        match self {
+            Self::String => Ok(Some(match value {
+                Value::String(text) => text.clone().into_bytes(),
+                other => other.to_string().into_bytes(),
+            })),
+            Self::ByteArray => match (schema.map(|s| s.schema_type), value) {
+                (Some(SchemaType::Bytes), Value::String(text)) => {
+                    BASE64.decode(text).map(Some).map_err(|error| {
+                        ConversionError(format!("bytes value is not base64: {error}"))
+                    })
+                }
+                (_, Value::String(text)) => Ok(Some(text.clone().into_bytes())),
+                _ => Err(ConversionError(
+                    "ByteArrayConverter is not compatible with objects of this type".to_owned(),
+                )),
+            },
+            Self::Json {
+                schemas_enable: false,
+            } => Ok(Some(value.to_string().into_bytes())),
+            Self::Json {
+                schemas_enable: true,
+            } => {
+                if value.is_null() && schema.is_none() {
+                    return Ok(None);
+                }
+                let envelope = json!({ "schema": schema, "payload": value });
+                Ok(Some(envelope.to_string().into_bytes()))
+            }
+        }
+    }
+}
+
+const ENVELOPE_MESSAGE: &str = "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not \
+     contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your \
+     converter configuration.";
+
+/// Header values on the wire (what `SimpleHeaderConverter` writes for simple values).
+pub fn header_to_bytes(value: &Value) -> Option<Vec<u8>> {
+    match value {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone().into_bytes()),
+        other => Some(other.to_string().into_bytes()),
+    }
+}
+
+/// Header bytes → a value: JSON when it parses as a number, bool, array or object; else text.
+pub fn header_from_bytes(bytes: Option<&[u8]>) -> Value {
+    let Some(bytes) = bytes else {
+        return Value::Null;
+    };
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    match serde_json::from_str::<Value>(&text) {
+        Ok(value @ (Value::Number(_) | Value::Bool(_) | Value::Array(_) | Value::Object(_))) => {
+            value
+        }
+        _ => Value::String(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use connect_api::Field;
+
+    use super::*;
+
+    #[test]
+    fn json_envelope_round_trips() {
+        let converter = Converter::Json {
+            schemas_enable: true,
+        };
+        let schema = Schema::structure(vec![Field::new("id", Schema::new(SchemaType::Int32))])
+            .named("x.Value");
+        let bytes = converter
+            .from_connect(Some(&schema), &json!({"id": 1}))
+            .unwrap()
+            .unwrap();
+        let text: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            text,
+            json!({"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}],"optional":false,"name":"x.Value"},"payload":{"id":1}})
+        );
+        let (back_schema, back) = converter.to_connect(Some(&bytes)).unwrap();
+        assert_eq!(back_schema, Some(schema));
+        assert_eq!(back, json!({"id": 1}));
+    }
+
+    #[test]
+    fn json_envelope_is_required_when_schemas_are_enabled() {
+        let converter = Converter::Json {
+            schemas_enable: true,
+        };
+        assert!(converter.to_connect(Some(br#"{"id":1}"#)).is_err());
+        let plain = Converter::Json {
+            schemas_enable: false,
+        };
+        assert_eq!(
+            plain.to_connect(Some(br#"{"id":1}"#)).unwrap().1,
+            json!({"id": 1})
+        );
+    }
+
+    #[test]
+    fn string_and_bytes_round_trip() {
+        let (schema, value) = Converter::String.to_connect(Some(b"hello")).unwrap();
+        assert_eq!(
+            Converter::String
+                .from_connect(schema.as_ref(), &value)
+                .unwrap()
+                .unwrap(),
+            b"hello"
+        );
+        let (schema, value) = Converter::ByteArray
+            .to_connect(Some(&[0, 159, 146]))
+            .unwrap();
+        assert_eq!(
+            Converter::ByteArray
+                .from_connect(schema.as_ref(), &value)
+                .unwrap()
+                .unwrap(),
+            vec![0, 159, 146]
+        );
+        assert_eq!(Converter::String.to_connect(None).unwrap().1, Value::Null);
+    }
+
+    #[test]
+    fn unknown_converter_class_names_the_key() {
+        let config: ConfigMap =
+            [("value.converter".to_owned(), "com.example.Avro".to_owned())].into();
+        let issue =
+            Converter::from_config(&config, "value.converter", Converter::String).unwrap_err();
+        assert_eq!(issue.key, "value.converter");
+    }
+}

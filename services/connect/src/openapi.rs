@@ -1,0 +1,45 @@
+//! The OpenAPI document, generated from the handlers' `#[utoipa::path]` attributes and
+//! committed as `openapi/connect.json` (a test fails when they drift; regenerate with
+//! `UPDATE_OPENAPI=1 cargo test -p gateway-connect openapi`).
+
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "kafka-gateway connect", description = "Kafka Connect compatible REST API of the kafka-gateway connector runtime"),
+    tags(
+        (name = "root", description = "Worker information and health"),
+        (name = "connectors", description = "Connectors, their configs, statuses, tasks and topics"),
+        (name = "lifecycle", description = "Restart, pause, resume, stop"),
+        (name = "offsets", description = "Connector offsets (KIP-875)"),
+        (name = "plugins", description = "Connector plugins and config validation"),
+    )
+)]
+struct ApiDoc;
+
+/// The document as JSON text, pretty-printed.
+pub fn openapi_json() -> String {
+    let (_, api) = crate::rest::api_router().split_for_parts();
+    let mut doc = ApiDoc::openapi();
+    doc.merge(api);
+    doc.to_pretty_json().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_file_matches_the_handlers() {
+        let generated = openapi_json() + "\n";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/connect.json");
+        if std::env::var("UPDATE_OPENAPI").is_ok_and(|v| v == "1") {
+            std::fs::write(path, &generated).expect("write openapi/connect.json");
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "openapi/connect.json is out of date; regenerate with UPDATE_OPENAPI=1 cargo test -p gateway-connect openapi"
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! Starting a worker: internal topics, stores read to the end, group membership, the
+//! supervisor, then the REST listener. Shutdown stops the listener (bounded drain), then
+//! the supervisor stops every task (each flushes and commits what Kafka acknowledged).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use broker_core::metadata::ClusterInspector;
+use broker_core::telemetry::MetricsRegistry;
+use broker_core::{KafkaClients, Shutdown};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use crate::config::ValidatedConnect;
+use crate::error::ConnectError;
+use crate::plugin::PluginRegistry;
+use crate::runtime::{Metrics, Runtime};
+use crate::storage::config_store::ConfigStore;
+use crate::storage::offset_store::OffsetStore;
+use crate::storage::status_store::StatusStore;
+use crate::storage::topics::ensure_internal_topics;
+use crate::worker::{membership, supervisor};
+
+/// A started worker: the runtime, its bound listener and its supervisor.
+#[derive(Debug)]
+pub struct Worker {
+    pub runtime: Arc<Runtime>,
+    pub tcp: TcpListener,
+    config: ValidatedConnect,
+    supervisor: JoinHandle<()>,
+    shutdown: Shutdown,
+}
+
+fn worker_id(config: &ValidatedConnect, tcp: &TcpListener) -> String {
+    if let Some(address) = &config.advertised_address {
+        return address.clone();
+    }
+    let port = tcp
+        .local_addr()
+        .map_or(config.listener.listen.port(), |a| a.port());
+    let ip = config.listener.listen.ip();
+    let host = if ip.is_unspecified() {
+        std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+                    .filter(|h| !h.is_empty())
+            })
+            .unwrap_or_else(|| "127.0.0.1".to_owned())
+    } else {
+        ip.to_string()
+    };
+    format!("{host}:{port}")
+}
+
+impl Worker {
+    /// Does everything but serving HTTP; the listener is bound so the worker id is known.
+    pub async fn start(
+        config: ValidatedConnect,
+        clients: KafkaClients,
+        plugins: PluginRegistry,
+        registry: &MetricsRegistry,
+        shutdown: Shutdown,
+    ) -> Result<Self, ConnectError> {
+        ensure_internal_topics(&config, &clients).await?;
+        let tcp = gateway_edge::bind("connect", &config.listener).await?;
+        let worker_id = worker_id(&config, &tcp);
+        let cluster_id = ClusterInspector::new(&clients, Duration::from_secs(10))?
+            .cluster_id()
+            .await?;
+        let (configs, offsets, statuses) = tokio::try_join!(
+            ConfigStore::start(&clients, &config.config_storage_topic, shutdown.clone()),
+            OffsetStore::start(&clients, &config.offset_storage_topic, shutdown.clone()),
+            StatusStore::start(&clients, &config.status_storage_topic, shutdown.clone()),
+        )?;
+        let metrics = Metrics::default();
+        registry.with_registry(|r| {
+            r.register(
+                "connect_source_records",
+                "Records produced by source tasks",
+                metrics.source_records.clone(),
+            );
+            r.register(
+                "connect_sink_records",
+                "Records delivered by sink tasks",
+                metrics.sink_records.clone(),
+            );
+            r.register(
+                "connect_failed_records",
+                "Records that failed conversion, an SMT or delivery",
+                metrics.failed_records.clone(),
+            );
+        });
+        let runtime = Arc::new(Runtime::new(
+            worker_id.clone(),
+            cluster_id,
+            config.group_id.clone(),
+            plugins,
+            clients.clone(),
+            (configs, offsets, statuses),
+            clients.producer()?,
+            metrics,
+            config.exactly_once_source,
+        ));
+        let members = membership::start(
+            &clients,
+            &config.group_id,
+            &worker_id,
+            config.session_timeout,
+            &config.config_storage_topic,
+            shutdown.clone(),
+        )?;
+        let span = tracing::info_span!("connect-supervisor", worker = worker_id);
+        let supervisor = tokio::spawn(
+            supervisor::run(Arc::clone(&runtime), members, shutdown.clone()).instrument(span),
+        );
+        runtime.mark_started();
+        tracing::info!(
+            worker = worker_id,
+            group = config.group_id,
+            "connect worker started"
+        );
+        Ok(Self {
+            runtime,
+            tcp,
+            config,
+            supervisor,
+            shutdown,
+        })
+    }
+
+    pub fn router(&self) -> Router {
+        crate::rest::router(Arc::clone(&self.runtime), &self.config.listener)
+    }
+
+    /// Serves until shutdown, then waits for the tasks to drain.
+    pub async fn serve(self) -> Result<(), ConnectError> {
+        let router = self.router();
+        let served = gateway_edge::serve(
+            "connect",
+            self.tcp,
+            router,
+            &self.config.listener,
+            self.shutdown.clone(),
+        )
+        .await;
+        self.shutdown.trigger();
+        if let Err(error) = self.supervisor.await {
+            tracing::warn!(%error, "connect supervisor ended abnormally");
+        }
+        served.map_err(ConnectError::from)
+    }
+}

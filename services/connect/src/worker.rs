@@ -1,0 +1,27 @@
+//! Running connectors and tasks on this worker.
+//!
+//! - [`membership`]: which workers are alive, from Kafka's group coordinator.
+//! - [`assignment`]: the same pure function on every worker turns (members, configs) into
+//!   "who runs what", so no leader has to hand out work.
+//! - [`supervisor`]: starts, stops, pauses and restarts what is assigned here.
+//! - [`source`] / [`sink`]: the task loops, at-least-once by construction.
+
+pub mod assignment;
+pub mod membership;
+pub mod sink;
+pub mod source;
+pub mod supervisor;
+pub mod transactions;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A `trace` in Kafka's shape: exception class, then the message.
+pub(crate) fn trace_of(error: &connect_api::ConnectError) -> String {
+    format!("{}: {error}", error.exception_class())
+}

@@ -1,0 +1,399 @@
+//! The sink task loop.
+//!
+//! consume a batch from group `connect-<name>` → converters → SMTs → `put` → `flush` →
+//! commit the consumed positions. Offsets are committed only after `flush` confirmed the
+//! data downstream, so a crash replays but never skips. Records that fail conversion or an
+//! SMT go to the DLQ (when `errors.tolerance=all`) and their offsets count as done only
+//! after the DLQ acknowledged them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use broker_core::Shutdown;
+use connect_api::{ConnectError, ConnectRecord, DynSinkConnector, Header, SinkRecord};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio::sync::watch;
+
+use crate::connector_config::SinkTopics;
+use crate::converters::header_from_bytes;
+use crate::error_handling::{RecordFailure, Stage, send_to_dead_letter_queue};
+use crate::runtime::Runtime;
+use crate::storage::config_store::TargetState;
+use crate::storage::status_store::State;
+use crate::transforms::TransformChain;
+use crate::worker::source::TaskSpec;
+use crate::worker::{now_ms, trace_of};
+
+/// Most records handed to one `put`.
+const MAX_BATCH: usize = 500;
+/// How long a batch waits for more records after its first one.
+const BATCH_LINGER: Duration = Duration::from_millis(100);
+
+/// The consumer group of a sink connector, as Kafka names it.
+pub fn group_of(connector: &str) -> String {
+    format!("connect-{connector}")
+}
+
+pub async fn run(
+    runtime: Arc<Runtime>,
+    plugin: Arc<dyn DynSinkConnector>,
+    spec: TaskSpec,
+    mut control: watch::Receiver<TargetState>,
+    stop: Shutdown,
+) {
+    let (name, id) = (spec.connector.clone(), spec.task);
+    if let Err(error) = run_inner(&runtime, plugin.as_ref(), &spec, &mut control, &stop).await {
+        tracing::warn!(connector = name, task = id, %error, "sink task failed");
+        runtime
+            .report_task(&name, id, State::Failed, Some(trace_of(&error)))
+            .await;
+    }
+}
+
+fn consumer_for(runtime: &Runtime, spec: &TaskSpec) -> Result<StreamConsumer, ConnectError> {
+    let mut config = runtime.clients.consumer_config(&group_of(&spec.connector));
+    config
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set(
+            "client.id",
+            format!("connector-consumer-{}-{}", spec.connector, spec.task),
+        );
+    for (key, value) in &spec.connector_config {
+        if let Some(property) = key.strip_prefix("consumer.override.") {
+            config.set(property, value);
+        }
+    }
+    let consumer: StreamConsumer = broker_core::clients::create(&config, "sink consumer")
+        .map_err(|error| ConnectError::definite(error.to_string()))?;
+    let subscription = match &spec.settings.sink_topics {
+        Some(SinkTopics::List(topics)) => topics.clone(),
+        Some(SinkTopics::Regex(regex)) => vec![if regex.starts_with('^') {
+            regex.clone()
+        } else {
+            format!("^{regex}")
+        }],
+        None => {
+            return Err(ConnectError::config(
+                "topics",
+                "Must configure one of topics or topics.regex",
+            ));
+        }
+    };
+    let refs: Vec<&str> = subscription.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&refs)
+        .map_err(|error| ConnectError::definite(format!("cannot subscribe: {error}")))?;
+    Ok(consumer)
+}
+
+async fn run_inner(
+    runtime: &Runtime,
+    plugin: &dyn DynSinkConnector,
+    spec: &TaskSpec,
+    control: &mut watch::Receiver<TargetState>,
+    stop: &Shutdown,
+) -> Result<(), ConnectError> {
+    let name = spec.connector.as_str();
+    let chain = TransformChain::from_config(&spec.connector_config).map_err(|issues| {
+        issues.into_iter().next().map_or_else(
+            || ConnectError::definite("invalid transforms"),
+            |i| ConnectError::config(i.key, i.message),
+        )
+    })?;
+    let mut task = plugin.create_task(&spec.task_config).await?;
+    let consumer = Arc::new(consumer_for(runtime, spec)?);
+    let mut topics_seen: BTreeSet<String> = runtime.statuses.topics(name);
+    let mut reported: Option<TargetState> = None;
+    loop {
+        let target = *control.borrow_and_update();
+        if reported != Some(target) {
+            let state = if target == TargetState::Paused {
+                State::Paused
+            } else {
+                State::Running
+            };
+            if let Ok(assignment) = consumer.assignment() {
+                let _ = if target == TargetState::Paused {
+                    consumer.pause(&assignment)
+                } else {
+                    consumer.resume(&assignment)
+                };
+            }
+            runtime.report_task(name, spec.task, state, None).await;
+            reported = Some(target);
+        }
+        if target != TargetState::Started {
+            // Keep polling while paused so the group does not evict this member.
+            tokio::select! {
+                () = stop.wait() => break,
+                _ = control.changed() => {}
+                _ = tokio::time::timeout(Duration::from_millis(500), consumer.recv()) => {}
+            }
+            continue;
+        }
+        let mut batch = Vec::new();
+        let mut positions: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        tokio::select! {
+            () = stop.wait() => break,
+            _ = control.changed() => continue,
+            first = consumer.recv() => {
+                let first = first.map_err(|error| ConnectError::retriable(format!("consume failed: {error}")));
+                match first {
+                    Ok(message) => {
+                        handle(runtime, spec, &chain, &message, &mut batch, &mut topics_seen).await?;
+                        positions.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
+                    }
+                    Err(error) => {
+                        tracing::warn!(connector = name, %error, "sink consume error");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue;
+                    }
+                }
+                let deadline = tokio::time::Instant::now() + BATCH_LINGER;
+                while positions.len() + batch.len() < MAX_BATCH * 2 && batch.len() < MAX_BATCH {
+                    let Ok(next) = tokio::time::timeout_at(deadline, consumer.recv()).await else { break };
+                    let Ok(message) = next else { break };
+                    handle(runtime, spec, &chain, &message, &mut batch, &mut topics_seen).await?;
+                    positions.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
+                }
+            }
+        }
+        let count = batch.len() as u64;
+        put_with_retries(task.as_mut(), batch, spec).await?;
+        flush_with_retries(task.as_mut(), spec).await?;
+        commit(&consumer, &positions).await?;
+        runtime.metrics.sink_records.inc_by(count);
+    }
+    if let Err(error) = task.flush().await {
+        tracing::warn!(connector = name, %error, "final flush failed; uncommitted records will be replayed");
+    }
+    task.stop().await;
+    Ok(())
+}
+
+/// Converts and transforms one consumed record into `batch`, or hands it to the error
+/// policy.
+async fn handle(
+    runtime: &Runtime,
+    spec: &TaskSpec,
+    chain: &TransformChain,
+    message: &BorrowedMessage<'_>,
+    batch: &mut Vec<SinkRecord>,
+    topics_seen: &mut BTreeSet<String>,
+) -> Result<(), ConnectError> {
+    let topic = message.topic().to_owned();
+    if topics_seen.insert(topic.clone())
+        && let Err(error) = runtime
+            .statuses
+            .put_topic(&spec.connector, spec.task, &topic, now_ms())
+            .await
+    {
+        tracing::warn!(%error, "cannot record topic usage");
+    }
+    match convert(spec, chain, message) {
+        Ok(Some(record)) => {
+            batch.push(record);
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err((stage, class_name, text)) => {
+            runtime.metrics.failed_records.inc();
+            let errors = &spec.settings.errors;
+            if errors.log {
+                tracing::warn!(
+                    connector = spec.connector,
+                    stage = stage.name(),
+                    topic,
+                    partition = message.partition(),
+                    offset = message.offset(),
+                    error = text,
+                    "record failed"
+                );
+            }
+            if !errors.tolerate_all {
+                return Err(ConnectError::definite(format!(
+                    "Tolerance exceeded in error handler ({}): {text}",
+                    stage.name()
+                )));
+            }
+            if let Some(queue) = &errors.dead_letter_queue {
+                let failure = RecordFailure {
+                    connector: &spec.connector,
+                    task: spec.task,
+                    stage,
+                    class_name,
+                    message: text,
+                    topic: &topic,
+                    partition: message.partition(),
+                    offset: message.offset(),
+                };
+                send_to_dead_letter_queue(
+                    &runtime.producer,
+                    queue,
+                    &failure,
+                    message.key(),
+                    message.payload(),
+                )
+                .await
+                .map_err(ConnectError::retriable)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn convert(
+    spec: &TaskSpec,
+    chain: &TransformChain,
+    message: &BorrowedMessage<'_>,
+) -> Result<Option<SinkRecord>, (Stage, &'static str, String)> {
+    let settings = &spec.settings;
+    let (key_schema, key) = settings
+        .key_converter
+        .to_connect(message.key())
+        .map_err(|e| {
+            (
+                Stage::KeyConverter,
+                "org.apache.kafka.connect.json.JsonConverter",
+                e.0,
+            )
+        })?;
+    let (value_schema, value) = settings
+        .value_converter
+        .to_connect(message.payload())
+        .map_err(|e| {
+            (
+                Stage::ValueConverter,
+                "org.apache.kafka.connect.json.JsonConverter",
+                e.0,
+            )
+        })?;
+    let headers = message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| Header {
+                    key: h.key.to_owned(),
+                    value: header_from_bytes(h.value),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let record = ConnectRecord {
+        topic: message.topic().to_owned(),
+        kafka_partition: Some(message.partition()),
+        key_schema,
+        key,
+        value_schema,
+        value,
+        timestamp: message.timestamp().to_millis(),
+        headers,
+    };
+    let Some(record) = chain.apply(record).map_err(|m| {
+        (
+            Stage::Transformation,
+            "org.apache.kafka.connect.transforms.Transformation",
+            m,
+        )
+    })?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(SinkRecord {
+        record,
+        original_topic: message.topic().to_owned(),
+        kafka_partition: message.partition(),
+        kafka_offset: message.offset(),
+    }))
+}
+
+async fn put_with_retries(
+    task: &mut dyn connect_api::DynSinkTask,
+    batch: Vec<SinkRecord>,
+    spec: &TaskSpec,
+) -> Result<(), ConnectError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let started = tokio::time::Instant::now();
+    let mut attempt = 0;
+    loop {
+        match task.put(batch.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(error) if error.is_retriable() && within_budget(spec, started) => {
+                tokio::time::sleep(spec.settings.errors.backoff(attempt)).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+fn within_budget(spec: &TaskSpec, started: tokio::time::Instant) -> bool {
+    // Retriable put/flush errors are retried at least for 5 minutes, as Kafka's
+    // WorkerSinkTask retries RetriableException from put indefinitely; a configured
+    // errors.retry.timeout extends that budget.
+    let budget = spec
+        .settings
+        .errors
+        .retry_timeout
+        .map_or(Duration::MAX, |t| t.max(Duration::from_secs(300)));
+    started.elapsed() < budget
+}
+
+async fn flush_with_retries(
+    task: &mut dyn connect_api::DynSinkTask,
+    spec: &TaskSpec,
+) -> Result<(), ConnectError> {
+    let started = tokio::time::Instant::now();
+    let mut attempt = 0;
+    loop {
+        match task.flush().await {
+            Ok(()) => return Ok(()),
+            Err(error) if error.is_retriable() && within_budget(spec, started) => {
+                tracing::warn!(connector = spec.connector, %error, "flush failed, retrying");
+                tokio::time::sleep(spec.settings.errors.backoff(attempt)).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Commits the positions synchronously, off the runtime threads (the call blocks until
+/// the coordinator answered).
+async fn commit(
+    consumer: &Arc<StreamConsumer>,
+    positions: &BTreeMap<(String, i32), i64>,
+) -> Result<(), ConnectError> {
+    if positions.is_empty() {
+        return Ok(());
+    }
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), offset) in positions {
+        list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+            .map_err(|error| ConnectError::definite(error.to_string()))?;
+    }
+    let consumer = Arc::clone(consumer);
+    tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
+        .await
+        .map_err(|error| ConnectError::definite(format!("offset commit panicked: {error}")))?
+        .map_err(|error| {
+            // After a rebalance the partitions may belong to another task now; the records
+            // will be replayed there (at-least-once), so this is not fatal.
+            tracing::warn!(%error, "sink offset commit failed");
+            ConnectError::retriable(format!("offset commit failed: {error}"))
+        })
+        .or_else(|error| {
+            if error.is_retriable() {
+                Ok(())
+            } else {
+                Err(error)
+            }
+        })
+}

@@ -1,0 +1,347 @@
+//! The source task loop.
+//!
+//! poll → SMTs → converters → produce every record → wait for every acknowledgement →
+//! store the batch's last offset per source partition in the offsets topic → `commit()`.
+//! Offsets are written only after Kafka acknowledged all records before them, so a crash
+//! at any point replays (duplicates) but never skips. Producer backpressure is explicit:
+//! when librdkafka's queue is full the loop waits for the deliveries in flight.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use broker_core::Shutdown;
+use connect_api::{
+    ConfigMap, ConnectError, DynSourceConnector, SourceRecord, SourceTaskContext, StoredOffsets,
+};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::connector_config::ConnectorSettings;
+use crate::converters::header_to_bytes;
+use crate::error_handling::Stage;
+use crate::runtime::Runtime;
+use crate::storage::config_store::TargetState;
+use crate::storage::offset_store::OffsetWrite;
+use crate::storage::status_store::State;
+use crate::transforms::TransformChain;
+use crate::worker::transactions::Transactions;
+use crate::worker::{now_ms, trace_of};
+
+/// Everything a task runner needs.
+#[derive(Debug)]
+pub struct TaskSpec {
+    pub connector: String,
+    pub task: u32,
+    pub connector_config: ConfigMap,
+    pub task_config: ConfigMap,
+    pub settings: ConnectorSettings,
+}
+
+struct Produced {
+    topic: String,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Vec<(String, Option<Vec<u8>>)>,
+    partition: Option<i32>,
+    timestamp: Option<i64>,
+}
+
+/// Runs until `stop` fires or the task fails; statuses are written on the way.
+pub async fn run(
+    runtime: Arc<Runtime>,
+    plugin: Arc<dyn DynSourceConnector>,
+    spec: TaskSpec,
+    mut control: watch::Receiver<TargetState>,
+    stop: Shutdown,
+) {
+    let (name, id) = (spec.connector.clone(), spec.task);
+    if let Err(error) = run_inner(&runtime, plugin.as_ref(), &spec, &mut control, &stop).await {
+        tracing::warn!(connector = name, task = id, %error, "source task failed");
+        runtime
+            .report_task(&name, id, State::Failed, Some(trace_of(&error)))
+            .await;
+    }
+}
+
+async fn run_inner(
+    runtime: &Runtime,
+    plugin: &dyn DynSourceConnector,
+    spec: &TaskSpec,
+    control: &mut watch::Receiver<TargetState>,
+    stop: &Shutdown,
+) -> Result<(), ConnectError> {
+    let name = spec.connector.as_str();
+    let settings = &spec.settings;
+    let chain = TransformChain::from_config(&spec.connector_config).map_err(|issues| {
+        let first = issues.into_iter().next();
+        first.map_or_else(
+            || ConnectError::definite("invalid transforms"),
+            |i| ConnectError::config(i.key, i.message),
+        )
+    })?;
+    let context = SourceTaskContext {
+        connector: name.to_owned(),
+        task: spec.task,
+        offsets: runtime.offsets.offsets(name),
+    };
+    let mut task = plugin.create_task(&spec.task_config, context).await?;
+    let transactions = if runtime.exactly_once_source {
+        Some(Transactions::create(runtime, name, spec.task).await?)
+    } else {
+        None
+    };
+    let mut topics_seen: BTreeSet<String> = runtime.statuses.topics(name);
+    let mut attempt = 0_u32;
+    let mut reported: Option<TargetState> = None;
+    loop {
+        if stop.is_triggered() {
+            break;
+        }
+        let target = *control.borrow_and_update();
+        if reported != Some(target) {
+            let state = if target == TargetState::Paused {
+                State::Paused
+            } else {
+                State::Running
+            };
+            runtime.report_task(name, spec.task, state, None).await;
+            reported = Some(target);
+        }
+        if target != TargetState::Started {
+            tokio::select! {
+                () = stop.wait() => break,
+                _ = control.changed() => continue,
+            }
+        }
+        let polled = tokio::select! {
+            () = stop.wait() => break,
+            polled = task.poll() => polled,
+        };
+        let records = match polled {
+            Ok(records) => {
+                attempt = 0;
+                records
+            }
+            Err(error) if error.is_retriable() => {
+                tracing::debug!(connector = name, %error, "retriable poll error");
+                tokio::time::sleep(settings.errors.backoff(attempt)).await;
+                attempt = attempt.saturating_add(1);
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        if records.is_empty() {
+            continue;
+        }
+        let producer = transactions
+            .as_ref()
+            .map_or(&runtime.producer, Transactions::producer);
+        if let Some(transactions) = &transactions {
+            transactions.begin()?;
+        }
+        let delivered = deliver(
+            runtime,
+            producer,
+            settings,
+            &chain,
+            spec,
+            records,
+            &mut topics_seen,
+        )
+        .await;
+        match (&transactions, delivered) {
+            (None, Ok(offsets)) => store_offsets(runtime, name, offsets).await?,
+            (Some(transactions), Ok(offsets)) => {
+                transactions.commit_with_offsets(name, &offsets).await?
+            }
+            (Some(transactions), Err(error)) => {
+                transactions.abort().await;
+                return Err(error);
+            }
+            (None, Err(error)) => return Err(error),
+        }
+        task.commit().await?;
+    }
+    task.stop().await;
+    Ok(())
+}
+
+/// Converts and produces one batch; returns the last offset per source partition once
+/// every record is acknowledged.
+async fn deliver(
+    runtime: &Runtime,
+    producer: &FutureProducer,
+    settings: &ConnectorSettings,
+    chain: &TransformChain,
+    spec: &TaskSpec,
+    records: Vec<SourceRecord>,
+    topics_seen: &mut BTreeSet<String>,
+) -> Result<Vec<OffsetWrite>, ConnectError> {
+    let mut offsets: StoredOffsets = StoredOffsets::new();
+    let mut in_flight = Vec::new();
+    for source in records {
+        let partition_key = Value::Object(source.source_partition.clone()).to_string();
+        offsets.insert(
+            partition_key,
+            (
+                source.source_partition.clone(),
+                source.source_offset.clone(),
+            ),
+        );
+        let produced = match convert(settings, chain, source) {
+            Ok(Some(produced)) => produced,
+            Ok(None) => continue,
+            Err((stage, message)) => {
+                runtime.metrics.failed_records.inc();
+                if settings.errors.log {
+                    tracing::warn!(
+                        connector = spec.connector,
+                        stage = stage.name(),
+                        message,
+                        "record failed"
+                    );
+                }
+                if settings.errors.tolerate_all {
+                    continue;
+                }
+                return Err(ConnectError::definite(format!(
+                    "Tolerance exceeded in error handler ({}): {message}",
+                    stage.name()
+                )));
+            }
+        };
+        if topics_seen.insert(produced.topic.clone())
+            && let Err(error) = runtime
+                .statuses
+                .put_topic(&spec.connector, spec.task, &produced.topic, now_ms())
+                .await
+        {
+            tracing::warn!(%error, "cannot record topic usage");
+        }
+        in_flight.push(send(producer, &produced).await?);
+        runtime.metrics.source_records.inc();
+    }
+    for delivery in in_flight {
+        match delivery.await {
+            Ok(Ok(_)) => {}
+            Ok(Err((error, _))) => {
+                return Err(ConnectError::definite(format!(
+                    "Kafka did not accept a record: {error}"
+                )));
+            }
+            Err(_canceled) => {
+                return Err(ConnectError::definite("the producer dropped a delivery"));
+            }
+        }
+    }
+    Ok(offsets
+        .into_values()
+        .map(|(partition, offset)| (partition, Some(offset)))
+        .collect())
+}
+
+/// Enqueues one record; waits on librdkafka's queue when it is full.
+async fn send(
+    producer: &FutureProducer,
+    produced: &Produced,
+) -> Result<DeliveryFuture, ConnectError> {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let mut headers = OwnedHeaders::new();
+        for (key, value) in &produced.headers {
+            headers = headers.insert(KafkaHeader {
+                key,
+                value: value.as_deref(),
+            });
+        }
+        let mut record: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(&produced.topic).headers(headers);
+        if let Some(key) = &produced.key {
+            record = record.key(key.as_slice());
+        }
+        if let Some(value) = &produced.value {
+            record = record.payload(value.as_slice());
+        }
+        if let Some(partition) = produced.partition {
+            record = record.partition(partition);
+        }
+        if let Some(timestamp) = produced.timestamp {
+            record = record.timestamp(timestamp);
+        }
+        match producer.send_result(record) {
+            Ok(delivery) => return Ok(delivery),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_millis(200));
+            }
+            Err((error, _)) => {
+                return Err(ConnectError::definite(format!(
+                    "cannot produce to {}: {error}",
+                    produced.topic
+                )));
+            }
+        }
+    }
+}
+
+fn convert(
+    settings: &ConnectorSettings,
+    chain: &TransformChain,
+    source: SourceRecord,
+) -> Result<Option<Produced>, (Stage, String)> {
+    let Some(record) = chain
+        .apply(source.record)
+        .map_err(|m| (Stage::Transformation, m))?
+    else {
+        return Ok(None);
+    };
+    let key = settings
+        .key_converter
+        .from_connect(record.key_schema.as_ref(), &record.key)
+        .map_err(|e| (Stage::KeyConverter, e.0))?;
+    let value = settings
+        .value_converter
+        .from_connect(record.value_schema.as_ref(), &record.value)
+        .map_err(|e| (Stage::ValueConverter, e.0))?;
+    Ok(Some(Produced {
+        topic: record.topic,
+        key,
+        value,
+        headers: record
+            .headers
+            .iter()
+            .map(|h| (h.key.clone(), header_to_bytes(&h.value)))
+            .collect(),
+        partition: record.kafka_partition,
+        timestamp: record.timestamp,
+    }))
+}
+
+/// Stores offsets, retrying transient failures for a while: until they are stored the
+/// batch counts as not delivered.
+async fn store_offsets(
+    runtime: &Runtime,
+    connector: &str,
+    offsets: Vec<OffsetWrite>,
+) -> Result<(), ConnectError> {
+    let mut attempt = 0;
+    loop {
+        match runtime.offsets.write(connector, &offsets).await {
+            Ok(()) => return Ok(()),
+            Err(error) if error.is_retriable() && attempt < 10 => {
+                attempt += 1;
+                tracing::warn!(%error, connector, attempt, "offset write failed, retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(error) => {
+                return Err(ConnectError::definite(format!(
+                    "cannot store source offsets: {error}"
+                )));
+            }
+        }
+    }
+}

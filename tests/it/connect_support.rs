@@ -1,0 +1,194 @@
+//! Starting connect workers against the real Kafka for the `connect_*` tests: each test gets
+//! its own group id and internal topics, and a worker served on 127.0.0.1:0.
+
+use std::time::Duration;
+
+use broker_core::telemetry::MetricsRegistry;
+use broker_core::{KafkaClients, Shutdown};
+use gateway_connect::{ConnectConfig, ValidatedConnect, Worker, builtin_plugins};
+use integration_tests::{Services, http_client, kafka_clients, unique_name};
+use serde_json::Value;
+
+/// The internal topic names and group of one test's connect cluster.
+#[derive(Debug, Clone)]
+pub(crate) struct ClusterNames {
+    pub(crate) group_id: String,
+    pub(crate) configs: String,
+    pub(crate) offsets: String,
+    pub(crate) statuses: String,
+}
+
+impl ClusterNames {
+    pub(crate) fn unique() -> Self {
+        Self {
+            group_id: unique_name("connect_group"),
+            configs: unique_name("connect_configs"),
+            offsets: unique_name("connect_offsets"),
+            statuses: unique_name("connect_status"),
+        }
+    }
+
+    pub(crate) fn config(&self) -> ValidatedConnect {
+        let config = ConnectConfig {
+            group_id: self.group_id.clone(),
+            config_storage_topic: self.configs.clone(),
+            offset_storage_topic: self.offsets.clone(),
+            status_storage_topic: self.statuses.clone(),
+            offset_storage_partitions: 5,
+            session_timeout_ms: 6000,
+            http: gateway_edge::ListenerConfig {
+                listen: Some("127.0.0.1:0".to_owned()),
+                ..gateway_edge::ListenerConfig::default()
+            },
+            ..ConnectConfig::default()
+        };
+        config.validate("connect").unwrap()
+    }
+}
+
+/// A worker served in this process.
+#[derive(Debug)]
+pub(crate) struct TestWorker {
+    pub(crate) base: String,
+    pub(crate) worker_id: String,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) served: tokio::task::JoinHandle<()>,
+}
+
+impl TestWorker {
+    pub(crate) async fn start(clients: &KafkaClients, names: &ClusterNames) -> Self {
+        Self::start_with(clients, names.config()).await
+    }
+
+    pub(crate) async fn start_with(clients: &KafkaClients, config: ValidatedConnect) -> Self {
+        let shutdown = Shutdown::new();
+        let worker = Worker::start(
+            config,
+            clients.clone(),
+            builtin_plugins(),
+            &MetricsRegistry::new(),
+            shutdown.clone(),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("connect worker did not start: {error}"));
+        let address = worker.tcp.local_addr().unwrap();
+        let worker_id = worker.runtime.worker_id.clone();
+        let served = tokio::spawn(async move {
+            worker.serve().await.unwrap();
+        });
+        Self {
+            base: format!("http://{address}"),
+            worker_id,
+            shutdown,
+            served,
+        }
+    }
+
+    /// Graceful stop: tasks flush and commit.
+    pub(crate) async fn stop(self) {
+        self.shutdown.trigger();
+        tokio::time::timeout(Duration::from_secs(60), self.served)
+            .await
+            .expect("worker stops within 60 s")
+            .unwrap();
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+pub(crate) async fn clients() -> KafkaClients {
+    kafka_clients(&Services::from_env().kafka_bootstrap).await
+}
+
+/// Sends a request and returns (status, JSON body or Null).
+pub(crate) async fn call(method: reqwest::Method, url: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request = http_client().request(method, url);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, json)
+}
+
+pub(crate) async fn get(url: &str) -> (u16, Value) {
+    call(reqwest::Method::GET, url, None).await
+}
+
+/// Polls `url` until `done(body)` holds, or panics with the last answer after `timeout`.
+pub(crate) async fn wait_for(
+    url: &str,
+    timeout: Duration,
+    done: impl Fn(u16, &Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let (status, body) = get(url).await;
+        if done(status, &body) {
+            return body;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "{url} did not reach the expected state within {timeout:?}; last answer {status} {body}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Waits until the connector and all of its (at least `tasks`) tasks are in `state`.
+pub(crate) async fn wait_for_state(
+    worker: &TestWorker,
+    name: &str,
+    state: &str,
+    tasks: usize,
+) -> Value {
+    wait_for(
+        &worker.url(&format!("/connectors/{name}/status")),
+        Duration::from_secs(45),
+        |status, body| {
+            status == 200
+                && body["connector"]["state"] == state
+                && body["tasks"]
+                    .as_array()
+                    .is_some_and(|t| t.len() >= tasks && t.iter().all(|t| t["state"] == state))
+        },
+    )
+    .await
+}
+
+/// Waits until `path` has exactly `expected` lines.
+pub(crate) async fn wait_for_lines(path: &std::path::Path, expected: &[String], timeout: Duration) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let text = tokio::fs::read_to_string(path).await.unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        if lines.len() >= expected.len() {
+            assert_eq!(lines, expected, "sink file content");
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "sink file has {} of {} lines after {timeout:?}",
+                lines.len(),
+                expected.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub(crate) fn temp_file(prefix: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("{}.txt", unique_name(prefix)))
+}
