@@ -44,6 +44,11 @@ impl Bridge {
 
     pub(crate) async fn with_config(config: BridgeConfig) -> Self {
         let clients = kafka_clients(&Services::from_env().kafka_bootstrap).await;
+        Self::with_clients(&config, clients)
+    }
+
+    /// A bridge over any cluster, e.g. a throwaway broker.
+    pub(crate) fn with_clients(config: &BridgeConfig, clients: KafkaClients) -> Self {
         let validated = config.validate("bridge").expect("valid bridge config");
         let state = BridgeState::new(validated, clients.clone()).expect("bridge state");
         Self {

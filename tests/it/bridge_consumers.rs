@@ -466,3 +466,68 @@ async fn idle_instances_expire_and_the_limit_holds() {
     assert_eq!(expired.body["error_code"], json!(40403));
     create(&bridge, &group, &json!({})).await;
 }
+
+#[tokio::test]
+async fn strimzi_records_that_together_exceed_max_bytes_get_422_and_stay_pending() {
+    let bridge = Bridge::start(Flavor::Strimzi).await;
+    let topic = unique_name("bridge_strimzi_bytes");
+    create_topic(&bridge.clients, &topic, 1).await;
+    let values: Vec<String> = (0..5)
+        .map(|n| format!("value-{n}-{}", "x".repeat(60)))
+        .collect();
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    produce_text(&bridge, &topic, 0, &refs).await;
+    let group = unique_name("group");
+    let base = create(&bridge, &group, &json!({"name": "c", "format": "text"})).await;
+    assert_eq!(
+        bridge
+            .post(
+                &format!("{base}/assignments"),
+                V2,
+                &json!({"partitions": [{"topic": topic, "partition": 0}]})
+            )
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    // Each record is about 130 bytes rendered: one fits 200, the five together do not.
+    let started = std::time::Instant::now();
+    let refused = loop {
+        let reply = bridge
+            .call_with(
+                Method::GET,
+                &format!("{base}/records?max_bytes=200&timeout=1000"),
+                None,
+                Some(TEXT),
+                None,
+            )
+            .await;
+        if reply.status != StatusCode::OK {
+            break reply;
+        }
+        assert_eq!(
+            reply.body,
+            json!([]),
+            "nothing is returned partially: {reply:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(30), "{reply:?}");
+    };
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.body,
+        json!({"error_code": 422,
+               "message": "Response exceeds the maximum number of bytes the consumer can receive"})
+    );
+    // Unlike Strimzi, the records were not lost: a large enough max_bytes returns them all.
+    let records = bridge.records_until(&base, TEXT, 5).await;
+    let got: Vec<&str> = records
+        .iter()
+        .map(|r| r["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, refs);
+    assert_eq!(records[0]["offset"], json!(0));
+}

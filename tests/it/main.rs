@@ -5,7 +5,9 @@
 
 mod bridge_common;
 mod bridge_consumers;
+mod bridge_edge;
 mod bridge_produce;
+mod bridge_restart;
 mod bridge_topics;
 mod bridge_v3;
 mod connect_pipeline;

@@ -3,8 +3,13 @@
 //! Addresses come from the variables `scripts/services env` prints; when one is missing the
 //! local default is used. A service that cannot be reached fails the test with a message
 //! saying how to start it: these tests never skip.
+//!
+//! [`throwaway_broker`] starts a single-node broker of a test's own, for tests that stop or
+//! restart a broker (the shared clusters are never restarted).
 
 use std::time::Duration;
+
+pub mod throwaway_broker;
 
 use broker_core::{ClusterConfig, KafkaClients};
 use rand::Rng;

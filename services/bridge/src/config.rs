@@ -10,6 +10,10 @@ use serde::Deserialize;
 
 use crate::DEFAULT_PORT;
 
+pub mod producer;
+
+pub use producer::{DEFAULT_LINGER_MS, ProducerConfig, ValidatedProducer};
+
 /// Which product's API details (error codes, commit semantics, field names) a listener
 /// follows where Confluent REST Proxy and the Strimzi bridge differ.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -33,6 +37,8 @@ pub enum Flavor {
 /// advertised_url = "http://bridge.example:8082"
 /// [bridge.http]
 /// listen = "0.0.0.0:8082"
+/// [bridge.producer]
+/// linger_ms = 1
 /// ```
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +50,9 @@ pub struct BridgeConfig {
     /// `[bridge.http]`: listen address and edge limits.
     #[serde(default)]
     pub http: ListenerConfig,
+    /// `[bridge.producer]`: the bridge's own producer settings over the cluster's.
+    #[serde(default)]
+    pub producer: ProducerConfig,
     /// Confluent's `consumer.instance.timeout.ms`: an instance idle this long is closed
     /// and later calls get 404/40403.
     #[serde(default = "default_consumer_instance_timeout_ms")]
@@ -84,6 +93,7 @@ impl Default for BridgeConfig {
             enabled: false,
             flavor: Flavor::default(),
             http: ListenerConfig::default(),
+            producer: ProducerConfig::default(),
             consumer_instance_timeout_ms: default_consumer_instance_timeout_ms(),
             max_consumer_instances: default_max_consumer_instances(),
             consumer_request_timeout_ms: default_consumer_request_timeout_ms(),
@@ -107,6 +117,7 @@ pub struct ValidatedBridge {
     pub flavor: Flavor,
     pub listener: ValidatedListener,
     pub consumers: ConsumerLimits,
+    pub producer: ValidatedProducer,
     /// Without a trailing slash.
     pub advertised_url: Option<String>,
 }
@@ -116,6 +127,7 @@ impl BridgeConfig {
         let key = |name: &str| format!("{prefix}.{name}");
         let default_listen = SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT));
         let listener = self.http.validate(&key("http"), default_listen)?;
+        let producer = self.producer.validate(&key("producer"))?;
         if self.consumer_instance_timeout_ms < 1000 {
             return Err(ConfigError::new(
                 key("consumer_instance_timeout_ms"),
@@ -169,6 +181,7 @@ impl BridgeConfig {
                 request_timeout,
                 request_max_bytes: self.consumer_request_max_bytes,
             },
+            producer,
             advertised_url,
         })
     }
@@ -195,6 +208,14 @@ mod tests {
         );
         assert_eq!(validated.consumers.request_timeout, Duration::from_secs(1));
         assert_eq!(validated.consumers.request_max_bytes, 64 * 1024 * 1024);
+    }
+
+    #[test]
+    fn validate_rejects_bad_producer_table() {
+        let err = toml::from_str::<BridgeConfig>("[producer]\nlinger = 0").unwrap_err();
+        assert!(err.to_string().contains("linger"), "{err}");
+        let err = validate("[producer]\nlinger_ms = 1000000").unwrap_err();
+        assert_eq!(err.key, "bridge.producer.linger_ms");
     }
 
     #[test]

@@ -24,12 +24,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use self::instance::ConsumerInstance;
-use self::records::{ConsumedRecord, FetchLimits};
+use self::records::{ConsumedRecord, FetchLimits, Overflow};
 use crate::config::Flavor;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, ControlJson};
 use crate::media::{self, KafkaJson};
 use crate::state::BridgeState;
+
+/// Most records in a Strimzi response without `max_records`: what one Kafka poll returns
+/// (`max.poll.records`), so that `max_bytes` bounds a poll's worth as in Strimzi.
+const STRIMZI_MAX_RECORDS: usize = 500;
 
 /// Strimzi's default wait of a records request.
 const STRIMZI_DEFAULT_WAIT: Duration = Duration::from_millis(100);
@@ -434,7 +438,7 @@ pub(crate) async fn seek_end(
             (Vec<ConsumedRecord> = "application/vnd.kafka.text.v2+json"))),
         (status = 404, description = "40403", body = crate::ErrorBody),
         (status = 406, description = "40601 Accept does not match the format", body = crate::ErrorBody),
-        (status = 422, description = "A record is larger than max_bytes", body = crate::ErrorBody)))]
+        (status = 422, description = "A record is larger than max_bytes (Strimzi: the records at hand do not fit max_bytes)", body = crate::ErrorBody)))]
 pub(crate) async fn get_records(
     State(state): State<BridgeState>,
     ApiPath((group, name)): InstancePath,
@@ -475,6 +479,7 @@ pub(crate) async fn get_records(
             b.min(limits.request_max_bytes)
         });
     let max_records = match query.max_records {
+        None if flavor == Flavor::Strimzi => STRIMZI_MAX_RECORDS,
         None => usize::MAX,
         Some(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
         Some(n) => {
@@ -489,6 +494,10 @@ pub(crate) async fn get_records(
         max_bytes,
         max_records,
         min_bytes: instance.settings.response_min_bytes.unwrap_or(0),
+        overflow: match flavor {
+            Flavor::Confluent => Overflow::Truncate,
+            Flavor::Strimzi => Overflow::Refuse,
+        },
     };
     let mut guard = instance.state.lock().await;
     if guard.mode == instance::Mode::Idle {
@@ -500,7 +509,7 @@ pub(crate) async fn get_records(
     drop(guard);
     instance.touch();
     let records = result?;
-    let mut response = axum::Json(records).into_response();
+    let mut response = axum::body::Body::from(records.body).into_response();
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static(instance.settings.format.media_type()),

@@ -21,7 +21,7 @@ mod topics;
 mod v3;
 
 use broker_core::{KafkaClients, Shutdown};
-pub use config::{BridgeConfig, Flavor, ValidatedBridge};
+pub use config::{BridgeConfig, DEFAULT_LINGER_MS, Flavor, ProducerConfig, ValidatedBridge};
 pub use error::{ApiError, ErrorBody};
 pub use openapi::openapi_json;
 pub use routes::router;
@@ -38,19 +38,47 @@ pub enum BridgeError {
     Serve(#[from] gateway_edge::ServeError),
 }
 
-/// Runs the bridge until `shutdown` fires: stops accepting, lets in-flight requests finish
-/// within the listener's deadline, then flushes the producer and closes every consumer
-/// instance.
+/// Runs the bridge until `shutdown` fires: stops accepting, lets in-flight requests finish,
+/// then flushes the producer and closes every consumer instance, all within the listener's
+/// `shutdown_deadline` counted from the shutdown signal.
 pub async fn run(
     config: ValidatedBridge,
     clients: KafkaClients,
     shutdown: Shutdown,
 ) -> Result<(), BridgeError> {
     let tcp = gateway_edge::bind("bridge", &config.listener).await?;
+    serve(config, clients, tcp, shutdown).await
+}
+
+/// [`run`] on a listener the caller bound (tests bind port 0 and learn the address first).
+pub async fn serve(
+    config: ValidatedBridge,
+    clients: KafkaClients,
+    tcp: tokio::net::TcpListener,
+    shutdown: Shutdown,
+) -> Result<(), BridgeError> {
     let state = BridgeState::new(config.clone(), clients)?;
     let app = router(state.clone());
+    let signal = shutdown.clone();
+    let mut signalled = tokio::spawn(async move {
+        signal.wait().await;
+        std::time::Instant::now()
+    });
     let served = gateway_edge::serve("bridge", tcp, app, &config.listener, shutdown).await;
-    state.drain(config.listener.shutdown_deadline).await;
+    let signalled_at = futures::FutureExt::now_or_never(&mut signalled)
+        .and_then(Result::ok)
+        .unwrap_or_else(std::time::Instant::now);
+    signalled.abort();
+    // What is left of the deadline, with a floor so that the flush is at least attempted.
+    let remaining = config
+        .listener
+        .shutdown_deadline
+        .saturating_sub(signalled_at.elapsed())
+        .max(MIN_DRAIN);
+    state.drain(remaining).await;
     served?;
     Ok(())
 }
+
+/// Least time the producer flush gets even when the in-flight requests used the deadline.
+const MIN_DRAIN: std::time::Duration = std::time::Duration::from_millis(500);

@@ -50,7 +50,10 @@ impl BridgeState {
     /// tokio runtime (the registry spawns its expiry task).
     pub fn new(config: ValidatedBridge, clients: KafkaClients) -> Result<Self, BrokerError> {
         let inspector = ClusterInspector::new(&clients, METADATA_TIMEOUT)?;
-        let producer = clients.producer()?;
+        let producer = broker_core::clients::create(
+            &config.producer.client_config(&clients),
+            "bridge producer creation",
+        )?;
         let admin = clients.admin()?;
         let consumers = ConsumerRegistry::new(config.consumers.clone());
         Ok(Self {

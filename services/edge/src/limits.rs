@@ -5,7 +5,7 @@ use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::response::Response;
 use tower::ServiceBuilder;
-use tower::limit::ConcurrencyLimitLayer;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
 use tower::timeout::TimeoutLayer;
 
@@ -25,7 +25,9 @@ pub enum EdgeRejection {
 ///
 /// The body limit is enforced by axum's extractors (`Json`, `Bytes`, ...), whose rejection
 /// each service already maps; requests past the concurrency limit are refused at once rather
-/// than queued, so memory stays bounded under a flood.
+/// than queued, so memory stays bounded under a flood. `Router::layer` wraps every route on
+/// its own, so the limit uses one semaphore shared by all routes: `max_concurrent_requests`
+/// bounds the whole listener, not each route.
 pub fn apply_limits<S>(
     router: Router<S>,
     listener: &ValidatedListener,
@@ -49,7 +51,9 @@ where
                     },
                 ))
                 .layer(LoadShedLayer::new())
-                .layer(ConcurrencyLimitLayer::new(listener.max_concurrent_requests))
+                .layer(GlobalConcurrencyLimitLayer::new(
+                    listener.max_concurrent_requests,
+                ))
                 .layer(TimeoutLayer::new(listener.request_timeout)),
         )
 }
@@ -103,6 +107,58 @@ mod tests {
         assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
         let body = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&body[..], b"TimedOut");
+    }
+
+    #[tokio::test]
+    async fn concurrency_limit_is_shared_by_every_route() {
+        let (entered_tx, mut entered_rx) = tokio::sync::mpsc::channel::<()>(1);
+        let release = std::sync::Arc::new(tokio::sync::Notify::new());
+        let held = std::sync::Arc::clone(&release);
+        let router: Router = Router::new()
+            .route(
+                "/hold",
+                get(move || {
+                    let entered = entered_tx.clone();
+                    let held = std::sync::Arc::clone(&held);
+                    async move {
+                        let _ = entered.send(()).await;
+                        held.notified().await;
+                        "held"
+                    }
+                }),
+            )
+            .route("/other", get(|| async { "other" }));
+        let listener = ListenerConfig {
+            max_concurrent_requests: 1,
+            ..ListenerConfig::default()
+        }
+        .validate("test", ([127, 0, 0, 1], 0).into())
+        .unwrap();
+        let router = apply_limits(router, &listener, reject);
+
+        let first = tokio::spawn(
+            router
+                .clone()
+                .oneshot(Request::get("/hold").body(Body::empty()).unwrap()),
+        );
+        entered_rx
+            .recv()
+            .await
+            .expect("the first request is in its handler");
+        let refused = router
+            .clone()
+            .oneshot(Request::get("/other").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+        release.notify_one();
+        assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
+        let served = router
+            .oneshot(Request::get("/other").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(served.status(), StatusCode::OK);
     }
 
     #[tokio::test]

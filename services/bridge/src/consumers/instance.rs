@@ -357,20 +357,21 @@ impl ConsumerInstance {
         .await
     }
 
-    /// Records that `message` was handed to the client.
-    pub(crate) fn mark_handed_out(&self, state: &mut InstanceState, message: &OwnedMessage) {
-        state.handed_out.insert(
-            (message.topic().to_owned(), message.partition()),
-            message.offset() + 1,
-        );
+    /// Records that the client received the record at `offset` of `topic`/`partition`
+    /// (and everything before it that the same response carried).
+    pub(crate) fn mark_handed_out(
+        &self,
+        state: &mut InstanceState,
+        topic: String,
+        partition: i32,
+        offset: i64,
+    ) {
         if self.settings.auto_commit {
             // Stores offset + 1, which auto-commit then commits.
-            if let Err(error) =
-                self.consumer
-                    .store_offset(message.topic(), message.partition(), message.offset())
-            {
+            if let Err(error) = self.consumer.store_offset(&topic, partition, offset) {
                 tracing::debug!(%error, "offset store after hand-out failed");
             }
         }
+        state.handed_out.insert((topic, partition), offset + 1);
     }
 }

@@ -6,7 +6,20 @@
 //! A record larger than `max_bytes` on its own is answered with 422 naming the record and
 //! its size, instead of an empty 200 forever; it stays pending, so a retry with a larger
 //! `max_bytes` returns it.
+//!
+//! Strimzi flavor follows Strimzi instead: `max_bytes` bounds the rendered response, and
+//! when the records at hand do not fit, the answer is 422 "Response exceeds the maximum
+//! number of bytes the consumer can receive" (Strimzi loses those records; here they stay
+//! pending for the next request). A response holds at most 500 records by default, what one
+//! Kafka poll returns (`max.poll.records`).
+//!
+//! This is the consume hot path, so records are written straight into the response body
+//! as they are polled: no copy of a polled message unless it has to wait in `pending`, no
+//! intermediate `serde_json::Value`, base64 encoded in place, JSON values validated and
+//! copied rather than re-serialised, and the offsets handed out recorded once per
+//! partition per response rather than per record.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -21,8 +34,10 @@ use super::instance::{ConsumerInstance, InstanceState};
 use crate::error::ApiError;
 use crate::media::EmbeddedFormat;
 
+// The schema of what `RecordsWriter` writes by hand; the unit tests check the two agree.
 /// One record as both flavors return it (Strimzi's fields; Confluent's are a subset).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // Built only by the tests: the response is rendered by `RecordsWriter`.
 pub(crate) struct ConsumedRecord {
     pub topic: String,
     pub key: Value,
@@ -43,137 +58,465 @@ pub(crate) struct FetchLimits {
     pub max_bytes: usize,
     pub max_records: usize,
     pub min_bytes: usize,
+    pub overflow: Overflow,
 }
 
-fn record_size(message: &OwnedMessage) -> usize {
+/// What `max_bytes` bounds and what happens when the records at hand exceed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Overflow {
+    /// Confluent: keys and values count; the response carries fewer records.
+    Truncate,
+    /// Strimzi: the rendered response counts; 422 when the records do not fit.
+    Refuse,
+}
+
+/// Strimzi's message when the records do not fit `max_bytes`.
+pub(crate) const STRIMZI_OVERFLOW: &str =
+    "Response exceeds the maximum number of bytes the consumer can receive";
+
+/// The rendered JSON array of a records response.
+#[derive(Debug)]
+pub(crate) struct RenderedRecords {
+    pub body: String,
+}
+
+/// Largest body capacity reserved up front; past it the body grows as records arrive.
+const INITIAL_CAPACITY_CAP: usize = 1024 * 1024;
+
+fn record_size<M: Message>(message: &M) -> usize {
     message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len)
 }
 
-fn embedded(format: EmbeddedFormat, bytes: Option<&[u8]>) -> Result<Value, String> {
-    let Some(bytes) = bytes else {
-        return Ok(Value::Null);
-    };
-    match format {
-        EmbeddedFormat::Binary => Ok(Value::String(BASE64.encode(bytes))),
-        EmbeddedFormat::Json => {
-            serde_json::from_slice(bytes).map_err(|error| format!("is not JSON ({error})"))
-        }
-        EmbeddedFormat::Text => std::str::from_utf8(bytes)
-            .map(|text| Value::String(text.to_owned()))
-            .map_err(|error| format!("is not UTF-8 text ({error})")),
-    }
+/// Why a record was not added to the response.
+enum Refusal {
+    /// Past `max_bytes` (the description is for a record that is too large on its own).
+    TooLarge(String),
+    /// Cannot be shown in the consumer's format.
+    Unrenderable(ApiError),
 }
 
-/// Renders one record, or explains why it cannot be shown in `format`.
-pub(crate) fn render(
+/// Writes records into the body of one response and remembers the offsets handed out.
+struct RecordsWriter {
     format: EmbeddedFormat,
-    message: &OwnedMessage,
-) -> Result<ConsumedRecord, ApiError> {
-    let describe = |field: &str, reason: String| {
-        ApiError::unprocessable(
-            42207,
-            format!(
-                "The {field} of the record at {}-{} offset {} {reason}; the consumer's format \
-                 is {}. Seek past it or use a consumer with another format.",
-                message.topic(),
-                message.partition(),
-                message.offset(),
-                format.name()
-            ),
-        )
-    };
-    let key = embedded(format, message.key()).map_err(|reason| describe("key", reason))?;
-    let value = embedded(format, message.payload()).map_err(|reason| describe("value", reason))?;
-    let headers = message.headers().map(|headers| {
-        headers
-            .iter()
-            .map(|header| crate::produce::RecordHeader {
-                key: header.key.to_owned(),
-                value: header.value.map(|v| BASE64.encode(v)),
-            })
-            .collect()
-    });
-    Ok(ConsumedRecord {
-        topic: message.topic().to_owned(),
-        key,
-        value,
-        partition: message.partition(),
-        offset: message.offset(),
-        timestamp: message.timestamp().to_millis(),
-        headers,
-    })
+    max_bytes: usize,
+    overflow: Overflow,
+    /// With [`Overflow::Refuse`], the records written, to give back if the answer is 422.
+    held: Vec<OwnedMessage>,
+    body: String,
+    count: usize,
+    bytes: usize,
+    /// Per partition, the offset of the last record written.
+    last_offsets: Vec<(String, i32, i64)>,
 }
 
-/// Takes records from the pending queue and the consumer until a limit is reached.
-pub(crate) async fn fetch(
-    instance: &ConsumerInstance,
-    state: &mut InstanceState,
-    limits: FetchLimits,
-) -> Result<Vec<ConsumedRecord>, ApiError> {
-    let deadline = tokio::time::Instant::now() + limits.wait;
-    let format = instance.settings.format;
-    let mut records = Vec::new();
-    let mut bytes = 0usize;
-    while records.len() < limits.max_records {
-        let message = match state.pending.pop_front() {
-            Some(message) => message,
-            None => {
-                let satisfied = !records.is_empty() && bytes >= limits.min_bytes;
-                let received = if satisfied {
-                    // Only what is already there; never wait once the answer is ready.
-                    match instance.consumer.recv().now_or_never() {
-                        Some(result) => result.map(|m| m.detach()),
-                        None => break,
-                    }
-                } else {
-                    match tokio::time::timeout_at(deadline, instance.consumer.recv()).await {
-                        Ok(result) => result.map(|m| m.detach()),
-                        Err(_elapsed) => break,
-                    }
-                };
-                match received {
-                    Ok(message) => message,
-                    Err(error) => {
-                        tracing::debug!(%error, group = %instance.group, "consumer poll error");
-                        if tokio::time::Instant::now() >= deadline {
-                            break;
-                        }
-                        continue;
-                    }
-                }
-            }
-        };
-        let size = record_size(&message);
-        if bytes + size > limits.max_bytes {
-            let first = records.is_empty();
-            let description = format!(
+impl RecordsWriter {
+    fn new(format: EmbeddedFormat, max_bytes: usize, overflow: Overflow) -> Self {
+        // Base64 makes 4 bytes of 3; JSON adds a little per record.
+        let expected = max_bytes.saturating_mul(4) / 3 + 64;
+        let mut body = String::with_capacity(expected.min(INITIAL_CAPACITY_CAP));
+        body.push('[');
+        Self {
+            format,
+            max_bytes,
+            overflow,
+            held: Vec::new(),
+            body,
+            count: 0,
+            bytes: 0,
+            last_offsets: Vec::new(),
+        }
+    }
+
+    /// Adds `message` to the response, or says why not (the body is then unchanged).
+    fn take<M: Message>(&mut self, message: &M) -> Result<(), Refusal> {
+        let size = record_size(message);
+        if self.overflow == Overflow::Truncate && self.bytes + size > self.max_bytes {
+            return Err(Refusal::TooLarge(format!(
                 "The record at {}-{} offset {} is {size} bytes, larger than max_bytes {}; \
                  retry with a larger max_bytes.",
                 message.topic(),
                 message.partition(),
                 message.offset(),
-                limits.max_bytes
-            );
-            state.pending.push_front(message);
-            if first {
-                return Err(ApiError::unprocessable(42206, description));
-            }
-            break;
+                self.max_bytes
+            )));
         }
-        match render(format, &message) {
-            Ok(record) => {
-                instance.mark_handed_out(state, &message);
-                records.push(record);
-                bytes += size;
-            }
-            Err(error) => {
-                state.pending.push_front(message);
-                if records.is_empty() {
-                    return Err(error);
+        let rollback = self.body.len();
+        if let Err(error) = self.write_record(message) {
+            self.body.truncate(rollback);
+            return Err(Refusal::Unrenderable(error));
+        }
+        // With the closing bracket.
+        if self.overflow == Overflow::Refuse && self.body.len() + 1 > self.max_bytes {
+            self.body.truncate(rollback);
+            return Err(Refusal::TooLarge(STRIMZI_OVERFLOW.to_owned()));
+        }
+        self.count += 1;
+        self.bytes += size;
+        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+        match self
+            .last_offsets
+            .iter_mut()
+            .find(|(t, p, _)| *p == partition && t == topic)
+        {
+            Some(entry) => entry.2 = offset,
+            None => self
+                .last_offsets
+                .push((topic.to_owned(), partition, offset)),
+        }
+        Ok(())
+    }
+
+    fn write_record<M: Message>(&mut self, message: &M) -> Result<(), ApiError> {
+        let format = self.format;
+        let describe = |field: &str, reason: String| {
+            ApiError::unprocessable(
+                42207,
+                format!(
+                    "The {field} of the record at {}-{} offset {} {reason}; the consumer's \
+                     format is {}. Seek past it or use a consumer with another format.",
+                    message.topic(),
+                    message.partition(),
+                    message.offset(),
+                    format.name()
+                ),
+            )
+        };
+        let body = &mut self.body;
+        if self.count > 0 {
+            body.push(',');
+        }
+        body.push_str("{\"topic\":");
+        push_json_string(body, message.topic());
+        body.push_str(",\"key\":");
+        push_embedded(body, format, message.key()).map_err(|reason| describe("key", reason))?;
+        body.push_str(",\"value\":");
+        push_embedded(body, format, message.payload())
+            .map_err(|reason| describe("value", reason))?;
+        // Writing to a String cannot fail.
+        let _ = write!(
+            body,
+            ",\"partition\":{},\"offset\":{}",
+            message.partition(),
+            message.offset()
+        );
+        if let Some(timestamp) = message.timestamp().to_millis() {
+            let _ = write!(body, ",\"timestamp\":{timestamp}");
+        }
+        if let Some(headers) = message.headers() {
+            body.push_str(",\"headers\":[");
+            for (index, header) in headers.iter().enumerate() {
+                if index > 0 {
+                    body.push(',');
                 }
-                break;
+                body.push_str("{\"key\":");
+                push_json_string(body, header.key);
+                body.push_str(",\"value\":");
+                match header.value {
+                    Some(value) => push_base64(body, value),
+                    None => body.push_str("null"),
+                }
+                body.push('}');
             }
+            body.push(']');
+        }
+        body.push('}');
+        Ok(())
+    }
+
+    /// Closes the array and records the offsets handed out on the instance.
+    fn finish(mut self, instance: &ConsumerInstance, state: &mut InstanceState) -> RenderedRecords {
+        self.body.push(']');
+        for (topic, partition, offset) in self.last_offsets {
+            instance.mark_handed_out(state, topic, partition, offset);
+        }
+        RenderedRecords { body: self.body }
+    }
+}
+
+/// A JSON string literal of `text`.
+fn push_json_string(body: &mut String, text: &str) {
+    body.push('"');
+    let mut start = 0;
+    for (index, byte) in text.bytes().enumerate() {
+        let escaped = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // `index` is an ASCII byte, so both slices end on character boundaries.
+        body.push_str(&text[start..index]);
+        if escaped.is_empty() {
+            let _ = write!(body, "\\u{byte:04x}");
+        } else {
+            body.push_str(escaped);
+        }
+        start = index + 1;
+    }
+    body.push_str(&text[start..]);
+    body.push('"');
+}
+
+fn push_base64(body: &mut String, bytes: &[u8]) {
+    body.push('"');
+    BASE64.encode_string(bytes, body);
+    body.push('"');
+}
+
+/// A key or value in the embedded format, or why it cannot be shown in it.
+fn push_embedded(
+    body: &mut String,
+    format: EmbeddedFormat,
+    bytes: Option<&[u8]>,
+) -> Result<(), String> {
+    let Some(bytes) = bytes else {
+        body.push_str("null");
+        return Ok(());
+    };
+    match format {
+        EmbeddedFormat::Binary => push_base64(body, bytes),
+        EmbeddedFormat::Json => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|error| format!("is not JSON (not UTF-8: {error})"))?;
+            serde_json::from_str::<serde::de::IgnoredAny>(text)
+                .map_err(|error| format!("is not JSON ({error})"))?;
+            body.push_str(text.trim());
+        }
+        EmbeddedFormat::Text => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|error| format!("is not UTF-8 text ({error})"))?;
+            push_json_string(body, text);
         }
     }
-    Ok(records)
+    Ok(())
+}
+
+/// Takes records from the pending queue and the consumer until a limit is reached, and
+/// renders them as the JSON array of the response.
+pub(crate) async fn fetch(
+    instance: &ConsumerInstance,
+    state: &mut InstanceState,
+    limits: FetchLimits,
+) -> Result<RenderedRecords, ApiError> {
+    let deadline = tokio::time::Instant::now() + limits.wait;
+    let mut writer =
+        RecordsWriter::new(instance.settings.format, limits.max_bytes, limits.overflow);
+    let hold = limits.overflow == Overflow::Refuse;
+    let refused = loop {
+        if writer.count >= limits.max_records {
+            break None;
+        }
+        if let Some(message) = state.pending.pop_front() {
+            match writer.take(&message) {
+                Ok(()) => {
+                    if hold {
+                        writer.held.push(message);
+                    }
+                    continue;
+                }
+                Err(refusal) => {
+                    state.pending.push_front(message);
+                    break Some(refusal);
+                }
+            }
+        }
+        let satisfied = writer.count > 0 && writer.bytes >= limits.min_bytes;
+        let received = if satisfied {
+            // Only what is already there; never wait once the answer is ready.
+            match instance.consumer.recv().now_or_never() {
+                Some(result) => result,
+                None => break None,
+            }
+        } else {
+            match tokio::time::timeout_at(deadline, instance.consumer.recv()).await {
+                Ok(result) => result,
+                Err(_elapsed) => break None,
+            }
+        };
+        match received {
+            Ok(message) => match writer.take(&message) {
+                Ok(()) if hold => writer.held.push(message.detach()),
+                Ok(()) => {}
+                Err(refusal) => {
+                    state.pending.push_front(message.detach());
+                    break Some(refusal);
+                }
+            },
+            Err(error) => {
+                tracing::debug!(%error, group = %instance.group, "consumer poll error");
+                if tokio::time::Instant::now() >= deadline {
+                    break None;
+                }
+            }
+        }
+    };
+    // Strimzi: records that do not fit are an error, and every record goes back.
+    if let Some(Refusal::TooLarge(_)) = &refused
+        && hold
+    {
+        for message in writer.held.into_iter().rev() {
+            state.pending.push_front(message);
+        }
+        return Err(ApiError::unprocessable(42206, STRIMZI_OVERFLOW));
+    }
+    // A refused record ends the response; it is an error only when nothing came before it.
+    if writer.count == 0 {
+        match refused {
+            Some(Refusal::TooLarge(description)) => {
+                return Err(ApiError::unprocessable(42206, description));
+            }
+            Some(Refusal::Unrenderable(error)) => return Err(error),
+            None => {}
+        }
+    }
+    Ok(writer.finish(instance, state))
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::Timestamp;
+    use rdkafka::message::{Header, OwnedHeaders};
+
+    use super::*;
+
+    fn message(key: Option<&[u8]>, value: Option<&[u8]>, headers: bool) -> OwnedMessage {
+        let headers = headers.then(|| {
+            OwnedHeaders::new()
+                .insert(Header {
+                    key: "trace\"id",
+                    value: Some(&b"\x00\x01"[..]),
+                })
+                .insert(Header {
+                    key: "empty",
+                    value: None::<&[u8]>,
+                })
+        });
+        OwnedMessage::new(
+            value.map(<[u8]>::to_vec),
+            key.map(<[u8]>::to_vec),
+            "topic\n1".to_owned(),
+            Timestamp::CreateTime(1_700_000_000_123),
+            3,
+            42,
+            headers,
+        )
+    }
+
+    /// The same record rendered by serde from a `ConsumedRecord`, as the handler once did.
+    fn with_serde(format: EmbeddedFormat, message: &OwnedMessage) -> Value {
+        let embedded = |bytes: Option<&[u8]>| match (format, bytes) {
+            (_, None) => Value::Null,
+            (EmbeddedFormat::Binary, Some(b)) => Value::String(BASE64.encode(b)),
+            (EmbeddedFormat::Json, Some(b)) => serde_json::from_slice(b).unwrap(),
+            (EmbeddedFormat::Text, Some(b)) => {
+                Value::String(String::from_utf8(b.to_vec()).unwrap())
+            }
+        };
+        let record = ConsumedRecord {
+            topic: message.topic().to_owned(),
+            key: embedded(message.key()),
+            value: embedded(message.payload()),
+            partition: message.partition(),
+            offset: message.offset(),
+            timestamp: message.timestamp().to_millis(),
+            headers: message.headers().map(|headers| {
+                headers
+                    .iter()
+                    .map(|h| crate::produce::RecordHeader {
+                        key: h.key.to_owned(),
+                        value: h.value.map(|v| BASE64.encode(v)),
+                    })
+                    .collect()
+            }),
+        };
+        serde_json::to_value(vec![record]).unwrap()
+    }
+
+    fn by_hand(format: EmbeddedFormat, message: &OwnedMessage) -> Result<Value, Refusal> {
+        let mut writer = RecordsWriter::new(format, 1024, Overflow::Truncate);
+        writer.take(message)?;
+        writer.body.push(']');
+        Ok(serde_json::from_str(&writer.body).expect("valid JSON"))
+    }
+
+    #[test]
+    fn hand_rendering_matches_the_documented_schema() {
+        let cases = [
+            (
+                EmbeddedFormat::Binary,
+                message(Some(b"k"), Some(b"\xff\x00v"), true),
+            ),
+            (EmbeddedFormat::Binary, message(None, None, false)),
+            (
+                EmbeddedFormat::Json,
+                message(
+                    Some(b"\"k\""),
+                    Some(b" {\"a\": [1, 2.5, \"\\u00e9\"]}\n"),
+                    false,
+                ),
+            ),
+            (
+                EmbeddedFormat::Text,
+                message(Some("cl\u{e9}\t".as_bytes()), Some(b"a\"b\\c\x01"), true),
+            ),
+        ];
+        for (format, message) in cases {
+            let Ok(rendered) = by_hand(format, &message) else {
+                panic!("{format:?} refused");
+            };
+            assert_eq!(rendered, with_serde(format, &message), "{format:?}");
+        }
+    }
+
+    #[test]
+    fn unrenderable_record_leaves_the_body_unchanged() {
+        let mut writer = RecordsWriter::new(EmbeddedFormat::Json, 1024, Overflow::Truncate);
+        writer.take(&message(None, Some(b"1"), false)).ok().unwrap();
+        let before = writer.body.clone();
+        let refusal = writer.take(&message(None, Some(b"{not json"), false));
+        assert!(matches!(refusal, Err(Refusal::Unrenderable(_))));
+        assert_eq!(writer.body, before);
+        let refusal = writer.take(&message(None, Some(b"\"\xff\""), false));
+        assert!(matches!(refusal, Err(Refusal::Unrenderable(_))));
+        assert_eq!((writer.count, writer.body), (1, before));
+    }
+
+    #[test]
+    fn records_past_max_bytes_are_refused() {
+        let mut writer = RecordsWriter::new(EmbeddedFormat::Binary, 10, Overflow::Truncate);
+        writer
+            .take(&message(Some(b"12345"), Some(b"123"), false))
+            .ok()
+            .unwrap();
+        let refusal = writer.take(&message(None, Some(b"123"), false));
+        assert!(matches!(refusal, Err(Refusal::TooLarge(_))));
+        assert_eq!(writer.count, 1);
+    }
+
+    #[test]
+    fn strimzi_bounds_the_rendered_response() {
+        let mut writer = RecordsWriter::new(EmbeddedFormat::Binary, 200, Overflow::Refuse);
+        writer.take(&message(None, Some(b"x"), false)).ok().unwrap();
+        let before = writer.body.clone();
+        let refusal = writer.take(&message(None, Some(&[b'x'; 40]), false));
+        assert!(
+            matches!(&refusal, Err(Refusal::TooLarge(m)) if m == STRIMZI_OVERFLOW),
+            "the payload is small, the rendered record is not"
+        );
+        assert_eq!(writer.body, before);
+    }
+
+    #[test]
+    fn offsets_are_kept_once_per_partition() {
+        let mut writer = RecordsWriter::new(EmbeddedFormat::Binary, 1024, Overflow::Truncate);
+        for _ in 0..3 {
+            writer.take(&message(None, Some(b"x"), false)).ok().unwrap();
+        }
+        assert_eq!(writer.last_offsets, vec![("topic\n1".to_owned(), 3, 42)]);
+    }
 }
