@@ -1,16 +1,19 @@
-//! Benchmarks of the gateway's services against the local clusters.
+//! Benchmarks of the gateway's services against the local cluster A.
 //!
 //! - `cargo run --release -p bench -- bridge`: the HTTP bridge ([`bridge`]).
+//! - `cargo run --release -p bench -- mirror`: the mirror vs MirrorMaker 2 ([`mirror`]).
 
 mod bridge;
+mod mirror;
 
 #[tokio::main]
 async fn main() {
     let which = std::env::args().nth(1).unwrap_or_default();
     let result = match which.as_str() {
         "bridge" => bridge::run().await,
+        "mirror" => mirror::run(std::env::args().skip(2).collect()).await,
         _ => {
-            eprintln!("usage: cargo run --release -p bench -- bridge");
+            eprintln!("usage: cargo run --release -p bench -- bridge|mirror");
             std::process::exit(2);
         }
     };

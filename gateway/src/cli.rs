@@ -39,10 +39,27 @@ pub(crate) struct ConfigArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct MirrorArgs {
-    /// MirrorMaker 2 dedicated-mode properties file.
+    #[command(subcommand)]
+    pub(crate) action: Option<MirrorAction>,
+    /// MirrorMaker 2 dedicated-mode properties file (`mm2.properties`), used as it is.
     #[arg(short, long)]
-    pub(crate) config: PathBuf,
+    pub(crate) config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum MirrorAction {
+    /// Print, per partition of a group, the source offset, the translated target offset
+    /// and how many records a failover to the target would read again.
+    Translate {
+        /// MirrorMaker 2 dedicated-mode properties file (`mm2.properties`).
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Consumer group to translate.
+        #[arg(short, long)]
+        group: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

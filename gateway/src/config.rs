@@ -129,6 +129,8 @@ pub(crate) struct ValidatedGateway {
     pub(crate) bridge: Option<ValidatedBridge>,
     pub(crate) connect: Option<ValidatedConnect>,
     pub(crate) metrics: Option<ValidatedMetrics>,
+    /// Read from its `mm2.properties` when the gateway starts (that is I/O, so not here).
+    pub(crate) mirror: Option<MirrorConfig>,
 }
 
 impl GatewayConfig {
@@ -170,12 +172,6 @@ impl GatewayConfig {
         let connect = self.connect.validate("connect")?;
         let metrics = self.metrics.validate("metrics")?;
         self.mirror.validate("mirror")?;
-        if self.mirror.enabled {
-            return Err(ConfigError::new(
-                "mirror.enabled",
-                "the mirror service is not part of this build yet (issue #7); set it to false",
-            ));
-        }
         let listeners = [
             (
                 "bridge.http.listen",
@@ -209,6 +205,7 @@ impl GatewayConfig {
             telemetry: self.telemetry.clone(),
             bridge: self.bridge.enabled.then_some(bridge),
             connect: self.connect.enabled.then_some(connect),
+            mirror: self.mirror.enabled.then(|| self.mirror.clone()),
             metrics: self.metrics.enabled.then_some(metrics),
         })
     }
@@ -312,15 +309,11 @@ mod tests {
     }
 
     #[test]
-    fn validate_rejects_unbuilt_services() {
-        with_config(
-            "[mirror]\nenabled = true\nproperties_file = \"mm2.properties\"\n",
-            &[],
-            |config| {
-                let err = config.unwrap().validate().unwrap_err();
-                assert_eq!(err.key, "mirror.enabled");
-            },
-        );
+    fn validate_rejects_mirror_without_properties() {
+        with_config("[mirror]\nenabled = true\n", &[], |config| {
+            let err = config.unwrap().validate().unwrap_err();
+            assert_eq!(err.key, "mirror.properties_file");
+        });
     }
 
     #[test]

@@ -10,7 +10,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::task::JoinSet;
 
-use crate::cli::{ConfigArgs, MirrorArgs};
+use crate::cli::{ConfigArgs, MirrorAction, MirrorArgs};
 use crate::config::{GatewayConfig, LoadError, ValidatedGateway};
 use crate::plugins;
 
@@ -21,7 +21,9 @@ pub(crate) enum GatewayError {
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
     #[error("{0}")]
-    NotAvailable(String),
+    Usage(String),
+    #[error("invalid mirror configuration: {0}")]
+    MirrorConfig(String),
     #[error("nothing to run: every service is disabled in the configuration")]
     NothingEnabled,
     #[error("the {service} service failed: {message}")]
@@ -35,7 +37,11 @@ impl GatewayError {
     /// 2 for anything the operator must fix in the config or command line, 1 otherwise.
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
-            Self::Load(_) | Self::Config(_) | Self::NotAvailable(_) | Self::NothingEnabled => 2,
+            Self::Load(_)
+            | Self::Config(_)
+            | Self::Usage(_)
+            | Self::MirrorConfig(_)
+            | Self::NothingEnabled => 2,
             Self::Service { .. } => 1,
         }
     }
@@ -63,11 +69,56 @@ pub(crate) async fn run_only(args: &ConfigArgs, only: Only) -> Result<(), Gatewa
     supervise(config.validate()?).await
 }
 
-pub(crate) fn run_mirror(args: &MirrorArgs) -> Result<(), GatewayError> {
-    Err(GatewayError::NotAvailable(format!(
-        "the mirror service is not part of this build yet (issue #7); {} was not read",
-        args.config.display()
-    )))
+/// `kafka-gateway mirror`: MirrorMaker 2's dedicated mode on an existing `mm2.properties`.
+pub(crate) async fn run_mirror(args: &MirrorArgs) -> Result<(), GatewayError> {
+    match &args.action {
+        Some(MirrorAction::Translate { config, group }) => {
+            let mirror = load_mirror(config)?;
+            telemetry::init_tracing(telemetry::LogFormat::Text, "warn");
+            let translated = gateway_mirror::translate(&mirror, group)
+                .await
+                .map_err(|error| GatewayError::Service {
+                    service: "mirror",
+                    message: error.to_string(),
+                })?;
+            print!("{}", gateway_mirror::render_table(&translated));
+            Ok(())
+        }
+        None => {
+            let path = args.config.as_ref().ok_or_else(|| {
+                GatewayError::Usage(
+                    "`kafka-gateway mirror` needs --config <mm2.properties>".to_owned(),
+                )
+            })?;
+            let mirror = load_mirror(path)?;
+            telemetry::init_tracing(telemetry::LogFormat::Text, "info");
+            let shutdown = Shutdown::new();
+            shutdown.trigger_on_signals();
+            gateway_mirror::run(mirror, MetricsRegistry::new(), shutdown)
+                .await
+                .map_err(|error| GatewayError::Service {
+                    service: "mirror",
+                    message: error.to_string(),
+                })
+        }
+    }
+}
+
+fn load_mirror(path: &std::path::Path) -> Result<gateway_mirror::ValidatedMirror, GatewayError> {
+    gateway_mirror::load_properties(path).map_err(mirror_config_error)
+}
+
+/// Config and file errors are the operator's to fix (exit 2); others are runtime failures.
+fn mirror_config_error(error: gateway_mirror::MirrorError) -> GatewayError {
+    match error {
+        gateway_mirror::MirrorError::Config(_) | gateway_mirror::MirrorError::Io { .. } => {
+            GatewayError::MirrorConfig(error.to_string())
+        }
+        other => GatewayError::Service {
+            service: "mirror",
+            message: other.to_string(),
+        },
+    }
 }
 
 pub(crate) fn check_config(args: &ConfigArgs) -> Result<(), GatewayError> {
@@ -87,6 +138,16 @@ pub(crate) fn check_config(args: &ConfigArgs) -> Result<(), GatewayError> {
             connect.listener.listen, connect.group_id
         ),
         None => println!("connect: disabled"),
+    }
+    match &config.mirror {
+        Some(mirror) => {
+            let validated = mirror.load().map_err(mirror_config_error)?;
+            println!("mirror: {} flow(s)", validated.flows.len());
+            for warning in &validated.warnings {
+                println!("mirror: warning: {warning}");
+            }
+        }
+        None => println!("mirror: disabled"),
     }
     match &config.metrics {
         Some(metrics) => println!("metrics: listening on {}", metrics.listener.listen),
@@ -128,6 +189,16 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
             )
             .await;
             ("connect", result.map_err(|e| e.to_string()))
+        });
+    }
+    if let Some(mirror) = &config.mirror {
+        let mirror = mirror.load().map_err(mirror_config_error)?;
+        tracing::info!(flows = mirror.flows.len(), "starting the mirror");
+        let registry = registry.clone();
+        let shutdown = shutdown.child();
+        services.spawn(async move {
+            let result = gateway_mirror::run(mirror, registry, shutdown).await;
+            ("mirror", result.map_err(|e| e.to_string()))
         });
     }
     if let Some(metrics) = config.metrics.clone() {

@@ -20,3 +20,7 @@ mod harness_kafka;
 mod harness_mariadb;
 mod harness_opensearch;
 mod metrics_exporter;
+mod mirror_common;
+mod mirror_delivery;
+mod mirror_offsets;
+mod mirror_replication;

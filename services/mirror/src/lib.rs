@@ -1,44 +1,44 @@
-//! Topic mirroring between clusters (MirrorMaker 2 replacement). Only its configuration
-//! section exists so far; replication is issue #7 and the gateway refuses
-//! `mirror.enabled = true` until it lands.
+//! Topic mirroring between clusters: a MirrorMaker 2 replacement that reads MM2's
+//! dedicated-mode `mm2.properties`, writes MM2's internal topics in MM2's binary layouts,
+//! and in addition keeps a dense source→target offset map so that any committed group
+//! position translates exactly.
+//!
+//! - [`config`]: `mm2.properties` / `[mirror]` → [`ValidatedMirror`] (pure).
+//! - [`policy`]: remote topic naming and loop prevention.
+//! - `topics`: discovery, remote topic creation, partition growth, config sync.
+//! - `replicate`: the consume → produce tasks, at-least-once and exactly-once.
+//! - [`offsets`]: the dense map, MM2 offset syncs, checkpoints and heartbeats.
+//! - `groups`: group offsets and `sync.group.offsets`.
+//! - [`translate()`]: per-partition failover positions of a group.
 
-use std::path::PathBuf;
+pub mod config;
+pub mod error;
+mod groups;
+pub mod metrics;
+pub mod offsets;
+pub mod policy;
+mod replicate;
+mod runner;
+mod topics;
+mod translate;
 
-use broker_core::ConfigError;
-use serde::Deserialize;
+use broker_core::Shutdown;
+use broker_core::telemetry::MetricsRegistry;
 
-/// `[mirror]` in `gateway.toml`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct MirrorConfig {
-    #[serde(default)]
-    pub enabled: bool,
-    /// An existing MirrorMaker 2 dedicated-mode `mm2.properties` file.
-    pub properties_file: Option<PathBuf>,
-}
+pub use config::{
+    Delivery, Flow, MirrorConfig, ValidatedMirror, load_properties, parse_properties,
+};
+pub use error::MirrorError;
+pub use topics::{MirroredTopic, TopicPlan};
+pub use translate::{TranslatedOffset, render_table, translate};
 
-impl MirrorConfig {
-    pub fn validate(&self, prefix: &str) -> Result<(), ConfigError> {
-        if self.enabled && self.properties_file.is_none() {
-            return Err(ConfigError::new(
-                format!("{prefix}.properties_file"),
-                "is required when the mirror is enabled",
-            ));
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn validate_rejects_enabled_without_properties() {
-        let config: MirrorConfig = toml::from_str("enabled = true").unwrap();
-        assert_eq!(
-            config.validate("mirror").unwrap_err().key,
-            "mirror.properties_file"
-        );
-    }
+/// Runs every enabled flow until `shutdown` fires, then drains (flush, commit) and returns.
+/// Dropping the future instead stops replication at once, without committing anything
+/// more: the crash case the delivery guarantees are designed for.
+pub async fn run(
+    config: ValidatedMirror,
+    registry: MetricsRegistry,
+    shutdown: Shutdown,
+) -> Result<(), MirrorError> {
+    runner::run(config, registry, shutdown).await
 }

@@ -1,0 +1,416 @@
+//! Mirror benchmark: N × 1 KiB records A → B through (1) this gateway's mirror, (2) real
+//! MirrorMaker 2 (dedicated mode, same `tasks.max`) and (3) a raw rdkafka consume → produce
+//! pipe. Each contender runs as its own child process so that CPU seconds (utime + stime
+//! from `/proc/<pid>/stat`) and peak RSS (`VmHWM`) are measured the same way.
+//!
+//! `cargo run --release -p bench -- mirror [--records N] [--tasks T] [--partitions P]
+//! [--timeout-seconds S] [--skip-mm2]`. Env: `KAFKA_BOOTSTRAP`, `KAFKA_B_BOOTSTRAP`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use broker_core::metadata::ClusterInspector;
+use broker_core::telemetry::MetricsRegistry;
+use broker_core::{ClusterConfig, KafkaClients, Shutdown};
+use rdkafka::Message;
+use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, FutureProducer, FutureRecord};
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+const RECORD_BYTES: usize = 1024;
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
+#[derive(Debug, Clone)]
+struct Options {
+    records: u64,
+    tasks: usize,
+    partitions: i32,
+    timeout: Duration,
+    skip_mm2: bool,
+    a: String,
+    b: String,
+}
+
+fn options(args: &[String]) -> BenchResult<Options> {
+    let env =
+        |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    let mut options = Options {
+        records: 1_000_000,
+        tasks: 1,
+        partitions: 4,
+        timeout: Duration::from_secs(900),
+        skip_mm2: false,
+        a: env("KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        b: env("KAFKA_B_BOOTSTRAP", "127.0.0.1:9192"),
+    };
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let mut value = || iter.next().cloned().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--records" => options.records = value()?.parse()?,
+            "--tasks" => options.tasks = value()?.parse()?,
+            "--partitions" => options.partitions = value()?.parse()?,
+            "--timeout-seconds" => options.timeout = Duration::from_secs(value()?.parse()?),
+            "--skip-mm2" => options.skip_mm2 = true,
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    Ok(options)
+}
+
+fn clients(bootstrap: &str) -> BenchResult<KafkaClients> {
+    Ok(KafkaClients::new(
+        ClusterConfig::new(bootstrap).validate("bench")?,
+    ))
+}
+
+/// What one contender achieved.
+#[derive(Debug)]
+struct Outcome {
+    name: &'static str,
+    seconds: f64,
+    steady_rate: f64,
+    cpu_seconds: f64,
+    peak_rss_mib: f64,
+    copied: i64,
+}
+
+/// Entry point of `bench -- mirror`, and of the hidden child roles.
+pub(crate) async fn run(args: Vec<String>) -> BenchResult<()> {
+    match args.first().map(String::as_str) {
+        Some("child-gateway") => {
+            return child_gateway(args.get(1).cloned().unwrap_or_default()).await;
+        }
+        Some("child-raw") => {
+            let args = args[1..].to_vec();
+            prepare_raw(&args).await?;
+            return tokio::task::spawn_blocking(move || child_raw(&args)).await?;
+        }
+        _ => {}
+    }
+    let options = options(&args)?;
+    let a = clients(&options.a)?;
+    let b = clients(&options.b)?;
+    let suffix = std::process::id();
+    let topic = format!("bench_mirror_{suffix}");
+    let admin = a.admin()?;
+    admin
+        .create_topics(
+            &[NewTopic::new(
+                &topic,
+                options.partitions,
+                TopicReplication::Fixed(1),
+            )],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
+        .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    eprintln!(
+        "producing {} × {RECORD_BYTES} B records to {topic} on A",
+        options.records
+    );
+    produce(&a, &topic, options.records).await?;
+
+    let work = std::env::temp_dir().join(format!("bench-mirror-{suffix}"));
+    std::fs::create_dir_all(&work)?;
+    let exe = std::env::current_exe()?;
+    let mut outcomes = Vec::new();
+
+    // 1. this gateway's mirror (alias G), target G.<topic>.
+    let properties = work.join("gateway.properties");
+    // Aliases unique per run: a consumer group of a killed earlier run would otherwise hold
+    // the first rebalance for `session.timeout.ms`.
+    let gateway_alias = format!("G{suffix}");
+    let mm2_alias = format!("M{suffix}");
+    std::fs::write(
+        &properties,
+        mm2_properties(&gateway_alias, &options, &topic),
+    )?;
+    let child = Command::new(&exe)
+        .args(["mirror", "child-gateway", &properties.display().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    outcomes.push(
+        measure(
+            "gateway mirror",
+            child,
+            &b,
+            &format!("{gateway_alias}.{topic}"),
+            &options,
+        )
+        .await?,
+    );
+
+    // 2. MirrorMaker 2 (alias M), target M.<topic>.
+    if !options.skip_mm2 {
+        let properties = work.join("mm2.properties");
+        std::fs::write(
+            &properties,
+            mm2_properties(&mm2_alias, &options, &topic) + MM2_WORKER,
+        )?;
+        let libs = PathBuf::from(".cache/services/kafka/libs");
+        let log = std::fs::File::create(work.join("mm2.log"))?;
+        let child = Command::new("java")
+            .arg("-cp")
+            .arg(format!("{}/*", libs.display()))
+            .arg("org.apache.kafka.connect.mirror.MirrorMaker")
+            .arg(&properties)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        outcomes.push(
+            measure(
+                "MirrorMaker 2",
+                child,
+                &b,
+                &format!("{mm2_alias}.{topic}"),
+                &options,
+            )
+            .await?,
+        );
+    }
+
+    // 3. raw rdkafka consume → produce, target raw.<topic>.
+    let child = Command::new(&exe)
+        .args([
+            "mirror",
+            "child-raw",
+            &options.a,
+            &options.b,
+            &topic,
+            &format!("raw.{topic}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    outcomes.push(
+        measure(
+            "raw rdkafka pipe",
+            child,
+            &b,
+            &format!("raw.{topic}"),
+            &options,
+        )
+        .await?,
+    );
+
+    println!(
+        "\nmirror benchmark: {} records × {RECORD_BYTES} B, {} partitions, tasks.max={}",
+        options.records, options.partitions, options.tasks
+    );
+    println!(
+        "| contender | msgs/s (steady) | MB/s (steady) | msgs/s (incl. start-up) | CPU s | peak RSS MiB | copied | wall s |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for o in &outcomes {
+        let rate = o.copied as f64 / o.seconds;
+        println!(
+            "| {} | {:.0} | {:.1} | {:.0} | {:.1} | {:.0} | {} | {:.1} |",
+            o.name,
+            o.steady_rate,
+            o.steady_rate * RECORD_BYTES as f64 / 1_000_000.0,
+            rate,
+            o.cpu_seconds,
+            o.peak_rss_mib,
+            o.copied,
+            o.seconds
+        );
+    }
+    Ok(())
+}
+
+const MM2_WORKER: &str = "config.storage.replication.factor = 1\noffset.storage.replication.factor = 1\n\
+status.storage.replication.factor = 1\nsync.topic.acls.enabled = false\n";
+
+fn mm2_properties(alias: &str, options: &Options, topic: &str) -> String {
+    format!(
+        "clusters = {alias}, B\n{alias}.bootstrap.servers = {}\nB.bootstrap.servers = {}\n\
+         {alias}->B.enabled = true\n{alias}->B.topics = {topic}\ntasks.max = {}\n\
+         replication.factor = 1\ncheckpoints.topic.replication.factor = 1\n\
+         heartbeats.topic.replication.factor = 1\noffset-syncs.topic.replication.factor = 1\n",
+        options.a, options.b, options.tasks
+    )
+}
+
+async fn produce(a: &KafkaClients, topic: &str, records: u64) -> BenchResult<()> {
+    let producer: FutureProducer = a.producer()?;
+    // Random bytes, 1,024 distinct payloads (1 MiB, larger than lz4's 64 KiB window):
+    // compression (lz4 in broker-core's defaults, none in MM2's) cannot shrink them, so
+    // every contender moves the full 1 KiB per record.
+    let payloads: Vec<Vec<u8>> = (0..1024)
+        .map(|_| (0..RECORD_BYTES).map(|_| rand::random::<u8>()).collect())
+        .collect();
+    let mut pending = Vec::new();
+    for id in 0..records {
+        let key = id.to_be_bytes();
+        let payload = &payloads[usize::try_from(id % 1024).unwrap_or_default()];
+        let mut record = FutureRecord::to(topic).key(&key[..]).payload(&payload[..]);
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => {
+                    pending.push(delivery);
+                    break;
+                }
+                Err((_, back)) => {
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        }
+        if pending.len() >= 50_000 {
+            for delivery in pending.drain(..) {
+                delivery.await?.map_err(|(e, _)| e)?;
+            }
+        }
+    }
+    for delivery in pending {
+        delivery.await?.map_err(|(e, _)| e)?;
+    }
+    Ok(())
+}
+
+/// Waits until `target` holds every record (or the timeout), then stops the child and
+/// reads its CPU time and peak RSS.
+async fn measure(
+    name: &'static str,
+    mut child: Child,
+    b: &KafkaClients,
+    target: &str,
+    options: &Options,
+) -> BenchResult<Outcome> {
+    eprintln!("running {name} → {target}");
+    let start = Instant::now();
+    let inspector = ClusterInspector::new(b, Duration::from_secs(5))?;
+    let mut copied = 0;
+    let mut first_seen: Option<(Instant, i64)> = None;
+    let goal = i64::try_from(options.records)?;
+    while start.elapsed() < options.timeout {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if let Ok(info) = inspector.topic(target).await {
+            let mut sum = 0;
+            for partition in info.partitions {
+                if let Ok(marks) = inspector.watermarks(target, partition.id).await {
+                    sum += marks.high;
+                }
+            }
+            copied = sum;
+            if copied > 0 && first_seen.is_none() {
+                first_seen = Some((Instant::now(), copied));
+            }
+        }
+        if copied >= goal {
+            break;
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    // Steady-state rate: from the first copied record on, so that process start-up (JVM and
+    // Connect herder for MM2, group join for all) is reported apart.
+    let steady_rate = first_seen.map_or(0.0, |(at, count)| {
+        (copied - count) as f64 / at.elapsed().as_secs_f64().max(0.001)
+    });
+    let (cpu_seconds, peak_rss_mib) = process_usage(child.id());
+    child.kill().ok();
+    child.wait().ok();
+    eprintln!("{name}: {copied} records in {seconds:.1} s");
+    Ok(Outcome {
+        name,
+        seconds,
+        steady_rate,
+        cpu_seconds,
+        peak_rss_mib,
+        copied,
+    })
+}
+
+/// utime + stime (s) and VmHWM (MiB) of a live process.
+fn process_usage(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
+    let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let cpu = (ticks(11) + ticks(12)) / CLOCK_TICKS_PER_SECOND;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    (cpu, hwm_kib / 1024.0)
+}
+
+/// Child role: this gateway's mirror on a properties file, until killed.
+async fn child_gateway(properties: String) -> BenchResult<()> {
+    let config = gateway_mirror::load_properties(&properties)?;
+    gateway_mirror::run(config, MetricsRegistry::new(), Shutdown::new()).await?;
+    Ok(())
+}
+
+/// Creates the raw pipe's target topic with the source partition count.
+async fn prepare_raw(args: &[String]) -> BenchResult<()> {
+    let [a, b, source, target] = args else {
+        return Err("child-raw needs A B SOURCE TARGET".into());
+    };
+    let inspector = ClusterInspector::new(&clients(a)?, Duration::from_secs(5))?;
+    let partitions = inspector.topic(source).await?.partitions.len();
+    clients(b)?
+        .admin()?
+        .create_topics(
+            &[NewTopic::new(
+                target,
+                i32::try_from(partitions)?,
+                TopicReplication::Fixed(1),
+            )],
+            &AdminOptions::new(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Child role: the simplest correct pipe, consume A → produce B, same partition.
+fn child_raw(args: &[String]) -> BenchResult<()> {
+    let [a, b, source, target] = args else {
+        return Err("child-raw needs A B SOURCE TARGET".into());
+    };
+    let b_clients = clients(b)?;
+    let mut config = clients(a)?.consumer_config(&format!("bench-raw-{}", std::process::id()));
+    config.set("enable.auto.commit", "true");
+    let consumer: BaseConsumer = config.create()?;
+    consumer.subscribe(&[source])?;
+    let producer: BaseProducer = b_clients.producer_config().create()?;
+    loop {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message?;
+            let mut record = BaseRecord::to(target).partition(message.partition());
+            if let Some(key) = message.key() {
+                record = record.key(key);
+            }
+            if let Some(payload) = message.payload() {
+                record = record.payload(payload);
+            }
+            while let Err((error, back)) = producer.send(record) {
+                if !matches!(
+                    error,
+                    rdkafka::error::KafkaError::MessageProduction(
+                        rdkafka::types::RDKafkaErrorCode::QueueFull
+                    )
+                ) {
+                    return Err(error.into());
+                }
+                record = back;
+                producer.poll(Duration::from_millis(5));
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+}

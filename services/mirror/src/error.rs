@@ -1,0 +1,126 @@
+//! Errors of the mirror, sorted by what the supervisor must do: a retriable error restarts
+//! the failed flow with backoff from its last committed position (nothing is lost, records
+//! after that position may be copied twice in at-least-once mode); a definite error stops
+//! the mirror and is surfaced to the operator.
+
+use broker_core::{BrokerError, ConfigError, ErrorKind};
+use rdkafka::error::KafkaError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error("kafka {operation} failed for flow {flow}: {source}")]
+    Kafka {
+        flow: String,
+        operation: &'static str,
+        #[source]
+        source: KafkaError,
+    },
+    #[error(
+        "record of {topic}[{partition}] at offset {offset} was not acknowledged by the target: {source}"
+    )]
+    Delivery {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("malformed record in internal topic {topic}: {reason}")]
+    Corrupt { topic: String, reason: String },
+    #[error("the source group `{group}` has no committed offsets for mirrored topics")]
+    UnknownGroup { group: String },
+    #[error("flow {flow} is not enabled in the configuration")]
+    UnknownFlow { flow: String },
+    #[error("the {task} task stopped unexpectedly: {reason}")]
+    Task { task: String, reason: String },
+}
+
+impl MirrorError {
+    pub(crate) fn kafka(flow: &str, operation: &'static str, source: KafkaError) -> Self {
+        Self::Kafka {
+            flow: flow.to_owned(),
+            operation,
+            source,
+        }
+    }
+
+    /// What the caller must do about this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Config(_) | Self::UnknownFlow { .. } => ErrorKind::InvalidInput,
+            Self::Io { .. } => ErrorKind::NotFound,
+            Self::Broker(error) => error.kind(),
+            Self::Kafka { source, .. } | Self::Delivery { source, .. } => {
+                ErrorKind::from_kafka_error(source)
+            }
+            Self::Corrupt { .. } | Self::Task { .. } => ErrorKind::Internal,
+            Self::UnknownGroup { .. } => ErrorKind::NotFound,
+        }
+    }
+
+    /// Whether restarting the flow with backoff can succeed. A fenced transactional
+    /// producer (another mirror took over the flow) is definite; so is any config error.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Self::Kafka { source, .. } | Self::Delivery { source, .. } => {
+                is_retriable_kafka(source)
+            }
+            Self::Task { .. } => true,
+            other => other.kind().is_retriable(),
+        }
+    }
+}
+
+/// librdkafka marks transaction errors as retriable / abortable / fatal itself; everything
+/// else is classified by broker-core's table.
+pub(crate) fn is_retriable_kafka(error: &KafkaError) -> bool {
+    use rdkafka::error::RDKafkaErrorCode as C;
+    if let KafkaError::Transaction(rd) = error {
+        return !rd.is_fatal();
+    }
+    match error.rdkafka_error_code() {
+        Some(C::Fenced | C::ProducerFenced | C::InvalidProducerEpoch) => false,
+        // An idempotent producer that lost sequence numbers must be recreated: restarting
+        // the flow does exactly that.
+        Some(C::OutOfOrderSequenceNumber | C::UnknownProducerId | C::InconsistentGroupProtocol) => {
+            true
+        }
+        _ => ErrorKind::from_kafka_error(error).is_retriable(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::error::RDKafkaErrorCode;
+
+    use super::*;
+
+    #[test]
+    fn leader_moves_are_retriable_and_config_is_not() {
+        let moving = MirrorError::Delivery {
+            topic: "t".into(),
+            partition: 0,
+            offset: 1,
+            source: KafkaError::MessageProduction(RDKafkaErrorCode::NotLeaderForPartition),
+        };
+        assert!(moving.is_retriable());
+        let config = MirrorError::Config(ConfigError::new("clusters", "is required"));
+        assert!(!config.is_retriable());
+        let fenced = MirrorError::kafka(
+            "A->B",
+            "commit",
+            KafkaError::MessageProduction(RDKafkaErrorCode::ProducerFenced),
+        );
+        assert!(!fenced.is_retriable());
+    }
+}

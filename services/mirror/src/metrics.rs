@@ -1,0 +1,99 @@
+//! Prometheus metrics of the mirror, registered once in the process registry.
+//!
+//! Per flow and partition: records and bytes copied (rates come from `rate()`), replication
+//! latency (now − source record timestamp at target acknowledgement, as MM2's
+//! `replication-latency-ms`), record lag (source high watermark − next record to copy) and
+//! the recovery point objective: records and seconds that a failover right now would lose.
+
+use broker_core::telemetry::MetricsRegistry;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+
+/// `flow`, `topic` (source name), `partition`.
+pub(crate) type PartitionLabels = Vec<(&'static str, String)>;
+
+#[derive(Clone)]
+pub struct MirrorMetrics {
+    pub(crate) records: Family<PartitionLabels, Counter>,
+    pub(crate) bytes: Family<PartitionLabels, Counter>,
+    pub(crate) latency: Family<Vec<(&'static str, String)>, Histogram>,
+    pub(crate) record_lag: Family<PartitionLabels, Gauge>,
+    pub(crate) rpo_seconds: Family<PartitionLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    pub(crate) restarts: Family<Vec<(&'static str, String)>, Counter>,
+    pub(crate) checkpoints: Family<Vec<(&'static str, String)>, Counter>,
+}
+
+impl std::fmt::Debug for MirrorMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MirrorMetrics").finish_non_exhaustive()
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([
+        0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ])
+}
+
+impl MirrorMetrics {
+    pub fn new(registry: &MetricsRegistry) -> Self {
+        let metrics = Self {
+            records: Family::default(),
+            bytes: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+            record_lag: Family::default(),
+            rpo_seconds: Family::default(),
+            restarts: Family::default(),
+            checkpoints: Family::default(),
+        };
+        registry.with_registry(|r| {
+            let r = r.sub_registry_with_prefix("kafka_gateway_mirror");
+            r.register(
+                "records",
+                "Records copied to the target and acknowledged",
+                metrics.records.clone(),
+            );
+            r.register(
+                "bytes",
+                "Key and value bytes copied to the target and acknowledged",
+                metrics.bytes.clone(),
+            );
+            r.register(
+                "replication_latency_seconds",
+                "Time from the source record timestamp to the target acknowledgement",
+                metrics.latency.clone(),
+            );
+            r.register(
+                "record_lag",
+                "Records on the source not yet acknowledged by the target",
+                metrics.record_lag.clone(),
+            );
+            r.register(
+                "rpo_seconds",
+                "Age of the oldest source record not yet on the target (0 when caught up)",
+                metrics.rpo_seconds.clone(),
+            );
+            r.register(
+                "restarts",
+                "Flow restarts after a retriable error",
+                metrics.restarts.clone(),
+            );
+            r.register(
+                "checkpoints",
+                "MM2-format checkpoints written to the target",
+                metrics.checkpoints.clone(),
+            );
+        });
+        metrics
+    }
+
+    pub(crate) fn labels(flow: &str, topic: &str, partition: i32) -> PartitionLabels {
+        vec![
+            ("flow", flow.to_owned()),
+            ("topic", topic.to_owned()),
+            ("partition", partition.to_string()),
+        ]
+    }
+}

@@ -1,0 +1,242 @@
+//! Starting, supervising and stopping every flow of a mirror.
+//!
+//! Per flow: internal topics are created, topic discovery runs, `tasks.max` replication
+//! tasks run on their own threads, and the checkpoint/heartbeat tasks run on the runtime.
+//! A replication task that fails with a retriable error is restarted with exponential
+//! backoff (1 s → 30 s) from its last committed position; a definite error stops the
+//! whole mirror. On shutdown each task drains (flush, write the offset map, commit) before
+//! `run` returns. If the `run` future is dropped instead, the tasks stop at once without
+//! draining: that is the crash the delivery guarantees are built for.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use broker_core::metadata::ClusterInspector;
+use broker_core::telemetry::MetricsRegistry;
+use broker_core::{KafkaClients, Shutdown};
+use tokio::task::JoinSet;
+
+use crate::config::{OffsetSyncsLocation, ValidatedMirror};
+use crate::error::MirrorError;
+use crate::metrics::MirrorMetrics;
+use crate::offsets::checkpoints::OffsetTasks;
+use crate::policy::HEARTBEATS_TOPIC;
+use crate::replicate::{SlotRegistry, TaskContext, run_task};
+use crate::topics::{TopicSync, ensure_compacted_topic};
+
+/// Sets the stop flag when dropped, so that replication threads never outlive `run`.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+pub(crate) async fn run(
+    config: ValidatedMirror,
+    registry: MetricsRegistry,
+    shutdown: Shutdown,
+) -> Result<(), MirrorError> {
+    for warning in &config.warnings {
+        tracing::warn!(%warning, "mirror configuration");
+    }
+    let config = Arc::new(config);
+    let metrics = MirrorMetrics::new(&registry);
+    let slots = SlotRegistry::default();
+    // `abandon` (set on drop) stops threads without draining; `drain` on shutdown.
+    let abandon = Arc::new(AtomicBool::new(false));
+    let drain = Arc::new(AtomicBool::new(false));
+    let _guard = StopOnDrop(Arc::clone(&abandon));
+    let mut tasks: JoinSet<Result<(), MirrorError>> = JoinSet::new();
+    let background = shutdown.child();
+
+    for flow in &config.flows {
+        let flow = Arc::new(flow.clone());
+        let source = KafkaClients::new(config.cluster(&flow.source).cluster.clone());
+        let target = KafkaClients::new(config.cluster(&flow.target).cluster.clone());
+        let timeout = flow.admin_timeout.min(Duration::from_secs(30));
+        let policy = &flow.policy;
+        ensure_compacted_topic(
+            &target,
+            &policy.offset_map_topic(&flow.source),
+            flow.checkpoints_replication_factor,
+            timeout,
+        )
+        .await?;
+        if flow.checkpoints.is_some() {
+            ensure_compacted_topic(
+                &target,
+                &policy.checkpoints_topic(&flow.source),
+                flow.checkpoints_replication_factor,
+                timeout,
+            )
+            .await?;
+        }
+        if flow.heartbeats.is_some() {
+            ensure_compacted_topic(
+                &target,
+                HEARTBEATS_TOPIC,
+                flow.heartbeats_replication_factor,
+                timeout,
+            )
+            .await?;
+            ensure_compacted_topic(
+                &source,
+                HEARTBEATS_TOPIC,
+                flow.heartbeats_replication_factor,
+                timeout,
+            )
+            .await?;
+        }
+        if let Some(syncs) = &flow.offset_syncs {
+            let (clients, alias) = match syncs.location {
+                OffsetSyncsLocation::Source => (&source, &flow.target),
+                OffsetSyncsLocation::Target => (&target, &flow.source),
+            };
+            ensure_compacted_topic(
+                clients,
+                &policy.offset_syncs_topic(alias),
+                syncs.replication_factor,
+                timeout,
+            )
+            .await?;
+        }
+
+        let (topic_sync, plan) = TopicSync::new(Arc::clone(&flow), &source, &target)?;
+        topic_sync.refresh().await?;
+        let wake_topics = Arc::clone(&topic_sync.wake);
+        let topic_shutdown = background.clone();
+        tasks.spawn(async move {
+            topic_sync.run(topic_shutdown).await;
+            Ok(())
+        });
+
+        for task in 0..flow.tasks {
+            let context = TaskContext {
+                config: Arc::clone(&config),
+                flow: Arc::clone(&flow),
+                task,
+                plan: plan.clone(),
+                wake_topics: Arc::clone(&wake_topics),
+                metrics: metrics.clone(),
+                slots: Arc::clone(&slots),
+                stop: Arc::clone(&drain),
+                abandon: Arc::clone(&abandon),
+            };
+            tasks.spawn(supervise_task(context, background.clone()));
+        }
+        let offset_tasks = OffsetTasks::new(&config, Arc::clone(&flow), plan, metrics.clone());
+        let offsets_shutdown = background.clone();
+        tasks.spawn(offset_tasks.run(offsets_shutdown));
+    }
+    tasks.spawn(lag_loop(
+        Arc::clone(&config),
+        metrics.clone(),
+        Arc::clone(&slots),
+        background.clone(),
+    ));
+
+    tokio::select! {
+        () = shutdown.wait() => {}
+        Some(joined) = tasks.join_next() => {
+            let failure = match joined {
+                Ok(Err(error)) => Some(error),
+                Err(join_error) => Some(MirrorError::Task { task: "mirror".to_owned(), reason: join_error.to_string() }),
+                Ok(Ok(())) => None,
+            };
+            drain.store(true, Ordering::Relaxed);
+            background.trigger();
+            while tasks.join_next().await.is_some() {}
+            return failure.map_or(Ok(()), Err);
+        }
+    }
+    tracing::info!("mirror shutting down, draining replication tasks");
+    drain.store(true, Ordering::Relaxed);
+    background.trigger();
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(Err(error)) = joined {
+            first_error.get_or_insert(error);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Runs one replication task, restarting it after retriable errors.
+async fn supervise_task(context: TaskContext, shutdown: Shutdown) -> Result<(), MirrorError> {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let attempt = context.clone();
+        let result = run_task(attempt).await;
+        match result {
+            Ok(()) => return Ok(()),
+            Err(error) if error.is_retriable() && !shutdown.is_triggered() => {
+                tracing::warn!(flow = %context.flow.name(), task = context.task, %error, ?backoff, "replication task failed, restarting");
+                context
+                    .metrics
+                    .restarts
+                    .get_or_create(&vec![("flow", context.flow.name())])
+                    .inc();
+                tokio::select! {
+                    () = shutdown.wait() => return Ok(()),
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Every 5 s: per partition, record lag and RPO from the source high watermark and the
+/// last acknowledged position.
+async fn lag_loop(
+    config: Arc<ValidatedMirror>,
+    metrics: MirrorMetrics,
+    slots: SlotRegistry,
+    shutdown: Shutdown,
+) -> Result<(), MirrorError> {
+    let mut inspectors = std::collections::HashMap::new();
+    for flow in &config.flows {
+        let clients = KafkaClients::new(config.cluster(&flow.source).cluster.clone());
+        inspectors.insert(
+            flow.name(),
+            ClusterInspector::new(&clients, Duration::from_secs(10))?,
+        );
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            () = shutdown.wait() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let current: Vec<_> = slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(key, slot)| (key.clone(), Arc::clone(slot)))
+            .collect();
+        for ((flow, topic, partition), slot) in current {
+            let Some(inspector) = inspectors.get(&flow) else {
+                continue;
+            };
+            let Ok(marks) = inspector.watermarks(&topic, partition).await else {
+                continue;
+            };
+            let (next, timestamp) = {
+                let state = slot.lock();
+                (state.acknowledged_next, state.acknowledged_timestamp_ms)
+            };
+            let lag = (marks.high - next.unwrap_or(marks.low)).max(0);
+            let labels = MirrorMetrics::labels(&flow, &topic, partition);
+            metrics.record_lag.get_or_create(&labels).set(lag);
+            let rpo = match (lag, timestamp) {
+                (0, _) | (_, None) => 0.0,
+                (_, Some(ms)) => (crate::offsets::now_millis() - ms).max(0) as f64 / 1000.0,
+            };
+            metrics.rpo_seconds.get_or_create(&labels).set(rpo);
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Helpers for the mirror tests: an `mm2.properties` for clusters A and B, running the
+//! mirror in the background, producing numbered records and reading them back on B.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use broker_core::metadata::ClusterInspector;
+use broker_core::telemetry::MetricsRegistry;
+use broker_core::{KafkaClients, Shutdown};
+use gateway_mirror::ValidatedMirror;
+use integration_tests::Services;
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+/// Properties of an A->B flow copying `topics`, tuned for tests (RF 1, fast intervals).
+pub(crate) fn properties(topics: &str, extra: &str) -> ValidatedMirror {
+    let services = Services::from_env();
+    let text = format!(
+        "clusters = A, B\nA.bootstrap.servers = {}\nB.bootstrap.servers = {}\n\
+         A->B.enabled = true\nA->B.topics = {topics}\nreplication.factor = 1\n\
+         checkpoints.topic.replication.factor = 1\nheartbeats.topic.replication.factor = 1\n\
+         offset-syncs.topic.replication.factor = 1\nrefresh.topics.interval.seconds = 1\n\
+         offset.flush.interval.ms = 200\nemit.checkpoints.interval.seconds = 1\n{extra}\n",
+        services.kafka_bootstrap, services.kafka_b_bootstrap
+    );
+    let mirror = gateway_mirror::parse_properties(&text).expect("test properties are valid");
+    assert!(mirror.warnings.is_empty(), "{:?}", mirror.warnings);
+    mirror
+}
+
+/// A mirror running in the background. `stop` drains gracefully; `crash` drops it.
+pub(crate) struct RunningMirror {
+    shutdown: Shutdown,
+    handle: tokio::task::JoinHandle<Result<(), gateway_mirror::MirrorError>>,
+}
+
+impl RunningMirror {
+    pub(crate) fn start(config: ValidatedMirror) -> Self {
+        let shutdown = Shutdown::new();
+        let handle = tokio::spawn(gateway_mirror::run(
+            config,
+            MetricsRegistry::new(),
+            shutdown.clone(),
+        ));
+        Self { shutdown, handle }
+    }
+
+    pub(crate) async fn stop(self) {
+        self.shutdown.trigger();
+        tokio::time::timeout(Duration::from_secs(60), self.handle)
+            .await
+            .expect("mirror drains within 60 s")
+            .expect("mirror task")
+            .expect("mirror stops cleanly");
+    }
+
+    /// Drops the mirror mid-stream: nothing is flushed or committed any more.
+    pub(crate) async fn crash(self) {
+        self.handle.abort();
+        let _ = self.handle.await;
+        // The replication threads notice within one poll.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Record `id` as key `id`, value `value-<id>`, a header and an explicit timestamp.
+pub(crate) async fn produce_numbered(
+    producer: &FutureProducer,
+    topic: &str,
+    ids: std::ops::Range<u32>,
+    partitions: i32,
+) {
+    let mut pending = Vec::new();
+    for id in ids {
+        let key = format!("{id:08}");
+        let value = format!("value-{id}");
+        let header = format!("h-{id}");
+        let partition = i32::try_from(id).unwrap() % partitions;
+        let record = FutureRecord::to(topic)
+            .key(&key)
+            .payload(&value)
+            .partition(partition)
+            .timestamp(1_600_000_000_000 + i64::from(id))
+            .headers(OwnedHeaders::new().insert(Header {
+                key: "trace",
+                value: Some(header.as_bytes()),
+            }));
+        pending.push(producer.send_result(record).expect("enqueued"));
+        if pending.len() >= 5000 {
+            for delivery in pending.drain(..) {
+                delivery.await.expect("delivered").expect("acknowledged");
+            }
+        }
+    }
+    for delivery in pending {
+        delivery.await.expect("delivered").expect("acknowledged");
+    }
+}
+
+/// A record as read on the target.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Seen {
+    pub(crate) key: String,
+    pub(crate) value: String,
+    pub(crate) partition: i32,
+    pub(crate) timestamp: Option<i64>,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+/// Reads `topic` on `clients` from the beginning until `expected` records or `timeout`.
+pub(crate) fn read_all(
+    clients: &KafkaClients,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+    read_committed: bool,
+) -> Vec<Seen> {
+    let mut config = clients.consumer_config(&integration_tests::unique_name("mirror_reader"));
+    config.set("enable.auto.commit", "false").set(
+        "isolation.level",
+        if read_committed {
+            "read_committed"
+        } else {
+            "read_uncommitted"
+        },
+    );
+    let consumer: BaseConsumer = config.create().expect("reader");
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline && consumer.subscribe(&[topic]).is_err() {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut seen = Vec::new();
+    while seen.len() < expected && Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(message)) => seen.push(Seen {
+                key: String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
+                value: String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned(),
+                partition: message.partition(),
+                timestamp: message.timestamp().to_millis(),
+                headers: message
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|header| {
+                                (
+                                    header.key.to_owned(),
+                                    String::from_utf8_lossy(header.value.unwrap_or_default())
+                                        .into_owned(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+            Some(Err(error)) => eprintln!("reader: {error}"),
+            None => {}
+        }
+    }
+    seen
+}
+
+/// Waits until `topic` exists on the cluster; returns its partition count.
+pub(crate) async fn wait_for_topic(
+    clients: &KafkaClients,
+    topic: &str,
+    timeout: Duration,
+) -> usize {
+    let inspector = ClusterInspector::new(clients, Duration::from_secs(5)).expect("inspector");
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(info) = inspector.topic(topic).await {
+            return info.partitions.len();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "topic {topic} did not appear within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Sum of high watermarks of `topic` (records written, markers included).
+pub(crate) async fn high_watermarks(clients: &KafkaClients, topic: &str) -> BTreeMap<i32, i64> {
+    let inspector = ClusterInspector::new(clients, Duration::from_secs(5)).expect("inspector");
+    let mut marks = BTreeMap::new();
+    if let Ok(info) = inspector.topic(topic).await {
+        for partition in info.partitions {
+            marks.insert(
+                partition.id,
+                high_watermark(&inspector, topic, partition.id).await,
+            );
+        }
+    }
+    marks
+}
+
+/// A fresh or busy partition can briefly answer "not leader"; that is retriable.
+async fn high_watermark(inspector: &ClusterInspector, topic: &str, partition: i32) -> i64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match inspector.watermarks(topic, partition).await {
+            Ok(watermarks) => return watermarks.high,
+            Err(error) if error.is_retriable() && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(error) => panic!("watermarks of {topic}/{partition}: {error}"),
+        }
+    }
+}

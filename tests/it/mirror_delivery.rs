@@ -1,0 +1,104 @@
+//! Delivery guarantees across an abrupt stop (the mirror future is dropped mid-stream, so
+//! nothing is flushed or committed) and a restart.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use integration_tests::{Services, create_topic, kafka_clients, unique_name};
+
+use crate::mirror_common::{
+    RunningMirror, high_watermarks, produce_numbered, properties, read_all,
+};
+
+const RECORDS: u32 = 20_000;
+
+async fn crash_and_restart(extra: &str, read_committed: bool) -> BTreeMap<String, usize> {
+    let services = Services::from_env();
+    let a = kafka_clients(&services.kafka_bootstrap).await;
+    let b = kafka_clients(&services.kafka_b_bootstrap).await;
+    let topic = unique_name("mirror_crash");
+    let remote = format!("A.{topic}");
+    create_topic(&a, &topic, 3).await;
+    let producer = a.producer().expect("producer");
+    produce_numbered(&producer, &topic, 0..RECORDS, 3).await;
+
+    let mirror = RunningMirror::start(properties(&topic, extra));
+    loop {
+        let copied: i64 = high_watermarks(&b, &remote).await.values().sum();
+        if copied > i64::from(RECORDS) / 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    mirror.crash().await;
+    let mirror = RunningMirror::start(properties(&topic, extra));
+    let b_reader = b.clone();
+    let remote_name = remote.clone();
+    let expected = usize::try_from(RECORDS).unwrap();
+    let first_pass = tokio::task::spawn_blocking(move || {
+        read_all(
+            &b_reader,
+            &remote_name,
+            expected,
+            Duration::from_secs(120),
+            read_committed,
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        first_pass.len() >= expected,
+        "only {} of {expected} records arrived",
+        first_pass.len()
+    );
+    // Stop gracefully, then read everything again to count duplicates.
+    mirror.stop().await;
+    let b_reader = b.clone();
+    let seen = tokio::task::spawn_blocking(move || {
+        read_all(
+            &b_reader,
+            &remote,
+            expected * 2,
+            Duration::from_secs(10),
+            read_committed,
+        )
+    })
+    .await
+    .unwrap();
+    let mut counts = BTreeMap::new();
+    for record in seen {
+        *counts.entry(record.key).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn at_least_once_loses_nothing_across_a_crash() {
+    let counts = crash_and_restart("", false).await;
+    let missing: Vec<u32> = (0..RECORDS)
+        .filter(|id| !counts.contains_key(&format!("{id:08}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} records lost, first {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exactly_once_copies_every_record_once_across_a_crash() {
+    let counts = crash_and_restart("exactly.once.support = enabled", true).await;
+    let missing = (0..RECORDS)
+        .filter(|id| !counts.contains_key(&format!("{id:08}")))
+        .count();
+    let duplicated: Vec<(&String, &usize)> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert_eq!(missing, 0, "records lost");
+    assert!(
+        duplicated.is_empty(),
+        "{} records duplicated, e.g. {:?}",
+        duplicated.len(),
+        duplicated.first()
+    );
+    assert_eq!(counts.len(), usize::try_from(RECORDS).unwrap());
+}
