@@ -1,8 +1,11 @@
 //! The connector plugins this binary ships. Connector crates stay independent of each other;
 //! this is the one place that lists them.
 
+use connect_api::ConnectorPlugin;
 use gateway_connect::{PluginRegistry, builtin_plugins};
 
 pub(crate) fn all() -> PluginRegistry {
     builtin_plugins()
+        .with(ConnectorPlugin::source(mysql_source::MySqlCdcSource))
+        .with(ConnectorPlugin::source(mysql_source::JdbcQuerySource))
 }

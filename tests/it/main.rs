@@ -24,3 +24,4 @@ mod mirror_common;
 mod mirror_delivery;
 mod mirror_offsets;
 mod mirror_replication;
+mod mysql_cdc;

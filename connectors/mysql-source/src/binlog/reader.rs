@@ -1,0 +1,456 @@
+//! The binlog reader task.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use connect_api::{Schema, SourceRecord};
+use futures::StreamExt;
+use mysql_async::binlog::events::{Event, EventData, RowsEventData};
+use mysql_async::binlog::row::BinlogRow;
+use mysql_async::prelude::Queryable;
+use mysql_async::{BinlogStream, BinlogStreamRequest, Conn};
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+use crate::SourceError;
+use crate::binlog::gtid::{MARIADB_GTID, MariaGtid};
+use crate::config::CdcConfig;
+use crate::envelope::{self, Change, Operation, SourceInfo};
+use crate::position::{BinlogPosition, GtidState, StoredOffset};
+use crate::schema::{self, TableSchema};
+
+/// What the reader hands to the task, in binlog order.
+#[derive(Debug)]
+pub enum StreamItem {
+    Records(Vec<SourceRecord>),
+    /// A DDL statement for the schema history topic (Debezium's history record).
+    History(Value),
+    Failed(SourceError),
+}
+
+#[derive(Debug, Clone)]
+pub struct StreamJob {
+    pub config: Arc<CdcConfig>,
+    pub connector: &'static str,
+    pub partition: Map<String, Value>,
+    pub start: BinlogPosition,
+}
+
+pub fn spawn(job: StreamJob) -> (mpsc::Receiver<StreamItem>, tokio::task::JoinHandle<()>) {
+    let batches = (job.config.max_queue_size / job.config.max_batch_size.max(1)).max(2);
+    let (sender, receiver) = mpsc::channel(batches);
+    // The binlog reader (tokio names tasks only with tokio_unstable).
+    let handle = tokio::spawn(async move {
+        let failure = sender.clone();
+        if let Err(error) = Reader::new(job).run(&sender).await {
+            let _ = failure.send(StreamItem::Failed(error)).await;
+        }
+    });
+    (receiver, handle)
+}
+
+/// A table as the stream sees it: schema and envelope schema, or not captured.
+type Captured = Option<Arc<(TableSchema, Schema)>>;
+
+struct Reader {
+    job: StreamJob,
+    file: String,
+    state: GtidState,
+    /// Position before the current transaction (what a record's offset names).
+    transaction_start: BinlogPosition,
+    transaction_gtid: Option<String>,
+    transaction_events: u64,
+    standalone: bool,
+    skip: u64,
+    tables: HashMap<u64, Captured>,
+    batch: Vec<SourceRecord>,
+}
+
+fn purged_message(start: &BinlogPosition, error: &str) -> String {
+    let at = if start.gtids.is_empty() {
+        format!("{}:{}", start.file, start.pos)
+    } else {
+        format!("GTID {}", start.gtids)
+    };
+    format!(
+        "the binlog position to resume from ({at}) is no longer on the server, probably purged \
+         ({error}). Changes after it are lost to this connector. To recover, take a new snapshot: \
+         set snapshot.mode=when_needed and restart the connector, or stop it, delete its offsets \
+         (DELETE /connectors/<name>/offsets) and resume it; keep binlogs longer \
+         (binlog_expire_logs_seconds) to avoid this"
+    )
+}
+
+impl Reader {
+    fn new(job: StreamJob) -> Self {
+        Self {
+            file: job.start.file.clone(),
+            state: GtidState::parse(&job.start.gtids),
+            transaction_start: BinlogPosition {
+                skip_events: 0,
+                ..job.start.clone()
+            },
+            transaction_gtid: None,
+            transaction_events: 0,
+            standalone: false,
+            skip: job.start.skip_events,
+            tables: HashMap::new(),
+            batch: Vec::new(),
+            job,
+        }
+    }
+
+    async fn open(&self) -> Result<BinlogStream, SourceError> {
+        let config = &self.job.config;
+        let mut conn = Conn::new(config.connection.opts())
+            .await
+            .map_err(|e| SourceError::from_mysql("cannot connect for the binlog stream", &e))?;
+        let setup =
+            |e: mysql_async::Error| SourceError::from_mysql("cannot prepare the binlog stream", &e);
+        conn.query_drop("SET @mariadb_slave_capability=4")
+            .await
+            .map_err(setup)?;
+        let start = &self.job.start;
+        let request = if start.gtids.is_empty() {
+            BinlogStreamRequest::new(config.server_id)
+                .with_filename(start.file.as_bytes())
+                .with_pos(start.pos.max(4))
+        } else {
+            conn.exec_drop("SET @slave_connect_state = ?", (start.gtids.as_str(),))
+                .await
+                .map_err(setup)?;
+            conn.query_drop("SET @slave_gtid_strict_mode = 1")
+                .await
+                .map_err(setup)?;
+            BinlogStreamRequest::new(config.server_id).with_pos(4_u64)
+        };
+        tracing::info!(
+            gtids = start.gtids,
+            file = start.file,
+            pos = start.pos,
+            skip = start.skip_events,
+            "binlog stream starting"
+        );
+        conn.get_binlog_stream(request).await.map_err(|e| {
+            match SourceError::from_mysql("cannot start the binlog stream", &e) {
+                SourceError::Definite(message) if message.contains("1236") => {
+                    SourceError::definite(purged_message(start, &message))
+                }
+                other => other,
+            }
+        })
+    }
+
+    async fn run(mut self, sender: &mpsc::Sender<StreamItem>) -> Result<(), SourceError> {
+        let mut stream = self.open().await?;
+        let mut schema_conn = Conn::new(self.job.config.connection.opts())
+            .await
+            .map_err(|e| SourceError::from_mysql("cannot connect for table metadata", &e))?;
+        loop {
+            let next = if self.batch.is_empty() {
+                stream.next().await
+            } else {
+                match tokio::time::timeout(Duration::from_millis(2), stream.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        self.flush(sender).await?;
+                        continue;
+                    }
+                }
+            };
+            let event = match next {
+                None => {
+                    return Err(SourceError::transient(
+                        "the server closed the binlog stream",
+                    ));
+                }
+                Some(Err(error)) => {
+                    return Err(match SourceError::from_mysql("binlog stream", &error) {
+                        SourceError::Definite(message) if message.contains("1236") => {
+                            SourceError::definite(purged_message(&self.job.start, &message))
+                        }
+                        other => other,
+                    });
+                }
+                Some(Ok(event)) => event,
+            };
+            self.handle(&event, &stream, &mut schema_conn, sender)
+                .await?;
+            if self.batch.len() >= self.job.config.max_batch_size {
+                self.flush(sender).await?;
+            }
+        }
+    }
+
+    async fn flush(&mut self, sender: &mpsc::Sender<StreamItem>) -> Result<(), SourceError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        sender
+            .send(StreamItem::Records(batch))
+            .await
+            .map_err(|_| SourceError::transient("the task stopped"))
+    }
+
+    fn commit(&mut self, end_pos: u64) {
+        if let Some(gtid) = self.transaction_gtid.take() {
+            let parts: Vec<u64> = gtid.split('-').filter_map(|p| p.parse().ok()).collect();
+            if let [domain, server, sequence] = parts[..] {
+                self.state.apply(
+                    u32::try_from(domain).unwrap_or(0),
+                    u32::try_from(server).unwrap_or(0),
+                    sequence,
+                );
+            }
+        }
+        self.transaction_start = BinlogPosition {
+            gtids: self.state.to_string(),
+            file: self.file.clone(),
+            pos: end_pos,
+            skip_events: 0,
+        };
+        self.transaction_events = 0;
+        self.standalone = false;
+        self.skip = 0;
+    }
+
+    fn offset(&self) -> Map<String, Value> {
+        let mut position = self.transaction_start.clone();
+        position.skip_events = self.transaction_events;
+        StoredOffset::Streaming(position).to_map(0)
+    }
+
+    fn info(&self, event: &Event, row: u32) -> SourceInfo {
+        let header = event.header();
+        SourceInfo {
+            connector: self.job.connector,
+            name: self.job.config.topic_prefix.clone(),
+            ts_ms: i64::from(header.timestamp()) * 1000,
+            snapshot: "false",
+            server_id: header.server_id(),
+            gtid: self.transaction_gtid.clone(),
+            file: self.file.clone(),
+            pos: self.transaction_start.pos,
+            row,
+            thread: None,
+        }
+    }
+
+    async fn handle(
+        &mut self,
+        event: &Event,
+        stream: &BinlogStream,
+        schema_conn: &mut Conn,
+        sender: &mpsc::Sender<StreamItem>,
+    ) -> Result<(), SourceError> {
+        let header = event.header();
+        let end_pos = u64::from(header.log_pos());
+        if header.event_type_raw() == MARIADB_GTID {
+            if let Some(gtid) = MariaGtid::parse(event.data(), header.server_id()) {
+                let start = end_pos.saturating_sub(u64::from(header.event_size()));
+                self.transaction_start = BinlogPosition {
+                    gtids: self.state.to_string(),
+                    file: self.file.clone(),
+                    pos: start,
+                    skip_events: 0,
+                };
+                self.transaction_gtid = Some(gtid.to_string());
+                self.transaction_events = 0;
+                self.standalone = gtid.standalone;
+            }
+            return Ok(());
+        }
+        let data = match event.read_data() {
+            Ok(Some(data)) => data,
+            Ok(None) => return Ok(()),
+            Err(error) => {
+                return Err(SourceError::definite(format!(
+                    "cannot decode a binlog event: {error}"
+                )));
+            }
+        };
+        match data {
+            EventData::RotateEvent(rotate) => {
+                self.file = rotate.name().into_owned();
+                if !rotate.is_fake() || self.transaction_start.file.is_empty() {
+                    self.transaction_start.file = self.file.clone();
+                    self.transaction_start.pos = rotate.position();
+                }
+            }
+            EventData::XidEvent(_) => self.commit(end_pos),
+            EventData::QueryEvent(query) => {
+                let text = query.query().trim().to_owned();
+                let upper = text.to_ascii_uppercase();
+                if upper == "BEGIN" {
+                    if self.transaction_gtid.is_none() {
+                        self.transaction_events = 0;
+                    }
+                } else if upper == "COMMIT" || upper.starts_with("XA COMMIT") {
+                    self.commit(end_pos);
+                } else {
+                    let database = query.schema().into_owned();
+                    self.ddl(event, &database, &text, sender).await?;
+                    if self.standalone || self.transaction_gtid.is_none() {
+                        self.commit(end_pos);
+                    }
+                }
+            }
+            EventData::TableMapEvent(map) => {
+                let table_id = map.table_id();
+                if !self.tables.contains_key(&table_id) {
+                    let (database, table) = (
+                        map.database_name().into_owned(),
+                        map.table_name().into_owned(),
+                    );
+                    let config = &self.job.config;
+                    let captured = if config.filters.table(&database, &table) {
+                        schema::load(
+                            schema_conn,
+                            &config.topic_prefix,
+                            &database,
+                            &table,
+                            &config.filters,
+                            &config.modes,
+                        )
+                        .await?
+                        .map(|t| {
+                            let envelope = envelope::envelope_schema(&t, self.job.connector);
+                            Arc::new((t, envelope))
+                        })
+                    } else {
+                        None
+                    };
+                    self.tables.insert(table_id, captured);
+                }
+            }
+            EventData::RowsEvent(rows) => self.rows(event, &rows, stream)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn rows(
+        &mut self,
+        event: &Event,
+        rows: &RowsEventData<'_>,
+        stream: &BinlogStream,
+    ) -> Result<(), SourceError> {
+        let table_id = rows.table_id();
+        let Some(Some(captured)) = self.tables.get(&table_id).cloned() else {
+            return Ok(());
+        };
+        let Some(map) = stream.get_tme(table_id) else {
+            return Err(SourceError::definite(format!(
+                "rows event for unknown table id {table_id}"
+            )));
+        };
+        let (table, envelope_schema) = (&captured.0, &captured.1);
+        let operation = match rows {
+            RowsEventData::WriteRowsEvent(_) | RowsEventData::WriteRowsEventV1(_) => {
+                Operation::Create
+            }
+            RowsEventData::UpdateRowsEvent(_)
+            | RowsEventData::UpdateRowsEventV1(_)
+            | RowsEventData::PartialUpdateRowsEvent(_) => Operation::Update,
+            RowsEventData::DeleteRowsEvent(_) | RowsEventData::DeleteRowsEventV1(_) => {
+                Operation::Delete
+            }
+        };
+        let modes = self.job.config.modes;
+        // Fewer columns in the image than in the schema: the reader is behind an ADD
+        // COLUMN; the image's columns are the leading ones.
+        let image_columns = usize::try_from(map.columns_count()).unwrap_or(usize::MAX);
+        let decode = |row: Option<BinlogRow>| -> Result<Option<Vec<Value>>, SourceError> {
+            let Some(mut row) = row else { return Ok(None) };
+            let mut values = Vec::with_capacity(table.columns.len());
+            for (index, column) in table.columns.iter().enumerate().take(image_columns) {
+                let value = match row.take(index) {
+                    None => Value::Null,
+                    Some(value) => column.kind.from_binlog(value, &modes).map_err(|e| {
+                        SourceError::definite(format!(
+                            "cannot decode {}.{} from the binlog: {e}",
+                            table.id(),
+                            column.name
+                        ))
+                    })?,
+                };
+                values.push(value);
+            }
+            Ok(Some(values))
+        };
+        for (row_index, row) in rows.rows(map).enumerate() {
+            let (before, after) = row.map_err(|e| {
+                SourceError::definite(format!("cannot decode a row of {}: {e}", table.id()))
+            })?;
+            let change = Change {
+                operation,
+                before: decode(before)?,
+                after: decode(after)?,
+            };
+            self.transaction_events += 1;
+            if self.skip > 0 {
+                self.skip -= 1;
+                continue;
+            }
+            let info = self.info(event, u32::try_from(row_index).unwrap_or(0));
+            let offset = self.offset();
+            self.batch.extend(envelope::records(
+                table,
+                envelope_schema,
+                change,
+                &info,
+                &self.job.partition,
+                &offset,
+                self.job.config.tombstones_on_delete,
+            ));
+        }
+        Ok(())
+    }
+
+    async fn ddl(
+        &mut self,
+        event: &Event,
+        database: &str,
+        ddl: &str,
+        sender: &mpsc::Sender<StreamItem>,
+    ) -> Result<(), SourceError> {
+        // A new table id follows every DDL, but drop cached schemas anyway (RENAME etc.).
+        self.tables.clear();
+        let config = Arc::clone(&self.job.config);
+        if !database.is_empty() && !config.filters.database(database) {
+            return Ok(());
+        }
+        let info = self.info(event, 0);
+        let offset = self.offset();
+        if config.history_topic.is_some() {
+            self.flush(sender).await?;
+            let mut source = Map::new();
+            source.insert("server".into(), Value::from(config.topic_prefix.clone()));
+            let mut record = Map::new();
+            record.insert("source".into(), Value::Object(source));
+            record.insert("position".into(), Value::Object(offset.clone()));
+            record.insert("ts_ms".into(), Value::from(info.ts_ms));
+            record.insert("databaseName".into(), Value::from(database));
+            record.insert("ddl".into(), Value::from(ddl));
+            record.insert("tableChanges".into(), Value::Array(Vec::new()));
+            sender
+                .send(StreamItem::History(Value::Object(record)))
+                .await
+                .map_err(|_| SourceError::transient("the task stopped"))?;
+        }
+        if config.include_schema_changes {
+            self.batch.push(envelope::schema_change(
+                &config.topic_prefix,
+                self.job.connector,
+                database,
+                ddl,
+                &info,
+                &self.job.partition,
+                &offset,
+            ));
+        }
+        Ok(())
+    }
+}
