@@ -2,8 +2,10 @@
 //!
 //! - `cargo run --release -p bench -- bridge`: the HTTP bridge ([`bridge`]).
 //! - `cargo run --release -p bench -- mirror`: the mirror vs MirrorMaker 2 ([`mirror`]).
+//! - `cargo run --release -p bench -- es-sink`: the Elasticsearch sink vs raw `_bulk` ([`es_sink`]).
 
 mod bridge;
+mod es_sink;
 mod mirror;
 
 #[tokio::main]
@@ -12,8 +14,9 @@ async fn main() {
     let result = match which.as_str() {
         "bridge" => bridge::run().await,
         "mirror" => mirror::run(std::env::args().skip(2).collect()).await,
+        "es-sink" => es_sink::run(std::env::args().skip(2).collect()).await,
         _ => {
-            eprintln!("usage: cargo run --release -p bench -- bridge|mirror");
+            eprintln!("usage: cargo run --release -p bench -- bridge|mirror|es-sink");
             std::process::exit(2);
         }
     };

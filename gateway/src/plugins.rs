@@ -8,4 +8,5 @@ pub(crate) fn all() -> PluginRegistry {
     builtin_plugins()
         .with(ConnectorPlugin::source(mysql_source::MySqlCdcSource))
         .with(ConnectorPlugin::source(mysql_source::JdbcQuerySource))
+        .with(ConnectorPlugin::sink(elasticsearch_sink::ElasticsearchSink))
 }

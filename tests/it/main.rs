@@ -1,7 +1,7 @@
 //! One test binary for every tier-3 test, so the workspace links it once.
 
 // A panic is how a test fails; helpers outside #[test] functions unwrap too.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::needless_pass_by_value)]
 
 mod bridge_common;
 mod bridge_consumers;
@@ -16,6 +16,11 @@ mod connect_storage;
 mod connect_support;
 mod doctor_advertised;
 mod doctor_broker;
+mod es_sink_kill;
+mod es_sink_options;
+mod es_sink_outage;
+mod es_sink_pipeline;
+mod es_sink_support;
 mod harness_kafka;
 mod harness_mariadb;
 mod harness_opensearch;

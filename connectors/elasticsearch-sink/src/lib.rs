@@ -1,2 +1,37 @@
-//! Elasticsearch / OpenSearch sink connector with Confluent-compatible configuration. Built
-//! on the connector runtime (issue #4); the connector itself is issue #6.
+//! Elasticsearch / OpenSearch sink connector with Confluent-compatible configuration
+//! (`io.confluent.connect.elasticsearch.ElasticsearchSinkConnector` resolves to it).
+//!
+//! One file per role, as in Vector's Elasticsearch sink:
+//! - [`config`]: the string map → a validated, typed config (Confluent's keys and defaults);
+//! - [`encoder`]: a Connect record → one bulk action (index, id, body) or a skip;
+//! - [`mapping`]: a Connect schema → an index mapping (`schema.ignore=false`);
+//! - [`request_builder`]: actions → NDJSON `_bulk` bodies bounded by count and bytes;
+//! - [`service`]: the HTTP client over several hosts (failover, auth, TLS, version check);
+//! - [`retry`]: per-item classification of bulk answers and the jittered backoff;
+//! - [`sink`]: the task (bounded buffer, lanes in flight, exact flush);
+//! - [`connector`]: the plugin the registry holds;
+//! - [`metrics`]: per-task counters.
+//!
+//! Where Confluent's connector loses data silently we don't: it indexes with
+//! `version_type=external` and the Kafka offset as version, and ignores version conflicts
+//! (so a recreated topic's records are dropped). This sink keeps per-id order inside the task
+//! instead (see [`sink`]), so no external version is needed, replays overwrite the same ids,
+//! and a version conflict is retried, counted and, if it persists, fails the task.
+
+pub mod config;
+pub mod connector;
+pub mod encoder;
+pub mod mapping;
+pub mod metrics;
+pub mod request_builder;
+pub mod retry;
+pub mod service;
+pub mod sink;
+#[cfg(test)]
+mod tests;
+
+pub use connector::ElasticsearchSink;
+pub use sink::ElasticsearchSinkTask;
+
+/// The version `GET /connector-plugins` reports.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,287 @@
+//! Helpers for the `es_sink_*` tests: a connect worker with the Elasticsearch sink registered,
+//! OpenSearch queries, a producer of JSON records, and a TCP proxy that can cut the sink off
+//! from OpenSearch without touching the shared node.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use broker_core::telemetry::MetricsRegistry;
+use broker_core::{KafkaClients, Shutdown};
+use connect_api::ConnectorPlugin;
+use gateway_connect::{PluginRegistry, ValidatedConnect, Worker, builtin_plugins};
+use integration_tests::{START_HINT, Services, http_client};
+use rdkafka::producer::FutureRecord;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::connect_support::{ClusterNames, TestWorker, call, wait_for};
+
+pub(crate) fn plugins() -> PluginRegistry {
+    builtin_plugins().with(ConnectorPlugin::sink(elasticsearch_sink::ElasticsearchSink))
+}
+
+/// A worker served in this process, with the Elasticsearch sink.
+pub(crate) async fn start_worker(clients: &KafkaClients, names: &ClusterNames) -> TestWorker {
+    start_worker_with(clients, names.config()).await
+}
+
+pub(crate) async fn start_worker_with(
+    clients: &KafkaClients,
+    config: ValidatedConnect,
+) -> TestWorker {
+    let shutdown = Shutdown::new();
+    let worker = Worker::start(
+        config,
+        clients.clone(),
+        plugins(),
+        &MetricsRegistry::new(),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("connect worker did not start: {error}"));
+    let address = worker.tcp.local_addr().unwrap();
+    let worker_id = worker.runtime.worker_id.clone();
+    let served = tokio::spawn(async move {
+        worker.serve().await.unwrap();
+    });
+    TestWorker {
+        base: format!("http://{address}"),
+        worker_id,
+        shutdown,
+        served,
+    }
+}
+
+/// The OpenSearch base URL, checked to answer.
+pub(crate) async fn search_url() -> String {
+    let base = Services::from_env().elasticsearch_url;
+    match http_client().get(&base).send().await {
+        Ok(response) if response.status().is_success() => base,
+        Ok(response) => panic!(
+            "OpenSearch at {base} answered {}; {START_HINT}",
+            response.status()
+        ),
+        Err(error) => panic!("OpenSearch at {base} is unreachable ({error}); {START_HINT}"),
+    }
+}
+
+/// Creates a sink connector; panics on anything but 201.
+pub(crate) async fn create_connector(worker: &TestWorker, name: &str, config: Value) {
+    let (status, body) = call(
+        Method::POST,
+        &worker.url("/connectors"),
+        Some(json!({"name": name, "config": config})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// The usual sink config: string keys, schemaless JSON values.
+pub(crate) fn sink_config(search: &str, topics: &str, extra: &Value) -> Value {
+    let mut config = json!({
+        "connector.class": "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
+        "connection.url": search,
+        "topics": topics,
+        "tasks.max": "1",
+        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "value.converter.schemas.enable": "false",
+        "linger.ms": "5",
+    });
+    if let (Some(target), Some(more)) = (config.as_object_mut(), extra.as_object()) {
+        for (key, value) in more {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+    config
+}
+
+/// Produces `(key, value)` records (a `None` value is a tombstone) to one partition.
+pub(crate) async fn produce(
+    clients: &KafkaClients,
+    topic: &str,
+    records: &[(Option<String>, Option<String>)],
+) {
+    let producer = clients.producer().unwrap();
+    let sends = records.iter().map(|(key, value)| {
+        let mut record = FutureRecord::<str, str>::to(topic).partition(0);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
+        producer.send(record, Duration::from_secs(30))
+    });
+    for result in futures::future::join_all(sends).await {
+        result.map_err(|(error, _)| error).unwrap();
+    }
+}
+
+pub(crate) fn keyed(pairs: &[(&str, Value)]) -> Vec<(Option<String>, Option<String>)> {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            (
+                Some((*k).to_owned()),
+                if v.is_null() {
+                    None
+                } else {
+                    Some(v.to_string())
+                },
+            )
+        })
+        .collect()
+}
+
+/// Refreshes `index` and returns every document id → source.
+pub(crate) async fn documents(
+    search: &str,
+    index: &str,
+) -> std::collections::BTreeMap<String, Value> {
+    let http = http_client();
+    let _ = http.post(format!("{search}/{index}/_refresh")).send().await;
+    let mut all = std::collections::BTreeMap::new();
+    let response = http
+        .post(format!("{search}/{index}/_search?scroll=1m"))
+        .json(&json!({"size": 5000, "query": {"match_all": {}}}))
+        .send()
+        .await
+        .unwrap();
+    if response.status().as_u16() == 404 {
+        return all;
+    }
+    let mut body: Value = response.json().await.unwrap();
+    loop {
+        let hits = body["hits"]["hits"].as_array().cloned().unwrap_or_default();
+        if hits.is_empty() {
+            break;
+        }
+        for hit in hits {
+            let id = hit["_id"].as_str().unwrap().to_owned();
+            assert!(
+                all.insert(id.clone(), hit["_source"].clone()).is_none(),
+                "id {id} twice"
+            );
+        }
+        let scroll = body["_scroll_id"].clone();
+        body = http
+            .post(format!("{search}/_search/scroll"))
+            .json(&json!({"scroll": "1m", "scroll_id": scroll}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    }
+    all
+}
+
+/// `_count` of `index` after a refresh (0 when it does not exist).
+pub(crate) async fn count(search: &str, index: &str) -> u64 {
+    let http = http_client();
+    let _ = http.post(format!("{search}/{index}/_refresh")).send().await;
+    let body: Value = match http.get(format!("{search}/{index}/_count")).send().await {
+        Ok(response) => response.json().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    body["count"].as_u64().unwrap_or(0)
+}
+
+/// Waits until `index` holds `expected` documents.
+pub(crate) async fn wait_for_count(search: &str, index: &str, expected: u64, timeout: Duration) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let current = count(search, index).await;
+        if current == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{index} holds {current} documents, expected {expected}, after {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Waits for the first task of `name` to be in `state`; returns the status body.
+pub(crate) async fn wait_for_task(worker: &TestWorker, name: &str, state: &str) -> Value {
+    wait_for(
+        &worker.url(&format!("/connectors/{name}/status")),
+        Duration::from_secs(60),
+        |status, body| status == 200 && body["tasks"][0]["state"] == state,
+    )
+    .await
+}
+
+pub(crate) async fn delete_index(search: &str, index: &str) {
+    let _ = http_client()
+        .delete(format!("{search}/{index}"))
+        .send()
+        .await;
+}
+
+/// A TCP proxy in front of OpenSearch. While blocked it refuses new connections (accepts
+/// and closes them at once) and cuts the open ones.
+#[derive(Debug)]
+pub(crate) struct Proxy {
+    pub(crate) url: String,
+    blocked: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub(crate) async fn start(upstream: &str) -> Self {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (blocked, watcher) = watch::channel(false);
+        let upstream = Arc::new(upstream);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
+                if *watcher.borrow() {
+                    drop(client);
+                    continue;
+                }
+                let upstream = Arc::clone(&upstream);
+                let mut watcher = watcher.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(upstream.as_str()).await else {
+                        return;
+                    };
+                    let (mut client, mut server) = (client, server);
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = watcher.wait_for(|blocked| *blocked) => {}
+                    }
+                });
+            }
+        });
+        Self { url, blocked, task }
+    }
+
+    pub(crate) fn block(&self, blocked: bool) {
+        self.blocked.send_replace(blocked);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// `n` JSON values of about `size` bytes each, numbered by `i`.
+pub(crate) fn payload(i: u64, size: usize) -> String {
+    let filler = "x".repeat(size.saturating_sub(60));
+    json!({"i": i, "name": format!("record {i}"), "filler": filler}).to_string()
+}
