@@ -14,6 +14,7 @@ mod connect_pipeline;
 mod connect_rest;
 mod connect_storage;
 mod connect_support;
+mod connect_topic_creation;
 mod doctor_advertised;
 mod doctor_broker;
 mod es_sink_kill;

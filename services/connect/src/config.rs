@@ -6,6 +6,7 @@ use gateway_edge::{ListenerConfig, ValidatedListener};
 use serde::Deserialize;
 
 use crate::DEFAULT_PORT;
+pub use crate::client_overrides::OverridePolicy;
 
 /// `[connect]` in `gateway.toml`. Names and defaults follow Kafka Connect's distributed
 /// worker (`group.id`, `config.storage.topic`, ...), spelled with underscores.
@@ -43,6 +44,14 @@ pub struct ConnectConfig {
     /// records and offsets in one Kafka transaction.
     #[serde(default)]
     pub exactly_once_source_support: ExactlyOnceSourceSupport,
+    /// Kafka's `topic.creation.enable`: source connectors with `topic.creation.*` settings
+    /// create the topics they write to (KIP-158). `false` ignores those settings.
+    #[serde(default = "default_true")]
+    pub topic_creation_enable: bool,
+    /// Kafka's `connector.client.config.override.policy`: which `producer.override.*` /
+    /// `consumer.override.*` keys a connector may set (`All`, `Principal`, `None`).
+    #[serde(default)]
+    pub connector_client_config_override_policy: OverridePolicy,
     /// `[connect.http]`: listen address and edge limits.
     #[serde(default)]
     pub http: ListenerConfig,
@@ -58,6 +67,9 @@ pub enum ExactlyOnceSourceSupport {
     Enabled,
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_group_id() -> String {
     "connect-cluster".to_owned()
 }
@@ -97,6 +109,8 @@ impl Default for ConnectConfig {
             advertised_address: None,
             session_timeout_ms: default_session_timeout_ms(),
             exactly_once_source_support: ExactlyOnceSourceSupport::Disabled,
+            topic_creation_enable: true,
+            connector_client_config_override_policy: OverridePolicy::All,
             http: ListenerConfig::default(),
         }
     }
@@ -114,6 +128,8 @@ pub struct ValidatedConnect {
     pub advertised_address: Option<String>,
     pub session_timeout: Duration,
     pub exactly_once_source: bool,
+    pub topic_creation_enable: bool,
+    pub override_policy: OverridePolicy,
     pub listener: ValidatedListener,
 }
 
@@ -198,6 +214,8 @@ impl ConnectConfig {
             session_timeout: Duration::from_millis(self.session_timeout_ms),
             exactly_once_source: self.exactly_once_source_support
                 == ExactlyOnceSourceSupport::Enabled,
+            topic_creation_enable: self.topic_creation_enable,
+            override_policy: self.connector_client_config_override_policy,
             listener: self.http.validate(
                 &format!("{prefix}.http"),
                 SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
@@ -258,6 +276,35 @@ mod tests {
         let config: ConnectConfig = toml::from_str("session_timeout_ms = 10").unwrap();
         let err = config.validate("connect").unwrap_err();
         assert_eq!(err.key, "connect.session_timeout_ms");
+    }
+
+    #[test]
+    fn topic_creation_is_enabled_by_default() {
+        let validated = ConnectConfig::default().validate("connect").unwrap();
+        assert!(validated.topic_creation_enable);
+        assert_eq!(validated.override_policy, OverridePolicy::All);
+        let config: ConnectConfig = toml::from_str("topic_creation_enable = false").unwrap();
+        assert!(!config.validate("connect").unwrap().topic_creation_enable);
+    }
+
+    #[test]
+    fn validate_rejects_misspelled_topic_creation_key() {
+        assert!(toml::from_str::<ConnectConfig>("topic_creation_enabled = true").is_err());
+        assert!(toml::from_str::<ConnectConfig>(r#"topic_creation_enable = "yes""#).is_err());
+    }
+
+    #[test]
+    fn override_policy_names_are_kafkas() {
+        let config: ConnectConfig =
+            toml::from_str(r#"connector_client_config_override_policy = "None""#).unwrap();
+        assert_eq!(
+            config.validate("connect").unwrap().override_policy,
+            OverridePolicy::None
+        );
+        assert!(
+            toml::from_str::<ConnectConfig>(r#"connector_client_config_override_policy = "Some""#)
+                .is_err()
+        );
     }
 
     #[test]

@@ -5,9 +5,11 @@ use connect_api::{
     ConfigDef, ConfigKey, ConfigMap, ConfigType, ConfigValue, ConnectorPlugin, Importance, Width,
 };
 
+use crate::client_overrides::{self, OverridePolicy};
 use crate::converters::Converter;
 use crate::error::ConfigIssue;
 use crate::error_handling::ErrorPolicy;
+use crate::topic_creation::{self, TopicCreation};
 use crate::transforms::TransformChain;
 
 const COMMON: &str = "Common";
@@ -56,6 +58,24 @@ fn tolerance(value: &str) -> Result<(), String> {
     }
 }
 
+/// The worker settings that change what a connector config may contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerPolicies {
+    /// `topic.creation.enable`: when false, `topic.creation.*` keys are ignored.
+    pub topic_creation_enable: bool,
+    /// `connector.client.config.override.policy`.
+    pub override_policy: OverridePolicy,
+}
+
+impl Default for WorkerPolicies {
+    fn default() -> Self {
+        Self {
+            topic_creation_enable: true,
+            override_policy: OverridePolicy::All,
+        }
+    }
+}
+
 /// Which topics a sink reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinkTopics {
@@ -73,12 +93,44 @@ pub struct ConnectorSettings {
     pub errors: ErrorPolicy,
     /// Set for sinks only.
     pub sink_topics: Option<SinkTopics>,
+    /// Set for sources that use `topic.creation.*` on a worker that allows it.
+    pub topic_creation: Option<TopicCreation>,
+}
+
+/// The client-override prefixes Kafka checks for a connector type: sources have a
+/// producer (and an admin client for topic creation); sinks a consumer, plus a producer
+/// and an admin client for the DLQ.
+fn override_prefixes(plugin_type: &str) -> &'static [&'static str] {
+    if plugin_type == "sink" {
+        &[
+            client_overrides::CONSUMER_PREFIX,
+            client_overrides::PRODUCER_PREFIX,
+            client_overrides::ADMIN_PREFIX,
+        ]
+    } else {
+        &[
+            client_overrides::PRODUCER_PREFIX,
+            client_overrides::ADMIN_PREFIX,
+        ]
+    }
 }
 
 /// Every problem with `config`, per key: common keys, converters, SMTs, the plugin's keys
 /// and its own cross-key checks. Returned in the order Kafka's `ConfigInfos` lists them.
-pub fn validate(plugin: &ConnectorPlugin, config: &ConfigMap) -> (ConfigDef, Vec<ConfigValue>) {
-    let def = common_def(plugin.type_name()).merge(plugin.config_def());
+pub fn validate(
+    plugin: &ConnectorPlugin,
+    config: &ConfigMap,
+    policies: WorkerPolicies,
+) -> (ConfigDef, Vec<ConfigValue>) {
+    let mut def = common_def(plugin.type_name());
+    if plugin.type_name() == "source" {
+        def = def.merge(if policies.topic_creation_enable {
+            topic_creation::config_def(config)
+        } else {
+            ConfigDef::new().define(topic_creation::groups_key())
+        });
+    }
+    let def = def.merge(plugin.config_def());
     let mut values = def.validate(config);
     let mut add_issue = |issue: ConfigIssue| match values.iter_mut().find(|v| v.name == issue.key) {
         Some(value) => value.errors.push(issue.message),
@@ -119,6 +171,11 @@ pub fn validate(plugin: &ConnectorPlugin, config: &ConfigMap) -> (ConfigDef, Vec
             add_issue(issue);
         }
     }
+    for prefix in override_prefixes(plugin.type_name()) {
+        client_overrides::validate(config, prefix, policies.override_policy)
+            .into_iter()
+            .for_each(&mut add_issue);
+    }
     for extra in plugin.validate(config) {
         for error in extra.errors {
             add_issue(ConfigIssue::new(&extra.name, error));
@@ -154,9 +211,34 @@ fn sink_topics(config: &ConfigMap) -> Result<SinkTopics, ConfigIssue> {
     }
 }
 
+/// A plugin may define `topic.creation.default.*` itself with defaults (the MySQL source
+/// does); its definition wins in [`validate`], so parsing must see the same defaults. Only
+/// applied when the config uses topic creation, so no key is added that would switch it on.
+fn with_plugin_defaults(plugin: &ConnectorPlugin, config: &ConfigMap) -> ConfigMap {
+    let mut effective = config.clone();
+    if !topic_creation::uses_topic_creation(config) {
+        return effective;
+    }
+    let def = plugin.config_def();
+    for key in def.keys() {
+        if key.name.starts_with(topic_creation::PREFIX)
+            && let Some(default) = &key.default
+        {
+            effective
+                .entry(key.name.clone())
+                .or_insert_with(|| default.clone());
+        }
+    }
+    effective
+}
+
 impl ConnectorSettings {
     /// Parses a config that passed [`validate`]; errors name their key.
-    pub fn parse(plugin: &ConnectorPlugin, config: &ConfigMap) -> Result<Self, ConfigIssue> {
+    pub fn parse(
+        plugin: &ConnectorPlugin,
+        config: &ConfigMap,
+        policies: WorkerPolicies,
+    ) -> Result<Self, ConfigIssue> {
         let tasks_max = config
             .get("tasks.max")
             .map_or(Ok(1), |v| v.trim().parse::<usize>())
@@ -180,6 +262,83 @@ impl ConnectorSettings {
             } else {
                 None
             },
+            topic_creation: if plugin.type_name() == "source" && policies.topic_creation_enable {
+                TopicCreation::from_config(&with_plugin_defaults(plugin, config))?
+            } else {
+                None
+            },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source_config(pairs: &[(&str, &str)]) -> ConfigMap {
+        [
+            ("name", "s"),
+            ("connector.class", "FileStreamSource"),
+            ("file", "/tmp/in.txt"),
+            ("topic", "t"),
+        ]
+        .iter()
+        .chain(pairs)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+    }
+
+    fn errors(config: &ConfigMap, policies: WorkerPolicies) -> Vec<String> {
+        let plugins = crate::builtin_plugins();
+        let plugin = plugins.find("FileStreamSource").unwrap();
+        validate(plugin, config, policies)
+            .1
+            .into_iter()
+            .filter(|v| !v.errors.is_empty())
+            .map(|v| v.name)
+            .collect()
+    }
+
+    #[test]
+    fn source_without_topic_creation_keys_creates_nothing() {
+        let plugins = crate::builtin_plugins();
+        let plugin = plugins.find("FileStreamSource").unwrap();
+        let config = source_config(&[]);
+        assert!(errors(&config, WorkerPolicies::default()).is_empty());
+        let settings =
+            ConnectorSettings::parse(plugin, &config, WorkerPolicies::default()).unwrap();
+        assert!(settings.topic_creation.is_none());
+    }
+
+    #[test]
+    fn disabled_topic_creation_ignores_the_keys() {
+        let plugins = crate::builtin_plugins();
+        let plugin = plugins.find("FileStreamSource").unwrap();
+        let config = source_config(&[
+            ("topic.creation.default.replication.factor", "1"),
+            ("topic.creation.default.partitions", "0"),
+        ]);
+        assert_eq!(
+            errors(&config, WorkerPolicies::default()),
+            ["topic.creation.default.partitions"]
+        );
+        let disabled = WorkerPolicies {
+            topic_creation_enable: false,
+            ..WorkerPolicies::default()
+        };
+        assert!(errors(&config, disabled).is_empty());
+        let settings = ConnectorSettings::parse(plugin, &config, disabled).unwrap();
+        assert!(settings.topic_creation.is_none());
+    }
+
+    #[test]
+    fn validate_rejects_overrides_under_policy_none() {
+        let config = source_config(&[("producer.override.acks", "1")]);
+        assert!(errors(&config, WorkerPolicies::default()).is_empty());
+        let none = WorkerPolicies {
+            override_policy: OverridePolicy::None,
+            ..WorkerPolicies::default()
+        };
+        assert_eq!(errors(&config, none), ["producer.override.acks"]);
     }
 }

@@ -192,7 +192,7 @@ pub fn validate_config(runtime: &Runtime, config: &ConfigMap) -> Result<ConfigIn
             runtime.plugins.plugins().iter().map(|p| p.info().class).collect::<Vec<_>>().join(", ")
         ))
     })?;
-    let (def, values) = connector_config::validate(plugin, config);
+    let (def, values) = connector_config::validate(plugin, config, runtime.policies);
     let mut groups: Vec<String> = Vec::new();
     for key in def.keys() {
         if let Some(group) = &key.group

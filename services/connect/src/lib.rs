@@ -3,11 +3,12 @@
 //! workers sharing tasks through Kafka's group coordinator.
 //!
 //! Roles: [`config`] (worker config), [`plugin`] (registry), [`connector_config`] (the
-//! settings every connector has), [`converters`], [`transforms`], [`error_handling`]
+//! settings every connector has), [`topic_creation`] (KIP-158), [`client_overrides`], [`converters`], [`transforms`], [`error_handling`]
 //! (tolerance, retries, DLQ), [`storage`] (the three topics), [`worker`] (membership,
 //! assignment, task loops), [`herder`] (what the REST API asks of the cluster), [`rest`]
 //! (handlers) and [`openapi`].
 
+pub mod client_overrides;
 mod config;
 pub mod config_providers;
 pub mod connector_config;
@@ -21,10 +22,11 @@ pub mod rest;
 pub mod runtime;
 mod service;
 pub mod storage;
+pub mod topic_creation;
 pub mod transforms;
 pub mod worker;
 
-pub use config::{ConnectConfig, ExactlyOnceSourceSupport, ValidatedConnect};
+pub use config::{ConnectConfig, ExactlyOnceSourceSupport, OverridePolicy, ValidatedConnect};
 pub use error::ConnectError;
 pub use plugin::{PluginRegistry, builtin_plugins};
 pub use service::Worker;

@@ -7,6 +7,7 @@ use broker_core::KafkaClients;
 use prometheus_client::metrics::counter::Counter;
 use rdkafka::producer::FutureProducer;
 
+use crate::connector_config::WorkerPolicies;
 use crate::plugin::PluginRegistry;
 use crate::storage::config_store::ConfigStore;
 use crate::storage::offset_store::OffsetStore;
@@ -33,6 +34,8 @@ pub struct Runtime {
     pub metrics: Metrics,
     /// Source tasks write records and offsets in one transaction.
     pub exactly_once_source: bool,
+    /// `topic.creation.enable` and the client override policy.
+    pub policies: WorkerPolicies,
     started: AtomicBool,
 }
 
@@ -57,6 +60,7 @@ impl Runtime {
         producer: FutureProducer,
         metrics: Metrics,
         exactly_once_source: bool,
+        policies: WorkerPolicies,
     ) -> Self {
         let (configs, offsets, statuses) = stores;
         Self {
@@ -71,6 +75,7 @@ impl Runtime {
             producer,
             metrics,
             exactly_once_source,
+            policies,
             started: AtomicBool::new(false),
         }
     }

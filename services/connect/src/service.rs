@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::config::ValidatedConnect;
+use crate::connector_config::WorkerPolicies;
 use crate::error::ConnectError;
 use crate::plugin::PluginRegistry;
 use crate::runtime::{Metrics, Runtime};
@@ -106,6 +107,10 @@ impl Worker {
             clients.producer()?,
             metrics,
             config.exactly_once_source,
+            WorkerPolicies {
+                topic_creation_enable: config.topic_creation_enable,
+                override_policy: config.override_policy,
+            },
         ));
         let members = membership::start(
             &clients,

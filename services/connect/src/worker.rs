@@ -5,12 +5,14 @@
 //!   "who runs what", so no leader has to hand out work.
 //! - [`supervisor`]: starts, stops, pauses and restarts what is assigned here.
 //! - [`source`] / [`sink`]: the task loops, at-least-once by construction.
+//! - [`topics`]: the topics a source task writes to (recorded; created with KIP-158).
 
 pub mod assignment;
 pub mod membership;
 pub mod sink;
 pub mod source;
 pub mod supervisor;
+pub mod topics;
 pub mod transactions;
 
 use std::time::{SystemTime, UNIX_EPOCH};

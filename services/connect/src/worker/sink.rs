@@ -17,6 +17,7 @@ use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
+use crate::client_overrides::{self, CONSUMER_PREFIX};
 use crate::connector_config::SinkTopics;
 use crate::converters::header_from_bytes;
 use crate::error_handling::{RecordFailure, Stage, send_to_dead_letter_queue};
@@ -62,11 +63,7 @@ fn consumer_for(runtime: &Runtime, spec: &TaskSpec) -> Result<StreamConsumer, Co
             "client.id",
             format!("connector-consumer-{}-{}", spec.connector, spec.task),
         );
-    for (key, value) in &spec.connector_config {
-        if let Some(property) = key.strip_prefix("consumer.override.") {
-            config.set(property, value);
-        }
-    }
+    client_overrides::apply(&mut config, &spec.connector_config, CONSUMER_PREFIX);
     let consumer: StreamConsumer = broker_core::clients::create(&config, "sink consumer")
         .map_err(|error| ConnectError::definite(error.to_string()))?;
     let subscription = match &spec.settings.sink_topics {

@@ -5,8 +5,12 @@
 //! Offsets are written only after Kafka acknowledged all records before them, so a crash
 //! at any point replays (duplicates) but never skips. Producer backpressure is explicit:
 //! when librdkafka's queue is full the loop waits for the deliveries in flight.
+//!
+//! A connector with `producer.override.*` gets its own producer per task (client id
+//! `connector-producer-<connector>-<task>`, as Kafka names it); the others share the
+//! worker's. Topics missing with `topic.creation.*` set are created before the first
+//! record goes to them (see [`crate::worker::topics`]).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +24,7 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::client_overrides::{self, PRODUCER_PREFIX};
 use crate::connector_config::ConnectorSettings;
 use crate::converters::header_to_bytes;
 use crate::error_handling::Stage;
@@ -28,8 +33,9 @@ use crate::storage::config_store::TargetState;
 use crate::storage::offset_store::OffsetWrite;
 use crate::storage::status_store::State;
 use crate::transforms::TransformChain;
+use crate::worker::topics::TaskTopics;
+use crate::worker::trace_of;
 use crate::worker::transactions::Transactions;
-use crate::worker::{now_ms, trace_of};
 
 /// Everything a task runner needs.
 #[derive(Debug)]
@@ -90,11 +96,21 @@ async fn run_inner(
     };
     let mut task = plugin.create_task(&spec.task_config, context).await?;
     let transactions = if runtime.exactly_once_source {
-        Some(Transactions::create(runtime, name, spec.task).await?)
+        Some(Transactions::create(runtime, name, spec.task, &spec.connector_config).await?)
     } else {
         None
     };
-    let mut topics_seen: BTreeSet<String> = runtime.statuses.topics(name);
+    // The transactional producer already carries the overrides.
+    let own_producer = match transactions {
+        Some(_) => None,
+        None => own_producer(runtime, spec)?,
+    };
+    let mut topics = TaskTopics::new(
+        runtime,
+        name,
+        settings.topic_creation.clone(),
+        &spec.connector_config,
+    )?;
     let mut attempt = 0_u32;
     let mut reported: Option<TargetState> = None;
     loop {
@@ -137,9 +153,11 @@ async fn run_inner(
         if records.is_empty() {
             continue;
         }
-        let producer = transactions
-            .as_ref()
-            .map_or(&runtime.producer, Transactions::producer);
+        let producer = match (&transactions, &own_producer) {
+            (Some(transactions), _) => transactions.producer(),
+            (None, Some(producer)) => producer,
+            (None, None) => &runtime.producer,
+        };
         if let Some(transactions) = &transactions {
             transactions.begin()?;
         }
@@ -150,7 +168,7 @@ async fn run_inner(
             &chain,
             spec,
             records,
-            &mut topics_seen,
+            &mut topics,
         )
         .await;
         match (&transactions, delivered) {
@@ -179,7 +197,7 @@ async fn deliver(
     chain: &TransformChain,
     spec: &TaskSpec,
     records: Vec<SourceRecord>,
-    topics_seen: &mut BTreeSet<String>,
+    topics: &mut TaskTopics,
 ) -> Result<Vec<OffsetWrite>, ConnectError> {
     let mut offsets: StoredOffsets = StoredOffsets::new();
     let mut in_flight = Vec::new();
@@ -214,14 +232,9 @@ async fn deliver(
                 )));
             }
         };
-        if topics_seen.insert(produced.topic.clone())
-            && let Err(error) = runtime
-                .statuses
-                .put_topic(&spec.connector, spec.task, &produced.topic, now_ms())
-                .await
-        {
-            tracing::warn!(%error, "cannot record topic usage");
-        }
+        topics
+            .before_send(runtime, &spec.connector, spec.task, &produced.topic)
+            .await?;
         in_flight.push(send(producer, &produced).await?);
         runtime.metrics.source_records.inc();
     }
@@ -242,6 +255,25 @@ async fn deliver(
         .into_values()
         .map(|(partition, offset)| (partition, Some(offset)))
         .collect())
+}
+
+/// A producer of the task's own when the connector has `producer.override.*` keys.
+fn own_producer(
+    runtime: &Runtime,
+    spec: &TaskSpec,
+) -> Result<Option<FutureProducer>, ConnectError> {
+    if client_overrides::overrides(&spec.connector_config, PRODUCER_PREFIX).is_empty() {
+        return Ok(None);
+    }
+    let mut config = runtime.clients.producer_config();
+    config.set(
+        "client.id",
+        format!("connector-producer-{}-{}", spec.connector, spec.task),
+    );
+    client_overrides::apply(&mut config, &spec.connector_config, PRODUCER_PREFIX);
+    broker_core::clients::create(&config, "source producer")
+        .map(Some)
+        .map_err(|error| ConnectError::definite(error.to_string()))
 }
 
 /// Enqueues one record; waits on librdkafka's queue when it is full.

@@ -273,7 +273,7 @@ impl Supervisor {
         }
         let resolved = resolve(config);
         let mut max_tasks = 1;
-        let generated = ConnectorSettings::parse(&plugin, &resolved)
+        let generated = ConnectorSettings::parse(&plugin, &resolved, runtime.policies)
             .map_err(|issue| connect_api::ConnectError::config(issue.key, issue.message))
             .and_then(|settings| {
                 max_tasks = settings.tasks_max;
@@ -338,7 +338,7 @@ impl Supervisor {
         let class = config.get("connector.class").map_or("", String::as_str);
         let plugin = runtime.plugins.find(class).cloned()?;
         let resolved = resolve(config);
-        let settings = match ConnectorSettings::parse(&plugin, &resolved) {
+        let settings = match ConnectorSettings::parse(&plugin, &resolved, runtime.policies) {
             Ok(settings) => settings,
             Err(issue) => {
                 let error = connect_api::ConnectError::config(issue.key, issue.message);

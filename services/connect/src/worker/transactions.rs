@@ -7,10 +7,11 @@
 
 use std::time::Duration;
 
-use connect_api::ConnectError;
+use connect_api::{ConfigMap, ConnectError};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use serde_json::Value;
 
+use crate::client_overrides::{self, PRODUCER_PREFIX};
 use crate::runtime::Runtime;
 use crate::storage::offset_store::{OffsetWrite, offset_key};
 
@@ -47,8 +48,10 @@ impl Transactions {
         runtime: &Runtime,
         connector: &str,
         task: u32,
+        connector_config: &ConfigMap,
     ) -> Result<Self, ConnectError> {
         let mut config = runtime.clients.producer_config();
+        client_overrides::apply(&mut config, connector_config, PRODUCER_PREFIX);
         config.set(
             "transactional.id",
             format!("{}-{connector}-{task}", runtime.group_id),

@@ -1,0 +1,173 @@
+//! The topics a source task writes to: each new one is recorded in the status topic (for
+//! `GET /connectors/{c}/topics`) and, when the connector uses `topic.creation.*` (KIP-158)
+//! on a worker with `topic_creation_enable`, created before the first record is produced
+//! to it. Both happen once per topic per task; the sets are the cache.
+//!
+//! Creation follows Kafka's `WorkerSourceTask`: look the topic up first (no CREATE
+//! permission needed for topics that exist), create it with the matching group's
+//! settings otherwise, treat "already exists" (another task won the race) as success.
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+
+use broker_core::metadata::ClusterInspector;
+use connect_api::{ConfigMap, ConnectError};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
+
+use crate::client_overrides::{self, ADMIN_PREFIX};
+use crate::runtime::Runtime;
+use crate::topic_creation::TopicCreation;
+use crate::worker::now_ms;
+
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Creates missing topics for one source task.
+struct TopicCreator {
+    rules: TopicCreation,
+    admin: AdminClient<DefaultClientContext>,
+    inspector: ClusterInspector,
+    /// Topics known to exist (found or created).
+    ready: HashSet<String>,
+}
+
+impl std::fmt::Debug for TopicCreator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopicCreator")
+            .field("ready", &self.ready)
+            .finish_non_exhaustive()
+    }
+}
+
+fn definite(operation: &str, error: impl std::fmt::Display) -> ConnectError {
+    ConnectError::definite(format!("{operation}: {error}"))
+}
+
+impl TopicCreator {
+    fn new(
+        runtime: &Runtime,
+        rules: TopicCreation,
+        connector_config: &ConfigMap,
+    ) -> Result<Self, ConnectError> {
+        let mut config = runtime.clients.base_config();
+        client_overrides::apply(&mut config, connector_config, ADMIN_PREFIX);
+        let admin = broker_core::clients::create(&config, "topic creation admin client")
+            .map_err(|e| definite("cannot create the topic creation admin client", e))?;
+        let inspector = ClusterInspector::new(&runtime.clients, Duration::from_secs(10))
+            .map_err(|e| definite("cannot create a metadata client", e))?;
+        Ok(Self {
+            rules,
+            admin,
+            inspector,
+            ready: HashSet::new(),
+        })
+    }
+
+    async fn ensure(&mut self, topic: &str) -> Result<(), ConnectError> {
+        if self.ready.contains(topic) {
+            return Ok(());
+        }
+        if self.inspector.topic(topic).await.is_ok() {
+            self.ready.insert(topic.to_owned());
+            return Ok(());
+        }
+        let group = self.rules.group_for(topic);
+        let mut new_topic = NewTopic::new(
+            topic,
+            group.partitions,
+            TopicReplication::Fixed(group.replication_factor),
+        );
+        for (name, value) in &group.topic_configs {
+            new_topic = new_topic.set(name, value);
+        }
+        let results = self
+            .admin
+            .create_topics(
+                [&new_topic],
+                &AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT)),
+            )
+            .await
+            .map_err(|e| definite(&format!("cannot create topic {topic}"), e))?;
+        for result in results {
+            match result {
+                Ok(_) => tracing::info!(
+                    topic,
+                    group = group.name,
+                    partitions = group.partitions,
+                    replication_factor = group.replication_factor,
+                    "created source topic"
+                ),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, code)) => {
+                    return Err(ConnectError::definite(format!(
+                        "Unable to create topic '{topic}' using the settings of topic creation group '{}': {code}",
+                        group.name
+                    )));
+                }
+            }
+        }
+        self.wait_for_leaders(topic).await;
+        self.ready.insert(topic.to_owned());
+        Ok(())
+    }
+
+    /// A fresh topic needs a moment before every partition has a leader; librdkafka would
+    /// wait too, this only keeps the first batch from sitting in its queue.
+    async fn wait_for_leaders(&self, topic: &str) {
+        for _ in 0..100 {
+            if let Ok(info) = self.inspector.topic(topic).await
+                && !info.partitions.is_empty()
+                && info.partitions.iter().all(|p| p.leader >= 0)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// What a source task knows about the topics it writes to.
+#[derive(Debug)]
+pub struct TaskTopics {
+    recorded: BTreeSet<String>,
+    creator: Option<TopicCreator>,
+}
+
+impl TaskTopics {
+    pub fn new(
+        runtime: &Runtime,
+        connector: &str,
+        rules: Option<TopicCreation>,
+        connector_config: &ConfigMap,
+    ) -> Result<Self, ConnectError> {
+        Ok(Self {
+            recorded: runtime.statuses.topics(connector),
+            creator: rules
+                .map(|rules| TopicCreator::new(runtime, rules, connector_config))
+                .transpose()?,
+        })
+    }
+
+    /// Called before a record goes to `topic`: creates it when needed, records its use.
+    pub async fn before_send(
+        &mut self,
+        runtime: &Runtime,
+        connector: &str,
+        task: u32,
+        topic: &str,
+    ) -> Result<(), ConnectError> {
+        if let Some(creator) = &mut self.creator {
+            creator.ensure(topic).await?;
+        }
+        if self.recorded.insert(topic.to_owned())
+            && let Err(error) = runtime
+                .statuses
+                .put_topic(connector, task, topic, now_ms())
+                .await
+        {
+            tracing::warn!(%error, "cannot record topic usage");
+        }
+        Ok(())
+    }
+}
