@@ -165,10 +165,24 @@ impl ClusterInspector {
     pub async fn watermarks(&self, topic: &str, partition: i32) -> Result<Watermarks, BrokerError> {
         let topic = topic.to_owned();
         self.blocking("watermark request", move |client, timeout| {
-            let (low, high) = client
-                .fetch_watermarks(&topic, partition, timeout)
-                .map_err(|e| BrokerError::kafka("watermark request", e))?;
-            Ok(Watermarks { low, high })
+            let fetch = || {
+                client
+                    .fetch_watermarks(&topic, partition, timeout)
+                    .map(|(low, high)| Watermarks { low, high })
+                    .map_err(|e| BrokerError::kafka("watermark request", e))
+            };
+            match fetch() {
+                // librdkafka answers "unknown partition" at once for a topic missing from
+                // its metadata cache (e.g. created by another client since the last
+                // refresh); a metadata request for the topic fills the cache.
+                Err(error) if error.kind() == ErrorKind::NotFound => {
+                    client
+                        .fetch_metadata(Some(&topic), timeout)
+                        .map_err(|e| BrokerError::kafka("metadata request", e))?;
+                    fetch()
+                }
+                other => other,
+            }
         })
         .await
     }

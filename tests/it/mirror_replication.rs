@@ -133,3 +133,41 @@ async fn no_loop_back_to_the_origin_with_the_default_policy() {
         .collect();
     assert_eq!(names, vec![topic.clone()], "nothing mirrored back to A");
 }
+
+/// Topics appearing one after another while the mirror runs: each new subscription
+/// rebalances the replication group again (revoke with a drain and a synchronous commit,
+/// then a new assignment). Every topic must still be copied completely, including
+/// partitions that had already been copied before the later rebalances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn topics_created_one_after_another_are_all_copied() {
+    let services = Services::from_env();
+    let a = kafka_clients(&services.kafka_bootstrap).await;
+    let b = kafka_clients(&services.kafka_b_bootstrap).await;
+    let prefix = unique_name("mirror_seq");
+    let mirror = RunningMirror::start(properties(&format!("{prefix}_.*"), ""));
+    let producer = a.producer().expect("producer");
+
+    let names: Vec<String> = (0..3).map(|i| format!("{prefix}_t{i}")).collect();
+    for (i, topic) in names.iter().enumerate() {
+        create_topic(&a, topic, 1).await;
+        let first = u32::try_from(i).unwrap() * 100;
+        produce_numbered(&producer, topic, first..first + 5, 1).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    // More records into the first topic after the later rebalances.
+    produce_numbered(&producer, &names[0], 50..55, 1).await;
+
+    for (i, topic) in names.iter().enumerate() {
+        let remote = format!("A.{topic}");
+        wait_for_topic(&b, &remote, Duration::from_secs(30)).await;
+        let expected = if i == 0 { 10 } else { 5 };
+        let b_reader = b.clone();
+        let seen = tokio::task::spawn_blocking(move || {
+            read_all(&b_reader, &remote, expected, Duration::from_secs(40), false)
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen.len(), expected, "{topic} copied completely");
+    }
+    mirror.stop().await;
+}

@@ -313,6 +313,7 @@ impl Pipeline {
             row.resize(index + 1, None);
         }
         row[index] = Some(Arc::clone(&slot));
+        tracing::debug!(%flow, topic, partition, target = %slot.target_topic, "replicating partition");
         self.context
             .slots
             .lock()

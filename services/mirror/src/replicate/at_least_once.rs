@@ -51,6 +51,20 @@ impl ConsumerContext for RebalanceContext {
             self.revoked.store(true, Ordering::Release);
         }
     }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(assigned) => {
+                tracing::info!(flow = %self.pipeline.flow_name(), partitions = assigned.count(), "partitions assigned");
+            }
+            Rebalance::Revoke(_) => {
+                tracing::debug!(flow = %self.pipeline.flow_name(), "partitions released");
+            }
+            Rebalance::Error(error) => {
+                tracing::warn!(flow = %self.pipeline.flow_name(), %error, "rebalance failed");
+            }
+        }
+    }
 }
 
 type SourceConsumer = BaseConsumer<RebalanceContext>;
@@ -82,6 +96,7 @@ fn drain(pipeline: &Pipeline, consumer: &SourceConsumer) -> Result<(), MirrorErr
             .commit(&positions_list(&positions)?, CommitMode::Sync)
             .map_err(|e| MirrorError::kafka(&pipeline.flow_name(), "commit", e))?;
     }
+    tracing::debug!(flow = %pipeline.flow_name(), positions = positions.len(), "drained");
     Ok(())
 }
 
