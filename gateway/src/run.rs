@@ -168,9 +168,10 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
     if let Some(bridge) = config.bridge.clone() {
         tracing::info!(url = %format!("http://{}/", bridge.listener.listen), "starting the http bridge");
         let clients = clients.clone();
+        let registry = registry.clone();
         let shutdown = shutdown.child();
         services.spawn(async move {
-            let result = gateway_bridge::run(bridge, clients, shutdown).await;
+            let result = gateway_bridge::run(bridge, clients, registry, shutdown).await;
             ("bridge", result.map_err(|e| e.to_string()))
         });
     }

@@ -332,6 +332,16 @@ async fn mysql_to_opensearch_through_both_clusters_and_the_bridge() {
         "{metrics}"
     );
     assert!(metrics.contains("kafka_gateway_build_info"), "{metrics}");
+    assert!(
+        metrics.contains(
+            "kafka_gateway_http_requests_total{service=\"bridge\",method=\"POST\",route=\"/topics/{topic}\",status=\"200\"}"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("kafka_gateway_http_requests_total{service=\"connect\",method=\"POST\",route=\"/connectors\",status=\"201\"}"),
+        "{metrics}"
+    );
 
     // 7. SIGTERM drains every service and exits 0.
     let pid = gateway.0.id().to_string();

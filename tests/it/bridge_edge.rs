@@ -148,6 +148,7 @@ async fn graceful_shutdown_finishes_in_flight_flushes_and_closes_consumers() {
     let server = tokio::spawn(gateway_bridge::run(
         validated,
         clients.clone(),
+        broker_core::telemetry::MetricsRegistry::new(),
         shutdown.clone(),
     ));
     let base = format!("http://127.0.0.1:{port}");

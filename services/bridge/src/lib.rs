@@ -20,9 +20,11 @@ mod time;
 mod topics;
 mod v3;
 
+use broker_core::telemetry::MetricsRegistry;
 use broker_core::{KafkaClients, Shutdown};
 pub use config::{BridgeConfig, DEFAULT_LINGER_MS, Flavor, ProducerConfig, ValidatedBridge};
 pub use error::{ApiError, ErrorBody};
+use gateway_metrics::http::HttpMetricsLayer;
 pub use openapi::openapi_json;
 pub use routes::router;
 pub use state::BridgeState;
@@ -41,24 +43,28 @@ pub enum BridgeError {
 /// Runs the bridge until `shutdown` fires: stops accepting, lets in-flight requests finish,
 /// then flushes the producer and closes every consumer instance, all within the listener's
 /// `shutdown_deadline` counted from the shutdown signal.
+///
+/// Requests are counted in `registry` by route and status, with latency histograms.
 pub async fn run(
     config: ValidatedBridge,
     clients: KafkaClients,
+    registry: MetricsRegistry,
     shutdown: Shutdown,
 ) -> Result<(), BridgeError> {
     let tcp = gateway_edge::bind("bridge", &config.listener).await?;
-    serve(config, clients, tcp, shutdown).await
+    serve(config, clients, registry, tcp, shutdown).await
 }
 
 /// [`run`] on a listener the caller bound (tests bind port 0 and learn the address first).
 pub async fn serve(
     config: ValidatedBridge,
     clients: KafkaClients,
+    registry: MetricsRegistry,
     tcp: tokio::net::TcpListener,
     shutdown: Shutdown,
 ) -> Result<(), BridgeError> {
     let state = BridgeState::new(config.clone(), clients)?;
-    let app = router(state.clone());
+    let app = router(state.clone()).layer(HttpMetricsLayer::new(&registry, "bridge"));
     let signal = shutdown.clone();
     let mut signalled = tokio::spawn(async move {
         signal.wait().await;

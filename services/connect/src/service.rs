@@ -9,6 +9,7 @@ use axum::Router;
 use broker_core::metadata::ClusterInspector;
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::{KafkaClients, Shutdown};
+use gateway_metrics::http::HttpMetricsLayer;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -32,6 +33,7 @@ pub struct Worker {
     config: ValidatedConnect,
     supervisor: JoinHandle<()>,
     shutdown: Shutdown,
+    http_metrics: HttpMetricsLayer,
 }
 
 fn worker_id(config: &ValidatedConnect, tcp: &TcpListener) -> String {
@@ -136,6 +138,7 @@ impl Worker {
             config,
             supervisor,
             shutdown,
+            http_metrics: HttpMetricsLayer::new(registry, "connect"),
         })
     }
 
@@ -145,7 +148,7 @@ impl Worker {
 
     /// Serves until shutdown, then waits for the tasks to drain.
     pub async fn serve(self) -> Result<(), ConnectError> {
-        let router = self.router();
+        let router = self.router().layer(self.http_metrics.clone());
         let served = gateway_edge::serve(
             "connect",
             self.tcp,
