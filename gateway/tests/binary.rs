@@ -4,29 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use integration_tests::process::{ChildGuard, free_port};
 use integration_tests::{Services, create_topic, http_client, kafka_clients, unique_name};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_kafka-gateway");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free local port")
-}
-
-struct Gateway(Child);
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn typo_in_config_exits_2_and_names_the_key() {
@@ -87,7 +71,7 @@ async fn run_serves_the_cluster_and_drains_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .expect("binary starts");
-    let mut gateway = Gateway(child);
+    let mut gateway = ChildGuard(child);
     let http = http_client();
 
     let base = format!("http://127.0.0.1:{bridge_port}");
@@ -124,16 +108,6 @@ async fn run_serves_the_cluster_and_drains_on_sigterm() {
         .unwrap();
     assert!(metrics.contains("kafka_gateway_build_info"), "{metrics}");
 
-    let pid = gateway.0.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = gateway.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "no exit within 20 s of SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = gateway.terminate(Duration::from_secs(20)).await;
     assert!(status.success(), "exit status after SIGTERM: {status}");
 }

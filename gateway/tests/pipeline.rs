@@ -5,32 +5,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use broker_core::metadata::ClusterInspector;
+use integration_tests::process::{ChildGuard, free_port};
 use integration_tests::{START_HINT, Services, http_client, kafka_clients, unique_name};
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_kafka-gateway");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free local port")
-}
-
-struct Gateway(Child);
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 async fn execute(connection: &mut MySqlConnection, statement: String) {
     sqlx::query(AssertSqlSafe(statement.clone()))
@@ -123,7 +107,7 @@ async fn mysql_to_opensearch_through_both_clusters_and_the_bridge() {
     )
     .unwrap();
     let log = std::fs::File::create(dir.join("gateway.log")).unwrap();
-    let mut gateway = Gateway(
+    let mut gateway = ChildGuard(
         Command::new(BINARY)
             .args(["run", "--config"])
             .arg(&config)
@@ -344,22 +328,7 @@ async fn mysql_to_opensearch_through_both_clusters_and_the_bridge() {
     );
 
     // 7. SIGTERM drains every service and exits 0.
-    let pid = gateway.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = gateway.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "no exit within 60 s of SIGTERM");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = gateway.terminate(Duration::from_secs(60)).await;
     assert!(status.success(), "exit status after SIGTERM: {status}");
     execute(&mut mysql, format!("DROP DATABASE `{database}`")).await;
 }

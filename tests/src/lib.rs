@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+pub mod process;
 pub mod throwaway_broker;
 
 use broker_core::{ClusterConfig, KafkaClients};
