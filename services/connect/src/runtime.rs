@@ -2,6 +2,7 @@
 //! stores and a producer for source records and the DLQ.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use broker_core::KafkaClients;
 use prometheus_client::metrics::counter::Counter;
@@ -36,6 +37,8 @@ pub struct Runtime {
     pub exactly_once_source: bool,
     /// `topic.creation.enable` and the client override policy.
     pub policies: WorkerPolicies,
+    /// How often sink tasks flush and commit (`offset.flush.interval.ms`).
+    pub offset_flush_interval: Duration,
     started: AtomicBool,
 }
 
@@ -61,6 +64,7 @@ impl Runtime {
         metrics: Metrics,
         exactly_once_source: bool,
         policies: WorkerPolicies,
+        offset_flush_interval: Duration,
     ) -> Self {
         let (configs, offsets, statuses) = stores;
         Self {
@@ -76,6 +80,7 @@ impl Runtime {
             metrics,
             exactly_once_source,
             policies,
+            offset_flush_interval,
             started: AtomicBool::new(false),
         }
     }

@@ -113,6 +113,7 @@ impl Worker {
                 topic_creation_enable: config.topic_creation_enable,
                 override_policy: config.override_policy,
             },
+            config.offset_flush_interval,
         ));
         let members = membership::start(
             &clients,

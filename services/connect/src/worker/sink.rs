@@ -1,8 +1,11 @@
 //! The sink task loop.
 //!
-//! consume a batch from group `connect-<name>` → converters → SMTs → `put` → `flush` →
-//! commit the consumed positions. Offsets are committed only after `flush` confirmed the
-//! data downstream, so a crash replays but never skips. Records that fail conversion or an
+//! consume a batch from group `connect-<name>` → converters → SMTs → `put`; every
+//! `offset_flush_interval_ms` (or after `MAX_UNFLUSHED` records, before a pause and at a
+//! clean stop) `flush` → commit the positions after everything put so far. Offsets are
+//! committed only after `flush` confirmed the data downstream, so a crash replays but never
+//! skips; between flushes `put` keeps feeding the task, which can then keep several
+//! requests in flight. Records that fail conversion or an
 //! SMT go to the DLQ (when `errors.tolerance=all`) and their offsets count as done only
 //! after the DLQ acknowledged them.
 
@@ -105,9 +108,18 @@ async fn run_inner(
     let consumer = Arc::new(consumer_for(runtime, spec)?);
     let mut topics_seen: BTreeSet<String> = runtime.statuses.topics(name);
     let mut reported: Option<TargetState> = None;
+    // Records handed to `put` since the last flush, and the positions after them: they are
+    // committed only once `flush` confirmed everything up to them downstream.
+    let mut unflushed = Unflushed::default();
+    let mut next_flush = tokio::time::Instant::now() + runtime.offset_flush_interval;
     loop {
         let target = *control.borrow_and_update();
         if reported != Some(target) {
+            if target != TargetState::Started {
+                unflushed
+                    .flush_and_commit(runtime, task.as_mut(), &consumer, spec)
+                    .await?;
+            }
             let state = if target == TargetState::Paused {
                 State::Paused
             } else {
@@ -137,6 +149,11 @@ async fn run_inner(
         tokio::select! {
             () = stop.wait() => break,
             _ = control.changed() => continue,
+            () = tokio::time::sleep_until(next_flush), if !unflushed.is_empty() => {
+                unflushed.flush_and_commit(runtime, task.as_mut(), &consumer, spec).await?;
+                next_flush = tokio::time::Instant::now() + runtime.offset_flush_interval;
+                continue;
+            }
             first = consumer.recv() => {
                 let first = first.map_err(|error| ConnectError::retriable(format!("consume failed: {error}")));
                 match first {
@@ -161,15 +178,71 @@ async fn run_inner(
         }
         let count = batch.len() as u64;
         put_with_retries(task.as_mut(), batch, spec).await?;
-        flush_with_retries(task.as_mut(), spec).await?;
-        commit(&consumer, &positions).await?;
-        runtime.metrics.sink_records.inc_by(count);
+        unflushed.add(count, positions);
+        if tokio::time::Instant::now() >= next_flush || unflushed.records >= MAX_UNFLUSHED {
+            unflushed
+                .flush_and_commit(runtime, task.as_mut(), &consumer, spec)
+                .await?;
+            next_flush = tokio::time::Instant::now() + runtime.offset_flush_interval;
+        }
     }
-    if let Err(error) = task.flush().await {
-        tracing::warn!(connector = name, %error, "final flush failed; uncommitted records will be replayed");
+    // A clean stop commits what the final flush confirmed, so a restart replays nothing.
+    match flush_with_retries(task.as_mut(), spec).await {
+        Ok(()) => {
+            if let Err(error) = commit(&consumer, &unflushed.positions).await {
+                tracing::warn!(connector = name, %error, "final commit failed; uncommitted records will be replayed");
+            } else {
+                runtime.metrics.sink_records.inc_by(unflushed.records);
+            }
+        }
+        Err(error) => {
+            tracing::warn!(connector = name, %error, "final flush failed; uncommitted records will be replayed");
+        }
     }
     task.stop().await;
     Ok(())
+}
+
+/// Flush at the latest after this many records even within the flush interval, so that a
+/// crash never replays more than this per task.
+const MAX_UNFLUSHED: u64 = 100_000;
+
+/// What was `put` but not yet flushed and committed.
+#[derive(Debug, Default)]
+struct Unflushed {
+    records: u64,
+    positions: BTreeMap<(String, i32), i64>,
+}
+
+impl Unflushed {
+    fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+
+    fn add(&mut self, records: u64, positions: BTreeMap<(String, i32), i64>) {
+        self.records += records;
+        for (partition, next) in positions {
+            let entry = self.positions.entry(partition).or_insert(next);
+            *entry = (*entry).max(next);
+        }
+    }
+
+    async fn flush_and_commit(
+        &mut self,
+        runtime: &Runtime,
+        task: &mut dyn connect_api::DynSinkTask,
+        consumer: &Arc<StreamConsumer>,
+        spec: &TaskSpec,
+    ) -> Result<(), ConnectError> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        flush_with_retries(task, spec).await?;
+        commit(consumer, &self.positions).await?;
+        runtime.metrics.sink_records.inc_by(self.records);
+        *self = Self::default();
+        Ok(())
+    }
 }
 
 /// Converts and transforms one consumed record into `batch`, or hands it to the error
