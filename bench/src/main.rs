@@ -3,10 +3,12 @@
 //! - `cargo run --release -p bench -- bridge`: the HTTP bridge ([`bridge`]).
 //! - `cargo run --release -p bench -- mirror`: the mirror vs MirrorMaker 2 ([`mirror`]).
 //! - `cargo run --release -p bench -- es-sink`: the Elasticsearch sink vs raw `_bulk` ([`es_sink`]).
+//! - `cargo run --release -p bench -- mysql`: the MySQL CDC source vs a plain `SELECT *` ([`mysql`]).
 
 mod bridge;
 mod es_sink;
 mod mirror;
+mod mysql;
 
 #[tokio::main]
 async fn main() {
@@ -15,8 +17,9 @@ async fn main() {
         "bridge" => bridge::run().await,
         "mirror" => mirror::run(std::env::args().skip(2).collect()).await,
         "es-sink" => es_sink::run(std::env::args().skip(2).collect()).await,
+        "mysql" => mysql::run(std::env::args().skip(2).collect()).await,
         _ => {
-            eprintln!("usage: cargo run --release -p bench -- bridge|mirror|es-sink");
+            eprintln!("usage: cargo run --release -p bench -- bridge|mirror|es-sink|mysql");
             std::process::exit(2);
         }
     };

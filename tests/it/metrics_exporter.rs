@@ -367,7 +367,6 @@ async fn unfiltered_scrape_of_the_whole_cluster_is_valid_and_timed() {
          {groups} groups, {} bytes",
         text.len()
     );
-    assert!(elapsed < Duration::from_secs(10), "scrape took {elapsed:?}");
 }
 
 #[tokio::test]

@@ -70,7 +70,7 @@ fn cdc_config(prefix: &str, database: &str) -> Value {
     json!({
         "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
         "database.hostname": host, "database.port": port, "database.user": user,
-        "database.server.id": format!("{}", 10_000 + rand::random::<u16>()),
+        "database.server.id": format!("{}", 10_000 + u32::from(rand::random::<u16>())),
         "topic.prefix": prefix, "database.include.list": database,
         "schema.history.internal.kafka.bootstrap.servers": services.kafka_bootstrap,
         "schema.history.internal.kafka.topic": format!("{prefix}.history"),

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub mod process;
 pub mod throwaway_broker;
+pub mod throwaway_mariadb;
 
 use broker_core::{ClusterConfig, KafkaClients};
 use rand::Rng;

@@ -43,6 +43,8 @@ pub struct CdcTask {
     topics: Option<Topics>,
     /// The offset of the last record handed out, for restarts after transient errors.
     last_offset: Option<StoredOffset>,
+    /// When the last record or heartbeat was handed out, for `heartbeat.interval.ms`.
+    last_emitted: std::time::Instant,
 }
 
 impl std::fmt::Debug for CdcTask {
@@ -86,6 +88,7 @@ impl CdcTask {
             phase: Phase::Idle,
             topics,
             last_offset: stored.clone(),
+            last_emitted: std::time::Instant::now(),
         };
         task.begin(stored).await?;
         Ok(task)
@@ -217,8 +220,64 @@ impl CdcTask {
         }
         if let Some(last) = records.last() {
             self.last_offset = StoredOffset::from_map(&last.source_offset);
+            self.last_emitted = std::time::Instant::now();
         }
         Ok(records)
+    }
+
+    /// Debezium's heartbeat while streaming: after `heartbeat.interval.ms` without a record,
+    /// one record on `__debezium-heartbeat.<prefix>` (key `{serverName}`, value `{ts_ms}`)
+    /// carrying the offset of the last record handed out, so the stored offset stays fresh
+    /// and consumers see the connector is alive. None before the first streaming offset (a
+    /// snapshot offset must not be re-stored as if it were current).
+    fn heartbeat(&mut self) -> Option<SourceRecord> {
+        let interval = self.config.heartbeat_interval?;
+        if self.last_emitted.elapsed() < interval {
+            return None;
+        }
+        let offset = match &self.last_offset {
+            Some(offset @ StoredOffset::Streaming(_)) => offset.clone(),
+            _ => return None,
+        };
+        self.last_emitted = std::time::Instant::now();
+        Some(heartbeat_record(
+            &self.config.topic_prefix,
+            self.partition.clone(),
+            &offset,
+        ))
+    }
+}
+
+/// The heartbeat record of `topic.prefix` (Debezium's `io.debezium.connector.common.Heartbeat`).
+pub fn heartbeat_record(
+    prefix: &str,
+    partition: Map<String, Value>,
+    offset: &StoredOffset,
+) -> SourceRecord {
+    use connect_api::{ConnectRecord, Field, Schema, SchemaType};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let key_schema = Schema::structure(vec![Field::new(
+        "serverName",
+        Schema::new(SchemaType::String),
+    )])
+    .named("io.debezium.connector.common.ServerNameKey");
+    let value_schema = Schema::structure(vec![Field::new("ts_ms", Schema::new(SchemaType::Int64))])
+        .named("io.debezium.connector.common.Heartbeat");
+    let mut key = Map::new();
+    key.insert("serverName".to_owned(), Value::String(prefix.to_owned()));
+    let mut value = Map::new();
+    value.insert("ts_ms".to_owned(), Value::from(now));
+    SourceRecord {
+        source_partition: partition,
+        source_offset: offset.to_map(now / 1000),
+        record: ConnectRecord::new(
+            format!("__debezium-heartbeat.{prefix}"),
+            Some(value_schema),
+            Value::Object(value),
+        )
+        .with_key(Some(key_schema), Value::Object(key)),
     }
 }
 
@@ -256,7 +315,10 @@ impl SourceTask for CdcTask {
             Phase::Streaming { receiver, .. } => {
                 let item = tokio::time::timeout(wait, receiver.recv()).await;
                 match item {
-                    Err(_) => Ok(Vec::new()),
+                    Err(_) => match self.heartbeat() {
+                        Some(record) => self.deliverable(vec![record]).await,
+                        None => Ok(Vec::new()),
+                    },
                     Ok(Some(StreamItem::Records(records))) => self.deliverable(records).await,
                     Ok(Some(StreamItem::History(record))) => {
                         if let (Some(topics), Some(topic)) =
@@ -278,5 +340,27 @@ impl SourceTask for CdcTask {
 
     async fn stop(&mut self) {
         self.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::position::BinlogPosition;
+
+    #[test]
+    fn heartbeat_is_debeziums_shape_and_keeps_the_offset() {
+        let offset = StoredOffset::Streaming(BinlogPosition {
+            gtids: "0-1-42".into(),
+            file: "bin.000002".into(),
+            pos: 77,
+            skip_events: 1,
+        });
+        let record = heartbeat_record("shop", position::partition("shop"), &offset);
+        assert_eq!(record.record.topic, "__debezium-heartbeat.shop");
+        assert_eq!(record.record.key, serde_json::json!({"serverName": "shop"}));
+        assert!(record.record.value["ts_ms"].as_i64().is_some_and(|t| t > 0));
+        assert_eq!(StoredOffset::from_map(&record.source_offset), Some(offset));
+        assert_eq!(record.source_partition, position::partition("shop"));
     }
 }

@@ -1,0 +1,198 @@
+//! `kill -9` of a connect worker process running the CDC source, mid-snapshot and then
+//! mid-stream with a writer running: after each restart every row comes out at least once
+//! and the last event per primary key equals the row.
+//!
+//! The stock `connect-worker` binary registers only the built-in plugins, so the worker
+//! process here is this test binary itself, re-run with `--ignored --exact
+//! mysql_kill::worker_process` and `MYSQL_IT_WORKER` set: that entry serves a worker whose
+//! registry includes the MySQL plugins until it is killed.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use broker_core::Shutdown;
+use broker_core::telemetry::MetricsRegistry;
+use gateway_connect::Worker;
+use integration_tests::{Services, unique_name};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::connect_support::{ClusterNames, TestWorker, call, clients, wait_for_state};
+use crate::mysql_common::{
+    Writer, assert_events_match, cdc_config, exec, items_table, plugins, read_topic, shared,
+    table_rows,
+};
+
+const ROWS: i64 = 6000;
+const WORKER_ENV: &str = "MYSQL_IT_WORKER";
+
+/// The worker process's entry: does nothing unless started by [`spawn_worker`].
+#[tokio::test]
+#[ignore = "the worker process of kill_nine_mid_snapshot_and_mid_stream_loses_nothing"]
+async fn worker_process() {
+    let Ok(spec) = std::env::var(WORKER_ENV) else {
+        return;
+    };
+    let spec: Value = serde_json::from_str(&spec).unwrap();
+    let text = |k: &str| spec[k].as_str().unwrap().to_owned();
+    let names = ClusterNames {
+        group_id: text("group"),
+        configs: text("configs"),
+        offsets: text("offsets"),
+        statuses: text("statuses"),
+    };
+    let worker = Worker::start(
+        names.config(),
+        clients().await,
+        plugins(),
+        &MetricsRegistry::new(),
+        Shutdown::new(),
+    )
+    .await
+    .unwrap();
+    println!("listening on {}", worker.tcp.local_addr().unwrap());
+    worker.serve().await.unwrap();
+}
+
+struct WorkerProcess {
+    child: Child,
+    base: String,
+}
+
+impl WorkerProcess {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A [`TestWorker`] view for the status helpers (its shutdown handle is unused).
+    fn view(&self) -> TestWorker {
+        TestWorker {
+            base: self.base.clone(),
+            worker_id: String::new(),
+            shutdown: Shutdown::new(),
+            served: tokio::spawn(async {}),
+        }
+    }
+
+    fn kill_nine(mut self) {
+        // Child::kill sends SIGKILL.
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+fn spawn_worker(names: &ClusterNames) -> WorkerProcess {
+    let spec = json!({
+        "group": names.group_id, "configs": names.configs,
+        "offsets": names.offsets, "statuses": names.statuses,
+    });
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "mysql_kill::worker_process",
+            "--nocapture",
+        ])
+        .env(WORKER_ENV, spec.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(address) = line.strip_prefix("listening on ") {
+                let _ = tx.send(address.to_owned());
+            }
+        }
+    });
+    let Ok(address) = rx.recv_timeout(Duration::from_secs(60)) else {
+        let _ = child.kill();
+        panic!("the worker process did not start within 60 s");
+    };
+    WorkerProcess {
+        child,
+        base: format!("http://{address}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_nine_mid_snapshot_and_mid_stream_loses_nothing() {
+    let url = Services::from_env().mysql_url;
+    let mut conn = shared().await;
+    let database = items_table(&mut conn, "cdc_kill", ROWS).await;
+    let names = ClusterNames::unique();
+    let prefix = unique_name("cdc_kill");
+    let topic = format!("{prefix}.{database}.items");
+    let mut config = cdc_config(&url, &prefix, &database);
+    config["snapshot.fetch.size"] = json!("20");
+    config["max.batch.size"] = json!("20");
+
+    let first = spawn_worker(&names);
+    let body = json!({"name": "cdc", "config": config});
+    let (status, answer) = call(Method::POST, &first.url("/connectors"), Some(body)).await;
+    assert_eq!(status, 201, "{answer}");
+    read_topic(
+        &topic,
+        Duration::from_secs(60),
+        Duration::ZERO,
+        Some(&|seen| seen.len() >= 200),
+    )
+    .await;
+    first.kill_nine();
+    let at_kill = read_topic(
+        &topic,
+        Duration::from_secs(30),
+        Duration::from_secs(3),
+        None,
+    )
+    .await;
+    println!("killed after {} of {ROWS} snapshot rows", at_kill.len());
+    assert!(
+        at_kill.len() < usize::try_from(ROWS).unwrap(),
+        "the kill came mid-snapshot"
+    );
+
+    let writer = Writer::start(url.clone(), database.clone(), 100_001);
+    let second = spawn_worker(&names);
+    wait_for_state(&second.view(), "cdc", "RUNNING", 1).await;
+    read_topic(
+        &topic,
+        Duration::from_secs(180),
+        Duration::ZERO,
+        Some(&|seen| seen.iter().filter(|(_, v)| v["op"] == "c").count() >= 100),
+    )
+    .await;
+    second.kill_nine();
+    // Writes go on while no worker runs.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let third = spawn_worker(&names);
+    wait_for_state(&third.view(), "cdc", "RUNNING", 1).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let last = writer.stop().await;
+    exec(
+        &mut conn,
+        &format!("INSERT INTO `{database}`.items VALUES (999999, 'marker')"),
+    )
+    .await;
+    let records = read_topic(
+        &topic,
+        Duration::from_secs(180),
+        Duration::ZERO,
+        Some(&|seen| seen.iter().any(|(_, v)| v["after"]["id"] == 999_999)),
+    )
+    .await;
+    let expected = table_rows(&mut conn, &database).await;
+    let duplicates = assert_events_match(&records, &expected);
+    println!(
+        "{} rows ({ROWS} snapshot, {} streamed), {} events, {duplicates} duplicate creations",
+        expected.len(),
+        last - 100_000,
+        records.len()
+    );
+    third.kill_nine();
+    exec(&mut conn, &format!("DROP DATABASE `{database}`")).await;
+}

@@ -1,0 +1,134 @@
+//! A MariaDB server of one test's own, for tests that do what must never happen to the
+//! shared server (purging its binlogs, restarting it).
+//!
+//! `mariadb-install-db` initialises a temporary data directory, then `mariadbd` runs on a free
+//! port with the same binlog settings `scripts/services` gives the shared server (ROW, FULL
+//! row images, server id 1, strict GTID mode) and root without a password. Dropping the
+//! value kills the server and deletes the directory.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest wait for the server to accept connections.
+const READY_LIMIT: Duration = Duration::from_secs(60);
+
+/// A running throwaway server.
+#[derive(Debug)]
+pub struct ThrowawayMariaDb {
+    directory: PathBuf,
+    port: u16,
+    process: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free local port")
+}
+
+impl ThrowawayMariaDb {
+    /// Initialises a data directory and starts the server; returns once it answers on TCP
+    /// with the MySQL protocol greeting.
+    pub async fn start() -> Self {
+        let directory = std::env::temp_dir().join(crate::unique_name("throwaway_mariadb"));
+        let data = directory.join("data");
+        std::fs::create_dir_all(&data).expect("temporary data directory");
+        let install = Command::new("mariadb-install-db")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg("--auth-root-authentication-method=normal")
+            .arg("--skip-test-db")
+            .arg("--user=root")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "mariadb-install-db did not run ({error}); install the MariaDB server package"
+                )
+            });
+        assert!(
+            install.status.success(),
+            "mariadb-install-db failed: {}",
+            String::from_utf8_lossy(&install.stderr)
+        );
+        let port = free_port();
+        let log = std::fs::File::create(directory.join("server.log")).expect("server log");
+        let process = Command::new("mariadbd")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--socket={}", directory.join("sock").display()))
+            .arg(format!(
+                "--pid-file={}",
+                directory.join("mariadbd.pid").display()
+            ))
+            .arg("--log-bin=mariadb-bin")
+            .arg("--binlog-format=ROW")
+            .arg("--binlog-row-image=FULL")
+            .arg("--server-id=1")
+            .arg("--gtid-strict-mode=1")
+            .arg("--user=root")
+            .arg("--skip-name-resolve")
+            .arg("--innodb-buffer-pool-size=32M")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("mariadbd starts");
+        let server = Self {
+            directory,
+            port,
+            process: Some(process),
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + READY_LIMIT;
+        loop {
+            let port = self.port;
+            let greeted = tokio::task::spawn_blocking(move || {
+                use std::io::Read;
+                let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+                let mut stream =
+                    std::net::TcpStream::connect_timeout(&address, Duration::from_secs(1))?;
+                stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+                let mut greeting = [0_u8; 5];
+                stream.read_exact(&mut greeting)
+            })
+            .await;
+            if matches!(greeted, Ok(Ok(()))) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the throwaway MariaDB did not accept connections within {READY_LIMIT:?}; log: {}",
+                std::fs::read_to_string(self.directory.join("server.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `mysql://root@127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("mysql://root@127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for ThrowawayMariaDb {
+    fn drop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}
