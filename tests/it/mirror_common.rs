@@ -132,28 +132,37 @@ pub(crate) fn read_all(
         std::thread::sleep(Duration::from_millis(200));
     }
     let mut seen = Vec::new();
-    while seen.len() < expected && Instant::now() < deadline {
+    // Past `expected`, keep reading until the topic is quiet for a moment, so that
+    // duplicates beyond the expected count are seen too.
+    let mut last_record = Instant::now();
+    while Instant::now() < deadline
+        && (seen.len() < expected || last_record.elapsed() < Duration::from_secs(2))
+    {
         match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(message)) => seen.push(Seen {
-                key: String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
-                value: String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned(),
-                partition: message.partition(),
-                timestamp: message.timestamp().to_millis(),
-                headers: message
-                    .headers()
-                    .map(|h| {
-                        h.iter()
-                            .map(|header| {
-                                (
-                                    header.key.to_owned(),
-                                    String::from_utf8_lossy(header.value.unwrap_or_default())
-                                        .into_owned(),
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            }),
+            Some(Ok(message)) => {
+                last_record = Instant::now();
+                seen.push(Seen {
+                    key: String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
+                    value: String::from_utf8_lossy(message.payload().unwrap_or_default())
+                        .into_owned(),
+                    partition: message.partition(),
+                    timestamp: message.timestamp().to_millis(),
+                    headers: message
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|header| {
+                                    (
+                                        header.key.to_owned(),
+                                        String::from_utf8_lossy(header.value.unwrap_or_default())
+                                            .into_owned(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
             Some(Err(error)) => eprintln!("reader: {error}"),
             None => {}
         }

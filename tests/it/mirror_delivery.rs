@@ -58,8 +58,8 @@ async fn crash_and_restart(extra: &str, read_committed: bool) -> BTreeMap<String
         read_all(
             &b_reader,
             &remote,
-            expected * 2,
-            Duration::from_secs(10),
+            expected,
+            Duration::from_secs(120),
             read_committed,
         )
     })

@@ -71,7 +71,15 @@ async fn purged_resume_point_fails_the_task_with_a_clear_trace() {
     let status = wait_for(
         &second.url("/connectors/cdc/status"),
         Duration::from_secs(60),
-        |code, body| code == 200 && body["tasks"][0]["state"] == "FAILED",
+        // The first worker's task may have left a FAILED status of its own while stopping;
+        // wait for the second worker's verdict on the purged position.
+        |code, body| {
+            code == 200
+                && body["tasks"][0]["state"] == "FAILED"
+                && body["tasks"][0]["trace"]
+                    .as_str()
+                    .is_some_and(|trace| trace.contains("no longer on the server"))
+        },
     )
     .await;
     let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
