@@ -9,10 +9,10 @@ use broker_core::telemetry::MetricsRegistry;
 use broker_core::{KafkaClients, Shutdown};
 use gateway_mirror::ValidatedMirror;
 use integration_tests::Services;
-use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Message, Offset, TopicPartitionList};
 
 /// Properties of an A->B flow copying `topics`, tuned for tests (RF 1, fast intervals).
 pub(crate) fn properties(topics: &str, extra: &str) -> ValidatedMirror {
@@ -128,9 +128,32 @@ pub(crate) fn read_all(
     );
     let consumer: BaseConsumer = config.create().expect("reader");
     let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline && consumer.subscribe(&[topic]).is_err() {
+    // Assigned, not subscribed: a group rebalance on a loaded machine would rewind an
+    // uncommitted reader to the start and count records twice.
+    let partitions = loop {
+        let count = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .ok()
+            .and_then(|metadata| {
+                metadata
+                    .topics()
+                    .first()
+                    .filter(|t| t.error().is_none())
+                    .map(|t| t.partitions().len())
+            })
+            .unwrap_or(0);
+        if count > 0 || Instant::now() >= deadline {
+            break count;
+        }
         std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..i32::try_from(partitions).unwrap() {
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .unwrap();
     }
+    consumer.assign(&assignment).expect("assign");
     let mut seen = Vec::new();
     // Past `expected`, keep reading until the topic is quiet for a moment, so that
     // duplicates beyond the expected count are seen too.

@@ -54,10 +54,11 @@ async fn crash_and_restart(extra: &str, read_committed: bool) -> BTreeMap<String
     // Stop gracefully, then read everything again to count duplicates.
     mirror.stop().await;
     let b_reader = b.clone();
+    let remote_name = remote.clone();
     let seen = tokio::task::spawn_blocking(move || {
         read_all(
             &b_reader,
-            &remote,
+            &remote_name,
             expected,
             Duration::from_secs(120),
             read_committed,
@@ -65,6 +66,16 @@ async fn crash_and_restart(extra: &str, read_committed: bool) -> BTreeMap<String
     })
     .await
     .unwrap();
+    let mut per_partition: BTreeMap<i32, usize> = BTreeMap::new();
+    for record in &seen {
+        *per_partition.entry(record.partition).or_insert(0) += 1;
+    }
+    // Context for a failure below: records read per partition vs the log's end offsets.
+    eprintln!(
+        "read {} records, per partition {per_partition:?}; high watermarks {:?}",
+        seen.len(),
+        high_watermarks(&b, &format!("A.{topic}")).await
+    );
     let mut counts = BTreeMap::new();
     for record in seen {
         *counts.entry(record.key).or_insert(0) += 1;
