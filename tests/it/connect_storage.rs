@@ -334,3 +334,57 @@ async fn worker_refuses_unusable_internal_topics() {
     .expect_err("a non-compacted status topic is refused");
     assert!(error.to_string().contains("must be compact"), "{error}");
 }
+
+/// A graceful stop commits the source offsets of what was written, and the task does not
+/// fail on the way out (the offset store must outlive the draining tasks).
+#[tokio::test]
+async fn graceful_stop_stores_the_last_source_offsets() {
+    let clients = clients().await;
+    let names = ClusterNames::unique();
+    let mut config = names.config();
+    // Far longer than the test: only the commit on stop can store the offsets.
+    config.offset_flush_interval = Duration::from_secs(600);
+    let worker = TestWorker::start_with(&clients, config).await;
+    let topic = unique_name("connect_stop");
+    create_topic(&clients, &topic, 1).await;
+    let file = temp_file("connect_stop");
+    // Fixed-width lines, so that a position in the file says how many lines it covers; many
+    // of them, so that the task is still busy when the stop comes.
+    let lines: String = (0..200_000).map(|i| format!("line-{i:06}\n")).collect();
+    tokio::fs::write(&file, lines).await.unwrap();
+    let (status, _) = call(
+        Method::POST,
+        &worker.url("/connectors"),
+        Some(json!({"name": "stopper", "config": {
+            "connector.class": "FileStreamSource", "file": file.to_string_lossy(),
+            "topic": topic}})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let inspector =
+        broker_core::metadata::ClusterInspector::new(&clients, Duration::from_secs(10)).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while inspector.watermarks(&topic, 0).await.map_or(0, |w| w.high) < 1000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lines never reached {topic}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    worker.stop().await;
+    let written = inspector.watermarks(&topic, 0).await.unwrap().high;
+
+    let expected_key = json!(["stopper", {"filename": file.to_string_lossy()}]).to_string();
+    let offsets = read_topic(&clients, &names.offsets);
+    let last = offsets.iter().rev().find(|(k, _)| *k == expected_key);
+    assert_eq!(
+        last.map(|(_, v)| v.clone()),
+        Some(Some(json!({"position": written * 12}))),
+        "the stored position covers exactly the {written} records written"
+    );
+    let statuses: BTreeMap<String, Option<Value>> =
+        read_topic(&clients, &names.statuses).into_iter().collect();
+    let task = statuses["status-task-stopper-0"].as_ref().unwrap();
+    assert_ne!(task["state"], "FAILED", "task status after stop: {task}");
+    let _ = tokio::fs::remove_file(&file).await;
+}

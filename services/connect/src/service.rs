@@ -33,7 +33,21 @@ pub struct Worker {
     config: ValidatedConnect,
     supervisor: JoinHandle<()>,
     shutdown: Shutdown,
+    background: BackgroundStop,
     http_metrics: HttpMetricsLayer,
+}
+
+/// Stops the internal-topic readers and the group membership. They must outlive the
+/// tasks: a draining source task still stores offsets (read back through the offset
+/// store), and leaving the group first would hand the tasks to another worker while this
+/// one is still committing. Fires on drop, so a worker that is never served stops too.
+#[derive(Debug)]
+struct BackgroundStop(Shutdown);
+
+impl Drop for BackgroundStop {
+    fn drop(&mut self) {
+        self.0.trigger();
+    }
 }
 
 fn worker_id(config: &ValidatedConnect, tcp: &TcpListener) -> String {
@@ -76,10 +90,11 @@ impl Worker {
         let cluster_id = ClusterInspector::new(&clients, Duration::from_secs(10))?
             .cluster_id()
             .await?;
+        let background = BackgroundStop(Shutdown::new());
         let (configs, offsets, statuses) = tokio::try_join!(
-            ConfigStore::start(&clients, &config.config_storage_topic, shutdown.clone()),
-            OffsetStore::start(&clients, &config.offset_storage_topic, shutdown.clone()),
-            StatusStore::start(&clients, &config.status_storage_topic, shutdown.clone()),
+            ConfigStore::start(&clients, &config.config_storage_topic, background.0.clone()),
+            OffsetStore::start(&clients, &config.offset_storage_topic, background.0.clone()),
+            StatusStore::start(&clients, &config.status_storage_topic, background.0.clone()),
         )?;
         let metrics = Metrics::default();
         registry.with_registry(|r| {
@@ -121,7 +136,7 @@ impl Worker {
             &worker_id,
             config.session_timeout,
             &config.config_storage_topic,
-            shutdown.clone(),
+            background.0.clone(),
         )?;
         let span = tracing::info_span!("connect-supervisor", worker = worker_id);
         let supervisor = tokio::spawn(
@@ -139,6 +154,7 @@ impl Worker {
             config,
             supervisor,
             shutdown,
+            background,
             http_metrics: HttpMetricsLayer::new(registry, "connect"),
         })
     }
@@ -162,6 +178,7 @@ impl Worker {
         if let Err(error) = self.supervisor.await {
             tracing::warn!(%error, "connect supervisor ended abnormally");
         }
+        drop(self.background);
         served.map_err(ConnectError::from)
     }
 }
