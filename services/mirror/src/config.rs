@@ -168,6 +168,18 @@ mod tests {
         assert_eq!(flow.refresh_topics, Some(Duration::from_secs(2)));
         assert_eq!(flow.delivery, Delivery::ExactlyOnce);
         assert_eq!(flow.policy.remote_topic("A", "orders"), "A_orders");
+        assert_eq!(flow.replication_group(), "__kafka-gateway-mirror.A-B");
+    }
+
+    #[test]
+    fn replication_group_is_configurable_per_flow() {
+        let mirror = with("A->B.replication.group.id = dr-east").unwrap();
+        assert_eq!(mirror.flows[0].replication_group(), "dr-east");
+        assert!(mirror.warnings.is_empty(), "{:?}", mirror.warnings);
+        assert_eq!(
+            with("replication.group.id = ").unwrap_err().key,
+            "replication.group.id"
+        );
     }
 
     #[test]

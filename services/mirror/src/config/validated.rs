@@ -115,6 +115,11 @@ pub struct Flow {
     pub commit_interval: Duration,
     pub poll_timeout: Duration,
     pub admin_timeout: Duration,
+    /// `replication.group.id` (ours): the source consumer group that processes running the
+    /// same flow share partitions through, and the prefix of its transactional ids. Two
+    /// independent deployments with the same cluster aliases need different ones, or they
+    /// would split each other's partitions and fence each other's transactions.
+    pub group_id: String,
 }
 
 impl Flow {
@@ -135,7 +140,7 @@ impl Flow {
 
     /// The consumer group the flow's own consumers use on the source; never checkpointed.
     pub fn replication_group(&self) -> String {
-        format!("__kafka-gateway-mirror.{}-{}", self.source, self.target)
+        self.group_id.clone()
     }
 }
 
@@ -678,6 +683,14 @@ fn flow(
     let poll_timeout = millis(reader.flow_int(n, "consumer.poll.timeout.ms", 1000, 1)?);
     let admin_timeout = millis(reader.flow_int(n, "admin.timeout.ms", 60_000, 1)?);
     let _ = clusters;
+    let (group_key, group_id) = reader.flow_string(
+        n,
+        "replication.group.id",
+        &format!("__kafka-gateway-mirror.{source}-{target}"),
+    );
+    if group_id.is_empty() {
+        return Err(ConfigError::new(group_key, "must not be empty"));
+    }
 
     Ok(Flow {
         source: source.to_owned(),
@@ -753,5 +766,6 @@ fn flow(
         commit_interval,
         poll_timeout,
         admin_timeout,
+        group_id,
     })
 }

@@ -2,7 +2,7 @@
 //!
 //! Each task owns a fixed share of the source partitions (round-robin over the sorted
 //! partition list, like MM2's `taskConfigs`) and a transactional producer with the id
-//! `kafka-gateway-mirror.<source>-<target>.<task>`. Every `offset.flush.interval.ms` it
+//! `<replication.group.id>.<task>`. Every `offset.flush.interval.ms` it
 //! flushes the records of the open transaction, adds the offset-map runs they form to the
 //! *same* transaction and commits. The map is therefore the source position: on start the
 //! task initialises transactions (fencing a zombie and aborting its open transaction),
@@ -29,10 +29,7 @@ use crate::offsets::map::OffsetMap;
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub(crate) fn transactional_id(context: &TaskContext) -> String {
-    format!(
-        "kafka-gateway-mirror.{}-{}.{}",
-        context.flow.source, context.flow.target, context.task
-    )
+    format!("{}.{}", context.flow.group_id, context.task)
 }
 
 fn owned_partitions(
