@@ -17,21 +17,17 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 /// Properties of an A->B flow copying `topics`, tuned for tests (RF 1, fast intervals).
 pub(crate) fn properties(topics: &str, extra: &str) -> ValidatedMirror {
     let services = Services::from_env();
+    // Tests run side by side, each its own deployment; a restart with the same (unique)
+    // topics is the same deployment again.
+    let group = topics.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
     let text = format!(
         "clusters = A, B\nA.bootstrap.servers = {}\nB.bootstrap.servers = {}\n\
          A->B.enabled = true\nA->B.topics = {topics}\nreplication.factor = 1\n\
          checkpoints.topic.replication.factor = 1\nheartbeats.topic.replication.factor = 1\n\
          offset-syncs.topic.replication.factor = 1\nrefresh.topics.interval.seconds = 1\n\
          offset.flush.interval.ms = 200\nemit.checkpoints.interval.seconds = 1\n\
-         replication.group.id = {group}\n{extra}\n",
-        services.kafka_bootstrap,
-        services.kafka_b_bootstrap,
-        // Tests run side by side, each its own deployment; a restart with the same
-        // (unique) topics is the same deployment again.
-        group = format!(
-            "__mirror_test.{}",
-            topics.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
-        ),
+         replication.group.id = __mirror_test.{group}\n{extra}\n",
+        services.kafka_bootstrap, services.kafka_b_bootstrap,
     );
     let mirror = gateway_mirror::parse_properties(&text).expect("test properties are valid");
     assert!(mirror.warnings.is_empty(), "{:?}", mirror.warnings);
