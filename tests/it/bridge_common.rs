@@ -19,6 +19,7 @@ pub(crate) const V2: &str = "application/vnd.kafka.v2+json";
 pub(crate) struct Bridge {
     router: Router,
     pub(crate) clients: KafkaClients,
+    pub(crate) registry: broker_core::telemetry::MetricsRegistry,
 }
 
 pub(crate) struct Reply {
@@ -51,9 +52,12 @@ impl Bridge {
     pub(crate) fn with_clients(config: &BridgeConfig, clients: KafkaClients) -> Self {
         let validated = config.validate("bridge").expect("valid bridge config");
         let state = BridgeState::new(validated, clients.clone()).expect("bridge state");
+        let registry = broker_core::telemetry::MetricsRegistry::new();
+        state.register_metrics(&registry);
         Self {
             router: router(state),
             clients,
+            registry,
         }
     }
 

@@ -166,6 +166,28 @@ async fn subscribe_consume_commit_and_read_offsets_confluent() {
     let gone = bridge.get(&format!("{base}/subscription")).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     assert_eq!(gone.body["error_code"], json!(40403));
+
+    // A record for a partition that does not exist fails; the counters say so.
+    let bad = bridge
+        .post(
+            &format!("/topics/{topic}"),
+            TEXT,
+            &json!({"records": [{"value": "x", "partition": 7}]}),
+        )
+        .await;
+    assert_eq!(
+        bad.body["offsets"][0]["error_code"],
+        json!(40402),
+        "{bad:?}"
+    );
+    let metrics = bridge.registry.render().unwrap();
+    for line in [
+        format!(r#"kafka_gateway_bridge_produced_records_total{{topic="{topic}"}} 3"#),
+        format!(r#"kafka_gateway_bridge_produce_failed_records_total{{topic="{topic}"}} 1"#),
+        format!(r#"kafka_gateway_bridge_consumed_records_total{{topic="{topic}"}} 3"#),
+    ] {
+        assert!(metrics.contains(&line), "no `{line}` in\n{metrics}");
+    }
 }
 
 #[tokio::test]

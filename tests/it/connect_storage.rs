@@ -388,3 +388,96 @@ async fn graceful_stop_stores_the_last_source_offsets() {
     assert_ne!(task["state"], "FAILED", "task status after stop: {task}");
     let _ = tokio::fs::remove_file(&file).await;
 }
+
+/// Connector and task states and record counts on the worker's metrics registry, named
+/// as the JMX exporter names Kafka Connect's.
+#[tokio::test]
+async fn connector_and_task_states_are_gauges() {
+    let clients = clients().await;
+    let names = ClusterNames::unique();
+    let registry = broker_core::telemetry::MetricsRegistry::new();
+    let shutdown = broker_core::Shutdown::new();
+    let worker = gateway_connect::Worker::start(
+        names.config(),
+        clients.clone(),
+        gateway_connect::builtin_plugins(),
+        &registry,
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{}", worker.tcp.local_addr().unwrap());
+    let served = tokio::spawn(async move { worker.serve().await.unwrap() });
+    let topic = unique_name("connect_gauges");
+    create_topic(&clients, &topic, 1).await;
+    let file = temp_file("connect_gauges");
+    tokio::fs::write(&file, "a\nb\n").await.unwrap();
+    let (status, _) = call(
+        Method::POST,
+        &format!("{base}/connectors"),
+        Some(json!({"name": "gauged", "config": {
+            "connector.class": "FileStreamSource", "file": file.to_string_lossy(),
+            "topic": topic}})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    wait_for(
+        &format!("{base}/connectors/gauged/status"),
+        Duration::from_secs(30),
+        |s, b| s == 200 && b["tasks"][0]["state"] == "RUNNING",
+    )
+    .await;
+    let wait_for_text = |wanted: Vec<String>| {
+        let registry = registry.clone();
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let text = registry.render().unwrap();
+                if wanted.iter().all(|line| text.contains(line.as_str())) {
+                    return text;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "missing one of {wanted:?} in\n{text}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let text = wait_for_text(vec![
+        r#"kafka_connect_connector_status{connector="gauged",status="running"} 1"#.to_owned(),
+        r#"kafka_connect_connector_task_status{connector="gauged",task="0",status="running"} 1"#
+            .to_owned(),
+        "kafka_connect_worker_task_count 1".to_owned(),
+        "kafka_gateway_connect_source_records_total 2".to_owned(),
+    ])
+    .await;
+    assert!(
+        text.contains("kafka_connect_worker_connector_count 1"),
+        "{text}"
+    );
+
+    let (status, _) = call(
+        Method::PUT,
+        &format!("{base}/connectors/gauged/pause"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let text = wait_for_text(vec![
+        r#"kafka_connect_connector_task_status{connector="gauged",task="0",status="paused"} 1"#
+            .to_owned(),
+    ])
+    .await;
+    assert!(
+        !text.contains(r#"task="0",status="running""#),
+        "one state per task: {text}"
+    );
+    let (status, _) = call(Method::DELETE, &format!("{base}/connectors/gauged"), None).await;
+    assert_eq!(status, 204);
+    wait_for_text(vec!["kafka_connect_worker_connector_count 0".to_owned()]).await;
+
+    shutdown.trigger();
+    served.await.unwrap();
+    let _ = tokio::fs::remove_file(&file).await;
+}

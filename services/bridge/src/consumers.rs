@@ -509,6 +509,9 @@ pub(crate) async fn get_records(
     drop(guard);
     instance.touch();
     let records = result?;
+    for (topic, count) in &records.per_topic {
+        state.metrics().consumed(topic, *count);
+    }
     let mut response = axum::body::Body::from(records.body).into_response();
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,

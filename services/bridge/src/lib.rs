@@ -11,6 +11,7 @@ mod consumers;
 pub mod error;
 mod extract;
 pub mod media;
+mod metrics;
 pub mod openapi;
 mod produce;
 pub mod routes;
@@ -64,6 +65,7 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> Result<(), BridgeError> {
     let state = BridgeState::new(config.clone(), clients)?;
+    state.register_metrics(&registry);
     let app = router(state.clone()).layer(HttpMetricsLayer::new(&registry, "bridge"));
     let signal = shutdown.clone();
     let mut signalled = tokio::spawn(async move {

@@ -149,10 +149,11 @@ pub(crate) async fn delivered(delivery: DeliveryFuture) -> Result<Delivered, Kaf
 
 /// Sends every record in order, then awaits every acknowledgement.
 pub(crate) async fn send_all(
-    producer: &FutureProducer,
+    state: &BridgeState,
     topic: &str,
     records: Vec<Result<OutgoingRecord, ApiError>>,
 ) -> Vec<Result<Delivered, RecordFailure>> {
+    let producer = state.producer();
     let mut pending = Vec::with_capacity(records.len());
     for record in records {
         pending.push(match record {
@@ -171,6 +172,12 @@ pub(crate) async fn send_all(
             Err(failure) => Err(failure),
         });
     }
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    state.metrics().produced(
+        topic,
+        u64::try_from(results.len() - failed).unwrap_or(u64::MAX),
+        u64::try_from(failed).unwrap_or(u64::MAX),
+    );
     results
 }
 
@@ -335,7 +342,7 @@ async fn produce(
     if flavor == Flavor::Strimzi && query.asynchronous == Some(true) {
         let producer_state = state.clone();
         tokio::spawn(async move {
-            let results = send_all(producer_state.producer(), &topic, outgoing).await;
+            let results = send_all(&producer_state, &topic, outgoing).await;
             let failed = results.iter().filter(|r| r.is_err()).count();
             if failed > 0 {
                 tracing::warn!(topic, failed, "asynchronous produce had failed records");
@@ -343,7 +350,7 @@ async fn produce(
         });
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let results = send_all(state.producer(), &topic, outgoing).await;
+    let results = send_all(&state, &topic, outgoing).await;
     Ok(render_v2_results(flavor, &results))
 }
 

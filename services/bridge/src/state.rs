@@ -15,6 +15,7 @@ use rdkafka::producer::FutureProducer;
 use crate::config::ValidatedBridge;
 use crate::consumers::registry::ConsumerRegistry;
 use crate::error::ApiError;
+use crate::metrics::BridgeMetrics;
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -38,6 +39,7 @@ struct Inner {
     admin: AdminClient<DefaultClientContext>,
     consumers: ConsumerRegistry,
     partition_counts: Mutex<HashMap<String, (i32, Instant)>>,
+    metrics: BridgeMetrics,
 }
 
 /// How long a metadata request may take before the handler answers with a retriable error.
@@ -65,6 +67,7 @@ impl BridgeState {
                 admin,
                 consumers,
                 partition_counts: Mutex::new(HashMap::new()),
+                metrics: BridgeMetrics::default(),
             }),
         })
     }
@@ -87,6 +90,15 @@ impl BridgeState {
 
     pub fn admin(&self) -> &AdminClient<DefaultClientContext> {
         &self.inner.admin
+    }
+
+    /// Adds the bridge's record counters to `registry` (once per registry).
+    pub fn register_metrics(&self, registry: &broker_core::telemetry::MetricsRegistry) {
+        self.inner.metrics.register(registry);
+    }
+
+    pub(crate) fn metrics(&self) -> &BridgeMetrics {
+        &self.inner.metrics
     }
 
     pub(crate) fn consumers(&self) -> &ConsumerRegistry {

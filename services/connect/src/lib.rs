@@ -21,6 +21,7 @@ pub mod plugin;
 pub mod rest;
 pub mod runtime;
 mod service;
+mod status_metrics;
 pub mod storage;
 pub mod topic_creation;
 pub mod transforms;

@@ -19,6 +19,7 @@ use crate::connector_config::WorkerPolicies;
 use crate::error::ConnectError;
 use crate::plugin::PluginRegistry;
 use crate::runtime::{Metrics, Runtime};
+use crate::status_metrics::StatusCollector;
 use crate::storage::config_store::ConfigStore;
 use crate::storage::offset_store::OffsetStore;
 use crate::storage::status_store::StatusStore;
@@ -98,18 +99,19 @@ impl Worker {
         )?;
         let metrics = Metrics::default();
         registry.with_registry(|r| {
+            let r = r.sub_registry_with_prefix("kafka_gateway_connect");
             r.register(
-                "connect_source_records",
+                "source_records",
                 "Records produced by source tasks",
                 metrics.source_records.clone(),
             );
             r.register(
-                "connect_sink_records",
+                "sink_records",
                 "Records delivered by sink tasks",
                 metrics.sink_records.clone(),
             );
             r.register(
-                "connect_failed_records",
+                "failed_records",
                 "Records that failed conversion, an SMT or delivery",
                 metrics.failed_records.clone(),
             );
@@ -142,6 +144,11 @@ impl Worker {
         let supervisor = tokio::spawn(
             supervisor::run(Arc::clone(&runtime), members, shutdown.clone()).instrument(span),
         );
+        registry.with_registry(|r| {
+            r.register_collector(Box::new(StatusCollector {
+                runtime: Arc::clone(&runtime),
+            }));
+        });
         runtime.mark_started();
         tracing::info!(
             worker = worker_id,

@@ -78,6 +78,8 @@ pub(crate) const STRIMZI_OVERFLOW: &str =
 #[derive(Debug)]
 pub(crate) struct RenderedRecords {
     pub body: String,
+    /// Records in the body, per topic.
+    pub per_topic: Vec<(String, u64)>,
 }
 
 /// Largest body capacity reserved up front; past it the body grows as records arrive.
@@ -107,6 +109,7 @@ struct RecordsWriter {
     bytes: usize,
     /// Per partition, the offset of the last record written.
     last_offsets: Vec<(String, i32, i64)>,
+    per_topic: Vec<(String, u64)>,
 }
 
 impl RecordsWriter {
@@ -124,6 +127,7 @@ impl RecordsWriter {
             count: 0,
             bytes: 0,
             last_offsets: Vec::new(),
+            per_topic: Vec::new(),
         }
     }
 
@@ -162,6 +166,10 @@ impl RecordsWriter {
             None => self
                 .last_offsets
                 .push((topic.to_owned(), partition, offset)),
+        }
+        match self.per_topic.iter_mut().find(|(t, _)| t == topic) {
+            Some(entry) => entry.1 += 1,
+            None => self.per_topic.push((topic.to_owned(), 1)),
         }
         Ok(())
     }
@@ -229,7 +237,10 @@ impl RecordsWriter {
         for (topic, partition, offset) in self.last_offsets {
             instance.mark_handed_out(state, topic, partition, offset);
         }
-        RenderedRecords { body: self.body }
+        RenderedRecords {
+            body: self.body,
+            per_topic: self.per_topic,
+        }
     }
 }
 

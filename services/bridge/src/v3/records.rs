@@ -202,7 +202,14 @@ async fn start(
     }
 }
 
-async fn report(context: &Context, pending: Pending) -> (StatusCode, Value) {
+async fn report(state: &BridgeState, context: &Context, pending: Pending) -> (StatusCode, Value) {
+    let (status, body) = outcome(context, pending).await;
+    let ok = u64::from(status == StatusCode::OK);
+    state.metrics().produced(&context.topic, ok, 1 - ok);
+    (status, body)
+}
+
+async fn outcome(context: &Context, pending: Pending) -> (StatusCode, Value) {
     let (delivery, key, value) = match pending {
         Pending::Sent {
             delivery,
@@ -316,7 +323,7 @@ pub(crate) async fn produce_records(
         if values.len() == 1 {
             let value = values.into_iter().next().unwrap_or_default();
             let pending = start(&state, &context, to_record(value)).await;
-            let (status, body) = report(&context, pending).await;
+            let (status, body) = report(&state, &context, pending).await;
             return Ok((status, axum::Json(body)).into_response());
         }
         let body = futures::stream::iter(values.into_iter().map(Ok::<_, String>));
@@ -412,6 +419,7 @@ fn stream_response(
     let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(64);
     let context = std::sync::Arc::new(context);
     let reader_context = std::sync::Arc::clone(&context);
+    let report_state = state.clone();
     tokio::spawn(async move {
         while let Some(item) = values.next().await {
             let pending = match item {
@@ -425,7 +433,7 @@ fn stream_response(
     });
     tokio::spawn(async move {
         while let Some(pending) = pending_rx.recv().await {
-            let (_, body) = report(&context, pending).await;
+            let (_, body) = report(&report_state, &context, pending).await;
             let mut line = body.to_string().into_bytes();
             line.push(b'\n');
             if out_tx.send(Bytes::from(line)).await.is_err() {
