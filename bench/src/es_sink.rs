@@ -229,7 +229,7 @@ async fn sink(
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
     let mut task = elasticsearch_sink::ElasticsearchSink
-        .create_task(&config)
+        .create_task(&config, connect_api::SinkTaskContext::default())
         .await?;
     let consumer = consumer(clients, topic)?;
     let mut stream = consumer.stream();

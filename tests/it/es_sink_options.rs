@@ -456,3 +456,137 @@ async fn validate_names_every_wrong_key_and_hides_the_password() {
     );
     worker.stop().await;
 }
+
+/// With a dead letter queue, a document Elasticsearch refuses and a record that cannot
+/// become a document go to the DLQ (with Kafka's context headers, stage TASK_PUT) through
+/// the runtime's errant record reporter; the rest is indexed and the offsets move past
+/// them only once the DLQ has them.
+#[tokio::test]
+async fn refused_and_invalid_records_go_to_the_dead_letter_queue() {
+    let clients = clients().await;
+    let search = search_url().await;
+    let worker = start_worker(&clients, &ClusterNames::unique()).await;
+    let http = http_client();
+    let topic = unique_name("es_sink_dlq");
+    let dlq = unique_name("es_sink_dlq_errors");
+    create_topic(&clients, &topic, 1).await;
+    let created = http
+        .put(format!("{search}/{topic}"))
+        .json(&json!({"mappings": {"properties": {"n": {"type": "long"}}}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    produce(
+        &clients,
+        &topic,
+        &[
+            (Some("a".to_owned()), Some(r#"{"n":1}"#.to_owned())),
+            (
+                Some("b".to_owned()),
+                Some(r#"{"n":"not a number"}"#.to_owned()),
+            ),
+            (Some("k".to_owned()), Some("[1,2]".to_owned())),
+            (Some("c".to_owned()), Some(r#"{"n":3}"#.to_owned())),
+        ],
+    )
+    .await;
+    let name = format!("es-dlq-{}", unique_name("c"));
+    create_connector(
+        &worker,
+        &name,
+        sink_config(
+            &search,
+            &topic,
+            &json!({
+                "behavior.on.malformed.documents": "warn",
+                "drop.invalid.message": "true",
+                "errors.tolerance": "all",
+                "errors.deadletterqueue.topic.name": dlq,
+                "errors.deadletterqueue.context.headers.enable": "true",
+            }),
+        ),
+    )
+    .await;
+    wait_for_count(&search, &topic, 2, Duration::from_secs(60)).await;
+
+    let dlq_records = tokio::task::spawn_blocking({
+        let clients = clients.clone();
+        let dlq = dlq.clone();
+        move || read_dead_letters(&clients, &dlq, 2)
+    })
+    .await
+    .unwrap();
+    let mut keys: Vec<&str> = dlq_records.iter().map(|r| r.0.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["b", "k"], "{dlq_records:?}");
+    for (key, value, headers) in &dlq_records {
+        assert_eq!(
+            headers.get("__connect.errors.stage").map(String::as_str),
+            Some("TASK_PUT"),
+            "{key}: {headers:?}"
+        );
+        assert_eq!(
+            headers.get("__connect.errors.topic").map(String::as_str),
+            Some(topic.as_str())
+        );
+        assert!(headers.contains_key("__connect.errors.offset"));
+        if key == "b" {
+            assert_eq!(value, r#"{"n":"not a number"}"#);
+        }
+    }
+    assert_eq!(
+        wait_for_task(&worker, &name, "RUNNING").await["tasks"][0]["state"],
+        "RUNNING"
+    );
+    worker.stop().await;
+    delete_index(&search, &topic).await;
+}
+
+/// (key, value, headers) of the first `count` records of `topic`.
+fn read_dead_letters(
+    clients: &broker_core::KafkaClients,
+    topic: &str,
+    count: usize,
+) -> Vec<(String, String, std::collections::BTreeMap<String, String>)> {
+    use rdkafka::Message;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Headers;
+    let consumer: BaseConsumer = broker_core::clients::create(
+        &clients.consumer_config(&unique_name("dlq_reader")),
+        "dlq reader",
+    )
+    .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut out = Vec::new();
+    while out.len() < count {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {count} records in the DLQ {topic}: {out:?}",
+            out.len()
+        );
+        let Some(Ok(message)) = consumer.poll(Duration::from_millis(500)) else {
+            continue;
+        };
+        let headers = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|header| {
+                        (
+                            header.key.to_owned(),
+                            String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push((
+            String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
+            String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned(),
+            headers,
+        ));
+    }
+    out
+}

@@ -52,6 +52,32 @@ impl SourceTaskContext {
     }
 }
 
+/// Kafka Connect's `ErrantRecordReporter` (KIP-610): a sink task hands over a record it
+/// cannot write, and the runtime applies the connector's `errors.*` policy — with
+/// `errors.tolerance=all` the record goes to the dead letter queue (and/or the log) and
+/// counts as done; with `none` the report fails, and so should the task.
+///
+/// `report` returns once the record is durable in the DLQ. A task that reports from
+/// `put` or from its own background work must not let `flush` return before its reports
+/// returned, so that the record's offset is committed only after that.
+pub trait ErrantRecordReporter: Send + Sync + std::fmt::Debug {
+    fn report<'a>(
+        &'a self,
+        record: &'a SinkRecord,
+        error: &'a ConnectError,
+    ) -> BoxFuture<'a, Result<(), ConnectError>>;
+}
+
+/// What the runtime gives a sink task at creation.
+#[derive(Debug, Clone, Default)]
+pub struct SinkTaskContext {
+    pub connector: String,
+    pub task: u32,
+    /// `Some` when the connector configured a dead letter queue or error logging, as
+    /// Kafka's `SinkTaskContext.errantRecordReporter()` is non-null only then.
+    pub errant_record_reporter: Option<Arc<dyn ErrantRecordReporter>>,
+}
+
 /// A source connector: describes its config and splits work into task configs.
 pub trait SourceConnector: Send + Sync + 'static {
     type Task: SourceTask;
@@ -106,6 +132,7 @@ pub trait SinkConnector: Send + Sync + 'static {
     fn create_task(
         &self,
         config: &ConfigMap,
+        context: SinkTaskContext,
     ) -> impl Future<Output = Result<Self::Task, ConnectError>> + Send;
 }
 
@@ -160,6 +187,7 @@ pub trait DynSinkConnector: Send + Sync {
     fn create_task<'a>(
         &'a self,
         config: &'a ConfigMap,
+        context: SinkTaskContext,
     ) -> BoxFuture<'a, Result<Box<dyn DynSinkTask>, ConnectError>>;
 }
 
@@ -231,9 +259,10 @@ impl<T: SinkConnector> DynSinkConnector for T {
     fn create_task<'a>(
         &'a self,
         config: &'a ConfigMap,
+        context: SinkTaskContext,
     ) -> BoxFuture<'a, Result<Box<dyn DynSinkTask>, ConnectError>> {
         Box::pin(async move {
-            let task = SinkConnector::create_task(self, config).await?;
+            let task = SinkConnector::create_task(self, config, context).await?;
             Ok(Box::new(task) as Box<dyn DynSinkTask>)
         })
     }

@@ -18,8 +18,9 @@ pub use config::{
     ConfigDef, ConfigKey, ConfigMap, ConfigType, ConfigValue, Importance, ParsedConfig, Width,
 };
 pub use connector::{
-    ConnectorPlugin, DynSinkConnector, DynSinkTask, DynSourceConnector, DynSourceTask, PluginInfo,
-    SinkConnector, SinkTask, SourceConnector, SourceTask, SourceTaskContext, StoredOffsets,
+    ConnectorPlugin, DynSinkConnector, DynSinkTask, DynSourceConnector, DynSourceTask,
+    ErrantRecordReporter, PluginInfo, SinkConnector, SinkTask, SinkTaskContext, SourceConnector,
+    SourceTask, SourceTaskContext, StoredOffsets,
 };
 pub use data::{ConnectRecord, Field, Header, Schema, SchemaType, SinkRecord, SourceRecord};
 pub use error::ConnectError;

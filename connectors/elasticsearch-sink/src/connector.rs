@@ -1,6 +1,8 @@
 //! The connector: its names, its config definition and its tasks.
 
-use connect_api::{ConfigDef, ConfigMap, ConfigValue, ConnectError, PluginInfo, SinkConnector};
+use connect_api::{
+    ConfigDef, ConfigMap, ConfigValue, ConnectError, PluginInfo, SinkConnector, SinkTaskContext,
+};
 
 use crate::config::{ElasticsearchSinkConfig, config_def};
 use crate::sink::ElasticsearchSinkTask;
@@ -66,7 +68,11 @@ impl SinkConnector for ElasticsearchSink {
             .collect())
     }
 
-    async fn create_task(&self, config: &ConfigMap) -> Result<ElasticsearchSinkTask, ConnectError> {
+    async fn create_task(
+        &self,
+        config: &ConfigMap,
+        context: SinkTaskContext,
+    ) -> Result<ElasticsearchSinkTask, ConnectError> {
         let def = config_def();
         def.parse(config)?;
         let validated = ElasticsearchSinkConfig::validate(config).map_err(|issues| {
@@ -75,14 +81,24 @@ impl SinkConnector for ElasticsearchSink {
                 ConnectError::from,
             )
         })?;
-        let connector = config
-            .get("name")
-            .map_or("elasticsearch-sink", String::as_str);
-        let task = config
-            .get(TASK_ID)
-            .and_then(|t| t.trim().parse().ok())
-            .unwrap_or(0);
-        ElasticsearchSinkTask::start(validated, connector, task)
+        // The runtime names the task; a bare context (tests, benchmarks) falls back to the
+        // config.
+        let context = if context.connector.is_empty() {
+            SinkTaskContext {
+                connector: config
+                    .get("name")
+                    .map_or("elasticsearch-sink", String::as_str)
+                    .to_owned(),
+                task: config
+                    .get(TASK_ID)
+                    .and_then(|t| t.trim().parse().ok())
+                    .unwrap_or(0),
+                ..context
+            }
+        } else {
+            context
+        };
+        ElasticsearchSinkTask::start(validated, &context)
     }
 }
 
@@ -119,10 +135,10 @@ mod tests {
     #[tokio::test]
     async fn create_task_rejects_a_bad_key() {
         let error = ElasticsearchSink
-            .create_task(&map(&[
-                ("connection.url", "http://a:9200"),
-                ("batch.size", "x"),
-            ]))
+            .create_task(
+                &map(&[("connection.url", "http://a:9200"), ("batch.size", "x")]),
+                connect_api::SinkTaskContext::default(),
+            )
             .await
             .unwrap_err();
         assert!(matches!(error, ConnectError::Config { ref key, .. } if key == "batch.size"));

@@ -11,6 +11,8 @@
 //!
 //! The action and source lines are serialized here, once: retries resend the same bytes.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use connect_api::SinkRecord;
 use serde_json::{Map, Value, json};
@@ -60,6 +62,9 @@ pub struct EncodedAction {
     /// NDJSON lines, each ending in `\n`.
     pub lines: Bytes,
     pub coordinates: RecordCoordinates,
+    /// The record, kept only when the task has an errant record reporter (a DLQ), so that
+    /// a document Elasticsearch refuses can be reported.
+    pub record: Option<Arc<SinkRecord>>,
 }
 
 /// Why a record produced no action.
@@ -195,6 +200,7 @@ impl Encoder {
                     id,
                     operation: Operation::Delete,
                     coordinates,
+                    record: None,
                 })),
             };
         }
@@ -230,6 +236,7 @@ impl Encoder {
             id,
             operation,
             coordinates,
+            record: None,
         }))
     }
 }

@@ -102,6 +102,7 @@ mod tests {
                 partition: 0,
                 offset: 0,
             },
+            record: None,
         }
     }
 

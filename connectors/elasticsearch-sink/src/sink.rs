@@ -27,7 +27,7 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use connect_api::{ConnectError, SinkRecord, SinkTask};
+use connect_api::{ConnectError, ErrantRecordReporter, SinkRecord, SinkTask, SinkTaskContext};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -59,6 +59,9 @@ struct Shared {
     /// While a flush waits, lanes send partial batches at once instead of lingering.
     flushing: AtomicBool,
     buffer: Arc<Semaphore>,
+    /// The runtime's DLQ; malformed documents (with `ignore`/`warn`) and dropped invalid
+    /// records are reported to it before they count as done.
+    reporter: Option<Arc<dyn ErrantRecordReporter>>,
 }
 
 impl Shared {
@@ -127,9 +130,9 @@ impl ElasticsearchSinkTask {
     /// Starts the lanes; no I/O happens before the first `put`.
     pub fn start(
         config: ElasticsearchSinkConfig,
-        connector: &str,
-        task: u32,
+        context: &SinkTaskContext,
     ) -> Result<Self, ConnectError> {
+        let (connector, task) = (context.connector.as_str(), context.task);
         let service = Arc::new(ElasticsearchService::new(&config.connection)?);
         let config = Arc::new(config);
         let shared = Arc::new(Shared {
@@ -142,6 +145,7 @@ impl ElasticsearchSinkTask {
             flushing: AtomicBool::new(false),
             buffer: Arc::new(Semaphore::new(config.bulk.max_buffered_records)),
             config: Arc::clone(&config),
+            reporter: context.errant_record_reporter.clone(),
         });
         let (flushes, _) = watch::channel(0_u64);
         let mut lanes = Vec::new();
@@ -304,8 +308,11 @@ impl SinkTask for ElasticsearchSinkTask {
         let mut actions = Vec::with_capacity(records.len());
         for record in &records {
             match self.encoder.encode(record) {
-                Ok(Encoded::Action(action)) => {
+                Ok(Encoded::Action(mut action)) => {
                     self.ensure_target(&action, record).await?;
+                    if self.shared.reporter.is_some() {
+                        action.record = Some(Arc::new(record.clone()));
+                    }
                     actions.push(action);
                 }
                 Ok(Encoded::Skip(SkipReason::NullValue)) => {
@@ -319,6 +326,12 @@ impl SinkTask for ElasticsearchSinkTask {
                         offset = record.kafka_offset,
                         "dropping a record that cannot become a document (drop.invalid.message=true)"
                     );
+                    if let Some(reporter) = &self.shared.reporter {
+                        let error = ConnectError::definite(
+                            "the record cannot become a document (drop.invalid.message=true)",
+                        );
+                        reporter.report(record, &error).await?;
+                    }
                 }
                 Err(error) => return Err(ConnectError::definite(error.to_string())),
             }
@@ -346,6 +359,25 @@ impl SinkTask for ElasticsearchSinkTask {
             counters = %self.shared.counters.snapshot(),
             "elasticsearch sink task stopped"
         );
+    }
+}
+
+/// Hands a refused document's record to the runtime's DLQ, when there is one; the lane
+/// counts it done only after that, so its offset is committed only after the DLQ has it.
+async fn report_malformed(
+    shared: &Shared,
+    action: &EncodedAction,
+    reason: &str,
+) -> Result<(), ConnectError> {
+    match (&shared.reporter, &action.record) {
+        (Some(reporter), Some(record)) => {
+            let error = ConnectError::definite(format!(
+                "Elasticsearch refused the document {}/{}: {reason}",
+                action.index, action.id
+            ));
+            reporter.report(record, &error).await
+        }
+        _ => Ok(()),
     }
 }
 
@@ -536,11 +568,20 @@ async fn send_until_done(shared: &Shared, batch: Vec<EncodedAction>) -> bool {
                 ItemOutcome::Malformed(reason) => {
                     SinkCounters::add(&counters.documents_malformed, 1);
                     match shared.config.malformed_documents {
-                        MalformedDocumentBehavior::Ignore => done += 1,
-                        MalformedDocumentBehavior::Warn => {
+                        MalformedDocumentBehavior::Ignore | MalformedDocumentBehavior::Warn => {
+                            if shared.config.malformed_documents == MalformedDocumentBehavior::Warn
+                            {
+                                tracing::warn!(index = action.index, id = action.id, record = %action.coordinates, reason,
+                                    "skipping a malformed document (behavior.on.malformed.documents=warn)");
+                            }
+                            if let Err(error) = report_malformed(shared, &action, &reason).await {
+                                shared.fail(format!(
+                                    "cannot report the malformed document {}/{} from record {}: {error}",
+                                    action.index, action.id, action.coordinates
+                                ));
+                                return false;
+                            }
                             done += 1;
-                            tracing::warn!(index = action.index, id = action.id, record = %action.coordinates, reason,
-                                "skipping a malformed document (behavior.on.malformed.documents=warn)");
                         }
                         MalformedDocumentBehavior::Fail => {
                             shared.fail(format!(

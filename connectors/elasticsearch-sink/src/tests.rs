@@ -120,7 +120,7 @@ async fn rejected_items_are_retried_in_order_and_flush_waits_for_them() {
     let fake = Shared::default();
     let url = serve(Arc::clone(&fake)).await;
     let mut task = ElasticsearchSink
-        .create_task(&config(&url, &[]))
+        .create_task(&config(&url, &[]), connect_api::SinkTaskContext::default())
         .await
         .unwrap();
     // Two versions of each of 20 ids in one put: the first attempt of ids ending in 7 is
@@ -153,10 +153,13 @@ async fn failed_requests_are_retried_and_flush_reports_after_max_retries() {
     fake.lock().unwrap().fail_requests = 3;
     let url = serve(Arc::clone(&fake)).await;
     let mut task = ElasticsearchSink
-        .create_task(&config(
-            &url,
-            &[("max.retries", "1"), ("max.in.flight.requests", "1")],
-        ))
+        .create_task(
+            &config(
+                &url,
+                &[("max.retries", "1"), ("max.in.flight.requests", "1")],
+            ),
+            connect_api::SinkTaskContext::default(),
+        )
         .await
         .unwrap();
     task.put(vec![record(0, "a", json!({"v": 1}))])
@@ -188,10 +191,10 @@ async fn malformed_documents_follow_the_behavior() {
         fake.lock().unwrap().strict = true;
         let url = serve(Arc::clone(&fake)).await;
         let mut task = ElasticsearchSink
-            .create_task(&config(
-                &url,
-                &[("behavior.on.malformed.documents", behavior)],
-            ))
+            .create_task(
+                &config(&url, &[("behavior.on.malformed.documents", behavior)]),
+                connect_api::SinkTaskContext::default(),
+            )
             .await
             .unwrap();
         task.put(vec![
@@ -221,7 +224,10 @@ async fn tombstones_delete_and_backpressure_bounds_the_buffer() {
     let fake = Shared::default();
     let url = serve(Arc::clone(&fake)).await;
     let mut task = ElasticsearchSink
-        .create_task(&config(&url, &[("max.buffered.records", "3")]))
+        .create_task(
+            &config(&url, &[("max.buffered.records", "3")]),
+            connect_api::SinkTaskContext::default(),
+        )
         .await
         .unwrap();
     let records: Vec<_> = (0..30)

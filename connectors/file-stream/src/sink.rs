@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use connect_api::{
     ConfigDef, ConfigKey, ConfigMap, ConfigType, ConnectError, Importance, PluginInfo,
-    SinkConnector, SinkRecord, SinkTask,
+    SinkConnector, SinkRecord, SinkTask, SinkTaskContext,
 };
 use serde_json::Value;
 use tokio::fs::{File, OpenOptions};
@@ -53,7 +53,11 @@ impl SinkConnector for FileStreamSink {
         Ok(vec![config.clone(); max_tasks.max(1)])
     }
 
-    async fn create_task(&self, config: &ConfigMap) -> Result<FileStreamSinkTask, ConnectError> {
+    async fn create_task(
+        &self,
+        config: &ConfigMap,
+        _context: SinkTaskContext,
+    ) -> Result<FileStreamSinkTask, ConnectError> {
         let def = self.config_def();
         let parsed = def.parse(config)?;
         let file = parsed.string(FILE);

@@ -8,6 +8,7 @@
 //! - [`topics`]: the topics a source task writes to (recorded; created with KIP-158).
 
 pub mod assignment;
+mod errant;
 pub mod membership;
 pub mod sink;
 pub mod source;

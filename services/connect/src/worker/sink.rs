@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker_core::Shutdown;
-use connect_api::{ConnectError, ConnectRecord, DynSinkConnector, Header, SinkRecord};
+use connect_api::{
+    ConnectError, ConnectRecord, DynSinkConnector, Header, SinkRecord, SinkTaskContext,
+};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -29,7 +31,7 @@ use crate::storage::config_store::TargetState;
 use crate::storage::status_store::State;
 use crate::transforms::TransformChain;
 use crate::worker::source::TaskSpec;
-use crate::worker::{now_ms, trace_of};
+use crate::worker::{errant, now_ms, trace_of};
 
 /// Most records handed to one `put`.
 const MAX_BATCH: usize = 500;
@@ -91,7 +93,7 @@ fn consumer_for(runtime: &Runtime, spec: &TaskSpec) -> Result<StreamConsumer, Co
 }
 
 async fn run_inner(
-    runtime: &Runtime,
+    runtime: &Arc<Runtime>,
     plugin: &dyn DynSinkConnector,
     spec: &TaskSpec,
     control: &mut watch::Receiver<TargetState>,
@@ -104,7 +106,15 @@ async fn run_inner(
             |i| ConnectError::config(i.key, i.message),
         )
     })?;
-    let mut task = plugin.create_task(&spec.task_config).await?;
+    if let Some(queue) = &spec.settings.errors.dead_letter_queue {
+        errant::ensure_dead_letter_topic(runtime, spec, queue).await?;
+    }
+    let context = SinkTaskContext {
+        connector: name.to_owned(),
+        task: spec.task,
+        errant_record_reporter: errant::reporter_for(runtime, spec),
+    };
+    let mut task = plugin.create_task(&spec.task_config, context).await?;
     let consumer = Arc::new(consumer_for(runtime, spec)?);
     let mut topics_seen: BTreeSet<String> = runtime.statuses.topics(name);
     let mut reported: Option<TargetState> = None;

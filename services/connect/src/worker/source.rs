@@ -38,7 +38,7 @@ use crate::worker::trace_of;
 use crate::worker::transactions::Transactions;
 
 /// Everything a task runner needs.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TaskSpec {
     pub connector: String,
     pub task: u32,
