@@ -1,10 +1,15 @@
 //! The source task loop.
 //!
-//! poll → SMTs → converters → produce every record → wait for every acknowledgement →
-//! store the batch's last offset per source partition in the offsets topic → `commit()`.
-//! Offsets are written only after Kafka acknowledged all records before them, so a crash
-//! at any point replays (duplicates) but never skips. Producer backpressure is explicit:
-//! when librdkafka's queue is full the loop waits for the deliveries in flight.
+//! poll → SMTs → converters → produce every record; the next poll does not wait for the
+//! acknowledgements (up to [`MAX_BATCHES_IN_FLIGHT`] batches are in flight). Batches are
+//! reaped in order as Kafka acknowledges them, and the last offset per source partition of
+//! what is acknowledged is stored in the offsets topic every `offset.flush.interval.ms`,
+//! when the source goes idle, and before a pause or stop → `commit()`. Offsets are written
+//! only after Kafka acknowledged every record before them, so a crash at any point replays
+//! (duplicates) but never skips. Backpressure is explicit: when librdkafka's queue is full
+//! or too many batches are in flight, the loop waits for acknowledgements.
+//!
+//! With exactly-once sources each batch is one transaction with its offsets, as before.
 //!
 //! A connector with `producer.override.*` gets its own producer per task (client id
 //! `connector-producer-<connector>-<task>`, as Kafka names it); the others share the
@@ -36,6 +41,9 @@ use crate::transforms::TransformChain;
 use crate::worker::topics::TaskTopics;
 use crate::worker::trace_of;
 use crate::worker::transactions::Transactions;
+
+/// Batches produced but not yet acknowledged before the loop waits for the oldest.
+const MAX_BATCHES_IN_FLIGHT: usize = 8;
 
 /// Everything a task runner needs.
 #[derive(Debug, Clone)]
@@ -113,12 +121,18 @@ async fn run_inner(
     )?;
     let mut attempt = 0_u32;
     let mut reported: Option<TargetState> = None;
-    loop {
+    let mut pipeline = Pipeline::new(runtime.offset_flush_interval);
+    let result = loop {
         if stop.is_triggered() {
-            break;
+            break Ok(());
         }
         let target = *control.borrow_and_update();
         if reported != Some(target) {
+            if target != TargetState::Started
+                && let Err(error) = pipeline.store_all(runtime, name, task.as_mut()).await
+            {
+                break Err(error);
+            }
             let state = if target == TargetState::Paused {
                 State::Paused
             } else {
@@ -129,12 +143,12 @@ async fn run_inner(
         }
         if target != TargetState::Started {
             tokio::select! {
-                () = stop.wait() => break,
+                () = stop.wait() => break Ok(()),
                 _ = control.changed() => continue,
             }
         }
         let polled = tokio::select! {
-            () = stop.wait() => break,
+            () = stop.wait() => break Ok(()),
             polled = task.poll() => polled,
         };
         let records = match polled {
@@ -148,9 +162,13 @@ async fn run_inner(
                 attempt = attempt.saturating_add(1);
                 continue;
             }
-            Err(error) => return Err(error),
+            Err(error) => break Err(error),
         };
         if records.is_empty() {
+            // Idle: nothing to pipeline, so store what is acknowledged now.
+            if let Err(error) = pipeline.store_all(runtime, name, task.as_mut()).await {
+                break Err(error);
+            }
             continue;
         }
         let producer = match (&transactions, &own_producer) {
@@ -159,9 +177,40 @@ async fn run_inner(
             (None, None) => &runtime.producer,
         };
         if let Some(transactions) = &transactions {
-            transactions.begin()?;
+            if let Err(error) = transactions.begin() {
+                break Err(error);
+            }
+            let delivered = match enqueue(
+                runtime,
+                producer,
+                settings,
+                &chain,
+                spec,
+                records,
+                &mut topics,
+            )
+            .await
+            {
+                Ok(batch) => batch.acknowledged().await,
+                Err(error) => Err(error),
+            };
+            match delivered {
+                Ok(offsets) => {
+                    if let Err(error) = transactions.commit_with_offsets(name, &offsets).await {
+                        break Err(error);
+                    }
+                }
+                Err(error) => {
+                    transactions.abort().await;
+                    break Err(error);
+                }
+            }
+            if let Err(error) = task.commit().await {
+                break Err(error);
+            }
+            continue;
         }
-        let delivered = deliver(
+        let batch = match enqueue(
             runtime,
             producer,
             settings,
@@ -170,27 +219,168 @@ async fn run_inner(
             records,
             &mut topics,
         )
-        .await;
-        match (&transactions, delivered) {
-            (None, Ok(offsets)) => store_offsets(runtime, name, offsets).await?,
-            (Some(transactions), Ok(offsets)) => {
-                transactions.commit_with_offsets(name, &offsets).await?
-            }
-            (Some(transactions), Err(error)) => {
-                transactions.abort().await;
-                return Err(error);
-            }
-            (None, Err(error)) => return Err(error),
+        .await
+        {
+            Ok(batch) => batch,
+            Err(error) => break Err(error),
+        };
+        if let Err(error) = pipeline.push(runtime, name, task.as_mut(), batch).await {
+            break Err(error);
         }
-        task.commit().await?;
-    }
+    };
+    // Whatever Kafka acknowledged is stored, also when the task fails: those records are
+    // in Kafka, and storing their offsets only shrinks the replay.
+    let stored = pipeline.store_all(runtime, name, task.as_mut()).await;
     task.stop().await;
-    Ok(())
+    result.and(stored)
 }
 
-/// Converts and produces one batch; returns the last offset per source partition once
-/// every record is acknowledged.
-async fn deliver(
+/// Batches in flight, oldest first, and the offsets of the acknowledged ones not stored yet.
+struct Pipeline {
+    in_flight: std::collections::VecDeque<Batch>,
+    /// Source partition (as JSON text) → its offset after the last acknowledged record.
+    acknowledged: StoredOffsets,
+    flush_interval: Duration,
+    next_store: tokio::time::Instant,
+}
+
+impl Pipeline {
+    fn new(flush_interval: Duration) -> Self {
+        Self {
+            in_flight: std::collections::VecDeque::new(),
+            acknowledged: StoredOffsets::new(),
+            flush_interval,
+            next_store: tokio::time::Instant::now() + flush_interval,
+        }
+    }
+
+    /// Adds a produced batch, reaps the acknowledged ones (waiting for the oldest while too
+    /// many are in flight) and stores offsets when the flush interval is due.
+    async fn push(
+        &mut self,
+        runtime: &Runtime,
+        connector: &str,
+        task: &mut dyn connect_api::DynSourceTask,
+        batch: Batch,
+    ) -> Result<(), ConnectError> {
+        self.in_flight.push_back(batch);
+        loop {
+            let too_many = self.in_flight.len() > MAX_BATCHES_IN_FLIGHT;
+            let Some(front) = self.in_flight.front_mut() else {
+                break;
+            };
+            let done = if too_many {
+                front.wait().await?;
+                true
+            } else {
+                front.poll_done()?
+            };
+            if !done {
+                break;
+            }
+            if let Some(batch) = self.in_flight.pop_front() {
+                self.acknowledged.extend(batch.offsets);
+            }
+        }
+        if tokio::time::Instant::now() >= self.next_store {
+            self.store_all(runtime, connector, task).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for every batch in flight, stores the offsets, lets the task commit.
+    async fn store_all(
+        &mut self,
+        runtime: &Runtime,
+        connector: &str,
+        task: &mut dyn connect_api::DynSourceTask,
+    ) -> Result<(), ConnectError> {
+        self.next_store = tokio::time::Instant::now() + self.flush_interval;
+        let mut failure = None;
+        while let Some(mut batch) = self.in_flight.pop_front() {
+            match batch.wait().await {
+                Ok(()) => self.acknowledged.extend(batch.offsets),
+                Err(error) => {
+                    // Nothing after a refused record may be stored.
+                    self.in_flight.clear();
+                    failure = Some(error);
+                }
+            }
+        }
+        if !self.acknowledged.is_empty() {
+            let offsets: Vec<OffsetWrite> = std::mem::take(&mut self.acknowledged)
+                .into_values()
+                .map(|(partition, offset)| (partition, Some(offset)))
+                .collect();
+            store_offsets(runtime, connector, offsets).await?;
+            if failure.is_none() {
+                task.commit().await?;
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
+}
+
+/// One polled batch: its deliveries and the last offset per source partition it carries.
+struct Batch {
+    deliveries: Vec<DeliveryFuture>,
+    /// Deliveries before this index are acknowledged.
+    done: usize,
+    offsets: StoredOffsets,
+}
+
+fn delivery_result(
+    result: Result<
+        rdkafka::producer::future_producer::OwnedDeliveryResult,
+        futures::channel::oneshot::Canceled,
+    >,
+) -> Result<(), ConnectError> {
+    match result {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err((error, _))) => Err(ConnectError::definite(format!(
+            "Kafka did not accept a record: {error}"
+        ))),
+        Err(_canceled) => Err(ConnectError::definite("the producer dropped a delivery")),
+    }
+}
+
+impl Batch {
+    /// Whether every record is acknowledged, without waiting.
+    fn poll_done(&mut self) -> Result<bool, ConnectError> {
+        while let Some(delivery) = self.deliveries.get_mut(self.done) {
+            match futures::FutureExt::now_or_never(delivery) {
+                Some(result) => {
+                    delivery_result(result)?;
+                    self.done += 1;
+                }
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Waits until every record is acknowledged.
+    async fn wait(&mut self) -> Result<(), ConnectError> {
+        while let Some(delivery) = self.deliveries.get_mut(self.done) {
+            delivery_result(delivery.await)?;
+            self.done += 1;
+        }
+        Ok(())
+    }
+
+    /// Waits, then the offsets to store (for a transaction).
+    async fn acknowledged(mut self) -> Result<Vec<OffsetWrite>, ConnectError> {
+        self.wait().await?;
+        Ok(self
+            .offsets
+            .into_values()
+            .map(|(partition, offset)| (partition, Some(offset)))
+            .collect())
+    }
+}
+
+/// Converts and produces one batch without waiting for the acknowledgements.
+async fn enqueue(
     runtime: &Runtime,
     producer: &FutureProducer,
     settings: &ConnectorSettings,
@@ -198,7 +388,7 @@ async fn deliver(
     spec: &TaskSpec,
     records: Vec<SourceRecord>,
     topics: &mut TaskTopics,
-) -> Result<Vec<OffsetWrite>, ConnectError> {
+) -> Result<Batch, ConnectError> {
     let mut offsets: StoredOffsets = StoredOffsets::new();
     let mut in_flight = Vec::new();
     for source in records {
@@ -238,23 +428,11 @@ async fn deliver(
         in_flight.push(send(producer, &produced).await?);
         runtime.metrics.source_records.inc();
     }
-    for delivery in in_flight {
-        match delivery.await {
-            Ok(Ok(_)) => {}
-            Ok(Err((error, _))) => {
-                return Err(ConnectError::definite(format!(
-                    "Kafka did not accept a record: {error}"
-                )));
-            }
-            Err(_canceled) => {
-                return Err(ConnectError::definite("the producer dropped a delivery"));
-            }
-        }
-    }
-    Ok(offsets
-        .into_values()
-        .map(|(partition, offset)| (partition, Some(offset)))
-        .collect())
+    Ok(Batch {
+        deliveries: in_flight,
+        done: 0,
+        offsets,
+    })
 }
 
 /// A producer of the task's own when the connector has `producer.override.*` keys.
