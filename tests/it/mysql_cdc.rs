@@ -178,6 +178,17 @@ async fn snapshot_then_stream_with_updates_deletes_and_alter() {
         seen.iter().any(|(_, v)| v["after"]["id"] == 401)
     })
     .await;
+    // Once streaming, the task's status says so (our `progress` extension).
+    let status = crate::connect_support::wait_for(
+        &worker.url("/connectors/cdc/status"),
+        Duration::from_secs(30),
+        |status, body| status == 200 && body["tasks"][0]["progress"]["phase"] == "streaming",
+    )
+    .await;
+    assert!(
+        status["tasks"][0]["progress"]["started_from"].is_object(),
+        "{status}"
+    );
     // Every row 1..=400 exactly once as r or c before the streamed changes.
     let mut first_seen: BTreeMap<i64, usize> = BTreeMap::new();
     for (_, value) in &records {

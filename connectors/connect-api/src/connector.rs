@@ -42,6 +42,36 @@ pub struct SourceTaskContext {
     pub connector: String,
     pub task: u32,
     pub offsets: StoredOffsets,
+    /// Where the task reports how far it is (e.g. a snapshot's rows done / estimated).
+    pub progress: TaskProgress,
+}
+
+/// A task's own account of its progress, e.g. `{"phase": "snapshot", "rows_done": …}`.
+/// The runtime publishes it, at most every few seconds, as `progress` in the task's entry
+/// of `GET /connectors/{name}/status` (an extra field Kafka Connect clients ignore).
+#[derive(Debug, Clone, Default)]
+pub struct TaskProgress {
+    state: Arc<std::sync::Mutex<(u64, Option<Value>)>>,
+}
+
+impl TaskProgress {
+    pub fn set(&self, value: Value) {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.0 += 1;
+        state.1 = Some(value);
+    }
+
+    /// The version (changed by every `set`) and the current value.
+    pub fn read(&self) -> (u64, Option<Value>) {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (state.0, state.1.clone())
+    }
 }
 
 impl SourceTaskContext {

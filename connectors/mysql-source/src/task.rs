@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use connect_api::{ConnectError, SourceRecord, SourceTask, SourceTaskContext};
+use connect_api::{ConnectError, SourceRecord, SourceTask, SourceTaskContext, TaskProgress};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
@@ -45,6 +45,8 @@ pub struct CdcTask {
     last_offset: Option<StoredOffset>,
     /// When the last record or heartbeat was handed out, for `heartbeat.interval.ms`.
     last_emitted: std::time::Instant,
+    /// Shown in the task's status: snapshot rows done / estimated, or streaming.
+    progress: TaskProgress,
 }
 
 impl std::fmt::Debug for CdcTask {
@@ -89,6 +91,7 @@ impl CdcTask {
             topics,
             last_offset: stored.clone(),
             last_emitted: std::time::Instant::now(),
+            progress: context.progress.clone(),
         };
         task.begin(stored).await?;
         Ok(task)
@@ -162,6 +165,7 @@ impl CdcTask {
                 partition: self.partition.clone(),
                 start: start.clone(),
                 resume,
+                progress: self.progress.clone(),
             },
         );
         self.phase = Phase::Snapshot {
@@ -173,6 +177,10 @@ impl CdcTask {
     }
 
     fn start_stream(&mut self, start: BinlogPosition) {
+        self.progress.set(serde_json::json!({
+            "phase": "streaming",
+            "started_from": {"gtids": start.gtids, "file": start.file, "pos": start.pos},
+        }));
         let (receiver, reader) = binlog::spawn(StreamJob {
             config: Arc::clone(&self.config),
             connector: self.connector,

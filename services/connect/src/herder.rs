@@ -139,12 +139,14 @@ pub fn connector_status(runtime: &Runtime, name: &str) -> Result<ConnectorStateI
                 state: status.state,
                 worker_id: status.worker_id.clone(),
                 trace: status.trace.clone().filter(|t| !t.is_empty()),
+                progress: running_progress(status),
             },
             None => TaskState {
                 id,
                 state: State::Unassigned,
                 worker_id: runtime.worker_id.clone(),
                 trace: None,
+                progress: None,
             },
         })
         .collect();
@@ -169,9 +171,18 @@ pub fn task_status(runtime: &Runtime, name: &str, task: u32) -> Result<TaskState
     Ok(TaskState {
         id: task,
         state: status.state,
-        worker_id: status.worker_id,
-        trace: status.trace.filter(|t| !t.is_empty()),
+        worker_id: status.worker_id.clone(),
+        trace: status.trace.clone().filter(|t| !t.is_empty()),
+        progress: running_progress(&status),
     })
+}
+
+/// Progress is shown only while the task runs; a paused or failed task's last report
+/// would be stale.
+fn running_progress(status: &crate::storage::status_store::Status) -> Option<serde_json::Value> {
+    (status.state == State::Running)
+        .then(|| status.progress.clone())
+        .flatten()
 }
 
 /// Kafka's `ConfigInfos` for `config`.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use broker_core::KafkaClients;
 use prometheus_client::metrics::counter::Counter;
 use rdkafka::producer::FutureProducer;
+use serde_json::Value;
 
 use crate::connector_config::WorkerPolicies;
 use crate::plugin::PluginRegistry;
@@ -99,6 +100,18 @@ impl Runtime {
             trace,
             worker_id: self.worker_id.clone(),
             generation: 0,
+            progress: None,
+        }
+    }
+
+    /// Writes a RUNNING task status that carries the task's progress report.
+    pub async fn report_task_progress(&self, connector: &str, task: u32, progress: Value) {
+        let status = Status {
+            progress: Some(progress),
+            ..self.status(State::Running, None)
+        };
+        if let Err(error) = self.statuses.put_task(connector, task, &status).await {
+            tracing::debug!(%error, connector, task, "cannot write task progress");
         }
     }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use connect_api::{Schema, SourceRecord};
+use connect_api::{Schema, SourceRecord, TaskProgress};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value as MyValue};
 use serde_json::{Map, Value};
@@ -34,6 +34,8 @@ pub struct SnapshotJob {
     pub partition: Map<String, Value>,
     pub start: BinlogPosition,
     pub resume: Option<SnapshotProgress>,
+    /// The task's progress report, updated after every chunk.
+    pub progress: TaskProgress,
 }
 
 pub fn spawn_reader(
@@ -277,14 +279,26 @@ async fn read_all(
                 ));
             }
             done_total += fetched as u64;
+            let rate = done_total as f64 / started.elapsed().as_secs_f64().max(0.001);
+            // TABLE_ROWS is an estimate: never report fewer than are done.
+            let estimate = total_estimate.max(done_total);
+            let remaining = estimate.saturating_sub(done_total) as f64;
+            job.progress.set(serde_json::json!({
+                "phase": "snapshot",
+                "table": table.id(),
+                "tables_done": index,
+                "tables_total": table_count,
+                "rows_done": done_total,
+                "rows_estimated": estimate,
+                "rows_per_second": rate as u64,
+                "eta_seconds": (remaining / rate.max(1.0)) as u64,
+            }));
             if last_log.elapsed().as_secs() >= 5 || last_chunk {
                 last_log = Instant::now();
-                let rate = done_total as f64 / started.elapsed().as_secs_f64().max(0.001);
-                let remaining = total_estimate.saturating_sub(done_total) as f64;
                 tracing::info!(
                     table = table.id(),
                     rows_done = done_total,
-                    rows_estimated = total_estimate,
+                    rows_estimated = estimate,
                     rows_per_second = rate as u64,
                     eta_seconds = (remaining / rate.max(1.0)) as u64,
                     "snapshot progress"

@@ -52,6 +52,11 @@ pub struct TaskState {
     pub worker_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
+    /// Ours: what the task reports of its progress while RUNNING, e.g. a CDC snapshot's
+    /// `rows_done`, `rows_estimated` and `eta_seconds`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub progress: Option<serde_json::Value>,
 }
 
 /// `GET /connectors/{c}/status`.

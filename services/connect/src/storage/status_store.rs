@@ -32,6 +32,9 @@ pub struct Status {
     pub worker_id: String,
     #[serde(default)]
     pub generation: i64,
+    /// Ours: the task's own progress report (Kafka's readers ignore unknown fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Default)]

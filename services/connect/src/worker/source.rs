@@ -22,6 +22,7 @@ use std::time::Duration;
 use broker_core::Shutdown;
 use connect_api::{
     ConfigMap, ConnectError, DynSourceConnector, SourceRecord, SourceTaskContext, StoredOffsets,
+    TaskProgress,
 };
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
@@ -97,10 +98,12 @@ async fn run_inner(
             |i| ConnectError::config(i.key, i.message),
         )
     })?;
+    let progress = TaskProgress::default();
     let context = SourceTaskContext {
         connector: name.to_owned(),
         task: spec.task,
         offsets: runtime.offsets.offsets(name),
+        progress: progress.clone(),
     };
     let mut task = plugin.create_task(&spec.task_config, context).await?;
     let transactions = if runtime.exactly_once_source {
@@ -122,9 +125,13 @@ async fn run_inner(
     let mut attempt = 0_u32;
     let mut reported: Option<TargetState> = None;
     let mut pipeline = Pipeline::new(runtime.offset_flush_interval);
+    let mut published = ProgressPublisher::default();
     let result = loop {
         if stop.is_triggered() {
             break Ok(());
+        }
+        if reported == Some(TargetState::Started) {
+            published.publish(runtime, name, spec.task, &progress).await;
         }
         let target = *control.borrow_and_update();
         if reported != Some(target) {
@@ -233,6 +240,34 @@ async fn run_inner(
     let stored = pipeline.store_all(runtime, name, task.as_mut()).await;
     task.stop().await;
     result.and(stored)
+}
+
+/// How often a task's changed progress report is written to the status topic.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Writes the task's progress report to its status when it changed, at most every
+/// [`PROGRESS_INTERVAL`].
+#[derive(Default)]
+struct ProgressPublisher {
+    version: u64,
+    last: Option<tokio::time::Instant>,
+}
+
+impl ProgressPublisher {
+    async fn publish(&mut self, runtime: &Runtime, name: &str, task: u32, progress: &TaskProgress) {
+        if self.last.is_some_and(|at| at.elapsed() < PROGRESS_INTERVAL) {
+            return;
+        }
+        let (version, value) = progress.read();
+        if version == self.version {
+            return;
+        }
+        self.version = version;
+        self.last = Some(tokio::time::Instant::now());
+        if let Some(value) = value {
+            runtime.report_task_progress(name, task, value).await;
+        }
+    }
 }
 
 /// Batches in flight, oldest first, and the offsets of the acknowledged ones not stored yet.
