@@ -183,41 +183,12 @@ async fn run_inner(
             (None, Some(producer)) => producer,
             (None, None) => &runtime.producer,
         };
-        if let Some(transactions) = &transactions {
-            if let Err(error) = transactions.begin() {
-                break Err(error);
-            }
-            let delivered = match enqueue(
-                runtime,
-                producer,
-                settings,
-                &chain,
-                spec,
-                records,
-                &mut topics,
-            )
-            .await
-            {
-                Ok(batch) => batch.acknowledged().await,
-                Err(error) => Err(error),
-            };
-            match delivered {
-                Ok(offsets) => {
-                    if let Err(error) = transactions.commit_with_offsets(name, &offsets).await {
-                        break Err(error);
-                    }
-                }
-                Err(error) => {
-                    transactions.abort().await;
-                    break Err(error);
-                }
-            }
-            if let Err(error) = task.commit().await {
-                break Err(error);
-            }
-            continue;
+        if let Some(transactions) = &transactions
+            && let Err(error) = transactions.begin()
+        {
+            break Err(error);
         }
-        let batch = match enqueue(
+        let enqueued = enqueue(
             runtime,
             producer,
             settings,
@@ -226,12 +197,33 @@ async fn run_inner(
             records,
             &mut topics,
         )
-        .await
-        {
-            Ok(batch) => batch,
-            Err(error) => break Err(error),
+        .await;
+        let Some(transactions) = &transactions else {
+            let pushed = match enqueued {
+                Ok(batch) => pipeline.push(runtime, name, task.as_mut(), batch).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = pushed {
+                break Err(error);
+            }
+            continue;
         };
-        if let Err(error) = pipeline.push(runtime, name, task.as_mut(), batch).await {
+        // Exactly-once: the batch and its offsets are one transaction.
+        let delivered = match enqueued {
+            Ok(batch) => batch.acknowledged().await,
+            Err(error) => Err(error),
+        };
+        let committed = match delivered {
+            Ok(offsets) => transactions.commit_with_offsets(name, &offsets).await,
+            Err(error) => {
+                transactions.abort().await;
+                Err(error)
+            }
+        };
+        if let Err(error) = committed {
+            break Err(error);
+        }
+        if let Err(error) = task.commit().await {
             break Err(error);
         }
     };
