@@ -33,6 +33,7 @@ mod mirror_replication;
 mod mysql_cdc;
 mod mysql_common;
 mod mysql_heartbeat;
+mod mysql_history;
 mod mysql_kill;
 mod mysql_purged;
 mod mysql_query;

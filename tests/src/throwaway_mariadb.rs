@@ -69,6 +69,7 @@ impl ThrowawayMariaDb {
             .arg("--log-bin=mariadb-bin")
             .arg("--binlog-format=ROW")
             .arg("--binlog-row-image=FULL")
+            .arg("--binlog-row-metadata=FULL")
             .arg("--server-id=1")
             .arg("--gtid-strict-mode=1")
             .arg("--user=root")

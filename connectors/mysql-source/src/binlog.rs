@@ -11,6 +11,7 @@
 //! 1236) is a definite error whose message says how to recover; it is never skipped.
 
 pub mod gtid;
+pub mod image;
 pub mod reader;
 
 pub use reader::{StreamItem, StreamJob, spawn};

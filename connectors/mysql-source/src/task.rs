@@ -75,6 +75,7 @@ impl CdcTask {
             .await
             .map_err(|p| ConnectError::definite(p.message))?;
         let flavor = preflight::flavor(&mut conn).await;
+        preflight::advise_row_metadata(&mut conn).await;
         drop(conn);
         let partition = position::partition(&config.topic_prefix);
         let stored = context.offset(&partition).and_then(StoredOffset::from_map);

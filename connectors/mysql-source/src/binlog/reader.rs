@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::SourceError;
 use crate::binlog::gtid::{MARIADB_GTID, MariaGtid};
+use crate::binlog::image;
 use crate::config::CdcConfig;
 use crate::envelope::{self, Change, Operation, SourceInfo};
 use crate::position::{BinlogPosition, GtidState, StoredOffset};
@@ -316,6 +317,13 @@ impl Reader {
                         )
                         .await?
                         .map(|t| {
+                            let t = image::schema_for_event(
+                                t,
+                                &map,
+                                &config.topic_prefix,
+                                &config.filters,
+                                &config.modes,
+                            );
                             let envelope = envelope::envelope_schema(&t, self.job.connector);
                             Arc::new((t, envelope))
                         })
