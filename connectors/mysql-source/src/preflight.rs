@@ -194,6 +194,28 @@ pub fn check_blocking(connection: &Connection) -> Vec<Problem> {
     }
 }
 
+/// Warns when row images lack column names: the stream then decodes old rows with today's
+/// columns, which is wrong across a DDL that did more than append columns (see
+/// [`crate::binlog::image`]). Servers without the variable (MySQL < 8.0.1, MariaDB < 10.5)
+/// stay silent.
+pub async fn advise_row_metadata(conn: &mut Conn) {
+    let metadata: Option<String> = conn
+        .query_first("SELECT @@binlog_row_metadata")
+        .await
+        .ok()
+        .flatten();
+    if let Some(value) = metadata
+        && !value.eq_ignore_ascii_case("FULL")
+    {
+        tracing::warn!(
+            binlog_row_metadata = value,
+            "binlog_row_metadata is not FULL: rows read from before a DDL that dropped, \
+             reordered or renamed columns would be decoded with the current columns; \
+             SET GLOBAL binlog_row_metadata=FULL (and in the server config)"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,27 +244,5 @@ mod tests {
         let grants =
             vec!["GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `cdc`@`%`".to_owned()];
         assert!(missing_privileges(&grants).is_empty());
-    }
-}
-
-/// Warns when row images lack column names: the stream then decodes old rows with today's
-/// columns, which is wrong across a DDL that did more than append columns (see
-/// [`crate::binlog::image`]). Servers without the variable (MySQL < 8.0.1, MariaDB < 10.5)
-/// stay silent.
-pub async fn advise_row_metadata(conn: &mut Conn) {
-    let metadata: Option<String> = conn
-        .query_first("SELECT @@binlog_row_metadata")
-        .await
-        .ok()
-        .flatten();
-    if let Some(value) = metadata
-        && !value.eq_ignore_ascii_case("FULL")
-    {
-        tracing::warn!(
-            binlog_row_metadata = value,
-            "binlog_row_metadata is not FULL: rows read from before a DDL that dropped, \
-             reordered or renamed columns would be decoded with the current columns; \
-             SET GLOBAL binlog_row_metadata=FULL (and in the server config)"
-        );
     }
 }
