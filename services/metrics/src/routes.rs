@@ -87,6 +87,8 @@ fn reject(rejection: EdgeRejection) -> Response {
     match rejection {
         EdgeRejection::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded\n"),
         EdgeRejection::TimedOut => (StatusCode::GATEWAY_TIMEOUT, "timed out\n"),
+        EdgeRejection::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthorized\n"),
+        EdgeRejection::Forbidden => (StatusCode::FORBIDDEN, "forbidden\n"),
     }
     .into_response()
 }
