@@ -283,7 +283,7 @@ mod tests {
         .unwrap()
     }
 
-    fn config(path: PathBuf) -> JwtConfig {
+    fn config(path: &Path) -> JwtConfig {
         toml::from_str::<JwtConfig>(&format!("secret_file = {:?}", path.display().to_string()))
             .unwrap()
     }
@@ -291,7 +291,7 @@ mod tests {
     #[test]
     fn hs256_token_gives_its_subject() {
         let (_dir, path) = secret_file();
-        let verifier = config(path).load("bridge.http.auth.jwt").unwrap();
+        let verifier = config(&path).load("bridge.http.auth.jwt").unwrap();
         let token = sign(&json!({"sub": "alice", "exp": now() + 600}));
         assert_eq!(verifier.verify(&token).unwrap(), "alice");
     }
@@ -299,7 +299,7 @@ mod tests {
     #[test]
     fn expired_and_not_yet_valid_tokens_are_refused() {
         let (_dir, path) = secret_file();
-        let verifier = config(path).load("k").unwrap();
+        let verifier = config(&path).load("k").unwrap();
         let expired = sign(&json!({"sub": "alice", "exp": now() - 600}));
         assert!(verifier.verify(&expired).is_err());
         let early = sign(&json!({"sub": "alice", "exp": now() + 600, "nbf": now() + 300}));
@@ -311,7 +311,7 @@ mod tests {
     #[test]
     fn wrong_key_issuer_and_audience_are_refused() {
         let (_dir, path) = secret_file();
-        let mut config = config(path);
+        let mut config = config(&path);
         config.issuers = vec!["https://idp".to_owned()];
         config.audiences = vec!["gateway".to_owned()];
         config.principal_claim = "preferred_username".to_owned();
@@ -371,7 +371,7 @@ mod tests {
     #[test]
     fn validate_rejects_ambiguous_or_weak_keys() {
         let (_dir, path) = secret_file();
-        let mut both = config(path.clone());
+        let mut both = config(&path);
         both.jwks_file = Some(path.clone());
         assert_eq!(
             both.load("bridge.http.auth.jwt").unwrap_err().key,
@@ -381,8 +381,8 @@ mod tests {
         assert!(none.load("k").is_err());
         let short = path.with_file_name("short");
         std::fs::write(&short, "tiny").unwrap();
-        assert_eq!(config(short).load("k").unwrap_err().key, "k.secret_file");
-        let mut rsa_without_alg = config(path.clone());
+        assert_eq!(config(&short).load("k").unwrap_err().key, "k.secret_file");
+        let mut rsa_without_alg = config(&path);
         rsa_without_alg.secret_file = None;
         rsa_without_alg.public_key_file = Some(path);
         assert_eq!(rsa_without_alg.load("k").unwrap_err().key, "k.algorithm");
