@@ -541,10 +541,15 @@ pub(crate) async fn get_records(
 pub(crate) async fn commit_offsets(
     State(state): State<BridgeState>,
     ApiPath((group, name)): InstancePath,
+    caller: Caller,
     ControlJson(body): ControlJson<OffsetsRequest>,
 ) -> Result<Response, ApiError> {
     let flavor = state.config().flavor;
     let instance = state.consumers().get(&group, &name)?;
+    // Committing for a topic is a consumer's act on it, as Kafka's READ on the topic.
+    for offset in body.iter().flat_map(|request| &request.offsets) {
+        caller.require_topic(TopicOperation::Consume, &offset.topic)?;
+    }
     let guard = instance.state.lock().await;
     let offsets: Vec<(String, i32, i64, String)> = match body {
         None => guard

@@ -78,10 +78,15 @@ pub async fn serve(
         let (stream, peer) = tokio::select! {
             accepted = tcp.accept() => match accepted {
                 Ok(accepted) => accepted,
+                Err(error) if is_connection_error(&error) => {
+                    // The peer gave up before we accepted: nothing to do.
+                    tracing::debug!(service, %error, "connection reset before accept");
+                    continue;
+                }
                 Err(error) => {
                     // Out of file descriptors and the like: pause instead of spinning.
-                    tracing::warn!(service, %error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tracing::warn!(service, %error, "accept failed, pausing");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
             },
@@ -106,6 +111,15 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+fn is_connection_error(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
 }
 
 struct Connection {

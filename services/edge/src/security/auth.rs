@@ -267,11 +267,20 @@ impl Authenticator {
 }
 
 /// Successful Basic checks, keyed by the SHA-256 of `user:password`.
-#[derive(Debug)]
 struct CredentialCache {
     ttl: Duration,
     max_entries: usize,
     entries: Mutex<HashMap<[u8; 32], (String, Instant)>>,
+}
+
+/// Settings only: a digest of a password must not reach logs, where it could be cracked.
+impl std::fmt::Debug for CredentialCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialCache")
+            .field("ttl", &self.ttl)
+            .field("max_entries", &self.max_entries)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CredentialCache {

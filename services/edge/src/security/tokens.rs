@@ -10,9 +10,19 @@ use broker_core::ConfigError;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct StaticTokens {
     digests: Vec<([u8; 32], String)>,
+}
+
+/// Principals only: digests stay out of logs and debug output.
+impl std::fmt::Debug for StaticTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let principals: Vec<&str> = self.digests.iter().map(|(_, name)| name.as_str()).collect();
+        f.debug_struct("StaticTokens")
+            .field("principals", &principals)
+            .finish_non_exhaustive()
+    }
 }
 
 impl StaticTokens {
