@@ -200,6 +200,13 @@ struct ReloadingResolver {
 
 impl ResolvesServerCert for ReloadingResolver {
     fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.refresh())
+    }
+}
+
+impl ReloadingResolver {
+    /// The current pair, reloaded first if the interval passed and the files changed.
+    fn refresh(&self) -> Arc<CertifiedKey> {
         let mut state = self
             .state
             .lock()
@@ -219,7 +226,7 @@ impl ResolvesServerCert for ReloadingResolver {
                 }
             }
         }
-        Some(Arc::clone(&state.certified))
+        Arc::clone(&state.certified)
     }
 }
 
@@ -236,7 +243,103 @@ pub fn common_name(der: &[u8]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use rcgen::{CertificateParams, DnType, KeyPair};
+
     use super::*;
+    use crate::security::tempdir;
+
+    /// `(certificate PEM, key PEM, certificate DER)`, self-signed for `name`.
+    fn self_signed(name: &str) -> (String, String, Vec<u8>) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        let cert = params.self_signed(&key).unwrap();
+        (cert.pem(), key.serialize_pem(), cert.der().to_vec())
+    }
+
+    fn config(dir: &tempdir::Dir, extra: &str) -> TlsConfig {
+        let text = format!(
+            "cert_file = {:?}\nkey_file = {:?}\nreload_interval_ms = 0\n{extra}",
+            dir.path().join("cert.pem").display().to_string(),
+            dir.path().join("key.pem").display().to_string()
+        );
+        toml::from_str(&text).unwrap()
+    }
+
+    fn resolver_of(dir: &tempdir::Dir) -> ReloadingResolver {
+        let files = CertificateFiles {
+            cert: dir.path().join("cert.pem"),
+            key: dir.path().join("key.pem"),
+        };
+        let provider = provider();
+        let (certified, stamp) = files.load(&provider).unwrap();
+        ReloadingResolver {
+            files,
+            provider,
+            interval: Duration::ZERO,
+            state: Mutex::new(ResolverState {
+                certified: Arc::new(certified),
+                stamp,
+                checked_at: Instant::now(),
+            }),
+        }
+    }
+
+    /// The leaf a handshake would get now.
+    fn served_leaf(resolver: &ReloadingResolver) -> Vec<u8> {
+        resolver.refresh().cert[0].to_vec()
+    }
+
+    #[test]
+    fn loads_a_pair_and_reloads_it_when_the_files_change() {
+        let dir = tempdir::Dir::new();
+        let (cert, key, first_der) = self_signed("first");
+        std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
+        std::fs::write(dir.path().join("key.pem"), key).unwrap();
+        assert!(config(&dir, "").load("bridge.http.tls").is_ok());
+        let resolver = resolver_of(&dir);
+        assert_eq!(served_leaf(&resolver), first_der);
+
+        // Half-replaced (new key, old certificate): keep serving the old pair.
+        let (cert, key, second_der) = self_signed("second");
+        std::fs::write(dir.path().join("key.pem"), &key).unwrap();
+        assert_eq!(served_leaf(&resolver), first_der);
+        std::fs::write(dir.path().join("cert.pem"), &cert).unwrap();
+        assert_eq!(served_leaf(&resolver), second_der);
+        assert_eq!(common_name(&second_der).as_deref(), Some("second"));
+    }
+
+    #[test]
+    fn validate_rejects_a_key_that_does_not_fit() {
+        let dir = tempdir::Dir::new();
+        let (cert, _, _) = self_signed("a");
+        let (_, other_key, _) = self_signed("b");
+        std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
+        std::fs::write(dir.path().join("key.pem"), other_key).unwrap();
+        let err = config(&dir, "").load("bridge.http.tls").unwrap_err();
+        assert_eq!(err.key, "bridge.http.tls.key_file");
+    }
+
+    #[test]
+    fn validate_rejects_client_auth_without_ca_and_bad_ca_file() {
+        let dir = tempdir::Dir::new();
+        let (cert, key, _) = self_signed("a");
+        std::fs::write(dir.path().join("cert.pem"), &cert).unwrap();
+        std::fs::write(dir.path().join("key.pem"), key).unwrap();
+        let err = config(&dir, "client_auth = \"optional\"")
+            .load("k")
+            .unwrap_err();
+        assert_eq!(err.key, "k.client_auth");
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "not a pem").unwrap();
+        let extra = format!("client_ca_file = {:?}", ca.display().to_string());
+        assert_eq!(
+            config(&dir, &extra).load("k").unwrap_err().key,
+            "k.client_ca_file"
+        );
+        std::fs::write(&ca, &cert).unwrap();
+        assert!(config(&dir, &extra).load("k").is_ok());
+    }
 
     #[test]
     fn validate_rejects_missing_files_naming_the_key() {
