@@ -340,6 +340,35 @@ mod tests {
     }
 
     #[test]
+    fn es256_public_key_verifies_and_other_algorithms_are_refused() {
+        let dir = tempdir::Dir::new();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let path = dir.path().join("public.pem");
+        std::fs::write(&path, key.public_key_pem()).unwrap();
+        let text = format!(
+            "public_key_file = {:?}\nalgorithm = \"ES256\"",
+            path.display().to_string()
+        );
+        let verifier = toml::from_str::<JwtConfig>(&text)
+            .unwrap()
+            .load("k")
+            .unwrap();
+        let claims = json!({"sub": "dave", "exp": now() + 60});
+        let signing = EncodingKey::from_ec_pem(key.serialize_pem().as_bytes()).unwrap();
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &signing).unwrap();
+        assert_eq!(verifier.verify(&token).unwrap(), "dave");
+        // An HS256 token signed with the public key as secret (the classic confusion attack).
+        let confused = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(key.public_key_pem().as_bytes()),
+        )
+        .unwrap();
+        assert!(verifier.verify(&confused).is_err());
+    }
+
+    #[test]
     fn jwks_selects_the_key_by_kid() {
         let dir = tempdir::Dir::new();
         let path = dir.path().join("jwks.json");
