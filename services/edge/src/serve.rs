@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use broker_core::Shutdown;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
@@ -177,7 +177,11 @@ impl Connection {
                 request
             },
         );
-        let builder = auto::Builder::new(TokioExecutor::new());
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // With a timer, hyper applies its default 30 s limit on reading a request's headers,
+        // so a client trickling a header byte by byte cannot hold a connection forever.
+        builder.http1().timer(TokioTimer::new());
+        builder.http2().timer(TokioTimer::new());
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(tagged));
         if let Err(error) = self.watcher.watch(connection.into_owned()).await {
