@@ -28,6 +28,12 @@ pub(crate) enum Command {
     CheckConfig(ConfigArgs),
     /// Diagnose connectivity to a cluster: bootstrap, every advertised listener, metadata.
     Doctor(DoctorArgs),
+    /// Read a password from stdin and print its argon2id hash, for an HTTP `users_file`
+    /// line `name:<hash>`.
+    HashPassword,
+    /// Read a bearer token from stdin and print `sha256:<hex>`, for an HTTP `tokens_file`
+    /// line `principal:sha256:<hex>`.
+    HashToken,
 }
 
 #[derive(Debug, Clone, Args)]

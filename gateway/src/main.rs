@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod doctor;
+mod hash_password;
 mod plugins;
 mod run;
 
@@ -15,6 +16,12 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // No runtime needed to hash a secret.
+    match cli.command {
+        Command::HashPassword => return hash_password::hash_password_command(),
+        Command::HashToken => return hash_password::hash_token_command(),
+        _ => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("gateway-worker")
@@ -38,6 +45,8 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Mirror(args) => run::run_mirror(&args).await,
         Command::CheckConfig(args) => run::check_config(&args),
         Command::Doctor(args) => return doctor::doctor(&args).await,
+        Command::HashPassword => return hash_password::hash_password_command(),
+        Command::HashToken => return hash_password::hash_token_command(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,6 +18,7 @@ use axum::http::header::{HOST, HeaderMap};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use broker_core::BrokerError;
+use gateway_edge::TopicOperation;
 use rand::Rng as _;
 use rdkafka::Offset;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,7 @@ use serde_json::{Value, json};
 
 use self::instance::ConsumerInstance;
 use self::records::{ConsumedRecord, FetchLimits, Overflow};
+use crate::authz::Caller;
 use crate::config::Flavor;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, ControlJson};
@@ -198,6 +200,7 @@ pub(crate) async fn delete_consumer(
 pub(crate) async fn subscribe(
     State(state): State<BridgeState>,
     ApiPath((group, name)): InstancePath,
+    caller: Caller,
     ControlJson(body): ControlJson<SubscriptionRequest>,
 ) -> Result<StatusCode, ApiError> {
     let instance = state.consumers().get(&group, &name)?;
@@ -205,6 +208,13 @@ pub(crate) async fn subscribe(
         ApiError::unprocessable(422, "A subscription needs `topics` or `topic_pattern`.")
     })?;
     let topics = body.topics.unwrap_or_default();
+    for topic in &topics {
+        caller.require_topic(TopicOperation::Consume, topic)?;
+    }
+    if body.topic_pattern.is_some() {
+        // The topics a pattern will match are not known yet.
+        caller.require_every_topic(TopicOperation::Consume)?;
+    }
     match (&body.topic_pattern, topics.is_empty()) {
         (Some(_), false) => {
             return Err(ApiError::illegal_state(
@@ -293,6 +303,7 @@ async fn check_partitions(
 pub(crate) async fn assign(
     State(state): State<BridgeState>,
     ApiPath((group, name)): InstancePath,
+    caller: Caller,
     ControlJson(body): ControlJson<PartitionsRequest>,
 ) -> Result<StatusCode, ApiError> {
     let instance = state.consumers().get(&group, &name)?;
@@ -302,6 +313,9 @@ pub(crate) async fn assign(
         .into_iter()
         .map(|tp| (tp.topic, tp.partition))
         .collect();
+    for (topic, _) in &partitions {
+        caller.require_topic(TopicOperation::Consume, topic)?;
+    }
     check_partitions(&state, &partitions).await?;
     let mut guard = instance.state.lock().await;
     instance.assign(&mut guard, partitions)?;
@@ -530,10 +544,15 @@ pub(crate) async fn get_records(
 pub(crate) async fn commit_offsets(
     State(state): State<BridgeState>,
     ApiPath((group, name)): InstancePath,
+    caller: Caller,
     ControlJson(body): ControlJson<OffsetsRequest>,
 ) -> Result<Response, ApiError> {
     let flavor = state.config().flavor;
     let instance = state.consumers().get(&group, &name)?;
+    // Committing for a topic is a consumer's act on it, as Kafka's READ on the topic.
+    for offset in body.iter().flat_map(|request| &request.offsets) {
+        caller.require_topic(TopicOperation::Consume, &offset.topic)?;
+    }
     let guard = instance.state.lock().await;
     let offsets: Vec<(String, i32, i64, String)> = match body {
         None => guard

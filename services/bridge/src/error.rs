@@ -74,6 +74,20 @@ impl ApiError {
         )
     }
 
+    /// 40301: the principal may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, 40301, message)
+    }
+
+    /// 40101: missing or wrong credentials.
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            40101,
+            "Authentication failed: missing or invalid credentials.",
+        )
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::plain(StatusCode::BAD_REQUEST, message)
     }
@@ -123,8 +137,19 @@ impl ApiError {
         }
     }
 
-    /// The edge's refusals in the same shape.
+    /// The edge's refusals in the same shape (Confluent codes; see [`Self::render`] for a
+    /// listener of another flavor).
     pub fn from_edge(rejection: EdgeRejection) -> Response {
+        Self::edge(rejection).into_response()
+    }
+
+    /// The edge's refusals rendered in `flavor`'s body: the edge layers run outside the
+    /// flavor rewrite of the routes.
+    pub fn from_edge_in(flavor: Flavor, rejection: EdgeRejection) -> Response {
+        Self::edge(rejection).render(flavor)
+    }
+
+    fn edge(rejection: EdgeRejection) -> Self {
         match rejection {
             EdgeRejection::Overloaded => Self::plain(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -134,8 +159,16 @@ impl ApiError {
                 StatusCode::GATEWAY_TIMEOUT,
                 "The request did not finish in time.",
             ),
+            EdgeRejection::Unauthenticated => Self::unauthenticated(),
+            EdgeRejection::Forbidden => Self::forbidden("Forbidden."),
         }
-        .into_response()
+    }
+
+    /// The response in `flavor`'s body, with the error in its extensions.
+    pub fn render(self, flavor: Flavor) -> Response {
+        let mut response = (self.status, Json(self.body(flavor))).into_response();
+        response.extensions_mut().insert(self);
+        response
     }
 
     /// The body as the listener's flavor writes it.
@@ -184,9 +217,7 @@ impl From<QueryRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(self.body(Flavor::Confluent))).into_response();
-        response.extensions_mut().insert(self);
-        response
+        self.render(Flavor::Confluent)
     }
 }
 
@@ -196,12 +227,7 @@ pub(crate) async fn render_for_flavor(
     response: Response,
 ) -> Response {
     match (flavor, response.extensions().get::<ApiError>()) {
-        (Flavor::Strimzi, Some(error)) => {
-            let error = error.clone();
-            let mut rewritten = (error.status, Json(error.body(Flavor::Strimzi))).into_response();
-            rewritten.extensions_mut().insert(error);
-            rewritten
-        }
+        (Flavor::Strimzi, Some(error)) => error.clone().render(Flavor::Strimzi),
         _ => response,
     }
 }

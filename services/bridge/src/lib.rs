@@ -5,7 +5,9 @@
 //! - [`routes`]: the route table; [`openapi`]: the document generated from it.
 //! - `produce`, `topics`, `consumers`, `v3`: one module per resource.
 //! - [`error`]: the one error type, rendered in the listener flavor's body.
+//! - `authz`: which topics and groups the authenticated principal may use.
 
+mod authz;
 pub mod config;
 mod consumers;
 pub mod error;

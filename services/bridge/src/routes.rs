@@ -11,7 +11,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::{ApiError, method_not_allowed, render_for_flavor, route_not_found};
 use crate::openapi::ApiDoc;
 use crate::state::BridgeState;
-use crate::{consumers, produce, status, topics, v3};
+use crate::{authz, consumers, produce, status, topics, v3};
 
 /// Every documented route, with its OpenAPI description.
 pub fn api_router() -> OpenApiRouter<BridgeState> {
@@ -54,7 +54,7 @@ pub fn api_router() -> OpenApiRouter<BridgeState> {
 /// The bridge's HTTP service: every route, `/openapi.json`, Swagger UI at `/swagger-ui`,
 /// errors in the listener flavor's body, and the edge limits.
 pub fn router(state: BridgeState) -> Router {
-    let listener = state.config().listener;
+    let listener = state.config().listener.clone();
     let flavor = state.config().flavor;
     let (routes, openapi) = api_router().split_for_parts();
     let routes = routes
@@ -62,9 +62,12 @@ pub fn router(state: BridgeState) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::from_fn(authz::authorize))
         .layer(axum::middleware::map_response_with_state(
             flavor,
             render_for_flavor,
         ));
-    gateway_edge::apply_limits(routes, &listener, ApiError::from_edge)
+    gateway_edge::apply_limits(routes, &listener, move |rejection| {
+        ApiError::from_edge_in(flavor, rejection)
+    })
 }

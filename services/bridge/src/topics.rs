@@ -6,9 +6,11 @@ use std::time::Duration;
 use axum::extract::State;
 use broker_core::BrokerError;
 use broker_core::metadata::{PartitionInfo, TopicInfo};
+use gateway_edge::TopicOperation;
 use rdkafka::admin::{AdminOptions, ResourceSpecifier};
 use serde::Serialize;
 
+use crate::authz::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::media::KafkaJson;
@@ -104,12 +106,14 @@ pub(crate) async fn topic_configs(
     responses((status = 200, description = "Topic names", body = Vec<String>)))]
 pub(crate) async fn list_topics(
     State(state): State<BridgeState>,
+    caller: Caller,
 ) -> Result<KafkaJson<Vec<String>>, ApiError> {
     let metadata = state.inspector().metadata(None).await?;
     let mut names: Vec<String> = metadata
         .topics
         .into_iter()
         .filter(|t| !t.is_internal())
+        .filter(|t| caller.may_topic(TopicOperation::Describe, &t.name))
         .map(|t| t.name)
         .collect();
     names.sort();

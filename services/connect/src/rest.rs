@@ -95,7 +95,48 @@ fn reject(rejection: EdgeRejection) -> Response {
         EdgeRejection::TimedOut => {
             RestError::new(StatusCode::INTERNAL_SERVER_ERROR, "Request timed out").into_response()
         }
+        EdgeRejection::Unauthenticated => RestError::new(
+            StatusCode::UNAUTHORIZED,
+            "Authentication failed: missing or invalid credentials",
+        )
+        .into_response(),
+        EdgeRejection::Forbidden => {
+            RestError::new(StatusCode::FORBIDDEN, "Forbidden").into_response()
+        }
     }
+}
+
+/// With `[connect.http.auth]`: a `read_only` principal may only read (`GET`, `HEAD`), an
+/// `admin` may do anything, a principal with neither role nothing. Without authentication
+/// no principal is present and everything is allowed.
+async fn authorize(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::response::IntoResponse;
+    use gateway_edge::{Principal, Role};
+    if let Some(principal) = request.extensions().get::<Principal>() {
+        let reading = matches!(
+            *request.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD
+        );
+        let allowed = match principal.grants.role() {
+            Some(Role::Admin) => true,
+            Some(Role::ReadOnly) => reading,
+            None => false,
+        };
+        if !allowed {
+            tracing::info!(principal = principal.name, method = %request.method(), path = request.uri().path(), "request refused by acl");
+            return RestError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "Principal {} is not authorized to {} {}",
+                    principal.name,
+                    request.method(),
+                    request.uri().path()
+                ),
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// The router with the edge limits of `listener`.
@@ -103,7 +144,8 @@ pub fn router(runtime: Arc<Runtime>, listener: &ValidatedListener) -> Router {
     let (router, _) = api_router().split_for_parts();
     let router = router
         .route("/openapi.json", axum::routing::get(openapi_document))
-        .fallback(|| async { RestError::not_found("HTTP 404 Not Found") });
+        .fallback(|| async { RestError::not_found("HTTP 404 Not Found") })
+        .layer(axum::middleware::from_fn(authorize));
     gateway_edge::apply_limits(router, listener, reject).with_state(runtime)
 }
 

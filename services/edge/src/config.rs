@@ -4,6 +4,11 @@ use std::time::Duration;
 use broker_core::ConfigError;
 use serde::Deserialize;
 
+use crate::security::ListenerSecurity;
+use crate::security::auth::AuthConfig;
+use crate::security::cors::CorsConfig;
+use crate::security::tls::TlsConfig;
+
 /// One HTTP listener, as written in a service's section of `gateway.toml`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +28,15 @@ pub struct ListenerConfig {
     /// How long in-flight requests get to finish after shutdown was asked for.
     #[serde(default = "default_shutdown_deadline_ms")]
     pub shutdown_deadline_ms: u64,
+    /// `[<service>.http.auth]`: authentication and ACLs; unset: every request is served.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+    /// `[<service>.http.tls]`: serve HTTPS; unset: plain HTTP.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// `[<service>.http.cors]`: cross-origin rules for browsers; unset: no CORS headers.
+    #[serde(default)]
+    pub cors: Option<CorsConfig>,
 }
 
 fn default_max_body_bytes() -> usize {
@@ -46,23 +60,31 @@ impl Default for ListenerConfig {
             max_concurrent_requests: default_max_concurrent_requests(),
             request_timeout_ms: default_request_timeout_ms(),
             shutdown_deadline_ms: default_shutdown_deadline_ms(),
+            auth: None,
+            tls: None,
+            cors: None,
         }
     }
 }
 
-/// A listener config that passed validation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A listener config that passed validation, with its key, certificate and user files
+/// loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidatedListener {
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
     pub max_concurrent_requests: usize,
     pub request_timeout: Duration,
     pub shutdown_deadline: Duration,
+    pub security: ListenerSecurity,
 }
 
 impl ListenerConfig {
     /// `prefix` names the config section (e.g. `bridge`) so errors name the key as
     /// written; `default_listen` is the port of the product this service replaces.
+    ///
+    /// Reads the files the `auth` and `tls` sections name, so that a missing or malformed
+    /// file stops startup with its key named rather than failing the first request.
     pub fn validate(
         &self,
         prefix: &str,
@@ -95,12 +117,33 @@ impl ListenerConfig {
                 "must be greater than 0",
             ));
         }
+        let tls = self
+            .tls
+            .as_ref()
+            .map(|tls| tls.load(&format!("{prefix}.tls")))
+            .transpose()?;
+        let client_certificates = self
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.client_ca_file.is_some());
+        let auth = self
+            .auth
+            .as_ref()
+            .map(|auth| auth.load(&format!("{prefix}.auth"), client_certificates))
+            .transpose()?
+            .map(std::sync::Arc::new);
+        let cors = self
+            .cors
+            .as_ref()
+            .map(|cors| cors.validate(&format!("{prefix}.cors")))
+            .transpose()?;
         Ok(ValidatedListener {
             listen,
             max_body_bytes: self.max_body_bytes,
             max_concurrent_requests: self.max_concurrent_requests,
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             shutdown_deadline: Duration::from_millis(self.shutdown_deadline_ms),
+            security: ListenerSecurity { auth, tls, cors },
         })
     }
 }

@@ -1,13 +1,17 @@
 //! The HTTP edge every REST service of the gateway shares: listener config, the limits that
-//! protect the process under abuse, and serving with a graceful, bounded drain.
+//! protect the process under abuse, authentication, TLS and CORS ([`security`]), and
+//! serving with a graceful, bounded drain.
 //!
 //! Each service keeps its own error body: the layers here report an [`EdgeRejection`] and
 //! the service turns it into its compatible API's shape.
 
 mod config;
 mod limits;
+pub mod security;
 mod serve;
 
 pub use config::{ListenerConfig, ValidatedListener};
 pub use limits::{EdgeRejection, apply_limits};
+pub use security::acl::{Grants, Role, TopicOperation};
+pub use security::auth::{ClientCertificate, Principal};
 pub use serve::{ServeError, bind, serve};

@@ -10,6 +10,7 @@ use tower::load_shed::LoadShedLayer;
 use tower::timeout::TimeoutLayer;
 
 use crate::config::ValidatedListener;
+use crate::security::auth::{AuthState, authenticate};
 
 /// Why the edge refused a request before (or while) a handler ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,44 +19,64 @@ pub enum EdgeRejection {
     Overloaded,
     /// The request ran longer than `request_timeout_ms` (504 or the API's equivalent).
     TimedOut,
+    /// Missing or wrong credentials (401); the edge adds `WWW-Authenticate`.
+    Unauthenticated,
+    /// The principal may not do this (403); raised by services that authorize with
+    /// [`crate::Principal`]'s grants.
+    Forbidden,
 }
 
-/// Wraps `router` with the listener's body limit, concurrency limit with load shedding, and
-/// request timeout. `reject` renders a refusal in the service's own error shape.
+/// Wraps `router` with the listener's body limit, authentication, concurrency limit with load
+/// shedding, request timeout and CORS. `reject` renders a refusal in the service's own
+/// error shape.
 ///
 /// The body limit is enforced by axum's extractors (`Json`, `Bytes`, ...), whose rejection
 /// each service already maps; requests past the concurrency limit are refused at once rather
 /// than queued, so memory stays bounded under a flood. `Router::layer` wraps every route on
 /// its own, so the limit uses one semaphore shared by all routes: `max_concurrent_requests`
 /// bounds the whole listener, not each route.
-pub fn apply_limits<S>(
-    router: Router<S>,
-    listener: &ValidatedListener,
-    reject: fn(EdgeRejection) -> Response,
-) -> Router<S>
+///
+/// Authentication runs inside the concurrency limit, because a password check is costly and
+/// must not be a way around the limit; CORS runs outside everything, so that preflight
+/// requests (sent by browsers without credentials) are answered without authentication.
+pub fn apply_limits<S, R>(router: Router<S>, listener: &ValidatedListener, reject: R) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
+    R: Fn(EdgeRejection) -> Response + Clone + Send + Sync + 'static,
 {
-    router
-        .layer(DefaultBodyLimit::max(listener.max_body_bytes))
-        .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(
-                    move |error: tower::BoxError| async move {
-                        let rejection = if error.is::<tower::timeout::error::Elapsed>() {
-                            EdgeRejection::TimedOut
-                        } else {
-                            EdgeRejection::Overloaded
-                        };
-                        Ok::<_, Infallible>(reject(rejection))
-                    },
-                ))
-                .layer(LoadShedLayer::new())
-                .layer(GlobalConcurrencyLimitLayer::new(
-                    listener.max_concurrent_requests,
-                ))
-                .layer(TimeoutLayer::new(listener.request_timeout)),
-        )
+    let mut router = router.layer(DefaultBodyLimit::max(listener.max_body_bytes));
+    if let Some(authenticator) = &listener.security.auth {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            AuthState {
+                authenticator: std::sync::Arc::clone(authenticator),
+                reject: reject.clone(),
+            },
+            authenticate::<R>,
+        ));
+    }
+    let router = router.layer(
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(move |error: tower::BoxError| {
+                let reject = reject.clone();
+                async move {
+                    let rejection = if error.is::<tower::timeout::error::Elapsed>() {
+                        EdgeRejection::TimedOut
+                    } else {
+                        EdgeRejection::Overloaded
+                    };
+                    Ok::<_, Infallible>(reject(rejection))
+                }
+            }))
+            .layer(LoadShedLayer::new())
+            .layer(GlobalConcurrencyLimitLayer::new(
+                listener.max_concurrent_requests,
+            ))
+            .layer(TimeoutLayer::new(listener.request_timeout)),
+    );
+    match &listener.security.cors {
+        Some(cors) => router.layer(cors.clone()),
+        None => router,
+    }
 }
 
 #[cfg(test)]
@@ -76,6 +97,8 @@ mod tests {
         let status = match rejection {
             EdgeRejection::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             EdgeRejection::TimedOut => StatusCode::GATEWAY_TIMEOUT,
+            EdgeRejection::Unauthenticated => StatusCode::UNAUTHORIZED,
+            EdgeRejection::Forbidden => StatusCode::FORBIDDEN,
         };
         (status, format!("{rejection:?}")).into_response()
     }

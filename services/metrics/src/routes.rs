@@ -38,9 +38,9 @@ pub fn router(
     let routes = Router::new()
         .route("/metrics", get(metrics))
         .route("/", get(landing))
-        .layer(http_metrics)
         .with_state(MetricsState { registry, exporter });
-    gateway_edge::apply_limits(routes, &config.listener, reject)
+    // Outside the edge layers, so that refusals (401, 503) are counted too.
+    gateway_edge::apply_limits(routes, &config.listener, reject).layer(http_metrics)
 }
 
 async fn metrics(State(state): State<MetricsState>, headers: HeaderMap) -> Response {
@@ -87,6 +87,8 @@ fn reject(rejection: EdgeRejection) -> Response {
     match rejection {
         EdgeRejection::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded\n"),
         EdgeRejection::TimedOut => (StatusCode::GATEWAY_TIMEOUT, "timed out\n"),
+        EdgeRejection::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthorized\n"),
+        EdgeRejection::Forbidden => (StatusCode::FORBIDDEN, "forbidden\n"),
     }
     .into_response()
 }
@@ -134,6 +136,46 @@ mod tests {
         assert!(content_type.starts_with("application/openmetrics-text"));
         assert!(text.contains("gateway_demo_total 1"), "{text}");
         assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn bearer_token_is_required_when_configured_and_refusals_are_counted() {
+        let path = std::env::temp_dir().join(format!("metrics-tokens-{}", std::process::id()));
+        let digest = gateway_edge::security::tokens::token_digest("scraper-token");
+        std::fs::write(&path, format!("prometheus:sha256:{digest}\n")).unwrap();
+        let text = format!(
+            "[http.auth]\ntokens_file = {:?}",
+            path.display().to_string()
+        );
+        let config: MetricsConfig = toml::from_str(&text).unwrap();
+        let config = config.validate("metrics").unwrap();
+        let _ = std::fs::remove_file(&path);
+        let router = router(MetricsRegistry::new(), None, &config);
+        let send = |token: Option<&str>| {
+            let mut request = Request::get("/metrics");
+            if let Some(token) = token {
+                request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+            router.clone().oneshot(request.body(Body::empty()).unwrap())
+        };
+        let refused = send(None).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            refused.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="kafka-gateway""#
+        );
+        assert_eq!(
+            send(Some("wrong")).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+        let served = send(Some("scraper-token")).await.unwrap();
+        assert_eq!(served.status(), StatusCode::OK);
+        let body = served.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            text.contains(r#"service="metrics",method="GET",route="/metrics",status="401"} 2"#),
+            "{text}"
+        );
     }
 
     #[tokio::test]

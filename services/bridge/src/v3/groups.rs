@@ -14,6 +14,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{Value, json};
 
 use super::{check_cluster, cluster_url, metadata};
+use crate::authz::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::state::BridgeState;
@@ -91,10 +92,11 @@ pub(crate) async fn list_groups(
     State(state): State<BridgeState>,
     ApiPath(cluster_id): ApiPath<String>,
     headers: HeaderMap,
+    caller: Caller,
 ) -> Result<axum::Json<Value>, ApiError> {
     let cluster_id = check_cluster(&state, &cluster_id).await?;
     let config = state.clients().base_config();
-    let groups = blocking(move || {
+    let mut groups = blocking(move || {
         let consumer: BaseConsumer = broker_core::clients::create(&config, "group list client")?;
         let list = consumer
             .fetch_group_list(None, KAFKA_TIMEOUT)
@@ -112,6 +114,7 @@ pub(crate) async fn list_groups(
             .collect::<Vec<_>>())
     })
     .await?;
+    groups.retain(|(name, _, _)| caller.may_group(name));
     let base = cluster_url(&headers, &cluster_id);
     let mut data: Vec<Value> = groups
         .into_iter()

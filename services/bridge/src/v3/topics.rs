@@ -5,11 +5,13 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use broker_core::BrokerError;
+use gateway_edge::TopicOperation;
 use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{check_cluster, cluster_url, metadata, related};
+use crate::authz::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, V3Json};
 use crate::state::BridgeState;
@@ -91,9 +93,11 @@ pub(crate) async fn list_topics(
     State(state): State<BridgeState>,
     ApiPath(cluster_id): ApiPath<String>,
     headers: HeaderMap,
+    caller: Caller,
 ) -> Result<axum::Json<Value>, ApiError> {
     let cluster_id = check_cluster(&state, &cluster_id).await?;
     let mut topics = state.inspector().metadata(None).await?.topics;
+    topics.retain(|t| caller.may_topic(TopicOperation::Describe, &t.name));
     topics.sort_by(|a, b| a.name.cmp(&b.name));
     let data: Vec<Value> = topics
         .iter()
@@ -116,10 +120,12 @@ pub(crate) async fn create_topic(
     State(state): State<BridgeState>,
     ApiPath(cluster_id): ApiPath<String>,
     headers: HeaderMap,
+    caller: Caller,
     V3Json(request): V3Json<CreateTopicRequest>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
     let cluster_id = check_cluster(&state, &cluster_id).await?;
     let name = request.topic_name.as_str();
+    caller.require_topic(TopicOperation::Manage, name)?;
     let partitions = request.partitions_count.unwrap_or(1);
     if partitions < 1 {
         return Err(ApiError::bad_request(

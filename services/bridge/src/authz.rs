@@ -1,0 +1,216 @@
+//! Authorization of bridge requests, when the listener has `[bridge.http.auth]`.
+//!
+//! The edge authenticates and leaves a [`Principal`] in the request. What a request touches
+//! is known in two places:
+//!
+//! - the route and its path parameters (topic, group): checked by [`authorize`], a layer on
+//!   every route, before the handler runs, so a refused produce writes nothing;
+//! - the body (topics of a subscription or an assignment, the name of a topic to create) and
+//!   listings (only topics and groups the principal may see are listed): checked by the
+//!   handlers through the [`Caller`] extractor.
+//!
+//! Without authentication no principal is present and everything is allowed.
+
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request};
+use axum::http::Method;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use gateway_edge::{Principal, TopicOperation};
+
+use crate::error::ApiError;
+
+/// The authenticated caller of a request, if the listener authenticates.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller(pub Option<Principal>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<Principal>().cloned()))
+    }
+}
+
+impl Caller {
+    pub(crate) fn may_topic(&self, operation: TopicOperation, topic: &str) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|principal| principal.grants.allows_topic(operation, topic))
+    }
+
+    pub(crate) fn may_group(&self, group: &str) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|principal| principal.grants.allows_group(group))
+    }
+
+    /// 403 unless `operation` is granted on `topic`.
+    pub(crate) fn require_topic(
+        &self,
+        operation: TopicOperation,
+        topic: &str,
+    ) -> Result<(), ApiError> {
+        if self.may_topic(operation, topic) {
+            return Ok(());
+        }
+        Err(self.forbidden(&format!("{} topic {topic}", verb(operation))))
+    }
+
+    /// 403 unless `operation` is granted on every topic, for regex subscriptions.
+    pub(crate) fn require_every_topic(&self, operation: TopicOperation) -> Result<(), ApiError> {
+        let allowed = self
+            .0
+            .as_ref()
+            .is_none_or(|principal| principal.grants.allows_every_topic(operation));
+        if allowed {
+            return Ok(());
+        }
+        Err(self.forbidden(&format!("{} topics by pattern", verb(operation))))
+    }
+
+    fn forbidden(&self, what: &str) -> ApiError {
+        let name = self.0.as_ref().map_or("anonymous", |p| p.name.as_str());
+        tracing::info!(principal = name, what, "request refused by acl");
+        ApiError::forbidden(format!("Principal {name} is not authorized to {what}."))
+    }
+}
+
+fn verb(operation: TopicOperation) -> &'static str {
+    match operation {
+        TopicOperation::Produce => "produce to",
+        TopicOperation::Consume => "consume from",
+        TopicOperation::Describe => "describe",
+        TopicOperation::Manage => "manage",
+    }
+}
+
+/// What a route needs, from its path alone.
+#[derive(Debug, PartialEq, Eq)]
+enum Needed {
+    Topic(TopicOperation, String),
+    Group(String),
+}
+
+fn needed(method: &Method, route: &str, param: impl Fn(&str) -> Option<String>) -> Option<Needed> {
+    if route.starts_with("/consumers/{group}")
+        || route.starts_with("/v3/clusters/{cluster_id}/consumer-groups/{group}")
+    {
+        return param("group").map(Needed::Group);
+    }
+    let topic_route = route.starts_with("/topics/{topic}")
+        || route.starts_with("/v3/clusters/{cluster_id}/topics/{topic}");
+    if !topic_route {
+        return None;
+    }
+    let operation = match *method {
+        Method::POST => TopicOperation::Produce,
+        Method::DELETE => TopicOperation::Manage,
+        _ => TopicOperation::Describe,
+    };
+    param("topic").map(|topic| Needed::Topic(operation, topic))
+}
+
+/// Checks the topic or group a route names against the caller's grants.
+pub(crate) async fn authorize(request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let caller = Caller(parts.extensions.get::<Principal>().cloned());
+    if caller.0.is_some()
+        && let Some(route) = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|m| m.as_str().to_owned())
+    {
+        let params = RawPathParams::from_request_parts(&mut parts, &())
+            .await
+            .ok();
+        let param = |name: &str| {
+            params.as_ref().and_then(|params| {
+                params
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| value.to_owned())
+            })
+        };
+        let verdict = match needed(&parts.method, &route, param) {
+            None => Ok(()),
+            Some(Needed::Topic(operation, topic)) => caller.require_topic(operation, &topic),
+            Some(Needed::Group(group)) if caller.may_group(&group) => Ok(()),
+            Some(Needed::Group(group)) => {
+                Err(caller.forbidden(&format!("use consumer group {group}")))
+            }
+        };
+        if let Err(error) = verdict {
+            return error.into_response();
+        }
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param(name: &str) -> Option<String> {
+        Some(format!("<{name}>"))
+    }
+
+    #[test]
+    fn routes_map_to_what_they_touch() {
+        let topic = |op| Some(Needed::Topic(op, "<topic>".to_owned()));
+        assert_eq!(
+            needed(&Method::POST, "/topics/{topic}", param),
+            topic(TopicOperation::Produce)
+        );
+        assert_eq!(
+            needed(
+                &Method::POST,
+                "/topics/{topic}/partitions/{partition}",
+                param
+            ),
+            topic(TopicOperation::Produce)
+        );
+        assert_eq!(
+            needed(
+                &Method::GET,
+                "/topics/{topic}/partitions/{partition}/offsets",
+                param
+            ),
+            topic(TopicOperation::Describe)
+        );
+        assert_eq!(
+            needed(
+                &Method::POST,
+                "/v3/clusters/{cluster_id}/topics/{topic}/records",
+                param
+            ),
+            topic(TopicOperation::Produce)
+        );
+        assert_eq!(
+            needed(
+                &Method::DELETE,
+                "/v3/clusters/{cluster_id}/topics/{topic}",
+                param
+            ),
+            topic(TopicOperation::Manage)
+        );
+        assert_eq!(
+            needed(
+                &Method::POST,
+                "/consumers/{group}/instances/{instance}/offsets",
+                param
+            ),
+            Some(Needed::Group("<group>".to_owned()))
+        );
+        assert_eq!(
+            needed(
+                &Method::GET,
+                "/v3/clusters/{cluster_id}/consumer-groups/{group}/lags",
+                param
+            ),
+            Some(Needed::Group("<group>".to_owned()))
+        );
+        assert_eq!(needed(&Method::GET, "/topics", param), None);
+        assert_eq!(needed(&Method::GET, "/brokers", param), None);
+    }
+}

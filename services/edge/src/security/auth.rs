@@ -1,0 +1,546 @@
+//! Authentication of each request: HTTP Basic against the users file, bearer tokens (static
+//! or JWT), or the subject CN of a verified client certificate when the request carries no
+//! other credentials. The result is a [`Principal`] in the request's extensions, which the
+//! services read to authorize; a failure is answered with 401, `WWW-Authenticate` and the
+//! service's own error body.
+//!
+//! Password hashes are deliberately slow, so a successful Basic check is cached for
+//! `cache_ttl_secs`, keyed by the SHA-256 of the credentials (never the password itself),
+//! with a bounded number of entries. Failures are not cached. The hash runs on the blocking
+//! pool, inside the listener's concurrency limit, so guessing cannot starve the runtime.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine as _;
+use broker_core::ConfigError;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::acl::{Acl, AclRuleConfig, Grants};
+use super::jwt::{JwtConfig, JwtVerifier};
+use super::tokens::StaticTokens;
+use super::users::Users;
+use crate::EdgeRejection;
+
+/// `[<service>.http.auth]` as written.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `name:hash` lines (argon2 PHC or bcrypt) for HTTP Basic.
+    #[serde(default)]
+    pub users_file: Option<PathBuf>,
+    /// `principal:sha256:<hex>` lines for static bearer tokens.
+    #[serde(default)]
+    pub tokens_file: Option<PathBuf>,
+    /// `[<service>.http.auth.jwt]`: bearer JWTs.
+    #[serde(default)]
+    pub jwt: Option<JwtConfig>,
+    /// With mTLS, a request without credentials is the principal named by its client
+    /// certificate's subject CN.
+    #[serde(default = "default_true")]
+    pub client_certificate_principal: bool,
+    /// Exact paths served without credentials (and without authorization), e.g. `/health`.
+    #[serde(default)]
+    pub anonymous_paths: Vec<String>,
+    #[serde(default = "default_realm")]
+    pub realm: String,
+    /// How long a successful Basic check is remembered; 0 disables the cache.
+    #[serde(default = "default_cache_ttl_secs")]
+    pub cache_ttl_secs: u64,
+    #[serde(default = "default_cache_max_entries")]
+    pub cache_max_entries: usize,
+    /// `[[<service>.http.auth.acl]]`: what each principal may do; none: everything.
+    #[serde(default)]
+    pub acl: Vec<AclRuleConfig>,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_realm() -> String {
+    "kafka-gateway".to_owned()
+}
+fn default_cache_ttl_secs() -> u64 {
+    60
+}
+fn default_cache_max_entries() -> usize {
+    10_000
+}
+
+/// Who made a request, and what they may do.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub name: String,
+    pub grants: Arc<Grants>,
+}
+
+/// The verified client certificate of a TLS connection, put in every request's extensions
+/// by the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    pub common_name: Option<String>,
+}
+
+/// A loaded `[auth]` section.
+#[derive(Debug)]
+pub struct Authenticator {
+    users: Option<Arc<Users>>,
+    tokens: Option<StaticTokens>,
+    jwt: Option<JwtVerifier>,
+    client_certificate_principal: bool,
+    anonymous_paths: Vec<String>,
+    challenges: Vec<HeaderValue>,
+    acl: Acl,
+    cache: CredentialCache,
+}
+
+impl AuthConfig {
+    /// Reads every file now; `client_certificates` tells whether the listener's TLS checks
+    /// client certificates, which then count as a way to authenticate.
+    pub fn load(
+        &self,
+        prefix: &str,
+        client_certificates: bool,
+    ) -> Result<Authenticator, ConfigError> {
+        let key = |name: &str| format!("{prefix}.{name}");
+        let users = self
+            .users_file
+            .as_deref()
+            .map(|path| Users::load(path, &key("users_file")).map(Arc::new))
+            .transpose()?;
+        let tokens = self
+            .tokens_file
+            .as_deref()
+            .map(|path| StaticTokens::load(path, &key("tokens_file")))
+            .transpose()?;
+        let jwt = self
+            .jwt
+            .as_ref()
+            .map(|jwt| jwt.load(&key("jwt")))
+            .transpose()?;
+        let certificates = client_certificates && self.client_certificate_principal;
+        if users.is_none() && tokens.is_none() && jwt.is_none() && !certificates {
+            return Err(ConfigError::new(
+                prefix,
+                "set `users_file`, `tokens_file`, `jwt`, or a `tls.client_ca_file`: otherwise nobody can authenticate",
+            ));
+        }
+        for path in &self.anonymous_paths {
+            if !path.starts_with('/') {
+                return Err(ConfigError::new(
+                    key("anonymous_paths"),
+                    format!("`{path}` is not a path like /health"),
+                ));
+            }
+        }
+        if self.realm.contains('"') || self.realm.is_empty() {
+            return Err(ConfigError::new(
+                key("realm"),
+                "must be non-empty and without `\"`",
+            ));
+        }
+        let mut challenges = Vec::new();
+        if users.is_some() {
+            challenges.push(format!("Basic realm=\"{}\"", self.realm));
+        }
+        if tokens.is_some() || jwt.is_some() {
+            challenges.push(format!("Bearer realm=\"{}\"", self.realm));
+        }
+        let challenges = challenges
+            .into_iter()
+            .map(|text| {
+                HeaderValue::from_str(&text)
+                    .map_err(|_| ConfigError::new(key("realm"), "is not usable in a header"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Authenticator {
+            users,
+            tokens,
+            jwt,
+            client_certificate_principal: certificates,
+            anonymous_paths: self.anonymous_paths.clone(),
+            challenges,
+            acl: Acl::validate(&self.acl, &key("acl"))?,
+            cache: CredentialCache::new(
+                Duration::from_secs(self.cache_ttl_secs),
+                self.cache_max_entries,
+            ),
+        })
+    }
+}
+
+/// Why a request was not authenticated; logged at debug level, never sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Failure {
+    NoCredentials,
+    Malformed,
+    UnsupportedScheme,
+    BadPassword,
+    BadToken(String),
+}
+
+impl Authenticator {
+    fn is_anonymous(&self, path: &str) -> bool {
+        self.anonymous_paths
+            .iter()
+            .any(|anonymous| anonymous == path)
+    }
+
+    async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        certificate: Option<&ClientCertificate>,
+    ) -> Result<String, Failure> {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return match certificate.and_then(|c| c.common_name.clone()) {
+                Some(name) if self.client_certificate_principal => Ok(name),
+                _ => Err(Failure::NoCredentials),
+            };
+        };
+        let value = value.to_str().map_err(|_| Failure::Malformed)?;
+        let (scheme, credentials) = value.trim().split_once(' ').ok_or(Failure::Malformed)?;
+        let credentials = credentials.trim();
+        if scheme.eq_ignore_ascii_case("basic") {
+            let users = self.users.as_ref().ok_or(Failure::UnsupportedScheme)?;
+            self.basic(users, credentials).await
+        } else if scheme.eq_ignore_ascii_case("bearer") {
+            self.bearer(credentials)
+        } else {
+            Err(Failure::UnsupportedScheme)
+        }
+    }
+
+    async fn basic(&self, users: &Arc<Users>, credentials: &str) -> Result<String, Failure> {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(credentials)
+            .map_err(|_| Failure::Malformed)?;
+        let text = String::from_utf8(decoded).map_err(|_| Failure::Malformed)?;
+        let (user, password) = text.split_once(':').ok_or(Failure::Malformed)?;
+        let cache_key = CredentialCache::key(&text);
+        if let Some(name) = self.cache.get(&cache_key) {
+            return Ok(name);
+        }
+        let (users, user_owned, password) = (
+            Arc::clone(users),
+            user.to_owned(),
+            password.as_bytes().to_vec(),
+        );
+        let verified = tokio::task::spawn_blocking(move || users.verify(&user_owned, &password))
+            .await
+            .unwrap_or(false);
+        if !verified {
+            return Err(Failure::BadPassword);
+        }
+        self.cache.insert(cache_key, user.to_owned());
+        Ok(user.to_owned())
+    }
+
+    fn bearer(&self, token: &str) -> Result<String, Failure> {
+        // A JWT has three dot-separated parts; static tokens are checked otherwise.
+        if let Some(jwt) = &self.jwt
+            && token.split('.').count() == 3
+        {
+            return jwt
+                .verify(token)
+                .map_err(|error| Failure::BadToken(error.to_string()));
+        }
+        self.tokens
+            .as_ref()
+            .and_then(|tokens| tokens.principal_of(token))
+            .map(str::to_owned)
+            .ok_or_else(|| Failure::BadToken("unknown token".to_owned()))
+    }
+
+    pub fn principal(&self, name: String) -> Principal {
+        Principal {
+            grants: Arc::new(self.acl.grants_for(&name)),
+            name,
+        }
+    }
+}
+
+/// Successful Basic checks, keyed by the SHA-256 of `user:password`.
+struct CredentialCache {
+    ttl: Duration,
+    max_entries: usize,
+    entries: Mutex<HashMap<[u8; 32], (String, Instant)>>,
+}
+
+/// Settings only: a digest of a password must not reach logs, where it could be cracked.
+impl std::fmt::Debug for CredentialCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialCache")
+            .field("ttl", &self.ttl)
+            .field("max_entries", &self.max_entries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CredentialCache {
+    fn new(ttl: Duration, max_entries: usize) -> Self {
+        Self {
+            ttl,
+            max_entries,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn key(credentials: &str) -> [u8; 32] {
+        Sha256::digest(credentials.as_bytes()).into()
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<String> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(name, _)| name.clone())
+    }
+
+    fn insert(&self, key: [u8; 32], name: String) {
+        if self.ttl.is_zero() || self.max_entries == 0 {
+            return;
+        }
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= self.max_entries {
+            entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
+            // Still full of live entries: start over rather than grow without bound.
+            if entries.len() >= self.max_entries {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (name, Instant::now()));
+    }
+}
+
+/// State of the authentication middleware: the authenticator and the service's renderer.
+#[derive(Clone)]
+pub(crate) struct AuthState<R> {
+    pub(crate) authenticator: Arc<Authenticator>,
+    pub(crate) reject: R,
+}
+
+/// Authenticates, puts the [`Principal`] in the request, or answers 401.
+pub(crate) async fn authenticate<R>(
+    State(state): State<AuthState<R>>,
+    mut request: Request,
+    next: Next,
+) -> Response
+where
+    R: Fn(EdgeRejection) -> Response + Clone + Send + Sync + 'static,
+{
+    let authenticator = &state.authenticator;
+    if authenticator.is_anonymous(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let outcome = authenticator
+        .authenticate(
+            request.headers(),
+            request.extensions().get::<ClientCertificate>(),
+        )
+        .await;
+    match outcome {
+        Ok(name) => {
+            let principal = authenticator.principal(name);
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(failure) => {
+            tracing::debug!(
+                ?failure,
+                path = request.uri().path(),
+                "request not authenticated"
+            );
+            let mut response = (state.reject)(EdgeRejection::Unauthenticated);
+            for challenge in &authenticator.challenges {
+                response
+                    .headers_mut()
+                    .append(header::WWW_AUTHENTICATE, challenge.clone());
+            }
+            response
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::security::tempdir;
+    use crate::security::tokens::token_digest;
+    use crate::security::users::hash_password;
+
+    fn authenticator(dir: &tempdir::Dir, extra: &str) -> Authenticator {
+        let users = dir.path().join("users");
+        std::fs::write(
+            &users,
+            format!("alice:{}\n", hash_password(b"wonderland").unwrap()),
+        )
+        .unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::write(&tokens, format!("ci:sha256:{}\n", token_digest("ci-token"))).unwrap();
+        let text = format!(
+            "users_file = {:?}\ntokens_file = {:?}\n{extra}",
+            users.display().to_string(),
+            tokens.display().to_string()
+        );
+        toml::from_str::<AuthConfig>(&text)
+            .unwrap()
+            .load("bridge.http.auth", false)
+            .unwrap()
+    }
+
+    fn headers(authorization: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(authorization).unwrap(),
+        );
+        headers
+    }
+
+    fn basic(user: &str, password: &str) -> HeaderMap {
+        headers(&format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        ))
+    }
+
+    #[tokio::test]
+    async fn basic_and_static_bearer_authenticate() {
+        let dir = tempdir::Dir::new();
+        let auth = authenticator(&dir, "");
+        assert_eq!(
+            auth.authenticate(&basic("alice", "wonderland"), None)
+                .await
+                .unwrap(),
+            "alice"
+        );
+        // Second time from the cache.
+        assert_eq!(
+            auth.authenticate(&basic("alice", "wonderland"), None)
+                .await
+                .unwrap(),
+            "alice"
+        );
+        assert_eq!(
+            auth.authenticate(&basic("alice", "wrong"), None).await,
+            Err(Failure::BadPassword)
+        );
+        assert_eq!(
+            auth.authenticate(&basic("mallory", "wonderland"), None)
+                .await,
+            Err(Failure::BadPassword)
+        );
+        assert_eq!(
+            auth.authenticate(&headers("Bearer ci-token"), None)
+                .await
+                .unwrap(),
+            "ci"
+        );
+        assert!(
+            auth.authenticate(&headers("Bearer other"), None)
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            auth.authenticate(&HeaderMap::new(), None).await,
+            Err(Failure::NoCredentials)
+        );
+        assert_eq!(
+            auth.authenticate(&headers("Digest abc"), None).await,
+            Err(Failure::UnsupportedScheme)
+        );
+        assert_eq!(auth.challenges.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn client_certificate_names_the_principal_only_with_mtls() {
+        let dir = tempdir::Dir::new();
+        let certificate = ClientCertificate {
+            common_name: Some("svc-a".to_owned()),
+        };
+        let without_mtls = authenticator(&dir, "");
+        assert!(
+            without_mtls
+                .authenticate(&HeaderMap::new(), Some(&certificate))
+                .await
+                .is_err()
+        );
+        let users = dir.path().join("users");
+        let with_mtls = toml::from_str::<AuthConfig>(&format!(
+            "users_file = {:?}",
+            users.display().to_string()
+        ))
+        .unwrap()
+        .load("k", true)
+        .unwrap();
+        assert_eq!(
+            with_mtls
+                .authenticate(&HeaderMap::new(), Some(&certificate))
+                .await
+                .unwrap(),
+            "svc-a"
+        );
+        // Explicit credentials win over the certificate.
+        assert_eq!(
+            with_mtls
+                .authenticate(&basic("alice", "wonderland"), Some(&certificate))
+                .await
+                .unwrap(),
+            "alice"
+        );
+    }
+
+    #[test]
+    fn cache_is_bounded_and_expires() {
+        let cache = CredentialCache::new(Duration::from_secs(60), 2);
+        for index in 0..5u8 {
+            cache.insert([index; 32], format!("user{index}"));
+            assert!(cache.entries.lock().unwrap().len() <= 2);
+        }
+        assert_eq!(cache.get(&[4; 32]).as_deref(), Some("user4"));
+        let expired = CredentialCache::new(Duration::ZERO, 2);
+        expired.insert([1; 32], "x".to_owned());
+        assert_eq!(expired.get(&[1; 32]), None);
+    }
+
+    #[test]
+    fn validate_rejects_auth_without_any_method() {
+        let err = toml::from_str::<AuthConfig>("")
+            .unwrap()
+            .load("connect.http.auth", false)
+            .unwrap_err();
+        assert_eq!(err.key, "connect.http.auth");
+    }
+
+    #[test]
+    fn validate_rejects_bad_anonymous_path_and_unknown_keys() {
+        let dir = tempdir::Dir::new();
+        let users = dir.path().join("users");
+        std::fs::write(&users, format!("a:{}\n", bcrypt::hash("x", 4).unwrap())).unwrap();
+        let text = format!(
+            "users_file = {:?}\nanonymous_paths = [\"health\"]",
+            users.display().to_string()
+        );
+        let err = toml::from_str::<AuthConfig>(&text)
+            .unwrap()
+            .load("k", false)
+            .unwrap_err();
+        assert_eq!(err.key, "k.anonymous_paths");
+        let err = toml::from_str::<AuthConfig>("user_file = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("user_file"), "{err}");
+    }
+}
