@@ -100,7 +100,9 @@ async fn mysql_to_opensearch_through_both_clusters_and_the_bridge() {
              offset_storage_partitions = 2\nstatus_storage_partitions = 1\n\
              [connect.http]\nlisten = \"127.0.0.1:{connect_port}\"\n\
              [mirror]\nenabled = true\nproperties_file = \"{}\"\n\
-             [metrics]\nenabled = true\n[metrics.http]\nlisten = \"127.0.0.1:{metrics_port}\"\n",
+             [metrics]\nenabled = true\n\
+             topic_filter = \"{name}.*\"\ngroup_filter = \"{name}.*\"\n\
+             [metrics.http]\nlisten = \"127.0.0.1:{metrics_port}\"\n",
             services.kafka_bootstrap,
             mm2.display()
         ),
