@@ -10,6 +10,10 @@ mod es_sink;
 mod mirror;
 mod mysql;
 
+// The same allocator as the kafka-gateway binary, so that figures match the product.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let which = std::env::args().nth(1).unwrap_or_default();
