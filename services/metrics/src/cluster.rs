@@ -8,9 +8,14 @@
 //! Requests per scrape:
 //! - one Metadata request (brokers, topics, partitions, leaders, replicas, ISR);
 //! - ListGroups on every broker plus DescribeGroups (`fetch_group_list`);
-//! - one OffsetFetch per consumer group, carrying every partition of every reported topic
-//!   (kafka_exporter's `--offset.show-all` behaviour), run on `workers` blocking threads at
-//!   once. rust-rdkafka 0.39 exposes neither ListConsumerGroupOffsets nor a multi-group
+//! - one OffsetFetch per consumer group, run on `workers` blocking threads at once. A group
+//!   with members, a group not seen before, and every group every
+//!   [`FULL_FETCH_EVERY`]th scrape ask for every partition of every reported topic
+//!   (kafka_exporter's `--offset.show-all` behaviour); a group without members asks only
+//!   for the topics it had commits on at its last full fetch. On a cluster with thousands
+//!   of topics and hundreds of idle groups this turns groups × partitions entries per
+//!   scrape into a few; the price is that a memberless client (one that commits with
+//!   `assign`) starting on a *new* topic shows up within that many scrapes. rust-rdkafka 0.39 exposes neither ListConsumerGroupOffsets nor a multi-group
 //!   OffsetFetch, and `rd_kafka_committed` uses the client's own `group.id`, so each group
 //!   gets a consumer handle (never subscribed, so it never joins the group) that is kept
 //!   between scrapes and dropped when the group disappears;
@@ -20,7 +25,7 @@
 //!   request per partition under a global lock. If a batch fails as a whole, the partitions
 //!   are asked one by one (bounded by `workers`) so one bad leader cannot hide the rest.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -87,8 +92,15 @@ pub(crate) struct ClusterReader {
     clients: KafkaClients,
     client: Arc<BaseConsumer>,
     group_clients: Arc<Mutex<HashMap<String, Arc<BaseConsumer>>>>,
+    group_topics: Arc<Mutex<HashMap<String, KnownTopics>>>,
     settings: ValidatedClusterMetrics,
 }
+
+/// Per group: the topics of its last full OffsetFetch, and scrapes since then.
+type KnownTopics = (BTreeSet<String>, u32);
+
+/// How often a group without members is asked for every partition again.
+const FULL_FETCH_EVERY: u32 = 10;
 
 impl std::fmt::Debug for ClusterReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -116,6 +128,7 @@ impl ClusterReader {
             clients,
             client: Arc::new(client),
             group_clients: Arc::default(),
+            group_topics: Arc::default(),
             settings,
         })
     }
@@ -204,15 +217,31 @@ impl ClusterReader {
         stream::iter(groups)
             .map(|(name, members)| {
                 let reader = self.clone();
-                let partitions = Arc::clone(&partitions);
+                let all = Arc::clone(&partitions);
                 async move {
+                    let known = reader.known_topics(&name, members);
+                    let request = match &known {
+                        None => all,
+                        Some(known) => Arc::new(partition_list(
+                            &topics
+                                .iter()
+                                .filter(|t| known.contains(&t.name))
+                                .cloned()
+                                .collect::<Vec<_>>(),
+                            Offset::Invalid,
+                            false,
+                        )),
+                    };
                     let committed = reader
-                        .committed(&name, &partitions, deadline)
+                        .committed(&name, &request, deadline)
                         .await
                         .map_err(|error| {
                             tracing::warn!(group = %name, %error, "reading committed offsets failed");
                             error.to_string()
                         });
+                    if let Ok(committed) = &committed {
+                        reader.remember_topics(&name, known.is_none(), committed);
+                    }
                     GroupRead {
                         name,
                         members,
@@ -223,6 +252,34 @@ impl ClusterReader {
             .buffered(self.settings.workers)
             .collect()
             .await
+    }
+
+    /// `None`: ask for every partition (see the module docs); else the topics to ask for.
+    fn known_topics(&self, group: &str, members: usize) -> Option<BTreeSet<String>> {
+        if members > 0 {
+            return None;
+        }
+        let memory = self
+            .group_topics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        memory
+            .get(group)
+            .filter(|(_, scrapes)| *scrapes < FULL_FETCH_EVERY)
+            .map(|(topics, _)| topics.clone())
+    }
+
+    fn remember_topics(&self, group: &str, full: bool, committed: &[CommittedOffset]) {
+        let mut memory = self
+            .group_topics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if full {
+            let topics = committed.iter().map(|c| c.topic.clone()).collect();
+            memory.insert(group.to_owned(), (topics, 0));
+        } else if let Some((_, scrapes)) = memory.get_mut(group) {
+            *scrapes += 1;
+        }
     }
 
     async fn committed(
@@ -284,6 +341,11 @@ impl ClusterReader {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         clients.retain(|name, _| groups.iter().any(|(kept, _)| kept == name));
+        drop(clients);
+        self.group_topics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|name, _| groups.iter().any(|(kept, _)| kept == name));
     }
 
     async fn read_watermarks(&self, topics: &mut [TopicRead], deadline: Instant) {

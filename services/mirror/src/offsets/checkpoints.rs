@@ -67,12 +67,12 @@ impl OffsetTasks {
                     self.heartbeat(&producer, &source_producer).await;
                 }
                 _ = checkpoint_tick.tick(), if self.flow.checkpoints.is_some() => {
-                    if let Err(error) = self.checkpoint(&producer, &mut emitted).await {
+                    if let Err(error) = self.checkpoint(&producer, &mut emitted, &shutdown).await {
                         tracing::warn!(flow = %self.flow.name(), %error, "checkpoint pass failed, retrying at the next interval");
                     }
                 }
                 _ = sync_tick.tick(), if self.flow.sync_group_offsets.is_some() => {
-                    if let Err(error) = self.sync_groups().await {
+                    if let Err(error) = self.sync_groups(&shutdown).await {
                         tracing::warn!(flow = %self.flow.name(), %error, "group offset sync failed, retrying at the next interval");
                     }
                 }
@@ -105,10 +105,16 @@ impl OffsetTasks {
     }
 
     /// Translated positions of every selected group: group → (source tp → (upstream, target)).
+    /// A pass asks every group on the source, one OffsetFetch each (with a client per
+    /// group: rust-rdkafka has no ListConsumerGroupOffsets), which takes a while on a
+    /// cluster with hundreds of groups; `stop` ends it between groups so that shutdown
+    /// does not wait for the pass.
     async fn translate_groups(
         &self,
+        stop: &Shutdown,
     ) -> Result<BTreeMap<String, BTreeMap<(String, i32), (i64, i64)>>, MirrorError> {
         let plan = self.plan.borrow().clone();
+        let stop = stop.clone();
         let flow = Arc::clone(&self.flow);
         let source = self.source.clone();
         let target = self.target.clone();
@@ -126,6 +132,9 @@ impl OffsetTasks {
             let own = flow.replication_group();
             let mut out = BTreeMap::new();
             for group in list_groups(&source, timeout)?.into_keys() {
+                if stop.is_triggered() {
+                    break;
+                }
                 if group == own || !flow.groups.matches(&group) {
                     continue;
                 }
@@ -158,9 +167,10 @@ impl OffsetTasks {
         &self,
         producer: &FutureProducer,
         emitted: &mut Emitted,
+        stop: &Shutdown,
     ) -> Result<(), MirrorError> {
         let topic = self.flow.policy.checkpoints_topic(&self.flow.source);
-        for (group, positions) in self.translate_groups().await? {
+        for (group, positions) in self.translate_groups(stop).await? {
             for ((source_topic, partition), (upstream, downstream)) in positions {
                 let remote = self
                     .flow
@@ -198,8 +208,11 @@ impl OffsetTasks {
         Ok(())
     }
 
-    async fn sync_groups(&self) -> Result<(), MirrorError> {
-        let translated = self.translate_groups().await?;
+    async fn sync_groups(&self, stop: &Shutdown) -> Result<(), MirrorError> {
+        let translated = self.translate_groups(stop).await?;
+        if stop.is_triggered() {
+            return Ok(());
+        }
         let flow = Arc::clone(&self.flow);
         let target = self.target.clone();
         tokio::task::spawn_blocking(move || {
