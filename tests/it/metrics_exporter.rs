@@ -14,7 +14,7 @@ use broker_core::{ClusterConfig, KafkaClients, Shutdown};
 use futures::StreamExt;
 use gateway_metrics::{MetricsConfig, ValidatedMetrics};
 use integration_tests::{Services, create_topic, http_client, kafka_clients, unique_name};
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::producer::FutureRecord;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
@@ -344,6 +344,28 @@ async fn lag_matches_what_the_consumer_left_and_promtool_accepts_the_scrape() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+
+    // A memberless commit (as Spark or Flink make, with `assign`) on the known topic: the
+    // next scrape, which asks only for the group's known topics, sees it.
+    let committer: BaseConsumer = clients
+        .consumer_config(&group)
+        .create()
+        .expect("memberless committer");
+    let mut commit = TopicPartitionList::new();
+    commit
+        .add_partition_offset(&topic, 0, Offset::Offset(PER_PARTITION))
+        .expect("offset");
+    committer
+        .commit(&commit, CommitMode::Sync)
+        .expect("memberless commit");
+    let text = scrape(&server).await;
+    let labels = format!(r#"{env},consumergroup="{group}",topic="{topic}",partition="0""#);
+    assert_eq!(
+        value(&text, "kafka_consumergroup_current_offset", &labels),
+        PER_PARTITION as f64,
+        "{text}"
+    );
+    assert_eq!(value(&text, "kafka_consumergroup_lag", &labels), 0.0);
 }
 
 #[tokio::test]
