@@ -166,6 +166,13 @@ pub enum BrokerError {
         operation: &'static str,
         timeout: Duration,
     },
+    /// The brokers rejected the configured credentials (or the TLS handshake failed). Not
+    /// retriable: the gateway's `sasl.*` / `ssl.*` settings must change.
+    #[error("kafka {operation} failed: authentication to the brokers failed: {reason}")]
+    Authentication {
+        operation: &'static str,
+        reason: String,
+    },
     #[error("{message}")]
     Other { kind: ErrorKind, message: String },
 }
@@ -181,7 +188,21 @@ impl BrokerError {
             Self::Kafka { source, .. } => ErrorKind::from_kafka_error(source),
             Self::Resource { code, .. } => ErrorKind::from_rdkafka_code(*code),
             Self::Timeout { .. } => ErrorKind::Timeout,
+            // Internal, not Unauthenticated: the HTTP caller's credentials are fine, it is
+            // the gateway's own login to Kafka that the operator must fix.
+            Self::Authentication { .. } => ErrorKind::Internal,
             Self::Other { kind, .. } => *kind,
+        }
+    }
+
+    /// The operation named in the message, `request` when there is none.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Self::Kafka { operation, .. }
+            | Self::Resource { operation, .. }
+            | Self::Timeout { operation, .. }
+            | Self::Authentication { operation, .. } => operation,
+            Self::Config(_) | Self::Other { .. } => "request",
         }
     }
 

@@ -14,6 +14,7 @@
 pub mod clients;
 pub mod config;
 pub mod error;
+pub mod login;
 pub mod metadata;
 pub mod shutdown;
 pub mod telemetry;

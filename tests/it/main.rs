@@ -38,3 +38,4 @@ mod mysql_purged;
 mod mysql_query;
 mod mysql_restart;
 mod mysql_validation;
+mod security_kafka;

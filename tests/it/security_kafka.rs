@@ -1,0 +1,219 @@
+//! Every service over cluster A's SASL_SSL listener (TLS with the local CA, SASL PLAIN,
+//! SCRAM-SHA-256 and SCRAM-SHA-512 users created by `scripts/services`): records written
+//! through the authenticated listener are read back on the plain listener, so they really
+//! landed; a wrong password is a definite authentication error, never a hang.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use broker_core::login::{LoginCheck, verify_login};
+use broker_core::{ClusterConfig, KafkaClients};
+use gateway_bridge::{BridgeConfig, Flavor};
+use integration_tests::process::{GatewayProcess, free_port};
+use integration_tests::{SaslSslListener, Services, create_topic, kafka_clients, unique_name};
+use serde_json::{Value, json};
+
+use crate::bridge_common::{Bridge, JSON, V2};
+use crate::mirror_common::read_all;
+
+fn clients(config: &ClusterConfig) -> KafkaClients {
+    KafkaClients::new(
+        config
+            .validate("test")
+            .expect("valid SASL_SSL cluster config"),
+    )
+}
+
+fn bridge(config: &ClusterConfig) -> Bridge {
+    Bridge::with_clients(
+        &BridgeConfig {
+            flavor: Flavor::Confluent,
+            ..BridgeConfig::default()
+        },
+        clients(config),
+    )
+}
+
+/// Produces `count` JSON records through the bridge, then reads them back with a client on
+/// the PLAINTEXT listener.
+async fn produce_and_verify(bridge: &Bridge, plain: &KafkaClients, topic: &str, count: usize) {
+    let records: Vec<Value> = (0..count)
+        .map(|i| json!({"key": format!("k{i}"), "value": {"n": i}}))
+        .collect();
+    let reply = bridge
+        .post(
+            &format!("/topics/{topic}"),
+            JSON,
+            &json!({ "records": records }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let offsets = reply.body["offsets"].as_array().expect("offsets");
+    assert_eq!(offsets.len(), count, "{reply:?}");
+    assert!(
+        offsets.iter().all(|o| o["error_code"].is_null()),
+        "{reply:?}"
+    );
+
+    let reader = plain.clone();
+    let name = topic.to_owned();
+    let mut seen = tokio::task::spawn_blocking(move || {
+        read_all(&reader, &name, count, Duration::from_secs(30), false)
+    })
+    .await
+    .expect("reader");
+    seen.sort_by(|a, b| a.key.cmp(&b.key));
+    let keys: Vec<String> = seen.iter().map(|s| s.key.clone()).collect();
+    // JSON-format keys are stored as their JSON text.
+    let mut expected: Vec<String> = (0..count).map(|i| format!("\"k{i}\"")).collect();
+    expected.sort();
+    assert_eq!(keys, expected, "records landed on the broker");
+}
+
+/// A consumer instance of the bridge reads `count` records of `topic` from the start.
+async fn consume_through_bridge(bridge: &Bridge, topic: &str, count: usize) -> Vec<Value> {
+    let group = unique_name("sasl_group");
+    let reply = bridge
+        .post(
+            &format!("/consumers/{group}"),
+            V2,
+            &json!({"name": "c1", "format": "json", "auto.offset.reset": "earliest"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let base = format!("/consumers/{group}/instances/c1");
+    let reply = bridge
+        .post(
+            &format!("{base}/subscription"),
+            V2,
+            &json!({ "topics": [topic] }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
+    let records = bridge
+        .records_until(&base, "application/vnd.kafka.json.v2+json", count)
+        .await;
+    let reply = bridge
+        .call(axum::http::Method::DELETE, &base, Some(V2), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
+    records
+}
+
+async fn plain_clients() -> KafkaClients {
+    kafka_clients(&Services::from_env().kafka_bootstrap).await
+}
+
+#[tokio::test]
+async fn bridge_over_sasl_ssl_scram_sha_512_produces_and_consumes() {
+    let listener = Services::sasl_ssl();
+    let plain = plain_clients().await;
+    let topic = unique_name("sasl_scram512");
+    create_topic(&plain, &topic, 2).await;
+    let bridge = bridge(&listener.scram("SCRAM-SHA-512"));
+
+    produce_and_verify(&bridge, &plain, &topic, 5).await;
+    let records = consume_through_bridge(&bridge, &topic, 5).await;
+    let mut values: Vec<i64> = records
+        .iter()
+        .map(|r| r["value"]["n"].as_i64().expect("json value"))
+        .collect();
+    values.sort_unstable();
+    assert_eq!(values, vec![0, 1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn bridge_over_sasl_ssl_plain_and_scram_sha_256_produces() {
+    let listener = Services::sasl_ssl();
+    let plain = plain_clients().await;
+    for (label, config) in [
+        ("plain", listener.plain()),
+        ("scram256", listener.scram("SCRAM-SHA-256")),
+    ] {
+        let topic = unique_name(&format!("sasl_{label}"));
+        create_topic(&plain, &topic, 1).await;
+        let bridge = bridge(&config);
+        produce_and_verify(&bridge, &plain, &topic, 3).await;
+    }
+}
+
+fn wrong_password(listener: &SaslSslListener) -> ClusterConfig {
+    listener.cluster("SCRAM-SHA-512", &listener.scram_user, "not-the-password")
+}
+
+#[tokio::test]
+async fn login_check_names_a_rejected_password_and_accepts_the_right_ones() {
+    let listener = Services::sasl_ssl();
+    let error = verify_login(
+        &clients(&wrong_password(&listener)),
+        Duration::from_secs(30),
+    )
+    .await
+    .expect_err("a wrong password is a definite error");
+    let message = error.to_string();
+    assert!(
+        message.contains("authentication to the brokers failed")
+            && message.contains("SCRAM-SHA-512")
+            && message.contains(&listener.scram_user),
+        "{message}"
+    );
+    assert!(!message.contains("not-the-password"), "{message}");
+    assert!(!error.is_retriable());
+
+    for config in [
+        listener.plain(),
+        listener.scram("SCRAM-SHA-256"),
+        listener.scram("SCRAM-SHA-512"),
+    ] {
+        let check = verify_login(&clients(&config), Duration::from_secs(30))
+            .await
+            .expect("the test users log in");
+        assert!(matches!(check, LoginCheck::Accepted), "{check:?}");
+    }
+}
+
+#[tokio::test]
+async fn gateway_with_a_wrong_password_exits_at_start_naming_the_login_failure() {
+    let listener = Services::sasl_ssl();
+    let dir = std::env::temp_dir().join(unique_name("sasl_wrong_gateway"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[kafka]
+bootstrap_servers = "{bootstrap}"
+[kafka.properties]
+"security.protocol" = "SASL_SSL"
+"sasl.mechanism" = "SCRAM-SHA-512"
+"sasl.username" = "{user}"
+"sasl.password" = "not-the-password"
+"ssl.ca.location" = "{ca}"
+[bridge]
+enabled = true
+[bridge.http]
+listen = "127.0.0.1:{port}"
+[metrics]
+enabled = false
+"#,
+            bootstrap = listener.bootstrap,
+            user = listener.scram_user,
+            ca = listener.ca_file,
+            port = free_port(),
+        ),
+    )
+    .unwrap();
+    let mut gateway = GatewayProcess::spawn(
+        &["run", "--config", config.to_str().unwrap()],
+        &[("RUST_LOG", "debug")],
+        dir.join("gateway.log"),
+    );
+    let status = gateway.wait_exit(Duration::from_secs(60)).await;
+    let log = gateway.log();
+    assert_eq!(status.code(), Some(2), "{log}");
+    assert!(
+        log.contains("cannot log in to kafka") && log.contains("authentication"),
+        "{log}"
+    );
+    assert!(!log.contains("not-the-password"), "{log}");
+}
