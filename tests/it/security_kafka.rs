@@ -217,3 +217,114 @@ enabled = false
     );
     assert!(!log.contains("not-the-password"), "{log}");
 }
+
+#[tokio::test]
+async fn connect_worker_over_sasl_ssl_runs_a_file_source_and_sink() {
+    use crate::connect_support::{
+        ClusterNames, TestWorker, call, temp_file, wait_for_lines, wait_for_state,
+    };
+    let listener = Services::sasl_ssl();
+    let plain = plain_clients().await;
+    let sasl = clients(&listener.scram("SCRAM-SHA-512"));
+    let names = ClusterNames::unique();
+    let topic = unique_name("sasl_connect");
+    create_topic(&plain, &topic, 1).await;
+    let input = temp_file("sasl_connect_in");
+    let output = temp_file("sasl_connect_out");
+    let lines: Vec<String> = (0..20).map(|i| format!("line {i}")).collect();
+    tokio::fs::write(&input, lines.join("\n") + "\n")
+        .await
+        .unwrap();
+
+    // The worker's internal topics, its group membership, the source's producer and the
+    // sink's consumer all go through the SASL_SSL listener.
+    let worker = TestWorker::start(&sasl, &names).await;
+    let source = json!({"name": "sasl-source", "config": {"connector.class": "FileStreamSource",
+        "file": input.to_string_lossy(), "topic": topic}});
+    let sink = json!({"name": "sasl-sink", "config": {"connector.class": "FileStreamSink",
+        "file": output.to_string_lossy(), "topics": topic, "tasks.max": "1"}});
+    for body in [source, sink] {
+        let (status, reply) = call(reqwest::Method::POST, &worker.url("/connectors"), Some(body)).await;
+        assert_eq!(status, 201, "{reply}");
+    }
+    wait_for_state(&worker, "sasl-source", "RUNNING", 1).await;
+    wait_for_state(&worker, "sasl-sink", "RUNNING", 1).await;
+    wait_for_lines(&output, &lines, Duration::from_secs(60)).await;
+    worker.stop().await;
+
+    // Read back on the PLAINTEXT listener: the records and the worker's config topic are on
+    // the broker.
+    let reader = plain.clone();
+    let name = topic.clone();
+    let seen = tokio::task::spawn_blocking(move || {
+        read_all(&reader, &name, 20, Duration::from_secs(30), false)
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen.len(), 20, "records landed on the broker");
+    let reader = plain.clone();
+    let configs = names.configs.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        read_all(&reader, &configs, 1, Duration::from_secs(30), false)
+    })
+    .await
+    .unwrap();
+    assert!(
+        stored.iter().any(|record| record.value.contains("sasl-source")),
+        "the config topic holds the connector config"
+    );
+    let _ = tokio::fs::remove_file(&input).await;
+    let _ = tokio::fs::remove_file(&output).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mirror_reads_cluster_a_over_sasl_ssl_from_mm2_properties() {
+    use crate::mirror_common::{RunningMirror, produce_numbered, wait_for_topic};
+    let listener = Services::sasl_ssl();
+    let services = Services::from_env();
+    let plain = plain_clients().await;
+    let b = kafka_clients(&services.kafka_b_bootstrap).await;
+    let topic = unique_name("sasl_mirror");
+    create_topic(&plain, &topic, 2).await;
+    produce_numbered(&plain.producer().unwrap(), &topic, 0..30, 2).await;
+
+    // Java-style client settings, as a MirrorMaker 2 file carries them.
+    let text = format!(
+        "clusters = A, B\nA.bootstrap.servers = {sasl}\nB.bootstrap.servers = {b}\n\
+         A.security.protocol = SASL_SSL\nA.sasl.mechanism = SCRAM-SHA-512\n\
+         A.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required \
+         username=\"{user}\" password=\"{password}\";\n\
+         A.ssl.truststore.type = PEM\nA.ssl.truststore.location = {ca}\n\
+         A->B.enabled = true\nA->B.topics = {topic}\nreplication.factor = 1\n\
+         checkpoints.topic.replication.factor = 1\nheartbeats.topic.replication.factor = 1\n\
+         offset-syncs.topic.replication.factor = 1\nrefresh.topics.interval.seconds = 1\n\
+         offset.flush.interval.ms = 200\nemit.checkpoints.interval.seconds = 1\n",
+        sasl = listener.bootstrap,
+        b = services.kafka_b_bootstrap,
+        user = listener.scram_user,
+        password = listener.scram_password,
+        ca = listener.ca_file,
+    );
+    let config = gateway_mirror::parse_properties(&text).expect("mm2.properties is valid");
+    // ssl.truststore.type is consumed by the truststore translation; nothing else may be
+    // dropped.
+    assert!(
+        config
+            .warnings
+            .iter()
+            .all(|warning| warning.key == "A.ssl.truststore.type"),
+        "{:?}",
+        config.warnings
+    );
+    let mirror = RunningMirror::start(config);
+    let remote = format!("A.{topic}");
+    wait_for_topic(&b, &remote, Duration::from_secs(60)).await;
+    let reader = b.clone();
+    let seen = tokio::task::spawn_blocking(move || {
+        read_all(&reader, &remote, 30, Duration::from_secs(60), false)
+    })
+    .await
+    .unwrap();
+    mirror.stop().await;
+    assert_eq!(seen.len(), 30, "every record copied once from A (SASL_SSL) to B");
+}
