@@ -16,6 +16,7 @@ pub mod config;
 pub mod error;
 pub mod login;
 pub mod metadata;
+pub mod secrets;
 pub mod shutdown;
 pub mod telemetry;
 

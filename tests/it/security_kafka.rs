@@ -244,7 +244,12 @@ async fn connect_worker_over_sasl_ssl_runs_a_file_source_and_sink() {
     let sink = json!({"name": "sasl-sink", "config": {"connector.class": "FileStreamSink",
         "file": output.to_string_lossy(), "topics": topic, "tasks.max": "1"}});
     for body in [source, sink] {
-        let (status, reply) = call(reqwest::Method::POST, &worker.url("/connectors"), Some(body)).await;
+        let (status, reply) = call(
+            reqwest::Method::POST,
+            &worker.url("/connectors"),
+            Some(body),
+        )
+        .await;
         assert_eq!(status, 201, "{reply}");
     }
     wait_for_state(&worker, "sasl-source", "RUNNING", 1).await;
@@ -270,7 +275,9 @@ async fn connect_worker_over_sasl_ssl_runs_a_file_source_and_sink() {
     .await
     .unwrap();
     assert!(
-        stored.iter().any(|record| record.value.contains("sasl-source")),
+        stored
+            .iter()
+            .any(|record| record.value.contains("sasl-source")),
         "the config topic holds the connector config"
     );
     let _ = tokio::fs::remove_file(&input).await;
@@ -326,5 +333,9 @@ async fn mirror_reads_cluster_a_over_sasl_ssl_from_mm2_properties() {
     .await
     .unwrap();
     mirror.stop().await;
-    assert_eq!(seen.len(), 30, "every record copied once from A (SASL_SSL) to B");
+    assert_eq!(
+        seen.len(),
+        30,
+        "every record copied once from A (SASL_SSL) to B"
+    );
 }
