@@ -3,6 +3,7 @@
 // A panic is how a test fails; helpers outside #[test] functions unwrap too.
 #![allow(clippy::unwrap_used, clippy::needless_pass_by_value)]
 
+mod api_fuzz;
 mod bridge_common;
 mod bridge_consumers;
 mod bridge_edge;
