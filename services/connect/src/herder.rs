@@ -181,10 +181,11 @@ pub fn validate_config(runtime: &Runtime, config: &ConfigMap) -> Result<ConfigIn
         .map(|c| c.trim())
         .filter(|c| !c.is_empty())
         .ok_or_else(|| {
-            RestError::bad_request(
-                "Connector config {} contains no connector type"
-                    .replace("{}", &format!("{config:?}")),
-            )
+            // Kafka prints the whole map here; ours has its secrets hidden first.
+            RestError::bad_request(format!(
+                "Connector config {:?} contains no connector type",
+                hide_secrets(runtime, config)
+            ))
         })?;
     let plugin = runtime.plugins.find(class).ok_or_else(|| {
         RestError::bad_request(format!(
@@ -192,7 +193,11 @@ pub fn validate_config(runtime: &Runtime, config: &ConfigMap) -> Result<ConfigIn
             runtime.plugins.plugins().iter().map(|p| p.info().class).collect::<Vec<_>>().join(", ")
         ))
     })?;
-    let (def, values) = connector_config::validate(plugin, config, runtime.policies);
+    // As Kafka's herder does, validate what the connector will get: references resolved.
+    // The answer shows the references, not what they resolved to.
+    let resolved = crate::config_providers::resolve(config)
+        .map_err(|error| RestError::bad_request(error.to_string()))?;
+    let (def, values) = connector_config::validate(plugin, &resolved, runtime.policies);
     let mut groups: Vec<String> = Vec::new();
     for key in def.keys() {
         if let Some(group) = &key.group
@@ -239,6 +244,11 @@ pub fn validate_config(runtime: &Runtime, config: &ConfigMap) -> Result<ConfigIn
                 value: Some(ConfigValueInfo {
                     value: if secret && value.value.is_some() {
                         Some(HIDDEN.to_owned())
+                    } else if let Some(raw) = config
+                        .get(&value.name)
+                        .filter(|raw| broker_core::secrets::has_reference(raw))
+                    {
+                        Some(raw.clone())
                     } else {
                         value.value
                     },
