@@ -40,3 +40,4 @@ mod mysql_query;
 mod mysql_restart;
 mod mysql_validation;
 mod security_kafka;
+mod security_secrets;
