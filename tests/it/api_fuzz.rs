@@ -13,7 +13,7 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let binary = gateway_binary();
     let output = Command::new(repo.join("scripts/fuzz-api"))
-        .env("KAFKA_GATEWAY_BIN", &binary)
+        .env("GATEWAY_BIN", &binary)
         .env("KAFKA_BOOTSTRAP", Services::from_env().kafka_bootstrap)
         .output()
         .expect("scripts/fuzz-api runs");
