@@ -95,6 +95,9 @@ pub(crate) struct OffsetsRequest {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+// Query parameters: without this utoipa documents them as path parameters that the path
+// template does not have (found by schemathesis).
+#[into_params(parameter_in = Query)]
 pub(crate) struct RecordsQuery {
     /// Longest wait in ms (Confluent caps it at the instance's request timeout).
     pub timeout: Option<i64>,
