@@ -134,7 +134,12 @@ impl ErrorKind {
     /// Classifies any error rdkafka can return.
     pub fn from_kafka_error(error: &KafkaError) -> Self {
         match error {
-            KafkaError::ClientConfig(..) => Self::InvalidInput,
+            // librdkafka refuses admin arguments (partition counts, replication factors)
+            // before sending anything: the request is wrong, not the cluster.
+            // A NUL byte in a topic name or config value cannot cross into C.
+            KafkaError::ClientConfig(..) | KafkaError::AdminOpCreation(_) | KafkaError::Nul(_) => {
+                Self::InvalidInput
+            }
             KafkaError::Canceled => Self::Unavailable,
             KafkaError::NoMessageReceived => Self::Timeout,
             other => other
@@ -245,6 +250,17 @@ mod tests {
             ErrorKind::PayloadTooLarge
         );
         assert!(!ErrorKind::InvalidInput.is_retriable());
+    }
+
+    #[test]
+    fn arguments_librdkafka_refuses_locally_are_invalid_input() {
+        let nul = std::ffi::CString::new("a\0b").unwrap_err();
+        for error in [
+            KafkaError::Nul(nul),
+            KafkaError::AdminOpCreation("num_partitions out of expected range".to_owned()),
+        ] {
+            assert_eq!(ErrorKind::from_kafka_error(&error), ErrorKind::InvalidInput);
+        }
     }
 
     #[test]

@@ -369,6 +369,11 @@ pub(crate) async fn seek(
         times.push((entry.topic, entry.partition, millis));
     }
     if !times.is_empty() {
+        // An unknown topic or partition would make librdkafka wait for metadata until its
+        // timeout (a 500); answer 404 like the other partition operations instead.
+        let partitions: Vec<(String, i32)> =
+            times.iter().map(|(t, p, _)| (t.clone(), *p)).collect();
+        check_partitions(&state, &partitions).await?;
         targets.extend(instance.offsets_for_times(times).await?);
     }
     if targets.is_empty() {
