@@ -235,6 +235,7 @@ pub fn is_sensitive_key(name: &str) -> bool {
         || name.ends_with(".pem")
         || name.ends_with("key.pem")
         || name.contains("token")
+        || name.contains("basic.auth.user.info")
 }
 
 /// The placeholder Kafka Connect shows instead of a secret; we use it everywhere.

@@ -33,7 +33,11 @@ fn is_secret(plugin: Option<&ConnectorPlugin>, key: &str) -> bool {
         .next()
         .is_some_and(|last| last.contains("password") || last == "secret")
         || lower.ends_with("secret.key")
-        || lower.ends_with("secret_access_key");
+        || lower.ends_with("secret_access_key")
+        // Client settings a connector passes on (`producer.override.sasl.jaas.config`,
+        // `schema.history.internal.consumer.sasl.jaas.config`, schema registry auth).
+        || lower.ends_with("sasl.jaas.config")
+        || lower.ends_with("basic.auth.user.info");
     by_name
         || plugin.is_some_and(|p| {
             p.config_def()
@@ -640,4 +644,23 @@ pub async fn reset_offsets(runtime: &Runtime, name: &str) -> Result<String, Rest
         }
     }
     Ok("The Connect framework-managed offsets for this connector have been reset successfully. However, if this connector manages offsets externally, they will need to be manually reset in the system that the connector uses.".to_owned())
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::is_secret;
+
+    #[test]
+    fn client_credentials_passed_to_connectors_are_secret() {
+        for key in [
+            "database.password",
+            "producer.override.sasl.jaas.config",
+            "schema.history.internal.consumer.sasl.jaas.config",
+            "value.converter.basic.auth.user.info",
+            "consumer.override.ssl.key.password",
+        ] {
+            assert!(is_secret(None, key), "{key}");
+        }
+        assert!(!is_secret(None, "topic.prefix"));
+    }
 }
