@@ -339,3 +339,42 @@ async fn mirror_reads_cluster_a_over_sasl_ssl_from_mm2_properties() {
         "every record copied once from A (SASL_SSL) to B"
     );
 }
+
+#[tokio::test]
+async fn mirror_with_a_wrong_password_stops_naming_the_login_failure() {
+    let listener = Services::sasl_ssl();
+    let services = Services::from_env();
+    let text = format!(
+        "clusters = A, B\nA.bootstrap.servers = {sasl}\nB.bootstrap.servers = {b}\n\
+         A.security.protocol = SASL_SSL\nA.sasl.mechanism = SCRAM-SHA-512\n\
+         A.sasl.username = {user}\nA.sasl.password = not-the-password\n\
+         A.ssl.ca.location = {ca}\nA->B.enabled = true\nA->B.topics = {topic}\n\
+         replication.factor = 1\ncheckpoints.topic.replication.factor = 1\n\
+         heartbeats.topic.replication.factor = 1\noffset-syncs.topic.replication.factor = 1\n",
+        sasl = listener.bootstrap,
+        b = services.kafka_b_bootstrap,
+        user = listener.scram_user,
+        ca = listener.ca_file,
+        topic = unique_name("sasl_mirror_wrong"),
+    );
+    let config = gateway_mirror::parse_properties(&text).expect("mm2.properties is valid");
+    let result = tokio::time::timeout(
+        Duration::from_secs(60),
+        gateway_mirror::run(
+            config,
+            broker_core::telemetry::MetricsRegistry::new(),
+            broker_core::Shutdown::new(),
+        ),
+    )
+    .await
+    .expect("the mirror stops instead of retrying the login forever");
+    let message = result
+        .expect_err("a rejected login is an error")
+        .to_string();
+    assert!(
+        message.contains("authentication to the brokers failed")
+            && message.contains("SCRAM-SHA-512"),
+        "{message}"
+    );
+    assert!(!message.contains("not-the-password"), "{message}");
+}
