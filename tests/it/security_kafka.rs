@@ -142,6 +142,36 @@ fn wrong_password(listener: &SaslSslListener) -> ClusterConfig {
 }
 
 #[tokio::test]
+async fn bridge_with_a_wrong_password_answers_a_definite_authentication_error() {
+    let listener = Services::sasl_ssl();
+    let plain = plain_clients().await;
+    let topic = unique_name("sasl_wrong");
+    create_topic(&plain, &topic, 1).await;
+    let bridge = bridge(&wrong_password(&listener));
+    for reply in [
+        bridge
+            .post(
+                &format!("/topics/{topic}"),
+                JSON,
+                &json!({"records": [{"value": 1}]}),
+            )
+            .await,
+        bridge.get("/topics").await,
+    ] {
+        // 500, not 401: the HTTP caller did nothing wrong, the gateway's own Kafka login is
+        // misconfigured.
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{reply:?}");
+        let message = reply.body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("authentication to the brokers failed")
+                && message.contains("SCRAM-SHA-512"),
+            "{reply:?}"
+        );
+        assert!(!reply.body.to_string().contains("not-the-password"));
+    }
+}
+
+#[tokio::test]
 async fn login_check_names_a_rejected_password_and_accepts_the_right_ones() {
     let listener = Services::sasl_ssl();
     let error = verify_login(
