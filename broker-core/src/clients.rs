@@ -94,7 +94,13 @@ impl KafkaClients {
         for (key, value) in defaults {
             config.set(*key, *value);
         }
-        for (key, value) in self.base_config().config_map() {
+        // Built from the cluster config, not copied out of `base_config()`:
+        // `ClientConfig::config_map()` returns `[sanitized for safety]` in place of
+        // `sasl.password` and other secrets, which would log in with a wrong password.
+        config
+            .set("bootstrap.servers", self.cluster.bootstrap_servers())
+            .set("client.id", self.cluster.client_id());
+        for (key, value) in self.cluster.properties() {
             config.set(key, value);
         }
         config
@@ -138,6 +144,15 @@ mod tests {
         let config = clients(&[("linger.ms", "50"), ("acks", "1")]).producer_config();
         assert_eq!(config.get("linger.ms"), Some("50"));
         assert_eq!(config.get("acks"), Some("1"));
+    }
+
+    #[test]
+    fn secrets_reach_producers_and_consumers_unchanged() {
+        let clients = clients(&[("sasl.password", "p@ss"), ("ssl.key.password", "k3y")]);
+        for config in [clients.producer_config(), clients.consumer_config("g1")] {
+            assert_eq!(config.get("sasl.password"), Some("p@ss"));
+            assert_eq!(config.get("ssl.key.password"), Some("k3y"));
+        }
     }
 
     #[test]

@@ -193,10 +193,20 @@ impl ClusterConfig {
                 _ => {}
             }
         }
+        // `${env:...}` / `${file:...}` references are resolved here, once, so that the
+        // clients get the secret and every error names the key that holds the reference.
+        let mut properties = BTreeMap::new();
+        for (name, value) in &self.properties {
+            if crate::secrets::is_provider_declaration(name) {
+                continue;
+            }
+            let resolved = crate::secrets::resolve(&key(&format!("properties.\"{name}\"")), value)?;
+            properties.insert(name.clone(), resolved);
+        }
         Ok(ValidatedCluster {
             bootstrap_servers: servers.join(","),
             client_id: self.client_id.clone(),
-            properties: self.properties.clone(),
+            properties,
         })
     }
 }
@@ -225,6 +235,7 @@ pub fn is_sensitive_key(name: &str) -> bool {
         || name.ends_with(".pem")
         || name.ends_with("key.pem")
         || name.contains("token")
+        || name.contains("basic.auth.user.info")
 }
 
 /// The placeholder Kafka Connect shows instead of a secret; we use it everywhere.
@@ -328,6 +339,35 @@ mod tests {
         .validate("")
         .unwrap_err();
         assert_eq!(err.key, "properties.\"sasl.mechanism\"");
+    }
+
+    #[test]
+    fn validate_resolves_secret_references_and_names_the_key_when_missing() {
+        let config = cluster(
+            r#"bootstrap_servers = "b:9092"
+            [properties]
+            "config.providers" = "env"
+            "sasl.username" = "${env:USER_FOR_CONFIG_TEST_THAT_IS_UNSET}""#,
+        );
+        let error = config.validate("kafka").unwrap_err();
+        assert_eq!(error.key, "kafka.properties.\"sasl.username\"");
+        assert!(error.reason.contains("is not set"), "{error}");
+
+        let config = cluster(
+            r#"bootstrap_servers = "b:9092"
+            [properties]
+            "config.providers" = "env"
+            "sasl.username" = "${env:PATH}""#,
+        );
+        let validated = config.validate("kafka").unwrap();
+        assert_eq!(
+            validated
+                .properties()
+                .get("sasl.username")
+                .map(String::as_str),
+            std::env::var("PATH").ok().as_deref()
+        );
+        assert!(!validated.properties().contains_key("config.providers"));
     }
 
     #[test]

@@ -134,7 +134,12 @@ impl ErrorKind {
     /// Classifies any error rdkafka can return.
     pub fn from_kafka_error(error: &KafkaError) -> Self {
         match error {
-            KafkaError::ClientConfig(..) => Self::InvalidInput,
+            // librdkafka refuses admin arguments (partition counts, replication factors)
+            // before sending anything: the request is wrong, not the cluster.
+            // A NUL byte in a topic name or config value cannot cross into C.
+            KafkaError::ClientConfig(..) | KafkaError::AdminOpCreation(_) | KafkaError::Nul(_) => {
+                Self::InvalidInput
+            }
             KafkaError::Canceled => Self::Unavailable,
             KafkaError::NoMessageReceived => Self::Timeout,
             other => other
@@ -166,6 +171,13 @@ pub enum BrokerError {
         operation: &'static str,
         timeout: Duration,
     },
+    /// The brokers rejected the configured credentials (or the TLS handshake failed). Not
+    /// retriable: the gateway's `sasl.*` / `ssl.*` settings must change.
+    #[error("kafka {operation} failed: authentication to the brokers failed: {reason}")]
+    Authentication {
+        operation: &'static str,
+        reason: String,
+    },
     #[error("{message}")]
     Other { kind: ErrorKind, message: String },
 }
@@ -181,7 +193,21 @@ impl BrokerError {
             Self::Kafka { source, .. } => ErrorKind::from_kafka_error(source),
             Self::Resource { code, .. } => ErrorKind::from_rdkafka_code(*code),
             Self::Timeout { .. } => ErrorKind::Timeout,
+            // Internal, not Unauthenticated: the HTTP caller's credentials are fine, it is
+            // the gateway's own login to Kafka that the operator must fix.
+            Self::Authentication { .. } => ErrorKind::Internal,
             Self::Other { kind, .. } => *kind,
+        }
+    }
+
+    /// The operation named in the message, `request` when there is none.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Self::Kafka { operation, .. }
+            | Self::Resource { operation, .. }
+            | Self::Timeout { operation, .. }
+            | Self::Authentication { operation, .. } => operation,
+            Self::Config(_) | Self::Other { .. } => "request",
         }
     }
 
@@ -224,6 +250,17 @@ mod tests {
             ErrorKind::PayloadTooLarge
         );
         assert!(!ErrorKind::InvalidInput.is_retriable());
+    }
+
+    #[test]
+    fn arguments_librdkafka_refuses_locally_are_invalid_input() {
+        let nul = std::ffi::CString::new("a\0b").unwrap_err();
+        for error in [
+            KafkaError::Nul(nul),
+            KafkaError::AdminOpCreation("num_partitions out of expected range".to_owned()),
+        ] {
+            assert_eq!(ErrorKind::from_kafka_error(&error), ErrorKind::InvalidInput);
+        }
     }
 
     #[test]

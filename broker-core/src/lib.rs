@@ -14,7 +14,9 @@
 pub mod clients;
 pub mod config;
 pub mod error;
+pub mod login;
 pub mod metadata;
+pub mod secrets;
 pub mod shutdown;
 pub mod telemetry;
 

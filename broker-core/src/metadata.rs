@@ -59,10 +59,15 @@ pub struct Watermarks {
     pub high: i64,
 }
 
+/// How long a failed request may wait for the login check that explains it.
+const LOGIN_EXPLAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Reads metadata, cluster id and watermarks of one cluster without blocking async code.
 #[derive(Clone)]
 pub struct ClusterInspector {
     client: Arc<BaseConsumer>,
+    /// Kept to tell a rejected login from a slow cluster when a request fails.
+    clients: KafkaClients,
     timeout: Duration,
 }
 
@@ -78,6 +83,7 @@ impl ClusterInspector {
     pub fn new(clients: &KafkaClients, timeout: Duration) -> Result<Self, BrokerError> {
         let client: BaseConsumer = create(&clients.base_config(), "metadata client creation")?;
         Ok(Self {
+            clients: clients.clone(),
             client: Arc::new(client),
             timeout,
         })
@@ -194,11 +200,30 @@ impl ClusterInspector {
     ) -> Result<T, BrokerError> {
         let client = Arc::clone(&self.client);
         let timeout = self.timeout;
-        tokio::task::spawn_blocking(move || call(&client, timeout))
+        let result = tokio::task::spawn_blocking(move || call(&client, timeout))
             .await
             .map_err(|join_error| BrokerError::Other {
                 kind: ErrorKind::Internal,
                 message: format!("{operation} task failed: {join_error}"),
-            })?
+            })?;
+        match result {
+            Err(error) if error.is_retriable() => Err(self.explain_failure(error).await),
+            other => other,
+        }
+    }
+
+    /// librdkafka reports a rejected login only to the error callback (which this
+    /// unassigned consumer never serves) and then fails requests as "broker transport
+    /// failure" or a timeout. On a SASL/TLS cluster, a short login check after such a failure
+    /// turns it into the definite authentication error it may be; this costs one extra
+    /// connection, on failures only.
+    async fn explain_failure(&self, error: BrokerError) -> BrokerError {
+        if self.clients.cluster().security_protocol() == "plaintext" {
+            return error;
+        }
+        match crate::login::verify_login(&self.clients, LOGIN_EXPLAIN_TIMEOUT).await {
+            Err(login @ BrokerError::Authentication { .. }) => login,
+            _ => error,
+        }
     }
 }

@@ -26,6 +26,11 @@ pub(crate) enum GatewayError {
     MirrorConfig(String),
     #[error("nothing to run: every service is disabled in the configuration")]
     NothingEnabled,
+    #[error("cannot log in to kafka at {bootstrap}: {error}")]
+    KafkaLogin {
+        bootstrap: String,
+        error: broker_core::BrokerError,
+    },
     #[error("the {service} service failed: {message}")]
     Service {
         service: &'static str,
@@ -41,7 +46,8 @@ impl GatewayError {
             | Self::Config(_)
             | Self::Usage(_)
             | Self::MirrorConfig(_)
-            | Self::NothingEnabled => 2,
+            | Self::NothingEnabled
+            | Self::KafkaLogin { .. } => 2,
             Self::Service { .. } => 1,
         }
     }
@@ -161,6 +167,9 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
     let registry = MetricsRegistry::new();
     register_build_info(&registry);
     let clients = KafkaClients::new(config.kafka.clone());
+    if config.bridge.is_some() || config.connect.is_some() || config.metrics.is_some() {
+        verify_kafka_login(&clients).await?;
+    }
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
 
@@ -241,6 +250,32 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// How long the start-up login check waits for the brokers.
+const LOGIN_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// With SASL or TLS configured, a wrong password or CA would otherwise show up only as
+/// requests that time out: librdkafka retries a rejected login forever. One metadata
+/// request at start-up turns it into a definite error naming the cause. Unreachable
+/// brokers are not fatal here; the services retry as they always do.
+async fn verify_kafka_login(clients: &KafkaClients) -> Result<(), GatewayError> {
+    let cluster = clients.cluster();
+    if cluster.security_protocol() == "plaintext" {
+        return Ok(());
+    }
+    let bootstrap = cluster.bootstrap_servers().to_owned();
+    match broker_core::login::verify_login(clients, LOGIN_CHECK_TIMEOUT).await {
+        Ok(broker_core::login::LoginCheck::Accepted) => {
+            tracing::info!(%bootstrap, protocol = %cluster.security_protocol(), "logged in to kafka");
+            Ok(())
+        }
+        Ok(broker_core::login::LoginCheck::Unreachable(error)) => {
+            tracing::warn!(%bootstrap, %error, "kafka is not reachable yet; starting anyway");
+            Ok(())
+        }
+        Err(error) => Err(GatewayError::KafkaLogin { bootstrap, error }),
+    }
 }
 
 fn register_build_info(registry: &MetricsRegistry) {

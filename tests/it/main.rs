@@ -3,6 +3,7 @@
 // A panic is how a test fails; helpers outside #[test] functions unwrap too.
 #![allow(clippy::unwrap_used, clippy::needless_pass_by_value)]
 
+mod api_fuzz;
 mod bridge_common;
 mod bridge_consumers;
 mod bridge_edge;
@@ -40,3 +41,5 @@ mod mysql_query;
 mod mysql_restart;
 mod mysql_validation;
 mod security_http;
+mod security_kafka;
+mod security_secrets;

@@ -45,3 +45,69 @@ impl ChildGuard {
         }
     }
 }
+
+/// The `kafka-gateway` binary next to this test binary (`target/<profile>/`). `cargo test
+/// --workspace` builds it; a lone `cargo test -p integration-tests` needs
+/// `cargo build -p kafka-gateway` first.
+pub fn gateway_binary() -> std::path::PathBuf {
+    let test_binary = std::env::current_exe().expect("test binary path");
+    let binary = test_binary
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>")
+        .join("kafka-gateway");
+    if let Err(error) = std::fs::metadata(&binary) {
+        panic!(
+            "{} is missing ({error}): build it first with `cargo build -p kafka-gateway` \
+             (same CARGO_TARGET_DIR and profile)",
+            binary.display()
+        );
+    }
+    binary
+}
+
+/// A `kafka-gateway` child process whose stdout and stderr go to one log file.
+#[derive(Debug)]
+pub struct GatewayProcess {
+    pub child: ChildGuard,
+    pub log_path: std::path::PathBuf,
+}
+
+impl GatewayProcess {
+    /// Runs `kafka-gateway <args>` with `env` added to this process's environment.
+    pub fn spawn(args: &[&str], env: &[(&str, &str)], log_path: std::path::PathBuf) -> Self {
+        let log = std::fs::File::create(&log_path).expect("gateway log file");
+        let child = Command::new(gateway_binary())
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("kafka-gateway starts");
+        Self {
+            child: ChildGuard(child),
+            log_path,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Waits for the exit (a failing start-up), at most `timeout`.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.0.try_wait().expect("child status") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kafka-gateway still running after {timeout:?}; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}

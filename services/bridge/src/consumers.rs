@@ -97,6 +97,9 @@ pub(crate) struct OffsetsRequest {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+// Query parameters: without this utoipa documents them as path parameters that the path
+// template does not have (found by schemathesis).
+#[into_params(parameter_in = Query)]
 pub(crate) struct RecordsQuery {
     /// Longest wait in ms (Confluent caps it at the instance's request timeout).
     pub timeout: Option<i64>,
@@ -380,6 +383,11 @@ pub(crate) async fn seek(
         times.push((entry.topic, entry.partition, millis));
     }
     if !times.is_empty() {
+        // An unknown topic or partition would make librdkafka wait for metadata until its
+        // timeout (a 500); answer 404 like the other partition operations instead.
+        let partitions: Vec<(String, i32)> =
+            times.iter().map(|(t, p, _)| (t.clone(), *p)).collect();
+        check_partitions(&state, &partitions).await?;
         targets.extend(instance.offsets_for_times(times).await?);
     }
     if targets.is_empty() {

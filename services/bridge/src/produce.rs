@@ -215,6 +215,9 @@ impl RecordFailure {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+// Query parameters: without this utoipa documents them as path parameters that the path
+// template does not have (found by schemathesis).
+#[into_params(parameter_in = Query)]
 pub(crate) struct ProduceQuery {
     /// Strimzi: `true` answers 204 at once without waiting for acknowledgements.
     #[serde(default, rename = "async")]

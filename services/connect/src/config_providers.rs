@@ -1,61 +1,28 @@
-//! Config providers: `${env:NAME}` and `${file:/path/to/file.properties:key}` are replaced
-//! when a connector or task is started, never in what is stored or returned, so secrets
-//! stay out of the config topic and the REST API. An unresolvable reference is left as
-//! written, as Kafka's `ConfigTransformer` does.
-
-use std::collections::HashMap;
+//! Config providers: `${env:NAME}`, `${file:/path/to/file.properties:key}` and
+//! `${directory:/path/to/dir:file}` are replaced when a connector or task is started, never
+//! in what is stored or returned, so secrets stay out of the config topic and the REST API
+//! (generated task configs are written back with the references, see the supervisor).
+//!
+//! The built-in providers need no `config.providers` declaration in the worker config;
+//! `config.providers*` keys are accepted for compatibility. Unlike Kafka's
+//! `ConfigTransformer`, which leaves an unresolvable reference in place (and hands the
+//! connector a literal `${env:...}` as its password), a reference that cannot be resolved
+//! fails the connector or task with a config error naming the key.
 
 use connect_api::ConfigMap;
-use regex::Regex;
 
-fn reference_pattern() -> Option<Regex> {
-    Regex::new(r"\$\{(env|file):([^}]*)\}").ok()
-}
-
-/// Reads a Java `.properties` file (`key=value` or `key: value`, `#`/`!` comments).
-fn read_properties(path: &str) -> Option<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    Some(
-        text.lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
-            .filter_map(|l| {
-                let split = l.find(['=', ':'])?;
-                Some((
-                    l[..split].trim().to_owned(),
-                    l[split + 1..].trim().to_owned(),
-                ))
-            })
-            .collect(),
-    )
-}
-
-fn resolve_one(provider: &str, reference: &str) -> Option<String> {
-    match provider {
-        "env" => std::env::var(reference).ok(),
-        "file" => {
-            let (path, key) = reference.rsplit_once(':')?;
-            read_properties(path)?.remove(key)
-        }
-        _ => None,
-    }
-}
-
-/// A copy of `config` with every resolvable reference replaced.
+/// A copy of `config` with every reference replaced, or the first key whose reference
+/// cannot be resolved.
 ///
-/// Reading a properties file is blocking I/O on a small local file, done when a task
-/// starts (not per record).
-pub fn resolve(config: &ConfigMap) -> ConfigMap {
-    let Some(pattern) = reference_pattern() else {
-        return config.clone();
-    };
+/// Reading a properties file is blocking I/O on a small local file, done when a connector
+/// or task starts (not per record).
+pub fn resolve(config: &ConfigMap) -> Result<ConfigMap, connect_api::ConnectError> {
     config
         .iter()
         .map(|(key, value)| {
-            let resolved = pattern.replace_all(value, |captures: &regex::Captures<'_>| {
-                resolve_one(&captures[1], &captures[2]).unwrap_or_else(|| captures[0].to_owned())
-            });
-            (key.clone(), resolved.into_owned())
+            broker_core::secrets::resolve(key, value)
+                .map(|resolved| (key.clone(), resolved))
+                .map_err(|error| connect_api::ConnectError::config(error.key, error.reason))
         })
         .collect()
 }
@@ -76,16 +43,23 @@ mod tests {
                 "b".to_owned(),
                 format!("pw=${{file:{}:db.password}}", path.display()),
             ),
-            (
-                "c".to_owned(),
-                "${env:NO_SUCH_VARIABLE_FOR_SURE}".to_owned(),
-            ),
         ]
         .into();
-        let resolved = resolve(&config);
+        let resolved = resolve(&config).unwrap();
         assert_eq!(resolved["a"], home);
         assert_eq!(resolved["b"], "pw=s3cr3t");
-        assert_eq!(resolved["c"], "${env:NO_SUCH_VARIABLE_FOR_SURE}");
         let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn unresolvable_reference_is_an_error_naming_the_key() {
+        let config: ConfigMap = [(
+            "database.password".to_owned(),
+            "${env:NO_SUCH_VARIABLE_FOR_SURE}".to_owned(),
+        )]
+        .into();
+        let error = resolve(&config).unwrap_err().to_string();
+        assert!(error.contains("database.password"), "{error}");
+        assert!(error.contains("NO_SUCH_VARIABLE_FOR_SURE"), "{error}");
     }
 }

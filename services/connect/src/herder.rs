@@ -33,7 +33,11 @@ fn is_secret(plugin: Option<&ConnectorPlugin>, key: &str) -> bool {
         .next()
         .is_some_and(|last| last.contains("password") || last == "secret")
         || lower.ends_with("secret.key")
-        || lower.ends_with("secret_access_key");
+        || lower.ends_with("secret_access_key")
+        // Client settings a connector passes on (`producer.override.sasl.jaas.config`,
+        // `schema.history.internal.consumer.sasl.jaas.config`, schema registry auth).
+        || lower.ends_with("sasl.jaas.config")
+        || lower.ends_with("basic.auth.user.info");
     by_name
         || plugin.is_some_and(|p| {
             p.config_def()
@@ -192,10 +196,11 @@ pub fn validate_config(runtime: &Runtime, config: &ConfigMap) -> Result<ConfigIn
         .map(|c| c.trim())
         .filter(|c| !c.is_empty())
         .ok_or_else(|| {
-            RestError::bad_request(
-                "Connector config {} contains no connector type"
-                    .replace("{}", &format!("{config:?}")),
-            )
+            // Kafka prints the whole map here; ours has its secrets hidden first.
+            RestError::bad_request(format!(
+                "Connector config {:?} contains no connector type",
+                hide_secrets(runtime, config)
+            ))
         })?;
     let plugin = runtime.plugins.find(class).ok_or_else(|| {
         RestError::bad_request(format!(
@@ -203,7 +208,11 @@ pub fn validate_config(runtime: &Runtime, config: &ConfigMap) -> Result<ConfigIn
             runtime.plugins.plugins().iter().map(|p| p.info().class).collect::<Vec<_>>().join(", ")
         ))
     })?;
-    let (def, values) = connector_config::validate(plugin, config, runtime.policies);
+    // As Kafka's herder does, validate what the connector will get: references resolved.
+    // The answer shows the references, not what they resolved to.
+    let resolved = crate::config_providers::resolve(config)
+        .map_err(|error| RestError::bad_request(error.to_string()))?;
+    let (def, values) = connector_config::validate(plugin, &resolved, runtime.policies);
     let mut groups: Vec<String> = Vec::new();
     for key in def.keys() {
         if let Some(group) = &key.group
@@ -250,6 +259,11 @@ pub fn validate_config(runtime: &Runtime, config: &ConfigMap) -> Result<ConfigIn
                 value: Some(ConfigValueInfo {
                     value: if secret && value.value.is_some() {
                         Some(HIDDEN.to_owned())
+                    } else if let Some(raw) = config
+                        .get(&value.name)
+                        .filter(|raw| broker_core::secrets::has_reference(raw))
+                    {
+                        Some(raw.clone())
                     } else {
                         value.value
                     },
@@ -641,4 +655,23 @@ pub async fn reset_offsets(runtime: &Runtime, name: &str) -> Result<String, Rest
         }
     }
     Ok("The Connect framework-managed offsets for this connector have been reset successfully. However, if this connector manages offsets externally, they will need to be manually reset in the system that the connector uses.".to_owned())
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::is_secret;
+
+    #[test]
+    fn client_credentials_passed_to_connectors_are_secret() {
+        for key in [
+            "database.password",
+            "producer.override.sasl.jaas.config",
+            "schema.history.internal.consumer.sasl.jaas.config",
+            "value.converter.basic.auth.user.info",
+            "consumer.override.ssl.key.password",
+        ] {
+            assert!(is_secret(None, key), "{key}");
+        }
+        assert!(!is_secret(None, "topic.prefix"));
+    }
 }

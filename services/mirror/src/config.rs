@@ -55,7 +55,7 @@ impl MirrorConfig {
             ));
         }
         if self.properties_file.is_none() && !self.properties.is_empty() {
-            validate(&inline(&self.properties)).map_err(|mut e| {
+            validate(&resolve_references(inline(&self.properties))?).map_err(|mut e| {
                 e.key = format!("{prefix}.properties.\"{}\"", e.key);
                 e
             })?;
@@ -70,7 +70,7 @@ impl MirrorConfig {
             None => BTreeMap::new(),
         };
         map.extend(inline(&self.properties));
-        Ok(validate(&map)?)
+        Ok(validate(&resolve_references(map)?)?)
     }
 }
 
@@ -100,12 +100,36 @@ fn read_properties(path: &Path) -> Result<BTreeMap<String, Property>, MirrorErro
 /// Reads and validates an `mm2.properties` file. Warnings (unknown or ignored keys) are in
 /// [`ValidatedMirror::warnings`]; [`crate::run`] logs them.
 pub fn load_properties(path: impl AsRef<Path>) -> Result<ValidatedMirror, MirrorError> {
-    Ok(validate(&read_properties(path.as_ref())?)?)
+    Ok(validate(&resolve_references(read_properties(
+        path.as_ref(),
+    )?)?)?)
 }
 
 /// Validates the text of an `mm2.properties` file.
 pub fn parse_properties(text: &str) -> Result<ValidatedMirror, ConfigError> {
-    validate(&properties::parse(text)?)
+    validate(&resolve_references(properties::parse(text)?)?)
+}
+
+/// Replaces `${env:...}`, `${file:...}` and `${directory:...}` references in every value
+/// (Kafka's config providers), and drops the `config.providers*` keys that declare them: the
+/// built-in providers need no declaration here. A reference that does not resolve is an
+/// error naming the key.
+fn resolve_references(
+    map: BTreeMap<String, Property>,
+) -> Result<BTreeMap<String, Property>, ConfigError> {
+    map.into_iter()
+        .filter(|(key, _)| !broker_core::secrets::is_provider_declaration(key))
+        .map(|(key, property)| {
+            let value = broker_core::secrets::resolve(&key, &property.value)?;
+            Ok((
+                key,
+                Property {
+                    value,
+                    line: property.line,
+                },
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -124,6 +148,20 @@ mod tests {
 
     fn rejected(extra: &str) -> ConfigError {
         with(extra).expect_err("must be rejected")
+    }
+
+    #[test]
+    fn secret_references_are_resolved_and_provider_declarations_accepted() {
+        let mirror = with(
+            "config.providers = file,env\n\
+             config.providers.env.class = org.apache.kafka.common.config.provider.EnvVarConfigProvider\n\
+             A.sasl.password = ${env:PATH}",
+        )
+        .unwrap();
+        assert!(mirror.warnings.is_empty(), "{:?}", mirror.warnings);
+        let error = rejected("A.sasl.password = ${env:MIRROR_TEST_VARIABLE_THAT_IS_UNSET}");
+        assert_eq!(error.key, "A.sasl.password");
+        assert!(error.reason.contains("is not set"), "{error}");
     }
 
     #[test]

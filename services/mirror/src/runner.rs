@@ -52,6 +52,7 @@ pub(crate) async fn run(
     let mut tasks: JoinSet<Result<(), MirrorError>> = JoinSet::new();
     let background = shutdown.child();
 
+    verify_logins(&config).await?;
     for flow in &config.flows {
         let flow = Arc::new(flow.clone());
         let source = KafkaClients::new(config.cluster(&flow.source).cluster.clone());
@@ -239,4 +240,28 @@ async fn lag_loop(
             metrics.rpo_seconds.get_or_create(&labels).set(rpo);
         }
     }
+}
+
+/// How long the start-up login check waits for each secured cluster.
+const LOGIN_CHECK_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// librdkafka retries a rejected SASL login forever, so a wrong `{alias}.sasl.password` would
+/// only show as flows that never copy anything. Each cluster with SASL or TLS is asked for
+/// metadata once before any flow starts; a rejected login stops the mirror with an error
+/// naming the cause. Unreachable clusters are left to the flows' own retries.
+async fn verify_logins(config: &ValidatedMirror) -> Result<(), MirrorError> {
+    let mut checked: Vec<&str> = Vec::new();
+    for flow in &config.flows {
+        for alias in [flow.source.as_str(), flow.target.as_str()] {
+            if checked.contains(&alias) {
+                continue;
+            }
+            checked.push(alias);
+            let clients = KafkaClients::new(config.cluster(alias).cluster.clone());
+            if clients.cluster().security_protocol() != "plaintext" {
+                broker_core::login::verify_login(&clients, LOGIN_CHECK_TIMEOUT).await?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -45,10 +45,32 @@ pub struct ProducerConfig {
 }
 
 /// The bridge's producer settings after validation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ValidatedProducer {
     linger_ms: Option<u64>,
     properties: BTreeMap<String, String>,
+}
+
+/// Secrets (resolved references included) are never printed.
+impl std::fmt::Debug for ValidatedProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown: BTreeMap<&str, &str> = self
+            .properties
+            .iter()
+            .map(|(k, v)| {
+                let value = if broker_core::config::is_sensitive_key(k) {
+                    broker_core::config::HIDDEN
+                } else {
+                    v.as_str()
+                };
+                (k.as_str(), value)
+            })
+            .collect();
+        f.debug_struct("ValidatedProducer")
+            .field("linger_ms", &self.linger_ms)
+            .field("properties", &shown)
+            .finish()
+    }
 }
 
 impl ProducerConfig {
@@ -99,7 +121,11 @@ impl ProducerConfig {
         }
         Ok(ValidatedProducer {
             linger_ms: self.linger_ms,
-            properties: self.properties.clone(),
+            // `${env:...}` / `${file:...}` references become the values the producer gets.
+            properties: broker_core::secrets::resolve_map(
+                &format!("{prefix}.properties."),
+                &self.properties,
+            )?,
         })
     }
 }

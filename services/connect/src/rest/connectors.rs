@@ -29,9 +29,18 @@ pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `GET /connectors`: the names, or with any `expand` parameter a map name →
+/// `{status?, info?}` (an unknown or empty expansion gives `{}` per connector, as in Kafka).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ConnectorList {
+    Names(Vec<String>),
+    Expanded(BTreeMap<String, Map<String, Value>>),
+}
+
 #[utoipa::path(get, path = "/connectors", tag = "connectors",
     params(("expand" = Option<String>, Query, description = "status and/or info; may repeat")),
-    responses((status = 200, description = "Names, or name → {status, info} with expand", body = Object)))]
+    responses((status = 200, description = "Names, or name → {status, info} with expand", body = ConnectorList)))]
 pub async fn list_connectors(
     State(runtime): State<AppState>,
     RawQuery(query): RawQuery,
@@ -46,7 +55,8 @@ pub async fn list_connectors(
         expand.iter().any(|e| e == "status"),
         expand.iter().any(|e| e == "info"),
     );
-    if !status && !info {
+    // Kafka switches to the map form as soon as `expand` is present, whatever its value.
+    if expand.is_empty() {
         return Json(names).into_response();
     }
     let mut out = Map::new();

@@ -271,7 +271,15 @@ impl Supervisor {
             runtime.report_connector(name, State::Stopped, None).await;
             return;
         }
-        let resolved = resolve(config);
+        let resolved = match resolve(config) {
+            Ok(resolved) => resolved,
+            Err(error) => {
+                runtime
+                    .report_connector(name, State::Failed, Some(crate::worker::trace_of(&error)))
+                    .await;
+                return;
+            }
+        };
         let mut max_tasks = 1;
         let generated = ConnectorSettings::parse(&plugin, &resolved, runtime.policies)
             .map_err(|issue| connect_api::ConnectError::config(issue.key, issue.message))
@@ -337,7 +345,21 @@ impl Supervisor {
         let runtime = Arc::clone(&self.runtime);
         let class = config.get("connector.class").map_or("", String::as_str);
         let plugin = runtime.plugins.find(class).cloned()?;
-        let resolved = resolve(config);
+        let (resolved, task_config) =
+            match resolve(config).and_then(|c| Ok((c, resolve(task_config)?))) {
+                Ok(both) => both,
+                Err(error) => {
+                    runtime
+                        .report_task(
+                            name,
+                            index,
+                            State::Failed,
+                            Some(crate::worker::trace_of(&error)),
+                        )
+                        .await;
+                    return None;
+                }
+            };
         let settings = match ConnectorSettings::parse(&plugin, &resolved, runtime.policies) {
             Ok(settings) => settings,
             Err(issue) => {
@@ -357,7 +379,7 @@ impl Supervisor {
             connector: name.to_owned(),
             task: index,
             connector_config: resolved,
-            task_config: resolve(task_config),
+            task_config,
             settings,
         };
         tracing::info!(connector = name, task = index, "starting task");

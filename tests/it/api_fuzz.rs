@@ -1,0 +1,30 @@
+//! schemathesis against the committed OpenAPI documents of the bridge and the connect API,
+//! with the real `kafka-gateway` binary on real Kafka (`scripts/fuzz-api`): no 5xx, no
+//! response outside its documented schema. Bounded (examples per operation, time per API)
+//! and deterministic, so it runs in CI and a failure reproduces.
+
+use std::process::Command;
+
+use integration_tests::Services;
+use integration_tests::process::gateway_binary;
+
+#[test]
+fn schemathesis_finds_no_server_error_and_no_schema_violation() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let binary = gateway_binary();
+    let output = Command::new(repo.join("scripts/fuzz-api"))
+        .env("GATEWAY_BIN", &binary)
+        .env("KAFKA_BOOTSTRAP", Services::from_env().kafka_bootstrap)
+        .output()
+        .expect("scripts/fuzz-api runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(
+        output.status.success(),
+        "scripts/fuzz-api failed ({}); exit 2 means a missing prerequisite: run \
+         scripts/install-deps (schemathesis venv) and `scripts/services up`",
+        output.status
+    );
+}
