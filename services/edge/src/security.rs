@@ -15,9 +15,24 @@ pub mod tls;
 pub mod tokens;
 pub mod users;
 
+use std::path::Path;
 use std::sync::Arc;
 
+use broker_core::ConfigError;
 use tower_http::cors::CorsLayer;
+
+/// Reads a line-oriented credentials file and parses it; errors name `key` and the path.
+pub(crate) fn load_file<T>(
+    path: &Path,
+    key: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        ConfigError::new(key, format!("cannot read `{}`: {error}", path.display()))
+    })?;
+    parse(&text)
+        .map_err(|message| ConfigError::new(key, format!("`{}`: {message}", path.display())))
+}
 
 /// The loaded security sections of one listener. Compared by identity: two listeners are
 /// equal only if they share the very same loaded state.

@@ -94,6 +94,18 @@ async fn stop_task(task: RunningTask) {
     }
 }
 
+/// A task that cannot even start is FAILED with the reason as its trace.
+async fn fail_task(runtime: &Runtime, name: &str, index: u32, error: &connect_api::ConnectError) {
+    runtime
+        .report_task(
+            name,
+            index,
+            State::Failed,
+            Some(crate::worker::trace_of(error)),
+        )
+        .await;
+}
+
 fn fingerprint(parts: &[&ConfigMap], target: TargetState) -> String {
     json!({ "configs": parts, "target": format!("{target:?}") }).to_string()
 }
@@ -349,14 +361,7 @@ impl Supervisor {
             match resolve(config).and_then(|c| Ok((c, resolve(task_config)?))) {
                 Ok(both) => both,
                 Err(error) => {
-                    runtime
-                        .report_task(
-                            name,
-                            index,
-                            State::Failed,
-                            Some(crate::worker::trace_of(&error)),
-                        )
-                        .await;
+                    fail_task(&runtime, name, index, &error).await;
                     return None;
                 }
             };
@@ -364,14 +369,7 @@ impl Supervisor {
             Ok(settings) => settings,
             Err(issue) => {
                 let error = connect_api::ConnectError::config(issue.key, issue.message);
-                runtime
-                    .report_task(
-                        name,
-                        index,
-                        State::Failed,
-                        Some(crate::worker::trace_of(&error)),
-                    )
-                    .await;
+                fail_task(&runtime, name, index, &error).await;
                 return None;
             }
         };

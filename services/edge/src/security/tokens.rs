@@ -27,11 +27,7 @@ impl std::fmt::Debug for StaticTokens {
 
 impl StaticTokens {
     pub fn load(path: &Path, key: &str) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            ConfigError::new(key, format!("cannot read `{}`: {error}", path.display()))
-        })?;
-        Self::parse(&text)
-            .map_err(|message| ConfigError::new(key, format!("`{}`: {message}", path.display())))
+        super::load_file(path, key, Self::parse)
     }
 
     fn parse(text: &str) -> Result<Self, String> {

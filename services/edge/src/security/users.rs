@@ -115,11 +115,7 @@ impl std::fmt::Debug for Users {
 impl Users {
     /// Reads and checks the file; `key` is the config key naming it, for errors.
     pub fn load(path: &Path, key: &str) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            ConfigError::new(key, format!("cannot read `{}`: {error}", path.display()))
-        })?;
-        Self::parse(&text)
-            .map_err(|message| ConfigError::new(key, format!("`{}`: {message}", path.display())))
+        super::load_file(path, key, Self::parse)
     }
 
     fn parse(text: &str) -> Result<Self, String> {
