@@ -140,3 +140,24 @@ async fn openapi_and_swagger_ui_are_served() {
         "{ui:?}"
     );
 }
+
+/// Strimzi's `POST /admin/topics`: 201, the topic exists with the asked partitions; a
+/// second create is 409 in the flavor's error shape.
+#[tokio::test]
+async fn strimzi_admin_creates_topics() {
+    let bridge = Bridge::start(Flavor::Strimzi).await;
+    let topic = unique_name("bridge_admin");
+    let body = serde_json::json!({"topic_name": topic, "partitions_count": 3});
+    let created = bridge
+        .post("/admin/topics", "application/json", &body)
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    let described = bridge.get(&format!("/topics/{topic}")).await;
+    assert_eq!(described.status, StatusCode::OK, "{described:?}");
+    assert_eq!(described.body["partitions"].as_array().unwrap().len(), 3);
+    let again = bridge
+        .post("/admin/topics", "application/json", &body)
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{again:?}");
+    assert_eq!(again.body["error_code"], serde_json::json!(409));
+}

@@ -227,3 +227,63 @@ async fn consumer_group_lag() {
         "{groups:?}"
     );
 }
+
+/// `records:batch`: 207 with a success or failure per entry id; the successes are in Kafka.
+#[tokio::test]
+async fn batch_produce_reports_per_entry() {
+    let bridge = Bridge::start(Flavor::Confluent).await;
+    let id = cluster_id(&bridge).await;
+    let topic = unique_name("bridge_v3batch");
+    create_topic(&bridge.clients, &topic, 2).await;
+    let path = format!("/v3/clusters/{id}/topics/{topic}/records:batch");
+    let reply = bridge
+        .post(
+            &path,
+            "application/json",
+            &json!({"entries": [
+                {"id": "a", "partition_id": 0, "value": {"type": "STRING", "data": "one"}},
+                {"id": "b", "partition_id": 1, "value": {"type": "JSON", "data": {"n": 2}}},
+                {"id": "c", "value": {"type": "BINARY", "data": "%%%"}},
+                {"id": "d", "partition_id": 7, "value": {"type": "STRING", "data": "nowhere"}},
+                {"value": {"type": "STRING", "data": "no id"}},
+                {"id": "a", "value": {"type": "STRING", "data": "same id"}}
+            ]}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::MULTI_STATUS, "{reply:?}");
+    let successes = reply.body["successes"].as_array().unwrap();
+    let failures = reply.body["failures"].as_array().unwrap();
+    let ids = |list: &[Value]| -> Vec<Value> { list.iter().map(|e| e["id"].clone()).collect() };
+    assert_eq!(ids(successes), [json!("a"), json!("b")], "{reply:?}");
+    assert_eq!(successes[1]["partition_id"], json!(1));
+    assert_eq!(
+        ids(failures),
+        [json!("c"), json!("d"), Value::Null, json!("a")],
+        "{reply:?}"
+    );
+    assert!(
+        failures
+            .iter()
+            .all(|f| f["error_code"].as_u64().unwrap() >= 400)
+    );
+
+    let inspector = broker_core::metadata::ClusterInspector::new(
+        &bridge.clients,
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    let mut written = 0;
+    for partition in [0, 1] {
+        written += inspector.watermarks(&topic, partition).await.unwrap().high;
+    }
+    assert_eq!(written, 2, "only the two successes are in Kafka");
+
+    let too_many: Vec<Value> = (0..11)
+        .map(|i| json!({"id": format!("e{i}"), "value": {"type": "STRING", "data": "x"}}))
+        .collect();
+    let refused = bridge
+        .post(&path, "application/json", &json!({"entries": too_many}))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{refused:?}");
+    assert_eq!(refused.body["error_code"], json!(400));
+}

@@ -21,6 +21,7 @@ pub fn api_router() -> OpenApiRouter<BridgeState> {
         .routes(routes!(status::ready))
         .routes(routes!(status::list_brokers))
         .routes(routes!(topics::list_topics))
+        .routes(routes!(topics::create_topic))
         .routes(routes!(topics::get_topic, produce::produce_to_topic))
         .routes(routes!(topics::list_partitions))
         .routes(routes!(
@@ -46,6 +47,7 @@ pub fn api_router() -> OpenApiRouter<BridgeState> {
         .routes(routes!(v3::topics::list_topics, v3::topics::create_topic))
         .routes(routes!(v3::topics::get_topic, v3::topics::delete_topic))
         .routes(routes!(v3::records::produce_records))
+        .routes(routes!(v3::records::produce_batch))
         .routes(routes!(v3::groups::list_groups))
         .routes(routes!(v3::groups::group_lag_list))
         .routes(routes!(v3::groups::group_lag_summary))

@@ -189,3 +189,53 @@ pub(crate) async fn get_partition_offsets(
         end_offset: watermarks.high,
     }))
 }
+
+/// Strimzi's `POST /admin/topics` body.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub(crate) struct NewTopicRequest {
+    pub topic_name: String,
+    /// The broker's `num.partitions` when absent.
+    #[serde(default)]
+    pub partitions_count: Option<i32>,
+    /// The broker's `default.replication.factor` when absent.
+    #[serde(default)]
+    pub replication_factor: Option<i32>,
+}
+
+/// Create a topic (the Strimzi bridge's admin endpoint, since 0.31).
+#[utoipa::path(post, path = "/admin/topics", tag = "v2 topics",
+    request_body(content = NewTopicRequest, content_type = "application/json"),
+    responses((status = 201, description = "Created, no body"),
+        (status = 400, body = crate::ErrorBody), (status = 409, body = crate::ErrorBody),
+        (status = 415, body = crate::ErrorBody)))]
+pub(crate) async fn create_topic(
+    State(state): State<BridgeState>,
+    caller: Caller,
+    crate::extract::ControlJson(body): crate::extract::ControlJson<NewTopicRequest>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let request =
+        body.ok_or_else(|| ApiError::bad_request("A body with topic_name is required."))?;
+    let name = request.topic_name.as_str();
+    caller.require_topic(TopicOperation::Manage, name)?;
+    if request.partitions_count.is_some_and(|p| p < 1) {
+        return Err(ApiError::bad_request(
+            "partitions_count must be at least 1.",
+        ));
+    }
+    let topic = rdkafka::admin::NewTopic::new(
+        name,
+        request.partitions_count.unwrap_or(-1),
+        rdkafka::admin::TopicReplication::Fixed(request.replication_factor.unwrap_or(-1)),
+    );
+    let results = state
+        .admin()
+        .create_topics(&[topic], &crate::v3::topics::admin_options())
+        .await
+        .map_err(|e| BrokerError::kafka("create topic", e))?;
+    for result in results {
+        if let Err((topic, code)) = result {
+            return Err(crate::v3::topics::admin_error(&topic, code));
+        }
+    }
+    Ok(axum::http::StatusCode::CREATED)
+}

@@ -448,3 +448,100 @@ fn stream_response(
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
+
+/// Most entries of one `records:batch` request (Confluent's
+/// `api.v3.produce.batch.maximum.entries` default).
+const BATCH_MAX_ENTRIES: usize = 10;
+
+/// `POST …/records:batch`: entries with ids, each produced like a single record.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct BatchRequest {
+    /// Each entry is a record (as for `/records`) with an `id` of 1 to 80 characters.
+    #[schema(value_type = Vec<Object>)]
+    pub entries: Vec<Value>,
+}
+
+/// The entry's id, or why it has none usable.
+fn entry_id(entry: &Value) -> Result<String, (Value, String)> {
+    match entry.get("id") {
+        Some(Value::String(id)) if (1..=80).contains(&id.chars().count()) => Ok(id.clone()),
+        Some(other) => Err((
+            other.clone(),
+            "Bad Request: id must be a string of 1 to 80 characters.".to_owned(),
+        )),
+        None => Err((Value::Null, "Bad Request: id is required.".to_owned())),
+    }
+}
+
+/// Produce a batch of records; one success or failure per entry, by id.
+#[utoipa::path(post, path = "/v3/clusters/{cluster_id}/topics/{topic}/records:batch", tag = "v3",
+    params(("cluster_id" = String, Path), ("topic" = String, Path)),
+    request_body(content = BatchRequest, content_type = "application/json"),
+    responses((status = 207, description = "`{\"successes\":[{id,…delivery report}],\"failures\":[{id,error_code,message}]}`", body = Value),
+        (status = 400, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody),
+        (status = 415, body = crate::ErrorBody)))]
+pub(crate) async fn produce_batch(
+    State(state): State<BridgeState>,
+    ApiPath((cluster_id, topic)): ApiPath<(String, String)>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    check_v3_content_type(request.headers())?;
+    let cluster_id = check_cluster(&state, &cluster_id).await?;
+    let bytes = crate::extract::body_bytes(request, &state).await?;
+    let batch: BatchRequest = serde_json::from_slice(&bytes)
+        .map_err(|error| ApiError::bad_request(format!("Invalid JSON body: {error}")))?;
+    if batch.entries.is_empty() || batch.entries.len() > BATCH_MAX_ENTRIES {
+        return Err(ApiError::bad_request(format!(
+            "A batch holds 1 to {BATCH_MAX_ENTRIES} entries; this one has {}.",
+            batch.entries.len()
+        )));
+    }
+    let partitions = state
+        .partition_count(&topic)
+        .await
+        .map_err(|e| ApiError::plain(e.status, e.message))?;
+    let context = Context {
+        cluster_id,
+        topic,
+        partitions,
+    };
+    // Every entry is handed to the producer before the first report is awaited, so the
+    // batch costs one round trip, not one per entry.
+    let mut started = Vec::with_capacity(batch.entries.len());
+    let mut seen = std::collections::HashSet::new();
+    for entry in batch.entries {
+        let pending = match entry_id(&entry) {
+            Ok(id) if !seen.insert(id.clone()) => Err((
+                Value::String(id),
+                "Bad Request: the id is used twice in this batch.".to_owned(),
+            )),
+            Ok(id) => Ok((id, start(&state, &context, to_record(entry)).await)),
+            Err(refused) => Err(refused),
+        };
+        started.push(pending);
+    }
+    let (mut successes, mut failures) = (Vec::new(), Vec::new());
+    for pending in started {
+        match pending {
+            Ok((id, pending)) => {
+                let (status, mut body) = report(&state, &context, pending).await;
+                if let Some(object) = body.as_object_mut() {
+                    object.insert("id".to_owned(), Value::String(id));
+                }
+                if status == StatusCode::OK {
+                    successes.push(body);
+                } else {
+                    failures.push(body);
+                }
+            }
+            Err((id, message)) => {
+                failures.push(json!({"id": id, "error_code": 400, "message": message}));
+            }
+        }
+    }
+    Ok((
+        StatusCode::MULTI_STATUS,
+        axum::Json(json!({"successes": successes, "failures": failures})),
+    )
+        .into_response())
+}

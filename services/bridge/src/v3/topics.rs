@@ -57,13 +57,13 @@ fn topic_data(
     })
 }
 
-fn admin_options() -> AdminOptions {
+pub(crate) fn admin_options() -> AdminOptions {
     AdminOptions::new()
         .operation_timeout(Some(ADMIN_TIMEOUT))
         .request_timeout(Some(ADMIN_TIMEOUT))
 }
 
-fn admin_error(topic: &str, code: rdkafka::types::RDKafkaErrorCode) -> ApiError {
+pub(crate) fn admin_error(topic: &str, code: rdkafka::types::RDKafkaErrorCode) -> ApiError {
     use rdkafka::types::RDKafkaErrorCode as C;
     match code {
         C::UnknownTopicOrPartition => ApiError::plain(
