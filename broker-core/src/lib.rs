@@ -14,6 +14,7 @@
 pub mod clients;
 pub mod config;
 pub mod error;
+pub mod log_levels;
 pub mod login;
 pub mod metadata;
 pub mod secrets;

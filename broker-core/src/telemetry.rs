@@ -21,17 +21,39 @@ pub enum LogFormat {
 
 /// Installs the global tracing subscriber. `RUST_LOG` wins over `default_filter` so that an
 /// operator can raise verbosity without editing the config. Calling it twice is harmless.
+/// The filter sits behind a reload handle so that levels can change at runtime
+/// ([`crate::log_levels`], Kafka Connect's `/admin/loggers`).
 pub fn init_tracing(format: LogFormat, default_filter: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(default_filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _already_installed = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    let base = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|text| EnvFilter::try_new(text).is_ok())
+        .or_else(|| {
+            EnvFilter::try_new(default_filter)
+                .is_ok()
+                .then(|| default_filter.to_owned())
+        })
+        .unwrap_or_else(|| "info".to_owned());
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(EnvFilter::new(base.as_str()));
+    let registry = tracing_subscriber::registry().with(filter);
+    let installed = match format {
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
     };
+    if installed.is_ok() {
+        crate::log_levels::install(&base, handle);
+    }
 }
 
 /// The Prometheus registry every service of the process registers its metrics in; the

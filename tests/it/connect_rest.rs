@@ -538,3 +538,63 @@ async fn initial_state_and_put_create() {
     worker.stop().await;
     let _ = tokio::fs::remove_file(&file).await;
 }
+
+/// `/admin/loggers`: set a level on this worker, read it back, bad input is a 400 in
+/// Kafka's error shape.
+#[tokio::test]
+async fn admin_loggers_set_and_read_levels() {
+    let worker = TestWorker::start(&clients().await, &ClusterNames::unique()).await;
+    let logger = format!("io.debezium.test{}", unique_name("l"));
+    let (status, body) = call(
+        Method::PUT,
+        &worker.url(&format!("/admin/loggers/{logger}")),
+        Some(json!({"level": "debug"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!([logger]));
+    let (status, body) = call(
+        Method::GET,
+        &worker.url(&format!("/admin/loggers/{logger}")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["level"], "DEBUG");
+    assert!(body["last_modified"].is_i64(), "{body}");
+    let (status, all) = call(Method::GET, &worker.url("/admin/loggers"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(all[&logger]["level"], "DEBUG", "{all}");
+    assert!(all["root"]["level"].is_string(), "{all}");
+
+    let (status, body) = call(
+        Method::GET,
+        &worker.url("/admin/loggers/no.such.logger.ever"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error_code"].clone()),
+        (404, json!(404)),
+        "{body}"
+    );
+    let (status, body) = call(
+        Method::PUT,
+        &worker.url(&format!("/admin/loggers/{logger}")),
+        Some(json!({"level": "LOUD"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error_code"].clone()),
+        (400, json!(400)),
+        "{body}"
+    );
+    let (status, _) = call(
+        Method::PUT,
+        &worker.url(&format!("/admin/loggers/{logger}?scope=cluster")),
+        Some(json!({"level": "INFO"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    worker.stop().await;
+}

@@ -4,6 +4,7 @@
 pub mod connectors;
 pub mod entities;
 pub mod lifecycle;
+pub mod loggers;
 pub mod offsets;
 pub mod plugins;
 pub mod root;
@@ -82,6 +83,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::list_plugins))
         .routes(routes!(plugins::plugin_config))
         .routes(routes!(plugins::validate_config))
+        .routes(routes!(loggers::list_loggers))
+        .routes(routes!(loggers::get_logger, loggers::set_logger))
 }
 
 fn reject(rejection: EdgeRejection) -> Response {
