@@ -116,15 +116,24 @@ pub fn set(logger: &str, level: &str, now_ms: i64) -> Result<(), String> {
         return Err("The logger name must not be empty".to_owned());
     }
     let mut state = state().lock().unwrap_or_else(PoisonError::into_inner);
-    state.loggers.insert(
+    let previous = state.loggers.insert(
         logger.to_owned(),
         LoggerLevel {
             level: level.trim().to_ascii_uppercase(),
             last_modified: Some(now_ms),
         },
     );
-    let filter = EnvFilter::try_new(directives(&state))
-        .map_err(|error| format!("Invalid logger name '{logger}': {error}"))?;
+    // A name the filter cannot take is refused and leaves the levels as they were.
+    let filter = match EnvFilter::try_new(directives(&state)) {
+        Ok(filter) => filter,
+        Err(error) => {
+            match previous {
+                Some(previous) => state.loggers.insert(logger.to_owned(), previous),
+                None => state.loggers.remove(logger),
+            };
+            return Err(format!("Invalid logger name '{logger}': {error}"));
+        }
+    };
     if let Some(reload) = &state.reload {
         reload(filter);
     }
@@ -202,6 +211,14 @@ mod tests {
             "warn,librdkafka=warn,mysql_source=debug"
         );
         assert!(EnvFilter::try_new(directives(&state)).is_ok());
+    }
+
+    #[test]
+    fn a_name_the_filter_refuses_changes_nothing() {
+        assert!(set("bad name [with spaces", "DEBUG", 1).is_err());
+        assert!(get("bad name [with spaces").is_none());
+        assert!(set("gateway_connect::worker", "DEBUG", 2).is_ok());
+        assert_eq!(get("gateway_connect::worker").unwrap().level, "DEBUG");
     }
 
     #[test]
