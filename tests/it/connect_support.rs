@@ -61,11 +61,20 @@ impl TestWorker {
     }
 
     pub(crate) async fn start_with(clients: &KafkaClients, config: ValidatedConnect) -> Self {
+        Self::start_with_plugins(clients, config, builtin_plugins()).await
+    }
+
+    /// A worker served in this process with `plugins` (e.g. the MySQL or ES plugins).
+    pub(crate) async fn start_with_plugins(
+        clients: &KafkaClients,
+        config: ValidatedConnect,
+        plugins: gateway_connect::PluginRegistry,
+    ) -> Self {
         let shutdown = Shutdown::new();
         let worker = Worker::start(
             config,
             clients.clone(),
-            builtin_plugins(),
+            plugins,
             &MetricsRegistry::new(),
             shutdown.clone(),
         )

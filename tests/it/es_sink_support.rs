@@ -5,10 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use broker_core::telemetry::MetricsRegistry;
-use broker_core::{KafkaClients, Shutdown};
+use broker_core::KafkaClients;
 use connect_api::ConnectorPlugin;
-use gateway_connect::{PluginRegistry, ValidatedConnect, Worker, builtin_plugins};
+use gateway_connect::{PluginRegistry, ValidatedConnect, builtin_plugins};
 use integration_tests::{START_HINT, Services, http_client};
 use rdkafka::producer::FutureRecord;
 use reqwest::Method;
@@ -31,27 +30,7 @@ pub(crate) async fn start_worker_with(
     clients: &KafkaClients,
     config: ValidatedConnect,
 ) -> TestWorker {
-    let shutdown = Shutdown::new();
-    let worker = Worker::start(
-        config,
-        clients.clone(),
-        plugins(),
-        &MetricsRegistry::new(),
-        shutdown.clone(),
-    )
-    .await
-    .unwrap_or_else(|error| panic!("connect worker did not start: {error}"));
-    let address = worker.tcp.local_addr().unwrap();
-    let worker_id = worker.runtime.worker_id.clone();
-    let served = tokio::spawn(async move {
-        worker.serve().await.unwrap();
-    });
-    TestWorker {
-        base: format!("http://{address}"),
-        worker_id,
-        shutdown,
-        served,
-    }
+    TestWorker::start_with_plugins(clients, config, plugins()).await
 }
 
 /// The OpenSearch base URL, checked to answer.

@@ -5,10 +5,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use broker_core::Shutdown;
-use broker_core::telemetry::MetricsRegistry;
-use connect_api::ConnectorPlugin;
-use gateway_connect::{Worker, builtin_plugins};
 use integration_tests::{START_HINT, Services, unique_name};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -16,7 +12,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
 
-use crate::connect_support::{ClusterNames, call, clients, wait_for_state};
+use crate::connect_support::{ClusterNames, call, wait_for_state};
+use crate::mysql_common::start_worker;
 
 async fn mysql() -> MySqlConnection {
     let url = Services::from_env().mysql_url;
@@ -30,35 +27,6 @@ async fn exec(conn: &mut MySqlConnection, sql: &str) {
         .execute(&mut *conn)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-/// A worker whose registry includes the MySQL plugins.
-async fn start_worker(names: &ClusterNames) -> crate::connect_support::TestWorker {
-    let clients = clients().await;
-    let shutdown = Shutdown::new();
-    let plugins = builtin_plugins()
-        .with(ConnectorPlugin::source(mysql_source::MySqlCdcSource))
-        .with(ConnectorPlugin::source(mysql_source::JdbcQuerySource));
-    let worker = Worker::start(
-        names.config(),
-        clients,
-        plugins,
-        &MetricsRegistry::new(),
-        shutdown.clone(),
-    )
-    .await
-    .unwrap_or_else(|error| panic!("connect worker did not start: {error}"));
-    let address = worker.tcp.local_addr().unwrap();
-    let worker_id = worker.runtime.worker_id.clone();
-    let served = tokio::spawn(async move {
-        worker.serve().await.unwrap();
-    });
-    crate::connect_support::TestWorker {
-        base: format!("http://{address}"),
-        worker_id,
-        shutdown,
-        served,
-    }
 }
 
 fn cdc_config(prefix: &str, database: &str) -> Value {

@@ -7,10 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
-use broker_core::Shutdown;
-use broker_core::telemetry::MetricsRegistry;
 use connect_api::ConnectorPlugin;
-use gateway_connect::{Worker, builtin_plugins};
+use gateway_connect::builtin_plugins;
 use integration_tests::{START_HINT, Services, unique_name};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -45,27 +43,7 @@ pub(crate) fn plugins() -> gateway_connect::PluginRegistry {
 
 /// A worker in this process whose registry includes the MySQL plugins.
 pub(crate) async fn start_worker(names: &ClusterNames) -> TestWorker {
-    let shutdown = Shutdown::new();
-    let worker = Worker::start(
-        names.config(),
-        clients().await,
-        plugins(),
-        &MetricsRegistry::new(),
-        shutdown.clone(),
-    )
-    .await
-    .unwrap_or_else(|error| panic!("connect worker did not start: {error}"));
-    let address = worker.tcp.local_addr().unwrap();
-    let worker_id = worker.runtime.worker_id.clone();
-    let served = tokio::spawn(async move {
-        worker.serve().await.unwrap();
-    });
-    TestWorker {
-        base: format!("http://{address}"),
-        worker_id,
-        shutdown,
-        served,
-    }
+    TestWorker::start_with_plugins(&clients().await, names.config(), plugins()).await
 }
 
 /// Debezium config for the server at `url` (`mysql://user[:password]@host:port`).
