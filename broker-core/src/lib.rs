@@ -20,6 +20,7 @@ pub mod metadata;
 pub mod secrets;
 pub mod shutdown;
 pub mod telemetry;
+pub mod topic_configs;
 
 pub use clients::KafkaClients;
 pub use config::{ClusterConfig, ConfigError, ValidatedCluster};

@@ -11,6 +11,7 @@ mod bridge_produce;
 mod bridge_restart;
 mod bridge_topics;
 mod bridge_v3;
+mod bridge_v3_admin;
 mod connect_pipeline;
 mod connect_rest;
 mod connect_storage;

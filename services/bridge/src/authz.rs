@@ -104,8 +104,9 @@ fn needed(method: &Method, route: &str, param: impl Fn(&str) -> Option<String>) 
         return None;
     }
     let operation = match *method {
+        Method::POST if route.ends_with("/configs:alter") => TopicOperation::Manage,
         Method::POST => TopicOperation::Produce,
-        Method::DELETE => TopicOperation::Manage,
+        Method::DELETE | Method::PUT | Method::PATCH => TopicOperation::Manage,
         _ => TopicOperation::Describe,
     };
     param("topic").map(|topic| Needed::Topic(operation, topic))
@@ -210,6 +211,27 @@ mod tests {
             ),
             Some(Needed::Group("<group>".to_owned()))
         );
+        for (method, route) in [
+            (Method::PATCH, "/v3/clusters/{cluster_id}/topics/{topic}"),
+            (
+                Method::PUT,
+                "/v3/clusters/{cluster_id}/topics/{topic}/configs/{name}",
+            ),
+            (
+                Method::DELETE,
+                "/v3/clusters/{cluster_id}/topics/{topic}/configs/{name}",
+            ),
+            (
+                Method::POST,
+                "/v3/clusters/{cluster_id}/topics/{topic}/configs:alter",
+            ),
+        ] {
+            assert_eq!(
+                needed(&method, route, param),
+                topic(TopicOperation::Manage),
+                "{method} {route}"
+            );
+        }
         assert_eq!(needed(&Method::GET, "/topics", param), None);
         assert_eq!(needed(&Method::GET, "/brokers", param), None);
     }

@@ -45,11 +45,34 @@ pub fn api_router() -> OpenApiRouter<BridgeState> {
         .routes(routes!(v3::clusters::list_clusters))
         .routes(routes!(v3::clusters::get_cluster))
         .routes(routes!(v3::topics::list_topics, v3::topics::create_topic))
-        .routes(routes!(v3::topics::get_topic, v3::topics::delete_topic))
+        .routes(routes!(
+            v3::topics::get_topic,
+            v3::topics::update_partition_count,
+            v3::topics::delete_topic
+        ))
+        .routes(routes!(v3::configs::list_all_topic_configs))
+        .routes(routes!(v3::configs::list_topic_configs))
+        .routes(routes!(
+            v3::configs::get_topic_config,
+            v3::configs::update_topic_config,
+            v3::configs::reset_topic_config
+        ))
+        .routes(routes!(v3::configs::alter_topic_configs))
+        .routes(routes!(v3::partitions::list_partitions))
+        .routes(routes!(v3::partitions::get_partition))
+        .routes(routes!(v3::partitions::list_replicas))
+        .routes(routes!(v3::partitions::get_replica))
+        .routes(routes!(v3::partitions::list_brokers))
+        .routes(routes!(v3::partitions::get_broker))
         .routes(routes!(v3::records::produce_records))
         .routes(routes!(v3::records::produce_batch))
         .routes(routes!(v3::groups::list_groups))
+        .routes(routes!(v3::members::get_group))
+        .routes(routes!(v3::members::list_consumers))
+        .routes(routes!(v3::members::get_consumer))
+        .routes(routes!(v3::members::list_assignments))
         .routes(routes!(v3::groups::group_lag_list))
+        .routes(routes!(v3::groups::group_partition_lag))
         .routes(routes!(v3::groups::group_lag_summary))
 }
 

@@ -3,7 +3,10 @@
 //! `{"error_code","message"}` body with 3-digit codes.
 
 pub(crate) mod clusters;
+pub(crate) mod configs;
 pub(crate) mod groups;
+pub(crate) mod members;
+pub(crate) mod partitions;
 pub(crate) mod records;
 pub(crate) mod topics;
 

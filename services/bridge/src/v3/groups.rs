@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::state::BridgeState;
 
-const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 struct Lag {
@@ -27,9 +27,11 @@ struct Lag {
     partition: i32,
     current: i64,
     end: i64,
+    /// The member the partition is assigned to: (consumer id, client id).
+    owner: Option<(String, String)>,
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, BrokerError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(call)
@@ -47,7 +49,7 @@ async fn blocking<T: Send + 'static>(
 async fn group_lags(state: &BridgeState, group: &str) -> Result<Vec<Lag>, ApiError> {
     let mut config = state.clients().consumer_config(group);
     config.set("enable.auto.commit", "false");
-    blocking(move || {
+    let mut lags = blocking(move || {
         let consumer: BaseConsumer = broker_core::clients::create(&config, "lag consumer")?;
         let metadata = consumer
             .fetch_metadata(None, KAFKA_TIMEOUT)
@@ -76,12 +78,47 @@ async fn group_lags(state: &BridgeState, group: &str) -> Result<Vec<Lag>, ApiErr
                     partition: element.partition(),
                     current,
                     end,
+                    owner: None,
                 });
             }
         }
         Ok(lags)
     })
-    .await
+    .await?;
+    // Which member reads each partition; a group without members has lag but no owners.
+    if let Ok(description) = super::members::describe_group(state, group).await {
+        for lag in &mut lags {
+            lag.owner = description
+                .members
+                .iter()
+                .find(|m| {
+                    m.assignment
+                        .iter()
+                        .any(|(t, p)| *t == lag.topic && *p == lag.partition)
+                })
+                .map(|m| (m.id.clone(), m.client_id.clone()));
+        }
+    }
+    Ok(lags)
+}
+
+fn lag_data(base: &str, cluster_id: &str, group: &str, lag: &Lag) -> Value {
+    json!({
+        "kind": "KafkaConsumerLag",
+        "metadata": metadata(
+            format!("{base}/lags/{}/partitions/{}", lag.topic, lag.partition),
+            format!("crn:///kafka={cluster_id}/consumer-group={group}/lag={}/partition={}", lag.topic, lag.partition)),
+        "cluster_id": cluster_id,
+        "consumer_group_id": group,
+        "topic_name": lag.topic,
+        "partition_id": lag.partition,
+        "current_offset": lag.current,
+        "log_end_offset": lag.end,
+        "lag": (lag.end - lag.current).max(0),
+        "consumer_id": lag.owner.as_ref().map_or("", |o| o.0.as_str()),
+        "instance_id": null,
+        "client_id": lag.owner.as_ref().map_or("", |o| o.1.as_str()),
+    })
 }
 
 /// List consumer groups.
@@ -160,30 +197,42 @@ pub(crate) async fn group_lag_list(
     );
     let data: Vec<Value> = lags
         .iter()
-        .map(|lag| {
-            json!({
-                "kind": "KafkaConsumerLag",
-                "metadata": metadata(
-                    format!("{base}/lags/{}/partitions/{}", lag.topic, lag.partition),
-                    format!("crn:///kafka={cluster_id}/consumer-group={group}/lag={}/partition={}", lag.topic, lag.partition)),
-                "cluster_id": cluster_id,
-                "consumer_group_id": group,
-                "topic_name": lag.topic,
-                "partition_id": lag.partition,
-                "current_offset": lag.current,
-                "log_end_offset": lag.end,
-                "lag": (lag.end - lag.current).max(0),
-                "consumer_id": "",
-                "instance_id": null,
-                "client_id": "",
-            })
-        })
+        .map(|lag| lag_data(&base, &cluster_id, &group, lag))
         .collect();
     Ok(axum::Json(json!({
         "kind": "KafkaConsumerLagList",
         "metadata": { "self": format!("{base}/lags"), "next": null },
         "data": data,
     })))
+}
+
+/// Lag of the group on one partition.
+#[utoipa::path(get, path = "/v3/clusters/{cluster_id}/consumer-groups/{group}/lags/{topic}/partitions/{partition}", tag = "v3",
+    params(("cluster_id" = String, Path), ("group" = String, Path), ("topic" = String, Path),
+        ("partition" = i32, Path)),
+    responses((status = 200, description = "KafkaConsumerLag", body = Value),
+        (status = 404, body = crate::ErrorBody)))]
+pub(crate) async fn group_partition_lag(
+    State(state): State<BridgeState>,
+    ApiPath((cluster_id, group, topic, partition)): ApiPath<(String, String, String, i32)>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    let cluster_id = check_cluster(&state, &cluster_id).await?;
+    let lags = group_lags(&state, &group).await?;
+    let lag = lags
+        .iter()
+        .find(|l| l.topic == topic && l.partition == partition)
+        .ok_or_else(|| {
+            ApiError::plain(
+                axum::http::StatusCode::NOT_FOUND,
+                format!("Consumer group {group} has no committed offset on {topic}-{partition}."),
+            )
+        })?;
+    let base = format!(
+        "{}/consumer-groups/{group}",
+        cluster_url(&headers, &cluster_id)
+    );
+    Ok(axum::Json(lag_data(&base, &cluster_id, &group, lag)))
 }
 
 /// Maximum and total lag of the group.
@@ -216,9 +265,9 @@ pub(crate) async fn group_lag_summary(
         "metadata": metadata(format!("{base}/lag-summary"), format!("crn:///kafka={cluster_id}/consumer-group={group}/lag-summary")),
         "cluster_id": cluster_id,
         "consumer_group_id": group,
-        "max_lag_consumer_id": "",
+        "max_lag_consumer_id": max.as_ref().and_then(|l| l.owner.as_ref()).map_or("", |o| o.0.as_str()),
         "max_lag_instance_id": null,
-        "max_lag_client_id": "",
+        "max_lag_client_id": max.as_ref().and_then(|l| l.owner.as_ref()).map_or("", |o| o.1.as_str()),
         "max_lag_topic_name": max.as_ref().map(|l| l.topic.clone()),
         "max_lag_partition_id": max.as_ref().map(|l| l.partition),
         "max_lag": max.as_ref().map_or(0, lag_of),

@@ -1,4 +1,4 @@
-//! v3 topics: list, create, describe, delete.
+//! v3 topics: list, create, describe, grow (partitions_count), delete.
 
 use std::time::Duration;
 
@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use broker_core::BrokerError;
 use gateway_edge::TopicOperation;
-use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminOptions, NewPartitions, NewTopic, TopicReplication};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -35,6 +35,13 @@ pub(crate) struct CreateTopicRequest {
     pub configs: Vec<TopicConfig>,
     #[serde(default)]
     pub validate_only: bool,
+}
+
+/// Body of `PATCH .../topics/{topic}`: Kafka can only add partitions.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdatePartitionCountRequest {
+    pub partitions_count: i32,
 }
 
 fn topic_data(
@@ -74,6 +81,14 @@ pub(crate) fn admin_error(topic: &str, code: rdkafka::types::RDKafkaErrorCode) -
             StatusCode::CONFLICT,
             format!("Topic '{topic}' already exists."),
         ),
+        C::InvalidPartitions
+        | C::InvalidReplicationFactor
+        | C::InvalidReplicaAssignment
+        | C::InvalidConfig
+        | C::InvalidTopic
+        | C::PolicyViolation => ApiError::bad_request(format!(
+            "Kafka refused the request for topic {topic}: {code}."
+        )),
         other => {
             let error = ApiError::from(BrokerError::Resource {
                 operation: "topic administration",
@@ -138,6 +153,8 @@ pub(crate) async fn create_topic(
     let mut topic = NewTopic::new(name, partitions, replication);
     for config in &request.configs {
         if let Some(value) = &config.value {
+            broker_core::topic_configs::check_topic_config(&config.name, value)
+                .map_err(ApiError::bad_request)?;
             topic = topic.set(&config.name, value);
         }
     }
@@ -185,6 +202,58 @@ pub(crate) async fn get_topic(
         .await
         .map_err(|e| ApiError::plain(e.status, e.message))?;
     Ok(axum::Json(topic_data(&headers, &cluster_id, &info)))
+}
+
+/// Raise the partition count of a topic.
+#[utoipa::path(patch, path = "/v3/clusters/{cluster_id}/topics/{topic}", tag = "v3",
+    params(("cluster_id" = String, Path), ("topic" = String, Path)),
+    request_body(content = UpdatePartitionCountRequest, content_type = "application/json"),
+    responses((status = 200, description = "KafkaTopic", body = Value),
+        (status = 400, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody)))]
+pub(crate) async fn update_partition_count(
+    State(state): State<BridgeState>,
+    ApiPath((cluster_id, topic)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    V3Json(request): V3Json<UpdatePartitionCountRequest>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let cluster_id = check_cluster(&state, &cluster_id).await?;
+    let current = state
+        .topic(&topic)
+        .await
+        .map_err(|e| ApiError::plain(e.status, e.message))?;
+    let have = current.partitions.len();
+    let wanted = usize::try_from(request.partitions_count).unwrap_or(0);
+    if wanted < have {
+        return Err(ApiError::bad_request(format!(
+            "Topic {topic} has {have} partitions; partitions_count {} would remove some, \
+             and Kafka can only add partitions.",
+            request.partitions_count
+        )));
+    }
+    if wanted > have {
+        let results = state
+            .admin()
+            .create_partitions(&[NewPartitions::new(&topic, wanted)], &admin_options())
+            .await
+            .map_err(|e| BrokerError::kafka("create partitions", e))?;
+        for result in results {
+            if let Err((topic, code)) = result {
+                return Err(admin_error(&topic, code));
+            }
+        }
+        state.forget_topic(&topic);
+    }
+    // Metadata can lag the controller for a moment after CreatePartitions: answer with
+    // the count that was asked for and acknowledged rather than a stale one.
+    let info = state
+        .topic(&topic)
+        .await
+        .map_err(|e| ApiError::plain(e.status, e.message))?;
+    let mut data = topic_data(&headers, &cluster_id, &info);
+    if info.partitions.len() < wanted {
+        data["partitions_count"] = json!(wanted);
+    }
+    Ok(axum::Json(data))
 }
 
 /// Delete a topic.

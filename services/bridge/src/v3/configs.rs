@@ -1,0 +1,387 @@
+//! v3 topic configs: list (one topic or all), get, set, reset, and batch alter.
+//!
+//! rust-rdkafka offers only the legacy AlterConfigs, which replaces a topic's whole set of
+//! dynamic configs. A change to one key is therefore a read-modify-write: describe the
+//! topic, keep every dynamic (`DYNAMIC_TOPIC_CONFIG`) entry, apply the change, write the
+//! full set back. Two admins changing *different* keys of one topic at the same instant
+//! can lose one of the changes; Confluent's proxy (IncrementalAlterConfigs) cannot.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use broker_core::BrokerError;
+use rdkafka::admin::{AlterConfig, ConfigEntry, ConfigSource, ResourceSpecifier};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::topics::{admin_error, admin_options};
+use super::{check_cluster, cluster_url, metadata};
+use crate::authz::Caller;
+use crate::error::ApiError;
+use crate::extract::{ApiPath, V3Json};
+use crate::state::BridgeState;
+use gateway_edge::TopicOperation;
+
+/// How long a change may take to show in DescribeConfigs before the handler answers anyway.
+const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Body of `PUT .../configs/{name}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateConfigRequest {
+    pub value: String,
+}
+
+/// What `configs:alter` does with one key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum AlterOperation {
+    #[default]
+    Set,
+    Delete,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AlterEntry {
+    pub name: String,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub operation: AlterOperation,
+}
+
+/// Body of `POST .../configs:alter`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AlterConfigsRequest {
+    pub data: Vec<AlterEntry>,
+    #[serde(default)]
+    pub validate_only: bool,
+}
+
+fn source_name(source: &ConfigSource) -> &'static str {
+    match source {
+        ConfigSource::DynamicTopic => "DYNAMIC_TOPIC_CONFIG",
+        ConfigSource::DynamicBroker => "DYNAMIC_BROKER_CONFIG",
+        ConfigSource::DynamicDefaultBroker => "DYNAMIC_DEFAULT_BROKER_CONFIG",
+        ConfigSource::StaticBroker => "STATIC_BROKER_CONFIG",
+        ConfigSource::Default => "DEFAULT_CONFIG",
+        ConfigSource::Unknown => "UNKNOWN",
+    }
+}
+
+/// The topic's config entries as Kafka describes them; 404 for a missing topic.
+async fn describe(state: &BridgeState, topic: &str) -> Result<Vec<ConfigEntry>, ApiError> {
+    let results = state
+        .admin()
+        .describe_configs(&[ResourceSpecifier::Topic(topic)], &admin_options())
+        .await
+        .map_err(|e| BrokerError::kafka("describe configs", e))?;
+    let mut entries = Vec::new();
+    for result in results {
+        match result {
+            Ok(resource) => entries.extend(resource.entries),
+            Err(code) => return Err(admin_error(topic, code)),
+        }
+    }
+    // Kafka describes a missing topic as one without configs.
+    if entries.is_empty() {
+        return Err(admin_error(
+            topic,
+            rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
+        ));
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(entries)
+}
+
+fn config_data(base: &str, cluster_id: &str, topic: &str, entry: &ConfigEntry) -> Value {
+    let source = source_name(&entry.source);
+    // Kafka masks sensitive values itself (null); never echo one that slipped through.
+    let value = if entry.is_sensitive {
+        None
+    } else {
+        entry.value.clone()
+    };
+    json!({
+        "kind": "KafkaTopicConfig",
+        "metadata": metadata(
+            format!("{base}/topics/{topic}/configs/{}", entry.name),
+            format!("crn:///kafka={cluster_id}/topic={topic}/config={}", entry.name)),
+        "cluster_id": cluster_id,
+        "topic_name": topic,
+        "name": entry.name,
+        "value": value,
+        "is_default": entry.is_default,
+        "is_read_only": entry.is_read_only,
+        "is_sensitive": entry.is_sensitive,
+        "source": source,
+        // librdkafka does not return synonyms; the entry's own source is the first one.
+        "synonyms": [{ "name": entry.name, "value": value, "source": source }],
+    })
+}
+
+/// Writes `change` on top of the topic's current dynamic configs.
+async fn alter(
+    state: &BridgeState,
+    topic: &str,
+    change: &[(String, Option<String>)],
+    validate_only: bool,
+) -> Result<(), ApiError> {
+    let entries = describe(state, topic).await?;
+    let known: BTreeMap<&str, &ConfigEntry> =
+        entries.iter().map(|e| (e.name.as_str(), e)).collect();
+    for (name, _) in change {
+        match known.get(name.as_str()) {
+            None => {
+                return Err(ApiError::plain(
+                    StatusCode::NOT_FOUND,
+                    format!("Config {name} cannot be found for topic {topic}."),
+                ));
+            }
+            Some(entry) if entry.is_read_only => {
+                return Err(ApiError::bad_request(format!(
+                    "Config {name} of topic {topic} is read-only."
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    for (name, value) in change {
+        if let Some(value) = value {
+            broker_core::topic_configs::check_topic_config(name, value)
+                .map_err(ApiError::bad_request)?;
+        }
+    }
+    let mut wanted: BTreeMap<String, String> = entries
+        .iter()
+        .filter(|e| e.source == ConfigSource::DynamicTopic)
+        .filter_map(|e| Some((e.name.clone(), e.value.clone()?)))
+        .collect();
+    for (name, value) in change {
+        match value {
+            Some(value) => wanted.insert(name.clone(), value.clone()),
+            None => wanted.remove(name),
+        };
+    }
+    let mut request = AlterConfig::new(ResourceSpecifier::Topic(topic));
+    for (name, value) in &wanted {
+        request = request.set(name, value);
+    }
+    let results = state
+        .admin()
+        .alter_configs(&[request], &admin_options().validate_only(validate_only))
+        .await
+        .map_err(|e| BrokerError::kafka("alter configs", e))?;
+    for result in results {
+        if let Err((_, code)) = result {
+            return Err(alter_error(topic, code));
+        }
+    }
+    if !validate_only {
+        settle(state, topic, &wanted).await?;
+    }
+    Ok(())
+}
+
+/// Waits until DescribeConfigs shows what was written. A broker applies a config change
+/// when it reads the record from the metadata log, a moment after AlterConfigs answers;
+/// without the wait a client's next read (or our next read-modify-write) could see, and
+/// write back, the old values.
+async fn settle(
+    state: &BridgeState,
+    topic: &str,
+    wanted: &BTreeMap<String, String>,
+) -> Result<(), ApiError> {
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let entries = describe(state, topic).await?;
+        let dynamic: BTreeMap<&str, &str> = entries
+            .iter()
+            .filter(|e| e.source == ConfigSource::DynamicTopic)
+            .filter_map(|e| Some((e.name.as_str(), e.value.as_deref()?)))
+            .collect();
+        let applied = dynamic.len() == wanted.len()
+            && wanted
+                .iter()
+                .all(|(name, value)| dynamic.get(name.as_str()) == Some(&value.as_str()));
+        if applied {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(topic, "config change acknowledged but not yet visible");
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+fn alter_error(topic: &str, code: rdkafka::types::RDKafkaErrorCode) -> ApiError {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    match code {
+        C::InvalidConfig | C::InvalidRequest | C::PolicyViolation => ApiError::bad_request(
+            format!("Kafka refused the config change of topic {topic}: {code}."),
+        ),
+        other => admin_error(topic, other),
+    }
+}
+
+/// List the configs of a topic.
+#[utoipa::path(get, path = "/v3/clusters/{cluster_id}/topics/{topic}/configs", tag = "v3",
+    params(("cluster_id" = String, Path), ("topic" = String, Path)),
+    responses((status = 200, description = "KafkaTopicConfigList", body = Value),
+        (status = 404, body = crate::ErrorBody)))]
+pub(crate) async fn list_topic_configs(
+    State(state): State<BridgeState>,
+    ApiPath((cluster_id, topic)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    let cluster_id = check_cluster(&state, &cluster_id).await?;
+    let base = cluster_url(&headers, &cluster_id);
+    let data: Vec<Value> = describe(&state, &topic)
+        .await?
+        .iter()
+        .map(|entry| config_data(&base, &cluster_id, &topic, entry))
+        .collect();
+    Ok(axum::Json(json!({
+        "kind": "KafkaTopicConfigList",
+        "metadata": { "self": format!("{base}/topics/{topic}/configs"), "next": null },
+        "data": data,
+    })))
+}
+
+/// List the configs of every topic the caller may describe.
+#[utoipa::path(get, path = "/v3/clusters/{cluster_id}/topics/-/configs", tag = "v3",
+    params(("cluster_id" = String, Path)),
+    responses((status = 200, description = "KafkaTopicConfigList", body = Value)))]
+pub(crate) async fn list_all_topic_configs(
+    State(state): State<BridgeState>,
+    ApiPath(cluster_id): ApiPath<String>,
+    headers: HeaderMap,
+    caller: Caller,
+) -> Result<axum::Json<Value>, ApiError> {
+    let cluster_id = check_cluster(&state, &cluster_id).await?;
+    let base = cluster_url(&headers, &cluster_id);
+    let mut topics: Vec<String> = state
+        .inspector()
+        .metadata(None)
+        .await?
+        .topics
+        .into_iter()
+        .map(|t| t.name)
+        .filter(|name| caller.may_topic(TopicOperation::Describe, name))
+        .collect();
+    topics.sort();
+    let specifiers: Vec<ResourceSpecifier<'_>> =
+        topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
+    let mut data = Vec::new();
+    // One DescribeConfigs per chunk keeps a cluster with thousands of topics from sending
+    // one enormous request.
+    for chunk in specifiers.chunks(200) {
+        let results = state
+            .admin()
+            .describe_configs(chunk, &admin_options())
+            .await
+            .map_err(|e| BrokerError::kafka("describe configs", e))?;
+        for resource in results.into_iter().flatten() {
+            let rdkafka::admin::OwnedResourceSpecifier::Topic(topic) = &resource.specifier else {
+                continue;
+            };
+            let mut entries = resource.entries.iter().collect::<Vec<_>>();
+            entries.sort_by(|a, b| a.name.cmp(&b.name));
+            data.extend(
+                entries
+                    .into_iter()
+                    .map(|entry| config_data(&base, &cluster_id, topic, entry)),
+            );
+        }
+    }
+    Ok(axum::Json(json!({
+        "kind": "KafkaTopicConfigList",
+        "metadata": { "self": format!("{base}/topics/-/configs"), "next": null },
+        "data": data,
+    })))
+}
+
+/// Get one config of a topic.
+#[utoipa::path(get, path = "/v3/clusters/{cluster_id}/topics/{topic}/configs/{name}", tag = "v3",
+    params(("cluster_id" = String, Path), ("topic" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "KafkaTopicConfig", body = Value),
+        (status = 404, body = crate::ErrorBody)))]
+pub(crate) async fn get_topic_config(
+    State(state): State<BridgeState>,
+    ApiPath((cluster_id, topic, name)): ApiPath<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    let cluster_id = check_cluster(&state, &cluster_id).await?;
+    let base = cluster_url(&headers, &cluster_id);
+    let entries = describe(&state, &topic).await?;
+    let entry = entries.iter().find(|e| e.name == name).ok_or_else(|| {
+        ApiError::plain(
+            StatusCode::NOT_FOUND,
+            format!("Config {name} cannot be found for topic {topic}."),
+        )
+    })?;
+    Ok(axum::Json(config_data(&base, &cluster_id, &topic, entry)))
+}
+
+/// Set one config of a topic.
+#[utoipa::path(put, path = "/v3/clusters/{cluster_id}/topics/{topic}/configs/{name}", tag = "v3",
+    params(("cluster_id" = String, Path), ("topic" = String, Path), ("name" = String, Path)),
+    request_body(content = UpdateConfigRequest, content_type = "application/json"),
+    responses((status = 204), (status = 400, body = crate::ErrorBody),
+        (status = 404, body = crate::ErrorBody)))]
+pub(crate) async fn update_topic_config(
+    State(state): State<BridgeState>,
+    ApiPath((cluster_id, topic, name)): ApiPath<(String, String, String)>,
+    V3Json(request): V3Json<UpdateConfigRequest>,
+) -> Result<StatusCode, ApiError> {
+    check_cluster(&state, &cluster_id).await?;
+    alter(&state, &topic, &[(name, Some(request.value))], false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reset one config of a topic to its default.
+#[utoipa::path(delete, path = "/v3/clusters/{cluster_id}/topics/{topic}/configs/{name}", tag = "v3",
+    params(("cluster_id" = String, Path), ("topic" = String, Path), ("name" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::ErrorBody)))]
+pub(crate) async fn reset_topic_config(
+    State(state): State<BridgeState>,
+    ApiPath((cluster_id, topic, name)): ApiPath<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    check_cluster(&state, &cluster_id).await?;
+    alter(&state, &topic, &[(name, None)], false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Set and reset several configs of a topic at once.
+#[utoipa::path(post, path = "/v3/clusters/{cluster_id}/topics/{topic}/configs:alter", tag = "v3",
+    params(("cluster_id" = String, Path), ("topic" = String, Path)),
+    request_body(content = AlterConfigsRequest, content_type = "application/json"),
+    responses((status = 204), (status = 400, body = crate::ErrorBody),
+        (status = 404, body = crate::ErrorBody)))]
+pub(crate) async fn alter_topic_configs(
+    State(state): State<BridgeState>,
+    ApiPath((cluster_id, topic)): ApiPath<(String, String)>,
+    V3Json(request): V3Json<AlterConfigsRequest>,
+) -> Result<StatusCode, ApiError> {
+    check_cluster(&state, &cluster_id).await?;
+    let mut change = Vec::with_capacity(request.data.len());
+    for entry in request.data {
+        let value = match (entry.operation, entry.value) {
+            (AlterOperation::Set, Some(value)) => Some(value),
+            (AlterOperation::Set, None) => {
+                return Err(ApiError::bad_request(format!(
+                    "Config {} needs a value to be SET.",
+                    entry.name
+                )));
+            }
+            (AlterOperation::Delete, _) => None,
+        };
+        change.push((entry.name, value));
+    }
+    alter(&state, &topic, &change, request.validate_only).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
