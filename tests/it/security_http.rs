@@ -176,6 +176,7 @@ fn bridge_auth(files: &Files, allowed: &str, other: &str, group: &str) -> String
         principal = "bob"
         topics = ["{other}"]
         operations = ["describe"]
+        groups = ["{group}"]
         [[acl]]
         principal = "ci"
         topics = ["{allowed}"]
@@ -419,6 +420,33 @@ async fn security_bridge_authenticates_and_authorizes() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let response = subscribe(&allowed).await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // Bob may use the group, but not the instance alice created: neither read from it nor
+    // delete it.
+    let response = http
+        .get(format!("{base}/consumers/{group}/instances/c1/records"))
+        .header("accept", JSON)
+        .basic_auth("bob", Some("bob-pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error_code"], json!(40301), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("another principal"),
+        "{body}"
+    );
+    let response = http
+        .delete(format!("{base}/consumers/{group}/instances/c1"))
+        .header("content-type", V2)
+        .basic_auth("bob", Some("bob-pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let response = http
         .delete(format!("{base}/consumers/{group}/instances/c1"))
         .header("content-type", V2)

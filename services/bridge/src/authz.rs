@@ -11,7 +11,7 @@
 //!
 //! Without authentication no principal is present and everything is allowed.
 
-use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::Method;
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use gateway_edge::{Principal, TopicOperation};
 
 use crate::error::ApiError;
+use crate::state::BridgeState;
 
 /// The authenticated caller of a request, if the listener authenticates.
 #[derive(Debug, Clone)]
@@ -112,8 +113,13 @@ fn needed(method: &Method, route: &str, param: impl Fn(&str) -> Option<String>) 
     param("topic").map(|topic| Needed::Topic(operation, topic))
 }
 
-/// Checks the topic or group a route names against the caller's grants.
-pub(crate) async fn authorize(request: Request, next: Next) -> Response {
+/// Checks the topic or group a route names against the caller's grants, and that a
+/// consumer instance is used only by the principal that created it.
+pub(crate) async fn authorize(
+    State(state): State<BridgeState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (mut parts, body) = request.into_parts();
     let caller = Caller(parts.extensions.get::<Principal>().cloned());
     if caller.0.is_some()
@@ -133,19 +139,44 @@ pub(crate) async fn authorize(request: Request, next: Next) -> Response {
                     .map(|(_, value)| value.to_owned())
             })
         };
-        let verdict = match needed(&parts.method, &route, param) {
+        let owner_check = match (param("group"), param("instance")) {
+            (Some(group), Some(instance)) => check_owner(&state, &caller, &group, &instance),
+            _ => Ok(()),
+        };
+        let verdict = owner_check.and_then(|()| match needed(&parts.method, &route, param) {
             None => Ok(()),
             Some(Needed::Topic(operation, topic)) => caller.require_topic(operation, &topic),
             Some(Needed::Group(group)) if caller.may_group(&group) => Ok(()),
             Some(Needed::Group(group)) => {
                 Err(caller.forbidden(&format!("use consumer group {group}")))
             }
-        };
+        });
         if let Err(error) = verdict {
             return error.into_response();
         }
     }
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// A consumer instance holds its creator's position and uncommitted records: another
+/// principal, even one granted the group, may neither read from it nor delete it.
+fn check_owner(
+    state: &BridgeState,
+    caller: &Caller,
+    group: &str,
+    instance: &str,
+) -> Result<(), ApiError> {
+    let Some(owner) = state.consumers().owner(group, instance) else {
+        // Unknown instance: the handler answers 40403.
+        return Ok(());
+    };
+    let name = caller.0.as_ref().map(|p| p.name.as_str());
+    if owner.as_deref() == name {
+        return Ok(());
+    }
+    Err(caller.forbidden(&format!(
+        "use consumer instance {instance} of group {group}, which another principal created"
+    )))
 }
 
 #[cfg(test)]

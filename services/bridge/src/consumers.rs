@@ -147,6 +147,7 @@ pub(crate) async fn create_consumer(
     State(state): State<BridgeState>,
     ApiPath(group): ApiPath<String>,
     headers: HeaderMap,
+    caller: crate::authz::Caller,
     ControlJson(body): ControlJson<Value>,
 ) -> Result<KafkaJson<CreatedInstance>, ApiError> {
     let flavor = state.config().flavor;
@@ -173,7 +174,14 @@ pub(crate) async fn create_consumer(
             ApiError::unprocessable(42204, format!("Invalid consumer configuration: {error}"))
         },
     )?;
-    let instance = ConsumerInstance::new(group.clone(), name.clone(), request.settings, consumer);
+    let owner = caller.0.map(|principal| principal.name);
+    let instance = ConsumerInstance::new(
+        group.clone(),
+        name.clone(),
+        request.settings,
+        owner,
+        consumer,
+    );
     state.consumers().insert(instance)?;
     tracing::info!(%group, instance = %name, "consumer instance created");
     Ok(KafkaJson::v2(CreatedInstance {

@@ -86,8 +86,11 @@ pub fn router(state: BridgeState) -> Router {
         .merge(SwaggerUi::new("/swagger-ui").url("/openapi.json", openapi))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authz::authorize,
+        ))
         .with_state(state)
-        .layer(axum::middleware::from_fn(authz::authorize))
         .layer(axum::middleware::map_response_with_state(
             flavor,
             render_for_flavor,

@@ -66,6 +66,8 @@ pub(crate) struct ConsumerInstance {
     pub group: String,
     pub name: String,
     pub settings: InstanceSettings,
+    /// The authenticated principal that created the instance; only it may use it.
+    pub owner: Option<String>,
     pub consumer: Arc<StreamConsumer>,
     /// Held for the whole of each request: calls on one instance are serialized.
     pub state: tokio::sync::Mutex<InstanceState>,
@@ -91,12 +93,14 @@ impl ConsumerInstance {
         group: String,
         name: String,
         settings: InstanceSettings,
+        owner: Option<String>,
         consumer: StreamConsumer,
     ) -> Self {
         Self {
             group,
             name,
             settings,
+            owner,
             consumer: Arc::new(consumer),
             state: tokio::sync::Mutex::new(InstanceState::default()),
             last_used: Mutex::new(Instant::now()),

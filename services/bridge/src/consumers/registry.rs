@@ -129,6 +129,15 @@ impl ConsumerRegistry {
             .contains_key(&(group.to_owned(), name.to_owned()))
     }
 
+    /// The principal that created the instance: `None` when the instance is unknown,
+    /// `Some(None)` when it was created without authentication.
+    pub(crate) fn owner(&self, group: &str, name: &str) -> Option<Option<String>> {
+        self.inner
+            .lock()
+            .get(&(group.to_owned(), name.to_owned()))
+            .map(|instance| instance.owner.clone())
+    }
+
     /// The live instance, marked as used; 40403 when unknown or expired.
     pub(crate) fn get(&self, group: &str, name: &str) -> Result<Arc<ConsumerInstance>, ApiError> {
         close(self.inner.expire());
