@@ -20,6 +20,7 @@ use crate::error::ConnectError;
 use crate::plugin::PluginRegistry;
 use crate::runtime::{Metrics, Runtime};
 use crate::status_metrics::StatusCollector;
+use crate::task_metrics_collector::TaskMetricsCollector;
 use crate::storage::config_store::ConfigStore;
 use crate::storage::offset_store::OffsetStore;
 use crate::storage::status_store::StatusStore;
@@ -147,6 +148,9 @@ impl Worker {
         registry.with_registry(|r| {
             r.register_collector(Box::new(StatusCollector {
                 runtime: Arc::clone(&runtime),
+            }));
+            r.register_collector(Box::new(TaskMetricsCollector {
+                registry: runtime.task_metrics.clone(),
             }));
         });
         runtime.mark_started();
