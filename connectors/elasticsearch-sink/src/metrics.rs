@@ -60,18 +60,46 @@ impl std::fmt::Display for CountersSnapshot {
 impl SinkCounters {
     /// Registers this task's counters on the runtime's hook.
     pub fn register(metrics: &TaskMetrics) -> Self {
-        let counter = |name: &str, help: &str| metrics.counter(&format!("{METRIC_PREFIX}_{name}"), help);
+        let counter =
+            |name: &str, help: &str| metrics.counter(&format!("{METRIC_PREFIX}_{name}"), help);
         Self {
             bulk_requests: counter("bulk_requests", "Bulk requests sent, retries included"),
-            documents_indexed: counter("documents_indexed", "Documents indexed (created or updated)"),
-            documents_deleted: counter("documents_deleted", "Documents deleted for tombstones (behavior.on.null.values=delete)"),
-            records_skipped_null: counter("records_skipped_null", "Records with a null value skipped (behavior.on.null.values=ignore)"),
-            records_dropped_invalid: counter("records_dropped_invalid", "Records dropped as invalid (drop.invalid.message=true)"),
-            documents_malformed: counter("documents_malformed", "Documents the cluster refused as malformed (non-retriable)"),
-            documents_already_indexed: counter("documents_already_indexed", "Creates answered 409 because the document exists (write.method=insert replays)"),
-            version_conflicts: counter("version_conflicts", "Documents refused with a version conflict"),
-            items_retried: counter("items_retried", "Bulk items retried after a retriable item error"),
-            requests_retried: counter("requests_retried", "Bulk requests retried after a transport or cluster error"),
+            documents_indexed: counter(
+                "documents_indexed",
+                "Documents indexed (created or updated)",
+            ),
+            documents_deleted: counter(
+                "documents_deleted",
+                "Documents deleted for tombstones (behavior.on.null.values=delete)",
+            ),
+            records_skipped_null: counter(
+                "records_skipped_null",
+                "Records with a null value skipped (behavior.on.null.values=ignore)",
+            ),
+            records_dropped_invalid: counter(
+                "records_dropped_invalid",
+                "Records dropped as invalid (drop.invalid.message=true)",
+            ),
+            documents_malformed: counter(
+                "documents_malformed",
+                "Documents the cluster refused as malformed (non-retriable)",
+            ),
+            documents_already_indexed: counter(
+                "documents_already_indexed",
+                "Creates answered 409 because the document exists (write.method=insert replays)",
+            ),
+            version_conflicts: counter(
+                "version_conflicts",
+                "Documents refused with a version conflict",
+            ),
+            items_retried: counter(
+                "items_retried",
+                "Bulk items retried after a retriable item error",
+            ),
+            requests_retried: counter(
+                "requests_retried",
+                "Bulk requests retried after a transport or cluster error",
+            ),
         }
     }
 

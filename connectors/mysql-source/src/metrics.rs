@@ -32,7 +32,10 @@ impl EventCounts {
         };
         Self {
             seen: gauge("TotalNumberOfEventsSeen", "Change events handed to Connect"),
-            creates: gauge("TotalNumberOfCreateEventsSeen", "Create (and snapshot read) events"),
+            creates: gauge(
+                "TotalNumberOfCreateEventsSeen",
+                "Create (and snapshot read) events",
+            ),
             updates: gauge("TotalNumberOfUpdateEventsSeen", "Update events"),
             deletes: gauge("TotalNumberOfDeleteEventsSeen", "Delete events"),
         }
@@ -164,8 +167,14 @@ impl CdcMetrics {
             Some(gtid) => gtid.to_owned(),
             None => format!(
                 "{}:{}",
-                source.get("file").and_then(Value::as_str).unwrap_or_default(),
-                source.get("pos").and_then(Value::as_u64).unwrap_or_default()
+                source
+                    .get("file")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                source
+                    .get("pos")
+                    .and_then(Value::as_u64)
+                    .unwrap_or_default()
             ),
         };
         if self.last_transaction.as_deref() != Some(transaction.as_str()) {
@@ -205,7 +214,8 @@ mod tests {
             .into_iter()
             .find(|s| {
                 s.name == name
-                    && s.labels.contains(&("context".to_owned(), context.to_owned()))
+                    && s.labels
+                        .contains(&("context".to_owned(), context.to_owned()))
                     && !s.labels.iter().any(|(k, _)| k == "table")
             })
             .map_or(-1, |s| s.value)
@@ -224,16 +234,39 @@ mod tests {
             record(json!({"ts_ms": 5})),
         ]);
         let name = |attribute: &str| format!("debezium_metrics_{attribute}");
-        assert_eq!(value_of(&metrics, &name("TotalNumberOfEventsSeen"), "snapshot"), 2);
-        assert_eq!(value_of(&metrics, &name("TotalNumberOfEventsSeen"), "streaming"), 3);
-        assert_eq!(value_of(&metrics, &name("TotalNumberOfUpdateEventsSeen"), "streaming"), 1);
-        assert_eq!(value_of(&metrics, &name("NumberOfCommittedTransactions"), "streaming"), 2);
+        assert_eq!(
+            value_of(&metrics, &name("TotalNumberOfEventsSeen"), "snapshot"),
+            2
+        );
+        assert_eq!(
+            value_of(&metrics, &name("TotalNumberOfEventsSeen"), "streaming"),
+            3
+        );
+        assert_eq!(
+            value_of(
+                &metrics,
+                &name("TotalNumberOfUpdateEventsSeen"),
+                "streaming"
+            ),
+            1
+        );
+        assert_eq!(
+            value_of(
+                &metrics,
+                &name("NumberOfCommittedTransactions"),
+                "streaming"
+            ),
+            2
+        );
         let rows = metrics
             .samples()
             .into_iter()
             .find(|s| s.name == name("RowsScanned"))
             .expect("rows scanned");
-        assert!(rows.labels.contains(&("table".to_owned(), "d.a".to_owned())));
+        assert!(
+            rows.labels
+                .contains(&("table".to_owned(), "d.a".to_owned()))
+        );
         assert_eq!(rows.value, 2);
         assert!(value_of(&metrics, &name("MilliSecondsBehindSource"), "streaming") > 0);
     }

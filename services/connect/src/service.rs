@@ -20,11 +20,11 @@ use crate::error::ConnectError;
 use crate::plugin::PluginRegistry;
 use crate::runtime::{Metrics, Runtime};
 use crate::status_metrics::StatusCollector;
-use crate::task_metrics_collector::TaskMetricsCollector;
 use crate::storage::config_store::ConfigStore;
 use crate::storage::offset_store::OffsetStore;
 use crate::storage::status_store::StatusStore;
 use crate::storage::topics::ensure_internal_topics;
+use crate::task_metrics_collector::TaskMetricsCollector;
 use crate::worker::{membership, supervisor};
 
 /// A started worker: the runtime, its bound listener and its supervisor.
