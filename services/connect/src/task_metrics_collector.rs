@@ -345,18 +345,26 @@ impl Collector for TaskMetricsCollector {
     }
 }
 
-/// Every exported task series name, for the docs test.
-#[cfg(test)]
-pub(crate) fn exported_names() -> Vec<String> {
-    ATTRIBUTES
-        .iter()
-        .map(|a| prometheus_name(a.group, a.name))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docs_list_every_task_series() {
+        let docs = include_str!("../../../docs/metrics.md");
+        for attribute in ATTRIBUTES {
+            let name = prometheus_name(attribute.group, attribute.name);
+            assert!(
+                docs.contains(&format!("`{name}`")),
+                "docs/metrics.md lacks {name}"
+            );
+            assert!(
+                docs.contains(attribute.name),
+                "docs/metrics.md lacks the JMX attribute {}",
+                attribute.name
+            );
+        }
+    }
 
     #[test]
     fn names_follow_the_jmx_exporter_rules() {
