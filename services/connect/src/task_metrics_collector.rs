@@ -252,6 +252,8 @@ fn count(value: u64) -> i64 {
 }
 
 type Labels = Vec<(String, String)>;
+/// A plugin metric family: help, kind and one reading per label set.
+type Family = (String, MetricKind, Vec<(Labels, Reading)>);
 
 fn task_labels(groups: &TaskMetricGroups) -> Labels {
     vec![
@@ -289,11 +291,8 @@ fn encode_series(
 }
 
 /// Plugin samples of every task, grouped into families by name.
-fn plugin_families(
-    tasks: &[std::sync::Arc<TaskMetricGroups>],
-) -> BTreeMap<String, (String, MetricKind, Vec<(Labels, Reading)>)> {
-    let mut families: BTreeMap<String, (String, MetricKind, Vec<(Labels, Reading)>)> =
-        BTreeMap::new();
+fn plugin_families(tasks: &[std::sync::Arc<TaskMetricGroups>]) -> BTreeMap<String, Family> {
+    let mut families: BTreeMap<String, Family> = BTreeMap::new();
     for groups in tasks {
         for MetricSample {
             name,
