@@ -56,6 +56,7 @@ impl EventCounts {
 #[derive(Debug)]
 pub(crate) struct CdcMetrics {
     metrics: TaskMetrics,
+    plugin: &'static str,
     server: String,
     snapshot: EventCounts,
     streaming: EventCounts,
@@ -70,14 +71,16 @@ pub(crate) struct CdcMetrics {
     last_transaction: Option<String>,
 }
 
-fn labels<'a>(server: &'a str, context: &'a str) -> [(&'a str, &'a str); 3] {
-    [("plugin", "mysql"), ("name", server), ("context", context)]
+fn labels<'a>(plugin: &'a str, server: &'a str, context: &'a str) -> [(&'a str, &'a str); 3] {
+    [("plugin", plugin), ("name", server), ("context", context)]
 }
 
 impl CdcMetrics {
-    pub(crate) fn register(metrics: &TaskMetrics, server: &str) -> Self {
-        let snapshot = labels(server, "snapshot");
-        let streaming = labels(server, "streaming");
+    /// `plugin`: `mysql`, or `mariadb` for Debezium's MariaDB connector class, whose MBeans
+    /// live in the `debezium.mariadb` domain.
+    pub(crate) fn register(metrics: &TaskMetrics, plugin: &'static str, server: &str) -> Self {
+        let snapshot = labels(plugin, server, "snapshot");
+        let streaming = labels(plugin, server, "streaming");
         let gauge = |attribute: &str, help: &str, labels: &[(&str, &str)]| {
             metrics.gauge_with_labels(&format!("{PREFIX}_{attribute}"), help, labels)
         };
@@ -102,6 +105,7 @@ impl CdcMetrics {
                 &streaming,
             ),
             metrics: metrics.clone(),
+            plugin,
             server: server.to_owned(),
             rows_scanned: HashMap::new(),
             last_transaction: None,
@@ -144,7 +148,7 @@ impl CdcMetrics {
         let text = |key: &str| source.get(key).and_then(Value::as_str).unwrap_or_default();
         let table = format!("{}.{}", text("db"), text("table"));
         if !self.rows_scanned.contains_key(&table) {
-            let mut labels = labels(&self.server, "snapshot").to_vec();
+            let mut labels = labels(self.plugin, &self.server, "snapshot").to_vec();
             labels.push(("table", &table));
             let gauge = self.metrics.gauge_with_labels(
                 &format!("{PREFIX}_RowsScanned"),
@@ -224,7 +228,7 @@ mod tests {
     #[test]
     fn events_are_counted_per_context_and_transactions_once() {
         let metrics = TaskMetrics::default();
-        let mut cdc = CdcMetrics::register(&metrics, "shop");
+        let mut cdc = CdcMetrics::register(&metrics, "mysql", "shop");
         cdc.handed_out(&[
             record(json!({"op": "r", "source": {"db": "d", "table": "a"}})),
             record(json!({"op": "r", "source": {"db": "d", "table": "a"}})),

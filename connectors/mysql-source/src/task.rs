@@ -97,7 +97,7 @@ impl CdcTask {
             last_offset: stored.clone(),
             last_emitted: std::time::Instant::now(),
             progress: context.progress.clone(),
-            metrics: CdcMetrics::register(&context.metrics, &config_prefix),
+            metrics: CdcMetrics::register(&context.metrics, connector, &config_prefix),
         };
         task.begin(stored).await?;
         Ok(task)
