@@ -46,11 +46,13 @@ impl ClusterNames {
     }
 }
 
-/// A worker served in this process.
+/// A worker served in this process, and the metrics service (`/metrics`, without the
+/// cluster series) over the registry the worker registers in, as in the gateway binary.
 #[derive(Debug)]
 pub(crate) struct TestWorker {
     pub(crate) base: String,
     pub(crate) worker_id: String,
+    pub(crate) metrics_url: String,
     pub(crate) shutdown: Shutdown,
     pub(crate) served: tokio::task::JoinHandle<()>,
 }
@@ -71,15 +73,17 @@ impl TestWorker {
         plugins: gateway_connect::PluginRegistry,
     ) -> Self {
         let shutdown = Shutdown::new();
+        let registry = MetricsRegistry::new();
         let worker = Worker::start(
             config,
             clients.clone(),
             plugins,
-            &MetricsRegistry::new(),
+            &registry,
             shutdown.clone(),
         )
         .await
         .unwrap_or_else(|error| panic!("connect worker did not start: {error}"));
+        let metrics_url = serve_metrics(clients, registry, shutdown.clone()).await;
         let address = worker.tcp.local_addr().unwrap();
         let worker_id = worker.runtime.worker_id.clone();
         let served = tokio::spawn(async move {
@@ -88,8 +92,40 @@ impl TestWorker {
         Self {
             base: format!("http://{address}"),
             worker_id,
+            metrics_url,
             shutdown,
             served,
+        }
+    }
+
+    /// `GET /metrics` in the Prometheus text format.
+    pub(crate) async fn scrape(&self) -> String {
+        let response = http_client()
+            .get(&self.metrics_url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", self.metrics_url));
+        assert_eq!(response.status().as_u16(), 200, "{}", self.metrics_url);
+        response.text().await.unwrap()
+    }
+
+    /// Scrapes until `done(text)` holds, or panics with the last scrape after `timeout`.
+    pub(crate) async fn wait_for_metrics(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let text = self.scrape().await;
+            if done(&text) {
+                return text;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "metrics did not reach the expected values within {timeout:?}:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
@@ -105,6 +141,56 @@ impl TestWorker {
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+}
+
+/// Serves the metrics service (cluster series off) on a free port until `shutdown`.
+async fn serve_metrics(
+    clients: &KafkaClients,
+    registry: MetricsRegistry,
+    shutdown: Shutdown,
+) -> String {
+    let port = integration_tests::process::free_port();
+    let text = format!("cluster_metrics = false\n[http]\nlisten = \"127.0.0.1:{port}\"\n");
+    let config: gateway_metrics::MetricsConfig = toml::from_str(&text).unwrap();
+    let config = config.validate("metrics").unwrap();
+    let clients = clients.clone();
+    tokio::spawn(async move {
+        if let Err(error) = gateway_metrics::run(config, clients, registry, shutdown).await {
+            panic!("metrics service failed: {error}");
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    for _ in 0..100 {
+        if http_client().get(&url).send().await.is_ok() {
+            return url;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("metrics service did not listen at {url}");
+}
+
+/// The value of the series `name{labels…}` in a Prometheus text scrape (label order as
+/// exported: `connector`, `task`, then the plugin's).
+pub(crate) fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let wanted: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?;
+        let (label_text, value) = match rest.strip_prefix('{') {
+            Some(rest) => rest.split_once("} ")?,
+            None => ("", rest.strip_prefix(' ')?),
+        };
+        let present: Vec<&str> = if label_text.is_empty() {
+            Vec::new()
+        } else {
+            label_text.split(',').collect()
+        };
+        let matches =
+            wanted.len() == present.len() && wanted.iter().all(|w| present.contains(&w.as_str()));
+        if !matches {
+            return None;
+        }
+        value.trim().parse().ok()
+    })
 }
 
 pub(crate) async fn clients() -> KafkaClients {

@@ -97,6 +97,8 @@ async fn a_killed_worker_loses_nothing() {
     let worker = crate::connect_support::TestWorker {
         base: first.base.clone(),
         worker_id: String::new(),
+        // A separate process: its metrics are not scraped here.
+        metrics_url: String::new(),
         shutdown: broker_core::Shutdown::new(),
         served: tokio::spawn(async {}),
     };

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::connect_support::{ClusterNames, call, clients};
 use crate::es_sink_support::{
     create_connector, delete_index, documents, keyed, payload, produce, search_url, sink_config,
-    start_worker, wait_for_count, wait_for_task,
+    start_worker, wait_for_count, wait_for_es_counter, wait_for_task,
 };
 
 #[tokio::test]
@@ -263,9 +263,7 @@ async fn malformed_documents_follow_the_configured_behavior() {
                 docs.contains_key("a") && docs.contains_key("c") && !docs.contains_key("b"),
                 "{behavior}: {docs:?}"
             );
-            let counters = elasticsearch_sink::metrics::task_counters(name, 0)
-                .expect("counters of a task in this process");
-            assert_eq!(counters.documents_malformed, 1, "{behavior}");
+            wait_for_es_counter(&worker, name, "documents_malformed", |v| v == 1.0).await;
             assert_eq!(
                 wait_for_task(&worker, name, "RUNNING").await["tasks"][0]["state"],
                 "RUNNING"
@@ -311,8 +309,7 @@ async fn invalid_messages_are_dropped_or_fail_the_task() {
         if *drop == "true" {
             wait_for_count(&search, topic, 1, Duration::from_secs(60)).await;
             assert!(documents(&search, topic).await.contains_key("ok"));
-            let counters = elasticsearch_sink::metrics::task_counters(name, 0).unwrap();
-            assert_eq!(counters.records_dropped_invalid, 2);
+            wait_for_es_counter(&worker, name, "records_dropped_invalid", |v| v == 2.0).await;
         } else {
             let status = wait_for_task(&worker, name, "FAILED").await;
             assert!(

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::connect_support::{ClusterNames, clients};
 use crate::es_sink_support::{
     Proxy, count, create_connector, delete_index, documents, payload, produce, search_url,
-    sink_config, start_worker, wait_for_count, wait_for_task,
+    sink_config, start_worker, wait_for_count, wait_for_es_counter, wait_for_task,
 };
 
 const FIRST: u64 = 3000;
@@ -59,8 +59,7 @@ async fn a_thirty_second_outage_loses_nothing_and_duplicates_nothing() {
         wait_for_task(&worker, &name, "RUNNING").await["tasks"][0]["state"],
         "RUNNING"
     );
-    let counters = elasticsearch_sink::metrics::task_counters(&name, 0).unwrap();
-    assert!(counters.requests_retried > 0, "{counters}");
+    wait_for_es_counter(&worker, &name, "requests_retried", |v| v > 0.0).await;
     proxy.block(false);
 
     wait_for_count(&search, &topic, FIRST + DURING, Duration::from_secs(120)).await;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::connect_support::{ClusterNames, TestWorker, call, wait_for};
+use crate::connect_support::{ClusterNames, TestWorker, call, metric_value, wait_for};
 
 pub(crate) fn plugins() -> PluginRegistry {
     builtin_plugins().with(ConnectorPlugin::sink(elasticsearch_sink::ElasticsearchSink))
@@ -31,6 +31,24 @@ pub(crate) async fn start_worker_with(
     config: ValidatedConnect,
 ) -> TestWorker {
     TestWorker::start_with_plugins(clients, config, plugins()).await
+}
+
+/// Waits until task 0 of `connector` exported `elasticsearch_sink_<counter>_total` with a
+/// value `done` accepts, and returns it.
+pub(crate) async fn wait_for_es_counter(
+    worker: &TestWorker,
+    connector: &str,
+    counter: &str,
+    done: impl Fn(f64) -> bool,
+) -> f64 {
+    let name = format!("elasticsearch_sink_{counter}_total");
+    let labels = [("connector", connector), ("task", "0")];
+    let text = worker
+        .wait_for_metrics(Duration::from_secs(60), |text| {
+            metric_value(text, &name, &labels).is_some_and(&done)
+        })
+        .await;
+    metric_value(&text, &name, &labels).unwrap_or_default()
 }
 
 /// The OpenSearch base URL, checked to answer.

@@ -16,6 +16,7 @@ mod connect_pipeline;
 mod connect_rest;
 mod connect_storage;
 mod connect_support;
+mod connect_task_metrics;
 mod connect_topic_creation;
 mod doctor_advertised;
 mod doctor_broker;

@@ -208,6 +208,73 @@ async fn snapshot_then_stream_with_updates_deletes_and_alter() {
         json!({"id": 401, "name": "new", "price": "BOI="})
     );
 
+    // Debezium's metrics count exactly the events in the topic.
+    let ops = |wanted: &[&str]| {
+        records
+            .iter()
+            .filter(|(_, v)| v["op"].as_str().is_some_and(|op| wanted.contains(&op)))
+            .count() as f64
+    };
+    let plugin = update.1["source"]["connector"].as_str().unwrap().to_owned();
+    let labels = |context: &'static str| {
+        vec![
+            ("connector", "cdc"),
+            ("task", "0"),
+            ("plugin", plugin.as_str()),
+            ("name", prefix.as_str()),
+            ("context", context),
+        ]
+    };
+    let table = format!("{database}.items");
+    let mut scanned = labels("snapshot");
+    scanned.push(("table", table.as_str()));
+    let expected = [
+        (
+            "debezium_metrics_TotalNumberOfEventsSeen",
+            labels("snapshot"),
+            ops(&["r"]),
+        ),
+        ("debezium_metrics_RowsScanned", scanned, ops(&["r"])),
+        (
+            "debezium_metrics_SnapshotCompleted",
+            labels("snapshot"),
+            1.0,
+        ),
+        ("debezium_metrics_SnapshotRunning", labels("snapshot"), 0.0),
+        (
+            "debezium_metrics_TotalNumberOfEventsSeen",
+            labels("streaming"),
+            ops(&["c", "u", "d"]),
+        ),
+        (
+            "debezium_metrics_TotalNumberOfUpdateEventsSeen",
+            labels("streaming"),
+            1.0,
+        ),
+        (
+            "debezium_metrics_TotalNumberOfDeleteEventsSeen",
+            labels("streaming"),
+            1.0,
+        ),
+        ("debezium_metrics_Connected", labels("streaming"), 1.0),
+    ];
+    let text = worker
+        .wait_for_metrics(Duration::from_secs(30), |text| {
+            expected.iter().all(|(name, labels, value)| {
+                crate::connect_support::metric_value(text, name, labels) == Some(*value)
+            })
+        })
+        .await;
+    let transactions = crate::connect_support::metric_value(
+        &text,
+        "debezium_metrics_NumberOfCommittedTransactions",
+        &labels("streaming"),
+    );
+    assert!(
+        transactions.is_some_and(|t| t >= 3.0),
+        "the update, the delete and the insert are transactions: {transactions:?}"
+    );
+
     worker.stop().await;
     exec(&mut conn, &format!("DROP DATABASE `{database}`")).await;
 }

@@ -70,6 +70,8 @@ impl WorkerProcess {
         TestWorker {
             base: self.base.clone(),
             worker_id: String::new(),
+            // A separate process: its metrics are not scraped here.
+            metrics_url: String::new(),
             shutdown: Shutdown::new(),
             served: tokio::spawn(async {}),
         }

@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use crate::config::{ConfigDef, ConfigMap, ConfigValue};
 use crate::data::{SinkRecord, SourceRecord};
 use crate::error::ConnectError;
+use crate::metrics::TaskMetrics;
 
 /// What `GET /connector-plugins` shows, plus the class names the registry accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,8 @@ pub struct SourceTaskContext {
     pub offsets: StoredOffsets,
     /// Where the task reports how far it is (e.g. a snapshot's rows done / estimated).
     pub progress: TaskProgress,
+    /// Where the task registers its own metrics (exported with `connector` and `task`).
+    pub metrics: TaskMetrics,
 }
 
 /// A task's own account of its progress, e.g. `{"phase": "snapshot", "rows_done": …}`.
@@ -106,6 +109,8 @@ pub struct SinkTaskContext {
     /// `Some` when the connector configured a dead letter queue or error logging, as
     /// Kafka's `SinkTaskContext.errantRecordReporter()` is non-null only then.
     pub errant_record_reporter: Option<Arc<dyn ErrantRecordReporter>>,
+    /// Where the task registers its own metrics (exported with `connector` and `task`).
+    pub metrics: TaskMetrics,
 }
 
 /// A source connector: describes its config and splits work into task configs.

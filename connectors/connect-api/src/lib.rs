@@ -8,11 +8,14 @@
 //! - [`connector`]: the typed `SourceConnector`/`SourceTask`/`SinkConnector`/`SinkTask`
 //!   traits, their object-safe twins and [`ConnectorPlugin`], what a registry holds.
 //! - [`error`]: [`ConnectError`], sorted into retriable and definite.
+//! - [`metrics`]: [`TaskMetrics`], where a task registers counters and gauges that the
+//!   runtime exports on `/metrics`.
 
 pub mod config;
 pub mod connector;
 pub mod data;
 pub mod error;
+pub mod metrics;
 
 pub use config::{
     ConfigDef, ConfigKey, ConfigMap, ConfigType, ConfigValue, Importance, ParsedConfig, Width,
@@ -24,3 +27,4 @@ pub use connector::{
 };
 pub use data::{ConnectRecord, Field, Header, Schema, SchemaType, SinkRecord, SourceRecord};
 pub use error::ConnectError;
+pub use metrics::{Counter, Gauge, TaskMetrics};

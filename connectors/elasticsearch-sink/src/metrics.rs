@@ -1,26 +1,27 @@
-//! Per-task counters. The runtime offers no hook for plugin metrics or status details yet,
-//! so each task registers its counters here under `(connector, task)`; the embedding process
-//! (and the tests) read them with [`task_counters`], and a failed task's trace carries a
-//! [`CountersSnapshot`].
+//! Per-task counters, registered through the runtime's plugin metrics hook
+//! ([`connect_api::TaskMetrics`]): the worker exports them on `/metrics` as
+//! `elasticsearch_sink_<counter>_total{connector,task}` while the task runs, a restarted
+//! task starts from zero, and a failed task's trace carries a [`CountersSnapshot`].
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use connect_api::{Counter, TaskMetrics};
 
 /// What one task did so far.
 #[derive(Debug, Default)]
 pub struct SinkCounters {
-    pub bulk_requests: AtomicU64,
-    pub documents_indexed: AtomicU64,
-    pub documents_deleted: AtomicU64,
-    pub records_skipped_null: AtomicU64,
-    pub records_dropped_invalid: AtomicU64,
-    pub documents_malformed: AtomicU64,
-    pub documents_already_indexed: AtomicU64,
-    pub version_conflicts: AtomicU64,
-    pub items_retried: AtomicU64,
-    pub requests_retried: AtomicU64,
+    pub bulk_requests: Counter,
+    pub documents_indexed: Counter,
+    pub documents_deleted: Counter,
+    pub records_skipped_null: Counter,
+    pub records_dropped_invalid: Counter,
+    pub documents_malformed: Counter,
+    pub documents_already_indexed: Counter,
+    pub version_conflicts: Counter,
+    pub items_retried: Counter,
+    pub requests_retried: Counter,
 }
+
+/// The prefix of every exported name.
+pub const METRIC_PREFIX: &str = "elasticsearch_sink";
 
 /// A copy of [`SinkCounters`] at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,56 +58,86 @@ impl std::fmt::Display for CountersSnapshot {
 }
 
 impl SinkCounters {
-    pub fn add(counter: &AtomicU64, amount: u64) {
-        counter.fetch_add(amount, Ordering::Relaxed);
+    /// Registers this task's counters on the runtime's hook.
+    pub fn register(metrics: &TaskMetrics) -> Self {
+        let counter =
+            |name: &str, help: &str| metrics.counter(&format!("{METRIC_PREFIX}_{name}"), help);
+        Self {
+            bulk_requests: counter("bulk_requests", "Bulk requests sent, retries included"),
+            documents_indexed: counter(
+                "documents_indexed",
+                "Documents indexed (created or updated)",
+            ),
+            documents_deleted: counter(
+                "documents_deleted",
+                "Documents deleted for tombstones (behavior.on.null.values=delete)",
+            ),
+            records_skipped_null: counter(
+                "records_skipped_null",
+                "Records with a null value skipped (behavior.on.null.values=ignore)",
+            ),
+            records_dropped_invalid: counter(
+                "records_dropped_invalid",
+                "Records dropped as invalid (drop.invalid.message=true)",
+            ),
+            documents_malformed: counter(
+                "documents_malformed",
+                "Documents the cluster refused as malformed (non-retriable)",
+            ),
+            documents_already_indexed: counter(
+                "documents_already_indexed",
+                "Creates answered 409 because the document exists (write.method=insert replays)",
+            ),
+            version_conflicts: counter(
+                "version_conflicts",
+                "Documents refused with a version conflict",
+            ),
+            items_retried: counter(
+                "items_retried",
+                "Bulk items retried after a retriable item error",
+            ),
+            requests_retried: counter(
+                "requests_retried",
+                "Bulk requests retried after a transport or cluster error",
+            ),
+        }
+    }
+
+    pub fn add(counter: &Counter, amount: u64) {
+        counter.add(amount);
     }
 
     pub fn snapshot(&self) -> CountersSnapshot {
-        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
         CountersSnapshot {
-            bulk_requests: read(&self.bulk_requests),
-            documents_indexed: read(&self.documents_indexed),
-            documents_deleted: read(&self.documents_deleted),
-            records_skipped_null: read(&self.records_skipped_null),
-            records_dropped_invalid: read(&self.records_dropped_invalid),
-            documents_malformed: read(&self.documents_malformed),
-            documents_already_indexed: read(&self.documents_already_indexed),
-            version_conflicts: read(&self.version_conflicts),
-            items_retried: read(&self.items_retried),
-            requests_retried: read(&self.requests_retried),
+            bulk_requests: self.bulk_requests.get(),
+            documents_indexed: self.documents_indexed.get(),
+            documents_deleted: self.documents_deleted.get(),
+            records_skipped_null: self.records_skipped_null.get(),
+            records_dropped_invalid: self.records_dropped_invalid.get(),
+            documents_malformed: self.documents_malformed.get(),
+            documents_already_indexed: self.documents_already_indexed.get(),
+            version_conflicts: self.version_conflicts.get(),
+            items_retried: self.items_retried.get(),
+            requests_retried: self.requests_retried.get(),
         }
     }
 }
 
-type Registry = Mutex<BTreeMap<(String, u32), Arc<SinkCounters>>>;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn registry() -> &'static Registry {
-    static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(Registry::default)
-}
-
-/// Fresh counters for a starting task (a restarted task starts from zero).
-pub(crate) fn register(connector: &str, task: u32) -> Arc<SinkCounters> {
-    let counters = Arc::new(SinkCounters::default());
-    if let Ok(mut map) = registry().lock() {
-        map.insert((connector.to_owned(), task), Arc::clone(&counters));
+    #[test]
+    fn counters_are_exported_under_the_plugin_prefix() {
+        let metrics = TaskMetrics::default();
+        let counters = SinkCounters::register(&metrics);
+        SinkCounters::add(&counters.documents_indexed, 4);
+        let sample = metrics
+            .samples()
+            .into_iter()
+            .find(|s| s.name == "elasticsearch_sink_documents_indexed_total")
+            .expect("registered");
+        assert_eq!(sample.value, 4);
+        assert_eq!(counters.snapshot().documents_indexed, 4);
     }
-    counters
-}
-
-/// The counters of a task running in this process, if any.
-pub fn task_counters(connector: &str, task: u32) -> Option<CountersSnapshot> {
-    let map = registry().lock().ok()?;
-    map.get(&(connector.to_owned(), task)).map(|c| c.snapshot())
-}
-
-/// Every task's counters, summed, for one connector in this process.
-pub fn connector_counters(connector: &str) -> Vec<(u32, CountersSnapshot)> {
-    let Ok(map) = registry().lock() else {
-        return Vec::new();
-    };
-    map.iter()
-        .filter(|((name, _), _)| name == connector)
-        .map(|((_, task), counters)| (*task, counters.snapshot()))
-        .collect()
 }

@@ -35,7 +35,7 @@ use tokio::time::Instant;
 use crate::config::{ElasticsearchSinkConfig, MalformedDocumentBehavior};
 use crate::encoder::{Encoded, EncodedAction, Encoder, Operation, SkipReason};
 use crate::mapping::mappings_of;
-use crate::metrics::{SinkCounters, register};
+use crate::metrics::SinkCounters;
 use crate::request_builder::{BatchLimits, BulkRequest, has_full_batch, take_batch};
 use crate::retry::{Backoff, BulkItem, ItemOutcome, classify_item};
 use crate::service::{ElasticsearchService, ServerInfo};
@@ -137,7 +137,7 @@ impl ElasticsearchSinkTask {
         let config = Arc::new(config);
         let shared = Arc::new(Shared {
             service,
-            counters: register(connector, task),
+            counters: Arc::new(SinkCounters::register(&context.metrics)),
             completed: AtomicU64::new(0),
             progress: Notify::new(),
             failure: Mutex::new(None),

@@ -29,6 +29,7 @@ pub mod config;
 pub mod connector;
 pub mod envelope;
 pub mod kafka;
+mod metrics;
 pub mod position;
 pub mod preflight;
 pub mod query;

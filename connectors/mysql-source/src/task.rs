@@ -15,6 +15,7 @@ use crate::SourceError;
 use crate::binlog::{self, StreamItem, StreamJob};
 use crate::config::{CdcConfig, SnapshotMode};
 use crate::kafka::Topics;
+use crate::metrics::CdcMetrics;
 use crate::position::{self, BinlogPosition, StoredOffset};
 use crate::preflight::{self, Flavor};
 use crate::snapshot::{self, SnapshotItem, chunks::SnapshotJob, start::current_position};
@@ -47,6 +48,8 @@ pub struct CdcTask {
     last_emitted: std::time::Instant,
     /// Shown in the task's status: snapshot rows done / estimated, or streaming.
     progress: TaskProgress,
+    /// Debezium's JMX metrics, exported by the runtime.
+    metrics: CdcMetrics,
 }
 
 impl std::fmt::Debug for CdcTask {
@@ -78,6 +81,7 @@ impl CdcTask {
         preflight::advise_row_metadata(&mut conn).await;
         drop(conn);
         let partition = position::partition(&config.topic_prefix);
+        let config_prefix = config.topic_prefix.clone();
         let stored = context.offset(&partition).and_then(StoredOffset::from_map);
         let topics = match &config.topic_creation {
             Some(settings) => Some(Topics::new(settings.clone())?),
@@ -93,6 +97,7 @@ impl CdcTask {
             last_offset: stored.clone(),
             last_emitted: std::time::Instant::now(),
             progress: context.progress.clone(),
+            metrics: CdcMetrics::register(&context.metrics, connector, &config_prefix),
         };
         task.begin(stored).await?;
         Ok(task)
@@ -158,6 +163,7 @@ impl CdcTask {
     ) -> Result<(), SourceError> {
         let (conn, fresh) = snapshot::begin(&self.config, self.flavor).await?;
         let start = start.unwrap_or(fresh);
+        self.metrics.snapshot_started();
         let (receiver, reader) = snapshot::spawn_reader(
             conn,
             SnapshotJob {
@@ -188,10 +194,12 @@ impl CdcTask {
             partition: self.partition.clone(),
             start,
         });
+        self.metrics.connected(true);
         self.phase = Phase::Streaming { receiver, reader };
     }
 
     fn abort(&mut self) {
+        self.metrics.connected(false);
         match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Snapshot { reader, .. } | Phase::Streaming { reader, .. } => reader.abort(),
             Phase::Idle => {}
@@ -227,6 +235,7 @@ impl CdcTask {
             names.dedup();
             topics.ensure(names, false).await?;
         }
+        self.metrics.handed_out(&records);
         if let Some(last) = records.last() {
             self.last_offset = StoredOffset::from_map(&last.source_offset);
             self.last_emitted = std::time::Instant::now();
@@ -307,6 +316,7 @@ impl SourceTask for CdcTask {
                     Ok(Some(SnapshotItem::Records(records))) => self.deliverable(records).await,
                     Ok(Some(SnapshotItem::Done)) => {
                         let start = start.clone();
+                        self.metrics.snapshot_completed();
                         if self.config.snapshot_mode == SnapshotMode::InitialOnly {
                             self.phase = Phase::Idle;
                         } else {

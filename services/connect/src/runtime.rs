@@ -14,6 +14,7 @@ use crate::plugin::PluginRegistry;
 use crate::storage::config_store::ConfigStore;
 use crate::storage::offset_store::OffsetStore;
 use crate::storage::status_store::{State, Status, StatusStore};
+use crate::worker::task_metrics::TaskMetricsRegistry;
 
 /// Counters exported on the shared registry.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +35,8 @@ pub struct Runtime {
     pub statuses: StatusStore,
     pub producer: FutureProducer,
     pub metrics: Metrics,
+    /// Per-task metric groups of the tasks running here, exported on `/metrics`.
+    pub task_metrics: TaskMetricsRegistry,
     /// Source tasks write records and offsets in one transaction.
     pub exactly_once_source: bool,
     /// `topic.creation.enable` and the client override policy.
@@ -79,6 +82,7 @@ impl Runtime {
             statuses,
             producer,
             metrics,
+            task_metrics: TaskMetricsRegistry::default(),
             exactly_once_source,
             policies,
             offset_flush_interval,

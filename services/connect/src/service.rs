@@ -24,6 +24,7 @@ use crate::storage::config_store::ConfigStore;
 use crate::storage::offset_store::OffsetStore;
 use crate::storage::status_store::StatusStore;
 use crate::storage::topics::ensure_internal_topics;
+use crate::task_metrics_collector::TaskMetricsCollector;
 use crate::worker::{membership, supervisor};
 
 /// A started worker: the runtime, its bound listener and its supervisor.
@@ -147,6 +148,9 @@ impl Worker {
         registry.with_registry(|r| {
             r.register_collector(Box::new(StatusCollector {
                 runtime: Arc::clone(&runtime),
+            }));
+            r.register_collector(Box::new(TaskMetricsCollector {
+                registry: runtime.task_metrics.clone(),
             }));
         });
         runtime.mark_started();

@@ -5,6 +5,7 @@
 //!   "who runs what", so no leader has to hand out work.
 //! - [`supervisor`]: starts, stops, pauses and restarts what is assigned here.
 //! - [`source`] / [`sink`]: the task loops, at-least-once by construction.
+//! - [`task_metrics`]: Kafka Connect's per-task metric groups and the plugins' metrics.
 //! - [`topics`]: the topics a source task writes to (recorded; created with KIP-158).
 
 pub mod assignment;
@@ -13,6 +14,7 @@ pub mod membership;
 pub mod sink;
 pub mod source;
 pub mod supervisor;
+pub mod task_metrics;
 pub mod topics;
 pub mod transactions;
 

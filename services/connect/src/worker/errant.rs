@@ -81,6 +81,8 @@ impl ErrantRecordReporter for DeadLetterReporter {
         Box::pin(async move {
             self.runtime.metrics.failed_records.inc();
             let errors = &self.spec.settings.errors;
+            let error_metrics = &self.spec.metrics.errors;
+            error_metrics.record_reported(errors.tolerate_all, errors.log);
             if errors.log {
                 tracing::warn!(
                     connector = self.spec.connector,
@@ -113,6 +115,7 @@ impl ErrantRecordReporter for DeadLetterReporter {
                 partition: record.kafka_partition,
                 offset: record.kafka_offset,
             };
+            error_metrics.dead_letter_queue_requests.inc();
             send_to_dead_letter_queue(
                 &self.runtime.producer,
                 queue,
@@ -121,7 +124,10 @@ impl ErrantRecordReporter for DeadLetterReporter {
                 value.as_deref(),
             )
             .await
-            .map_err(ConnectError::retriable)
+            .map_err(|error| {
+                error_metrics.dead_letter_queue_failures.inc();
+                ConnectError::retriable(error)
+            })
         })
     }
 }

@@ -113,6 +113,7 @@ async fn run_inner(
         connector: name.to_owned(),
         task: spec.task,
         errant_record_reporter: errant::reporter_for(runtime, spec),
+        metrics: spec.metrics.plugin.clone(),
     };
     let mut task = plugin.create_task(&spec.task_config, context).await?;
     let consumer = Arc::new(consumer_for(runtime, spec)?);
@@ -123,6 +124,10 @@ async fn run_inner(
     let mut unflushed = Unflushed::default();
     let mut next_flush = tokio::time::Instant::now() + runtime.offset_flush_interval;
     loop {
+        if let Ok(assignment) = consumer.assignment() {
+            let partitions = i64::try_from(assignment.count()).unwrap_or(i64::MAX);
+            spec.metrics.sink.partition_count.set(partitions);
+        }
         let target = *control.borrow_and_update();
         if reported != Some(target) {
             if target != TargetState::Started {
@@ -156,6 +161,7 @@ async fn run_inner(
         }
         let mut batch = Vec::new();
         let mut positions: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        let mut read = 0_u64;
         tokio::select! {
             () = stop.wait() => break,
             _ = control.changed() => continue,
@@ -169,6 +175,7 @@ async fn run_inner(
                 match first {
                     Ok(message) => {
                         handle(runtime, spec, &chain, &message, &mut batch, &mut topics_seen).await?;
+                        read += 1;
                         positions.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
                     }
                     Err(error) => {
@@ -182,13 +189,14 @@ async fn run_inner(
                     let Ok(next) = tokio::time::timeout_at(deadline, consumer.recv()).await else { break };
                     let Ok(message) = next else { break };
                     handle(runtime, spec, &chain, &message, &mut batch, &mut topics_seen).await?;
+                    read += 1;
                     positions.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
                 }
             }
         }
         let count = batch.len() as u64;
         put_with_retries(task.as_mut(), batch, spec).await?;
-        unflushed.add(count, positions);
+        unflushed.add(count, read, positions);
         if tokio::time::Instant::now() >= next_flush || unflushed.records >= MAX_UNFLUSHED {
             unflushed
                 .flush_and_commit(runtime, task.as_mut(), &consumer, spec)
@@ -199,7 +207,7 @@ async fn run_inner(
     // A clean stop commits what the final flush confirmed, so a restart replays nothing.
     match flush_with_retries(task.as_mut(), spec).await {
         Ok(()) => {
-            if let Err(error) = commit(&consumer, &unflushed.positions).await {
+            if let Err(error) = unflushed.commit(&consumer, spec).await {
                 tracing::warn!(connector = name, %error, "final commit failed; uncommitted records will be replayed");
             } else {
                 runtime.metrics.sink_records.inc_by(unflushed.records);
@@ -221,6 +229,8 @@ const MAX_UNFLUSHED: u64 = 100_000;
 #[derive(Debug, Default)]
 struct Unflushed {
     records: u64,
+    /// Records consumed (before converters and SMTs) since the last commit.
+    read: u64,
     positions: BTreeMap<(String, i32), i64>,
 }
 
@@ -229,8 +239,9 @@ impl Unflushed {
         self.positions.is_empty()
     }
 
-    fn add(&mut self, records: u64, positions: BTreeMap<(String, i32), i64>) {
+    fn add(&mut self, records: u64, read: u64, positions: BTreeMap<(String, i32), i64>) {
         self.records += records;
+        self.read += read;
         for (partition, next) in positions {
             let entry = self.positions.entry(partition).or_insert(next);
             *entry = (*entry).max(next);
@@ -248,10 +259,37 @@ impl Unflushed {
             return Ok(());
         }
         flush_with_retries(task, spec).await?;
-        commit(consumer, &self.positions).await?;
+        self.commit(consumer, spec).await?;
         runtime.metrics.sink_records.inc_by(self.records);
         *self = Self::default();
         Ok(())
+    }
+
+    /// Commits the positions; the records read up to them are no longer active (a skipped
+    /// commit replays them on the partitions' new owner).
+    async fn commit(
+        &self,
+        consumer: &Arc<StreamConsumer>,
+        spec: &TaskSpec,
+    ) -> Result<(), ConnectError> {
+        if self.positions.is_empty() {
+            return Ok(());
+        }
+        let metrics = &spec.metrics;
+        let started = std::time::Instant::now();
+        let outcome = commit(consumer, &self.positions).await;
+        let committed = matches!(outcome, Ok(true));
+        metrics.common.offset_commit(committed, started);
+        match outcome {
+            Ok(true) => metrics.sink.offset_commit_completion.inc(),
+            Ok(false) => metrics.sink.offset_commit_skip.inc(),
+            Err(_) => {}
+        }
+        if outcome.is_ok() {
+            let read = i64::try_from(self.read).unwrap_or(i64::MAX);
+            metrics.sink.record_active.add(-read);
+        }
+        outcome.map(|_| ())
     }
 }
 
@@ -265,6 +303,8 @@ async fn handle(
     batch: &mut Vec<SinkRecord>,
     topics_seen: &mut BTreeSet<String>,
 ) -> Result<(), ConnectError> {
+    spec.metrics.sink.record_read.inc();
+    spec.metrics.sink.record_active.add(1);
     let topic = message.topic().to_owned();
     if topics_seen.insert(topic.clone())
         && let Err(error) = runtime
@@ -283,6 +323,8 @@ async fn handle(
         Err((stage, class_name, text)) => {
             runtime.metrics.failed_records.inc();
             let errors = &spec.settings.errors;
+            let error_metrics = &spec.metrics.errors;
+            error_metrics.record_failed(errors.tolerate_all, errors.log);
             if errors.log {
                 tracing::warn!(
                     connector = spec.connector,
@@ -311,6 +353,7 @@ async fn handle(
                     partition: message.partition(),
                     offset: message.offset(),
                 };
+                error_metrics.dead_letter_queue_requests.inc();
                 send_to_dead_letter_queue(
                     &runtime.producer,
                     queue,
@@ -319,7 +362,10 @@ async fn handle(
                     message.payload(),
                 )
                 .await
-                .map_err(ConnectError::retriable)?;
+                .map_err(|error| {
+                    error_metrics.dead_letter_queue_failures.inc();
+                    ConnectError::retriable(error)
+                })?;
             }
             Ok(())
         }
@@ -401,15 +447,32 @@ async fn put_with_retries(
         return Ok(());
     }
     let started = tokio::time::Instant::now();
+    let metrics = &spec.metrics;
     let mut attempt = 0;
     loop {
+        let put_started = std::time::Instant::now();
         match task.put(batch.clone()).await {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                let count = batch.len() as u64;
+                metrics.sink.record_send.add(count);
+                metrics
+                    .sink
+                    .put_batch_time_ms
+                    .record(put_started.elapsed().as_secs_f64() * 1000.0);
+                metrics.common.batch_size.record(count as f64);
+                return Ok(());
+            }
             Err(error) if error.is_retriable() && within_budget(spec, started) => {
+                metrics.errors.operation_failed(true);
                 tokio::time::sleep(spec.settings.errors.backoff(attempt)).await;
                 attempt += 1;
             }
-            Err(error) => return Err(error),
+            Err(error) => {
+                if error.is_retriable() {
+                    metrics.errors.operation_failed(false);
+                }
+                return Err(error);
+            }
         }
     }
 }
@@ -436,6 +499,7 @@ async fn flush_with_retries(
         match task.flush().await {
             Ok(()) => return Ok(()),
             Err(error) if error.is_retriable() && within_budget(spec, started) => {
+                spec.metrics.errors.operation_failed(true);
                 tracing::warn!(connector = spec.connector, %error, "flush failed, retrying");
                 tokio::time::sleep(spec.settings.errors.backoff(attempt)).await;
                 attempt += 1;
@@ -446,34 +510,27 @@ async fn flush_with_retries(
 }
 
 /// Commits the positions synchronously, off the runtime threads (the call blocks until
-/// the coordinator answered).
+/// the coordinator answered). `Ok(false)`: the commit failed and was skipped.
 async fn commit(
     consumer: &Arc<StreamConsumer>,
     positions: &BTreeMap<(String, i32), i64>,
-) -> Result<(), ConnectError> {
-    if positions.is_empty() {
-        return Ok(());
-    }
+) -> Result<bool, ConnectError> {
     let mut list = TopicPartitionList::new();
     for ((topic, partition), offset) in positions {
         list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
             .map_err(|error| ConnectError::definite(error.to_string()))?;
     }
     let consumer = Arc::clone(consumer);
-    tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
+    let committed = tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
         .await
-        .map_err(|error| ConnectError::definite(format!("offset commit panicked: {error}")))?
-        .map_err(|error| {
+        .map_err(|error| ConnectError::definite(format!("offset commit panicked: {error}")))?;
+    match committed {
+        Ok(()) => Ok(true),
+        Err(error) => {
             // After a rebalance the partitions may belong to another task now; the records
             // will be replayed there (at-least-once), so this is not fatal.
             tracing::warn!(%error, "sink offset commit failed");
-            ConnectError::retriable(format!("offset commit failed: {error}"))
-        })
-        .or_else(|error| {
-            if error.is_retriable() {
-                Ok(())
-            } else {
-                Err(error)
-            }
-        })
+            Ok(false)
+        }
+    }
 }

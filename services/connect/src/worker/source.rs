@@ -39,6 +39,7 @@ use crate::storage::config_store::TargetState;
 use crate::storage::offset_store::OffsetWrite;
 use crate::storage::status_store::State;
 use crate::transforms::TransformChain;
+use crate::worker::task_metrics::TaskMetricGroups;
 use crate::worker::topics::TaskTopics;
 use crate::worker::trace_of;
 use crate::worker::transactions::Transactions;
@@ -54,6 +55,8 @@ pub struct TaskSpec {
     pub connector_config: ConfigMap,
     pub task_config: ConfigMap,
     pub settings: ConnectorSettings,
+    /// This run's metric groups (fresh at every start).
+    pub metrics: Arc<TaskMetricGroups>,
 }
 
 struct Produced {
@@ -104,6 +107,7 @@ async fn run_inner(
         task: spec.task,
         offsets: runtime.offsets.offsets(name),
         progress: progress.clone(),
+        metrics: spec.metrics.plugin.clone(),
     };
     let mut task = plugin.create_task(&spec.task_config, context).await?;
     let transactions = if runtime.exactly_once_source {
@@ -124,7 +128,8 @@ async fn run_inner(
     )?;
     let mut attempt = 0_u32;
     let mut reported: Option<TargetState> = None;
-    let mut pipeline = Pipeline::new(runtime.offset_flush_interval);
+    let metrics = &spec.metrics;
+    let mut pipeline = Pipeline::new(runtime.offset_flush_interval, Arc::clone(metrics));
     let mut published = ProgressPublisher::default();
     let result = loop {
         if stop.is_triggered() {
@@ -154,6 +159,7 @@ async fn run_inner(
                 _ = control.changed() => continue,
             }
         }
+        let poll_started = std::time::Instant::now();
         let polled = tokio::select! {
             () = stop.wait() => break Ok(()),
             polled = task.poll() => polled,
@@ -161,9 +167,22 @@ async fn run_inner(
         let records = match polled {
             Ok(records) => {
                 attempt = 0;
+                // Kafka records only polls that returned records (a Java task returns null
+                // when it has nothing; ours return an empty batch).
+                if !records.is_empty() {
+                    let count = records.len() as u64;
+                    metrics.source.record_poll.add(count);
+                    metrics.source.record_active.add(count_i64(count));
+                    metrics
+                        .source
+                        .poll_batch_time_ms
+                        .record(poll_started.elapsed().as_secs_f64() * 1000.0);
+                    metrics.common.batch_size.record(count as f64);
+                }
                 records
             }
             Err(error) if error.is_retriable() => {
+                metrics.errors.operation_failed(true);
                 tracing::debug!(connector = name, %error, "retriable poll error");
                 tokio::time::sleep(settings.errors.backoff(attempt)).await;
                 attempt = attempt.saturating_add(1);
@@ -210,11 +229,26 @@ async fn run_inner(
         };
         // Exactly-once: the batch and its offsets are one transaction.
         let delivered = match enqueued {
-            Ok(batch) => batch.acknowledged().await,
+            Ok(batch) => {
+                let (polled, produced) = (batch.polled, batch.deliveries.len() as u64);
+                let acknowledged = batch.acknowledged().await;
+                if acknowledged.is_ok() {
+                    metrics.source.record_write.add(produced);
+                    metrics.source.record_active.add(-count_i64(polled));
+                }
+                acknowledged
+            }
             Err(error) => Err(error),
         };
+        let commit_started = std::time::Instant::now();
         let committed = match delivered {
-            Ok(offsets) => transactions.commit_with_offsets(name, &offsets).await,
+            Ok(offsets) => {
+                let committed = transactions.commit_with_offsets(name, &offsets).await;
+                metrics
+                    .common
+                    .offset_commit(committed.is_ok(), commit_started);
+                committed
+            }
             Err(error) => {
                 transactions.abort().await;
                 Err(error)
@@ -269,16 +303,30 @@ struct Pipeline {
     acknowledged: StoredOffsets,
     flush_interval: Duration,
     next_store: tokio::time::Instant,
+    metrics: Arc<TaskMetricGroups>,
+}
+
+fn count_i64(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 impl Pipeline {
-    fn new(flush_interval: Duration) -> Self {
+    fn new(flush_interval: Duration, metrics: Arc<TaskMetricGroups>) -> Self {
         Self {
             in_flight: std::collections::VecDeque::new(),
             acknowledged: StoredOffsets::new(),
             flush_interval,
             next_store: tokio::time::Instant::now() + flush_interval,
+            metrics,
         }
+    }
+
+    /// A batch Kafka acknowledged entirely.
+    fn acknowledge(&mut self, batch: Batch) {
+        let source = &self.metrics.source;
+        source.record_write.add(batch.deliveries.len() as u64);
+        source.record_active.add(-count_i64(batch.polled));
+        self.acknowledged.extend(batch.offsets);
     }
 
     /// Adds a produced batch, reaps the acknowledged ones (waiting for the oldest while too
@@ -306,7 +354,7 @@ impl Pipeline {
                 break;
             }
             if let Some(batch) = self.in_flight.pop_front() {
-                self.acknowledged.extend(batch.offsets);
+                self.acknowledge(batch);
             }
         }
         if tokio::time::Instant::now() >= self.next_store {
@@ -326,7 +374,7 @@ impl Pipeline {
         let mut failure = None;
         while let Some(mut batch) = self.in_flight.pop_front() {
             match batch.wait().await {
-                Ok(()) => self.acknowledged.extend(batch.offsets),
+                Ok(()) => self.acknowledge(batch),
                 Err(error) => {
                     // Nothing after a refused record may be stored.
                     self.in_flight.clear();
@@ -339,7 +387,10 @@ impl Pipeline {
                 .into_values()
                 .map(|(partition, offset)| (partition, Some(offset)))
                 .collect();
-            store_offsets(runtime, connector, offsets).await?;
+            let started = std::time::Instant::now();
+            let stored = store_offsets(runtime, connector, offsets).await;
+            self.metrics.common.offset_commit(stored.is_ok(), started);
+            stored?;
             if failure.is_none() {
                 task.commit().await?;
             }
@@ -354,6 +405,8 @@ struct Batch {
     /// Deliveries before this index are acknowledged.
     done: usize,
     offsets: StoredOffsets,
+    /// Records the task polled for this batch (filtered and failed ones included).
+    polled: u64,
 }
 
 fn delivery_result(
@@ -418,6 +471,7 @@ async fn enqueue(
 ) -> Result<Batch, ConnectError> {
     let mut offsets: StoredOffsets = StoredOffsets::new();
     let mut in_flight = Vec::new();
+    let polled = records.len() as u64;
     for source in records {
         let partition_key = Value::Object(source.source_partition.clone()).to_string();
         offsets.insert(
@@ -432,6 +486,9 @@ async fn enqueue(
             Ok(None) => continue,
             Err((stage, message)) => {
                 runtime.metrics.failed_records.inc();
+                spec.metrics
+                    .errors
+                    .record_failed(settings.errors.tolerate_all, settings.errors.log);
                 if settings.errors.log {
                     tracing::warn!(
                         connector = spec.connector,
@@ -459,6 +516,7 @@ async fn enqueue(
         deliveries: in_flight,
         done: 0,
         offsets,
+        polled,
     })
 }
 

@@ -27,6 +27,7 @@ use crate::storage::config_store::{RestartRequest, TargetState};
 use crate::storage::status_store::State;
 use crate::worker::assignment::{Unit, assign};
 use crate::worker::source::TaskSpec;
+use crate::worker::task_metrics::{Registration, TaskKind};
 use crate::worker::{sink, source};
 
 /// How long a stopping task gets to flush and commit.
@@ -38,6 +39,8 @@ struct RunningTask {
     control: watch::Sender<TargetState>,
     stop: Shutdown,
     handle: JoinHandle<()>,
+    /// Dropped once the task stopped, which removes its metrics.
+    metrics: Registration,
 }
 
 #[derive(Debug)]
@@ -92,6 +95,7 @@ async fn stop_task(task: RunningTask) {
         tracing::warn!("task did not stop within the drain deadline, aborting it");
         handle.abort();
     }
+    drop(task.metrics);
 }
 
 /// A task that cannot even start is FAILED with the reason as its trace.
@@ -373,12 +377,18 @@ impl Supervisor {
                 return None;
             }
         };
+        let kind = match plugin {
+            ConnectorPlugin::Source(_) => TaskKind::Source,
+            ConnectorPlugin::Sink(_) => TaskKind::Sink,
+        };
+        let registration = runtime.task_metrics.register(name, index, kind);
         let spec = TaskSpec {
             connector: name.to_owned(),
             task: index,
             connector_config: resolved,
             task_config,
             settings,
+            metrics: registration.groups(),
         };
         tracing::info!(connector = name, task = index, "starting task");
         let (control, control_rx) = watch::channel(target);
@@ -398,6 +408,7 @@ impl Supervisor {
             control,
             stop,
             handle,
+            metrics: registration,
         })
     }
 }
