@@ -10,6 +10,7 @@ pub(crate) mod create;
 pub(crate) mod instance;
 pub(crate) mod records;
 pub(crate) mod registry;
+pub(crate) mod body;
 
 use std::time::Duration;
 
@@ -542,11 +543,19 @@ pub(crate) async fn get_records(
     for (topic, count) in &records.per_topic {
         state.metrics().consumed(topic, *count);
     }
-    let mut response = axum::body::Body::from(records.body).into_response();
-    response.headers_mut().insert(
+    let length = records.body.len();
+    let chunks = records.body.into_chunks();
+    let body = axum::body::Body::from_stream(futures::stream::iter(
+        chunks.into_iter().map(Ok::<_, std::convert::Infallible>),
+    ));
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static(instance.settings.format.media_type()),
     );
+    // Known up front: the client gets a Content-Length, not a chunked transfer.
+    headers.insert(axum::http::header::CONTENT_LENGTH, HeaderValue::from(length));
     Ok(response)
 }
 

@@ -30,6 +30,7 @@ use rdkafka::message::{Headers, OwnedMessage};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::body::ChunkedBody;
 use super::instance::{ConsumerInstance, InstanceState};
 use crate::error::ApiError;
 use crate::media::EmbeddedFormat;
@@ -77,13 +78,11 @@ pub(crate) const STRIMZI_OVERFLOW: &str =
 /// The rendered JSON array of a records response.
 #[derive(Debug)]
 pub(crate) struct RenderedRecords {
-    pub body: String,
+    pub body: ChunkedBody,
     /// Records in the body, per topic.
     pub per_topic: Vec<(String, u64)>,
 }
 
-/// Largest body capacity reserved up front; past it the body grows as records arrive.
-const INITIAL_CAPACITY_CAP: usize = 1024 * 1024;
 
 fn record_size<M: Message>(message: &M) -> usize {
     message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len)
@@ -104,7 +103,7 @@ struct RecordsWriter {
     overflow: Overflow,
     /// With [`Overflow::Refuse`], the records written, to give back if the answer is 422.
     held: Vec<OwnedMessage>,
-    body: String,
+    body: ChunkedBody,
     count: usize,
     bytes: usize,
     /// Per partition, the offset of the last record written.
@@ -116,8 +115,8 @@ impl RecordsWriter {
     fn new(format: EmbeddedFormat, max_bytes: usize, overflow: Overflow) -> Self {
         // Base64 makes 4 bytes of 3; JSON adds a little per record.
         let expected = max_bytes.saturating_mul(4) / 3 + 64;
-        let mut body = String::with_capacity(expected.min(INITIAL_CAPACITY_CAP));
-        body.push('[');
+        let mut body = ChunkedBody::new(expected);
+        body.open().push('[');
         Self {
             format,
             max_bytes,
@@ -144,16 +143,17 @@ impl RecordsWriter {
                 self.max_bytes
             )));
         }
-        let rollback = self.body.len();
+        let rollback = self.body.mark();
         if let Err(error) = self.write_record(message) {
-            self.body.truncate(rollback);
+            self.body.rollback(rollback);
             return Err(Refusal::Unrenderable(error));
         }
         // With the closing bracket.
         if self.overflow == Overflow::Refuse && self.body.len() + 1 > self.max_bytes {
-            self.body.truncate(rollback);
+            self.body.rollback(rollback);
             return Err(Refusal::TooLarge(STRIMZI_OVERFLOW.to_owned()));
         }
+        self.body.seal_if_full();
         self.count += 1;
         self.bytes += size;
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
@@ -189,7 +189,7 @@ impl RecordsWriter {
                 ),
             )
         };
-        let body = &mut self.body;
+        let body = self.body.open();
         if self.count > 0 {
             body.push(',');
         }
@@ -233,7 +233,7 @@ impl RecordsWriter {
 
     /// Closes the array and records the offsets handed out on the instance.
     fn finish(mut self, instance: &ConsumerInstance, state: &mut InstanceState) -> RenderedRecords {
-        self.body.push(']');
+        self.body.open().push(']');
         for (topic, partition, offset) in self.last_offsets {
             instance.mark_handed_out(state, topic, partition, offset);
         }
@@ -451,8 +451,8 @@ mod tests {
     fn by_hand(format: EmbeddedFormat, message: &OwnedMessage) -> Result<Value, Refusal> {
         let mut writer = RecordsWriter::new(format, 1024, Overflow::Truncate);
         writer.take(message)?;
-        writer.body.push(']');
-        Ok(serde_json::from_str(&writer.body).expect("valid JSON"))
+        writer.body.open().push(']');
+        Ok(serde_json::from_str(&writer.body.text()).expect("valid JSON"))
     }
 
     #[test]
