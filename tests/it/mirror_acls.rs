@@ -1,0 +1,158 @@
+//! Topic ACL sync A → B against the real clusters (both run StandardAuthorizer, see
+//! `scripts/services`): ACLs made on A with the native client for random principals, the
+//! mirror running, and exactly MM2's copies appearing on B under the remote topic name.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use broker_core::ClusterConfig;
+use broker_core::wire::{
+    AclBinding, AclBindingFilter, AclOperation, AclPermission, PatternType, ResourceType,
+    WireClient,
+};
+use integration_tests::{Services, create_topic, kafka_clients, unique_name};
+
+use crate::mirror_common::{RunningMirror, properties};
+
+/// A native client for a PLAINTEXT cluster (User:ANONYMOUS, a super user there).
+pub(crate) fn wire_client(bootstrap: &str) -> WireClient {
+    let cluster = ClusterConfig::new(bootstrap)
+        .validate("test")
+        .expect("bootstrap from the environment is valid");
+    WireClient::new(&cluster, Duration::from_secs(10))
+        .expect("plaintext needs no unsupported setting")
+}
+
+fn topic_acl(
+    topic: &str,
+    pattern_type: PatternType,
+    principal: &str,
+    permission: AclPermission,
+    operation: AclOperation,
+) -> AclBinding {
+    AclBinding {
+        resource_type: ResourceType::Topic,
+        resource_name: topic.to_owned(),
+        pattern_type,
+        principal: format!("User:{principal}"),
+        host: "*".to_owned(),
+        operation,
+        permission,
+    }
+}
+
+/// Every binding on `client` whose resource is exactly `name`, any pattern type.
+async fn bindings_of(client: &WireClient, name: &str) -> BTreeSet<AclBinding> {
+    let filter = AclBindingFilter {
+        resource_name: Some(name.to_owned()),
+        ..AclBindingFilter::resources(ResourceType::Any, PatternType::Any)
+    };
+    client
+        .describe_acls(&filter)
+        .await
+        .expect("describe acls (is the authorizer configured? restart the clusters with scripts/services)")
+        .into_iter()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn literal_topic_acls_are_copied_with_mm2_rules() {
+    let services = Services::from_env();
+    let a_clients = kafka_clients(&services.kafka_bootstrap).await;
+    kafka_clients(&services.kafka_b_bootstrap).await;
+    let a = wire_client(&services.kafka_bootstrap);
+    let b = wire_client(&services.kafka_b_bootstrap);
+    let topic = unique_name("mirror_acls");
+    create_topic(&a_clients, &topic, 1).await;
+
+    let principal = |role: &str| unique_name(&format!("acl_{role}"));
+    let (reader, writer, admin, denied, prefixed) = (
+        principal("reader"),
+        principal("writer"),
+        principal("all"),
+        principal("denied"),
+        principal("prefixed"),
+    );
+    use AclOperation::{All, Read, Write};
+    use AclPermission::{Allow, Deny};
+    let literal = PatternType::Literal;
+    let source_acls = vec![
+        topic_acl(&topic, literal, &reader, Allow, Read),
+        topic_acl(&topic, literal, &writer, Allow, Write),
+        topic_acl(&topic, literal, &admin, Allow, All),
+        topic_acl(&topic, literal, &denied, Deny, Read),
+        topic_acl(&topic, PatternType::Prefixed, &prefixed, Allow, Read),
+    ];
+    let results = a.create_acls(&source_acls).await.expect("create acls on A");
+    for (binding, result) in source_acls.iter().zip(&results) {
+        assert!(result.is_ok(), "{binding}: {result:?}");
+    }
+    // Creating the same bindings again is a no-op, not an error.
+    let again = a.create_acls(&source_acls).await.expect("create again");
+    assert!(again.iter().all(Result::is_ok), "{again:?}");
+    assert_eq!(
+        bindings_of(&a, &topic).await.len(),
+        5,
+        "all five exist on A once"
+    );
+
+    let mirror = RunningMirror::start(properties(&topic, "sync.topic.acls.interval.seconds = 1"));
+    let remote = format!("A.{topic}");
+    let expected: BTreeSet<AclBinding> = [
+        topic_acl(&remote, literal, &reader, Allow, Read),
+        topic_acl(&remote, literal, &admin, Allow, Read),
+        topic_acl(&remote, literal, &denied, Deny, Read),
+    ]
+    .into_iter()
+    .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = bindings_of(&b, &remote).await;
+    while seen != expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        seen = bindings_of(&b, &remote).await;
+    }
+    assert_eq!(seen, expected, "B has exactly MM2's copies");
+    // A few more passes: still exactly these (idempotent, nothing else appears).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    mirror.stop().await;
+    assert_eq!(bindings_of(&b, &remote).await, expected);
+    let prefixes = AclBindingFilter {
+        principal: Some(format!("User:{prefixed}")),
+        ..AclBindingFilter::resources(ResourceType::Any, PatternType::Any)
+    };
+    assert!(
+        b.describe_acls(&prefixes)
+            .await
+            .expect("describe")
+            .is_empty(),
+        "the prefixed binding is not copied"
+    );
+    let writes = AclBindingFilter {
+        principal: Some(format!("User:{writer}")),
+        ..AclBindingFilter::resources(ResourceType::Any, PatternType::Any)
+    };
+    assert!(
+        b.describe_acls(&writes).await.expect("describe").is_empty(),
+        "ALLOW WRITE is not copied"
+    );
+
+    // Clean up, which also exercises DeleteAcls: the deleted bindings are reported.
+    for (client, name, count) in [(&a, &topic, 4), (&b, &remote, 3)] {
+        let filter = AclBindingFilter {
+            resource_name: Some(name.clone()),
+            ..AclBindingFilter::resources(ResourceType::Topic, PatternType::Literal)
+        };
+        let deleted = client.delete_acls(&[filter]).await.expect("delete acls");
+        assert_eq!(deleted.len(), 1);
+        assert_eq!(
+            deleted[0].as_ref().map(Vec::len).ok(),
+            Some(count),
+            "{deleted:?}"
+        );
+    }
+    let prefixed_filter = AclBindingFilter::exact(&source_acls[4]);
+    a.delete_acls(&[prefixed_filter])
+        .await
+        .expect("delete prefixed");
+    assert!(bindings_of(&a, &topic).await.is_empty());
+}
