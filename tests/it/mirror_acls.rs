@@ -156,3 +156,77 @@ async fn literal_topic_acls_are_copied_with_mm2_rules() {
         .expect("delete prefixed");
     assert!(bindings_of(&a, &topic).await.is_empty());
 }
+
+/// A target without an authorizer (a throwaway broker, configured like the shared ones
+/// before they got one) answers `SECURITY_DISABLED`: ACL sync turns itself off and the
+/// flow keeps copying records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn target_without_authorizer_turns_acl_sync_off_not_the_mirror() {
+    let services = Services::from_env();
+    let a_clients = kafka_clients(&services.kafka_bootstrap).await;
+    let a = wire_client(&services.kafka_bootstrap);
+    let target = integration_tests::throwaway_broker::ThrowawayBroker::start().await;
+    let plain_target = wire_client(&target.bootstrap());
+    let error = plain_target
+        .describe_acls(&AclBindingFilter::resources(
+            ResourceType::Topic,
+            PatternType::Literal,
+        ))
+        .await
+        .expect_err("no authorizer on the throwaway broker");
+    assert_eq!(
+        error.code(),
+        Some(broker_core::wire::KafkaCode::SECURITY_DISABLED),
+        "{error}"
+    );
+    assert!(error.to_string().contains("SECURITY_DISABLED"), "{error}");
+    assert!(!error.is_retriable());
+
+    let topic = unique_name("mirror_acls_off");
+    create_topic(&a_clients, &topic, 1).await;
+    let acl = topic_acl(
+        &topic,
+        PatternType::Literal,
+        &unique_name("acl_reader"),
+        AclPermission::Allow,
+        AclOperation::Read,
+    );
+    assert!(
+        a.create_acls(std::slice::from_ref(&acl))
+            .await
+            .expect("create")[0]
+            .is_ok()
+    );
+    let producer = a_clients.producer().expect("producer");
+    crate::mirror_common::produce_numbered(&producer, &topic, 0..20, 1).await;
+
+    let text = format!(
+        "clusters = A, B\nA.bootstrap.servers = {}\nB.bootstrap.servers = {}\n\
+         A->B.enabled = true\nA->B.topics = {topic}\nreplication.factor = 1\n\
+         checkpoints.topic.replication.factor = 1\nheartbeats.topic.replication.factor = 1\n\
+         offset-syncs.topic.replication.factor = 1\nrefresh.topics.interval.seconds = 1\n\
+         sync.topic.acls.interval.seconds = 1\nreplication.group.id = __mirror_test.{topic}\n",
+        services.kafka_bootstrap,
+        target.bootstrap(),
+    );
+    let config = gateway_mirror::parse_properties(&text).expect("valid properties");
+    let mirror = RunningMirror::start(config);
+    let target_clients = target.clients();
+    let remote = format!("A.{topic}");
+    let seen = tokio::task::spawn_blocking(move || {
+        crate::mirror_common::read_all(&target_clients, &remote, 20, Duration::from_secs(60), false)
+    })
+    .await
+    .expect("reader");
+    assert_eq!(
+        seen.len(),
+        20,
+        "records are copied although ACL sync cannot run"
+    );
+    // Several ACL intervals later the mirror still runs and stops cleanly.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    mirror.stop().await;
+    a.delete_acls(&[AclBindingFilter::exact(&acl)])
+        .await
+        .expect("clean up");
+}
