@@ -62,22 +62,29 @@ impl WireClient {
     }
 
     /// Sends `request` to any broker at the highest version both sides speak.
+    ///
+    /// Cancel-safe: the connection is out of its slot while a request is in flight and
+    /// goes back only after a complete answer, so a caller that drops this future (a
+    /// shutdown, an outer timeout) never leaves a half-read frame for the next request.
     pub(crate) async fn send<R: Request>(&self, request: &R) -> Result<R::Response, WireError> {
         let mut slot = self.connection.lock().await;
         let mut reused = true;
         loop {
-            let connection = match slot.as_mut() {
+            let mut connection = match slot.take() {
                 Some(connection) => connection,
                 None => {
                     reused = false;
-                    slot.insert(self.connect_any().await?)
+                    self.connect_any().await?
                 }
             };
             match connection.send(request).await {
-                Ok(response) => return Ok(response),
+                Ok(response) => {
+                    *slot = Some(connection);
+                    return Ok(response);
+                }
                 Err(error) => {
-                    if error.breaks_connection() {
-                        *slot = None;
+                    if !error.breaks_connection() {
+                        *slot = Some(connection);
                     }
                     if reused && matches!(error, WireError::Io { .. }) {
                         tracing::debug!(%error, "broker connection lost, reconnecting once");

@@ -159,7 +159,13 @@ impl AclSync {
                 () = shutdown.wait() => return,
                 _ = tick.tick(), if enabled => {}
             }
-            match self.sync().await {
+            // Raced against shutdown so that a slow cluster never delays the drain; the
+            // native client is cancel-safe.
+            let outcome = tokio::select! {
+                () = shutdown.wait() => return,
+                outcome = self.sync() => outcome,
+            };
+            match outcome {
                 Ok(SyncOutcome::Created(0)) => {}
                 Ok(SyncOutcome::Created(count)) => {
                     tracing::info!(flow = %self.flow.name(), created = count, "synced topic acls to the target");
