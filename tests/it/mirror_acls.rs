@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use broker_core::ClusterConfig;
+use broker_core::telemetry::MetricsRegistry;
 use broker_core::wire::{
     AclBinding, AclBindingFilter, AclOperation, AclPermission, PatternType, ResourceType,
     WireClient,
@@ -96,7 +97,11 @@ async fn literal_topic_acls_are_copied_with_mm2_rules() {
         "all five exist on A once"
     );
 
-    let mirror = RunningMirror::start(properties(&topic, "sync.topic.acls.interval.seconds = 1"));
+    let registry = MetricsRegistry::new();
+    let mirror = RunningMirror::start_with_metrics(
+        properties(&topic, "sync.topic.acls.interval.seconds = 1"),
+        registry.clone(),
+    );
     let remote = format!("A.{topic}");
     let expected: BTreeSet<AclBinding> = [
         topic_acl(&remote, literal, &reader, Allow, Read),
@@ -116,6 +121,11 @@ async fn literal_topic_acls_are_copied_with_mm2_rules() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     mirror.stop().await;
     assert_eq!(bindings_of(&b, &remote).await, expected);
+    let metrics = registry.render().expect("metrics render");
+    assert!(
+        metrics.contains("kafka_gateway_mirror_acls_created_total{flow=\"A->B\"} 3"),
+        "three bindings created once, never again:\n{metrics}"
+    );
     let prefixes = AclBindingFilter {
         principal: Some(format!("User:{prefixed}")),
         ..AclBindingFilter::resources(ResourceType::Any, PatternType::Any)

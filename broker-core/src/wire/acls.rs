@@ -248,7 +248,7 @@ impl WireClient {
             .await?;
         if response.results.len() != bindings.len() {
             return Err(WireError::Protocol {
-                broker: "CreateAcls".to_owned(),
+                broker: self.settings().bootstrap.join(","),
                 reason: format!(
                     "{} results for {} creations",
                     response.results.len(),
