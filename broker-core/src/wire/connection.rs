@@ -129,13 +129,16 @@ impl Connection {
             versions: BTreeMap::new(),
             timeout,
         };
-        // v3 (Kafka 2.4+) is the first flexible version, and every broker that speaks the
-        // ACL API with pattern types (2.0+) is old enough to at least answer it with v0 and
-        // error 35; brokers that old are not supported.
+        // v3 (Kafka 2.4+, KIP-511) first. A broker that does not know it answers in the v0
+        // layout, which does not decode as v3; the whole frame was read, so the same
+        // connection can ask again in v0 (Kafka 2.0+ still has every ACL API we use).
         let request = ApiVersionsRequest::default()
             .with_client_software_name(StrBytes::from_static_str("kafka-gateway"))
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
-        let response = connection.send_version(&request, 3).await?;
+        let response = match connection.send_version(&request, 3).await {
+            Err(WireError::Protocol { .. }) => connection.send_version(&request, 0).await?,
+            other => other?,
+        };
         if let Some(error) = WireError::broker("api versions", response.error_code, None) {
             return Err(error);
         }
@@ -259,6 +262,10 @@ mod tests {
     }
 
     fn response_frame(correlation_id: i32) -> Bytes {
+        response_frame_version(correlation_id, 3)
+    }
+
+    fn response_frame_version(correlation_id: i32, version: i16) -> Bytes {
         let response = ApiVersionsResponse::default().with_api_keys(vec![
             ApiVersion::default()
                 .with_api_key(29)
@@ -271,7 +278,7 @@ mod tests {
             .with_correlation_id(correlation_id)
             .encode(&mut frame, 0)
             .expect("header");
-        response.encode(&mut frame, 3).expect("body");
+        response.encode(&mut frame, version).expect("body");
         frame.freeze()
     }
 
@@ -283,6 +290,16 @@ mod tests {
         let error =
             decode_response::<ApiVersionsRequest>(response_frame(4), 3, 5).expect_err("mismatch");
         assert!(error.contains("correlation id 4"), "{error}");
+    }
+
+    /// What a pre-2.4 broker sends back to ApiVersions v3 must fail to decode as v3 (that
+    /// is what triggers the v0 retry) and decode as v0.
+    #[test]
+    fn a_v0_answer_is_not_taken_for_v3() {
+        let old = response_frame_version(2, 0);
+        assert!(decode_response::<ApiVersionsRequest>(old.clone(), 3, 2).is_err());
+        let response = decode_response::<ApiVersionsRequest>(old, 0, 2).expect("v0 decodes");
+        assert_eq!(response.api_keys.len(), 1);
     }
 
     #[test]
