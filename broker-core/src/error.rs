@@ -178,6 +178,9 @@ pub enum BrokerError {
         operation: &'static str,
         reason: String,
     },
+    /// From the native protocol client ([`crate::wire`]).
+    #[error(transparent)]
+    Wire(#[from] crate::wire::WireError),
     #[error("{message}")]
     Other { kind: ErrorKind, message: String },
 }
@@ -196,6 +199,7 @@ impl BrokerError {
             // Internal, not Unauthenticated: the HTTP caller's credentials are fine, it is
             // the gateway's own login to Kafka that the operator must fix.
             Self::Authentication { .. } => ErrorKind::Internal,
+            Self::Wire(error) => error.kind(),
             Self::Other { kind, .. } => *kind,
         }
     }
@@ -207,7 +211,7 @@ impl BrokerError {
             | Self::Resource { operation, .. }
             | Self::Timeout { operation, .. }
             | Self::Authentication { operation, .. } => operation,
-            Self::Config(_) | Self::Other { .. } => "request",
+            Self::Config(_) | Self::Wire(_) | Self::Other { .. } => "request",
         }
     }
 

@@ -10,6 +10,8 @@
 //! - [`error`]: one transport-neutral error sorted by what the caller must do.
 //! - [`shutdown`]: a cloneable shutdown signal wired to SIGINT/SIGTERM.
 //! - [`telemetry`]: tracing setup and the shared Prometheus registry.
+//! - [`wire`]: a native Kafka protocol client (built on the `kafka-protocol` crate) for the
+//!   admin APIs librdkafka lacks, ACLs first; same `ClusterConfig`, same security settings.
 
 pub mod clients;
 pub mod config;
@@ -21,6 +23,7 @@ pub mod secrets;
 pub mod shutdown;
 pub mod telemetry;
 pub mod topic_configs;
+pub mod wire;
 
 pub use clients::KafkaClients;
 pub use config::{ClusterConfig, ConfigError, ValidatedCluster};

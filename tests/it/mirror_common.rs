@@ -42,12 +42,13 @@ pub(crate) struct RunningMirror {
 
 impl RunningMirror {
     pub(crate) fn start(config: ValidatedMirror) -> Self {
+        Self::start_with_metrics(config, MetricsRegistry::new())
+    }
+
+    /// Starts the mirror registering its metrics in `registry`, for tests that read them.
+    pub(crate) fn start_with_metrics(config: ValidatedMirror, registry: MetricsRegistry) -> Self {
         let shutdown = Shutdown::new();
-        let handle = tokio::spawn(gateway_mirror::run(
-            config,
-            MetricsRegistry::new(),
-            shutdown.clone(),
-        ));
+        let handle = tokio::spawn(gateway_mirror::run(config, registry, shutdown.clone()));
         Self { shutdown, handle }
     }
 

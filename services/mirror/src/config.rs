@@ -252,8 +252,34 @@ mod tests {
 
     #[test]
     fn accepted_mm2_keys_without_effect_are_reported_as_such() {
-        let mirror = with("sync.topic.acls.enabled = false").unwrap();
+        let mirror = with("listeners = http://:8080").unwrap();
         assert!(mirror.warnings[0].message.contains("without effect"));
+    }
+
+    #[test]
+    fn topic_acl_sync_is_on_by_default_and_configurable() {
+        let mirror = with("").unwrap();
+        assert_eq!(
+            mirror.flows[0].sync_topic_acls,
+            Some(std::time::Duration::from_secs(600))
+        );
+        let mirror = with("A->B.sync.topic.acls.interval.seconds = 5").unwrap();
+        assert!(mirror.warnings.is_empty(), "{:?}", mirror.warnings);
+        assert_eq!(
+            mirror.flows[0].sync_topic_acls,
+            Some(std::time::Duration::from_secs(5))
+        );
+        let mirror = with("sync.topic.acls.enabled = false").unwrap();
+        assert!(mirror.warnings.is_empty(), "{:?}", mirror.warnings);
+        assert_eq!(mirror.flows[0].sync_topic_acls, None);
+    }
+
+    #[test]
+    fn validate_rejects_bad_acl_sync_values() {
+        let error = with("sync.topic.acls.enabled = maybe").unwrap_err();
+        assert_eq!(error.key, "sync.topic.acls.enabled");
+        let error = with("sync.topic.acls.interval.seconds = 0").unwrap_err();
+        assert_eq!(error.key, "sync.topic.acls.interval.seconds");
     }
 
     #[test]

@@ -6,11 +6,13 @@
 //! - [`config`]: `mm2.properties` / `[mirror]` → [`ValidatedMirror`] (pure).
 //! - [`policy`]: remote topic naming and loop prevention.
 //! - `topics`: discovery, remote topic creation, partition growth, config sync.
+//! - `acls`: MM2's topic ACL sync over broker-core's native protocol client.
 //! - `replicate`: the consume → produce tasks, at-least-once and exactly-once.
 //! - [`offsets`]: the dense map, MM2 offset syncs, checkpoints and heartbeats.
 //! - `groups`: group offsets and `sync.group.offsets`.
 //! - [`translate()`]: per-partition failover positions of a group.
 
+mod acls;
 pub mod config;
 pub mod error;
 mod groups;

@@ -23,6 +23,7 @@ pub struct MirrorMetrics {
     pub(crate) rpo_seconds: Family<PartitionLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     pub(crate) restarts: Family<Vec<(&'static str, String)>, Counter>,
     pub(crate) checkpoints: Family<Vec<(&'static str, String)>, Counter>,
+    pub(crate) acls_created: Family<Vec<(&'static str, String)>, Counter>,
 }
 
 impl std::fmt::Debug for MirrorMetrics {
@@ -47,6 +48,7 @@ impl MirrorMetrics {
             rpo_seconds: Family::default(),
             restarts: Family::default(),
             checkpoints: Family::default(),
+            acls_created: Family::default(),
         };
         registry.with_registry(|r| {
             let r = r.sub_registry_with_prefix("kafka_gateway_mirror");
@@ -84,6 +86,11 @@ impl MirrorMetrics {
                 "checkpoints",
                 "MM2-format checkpoints written to the target",
                 metrics.checkpoints.clone(),
+            );
+            r.register(
+                "acls_created",
+                "Topic ACL bindings created on the target by ACL sync",
+                metrics.acls_created.clone(),
             );
         });
         metrics

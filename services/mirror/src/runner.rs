@@ -1,6 +1,6 @@
 //! Starting, supervising and stopping every flow of a mirror.
 //!
-//! Per flow: internal topics are created, topic discovery runs, `tasks.max` replication
+//! Per flow: internal topics are created, topic discovery and topic ACL sync run, `tasks.max` replication
 //! tasks run on their own threads, and the checkpoint/heartbeat tasks run on the runtime.
 //! A replication task that fails with a retriable error is restarted with exponential
 //! backoff (1 s → 30 s) from its last committed position; a definite error stops the
@@ -17,6 +17,7 @@ use broker_core::telemetry::MetricsRegistry;
 use broker_core::{KafkaClients, Shutdown};
 use tokio::task::JoinSet;
 
+use crate::acls::AclSync;
 use crate::config::{OffsetSyncsLocation, ValidatedMirror};
 use crate::error::MirrorError;
 use crate::metrics::MirrorMetrics;
@@ -103,6 +104,24 @@ pub(crate) async fn run(
                 timeout,
             )
             .await?;
+        }
+
+        if let Some(interval) = flow.sync_topic_acls {
+            // ACL sync is on by default (as in MM2): a cluster setting the native client
+            // cannot honour (GSSAPI, a JKS store) turns it off rather than the mirror.
+            match AclSync::new(&config, Arc::clone(&flow), metrics.clone()) {
+                Ok(acl_sync) => {
+                    let acl_shutdown = background.clone();
+                    tasks.spawn(async move {
+                        acl_sync.run(interval, acl_shutdown).await;
+                        Ok(())
+                    });
+                }
+                Err(error) => tracing::warn!(
+                    flow = %flow.name(), %error,
+                    "topic acl sync is off; set sync.topic.acls.enabled=false to silence this"
+                ),
+            }
         }
 
         let (topic_sync, plan) = TopicSync::new(Arc::clone(&flow), &source, &target)?;

@@ -99,6 +99,8 @@ pub struct Flow {
     /// `Some(interval)` when `sync.topic.configs.enabled`.
     pub sync_topic_configs: Option<Duration>,
     pub config_properties_exclude: NameFilter,
+    /// `Some(interval)` when `sync.topic.acls.enabled`: literal topic ACLs are copied.
+    pub sync_topic_acls: Option<Duration>,
     /// `Some(interval)` when `refresh.topics.enabled`.
     pub refresh_topics: Option<Duration>,
     pub refresh_groups: Option<Duration>,
@@ -180,14 +182,6 @@ impl ValidatedMirror {
 
 /// MM2 keys that are accepted but have no effect here, with the reason.
 const ACCEPTED_WITHOUT_EFFECT: &[(&str, &str)] = &[
-    (
-        "sync.topic.acls.enabled",
-        "ACL sync is not implemented; ACLs are not copied",
-    ),
-    (
-        "sync.topic.acls.interval.seconds",
-        "ACL sync is not implemented",
-    ),
     (
         "dedicated.mode.enable.internal.rest",
         "processes share work through a consumer group",
@@ -703,6 +697,13 @@ fn flow(
             n,
             "sync.topic.configs.enabled",
             "sync.topic.configs.interval.seconds",
+            true,
+            600,
+        )?,
+        sync_topic_acls: reader.periodic(
+            n,
+            "sync.topic.acls.enabled",
+            "sync.topic.acls.interval.seconds",
             true,
             600,
         )?,

@@ -1,0 +1,31 @@
+//! A small native Kafka protocol client, for the admin APIs that librdkafka (and so
+//! rust-rdkafka) does not expose: ACLs today, batched OffsetFetch to group coordinators
+//! next. Messages are encoded and decoded by the `kafka-protocol` crate; this module adds
+//! the transport around them.
+//!
+//! - [`settings`]: the cluster's librdkafka properties (`security.protocol`,
+//!   `sasl.mechanism(s)`, `sasl.username/password`, `ssl.ca.location`, ...) read into typed
+//!   settings; what this client cannot do is a [`WireError::Unsupported`] naming the key.
+//! - `connection`: framing, correlation ids, ApiVersions negotiation.
+//! - `tls`: rustls with the configured CA and optional client certificate.
+//! - `sasl`: SaslHandshake v1 + SaslAuthenticate with PLAIN and SCRAM-SHA-256/512.
+//! - [`client`]: bootstrap, one connection, reconnect once, timeouts.
+//! - [`acls`]: DescribeAcls / CreateAcls / DeleteAcls with typed bindings.
+//!
+//! Adding an API is: a typed wrapper next to [`acls`] calling `WireClient::send` with the
+//! `kafka-protocol` request; versions are negotiated per connection.
+
+pub mod acls;
+pub mod client;
+mod connection;
+pub mod error;
+mod sasl;
+pub mod settings;
+mod tls;
+
+pub use acls::{
+    AclBinding, AclBindingFilter, AclOperation, AclPermission, PatternType, ResourceType,
+};
+pub use client::WireClient;
+pub use error::{KafkaCode, WireError};
+pub use settings::WireSettings;
