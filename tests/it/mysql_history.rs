@@ -1,15 +1,17 @@
 //! Rows written before a DDL, read after it: a worker stopped while a column is dropped
 //! resumes behind the DROP and must decode the old row images with the columns they were
-//! written with (binlog_row_metadata=FULL), not with today's.
+//! written with (binlog_row_metadata=FULL), not with today's. Without the column names
+//! (MINIMAL) the task must fail and say why, never put values into the wrong fields.
 
 use std::time::Duration;
 
+use integration_tests::throwaway_mariadb::ThrowawayMariaDb;
 use integration_tests::{Services, unique_name};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::connect_support::{ClusterNames, call, wait_for_state};
-use crate::mysql_common::{cdc_config, exec, read_topic, shared, start_worker};
+use crate::connect_support::{ClusterNames, call, wait_for, wait_for_state};
+use crate::mysql_common::{cdc_config, connect, exec, read_topic, shared, start_worker};
 
 #[tokio::test]
 async fn rows_from_before_a_dropped_column_keep_their_columns() {
@@ -88,4 +90,82 @@ async fn rows_from_before_a_dropped_column_keep_their_columns() {
     );
     assert_eq!(after(3), json!({"id": 3, "name": "third"}));
     exec(&mut conn, &format!("DROP DATABASE `{database}`")).await;
+}
+
+#[tokio::test]
+async fn unnamed_columns_behind_a_drop_fail_the_task_instead_of_shifting_values() {
+    // A server of its own: binlog_row_metadata is global.
+    let server = ThrowawayMariaDb::start().await;
+    let mut conn = connect(&server.url()).await;
+    exec(&mut conn, "SET GLOBAL binlog_row_metadata = 'MINIMAL'").await;
+    let database = unique_name("cdc_minimal");
+    exec(&mut conn, &format!("CREATE DATABASE `{database}`")).await;
+    exec(
+        &mut conn,
+        &format!(
+            "CREATE TABLE `{database}`.items (id INT PRIMARY KEY, note VARCHAR(32), name VARCHAR(32))"
+        ),
+    )
+    .await;
+    exec(
+        &mut conn,
+        &format!("INSERT INTO `{database}`.items VALUES (1, 'n1', 'first')"),
+    )
+    .await;
+    let names = ClusterNames::unique();
+    let prefix = unique_name("cdc_minimal");
+    let topic = format!("{prefix}.{database}.items");
+    let worker = start_worker(&names).await;
+    let body = json!({"name": "cdc", "config": cdc_config(&server.url(), &prefix, &database)});
+    let (status, answer) = call(Method::POST, &worker.url("/connectors"), Some(body)).await;
+    assert_eq!(status, 201, "{answer}");
+    wait_for_state(&worker, "cdc", "RUNNING", 1).await;
+    read_topic(
+        &topic,
+        Duration::from_secs(60),
+        Duration::ZERO,
+        Some(&|seen| seen.iter().any(|(_, v)| v["after"]["id"] == 1)),
+    )
+    .await;
+    worker.stop().await;
+
+    exec(
+        &mut conn,
+        &format!("INSERT INTO `{database}`.items VALUES (2, 'n2', 'second')"),
+    )
+    .await;
+    exec(
+        &mut conn,
+        &format!("ALTER TABLE `{database}`.items DROP COLUMN note"),
+    )
+    .await;
+
+    let worker = start_worker(&names).await;
+    let status = wait_for(
+        &worker.url("/connectors/cdc/status"),
+        Duration::from_secs(60),
+        |code, body| {
+            code == 200
+                && body["tasks"][0]["state"] == "FAILED"
+                && body["tasks"][0]["trace"]
+                    .as_str()
+                    .is_some_and(|trace| trace.contains("binlog_row_metadata=FULL"))
+        },
+    )
+    .await;
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
+    assert!(trace.contains("carry 3 columns"), "{trace}");
+    assert!(trace.contains("has 2 now"), "{trace}");
+    let records = read_topic(
+        &topic,
+        Duration::from_secs(10),
+        Duration::from_secs(2),
+        None,
+    )
+    .await;
+    assert!(
+        !records.iter().any(|(_, v)| v["after"]["id"] == 2),
+        "no event with shifted values for row 2: {records:?}"
+    );
+    worker.stop().await;
 }

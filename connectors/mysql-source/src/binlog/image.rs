@@ -29,16 +29,22 @@ pub fn column_names(map: &TableMapEvent<'_>) -> Option<Vec<String>> {
 }
 
 /// The schema rows of `map` were written with: `current` when the columns match, else
-/// `current` re-cut to the event's columns.
+/// `current` re-cut to the event's columns. `Err` when the rows cannot be decoded
+/// correctly: they carry more columns than the table has now and the server does not name
+/// them, so which value belongs to which column is unknown.
 pub fn schema_for_event(
     current: TableSchema,
     map: &TableMapEvent<'_>,
     prefix: &str,
     filters: &Filters,
     modes: &TypeModes,
-) -> TableSchema {
+) -> Result<TableSchema, String> {
     let Some(names) = column_names(map) else {
-        return current;
+        let image_columns = usize::try_from(map.columns_count()).unwrap_or(usize::MAX);
+        if image_columns > current.columns.len() {
+            return Err(unnamed_extra_columns(&current, image_columns));
+        }
+        return Ok(current);
     };
     if names.len() == current.columns.len()
         && names
@@ -46,7 +52,7 @@ pub fn schema_for_event(
             .zip(&current.columns)
             .all(|(n, c)| *n == c.name)
     {
-        return current;
+        return Ok(current);
     }
     tracing::info!(
         table = current.id(),
@@ -88,13 +94,26 @@ pub fn schema_for_event(
         .filter_map(|i| current.columns.get(*i))
         .filter_map(|key| columns.iter().position(|c| c.name == key.name))
         .collect();
-    schema::build(
+    Ok(schema::build(
         prefix,
         &current.database,
         &current.table,
         columns,
         primary_key,
         modes,
+    ))
+}
+
+fn unnamed_extra_columns(current: &TableSchema, image_columns: usize) -> String {
+    format!(
+        "rows of {} in the binlog carry {image_columns} columns but the table has {} now: a \
+         column was dropped after they were written, and with binlog_row_metadata=MINIMAL \
+         the server does not name the columns, so decoding them with today's columns would \
+         put values into the wrong fields. Set binlog_row_metadata=FULL on the server \
+         (MariaDB 10.5+, MySQL 8.0.1+) for new events, and take a new snapshot (delete the \
+         connector's offsets and use snapshot.mode=initial) to get past this point",
+        current.id(),
+        current.columns.len()
     )
 }
 

@@ -323,10 +323,12 @@ impl Reader {
                                 &config.topic_prefix,
                                 &config.filters,
                                 &config.modes,
-                            );
+                            )
+                            .map_err(SourceError::definite)?;
                             let envelope = envelope::envelope_schema(&t, self.job.connector);
-                            Arc::new((t, envelope))
+                            Ok::<_, SourceError>(Arc::new((t, envelope)))
                         })
+                        .transpose()?
                     } else {
                         None
                     };
