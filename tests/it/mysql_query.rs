@@ -168,3 +168,161 @@ async fn incrementing_mode_sees_new_rows_only() {
 async fn timestamp_incrementing_mode_sees_new_and_updated_rows() {
     run_mode("timestamp+incrementing").await;
 }
+
+/// No table listed: every table of the URL's database is copied, minus the excluded ones,
+/// and a table created later is found within `table.poll.interval.ms`.
+#[tokio::test]
+async fn tables_are_discovered_excluded_and_found_later() {
+    let mut conn = shared().await;
+    let database = unique_name("jdbc_discover");
+    exec(&mut conn, &format!("CREATE DATABASE `{database}`")).await;
+    for table in ["alpha", "beta", "secret"] {
+        exec(
+            &mut conn,
+            &format!(
+                "CREATE TABLE `{database}`.{table} (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(32))"
+            ),
+        )
+        .await;
+        exec(
+            &mut conn,
+            &format!("INSERT INTO `{database}`.{table} (name) VALUES ('{table} 1')"),
+        )
+        .await;
+    }
+    let prefix = unique_name("jdbc_discover");
+    let kafka = clients().await;
+    for table in ["alpha", "beta", "secret", "gamma"] {
+        create_topic(&kafka, &format!("{prefix}{table}"), 1).await;
+    }
+    let mut config = query_config(&database, &prefix, "incrementing");
+    let object = config.as_object_mut().unwrap();
+    object.remove("table.whitelist");
+    object.insert("table.blacklist".into(), json!("secret"));
+    object.insert("table.poll.interval.ms".into(), json!("1000"));
+    let names = ClusterNames::unique();
+    let worker = start_worker(&names).await;
+    let body = json!({"name": "jdbc", "config": config});
+    let (status, answer) = call(Method::POST, &worker.url("/connectors"), Some(body)).await;
+    assert_eq!(status, 201, "{answer}");
+    wait_for_state(&worker, "jdbc", "RUNNING", 1).await;
+    for table in ["alpha", "beta"] {
+        let records = read_topic(
+            &format!("{prefix}{table}"),
+            Duration::from_secs(60),
+            Duration::ZERO,
+            Some(&|seen| !seen.is_empty()),
+        )
+        .await;
+        assert_eq!(records[0].1["name"], json!(format!("{table} 1")));
+    }
+    // Created while the task runs.
+    exec(
+        &mut conn,
+        &format!(
+            "CREATE TABLE `{database}`.gamma (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(32))"
+        ),
+    )
+    .await;
+    exec(
+        &mut conn,
+        &format!("INSERT INTO `{database}`.gamma (name) VALUES ('gamma 1')"),
+    )
+    .await;
+    let gamma = read_topic(
+        &format!("{prefix}gamma"),
+        Duration::from_secs(60),
+        Duration::ZERO,
+        Some(&|seen| !seen.is_empty()),
+    )
+    .await;
+    assert_eq!(gamma[0].1["name"], json!("gamma 1"));
+    let secret = read_topic(
+        &format!("{prefix}secret"),
+        Duration::from_secs(5),
+        Duration::from_secs(2),
+        None,
+    )
+    .await;
+    assert!(secret.is_empty(), "excluded table copied: {secret:?}");
+    worker.stop().await;
+    exec(&mut conn, &format!("DROP DATABASE `{database}`")).await;
+}
+
+/// `timestamp.initial=-1` starts at the current time: rows already there are not copied.
+/// `validate.non.null`: a nullable incrementing column fails the task at start.
+#[tokio::test]
+async fn timestamp_initial_and_non_null_validation() {
+    let mut conn = shared().await;
+    let database = unique_name("jdbc_initial");
+    exec(&mut conn, &format!("CREATE DATABASE `{database}`")).await;
+    exec(
+        &mut conn,
+        &format!(
+            "CREATE TABLE `{database}`.items (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(32), \
+             updated TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3))"
+        ),
+    )
+    .await;
+    exec(
+        &mut conn,
+        &format!("INSERT INTO `{database}`.items (name) VALUES ('old')"),
+    )
+    .await;
+    exec(
+        &mut conn,
+        &format!("CREATE TABLE `{database}`.loose (id INT NULL, name VARCHAR(32))"),
+    )
+    .await;
+    let prefix = unique_name("jdbc_initial");
+    let topic = format!("{prefix}items");
+    create_topic(&clients().await, &topic, 1).await;
+    // Rows committed before the connector starts are older than "now".
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut config = query_config(&database, &prefix, "timestamp");
+    config["timestamp.initial"] = json!("-1");
+    let names = ClusterNames::unique();
+    let worker = start_worker(&names).await;
+    let body = json!({"name": "jdbc", "config": config});
+    let (status, answer) = call(Method::POST, &worker.url("/connectors"), Some(body)).await;
+    assert_eq!(status, 201, "{answer}");
+    wait_for_state(&worker, "jdbc", "RUNNING", 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    exec(
+        &mut conn,
+        &format!("INSERT INTO `{database}`.items (name) VALUES ('new')"),
+    )
+    .await;
+    let records = read_topic(
+        &topic,
+        Duration::from_secs(60),
+        Duration::from_secs(2),
+        Some(&|seen| seen.iter().any(|(_, v)| v["name"] == "new")),
+    )
+    .await;
+    let seen: Vec<&Value> = records.iter().map(|(_, v)| &v["name"]).collect();
+    assert_eq!(
+        seen,
+        [&json!("new")],
+        "only the row written after the start"
+    );
+
+    let mut loose = query_config(&database, &prefix, "incrementing");
+    loose["table.whitelist"] = json!("loose");
+    let body = json!({"name": "loose", "config": loose});
+    let (status, answer) = call(Method::POST, &worker.url("/connectors"), Some(body)).await;
+    assert_eq!(status, 201, "{answer}");
+    let status = crate::connect_support::wait_for(
+        &worker.url("/connectors/loose/status"),
+        Duration::from_secs(45),
+        |code, body| code == 200 && body["tasks"][0]["state"] == "FAILED",
+    )
+    .await;
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
+    assert!(
+        trace.contains("nullable") && trace.contains("validate.non.null"),
+        "{trace}"
+    );
+    worker.stop().await;
+    exec(&mut conn, &format!("DROP DATABASE `{database}`")).await;
+}

@@ -1,6 +1,7 @@
 //! The polling task: one query per table per poll, WHERE clause by mode, offsets per table.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use connect_api::{
     ConnectError, ConnectRecord, Field, Schema, SourceRecord, SourceTask, SourceTaskContext,
@@ -31,6 +32,30 @@ pub struct QueryTask {
     cursors: BTreeMap<String, Cursor>,
     next_table: usize,
     modes: TypeModes,
+    /// The offsets stored when the task started, for tables discovered later.
+    context: SourceTaskContext,
+    /// When the tables were last discovered (`Source::Discover` only).
+    discovered_at: Option<Instant>,
+}
+
+/// The cursor stored for one table (or the query), if any.
+fn stored_cursor(context: &SourceTaskContext, name: &str, is_query: bool) -> Cursor {
+    let stored = context.offset(&partition(name, is_query));
+    Cursor {
+        incrementing: stored
+            .and_then(|o| o.get("incrementing"))
+            .and_then(Value::as_i64),
+        timestamp: stored
+            .and_then(|o| o.get("timestamp"))
+            .and_then(Value::as_i64)
+            .map(|ms| {
+                let nanos = stored
+                    .and_then(|o| o.get("timestamp_nanos"))
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                ms.div_euclid(1000) * 1_000_000 + nanos / 1000
+            }),
+    }
 }
 
 fn partition(name: &str, is_query: bool) -> Map<String, Value> {
@@ -78,25 +103,10 @@ impl QueryTask {
         let names: Vec<(String, bool)> = match &config.source {
             Source::Tables(tables) => tables.iter().map(|t| (t.clone(), false)).collect(),
             Source::Query(_) => vec![("query".to_owned(), true)],
+            Source::Discover { .. } => Vec::new(),
         };
         for (name, is_query) in names {
-            let stored = context.offset(&partition(&name, is_query));
-            let cursor = Cursor {
-                incrementing: stored
-                    .and_then(|o| o.get("incrementing"))
-                    .and_then(Value::as_i64),
-                timestamp: stored
-                    .and_then(|o| o.get("timestamp"))
-                    .and_then(Value::as_i64)
-                    .map(|ms| {
-                        let nanos = stored
-                            .and_then(|o| o.get("timestamp_nanos"))
-                            .and_then(Value::as_i64)
-                            .unwrap_or(0);
-                        ms.div_euclid(1000) * 1_000_000 + nanos / 1000
-                    }),
-            };
-            cursors.insert(name, cursor);
+            cursors.insert(name.clone(), stored_cursor(context, &name, is_query));
         }
         let modes = TypeModes {
             time: TimePrecision::Connect,
@@ -108,9 +118,139 @@ impl QueryTask {
             cursors,
             next_table: 0,
             modes,
+            context: context.clone(),
+            discovered_at: None,
         };
         task.connect().await?;
+        task.discover().await?;
+        let tables: Vec<String> = match task.config.source {
+            Source::Query(_) => Vec::new(),
+            _ => task.cursors.keys().cloned().collect(),
+        };
+        for table in tables {
+            task.check_not_null(&table).await?;
+        }
         Ok(task)
+    }
+
+    /// Finds the tables of the database again (at most every `table.poll.interval.ms`):
+    /// new ones start from their stored offset, dropped ones are forgotten.
+    async fn discover(&mut self) -> Result<(), ConnectError> {
+        let Source::Discover {
+            exclude,
+            views,
+            tables,
+            every,
+        } = &self.config.source
+        else {
+            return Ok(());
+        };
+        if self.discovered_at.is_some_and(|at| at.elapsed() < *every) {
+            return Ok(());
+        }
+        let mut types = Vec::new();
+        if *tables {
+            types.push("'BASE TABLE'");
+        }
+        if *views {
+            types.push("'VIEW'");
+        }
+        let exclude = exclude.clone();
+        let sql = format!(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_TYPE IN ({}) ORDER BY TABLE_NAME",
+            types.join(", ")
+        );
+        let connection = self.connect().await?;
+        let found: Result<Vec<(String,)>, sqlx::Error> = sqlx::query_as(AssertSqlSafe(sql))
+            .fetch_all(&mut *connection)
+            .await;
+        let found = match found {
+            Ok(found) => found,
+            Err(error) => {
+                self.connection = None;
+                return Err(retriable("cannot list the tables", &error));
+            }
+        };
+        let found: Vec<String> = found
+            .into_iter()
+            .map(|(name,)| name)
+            .filter(|name| {
+                !exclude
+                    .iter()
+                    .any(|e| e == name || e.ends_with(&format!(".{name}")))
+            })
+            .collect();
+        let before: Vec<String> = self.cursors.keys().cloned().collect();
+        self.cursors.retain(|name, _| found.contains(name));
+        for name in &found {
+            if !self.cursors.contains_key(name) {
+                let cursor = stored_cursor(&self.context, name, false);
+                self.cursors.insert(name.clone(), cursor);
+            }
+        }
+        if self.discovered_at.is_some() {
+            for name in found.iter().filter(|n| !before.contains(n)) {
+                self.check_not_null(name).await?;
+                tracing::info!(table = %name, "new table found; copying it");
+            }
+            for name in before.iter().filter(|n| !found.contains(n)) {
+                tracing::info!(table = %name, "table gone; no longer copied");
+            }
+        }
+        self.discovered_at = Some(Instant::now());
+        Ok(())
+    }
+
+    /// `validate.non.null`: the mode's columns must be NOT NULL, or rows with NULL there
+    /// would never be read (as in the JDBC source).
+    async fn check_not_null(&mut self, table: &str) -> Result<(), ConnectError> {
+        if !self.config.validate_non_null {
+            return Ok(());
+        }
+        let columns: Vec<String> = match &self.config.mode {
+            Mode::Bulk => Vec::new(),
+            Mode::Incrementing { column } | Mode::Timestamp { column } => vec![column.clone()],
+            Mode::TimestampIncrementing {
+                timestamp,
+                incrementing,
+            } => vec![timestamp.clone(), incrementing.clone()],
+        };
+        let (database, name) = match table.split_once('.') {
+            Some((database, name)) => (Some(database.to_owned()), name.to_owned()),
+            None => (None, table.to_owned()),
+        };
+        for column in columns {
+            let connection = self.connect().await?;
+            let nullable: Result<Option<(String,)>, sqlx::Error> = sqlx::query_as(
+                "SELECT IS_NULLABLE FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+            )
+            .bind(database.clone())
+            .bind(&name)
+            .bind(&column)
+            .fetch_optional(&mut *connection)
+            .await;
+            match nullable {
+                Ok(Some((flag,))) if flag.eq_ignore_ascii_case("YES") => {
+                    return Err(ConnectError::definite(format!(
+                        "column {column} of table {table} is nullable: rows with NULL there would \
+                         never be copied. Make it NOT NULL or set validate.non.null=false"
+                    )));
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Err(ConnectError::definite(format!(
+                        "table {table} has no column {column} (named by the mode's column setting)"
+                    )));
+                }
+                Err(error) => {
+                    self.connection = None;
+                    return Err(retriable("cannot check the columns", &error));
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn connect(&mut self) -> Result<&mut MySqlConnection, ConnectError> {
@@ -149,11 +289,21 @@ impl QueryTask {
     fn sql(&self, name: &str, cursor: &Cursor) -> String {
         let base = match &self.config.source {
             Source::Query(query) => format!("SELECT * FROM ({query}) AS jdbc_source_query"),
-            Source::Tables(_) => {
+            Source::Tables(_) | Source::Discover { .. } => {
                 let parts: Vec<String> = name.split('.').map(quote_identifier).collect();
                 format!("SELECT * FROM {}", parts.join("."))
             }
         };
+        let sql = self.where_clause(base, cursor);
+        if self.config.suffix.is_empty() {
+            sql
+        } else {
+            format!("{sql} {}", self.config.suffix)
+        }
+    }
+
+    fn where_clause(&self, base: String, cursor: &Cursor) -> String {
+        let initial = self.config.timestamp_initial.unwrap_or(0);
         let delay = self.config.delay.as_micros();
         let upper = format!("DATE_SUB(NOW(6), INTERVAL {delay} MICROSECOND)");
         let limit = self.config.batch_max_rows;
@@ -166,7 +316,7 @@ impl QueryTask {
             }
             Mode::Timestamp { column } => {
                 let column = quote_identifier(column);
-                let last = Self::timestamp_literal(cursor.timestamp.unwrap_or(0));
+                let last = Self::timestamp_literal(cursor.timestamp.unwrap_or(initial));
                 format!(
                     "{base} WHERE {column} > {last} AND {column} < {upper} ORDER BY {column} ASC LIMIT {limit}"
                 )
@@ -176,7 +326,7 @@ impl QueryTask {
                 incrementing,
             } => {
                 let (ts, inc) = (quote_identifier(timestamp), quote_identifier(incrementing));
-                let last_ts = Self::timestamp_literal(cursor.timestamp.unwrap_or(0));
+                let last_ts = Self::timestamp_literal(cursor.timestamp.unwrap_or(initial));
                 let last_inc = cursor.incrementing.unwrap_or(-1);
                 format!(
                     "{base} WHERE {ts} < {upper} AND (({ts} = {last_ts} AND {inc} > {last_inc}) OR {ts} > {last_ts}) ORDER BY {ts}, {inc} ASC LIMIT {limit}"
@@ -265,7 +415,13 @@ impl QueryTask {
 
 impl SourceTask for QueryTask {
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
+        self.discover().await?;
         let names: Vec<String> = self.cursors.keys().cloned().collect();
+        if names.is_empty() {
+            // Discovery found no table yet.
+            tokio::time::sleep(self.config.poll_interval).await;
+            return Ok(Vec::new());
+        }
         let is_query = matches!(self.config.source, Source::Query(_));
         // Round-robin over the tables; sleep when a full round returned nothing.
         for _ in 0..names.len() {
