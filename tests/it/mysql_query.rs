@@ -180,13 +180,14 @@ async fn tables_are_discovered_excluded_and_found_later() {
         exec(
             &mut conn,
             &format!(
-                "CREATE TABLE `{database}`.{table} (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(32))"
+                "CREATE TABLE `{database}`.{table} (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(32), \
+                 price DECIMAL(10,2))"
             ),
         )
         .await;
         exec(
             &mut conn,
-            &format!("INSERT INTO `{database}`.{table} (name) VALUES ('{table} 1')"),
+            &format!("INSERT INTO `{database}`.{table} (name, price) VALUES ('{table} 1', 12.34)"),
         )
         .await;
     }
@@ -215,6 +216,9 @@ async fn tables_are_discovered_excluded_and_found_later() {
         )
         .await;
         assert_eq!(records[0].1["name"], json!(format!("{table} 1")));
+        // A Connect Decimal (scale 2) as JsonConverter writes it: base64 of the unscaled
+        // big-endian value 1234.
+        assert_eq!(records[0].1["price"], json!("BNI="), "{records:?}");
     }
     // Created while the task runs.
     exec(

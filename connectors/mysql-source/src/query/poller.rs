@@ -36,6 +36,8 @@ pub struct QueryTask {
     context: SourceTaskContext,
     /// When the tables were last discovered (`Source::Discover` only).
     discovered_at: Option<Instant>,
+    /// Per table, (precision, scale) of its DECIMAL columns.
+    decimals: BTreeMap<String, BTreeMap<String, (u32, u32)>>,
 }
 
 /// The cursor stored for one table (or the query), if any.
@@ -72,15 +74,20 @@ fn retriable(context: &str, error: &sqlx::Error) -> ConnectError {
     ConnectError::retriable(format!("{context}: {error}"))
 }
 
-/// The kind sqlx reports for a column, in the JDBC source's mapping (timestamps as
-/// Connect Timestamp, DECIMAL as string).
-fn kind_of(type_name: &str) -> ColumnKind {
+/// The kind sqlx reports for a column, in the JDBC source's mapping: timestamps as
+/// Connect Timestamp; DECIMAL as Connect Decimal when its precision and scale are known
+/// (tables: from `information_schema`), else as its exact text (query mode: sqlx does not
+/// report a result column's scale, and a guessed scale could differ between records).
+fn kind_of(type_name: &str, decimal: Option<(u32, u32)>) -> ColumnKind {
     let lower = type_name.to_ascii_lowercase();
     let base = lower.split_whitespace().next().unwrap_or_default();
     match base {
         "timestamp" | "datetime" => ColumnKind::DateTime { fsp: 6 },
-        "decimal" => ColumnKind::Text {
-            charset: crate::types::Charset::Utf8,
+        "decimal" => match decimal {
+            Some((precision, scale)) => ColumnKind::Decimal { precision, scale },
+            None => ColumnKind::Text {
+                charset: crate::types::Charset::Utf8,
+            },
         },
         _ => ColumnKind::from_information_schema(
             base,
@@ -120,6 +127,7 @@ impl QueryTask {
             modes,
             context: context.clone(),
             discovered_at: None,
+            decimals: BTreeMap::new(),
         };
         task.connect().await?;
         task.discover().await?;
@@ -199,6 +207,48 @@ impl QueryTask {
             }
         }
         self.discovered_at = Some(Instant::now());
+        Ok(())
+    }
+
+    /// (precision, scale) of the DECIMAL columns of `table`, read once per table.
+    async fn load_decimals(&mut self, table: &str) -> Result<(), ConnectError> {
+        if self.decimals.contains_key(table) || matches!(self.config.source, Source::Query(_)) {
+            return Ok(());
+        }
+        let (database, name) = match table.split_once('.') {
+            Some((database, name)) => (Some(database.to_owned()), name.to_owned()),
+            None => (None, table.to_owned()),
+        };
+        let connection = self.connect().await?;
+        let rows: Result<Vec<(String, u64, u64)>, sqlx::Error> = sqlx::query_as(
+            "SELECT COLUMN_NAME, CAST(NUMERIC_PRECISION AS UNSIGNED), CAST(NUMERIC_SCALE AS UNSIGNED) \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) \
+             AND TABLE_NAME = ? AND DATA_TYPE = 'decimal'",
+        )
+        .bind(database)
+        .bind(&name)
+        .fetch_all(&mut *connection)
+        .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(error) => {
+                self.connection = None;
+                return Err(retriable("cannot read the column types", &error));
+            }
+        };
+        let columns = rows
+            .into_iter()
+            .map(|(column, precision, scale)| {
+                (
+                    column,
+                    (
+                        u32::try_from(precision).unwrap_or(65),
+                        u32::try_from(scale).unwrap_or(0),
+                    ),
+                )
+            })
+            .collect();
+        self.decimals.insert(table.to_owned(), columns);
         Ok(())
     }
 
@@ -345,7 +395,12 @@ impl QueryTask {
         let mut fields = Vec::new();
         let mut value = Map::new();
         for (index, column) in row.columns().iter().enumerate() {
-            let kind = kind_of(column.type_info().name());
+            let decimal = self
+                .decimals
+                .get(name)
+                .and_then(|columns| columns.get(column.name()))
+                .copied();
+            let kind = kind_of(column.type_info().name(), decimal);
             let raw: Option<Vec<u8>> = row
                 .try_get_unchecked(index)
                 .map_err(|e| ConnectError::definite(e.to_string()))?;
@@ -428,6 +483,7 @@ impl SourceTask for QueryTask {
             let name = names[self.next_table % names.len()].clone();
             self.next_table = self.next_table.wrapping_add(1);
             let mut cursor = self.cursors.get(&name).cloned().unwrap_or_default();
+            self.load_decimals(&name).await?;
             let sql = self.sql(&name, &cursor);
             let connection = self.connect().await?;
             let rows: Result<Vec<MySqlRow>, sqlx::Error> = sqlx::raw_sql(AssertSqlSafe(sql))
