@@ -201,3 +201,29 @@ async fn exactly_once_source_writes_records_and_offsets_in_transactions() {
     worker.stop().await;
     let _ = tokio::fs::remove_file(&input).await;
 }
+
+/// A source writing to a topic that does not exist (auto-creation is off on the test
+/// cluster, and no `topic.creation.*` is set) fails its task with a trace naming the
+/// topic, instead of staying RUNNING while nothing is delivered.
+#[tokio::test]
+async fn source_to_a_missing_topic_fails_with_a_trace_naming_it() {
+    let clients = clients().await;
+    let names = ClusterNames::unique();
+    let topic = unique_name("connect_missing");
+    let input = temp_file("connect_missing_in");
+    tokio::fs::write(&input, "one\ntwo\n").await.unwrap();
+    let worker = TestWorker::start(&clients, &names).await;
+    let source = json!({"name": "lost", "config": {"connector.class": "FileStreamSource",
+        "file": input.to_string_lossy(), "topic": topic}});
+    let (status, body) = call(Method::POST, &worker.url("/connectors"), Some(source)).await;
+    assert_eq!(status, 201, "{body}");
+    let status = crate::connect_support::wait_for(
+        &worker.url("/connectors/lost/status"),
+        Duration::from_secs(90),
+        |code, body| code == 200 && body["tasks"][0]["state"] == "FAILED",
+    )
+    .await;
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
+    assert!(trace.contains(&topic), "{trace}");
+    worker.stop().await;
+}

@@ -183,7 +183,13 @@ async fn run_inner(
             }
             Err(error) if error.is_retriable() => {
                 metrics.errors.operation_failed(true);
-                tracing::debug!(connector = name, %error, "retriable poll error");
+                // Kafka logs every failed poll at WARN; here the first one and then one per
+                // 10 attempts, so an outage is visible without flooding the log.
+                if attempt % 10 == 0 {
+                    tracing::warn!(connector = name, attempt, %error, "poll failed; will retry");
+                } else {
+                    tracing::debug!(connector = name, attempt, %error, "poll failed; will retry");
+                }
                 tokio::time::sleep(settings.errors.backoff(attempt)).await;
                 attempt = attempt.saturating_add(1);
                 continue;
@@ -417,9 +423,21 @@ fn delivery_result(
 ) -> Result<(), ConnectError> {
     match result {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err((error, _))) => Err(ConnectError::definite(format!(
-            "Kafka did not accept a record: {error}"
-        ))),
+        Ok(Err((error, message))) => {
+            let topic = rdkafka::Message::topic(&message);
+            let hint = match error.rdkafka_error_code() {
+                Some(
+                    RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic,
+                ) => {
+                    "; the topic does not exist: create it, or set topic.creation.default.\
+                     replication.factor and .partitions on the connector so that it is created"
+                }
+                _ => "",
+            };
+            Err(ConnectError::definite(format!(
+                "Kafka did not accept a record for topic {topic}: {error}{hint}"
+            )))
+        }
         Err(_canceled) => Err(ConnectError::definite("the producer dropped a delivery")),
     }
 }
