@@ -60,11 +60,13 @@ async fn compressed_bulk_requests_go_through_the_proxy_with_its_credentials() {
         .iter()
         .filter(|r| r.method == "POST" && r.target.ends_with("/_bulk"))
         .collect();
-    assert!(!bulks.is_empty(), "no _bulk went through the proxy: {seen:?}");
+    assert!(
+        !bulks.is_empty(),
+        "no _bulk went through the proxy: {seen:?}"
+    );
     for bulk in &bulks {
         assert!(
-            bulk.target.starts_with("http://127.0.0.1:9200/")
-                || bulk.target.starts_with(&search),
+            bulk.target.starts_with("http://127.0.0.1:9200/") || bulk.target.starts_with(&search),
             "{}",
             bulk.target
         );

@@ -321,7 +321,12 @@ impl RecordingProxy {
             // The upstream connection itself must not go through any proxy.
             let upstream = reqwest::Client::builder().no_proxy().build().unwrap();
             let mut headers = parts.headers.clone();
-            for hop in ["proxy-authorization", "proxy-connection", "connection", "host"] {
+            for hop in [
+                "proxy-authorization",
+                "proxy-connection",
+                "connection",
+                "host",
+            ] {
                 headers.remove(hop);
             }
             let answer = upstream

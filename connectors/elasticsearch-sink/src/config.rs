@@ -428,8 +428,8 @@ impl ElasticsearchSinkConfig {
             max_retries: u32::try_from(reader.number(MAX_RETRIES, 0)).unwrap_or(u32::MAX),
             retry_backoff: reader.duration(RETRY_BACKOFF_MS),
         };
-        let external_version_header = Some(reader.raw(EXTERNAL_VERSION_HEADER))
-            .filter(|header| !header.is_empty());
+        let external_version_header =
+            Some(reader.raw(EXTERNAL_VERSION_HEADER)).filter(|header| !header.is_empty());
         if external_version_header.is_some() {
             if write_method == WriteMethod::Upsert {
                 reader.issues.push(ConfigIssue::new(

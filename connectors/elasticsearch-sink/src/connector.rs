@@ -49,9 +49,13 @@ impl SinkConnector for ElasticsearchSink {
                     let hidden = def
                         .key(issue.key)
                         .is_some_and(|key| key.config_type == ConfigType::Password);
-                    let shown = config
-                        .get(issue.key)
-                        .map(|value| if hidden { "[hidden]".to_owned() } else { value.clone() });
+                    let shown = config.get(issue.key).map(|value| {
+                        if hidden {
+                            "[hidden]".to_owned()
+                        } else {
+                            value.clone()
+                        }
+                    });
                     let mut value = ConfigValue::new(issue.key, shown);
                     value.errors.push(issue.message);
                     value

@@ -98,7 +98,9 @@ fn convert_map(value: &Value, schema: &Schema, compact: bool) -> Value {
         Value::Object(entries) => Value::Array(
             entries
                 .iter()
-                .map(|(key, entry)| entry_document(Value::String(key.clone()), convert_value(entry)))
+                .map(|(key, entry)| {
+                    entry_document(Value::String(key.clone()), convert_value(entry))
+                })
                 .collect(),
         ),
         // JsonConverter's form of a map whose keys are not strings: `[[key, value], …]`.
@@ -200,9 +202,6 @@ mod tests {
             document_of(&value, Some(&schema), false),
             Cow::Borrowed(_)
         ));
-        assert!(matches!(
-            document_of(&value, None, false),
-            Cow::Borrowed(_)
-        ));
+        assert!(matches!(document_of(&value, None, false), Cow::Borrowed(_)));
     }
 }

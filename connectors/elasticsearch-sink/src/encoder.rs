@@ -322,7 +322,10 @@ fn timestamp_of(
 
 /// The value of `header` as an external version: the header's text (a number header is
 /// its digits, as `SimpleHeaderConverter` writes it) parsed as a non-negative long.
-pub fn external_version_of(record: &connect_api::ConnectRecord, header: &str) -> Result<i64, String> {
+pub fn external_version_of(
+    record: &connect_api::ConnectRecord,
+    header: &str,
+) -> Result<i64, String> {
     let Some(found) = record.header(header) else {
         return Err(format!(
             "the header `{header}` (external.version.header) is missing"
@@ -593,9 +596,10 @@ mod tests {
             .encode(&input)
             .unwrap();
         assert_eq!(lines(&entries)[1], json!({"m": [{"key": "a", "value": 1}]}));
-        let schema_ignored = encoder(&[("compact.map.entries", "false"), ("schema.ignore", "true")])
-            .encode(&input)
-            .unwrap();
+        let schema_ignored =
+            encoder(&[("compact.map.entries", "false"), ("schema.ignore", "true")])
+                .encode(&input)
+                .unwrap();
         assert_eq!(lines(&schema_ignored)[1], json!({"m": {"a": 1}}));
     }
 

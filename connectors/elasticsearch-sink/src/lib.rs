@@ -18,6 +18,8 @@
 //! (so a recreated topic's records are dropped). This sink keeps per-id order inside the task
 //! instead (see [`sink`]), so no external version is needed, replays overwrite the same ids,
 //! and a version conflict is retried, counted and, if it persists, fails the task.
+//! Only when the user names an `external.version.header` are versions external: then a
+//! conflict means an equal or newer version is indexed, and it is counted and skipped.
 
 pub mod config;
 pub mod connector;

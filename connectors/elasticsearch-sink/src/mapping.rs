@@ -49,10 +49,10 @@ fn field_mapping(schema: &Schema, compact: bool) -> Value {
         SchemaType::String => {
             json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}})
         }
-        SchemaType::Array => schema
-            .items
-            .as_deref()
-            .map_or_else(|| json!({"type": "object"}), |items| field_mapping(items, compact)),
+        SchemaType::Array => schema.items.as_deref().map_or_else(
+            || json!({"type": "object"}),
+            |items| field_mapping(items, compact),
+        ),
         SchemaType::Map if is_compact(schema, compact) => json!({"type": "object"}),
         SchemaType::Map => {
             let side = |part: Option<&Schema>| {

@@ -124,7 +124,11 @@ pub enum ItemOutcome {
 }
 
 /// `log_sensitive_data` decides whether the outcome's text may quote the document.
-pub fn classify_item(operation: Operation, item: &BulkItem, log_sensitive_data: bool) -> ItemOutcome {
+pub fn classify_item(
+    operation: Operation,
+    item: &BulkItem,
+    log_sensitive_data: bool,
+) -> ItemOutcome {
     if item.error.is_none() && (200..300).contains(&item.status) {
         return ItemOutcome::Done;
     }
@@ -195,7 +199,10 @@ mod tests {
     #[test]
     fn success_and_missing_delete_are_done() {
         let created = item(&json!({"index": {"status": 201, "result": "created"}}));
-        assert_eq!(classify_item(Operation::Index, &created, true), ItemOutcome::Done);
+        assert_eq!(
+            classify_item(Operation::Index, &created, true),
+            ItemOutcome::Done
+        );
         let missing = item(&json!({"delete": {"status": 404, "result": "not_found"}}));
         assert_eq!(
             classify_item(Operation::Delete, &missing, true),

@@ -10,7 +10,9 @@
 //!   id), and a lane finishes a batch — retries included — before it starts the next one. In
 //!   a batch that needs a retry, every later action on a retried id is sent again after it,
 //!   so an old version never lands over a newer one. No external versioning is needed, so
-//!   replays overwrite the same ids and nothing is dropped as a "version conflict".
+//!   replays overwrite the same ids and nothing is dropped as a "version conflict" — unless
+//!   `external.version.header` asks for it: then a conflict means the index holds an equal
+//!   or newer version, and the action is counted and done.
 //! - **Exact flush.** `put` counts accepted actions; lanes count finished ones. `flush`
 //!   returns `Ok` only when both counts are equal, i.e. every record given to `put` so far is
 //!   in the index; the runtime commits consumer offsets only after that. A lane that cannot
@@ -222,15 +224,14 @@ impl ElasticsearchSinkTask {
         let result = if self.shared.config.data_stream.is_some() {
             service.ensure_data_stream(&action.index).await
         } else {
-            let mappings = if self.shared.config.ignores_schema(&record.record.topic) {
-                None
-            } else {
-                record
-                    .record
-                    .value_schema
-                    .as_ref()
-                    .and_then(|schema| mappings_of(schema, self.shared.config.compact_map_entries))
-            };
+            let mappings =
+                if self.shared.config.ignores_schema(&record.record.topic) {
+                    None
+                } else {
+                    record.record.value_schema.as_ref().and_then(|schema| {
+                        mappings_of(schema, self.shared.config.compact_map_entries)
+                    })
+                };
             service.ensure_index(&action.index, mappings).await
         };
         result.map_err(|error| {

@@ -148,8 +148,7 @@ fn refuse_unsupported(reader: &mut Reader<'_>) {
                 type_key,
                 format!("Invalid value {store_type} for configuration {type_key}: {message}"),
             ));
-        } else if !store_type.eq_ignore_ascii_case("PEM") && !reader.raw(location_key).is_empty()
-        {
+        } else if !store_type.eq_ignore_ascii_case("PEM") && !reader.raw(location_key).is_empty() {
             reader.issues.push(ConfigIssue::new(
                 type_key,
                 format!("not supported by this gateway: {} stores ({type_key}={store_type}); convert {location_key} to PEM and set {type_key}=PEM", store_type.to_ascii_uppercase()),
