@@ -451,6 +451,17 @@ mod tests {
     }
 
     #[test]
+    fn refused_bulk_answers_keep_only_the_error_type() {
+        let answer = r#"{"error":{"type":"parse_exception","reason":"bad line {\"card\":\"4111\"}"},"status":400}"#;
+        let hidden = error_type_only(answer);
+        assert!(
+            hidden.starts_with("parse_exception") && !hidden.contains("4111"),
+            "{hidden}"
+        );
+        assert!(!error_type_only("not json 4111").contains("4111"));
+    }
+
+    #[test]
     fn encodes_path_segments() {
         assert_eq!(encode_path("a.b-c_d"), "a.b-c_d");
         assert_eq!(encode_path("t+0+1"), "t%2B0%2B1");
