@@ -282,3 +282,95 @@ pub(crate) fn payload(i: u64, size: usize) -> String {
     let filler = "x".repeat(size.saturating_sub(60));
     json!({"i": i, "name": format!("record {i}"), "filler": filler}).to_string()
 }
+
+/// One request a [`RecordingProxy`] forwarded.
+#[derive(Debug, Clone)]
+pub(crate) struct ProxiedRequest {
+    pub(crate) method: String,
+    /// The absolute-form target a client sends to a proxy (`http://host:port/path`).
+    pub(crate) target: String,
+    pub(crate) headers: reqwest::header::HeaderMap,
+}
+
+/// A real HTTP forward proxy in front of OpenSearch: it takes absolute-form requests, as a
+/// client configured with a proxy sends them, remembers their headers, and forwards method,
+/// headers and body unchanged (so a gzipped body reaches OpenSearch gzipped).
+#[derive(Debug)]
+pub(crate) struct RecordingProxy {
+    pub(crate) port: u16,
+    seen: Arc<std::sync::Mutex<Vec<ProxiedRequest>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RecordingProxy {
+    pub(crate) async fn start() -> Self {
+        use axum::body::{Body, to_bytes};
+        use axum::extract::{Request, State};
+        use axum::response::Response;
+
+        type Seen = Arc<std::sync::Mutex<Vec<ProxiedRequest>>>;
+
+        async fn forward(State(seen): State<Seen>, request: Request) -> Response {
+            let (parts, body) = request.into_parts();
+            seen.lock().unwrap().push(ProxiedRequest {
+                method: parts.method.to_string(),
+                target: parts.uri.to_string(),
+                headers: parts.headers.clone(),
+            });
+            let body = to_bytes(body, 64 * 1024 * 1024).await.unwrap();
+            // The upstream connection itself must not go through any proxy.
+            let upstream = reqwest::Client::builder().no_proxy().build().unwrap();
+            let mut headers = parts.headers.clone();
+            for hop in [
+                "proxy-authorization",
+                "proxy-connection",
+                "connection",
+                "host",
+            ] {
+                headers.remove(hop);
+            }
+            let answer = upstream
+                .request(parts.method, parts.uri.to_string())
+                .headers(headers)
+                .body(body)
+                .send()
+                .await;
+            match answer {
+                Ok(answer) => {
+                    let mut response = Response::builder().status(answer.status());
+                    if let Some(kind) = answer.headers().get(reqwest::header::CONTENT_TYPE) {
+                        response = response.header(reqwest::header::CONTENT_TYPE, kind);
+                    }
+                    let bytes = answer.bytes().await.unwrap_or_default();
+                    response.body(Body::from(bytes)).unwrap()
+                }
+                Err(error) => Response::builder()
+                    .status(502)
+                    .body(Body::from(error.to_string()))
+                    .unwrap(),
+            }
+        }
+
+        let seen: Seen = Arc::default();
+        let app = axum::Router::new()
+            .fallback(forward)
+            .with_state(Arc::clone(&seen));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { port, seen, task }
+    }
+
+    /// The requests forwarded so far.
+    pub(crate) fn seen(&self) -> Vec<ProxiedRequest> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for RecordingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -20,6 +20,7 @@ mod connect_task_metrics;
 mod connect_topic_creation;
 mod doctor_advertised;
 mod doctor_broker;
+mod es_sink_compat;
 mod es_sink_kill;
 mod es_sink_options;
 mod es_sink_outage;

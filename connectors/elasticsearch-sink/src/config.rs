@@ -44,6 +44,18 @@ pub const RETRY_BACKOFF_MS: &str = "retry.backoff.ms";
 pub const DATA_STREAM_TYPE: &str = "data.stream.type";
 pub const DATA_STREAM_DATASET: &str = "data.stream.dataset";
 pub const DATA_STREAM_TIMESTAMP_FIELD: &str = "data.stream.timestamp.field";
+pub const COMPACT_MAP_ENTRIES: &str = "compact.map.entries";
+pub const EXTERNAL_VERSION_HEADER: &str = "external.version.header";
+pub const LOG_SENSITIVE_DATA: &str = "log.sensitive.data";
+pub const FLUSH_SYNCHRONOUSLY: &str = "flush.synchronously";
+
+mod http_client;
+
+pub use http_client::{
+    CONNECTION_COMPRESSION, HttpClientOptions, IdleConnections, KERBEROS_KEYTAB_PATH,
+    KERBEROS_PRINCIPAL, KEYSTORE_TYPE, MAX_CONNECTION_IDLE_TIME_MS, PROXY_HOST, PROXY_PASSWORD,
+    PROXY_PORT, PROXY_USERNAME, ProxyConfig, TRUSTSTORE_TYPE,
+};
 
 const CONNECTOR_GROUP: &str = "Connector";
 const DATA_CONVERSION_GROUP: &str = "Data Conversion";
@@ -115,7 +127,7 @@ pub fn config_def() -> ConfigDef {
             .group(group, order)
             .width(Width::Medium)
     };
-    ConfigDef::new()
+    let def = ConfigDef::new()
         .define(key(CONNECTION_URL, ConfigType::List, CONNECTOR_GROUP, 1).importance(Importance::High).width(Width::Long).validator(urls_valid)
             .doc("The comma-separated list of one or more Elasticsearch or OpenSearch URLs, such as ``http://eshost1:9200,http://eshost2:9200``. Requests go round robin and fail over to the next URL."))
         .define(key(CONNECTION_USERNAME, ConfigType::String, CONNECTOR_GROUP, 2).default_value("").doc("The username used to authenticate with Elasticsearch (basic auth)."))
@@ -145,6 +157,11 @@ pub fn config_def() -> ConfigDef {
         .define(key(DATA_STREAM_TYPE, ConfigType::String, DATA_STREAM_GROUP, 1).default_value("NONE").recommended(&["NONE", "LOGS", "METRICS"]).validator(|v| one_of(v, &["NONE", "LOGS", "METRICS"])).doc("NONE writes to indices; LOGS or METRICS writes to the data stream ``{type}-{dataset}-{topic}`` with op_type create."))
         .define(key(DATA_STREAM_DATASET, ConfigType::String, DATA_STREAM_GROUP, 2).default_value("").doc("The dataset part of the data stream name; required with data.stream.type."))
         .define(key(DATA_STREAM_TIMESTAMP_FIELD, ConfigType::String, DATA_STREAM_GROUP, 3).default_value("").doc("The value field copied into @timestamp; empty uses the Kafka record timestamp."))
+        .define(key(COMPACT_MAP_ENTRIES, ConfigType::Boolean, DATA_CONVERSION_GROUP, 9).default_value("true").doc("How maps with string keys in a schemaful value are written: true as a JSON object ``{\"entryKey\": \"entryValue\"}``, false as an array of ``{\"key\": \"entryKey\", \"value\": \"entryValue\"}`` documents. Maps with other keys are always written as such arrays. No effect with schema.ignore=true."))
+        .define(key(EXTERNAL_VERSION_HEADER, ConfigType::String, DATA_CONVERSION_GROUP, 10).default_value("").doc("The record header whose value (a long, as text) becomes the document version with version_type=external. A write whose version is not newer than the indexed one is counted as a version conflict and skipped. Only with write.method=insert and without data streams."))
+        .define(key(LOG_SENSITIVE_DATA, ConfigType::Boolean, CONNECTOR_GROUP, 16).default_value("false").doc("Whether logs and task errors may contain document contents (the parts of Elasticsearch error messages that quote field values)."))
+        .define(key(FLUSH_SYNCHRONOUSLY, ConfigType::Boolean, CONNECTOR_GROUP, 17).default_value("false").doc("Accepted for compatibility; no effect here: flushes always wait for every record handed to the task, so offsets are exact with routing SMTs too."));
+    http_client::define(def)
 }
 
 /// `write.method`.
@@ -228,6 +245,8 @@ pub struct ConnectionConfig {
     pub connect_timeout: Duration,
     /// `None` = no timeout (`read.timeout.ms=0`).
     pub read_timeout: Option<Duration>,
+    /// Compression, idle connections and the proxy.
+    pub client: HttpClientOptions,
 }
 
 /// Batching, buffering and retry limits.
@@ -258,6 +277,14 @@ pub struct ElasticsearchSinkConfig {
     pub drop_invalid_message: bool,
     pub bulk: BulkConfig,
     pub data_stream: Option<DataStreamConfig>,
+    /// `compact.map.entries`.
+    pub compact_map_entries: bool,
+    /// `external.version.header`, when set.
+    pub external_version_header: Option<String>,
+    /// `log.sensitive.data`: whether logs may quote document contents.
+    pub log_sensitive_data: bool,
+    /// `flush.synchronously`: accepted, with no effect (flushes are always exact).
+    pub flush_synchronously: bool,
 }
 
 /// Raw getters over the map that collect issues instead of failing on the first one.
@@ -401,6 +428,22 @@ impl ElasticsearchSinkConfig {
             max_retries: u32::try_from(reader.number(MAX_RETRIES, 0)).unwrap_or(u32::MAX),
             retry_backoff: reader.duration(RETRY_BACKOFF_MS),
         };
+        let external_version_header =
+            Some(reader.raw(EXTERNAL_VERSION_HEADER)).filter(|header| !header.is_empty());
+        if external_version_header.is_some() {
+            if write_method == WriteMethod::Upsert {
+                reader.issues.push(ConfigIssue::new(
+                    EXTERNAL_VERSION_HEADER,
+                    "external.version.header needs write.method=insert: updates cannot carry an external version",
+                ));
+            }
+            if data_stream.is_some() {
+                reader.issues.push(ConfigIssue::new(
+                    EXTERNAL_VERSION_HEADER,
+                    "external.version.header cannot be used with data streams, which are append-only",
+                ));
+            }
+        }
         let validated = Self {
             connection,
             key_ignore: reader.boolean(KEY_IGNORE),
@@ -417,6 +460,10 @@ impl ElasticsearchSinkConfig {
             drop_invalid_message: reader.boolean(DROP_INVALID_MESSAGE),
             bulk,
             data_stream,
+            compact_map_entries: reader.boolean(COMPACT_MAP_ENTRIES),
+            external_version_header,
+            log_sensitive_data: reader.boolean(LOG_SENSITIVE_DATA),
+            flush_synchronously: reader.boolean(FLUSH_SYNCHRONOUSLY),
         };
         if reader.issues.is_empty() {
             Ok(validated)
@@ -491,7 +538,9 @@ fn connection(reader: &mut Reader<'_>) -> ConnectionConfig {
         verify_hostname: !reader.raw(ENDPOINT_IDENTIFICATION).is_empty(),
     };
     let read_timeout = reader.duration(READ_TIMEOUT_MS);
+    let client = http_client::read(reader);
     ConnectionConfig {
+        client,
         urls,
         credentials,
         tls,
@@ -549,13 +598,13 @@ mod tests {
             .collect()
     }
 
-    fn base(extra: &[(&str, &str)]) -> ConfigMap {
+    pub(super) fn base(extra: &[(&str, &str)]) -> ConfigMap {
         let mut config = map(&[(CONNECTION_URL, "http://a:9200, http://b:9200")]);
         config.extend(map(extra));
         config
     }
 
-    fn issue_keys(config: &ConfigMap) -> Vec<&'static str> {
+    pub(super) fn issue_keys(config: &ConfigMap) -> Vec<&'static str> {
         ElasticsearchSinkConfig::validate(config)
             .unwrap_err()
             .into_iter()
@@ -732,6 +781,46 @@ mod tests {
             ])),
             vec![BEHAVIOR_ON_NULL_VALUES]
         );
+    }
+
+    #[test]
+    fn validate_rejects_external_version_with_upsert() {
+        assert_eq!(
+            issue_keys(&base(&[
+                (EXTERNAL_VERSION_HEADER, "v"),
+                (WRITE_METHOD, "upsert")
+            ])),
+            vec![EXTERNAL_VERSION_HEADER]
+        );
+    }
+
+    #[test]
+    fn validate_rejects_external_version_with_data_streams() {
+        assert_eq!(
+            issue_keys(&base(&[
+                (EXTERNAL_VERSION_HEADER, "v"),
+                (DATA_STREAM_TYPE, "LOGS"),
+                (DATA_STREAM_DATASET, "app"),
+            ])),
+            vec![EXTERNAL_VERSION_HEADER]
+        );
+    }
+
+    #[test]
+    fn conversion_and_logging_defaults_are_confluents() {
+        let config = ElasticsearchSinkConfig::validate(&base(&[])).unwrap();
+        assert!(config.compact_map_entries);
+        assert_eq!(config.external_version_header, None);
+        assert!(!config.log_sensitive_data && !config.flush_synchronously);
+        let config = ElasticsearchSinkConfig::validate(&base(&[
+            (COMPACT_MAP_ENTRIES, "false"),
+            (EXTERNAL_VERSION_HEADER, "version"),
+            (LOG_SENSITIVE_DATA, "true"),
+            (FLUSH_SYNCHRONOUSLY, "true"),
+        ]))
+        .unwrap();
+        assert!(!config.compact_map_entries && config.log_sensitive_data);
+        assert_eq!(config.external_version_header.as_deref(), Some("version"));
     }
 
     #[test]

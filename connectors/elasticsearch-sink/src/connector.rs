@@ -1,7 +1,8 @@
 //! The connector: its names, its config definition and its tasks.
 
 use connect_api::{
-    ConfigDef, ConfigMap, ConfigValue, ConnectError, PluginInfo, SinkConnector, SinkTaskContext,
+    ConfigDef, ConfigMap, ConfigType, ConfigValue, ConnectError, PluginInfo, SinkConnector,
+    SinkTaskContext,
 };
 
 use crate::config::{ElasticsearchSinkConfig, config_def};
@@ -45,7 +46,17 @@ impl SinkConnector for ElasticsearchSink {
             Err(issues) => issues
                 .into_iter()
                 .map(|issue| {
-                    let mut value = ConfigValue::new(issue.key, config.get(issue.key).cloned());
+                    let hidden = def
+                        .key(issue.key)
+                        .is_some_and(|key| key.config_type == ConfigType::Password);
+                    let shown = config.get(issue.key).map(|value| {
+                        if hidden {
+                            "[hidden]".to_owned()
+                        } else {
+                            value.clone()
+                        }
+                    });
+                    let mut value = ConfigValue::new(issue.key, shown);
                     value.errors.push(issue.message);
                     value
                 })
@@ -121,6 +132,28 @@ mod tests {
         ]));
         assert_eq!(values.len(), 1);
         assert_eq!(values[0].name, "connection.username");
+    }
+
+    #[test]
+    fn cross_key_issues_hide_passwords() {
+        let values = ElasticsearchSink.validate(&map(&[
+            ("connection.url", "http://a:9200"),
+            ("proxy.password", "s3cr3t"),
+        ]));
+        assert_eq!(values.len(), 1);
+        assert_eq!(values[0].name, "proxy.password");
+        assert_eq!(values[0].value.as_deref(), Some("[hidden]"));
+    }
+
+    #[test]
+    fn unsupported_authentication_is_a_validation_error() {
+        let values = ElasticsearchSink.validate(&map(&[
+            ("connection.url", "http://a:9200"),
+            ("kerberos.user.principal", "me@EXAMPLE.COM"),
+        ]));
+        assert_eq!(values.len(), 1);
+        assert_eq!(values[0].name, "kerberos.user.principal");
+        assert!(values[0].errors[0].starts_with("not supported by this gateway"));
     }
 
     #[test]

@@ -5,9 +5,13 @@
 //! - id: `topic+partition+offset` when the key is ignored, else the key: a string as is, a
 //!   number or boolean as its text, a struct or map as compact JSON (Confluent refuses
 //!   non-primitive keys; Debezium keys are structs, so we accept them);
-//! - body: the Connect value, which must be an object (struct or map);
+//! - body: the Connect value, which must be an object (struct or map); with the schema not
+//!   ignored, maps follow `compact.map.entries` ([`crate::document`]);
 //! - a null value (tombstone) follows `behavior.on.null.values`: skipped, a delete by id, or
-//!   a failure.
+//!   a failure;
+//! - version: with `external.version.header` and an id from the key, the header's value as
+//!   `version` with `version_type=external` (Confluent's `resolveExternalVersion`: the
+//!   header's text parsed as a long). A record without a usable header is invalid.
 //!
 //! The action and source lines are serialized here, once: retries resend the same bytes.
 
@@ -18,6 +22,7 @@ use connect_api::SinkRecord;
 use serde_json::{Map, Value, json};
 
 use crate::config::{ElasticsearchSinkConfig, NullValueBehavior, WriteMethod};
+use crate::document::document_of;
 
 /// The bulk operation of an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +67,8 @@ pub struct EncodedAction {
     /// NDJSON lines, each ending in `\n`.
     pub lines: Bytes,
     pub coordinates: RecordCoordinates,
+    /// The external version sent with the action (`external.version.header`).
+    pub external_version: Option<i64>,
     /// The record, kept only when the task has an errant record reporter (a DLQ), so that
     /// a document Elasticsearch refuses can be reported.
     pub record: Option<Arc<SinkRecord>>,
@@ -167,6 +174,14 @@ impl Encoder {
             ));
         }
         let key_ignored = self.config.ignores_key(&record.topic);
+        // As in Confluent, offset ids are unique already and carry no version.
+        let external_version = match &self.config.external_version_header {
+            Some(header) if !key_ignored => match external_version_of(record, header) {
+                Ok(version) => Some(version),
+                Err(reason) => return invalid(reason),
+            },
+            _ => None,
+        };
         let id = if key_ignored {
             format!(
                 "{}+{}+{}",
@@ -195,16 +210,35 @@ impl Encoder {
                     Ok(Encoded::Skip(SkipReason::NullValue))
                 }
                 NullValueBehavior::Delete => Ok(Encoded::Action(EncodedAction {
-                    lines: action_lines(Operation::Delete, &index, &id, None, None),
+                    lines: action_lines(
+                        ActionMetadata {
+                            operation: Operation::Delete,
+                            index: &index,
+                            id: &id,
+                            retry_on_conflict: None,
+                            external_version,
+                        },
+                        None,
+                    ),
                     index,
                     id,
                     operation: Operation::Delete,
                     coordinates,
+                    external_version,
                     record: None,
                 })),
             };
         }
-        let Value::Object(document) = &record.value else {
+        let body = if self.config.ignores_schema(&record.topic) {
+            std::borrow::Cow::Borrowed(&record.value)
+        } else {
+            document_of(
+                &record.value,
+                record.value_schema.as_ref(),
+                self.config.compact_map_entries,
+            )
+        };
+        let Value::Object(document) = body.as_ref() else {
             return invalid(format!(
                 "the value is a JSON {}, not an object (struct or map)",
                 kind_of(&record.value)
@@ -223,19 +257,27 @@ impl Encoder {
                 }
                 (Operation::Create, Value::Object(document), None)
             }
-            (None, WriteMethod::Insert) => (Operation::Index, record.value.clone(), None),
+            (None, WriteMethod::Insert) => (Operation::Index, body.into_owned(), None),
             (None, WriteMethod::Upsert) => (
                 Operation::Update,
-                json!({"doc": record.value, "doc_as_upsert": true}),
+                json!({"doc": body.as_ref(), "doc_as_upsert": true}),
                 Some(self.retry_on_conflict),
             ),
         };
+        let metadata = ActionMetadata {
+            operation,
+            index: &index,
+            id: &id,
+            retry_on_conflict: retry,
+            external_version,
+        };
         Ok(Encoded::Action(EncodedAction {
-            lines: action_lines(operation, &index, &id, Some(&source), retry),
+            lines: action_lines(metadata, Some(&source)),
             index,
             id,
             operation,
             coordinates,
+            external_version,
             record: None,
         }))
     }
@@ -278,21 +320,60 @@ fn timestamp_of(
     }
 }
 
-fn action_lines(
+/// The value of `header` as an external version: the header's text (a number header is
+/// its digits, as `SimpleHeaderConverter` writes it) parsed as a non-negative long.
+pub fn external_version_of(
+    record: &connect_api::ConnectRecord,
+    header: &str,
+) -> Result<i64, String> {
+    let Some(found) = record.header(header) else {
+        return Err(format!(
+            "the header `{header}` (external.version.header) is missing"
+        ));
+    };
+    let text = match &found.value {
+        Value::Null => {
+            return Err(format!(
+                "the header `{header}` (external.version.header) has no value"
+            ));
+        }
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    match text.parse::<i64>() {
+        Ok(version) if version >= 0 => Ok(version),
+        _ => Err(format!(
+            "the header `{header}` (external.version.header) is not a version (a long of at least 0): `{text}`"
+        )),
+    }
+}
+
+/// The action line's fields.
+#[derive(Debug, Clone, Copy)]
+struct ActionMetadata<'a> {
     operation: Operation,
-    index: &str,
-    id: &str,
-    source: Option<&Value>,
+    index: &'a str,
+    id: &'a str,
     retry_on_conflict: Option<usize>,
-) -> Bytes {
+    external_version: Option<i64>,
+}
+
+fn action_lines(action_metadata: ActionMetadata<'_>, source: Option<&Value>) -> Bytes {
     let mut metadata = Map::new();
-    metadata.insert("_index".to_owned(), Value::from(index));
-    metadata.insert("_id".to_owned(), Value::from(id));
-    if let Some(retries) = retry_on_conflict {
+    metadata.insert("_index".to_owned(), Value::from(action_metadata.index));
+    metadata.insert("_id".to_owned(), Value::from(action_metadata.id));
+    if let Some(retries) = action_metadata.retry_on_conflict {
         metadata.insert("retry_on_conflict".to_owned(), Value::from(retries));
     }
+    if let Some(version) = action_metadata.external_version {
+        metadata.insert("version".to_owned(), Value::from(version));
+        metadata.insert("version_type".to_owned(), Value::from("external"));
+    }
     let mut action = Map::new();
-    action.insert(operation.name().to_owned(), Value::Object(metadata));
+    action.insert(
+        action_metadata.operation.name().to_owned(),
+        Value::Object(metadata),
+    );
     let mut lines = Value::Object(action).to_string().into_bytes();
     lines.push(b'\n');
     if let Some(source) = source {
@@ -423,6 +504,103 @@ mod tests {
                 json!({"doc": {"a": 1}, "doc_as_upsert": true})
             ]
         );
+    }
+
+    fn with_header(mut input: SinkRecord, key: &str, value: Value) -> SinkRecord {
+        input.record.headers.push(connect_api::Header {
+            key: key.to_owned(),
+            value,
+        });
+        input
+    }
+
+    #[test]
+    fn external_version_comes_from_the_header() {
+        let versioned = encoder(&[("external.version.header", "v")]);
+        for header in [json!(5), json!("5")] {
+            let input = with_header(record("t", json!("k"), json!({"a": 1})), "v", header);
+            let encoded = versioned.encode(&input).unwrap();
+            assert_eq!(
+                lines(&encoded)[0],
+                json!({"index": {"_index": "t", "_id": "k", "version": 5, "version_type": "external"}})
+            );
+            let Encoded::Action(action) = encoded else {
+                unreachable!()
+            };
+            assert_eq!(action.external_version, Some(5));
+        }
+        let tombstone = with_header(record("t", json!("k"), Value::Null), "v", json!(6));
+        let deleted = encoder(&[
+            ("external.version.header", "v"),
+            ("behavior.on.null.values", "delete"),
+        ])
+        .encode(&tombstone)
+        .unwrap();
+        assert_eq!(
+            lines(&deleted),
+            vec![
+                json!({"delete": {"_index": "t", "_id": "k", "version": 6, "version_type": "external"}})
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_or_unparsable_version_header_is_invalid() {
+        let versioned = encoder(&[("external.version.header", "v")]);
+        let missing = record("t", json!("k"), json!({"a": 1}));
+        assert!(matches!(
+            versioned.encode(&missing),
+            Err(EncodeError::Invalid { reason, .. }) if reason.contains("missing")
+        ));
+        for bad in [json!("five"), json!(1.5), json!(-1), Value::Null] {
+            let input = with_header(record("t", json!("k"), json!({"a": 1})), "v", bad);
+            assert!(versioned.encode(&input).is_err());
+        }
+        let dropping = encoder(&[
+            ("external.version.header", "v"),
+            ("drop.invalid.message", "true"),
+        ]);
+        assert!(matches!(
+            dropping.encode(&missing).unwrap(),
+            Encoded::Skip(SkipReason::InvalidMessage)
+        ));
+    }
+
+    #[test]
+    fn offset_ids_carry_no_external_version() {
+        let encoded = encoder(&[("external.version.header", "v"), ("key.ignore", "true")])
+            .encode(&record("t", json!("k"), json!({"a": 1})))
+            .unwrap();
+        assert_eq!(
+            lines(&encoded)[0],
+            json!({"index": {"_index": "t", "_id": "t+2+42"}})
+        );
+    }
+
+    #[test]
+    fn map_entries_follow_compact_map_entries() {
+        use connect_api::{Field, Schema, SchemaType};
+        let schema = Schema::structure(vec![Field::new(
+            "m",
+            Schema {
+                keys: Some(Box::new(Schema::new(SchemaType::String))),
+                values: Some(Box::new(Schema::new(SchemaType::Int32))),
+                ..Schema::new(SchemaType::Map)
+            },
+        )]);
+        let mut input = record("t", json!("k"), json!({"m": {"a": 1}}));
+        input.record.value_schema = Some(schema);
+        let compact = encoder(&[]).encode(&input).unwrap();
+        assert_eq!(lines(&compact)[1], json!({"m": {"a": 1}}));
+        let entries = encoder(&[("compact.map.entries", "false")])
+            .encode(&input)
+            .unwrap();
+        assert_eq!(lines(&entries)[1], json!({"m": [{"key": "a", "value": 1}]}));
+        let schema_ignored =
+            encoder(&[("compact.map.entries", "false"), ("schema.ignore", "true")])
+                .encode(&input)
+                .unwrap();
+        assert_eq!(lines(&schema_ignored)[1], json!({"m": {"a": 1}}));
     }
 
     #[test]

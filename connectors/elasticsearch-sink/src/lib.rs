@@ -4,6 +4,7 @@
 //! One file per role, as in Vector's Elasticsearch sink:
 //! - [`config`]: the string map → a validated, typed config (Confluent's keys and defaults);
 //! - [`encoder`]: a Connect record → one bulk action (index, id, body) or a skip;
+//! - [`document`]: schemaful values → Confluent's JSON (map entries per `compact.map.entries`);
 //! - [`mapping`]: a Connect schema → an index mapping (`schema.ignore=false`);
 //! - [`request_builder`]: actions → NDJSON `_bulk` bodies bounded by count and bytes;
 //! - [`service`]: the HTTP client over several hosts (failover, auth, TLS, version check);
@@ -17,9 +18,12 @@
 //! (so a recreated topic's records are dropped). This sink keeps per-id order inside the task
 //! instead (see [`sink`]), so no external version is needed, replays overwrite the same ids,
 //! and a version conflict is retried, counted and, if it persists, fails the task.
+//! Only when the user names an `external.version.header` are versions external: then a
+//! conflict means an equal or newer version is indexed, and it is counted and skipped.
 
 pub mod config;
 pub mod connector;
+pub mod document;
 pub mod encoder;
 pub mod mapping;
 pub mod metrics;

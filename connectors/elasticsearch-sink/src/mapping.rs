@@ -1,28 +1,32 @@
 //! `schema.ignore=false`: an explicit mapping derived from the Connect value schema, used when
 //! the sink creates a missing index (Confluent's `Mapping.buildMapping`). Strings map to
 //! `text` with a `keyword` sub-field, logical dates and timestamps to `date`, decimals to
-//! `double`, structs and maps to objects.
+//! `double`, structs and compact maps to objects, other maps to `key`/`value` entries.
 
 use connect_api::{Schema, SchemaType};
 use serde_json::{Map, Value, json};
 
+use crate::document::is_compact;
+
 /// The `mappings` body for a struct schema; `None` for other schemas (dynamic mapping).
-pub fn mappings_of(schema: &Schema) -> Option<Value> {
+/// Maps written as entry arrays (`compact.map.entries`, see [`crate::document`]) get `key`
+/// and `value` properties.
+pub fn mappings_of(schema: &Schema, compact_map_entries: bool) -> Option<Value> {
     if schema.schema_type != SchemaType::Struct {
         return None;
     }
-    Some(json!({"properties": properties_of(schema)}))
+    Some(json!({"properties": properties_of(schema, compact_map_entries)}))
 }
 
-fn properties_of(schema: &Schema) -> Value {
+fn properties_of(schema: &Schema, compact: bool) -> Value {
     let mut properties = Map::new();
     for field in schema.fields.iter().flatten() {
-        properties.insert(field.field.clone(), field_mapping(&field.schema));
+        properties.insert(field.field.clone(), field_mapping(&field.schema, compact));
     }
     Value::Object(properties)
 }
 
-fn field_mapping(schema: &Schema) -> Value {
+fn field_mapping(schema: &Schema, compact: bool) -> Value {
     match schema.name.as_deref() {
         Some("org.apache.kafka.connect.data.Timestamp" | "org.apache.kafka.connect.data.Date") => {
             return json!({"type": "date"});
@@ -45,12 +49,21 @@ fn field_mapping(schema: &Schema) -> Value {
         SchemaType::String => {
             json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}})
         }
-        SchemaType::Array => schema
-            .items
-            .as_deref()
-            .map_or_else(|| json!({"type": "object"}), field_mapping),
-        SchemaType::Map => json!({"type": "object"}),
-        SchemaType::Struct => json!({"properties": properties_of(schema)}),
+        SchemaType::Array => schema.items.as_deref().map_or_else(
+            || json!({"type": "object"}),
+            |items| field_mapping(items, compact),
+        ),
+        SchemaType::Map if is_compact(schema, compact) => json!({"type": "object"}),
+        SchemaType::Map => {
+            let side = |part: Option<&Schema>| {
+                part.map_or_else(|| json!({"type": "object"}), |s| field_mapping(s, compact))
+            };
+            json!({"properties": {
+                "key": side(schema.keys.as_deref()),
+                "value": side(schema.values.as_deref()),
+            }})
+        }
+        SchemaType::Struct => json!({"properties": properties_of(schema, compact)}),
     }
 }
 
@@ -74,7 +87,7 @@ mod tests {
                 Schema::structure(vec![Field::new("ok", Schema::new(SchemaType::Boolean))]),
             ),
         ]);
-        let mappings = mappings_of(&schema).unwrap();
+        let mappings = mappings_of(&schema, true).unwrap();
         assert_eq!(mappings["properties"]["id"], json!({"type": "integer"}));
         assert_eq!(mappings["properties"]["name"]["type"], "text");
         assert_eq!(mappings["properties"]["at"], json!({"type": "date"}));
@@ -82,6 +95,6 @@ mod tests {
             mappings["properties"]["inner"]["properties"]["ok"],
             json!({"type": "boolean"})
         );
-        assert!(mappings_of(&Schema::optional_string()).is_none());
+        assert!(mappings_of(&Schema::optional_string(), true).is_none());
     }
 }

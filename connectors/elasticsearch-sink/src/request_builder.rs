@@ -1,8 +1,16 @@
 //! Groups encoded actions into NDJSON `_bulk` bodies, limited by `batch.size` (actions) and
 //! `bulk.size.bytes` (body bytes). An action larger than the byte limit still goes out, alone:
 //! refusing it would stall the partition forever; Elasticsearch answers for it item by item.
+//!
+//! With `connection.compression` the body is gzipped here, once per request: a request that
+//! is resent whole (transport error, 429, 5xx) goes out with the same bytes. The byte limit
+//! applies to the uncompressed NDJSON, as in Confluent.
+
+use std::io::Write;
 
 use bytes::{Bytes, BytesMut};
+use flate2::Compression;
+use flate2::write::GzEncoder;
 
 use crate::encoder::EncodedAction;
 
@@ -30,20 +38,36 @@ impl BatchLimits {
 #[derive(Debug, Clone)]
 pub struct BulkRequest {
     pub actions: Vec<EncodedAction>,
-    pub body: Bytes,
+    pub body: BulkBody,
+}
+
+/// The bytes of a `_bulk` request as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkBody {
+    pub bytes: Bytes,
+    /// `Content-Encoding: gzip`.
+    pub gzipped: bool,
 }
 
 impl BulkRequest {
-    pub fn new(actions: Vec<EncodedAction>) -> Self {
+    pub fn new(actions: Vec<EncodedAction>, compression: bool) -> Self {
         let size = actions.iter().map(|a| a.lines.len()).sum();
         let mut body = BytesMut::with_capacity(size);
         for action in &actions {
             body.extend_from_slice(&action.lines);
         }
-        Self {
-            actions,
-            body: body.freeze(),
-        }
+        let plain = body.freeze();
+        let body = match compression.then(|| gzip(&plain)).flatten() {
+            Some(bytes) => BulkBody {
+                bytes,
+                gzipped: true,
+            },
+            None => BulkBody {
+                bytes: plain,
+                gzipped: false,
+            },
+        };
+        Self { actions, body }
     }
 
     pub fn len(&self) -> usize {
@@ -53,6 +77,14 @@ impl BulkRequest {
     pub fn is_empty(&self) -> bool {
         self.actions.is_empty()
     }
+}
+
+/// `None` only if the encoder failed, which writing into a `Vec` cannot make it do; the
+/// caller then sends the plain body, which the cluster accepts as well.
+fn gzip(plain: &[u8]) -> Option<Bytes> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(plain.len() / 4), Compression::fast());
+    encoder.write_all(plain).ok()?;
+    encoder.finish().ok().map(Bytes::from)
 }
 
 /// Takes from the front of `pending` as many actions as `limits` admit.
@@ -102,6 +134,7 @@ mod tests {
                 partition: 0,
                 offset: 0,
             },
+            external_version: None,
             record: None,
         }
     }
@@ -133,8 +166,22 @@ mod tests {
 
     #[test]
     fn body_concatenates_lines_in_order() {
-        let request = BulkRequest::new(vec![action(3), action(4)]);
-        assert_eq!(request.body.len(), 7);
+        let request = BulkRequest::new(vec![action(3), action(4)], false);
+        assert_eq!(request.body.bytes.len(), 7);
+        assert!(!request.body.gzipped);
         assert_eq!(request.len(), 2);
+    }
+
+    #[test]
+    fn compressed_body_inflates_to_the_lines() {
+        use std::io::Read;
+        let request = BulkRequest::new(vec![action(300), action(400)], true);
+        assert!(request.body.gzipped);
+        assert!(request.body.bytes.len() < 700);
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&request.body.bytes[..])
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(plain, vec![b'x'; 700]);
     }
 }

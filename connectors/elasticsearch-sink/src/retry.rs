@@ -43,6 +43,9 @@ const RETRIABLE_ERROR_TYPES: &[&str] = &[
     "connect_transport_exception",
 ];
 
+/// Where Elasticsearch and OpenSearch start quoting a field's value in a parse error.
+const VALUE_PREVIEW: &str = "Preview of field's value";
+
 /// A `_bulk` response body; only what we read.
 #[derive(Debug, Clone, Deserialize)]
 pub struct BulkResponse {
@@ -81,16 +84,24 @@ impl BulkItem {
             .unwrap_or("")
     }
 
-    /// `type: reason`, for logs and task traces.
-    pub fn error_text(&self) -> String {
+    /// `type: reason`, for logs and task traces. Without `sensitive` the parts that quote
+    /// the document are left out: the value preview of a parse error and the cause's reason
+    /// (`For input string: "…"`); their types stay.
+    pub fn error_text(&self, sensitive: bool) -> String {
         match &self.error {
             None => format!("status {}", self.status),
             Some(error) => {
-                let reason = error.get("reason").and_then(Value::as_str).unwrap_or("");
-                let caused = error
-                    .get("caused_by")
-                    .and_then(|c| c.get("reason"))
-                    .and_then(Value::as_str)
+                let mut reason = error.get("reason").and_then(Value::as_str).unwrap_or("");
+                if !sensitive && let Some(cut) = reason.find(VALUE_PREVIEW) {
+                    reason = reason[..cut].trim_end();
+                }
+                let cause = error.get("caused_by");
+                let caused = if sensitive {
+                    cause.and_then(|c| c.get("reason")).and_then(Value::as_str)
+                } else {
+                    cause.and_then(|c| c.get("type")).and_then(Value::as_str)
+                };
+                let caused = caused
                     .map(|c| format!(" (caused by: {c})"))
                     .unwrap_or_default();
                 format!("{} [{}]: {reason}{caused}", self.error_type(), self.status)
@@ -112,7 +123,12 @@ pub enum ItemOutcome {
     Fatal(String),
 }
 
-pub fn classify_item(operation: Operation, item: &BulkItem) -> ItemOutcome {
+/// `log_sensitive_data` decides whether the outcome's text may quote the document.
+pub fn classify_item(
+    operation: Operation,
+    item: &BulkItem,
+    log_sensitive_data: bool,
+) -> ItemOutcome {
     if item.error.is_none() && (200..300).contains(&item.status) {
         return ItemOutcome::Done;
     }
@@ -120,7 +136,7 @@ pub fn classify_item(operation: Operation, item: &BulkItem) -> ItemOutcome {
         return ItemOutcome::Done;
     }
     let kind = item.error_type();
-    let text = item.error_text();
+    let text = item.error_text(log_sensitive_data);
     if operation == Operation::Delete && kind == "index_not_found_exception" {
         return ItemOutcome::Done;
     }
@@ -183,10 +199,13 @@ mod tests {
     #[test]
     fn success_and_missing_delete_are_done() {
         let created = item(&json!({"index": {"status": 201, "result": "created"}}));
-        assert_eq!(classify_item(Operation::Index, &created), ItemOutcome::Done);
+        assert_eq!(
+            classify_item(Operation::Index, &created, true),
+            ItemOutcome::Done
+        );
         let missing = item(&json!({"delete": {"status": 404, "result": "not_found"}}));
         assert_eq!(
-            classify_item(Operation::Delete, &missing),
+            classify_item(Operation::Delete, &missing, true),
             ItemOutcome::Done
         );
     }
@@ -197,14 +216,14 @@ mod tests {
             &json!({"index": {"status": 429, "error": {"type": "es_rejected_execution_exception", "reason": "queue full"}}}),
         );
         assert!(matches!(
-            classify_item(Operation::Index, &rejected),
+            classify_item(Operation::Index, &rejected, true),
             ItemOutcome::Retry(_)
         ));
         let server = item(
             &json!({"index": {"status": 503, "error": {"type": "unavailable_shards_exception", "reason": "x"}}}),
         );
         assert!(matches!(
-            classify_item(Operation::Index, &server),
+            classify_item(Operation::Index, &server, true),
             ItemOutcome::Retry(_)
         ));
     }
@@ -214,7 +233,7 @@ mod tests {
         let conflict = item(
             &json!({"index": {"status": 400, "error": {"type": "mapper_parsing_exception", "reason": "failed to parse field [n] of type [long]"}}}),
         );
-        let outcome = classify_item(Operation::Index, &conflict);
+        let outcome = classify_item(Operation::Index, &conflict, true);
         assert!(
             matches!(&outcome, ItemOutcome::Malformed(text) if text.contains("mapper_parsing_exception"))
         );
@@ -226,13 +245,35 @@ mod tests {
             &json!({"update": {"status": 409, "error": {"type": "version_conflict_engine_exception", "reason": "x"}}}),
         );
         assert!(matches!(
-            classify_item(Operation::Update, &conflict),
+            classify_item(Operation::Update, &conflict, true),
             ItemOutcome::VersionConflict(_)
         ));
         assert_eq!(
-            classify_item(Operation::Create, &conflict),
+            classify_item(Operation::Create, &conflict, true),
             ItemOutcome::AlreadyIndexed
         );
+    }
+
+    #[test]
+    fn document_contents_stay_out_of_the_text_unless_sensitive_logging() {
+        let parse = item(
+            &json!({"index": {"status": 400, "error": {"type": "mapper_parsing_exception",
+                "reason": "failed to parse field [n] of type [long] in document with id '1'. Preview of field's value: 'secret-value'",
+                "caused_by": {"type": "illegal_argument_exception", "reason": "For input string: \"secret-value\""}}}}),
+        );
+        let ItemOutcome::Malformed(hidden) = classify_item(Operation::Index, &parse, false) else {
+            panic!("malformed expected")
+        };
+        assert!(!hidden.contains("secret-value"), "{hidden}");
+        assert!(
+            hidden.contains("failed to parse field [n]")
+                && hidden.contains("caused by: illegal_argument_exception"),
+            "{hidden}"
+        );
+        let ItemOutcome::Malformed(shown) = classify_item(Operation::Index, &parse, true) else {
+            panic!("malformed expected")
+        };
+        assert!(shown.contains("secret-value"), "{shown}");
     }
 
     #[test]
@@ -241,7 +282,7 @@ mod tests {
             &json!({"index": {"status": 400, "error": {"type": "index_closed_exception", "reason": "closed"}}}),
         );
         assert!(matches!(
-            classify_item(Operation::Index, &closed),
+            classify_item(Operation::Index, &closed, true),
             ItemOutcome::Fatal(_)
         ));
     }

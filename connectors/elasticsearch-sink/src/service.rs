@@ -12,12 +12,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use connect_api::ConnectError;
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::{Value, json};
 
-use crate::config::ConnectionConfig;
+use crate::config::{ConnectionConfig, IdleConnections, PROXY_HOST};
+use crate::request_builder::BulkBody;
 use crate::retry::{BulkResponse, classify_status};
+
+/// A request body with its media type.
+#[derive(Debug, Clone)]
+struct RequestBody {
+    bytes: Bytes,
+    content_type: &'static str,
+    gzipped: bool,
+}
 
 /// A failed call, sorted by whether trying again can help.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -103,15 +112,29 @@ pub struct ElasticsearchService {
     hosts: Vec<Url>,
     next: AtomicUsize,
     credentials: Option<(String, String)>,
+    /// `log.sensitive.data`: whether error bodies, which may quote documents, are kept.
+    log_sensitive_data: bool,
 }
 
 impl ElasticsearchService {
-    pub fn new(config: &ConnectionConfig) -> Result<Self, ConnectError> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .pool_idle_timeout(std::time::Duration::from_secs(60));
+    pub fn new(config: &ConnectionConfig, log_sensitive_data: bool) -> Result<Self, ConnectError> {
+        let mut builder = reqwest::Client::builder().connect_timeout(config.connect_timeout);
+        builder = match config.client.idle_connections {
+            IdleConnections::KeptForever => builder.pool_idle_timeout(None),
+            IdleConnections::Closed => builder.pool_max_idle_per_host(0),
+            IdleConnections::KeptFor(idle) => builder.pool_idle_timeout(idle),
+        };
         if let Some(timeout) = config.read_timeout {
             builder = builder.timeout(timeout);
+        }
+        if let Some(proxy) = &config.client.proxy {
+            let mut route = reqwest::Proxy::all(proxy.url.clone()).map_err(|error| {
+                ConnectError::config(PROXY_HOST, format!("cannot use the proxy: {error}"))
+            })?;
+            if let Some(credentials) = &proxy.credentials {
+                route = route.basic_auth(&credentials.username, &credentials.password);
+            }
+            builder = builder.proxy(route);
         }
         if let Some(path) = &config.tls.truststore_pem {
             let pem = std::fs::read(path).map_err(|error| {
@@ -159,6 +182,7 @@ impl ElasticsearchService {
                 .credentials
                 .as_ref()
                 .map(|c| (c.username.clone(), c.password.clone())),
+            log_sensitive_data,
         })
     }
 
@@ -168,7 +192,7 @@ impl ElasticsearchService {
         &self,
         method: Method,
         path: &str,
-        body: Option<(Bytes, &'static str)>,
+        body: Option<RequestBody>,
     ) -> Result<(StatusCode, Bytes), ServiceError> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut last = None;
@@ -187,10 +211,13 @@ impl ElasticsearchService {
             if let Some((username, password)) = &self.credentials {
                 request = request.basic_auth(username, Some(password));
             }
-            if let Some((bytes, content_type)) = &body {
+            if let Some(body) = &body {
                 request = request
-                    .header(CONTENT_TYPE, HeaderValue::from_static(content_type))
-                    .body(bytes.clone());
+                    .header(CONTENT_TYPE, HeaderValue::from_static(body.content_type))
+                    .body(body.bytes.clone());
+                if body.gzipped {
+                    request = request.header(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                }
             }
             let response = match request.send().await {
                 Ok(response) => response,
@@ -223,7 +250,11 @@ impl ElasticsearchService {
         path: &str,
         body: Option<Value>,
     ) -> Result<(StatusCode, Value), ServiceError> {
-        let body = body.map(|b| (Bytes::from(b.to_string()), "application/json"));
+        let body = body.map(|b| RequestBody {
+            bytes: Bytes::from(b.to_string()),
+            content_type: "application/json",
+            gzipped: false,
+        });
         let (status, bytes) = self.call(method, path, body).await?;
         let value = if bytes.is_empty() {
             Value::Null
@@ -243,16 +274,24 @@ impl ElasticsearchService {
         Ok(ServerInfo::from_root(&body))
     }
 
-    /// `POST /_bulk` with an NDJSON body.
-    pub async fn bulk(&self, body: Bytes) -> Result<BulkResponse, ServiceError> {
-        let (status, bytes) = self
-            .call(Method::POST, "/_bulk", Some((body, "application/x-ndjson")))
-            .await?;
+    /// `POST /_bulk` with an NDJSON body, gzipped or not.
+    pub async fn bulk(&self, body: &BulkBody) -> Result<BulkResponse, ServiceError> {
+        let body = RequestBody {
+            bytes: body.bytes.clone(),
+            content_type: "application/x-ndjson",
+            gzipped: body.gzipped,
+        };
+        let (status, bytes) = self.call(Method::POST, "/_bulk", Some(body)).await?;
         if !status.is_success() {
+            let text = String::from_utf8_lossy(&bytes);
             return Err(ServiceError::Status {
                 host: String::new(),
                 status: status.as_u16(),
-                body: truncate(&String::from_utf8_lossy(&bytes)),
+                body: if self.log_sensitive_data {
+                    truncate(&text)
+                } else {
+                    error_type_only(&text)
+                },
             });
         }
         serde_json::from_slice(&bytes).map_err(|error| ServiceError::Decode {
@@ -332,6 +371,18 @@ fn status_error(status: StatusCode, body: &Value) -> ServiceError {
     }
 }
 
+/// A refused bulk body's answer without its reason, which may quote the documents
+/// (`log.sensitive.data=false`).
+fn error_type_only(text: &str) -> String {
+    let kind = serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|body| body["error"]["type"].as_str().map(str::to_owned));
+    match kind {
+        Some(kind) => format!("{kind} (details hidden; set log.sensitive.data=true to see them)"),
+        None => "details hidden; set log.sensitive.data=true to see them".to_owned(),
+    }
+}
+
 fn truncate(text: &str) -> String {
     let mut cut = text.len().min(500);
     while !text.is_char_boundary(cut) {
@@ -397,6 +448,17 @@ mod tests {
     #[test]
     fn refuses_elasticsearch_6() {
         assert!(ServerInfo::from_root(&json!({"version": {"number": "6.8.0"}})).is_err());
+    }
+
+    #[test]
+    fn refused_bulk_answers_keep_only_the_error_type() {
+        let answer = r#"{"error":{"type":"parse_exception","reason":"bad line {\"card\":\"4111\"}"},"status":400}"#;
+        let hidden = error_type_only(answer);
+        assert!(
+            hidden.starts_with("parse_exception") && !hidden.contains("4111"),
+            "{hidden}"
+        );
+        assert!(!error_type_only("not json 4111").contains("4111"));
     }
 
     #[test]

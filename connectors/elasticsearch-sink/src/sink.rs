@@ -10,7 +10,9 @@
 //!   id), and a lane finishes a batch — retries included — before it starts the next one. In
 //!   a batch that needs a retry, every later action on a retried id is sent again after it,
 //!   so an old version never lands over a newer one. No external versioning is needed, so
-//!   replays overwrite the same ids and nothing is dropped as a "version conflict".
+//!   replays overwrite the same ids and nothing is dropped as a "version conflict" — unless
+//!   `external.version.header` asks for it: then a conflict means the index holds an equal
+//!   or newer version, and the action is counted and done.
 //! - **Exact flush.** `put` counts accepted actions; lanes count finished ones. `flush`
 //!   returns `Ok` only when both counts are equal, i.e. every record given to `put` so far is
 //!   in the index; the runtime commits consumer offsets only after that. A lane that cannot
@@ -133,7 +135,10 @@ impl ElasticsearchSinkTask {
         context: &SinkTaskContext,
     ) -> Result<Self, ConnectError> {
         let (connector, task) = (context.connector.as_str(), context.task);
-        let service = Arc::new(ElasticsearchService::new(&config.connection)?);
+        let service = Arc::new(ElasticsearchService::new(
+            &config.connection,
+            config.log_sensitive_data,
+        )?);
         let config = Arc::new(config);
         let shared = Arc::new(Shared {
             service,
@@ -219,11 +224,14 @@ impl ElasticsearchSinkTask {
         let result = if self.shared.config.data_stream.is_some() {
             service.ensure_data_stream(&action.index).await
         } else {
-            let mappings = if self.shared.config.ignores_schema(&record.record.topic) {
-                None
-            } else {
-                record.record.value_schema.as_ref().and_then(mappings_of)
-            };
+            let mappings =
+                if self.shared.config.ignores_schema(&record.record.topic) {
+                    None
+                } else {
+                    record.record.value_schema.as_ref().and_then(|schema| {
+                        mappings_of(schema, self.shared.config.compact_map_entries)
+                    })
+                };
             service.ensure_index(&action.index, mappings).await
         };
         result.map_err(|error| {
@@ -478,15 +486,16 @@ async fn send_until_done(shared: &Shared, batch: Vec<EncodedAction>) -> bool {
         base: bulk.retry_backoff,
         max: MAX_BACKOFF,
     };
-    let mut remaining = batch;
+    let compression = shared.config.connection.client.compression;
+    let sensitive = shared.config.log_sensitive_data;
+    let mut request = BulkRequest::new(batch, compression);
     let mut attempt = 0_u32;
-    while !remaining.is_empty() {
+    while !request.is_empty() {
         if shared.failure().is_some() {
             return false;
         }
-        let request = BulkRequest::new(remaining);
         SinkCounters::add(&counters.bulk_requests, 1);
-        let response = match shared.service.bulk(request.body.clone()).await {
+        let response = match shared.service.bulk(&request.body).await {
             Ok(response) => response,
             Err(error) if error.is_retriable() => {
                 SinkCounters::add(&counters.requests_retried, 1);
@@ -496,7 +505,7 @@ async fn send_until_done(shared: &Shared, batch: Vec<EncodedAction>) -> bool {
                 }
                 tokio::time::sleep(backoff.wait(attempt)).await;
                 attempt = attempt.saturating_add(1);
-                remaining = request.actions;
+                // The same request, body bytes included, goes out again.
                 continue;
             }
             Err(error) => {
@@ -518,7 +527,7 @@ async fn send_until_done(shared: &Shared, batch: Vec<EncodedAction>) -> bool {
         let mut last_reason = String::new();
         for (action, entry) in request.actions.into_iter().zip(&response.items) {
             let item = BulkItem::from_entry(entry);
-            let outcome = classify_item(action.operation, &item);
+            let outcome = classify_item(action.operation, &item, sensitive);
             let key = (action.index.clone(), action.id.clone());
             if !retried_ids.is_empty() && retried_ids.contains(&key) {
                 // An earlier action on this id is retried: send this one again after it.
@@ -545,6 +554,15 @@ async fn send_until_done(shared: &Shared, batch: Vec<EncodedAction>) -> bool {
                     last_reason = reason;
                     retried_ids.insert(key);
                     retry.push(action);
+                }
+                ItemOutcome::VersionConflict(reason) if action.external_version.is_some() => {
+                    // external.version.header: an equal or newer version is indexed already,
+                    // which is what the user asked to keep.
+                    SinkCounters::add(&counters.version_conflicts, 1);
+                    done += 1;
+                    tracing::info!(index = action.index, id = action.id, record = %action.coordinates,
+                        version = action.external_version, reason,
+                        "an equal or newer version of the document is indexed already (external.version.header); skipped");
                 }
                 ItemOutcome::VersionConflict(reason) => {
                     SinkCounters::add(&counters.version_conflicts, 1);
@@ -620,7 +638,7 @@ async fn send_until_done(shared: &Shared, batch: Vec<EncodedAction>) -> bool {
             tokio::time::sleep(backoff.wait(attempt)).await;
             attempt = attempt.saturating_add(1);
         }
-        remaining = retry;
+        request = BulkRequest::new(retry, compression);
     }
     shared.unstall();
     true
