@@ -185,7 +185,7 @@ async fn run_inner(
                 metrics.errors.operation_failed(true);
                 // Kafka logs every failed poll at WARN; here the first one and then one per
                 // 10 attempts, so an outage is visible without flooding the log.
-                if attempt % 10 == 0 {
+                if attempt.is_multiple_of(10) {
                     tracing::warn!(connector = name, attempt, %error, "poll failed; will retry");
                 } else {
                     tracing::debug!(connector = name, attempt, %error, "poll failed; will retry");
