@@ -11,14 +11,24 @@
 //! - `sasl`: SaslHandshake v1 + SaslAuthenticate with PLAIN and SCRAM-SHA-256/512.
 //! - [`client`]: bootstrap, one connection, reconnect once, timeouts.
 //! - [`acls`]: DescribeAcls / CreateAcls / DeleteAcls with typed bindings.
+//! - [`nodes`]: a connection per broker id next to the bootstrap one, addresses from
+//!   Metadata or FindCoordinator, for requests that must reach one broker.
+//! - `coordinator`: FindCoordinator for groups (batched v4+, one by one before).
+//! - [`offsets`]: committed offsets of many groups, one OffsetFetch per coordinator.
+//! - [`configs`]: IncrementalAlterConfigs with typed resources and operations.
 //!
-//! Adding an API is: a typed wrapper next to [`acls`] calling `WireClient::send` with the
-//! `kafka-protocol` request; versions are negotiated per connection.
+//! Adding an API is: a typed wrapper next to [`acls`] calling `WireClient::send` (any
+//! broker) or `send_to` (one node) with the `kafka-protocol` request; versions are
+//! negotiated per connection.
 
 pub mod acls;
 pub mod client;
+pub mod configs;
 mod connection;
+mod coordinator;
 pub mod error;
+pub mod nodes;
+pub mod offsets;
 mod sasl;
 pub mod settings;
 mod tls;
@@ -27,5 +37,8 @@ pub use acls::{
     AclBinding, AclBindingFilter, AclOperation, AclPermission, PatternType, ResourceType,
 };
 pub use client::WireClient;
+pub use configs::{ConfigChanges, ConfigOperation, ConfigResource};
 pub use error::{KafkaCode, WireError};
+pub use nodes::BrokerAddress;
+pub use offsets::{CommittedOffset, GroupOffsets};
 pub use settings::WireSettings;
