@@ -47,3 +47,4 @@ mod security_http;
 mod security_kafka;
 mod security_secrets;
 mod wire_client;
+mod wire_offsets;

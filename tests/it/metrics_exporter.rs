@@ -345,8 +345,7 @@ async fn lag_matches_what_the_consumer_left_and_promtool_accepts_the_scrape() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
-    // A memberless commit (as Spark or Flink make, with `assign`) on the known topic: the
-    // next scrape, which asks only for the group's known topics, sees it.
+    // A memberless commit (as Spark or Flink make, with `assign`): the next scrape sees it.
     let committer: BaseConsumer = clients
         .consumer_config(&group)
         .create()
@@ -368,6 +367,17 @@ async fn lag_matches_what_the_consumer_left_and_promtool_accepts_the_scrape() {
     assert_eq!(value(&text, "kafka_consumergroup_lag", &labels), 0.0);
 }
 
+/// `Threads` and `VmRSS` of this process (the exporter runs in it), from `/proc`.
+fn process_footprint() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.starts_with("Threads:") || line.starts_with("VmRSS:"))
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[tokio::test]
 async fn unfiltered_scrape_of_the_whole_cluster_is_valid_and_timed() {
     let clients = kafka_clients(&Services::from_env().kafka_bootstrap).await;
@@ -375,6 +385,7 @@ async fn unfiltered_scrape_of_the_whole_cluster_is_valid_and_timed() {
     let started = Instant::now();
     let text = scrape(&server).await;
     let elapsed = started.elapsed();
+    println!("full scrape done: {elapsed:?}, {}", process_footprint());
     promtool_check(&text);
     assert_eq!(
         value(&text, "kafka_gateway_cluster_scrape_success", ""),
@@ -386,8 +397,9 @@ async fn unfiltered_scrape_of_the_whole_cluster_is_valid_and_timed() {
     let groups = samples(&text, "kafka_consumergroup_members").len();
     println!(
         "full scrape: {elapsed:?} over http, cluster read {read:.3} s, {partitions} partitions, \
-         {groups} groups, {} bytes",
-        text.len()
+         {groups} groups, {} bytes; this test process after it: {}",
+        text.len(),
+        process_footprint()
     );
 }
 
