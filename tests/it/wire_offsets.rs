@@ -114,7 +114,7 @@ async fn committed_offsets_of_many_groups_in_one_call_plaintext_and_sasl_ssl() {
 
 /// The topic's dynamic (`DYNAMIC_TOPIC_CONFIG`) entries once they equal `wanted`, or a
 /// panic showing the last ones seen. A config change shows a moment after it is answered.
-async fn wait_dynamic_configs(
+pub(crate) async fn wait_dynamic_configs(
     clients: &broker_core::KafkaClients,
     topic: &str,
     wanted: &BTreeMap<&str, &str>,
@@ -148,7 +148,7 @@ async fn wait_dynamic_configs(
     }
 }
 
-fn change(topic: &str, operations: &[(&str, ConfigOperation)]) -> ConfigChanges {
+pub(crate) fn change(topic: &str, operations: &[(&str, ConfigOperation)]) -> ConfigChanges {
     ConfigChanges {
         resource: ConfigResource::Topic(topic.to_owned()),
         operations: operations
@@ -179,11 +179,24 @@ async fn incremental_alter_configs_sets_one_key_and_deletes_reset() {
         }
     };
 
-    alter(vec![change(&topic, &[("retention.ms", set("60000".into()))])]).await;
-    wait_dynamic_configs(&clients, &topic, &BTreeMap::from([("retention.ms", "60000")])).await;
+    alter(vec![change(
+        &topic,
+        &[("retention.ms", set("60000".into()))],
+    )])
+    .await;
+    wait_dynamic_configs(
+        &clients,
+        &topic,
+        &BTreeMap::from([("retention.ms", "60000")]),
+    )
+    .await;
 
     // SET of another key leaves the first one.
-    alter(vec![change(&topic, &[("max.message.bytes", set("200000".into()))])]).await;
+    alter(vec![change(
+        &topic,
+        &[("max.message.bytes", set("200000".into()))],
+    )])
+    .await;
     wait_dynamic_configs(
         &clients,
         &topic,
@@ -217,7 +230,10 @@ async fn incremental_alter_configs_sets_one_key_and_deletes_reset() {
     wait_dynamic_configs(
         &clients,
         &topic,
-        &BTreeMap::from([("max.message.bytes", "200000"), ("cleanup.policy", "compact")]),
+        &BTreeMap::from([
+            ("max.message.bytes", "200000"),
+            ("cleanup.policy", "compact"),
+        ]),
     )
     .await;
 
@@ -225,7 +241,10 @@ async fn incremental_alter_configs_sets_one_key_and_deletes_reset() {
     let results = client
         .incremental_alter_configs(
             &[
-                change(&unique_name("wire_no_topic"), &[("retention.ms", set("1".into()))]),
+                change(
+                    &unique_name("wire_no_topic"),
+                    &[("retention.ms", set("1".into()))],
+                ),
                 change(&topic, &[("retention.ms", set("soon".into()))]),
             ],
             true,

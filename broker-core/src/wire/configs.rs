@@ -117,7 +117,10 @@ impl WireClient {
                 .iter()
                 .position(|change| destination(&change.resource) != node)
                 .map_or(changes.len(), |offset| start + offset);
-            results.extend(self.alter_batch(node, &changes[start..end], validate_only).await?);
+            results.extend(
+                self.alter_batch(node, &changes[start..end], validate_only)
+                    .await?,
+            );
             start = end;
         }
         Ok(results)

@@ -93,7 +93,10 @@ impl WireClient {
                 results.insert(group, answer);
             }
             if !pending.is_empty() {
-                tracing::debug!(groups = pending.len(), "coordinators moving or loading, asking again");
+                tracing::debug!(
+                    groups = pending.len(),
+                    "coordinators moving or loading, asking again"
+                );
                 let pause = tokio::time::Instant::now() + RETRY_PAUSE;
                 if pause >= deadline.into() {
                     break;
@@ -160,7 +163,13 @@ impl WireClient {
                     let offsets = answer.topics.into_iter().flat_map(|topic| {
                         let name = topic.name.0.to_string();
                         topic.partitions.into_iter().map(move |p| {
-                            (name.clone(), p.partition_index, p.committed_offset, p.metadata, p.error_code)
+                            (
+                                name.clone(),
+                                p.partition_index,
+                                p.committed_offset,
+                                p.metadata,
+                                p.error_code,
+                            )
                         })
                     });
                     (
@@ -195,7 +204,13 @@ impl WireClient {
             let offsets = response.topics.into_iter().flat_map(|topic| {
                 let name = topic.name.0.to_string();
                 topic.partitions.into_iter().map(move |p| {
-                    (name.clone(), p.partition_index, p.committed_offset, p.metadata, p.error_code)
+                    (
+                        name.clone(),
+                        p.partition_index,
+                        p.committed_offset,
+                        p.metadata,
+                        p.error_code,
+                    )
                 })
             });
             answers.insert(group.clone(), group_result(response.error_code, offsets));

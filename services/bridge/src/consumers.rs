@@ -6,11 +6,11 @@
 //! next offset to read); a commit answers 200 `[]` or 204; the subscription shows
 //! partitions on Strimzi; records wait up to 1 s (Confluent's cap) or 100 ms by default.
 
+pub(crate) mod body;
 pub(crate) mod create;
 pub(crate) mod instance;
 pub(crate) mod records;
 pub(crate) mod registry;
-pub(crate) mod body;
 
 use std::time::Duration;
 
@@ -555,7 +555,10 @@ pub(crate) async fn get_records(
         HeaderValue::from_static(instance.settings.format.media_type()),
     );
     // Known up front: the client gets a Content-Length, not a chunked transfer.
-    headers.insert(axum::http::header::CONTENT_LENGTH, HeaderValue::from(length));
+    headers.insert(
+        axum::http::header::CONTENT_LENGTH,
+        HeaderValue::from(length),
+    );
     Ok(response)
 }
 

@@ -95,7 +95,11 @@ mod tests {
         assert_eq!(body.len(), 500_000);
         assert_eq!(body.text(), record.repeat(5));
         let chunks = body.into_chunks();
-        assert_eq!(chunks.len(), 2, "sealed after the 3rd record, then the rest");
+        assert_eq!(
+            chunks.len(),
+            2,
+            "sealed after the 3rd record, then the rest"
+        );
         assert_eq!(chunks.iter().map(Bytes::len).sum::<usize>(), 500_000);
     }
 }

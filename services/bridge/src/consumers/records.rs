@@ -83,7 +83,6 @@ pub(crate) struct RenderedRecords {
     pub per_topic: Vec<(String, u64)>,
 }
 
-
 fn record_size<M: Message>(message: &M) -> usize {
     message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len)
 }

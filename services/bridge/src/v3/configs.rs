@@ -195,7 +195,10 @@ async fn alter_incrementally(
             })
             .collect(),
     };
-    let results = match wire.incremental_alter_configs(&[request], validate_only).await {
+    let results = match wire
+        .incremental_alter_configs(&[request], validate_only)
+        .await
+    {
         Ok(results) => results,
         Err(error @ WireError::UnsupportedVersion { .. }) => {
             tracing::debug!(%error, "falling back to the legacy AlterConfigs");
@@ -284,11 +287,11 @@ fn wire_alter_error(topic: &str, error: WireError) -> ApiError {
             topic,
             rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
         ),
-        Some(KafkaCode::INVALID_CONFIG | KafkaCode::INVALID_REQUEST | KafkaCode::POLICY_VIOLATION) => {
-            ApiError::bad_request(format!(
-                "Kafka refused the config change of topic {topic}: {error}."
-            ))
-        }
+        Some(
+            KafkaCode::INVALID_CONFIG | KafkaCode::INVALID_REQUEST | KafkaCode::POLICY_VIOLATION,
+        ) => ApiError::bad_request(format!(
+            "Kafka refused the config change of topic {topic}: {error}."
+        )),
         _ => BrokerError::from(error).into(),
     }
 }

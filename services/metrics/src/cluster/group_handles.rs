@@ -26,7 +26,9 @@ use futures::stream::{self, StreamExt};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{CommittedOffset, GroupRead, TopicRead, blocking, partition_list, reader_config, remaining};
+use super::{
+    CommittedOffset, GroupRead, TopicRead, blocking, partition_list, reader_config, remaining,
+};
 
 /// Per group: the topics of its last full OffsetFetch, and scrapes since then.
 type KnownTopics = (BTreeSet<String>, u32);
