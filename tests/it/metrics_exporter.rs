@@ -428,3 +428,64 @@ async fn unreachable_cluster_answers_in_time_without_kafka_series() {
     assert!(samples(&text, "kafka_brokers").is_empty(), "{text}");
     promtool_check(&text);
 }
+
+/// A cluster whose settings the native client cannot honour (here the password of an
+/// encrypted private key) is read with the librdkafka fallback, one handle per group: the
+/// committed offsets still show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_beyond_the_native_client_fall_back_to_per_group_handles() {
+    let plain = kafka_clients(&Services::from_env().kafka_bootstrap).await;
+    let topic = unique_name("metrics_fallback");
+    let group = unique_name("metrics_fallback_group");
+    create_topic(&plain, &topic, PARTITIONS).await;
+    fill(&plain, &topic).await;
+    let committer: BaseConsumer = plain
+        .consumer_config(&group)
+        .create()
+        .expect("memberless committer");
+    let mut commit = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        commit
+            .add_partition_offset(&topic, partition, Offset::Offset(i64::from(partition) + 4))
+            .expect("offset");
+    }
+    committer
+        .commit(&commit, CommitMode::Sync)
+        .expect("memberless commit");
+
+    let mut cluster = Services::sasl_ssl().scram("SCRAM-SHA-256");
+    cluster
+        .properties
+        .insert("ssl.key.password".to_owned(), "unused".to_owned());
+    let cluster = cluster.validate("test").expect("valid SASL_SSL config");
+    let refused = broker_core::wire::WireClient::new(&cluster, Duration::from_secs(5));
+    assert!(
+        matches!(
+            refused,
+            Err(broker_core::wire::WireError::Unsupported { .. })
+        ),
+        "{refused:?}"
+    );
+    let config = metrics_config(&format!(
+        "topic_filter = \"^{topic}$\"\ngroup_filter = \"^{group}$\""
+    ));
+    let server = start(config, KafkaClients::new(cluster)).await;
+    let text = scrape(&server).await;
+    assert_eq!(
+        value(&text, "kafka_gateway_cluster_scrape_success", ""),
+        1.0,
+        "{text}"
+    );
+    for partition in 0..PARTITIONS {
+        let labels = format!(r#"consumergroup="{group}",topic="{topic}",partition="{partition}""#);
+        assert_eq!(
+            value(&text, "kafka_consumergroup_current_offset", &labels),
+            f64::from(partition + 4),
+            "{text}"
+        );
+        assert_eq!(
+            value(&text, "kafka_consumergroup_lag", &labels),
+            (PER_PARTITION - i64::from(partition) - 4) as f64,
+        );
+    }
+}
