@@ -1,7 +1,7 @@
 //! A small native Kafka protocol client, for the admin APIs that librdkafka (and so
-//! rust-rdkafka) does not expose: ACLs today, batched OffsetFetch to group coordinators
-//! next. Messages are encoded and decoded by the `kafka-protocol` crate; this module adds
-//! the transport around them.
+//! rust-rdkafka) does not expose: ACLs, committed offsets of many groups in one request
+//! per coordinator, IncrementalAlterConfigs. Messages are encoded and decoded by the
+//! `kafka-protocol` crate; this module adds the transport around them.
 //!
 //! - [`settings`]: the cluster's librdkafka properties (`security.protocol`,
 //!   `sasl.mechanism(s)`, `sasl.username/password`, `ssl.ca.location`, ...) read into typed

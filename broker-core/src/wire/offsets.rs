@@ -301,6 +301,31 @@ mod tests {
         assert_eq!(offsets[0].metadata.as_deref(), Some("m"));
     }
 
+    /// Each layout is built only for the versions that have it: v8+ many groups, v2-v7
+    /// one group with null topics; the encoder refuses fields a version lacks.
+    #[test]
+    fn batched_and_per_group_requests_encode_for_their_versions() {
+        use super::super::connection::encode_frame;
+        let batched = OffsetFetchRequest::default().with_groups(vec![
+            OffsetFetchRequestGroup::default()
+                .with_group_id(group_id("a"))
+                .with_topics(None),
+        ]);
+        for version in 8..=9 {
+            assert!(
+                encode_frame(&batched, version, 1, "t").is_ok(),
+                "v{version}"
+            );
+        }
+        assert!(encode_frame(&batched, 7, 1, "t").is_err());
+        let single = OffsetFetchRequest::default()
+            .with_group_id(group_id("a"))
+            .with_topics(None);
+        for version in 2..=7 {
+            assert!(encode_frame(&single, version, 1, "t").is_ok(), "v{version}");
+        }
+    }
+
     #[test]
     fn group_errors_are_typed_and_unknown_groups_are_empty() {
         let error = group_result(16, std::iter::empty()).expect_err("not coordinator");
