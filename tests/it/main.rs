@@ -48,3 +48,4 @@ mod security_http;
 mod security_kafka;
 mod security_secrets;
 mod wire_client;
+mod wire_offsets;

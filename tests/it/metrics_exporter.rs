@@ -345,8 +345,7 @@ async fn lag_matches_what_the_consumer_left_and_promtool_accepts_the_scrape() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
-    // A memberless commit (as Spark or Flink make, with `assign`) on the known topic: the
-    // next scrape, which asks only for the group's known topics, sees it.
+    // A memberless commit (as Spark or Flink make, with `assign`): the next scrape sees it.
     let committer: BaseConsumer = clients
         .consumer_config(&group)
         .create()
@@ -368,6 +367,17 @@ async fn lag_matches_what_the_consumer_left_and_promtool_accepts_the_scrape() {
     assert_eq!(value(&text, "kafka_consumergroup_lag", &labels), 0.0);
 }
 
+/// `Threads` and `VmRSS` of this process (the exporter runs in it), from `/proc`.
+fn process_footprint() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.starts_with("Threads:") || line.starts_with("VmRSS:"))
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[tokio::test]
 async fn unfiltered_scrape_of_the_whole_cluster_is_valid_and_timed() {
     let clients = kafka_clients(&Services::from_env().kafka_bootstrap).await;
@@ -375,6 +385,7 @@ async fn unfiltered_scrape_of_the_whole_cluster_is_valid_and_timed() {
     let started = Instant::now();
     let text = scrape(&server).await;
     let elapsed = started.elapsed();
+    println!("full scrape done: {elapsed:?}, {}", process_footprint());
     promtool_check(&text);
     assert_eq!(
         value(&text, "kafka_gateway_cluster_scrape_success", ""),
@@ -386,8 +397,9 @@ async fn unfiltered_scrape_of_the_whole_cluster_is_valid_and_timed() {
     let groups = samples(&text, "kafka_consumergroup_members").len();
     println!(
         "full scrape: {elapsed:?} over http, cluster read {read:.3} s, {partitions} partitions, \
-         {groups} groups, {} bytes",
-        text.len()
+         {groups} groups, {} bytes; this test process after it: {}",
+        text.len(),
+        process_footprint()
     );
 }
 
@@ -415,4 +427,65 @@ async fn unreachable_cluster_answers_in_time_without_kafka_series() {
     );
     assert!(samples(&text, "kafka_brokers").is_empty(), "{text}");
     promtool_check(&text);
+}
+
+/// A cluster whose settings the native client cannot honour (here the password of an
+/// encrypted private key) is read with the librdkafka fallback, one handle per group: the
+/// committed offsets still show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_beyond_the_native_client_fall_back_to_per_group_handles() {
+    let plain = kafka_clients(&Services::from_env().kafka_bootstrap).await;
+    let topic = unique_name("metrics_fallback");
+    let group = unique_name("metrics_fallback_group");
+    create_topic(&plain, &topic, PARTITIONS).await;
+    fill(&plain, &topic).await;
+    let committer: BaseConsumer = plain
+        .consumer_config(&group)
+        .create()
+        .expect("memberless committer");
+    let mut commit = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        commit
+            .add_partition_offset(&topic, partition, Offset::Offset(i64::from(partition) + 4))
+            .expect("offset");
+    }
+    committer
+        .commit(&commit, CommitMode::Sync)
+        .expect("memberless commit");
+
+    let mut cluster = Services::sasl_ssl().scram("SCRAM-SHA-256");
+    cluster
+        .properties
+        .insert("ssl.key.password".to_owned(), "unused".to_owned());
+    let cluster = cluster.validate("test").expect("valid SASL_SSL config");
+    let refused = broker_core::wire::WireClient::new(&cluster, Duration::from_secs(5));
+    assert!(
+        matches!(
+            refused,
+            Err(broker_core::wire::WireError::Unsupported { .. })
+        ),
+        "{refused:?}"
+    );
+    let config = metrics_config(&format!(
+        "topic_filter = \"^{topic}$\"\ngroup_filter = \"^{group}$\""
+    ));
+    let server = start(config, KafkaClients::new(cluster)).await;
+    let text = scrape(&server).await;
+    assert_eq!(
+        value(&text, "kafka_gateway_cluster_scrape_success", ""),
+        1.0,
+        "{text}"
+    );
+    for partition in 0..PARTITIONS {
+        let labels = format!(r#"consumergroup="{group}",topic="{topic}",partition="{partition}""#);
+        assert_eq!(
+            value(&text, "kafka_consumergroup_current_offset", &labels),
+            f64::from(partition + 4),
+            "{text}"
+        );
+        assert_eq!(
+            value(&text, "kafka_consumergroup_lag", &labels),
+            (PER_PARTITION - i64::from(partition) - 4) as f64,
+        );
+    }
 }

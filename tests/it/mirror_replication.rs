@@ -133,3 +133,81 @@ async fn no_loop_back_to_the_origin_with_the_default_policy() {
         .collect();
     assert_eq!(names, vec![topic.clone()], "nothing mirrored back to A");
 }
+
+/// The periodic config sync writes only differences (IncrementalAlterConfigs): a source
+/// change and a source deletion reach the target, a target-local key that
+/// `config.properties.exclude` matches (`min.insync.replicas` by default) survives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn topic_config_sync_follows_the_source_and_keeps_excluded_target_keys() {
+    use std::collections::BTreeMap;
+
+    use broker_core::wire::ConfigOperation;
+
+    use crate::mirror_acls::wire_client;
+    use crate::wire_offsets::{change, wait_dynamic_configs};
+
+    let services = Services::from_env();
+    let a = kafka_clients(&services.kafka_bootstrap).await;
+    let b = kafka_clients(&services.kafka_b_bootstrap).await;
+    let wire_a = wire_client(&services.kafka_bootstrap);
+    let wire_b = wire_client(&services.kafka_b_bootstrap);
+    let topic = unique_name("mirror_configs");
+    create_topic(&a, &topic, 1).await;
+    alter(
+        &wire_a,
+        change(
+            &topic,
+            &[("retention.ms", ConfigOperation::Set("60000".into()))],
+        ),
+    )
+    .await;
+    wait_dynamic_configs(&a, &topic, &BTreeMap::from([("retention.ms", "60000")])).await;
+
+    let mirror = RunningMirror::start(properties(
+        &topic,
+        "sync.topic.configs.interval.seconds = 1",
+    ));
+    let remote = format!("A.{topic}");
+    wait_for_topic(&b, &remote, Duration::from_secs(30)).await;
+    wait_dynamic_configs(&b, &remote, &BTreeMap::from([("retention.ms", "60000")])).await;
+
+    alter(
+        &wire_b,
+        change(
+            &remote,
+            &[("min.insync.replicas", ConfigOperation::Set("1".into()))],
+        ),
+    )
+    .await;
+    alter(
+        &wire_a,
+        change(
+            &topic,
+            &[
+                ("retention.ms", ConfigOperation::Delete),
+                ("max.message.bytes", ConfigOperation::Set("200000".into())),
+            ],
+        ),
+    )
+    .await;
+    wait_dynamic_configs(
+        &b,
+        &remote,
+        &BTreeMap::from([
+            ("max.message.bytes", "200000"),
+            ("min.insync.replicas", "1"),
+        ]),
+    )
+    .await;
+    mirror.stop().await;
+}
+
+async fn alter(client: &broker_core::wire::WireClient, changes: broker_core::wire::ConfigChanges) {
+    for result in client
+        .incremental_alter_configs(&[changes], false)
+        .await
+        .expect("request answered")
+    {
+        result.expect("change applied");
+    }
+}

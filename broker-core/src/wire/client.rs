@@ -7,9 +7,9 @@
 //! on a new one, because brokers close idle connections (`connections.max.idle.ms`,
 //! 10 min) and a periodic caller would otherwise fail every other time.
 //!
-//! Requests for a specific broker (a group coordinator for OffsetFetch, a partition
-//! leader) will need a connection per node id next to this one; `connect_to` already takes
-//! an address, so that is a map and a FindCoordinator call away.
+//! Requests for a specific broker (a group coordinator for OffsetFetch, a broker's own
+//! configs) go through [`super::nodes`]: one connection per node id next to this one, with
+//! the same settings, the same reconnect-once rule and the same cancel safety.
 
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use tokio::sync::Mutex;
 
 use super::connection::{BrokerStream, Connection};
 use super::error::WireError;
+use super::nodes::Nodes;
 use super::settings::WireSettings;
 use crate::config::ValidatedCluster;
 
@@ -29,6 +30,16 @@ use crate::config::ValidatedCluster;
 pub struct WireClient {
     settings: WireSettings,
     connection: Mutex<Option<Connection>>,
+    pub(super) nodes: Nodes,
+}
+
+/// Where a connection that is missing or broken is (re)opened.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Target<'a> {
+    /// Any bootstrap server.
+    Any,
+    /// One broker's advertised address.
+    Address(&'a str),
 }
 
 impl WireClient {
@@ -44,6 +55,7 @@ impl WireClient {
         Self {
             settings,
             connection: Mutex::new(None),
+            nodes: Nodes::default(),
         }
     }
 
@@ -67,14 +79,25 @@ impl WireClient {
     /// goes back only after a complete answer, so a caller that drops this future (a
     /// shutdown, an outer timeout) never leaves a half-read frame for the next request.
     pub(crate) async fn send<R: Request>(&self, request: &R) -> Result<R::Response, WireError> {
-        let mut slot = self.connection.lock().await;
+        self.send_on(&self.connection, Target::Any, request).await
+    }
+
+    /// Sends `request` on the connection in `slot`, opening one to `target` when there is
+    /// none; see [`Self::send`] for the reconnect and cancel rules.
+    pub(super) async fn send_on<R: Request>(
+        &self,
+        slot: &Mutex<Option<Connection>>,
+        target: Target<'_>,
+        request: &R,
+    ) -> Result<R::Response, WireError> {
+        let mut slot = slot.lock().await;
         let mut reused = true;
         loop {
             let mut connection = match slot.take() {
                 Some(connection) => connection,
                 None => {
                     reused = false;
-                    self.connect_any().await?
+                    self.open_target(target).await?
                 }
             };
             match connection.send(request).await {
@@ -94,6 +117,35 @@ impl WireClient {
                     return Err(error);
                 }
             }
+        }
+    }
+
+    /// The version of `R` that the bootstrap connection speaks.
+    pub(super) async fn version<R: Request>(&self) -> Result<i16, WireError> {
+        self.version_on::<R>(&self.connection, Target::Any).await
+    }
+
+    /// The version of `R` that the connection in `slot` speaks, connecting first if needed:
+    /// for requests whose layout (not only encoding) depends on the version.
+    pub(super) async fn version_on<R: Request>(
+        &self,
+        slot: &Mutex<Option<Connection>>,
+        target: Target<'_>,
+    ) -> Result<i16, WireError> {
+        let mut slot = slot.lock().await;
+        let connection = match slot.take() {
+            Some(connection) => connection,
+            None => self.open_target(target).await?,
+        };
+        let version = connection.version::<R>();
+        *slot = Some(connection);
+        version
+    }
+
+    async fn open_target(&self, target: Target<'_>) -> Result<Connection, WireError> {
+        match target {
+            Target::Any => self.connect_any().await,
+            Target::Address(address) => self.connect_to(address).await,
         }
     }
 

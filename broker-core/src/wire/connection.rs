@@ -89,6 +89,7 @@ pub(crate) fn api_name<R: Request>() -> &'static str {
         Ok(ApiKey::FindCoordinator) => "FindCoordinator",
         Ok(ApiKey::OffsetFetch) => "OffsetFetch",
         Ok(ApiKey::Metadata) => "Metadata",
+        Ok(ApiKey::IncrementalAlterConfigs) => "IncrementalAlterConfigs",
         _ => "request",
     }
 }

@@ -18,6 +18,14 @@ impl KafkaCode {
     pub const SECURITY_DISABLED: Self = Self(54);
     pub const SASL_AUTHENTICATION_FAILED: Self = Self(58);
     pub const UNSUPPORTED_VERSION: Self = Self(35);
+    pub const UNKNOWN_TOPIC_OR_PARTITION: Self = Self(3);
+    pub const COORDINATOR_LOAD_IN_PROGRESS: Self = Self(14);
+    pub const COORDINATOR_NOT_AVAILABLE: Self = Self(15);
+    pub const NOT_COORDINATOR: Self = Self(16);
+    pub const INVALID_CONFIG: Self = Self(40);
+    pub const INVALID_REQUEST: Self = Self(42);
+    pub const POLICY_VIOLATION: Self = Self(44);
+    pub const GROUP_ID_NOT_FOUND: Self = Self(69);
 
     /// `None` for `0` (no error).
     pub fn from_code(code: i16) -> Option<Self> {
@@ -162,6 +170,65 @@ impl WireError {
             Self::Broker { code, .. } => Some(*code),
             Self::NoBrokerReachable { last, .. } => last.code(),
             _ => None,
+        }
+    }
+
+    /// The same error again, for when one failure (a coordinator's connection) is the
+    /// answer for many items (its groups). An I/O error keeps its kind and text.
+    pub(crate) fn duplicate(&self) -> Self {
+        match self {
+            Self::Unsupported { key, reason } => Self::Unsupported {
+                key: key.clone(),
+                reason: reason.clone(),
+            },
+            Self::Io { broker, source } => Self::Io {
+                broker: broker.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            Self::Tls { broker, reason } => Self::Tls {
+                broker: broker.clone(),
+                reason: reason.clone(),
+            },
+            Self::Authentication {
+                broker,
+                mechanism,
+                reason,
+            } => Self::Authentication {
+                broker: broker.clone(),
+                mechanism,
+                reason: reason.clone(),
+            },
+            Self::Timeout {
+                broker,
+                operation,
+                timeout,
+            } => Self::Timeout {
+                broker: broker.clone(),
+                operation,
+                timeout: *timeout,
+            },
+            Self::UnsupportedVersion { broker, api, ours } => Self::UnsupportedVersion {
+                broker: broker.clone(),
+                api,
+                ours: ours.clone(),
+            },
+            Self::Protocol { broker, reason } => Self::Protocol {
+                broker: broker.clone(),
+                reason: reason.clone(),
+            },
+            Self::Broker {
+                operation,
+                code,
+                message,
+            } => Self::Broker {
+                operation,
+                code: *code,
+                message: message.clone(),
+            },
+            Self::NoBrokerReachable { bootstrap, last } => Self::NoBrokerReachable {
+                bootstrap: bootstrap.clone(),
+                last: Box::new(last.duplicate()),
+            },
         }
     }
 

@@ -1,12 +1,16 @@
 //! What every handler shares: one producer for all produce requests (as Confluent does
 //! since 2021), the consumer-instance registry, an admin client and a short-lived cache of
 //! partition counts so that a produce request does not cost a metadata round trip.
+//! The native protocol client serves the admin APIs rust-rdkafka lacks
+//! (IncrementalAlterConfigs); it is `None` when the cluster's settings are beyond it (GSSAPI,
+//! OAUTHBEARER, JKS stores), and those handlers then use the legacy librdkafka path.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use broker_core::metadata::ClusterInspector;
+use broker_core::wire::{WireClient, WireError};
 use broker_core::{BrokerError, ErrorKind, KafkaClients};
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
@@ -37,6 +41,7 @@ struct Inner {
     inspector: ClusterInspector,
     producer: FutureProducer,
     admin: AdminClient<DefaultClientContext>,
+    wire: Option<WireClient>,
     consumers: ConsumerRegistry,
     partition_counts: Mutex<HashMap<String, (i32, Instant)>>,
     metrics: BridgeMetrics,
@@ -57,6 +62,14 @@ impl BridgeState {
             "bridge producer creation",
         )?;
         let admin = clients.admin()?;
+        let wire = match WireClient::new(clients.cluster(), METADATA_TIMEOUT) {
+            Ok(wire) => Some(wire),
+            Err(error @ WireError::Unsupported { .. }) => {
+                tracing::warn!(%error, "the native kafka client cannot use this cluster's settings; topic config changes use the legacy whole-set AlterConfigs");
+                None
+            }
+            Err(other) => return Err(other.into()),
+        };
         let consumers = ConsumerRegistry::new(config.consumers.clone());
         Ok(Self {
             inner: Arc::new(Inner {
@@ -65,6 +78,7 @@ impl BridgeState {
                 inspector,
                 producer,
                 admin,
+                wire,
                 consumers,
                 partition_counts: Mutex::new(HashMap::new()),
                 metrics: BridgeMetrics::default(),
@@ -90,6 +104,11 @@ impl BridgeState {
 
     pub fn admin(&self) -> &AdminClient<DefaultClientContext> {
         &self.inner.admin
+    }
+
+    /// The native protocol client, unless the cluster's settings are beyond it.
+    pub(crate) fn wire(&self) -> Option<&WireClient> {
+        self.inner.wire.as_ref()
     }
 
     /// Adds the bridge's record counters to `registry` (once per registry).

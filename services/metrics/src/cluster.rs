@@ -8,33 +8,33 @@
 //! Requests per scrape:
 //! - one Metadata request (brokers, topics, partitions, leaders, replicas, ISR);
 //! - ListGroups on every broker plus DescribeGroups (`fetch_group_list`);
-//! - one OffsetFetch per consumer group, run on `workers` blocking threads at once. A group
-//!   with members, a group not seen before, and every group every
-//!   [`FULL_FETCH_EVERY`]th scrape ask for every partition of every reported topic
-//!   (kafka_exporter's `--offset.show-all` behaviour); a group without members asks only
-//!   for the topics it had commits on at its last full fetch. On a cluster with thousands
-//!   of topics and hundreds of idle groups this turns groups × partitions entries per
-//!   scrape into a few; the price is that a memberless client (one that commits with
-//!   `assign`) starting on a *new* topic shows up within that many scrapes. rust-rdkafka 0.39 exposes neither ListConsumerGroupOffsets nor a multi-group
-//!   OffsetFetch, and `rd_kafka_committed` uses the client's own `group.id`, so each group
-//!   gets a consumer handle (never subscribed, so it never joins the group) that is kept
-//!   between scrapes and dropped when the group disappears;
+//! - committed offsets of every listed group: one FindCoordinator for all of them and one
+//!   OffsetFetch per group coordinator carrying all of its groups (`batched_offsets`,
+//!   through broker-core's native client, because rust-rdkafka 0.39 has no
+//!   ListConsumerGroupOffsets nor multi-group OffsetFetch). Clusters whose settings the
+//!   native client cannot honour (GSSAPI, OAUTHBEARER, JKS stores) fall back to one
+//!   librdkafka handle per group (`group_handles`), with a warning at start;
 //! - two ListOffsets batches, latest and earliest, through `offsets_for_times` with the
 //!   special timestamps -1 and -2: librdkafka sends one ListOffsets request per partition
 //!   leader carrying all of that leader's partitions, instead of kafka_exporter's one
 //!   request per partition under a global lock. If a batch fails as a whole, the partitions
 //!   are asked one by one (bounded by `workers`) so one bad leader cannot hide the rest.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+mod batched_offsets;
+mod group_handles;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broker_core::clients::create;
+use broker_core::wire::{WireClient, WireError};
 use broker_core::{BrokerError, ErrorKind, KafkaClients};
 use futures::stream::{self, StreamExt};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
+use self::group_handles::GroupHandles;
 use crate::config::ValidatedClusterMetrics;
 
 /// One broker as the metadata lists it.
@@ -86,26 +86,37 @@ pub(crate) struct ClusterRead {
     pub(crate) groups: Vec<GroupRead>,
 }
 
-/// Reads the cluster; cheap to clone, keeps its librdkafka handles between scrapes.
+/// Reads the cluster; cheap to clone, keeps its connections between scrapes.
 #[derive(Clone)]
 pub(crate) struct ClusterReader {
     clients: KafkaClients,
     client: Arc<BaseConsumer>,
-    group_clients: Arc<Mutex<HashMap<String, Arc<BaseConsumer>>>>,
-    group_topics: Arc<Mutex<HashMap<String, KnownTopics>>>,
+    offsets: OffsetReader,
     settings: ValidatedClusterMetrics,
 }
 
-/// Per group: the topics of its last full OffsetFetch, and scrapes since then.
-type KnownTopics = (BTreeSet<String>, u32);
+/// How committed offsets are read (see the module docs).
+#[derive(Clone)]
+enum OffsetReader {
+    Batched(Arc<WireClient>),
+    PerGroupHandles(GroupHandles),
+}
 
-/// How often a group without members is asked for every partition again.
-const FULL_FETCH_EVERY: u32 = 10;
+/// Names the path only: the client's settings may hold inline key material.
+impl std::fmt::Debug for OffsetReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Batched(_) => "Batched",
+            Self::PerGroupHandles(_) => "PerGroupHandles",
+        })
+    }
+}
 
 impl std::fmt::Debug for ClusterReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClusterReader")
             .field("cluster", self.clients.cluster())
+            .field("offsets", &self.offsets)
             .finish_non_exhaustive()
     }
 }
@@ -124,11 +135,23 @@ impl ClusterReader {
         settings: ValidatedClusterMetrics,
     ) -> Result<Self, BrokerError> {
         let client = create(&reader_config(&clients, None), "metrics client creation")?;
+        // Each request is bounded by the scrape's deadline too; this only caps a single one.
+        let offsets = match WireClient::new(clients.cluster(), settings.scrape_timeout) {
+            Ok(wire) => OffsetReader::Batched(Arc::new(wire)),
+            Err(error @ WireError::Unsupported { .. }) => {
+                tracing::warn!(
+                    %error,
+                    "the native kafka client cannot use this cluster's settings; reading \
+                     committed offsets with one librdkafka handle per consumer group instead"
+                );
+                OffsetReader::PerGroupHandles(GroupHandles::new(clients.clone(), settings.workers))
+            }
+            Err(other) => return Err(other.into()),
+        };
         Ok(Self {
             clients,
             client: Arc::new(client),
-            group_clients: Arc::default(),
-            group_topics: Arc::default(),
+            offsets,
             settings,
         })
     }
@@ -197,155 +220,20 @@ impl ClusterReader {
         group_list.retain(|(name, _)| self.settings.groups.matches(name));
         group_list.sort();
 
-        let groups = self.read_groups(&topics, group_list, deadline).await;
+        let groups = match &self.offsets {
+            OffsetReader::Batched(wire) => {
+                batched_offsets::read_groups(wire, &topics, group_list, deadline).await
+            }
+            OffsetReader::PerGroupHandles(handles) => {
+                handles.read_groups(&topics, group_list, deadline).await
+            }
+        };
         self.read_watermarks(&mut topics, deadline).await;
         Ok(ClusterRead {
             brokers,
             topics,
             groups,
         })
-    }
-
-    async fn read_groups(
-        &self,
-        topics: &[TopicRead],
-        groups: Vec<(String, usize)>,
-        deadline: Instant,
-    ) -> Vec<GroupRead> {
-        let partitions = Arc::new(partition_list(topics, Offset::Invalid, false));
-        self.forget_groups_except(&groups);
-        stream::iter(groups)
-            .map(|(name, members)| {
-                let reader = self.clone();
-                let all = Arc::clone(&partitions);
-                async move {
-                    let known = reader.known_topics(&name, members);
-                    let request = match &known {
-                        None => all,
-                        Some(known) => Arc::new(partition_list(
-                            &topics
-                                .iter()
-                                .filter(|t| known.contains(&t.name))
-                                .cloned()
-                                .collect::<Vec<_>>(),
-                            Offset::Invalid,
-                            false,
-                        )),
-                    };
-                    let committed = reader
-                        .committed(&name, &request, deadline)
-                        .await
-                        .map_err(|error| {
-                            tracing::warn!(group = %name, %error, "reading committed offsets failed");
-                            error.to_string()
-                        });
-                    if let Ok(committed) = &committed {
-                        reader.remember_topics(&name, known.is_none(), committed);
-                    }
-                    GroupRead {
-                        name,
-                        members,
-                        committed,
-                    }
-                }
-            })
-            .buffered(self.settings.workers)
-            .collect()
-            .await
-    }
-
-    /// `None`: ask for every partition (see the module docs); else the topics to ask for.
-    fn known_topics(&self, group: &str, members: usize) -> Option<BTreeSet<String>> {
-        if members > 0 {
-            return None;
-        }
-        let memory = self
-            .group_topics
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        memory
-            .get(group)
-            .filter(|(_, scrapes)| *scrapes < FULL_FETCH_EVERY)
-            .map(|(topics, _)| topics.clone())
-    }
-
-    fn remember_topics(&self, group: &str, full: bool, committed: &[CommittedOffset]) {
-        let mut memory = self
-            .group_topics
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if full {
-            let topics = committed.iter().map(|c| c.topic.clone()).collect();
-            memory.insert(group.to_owned(), (topics, 0));
-        } else if let Some((_, scrapes)) = memory.get_mut(group) {
-            *scrapes += 1;
-        }
-    }
-
-    async fn committed(
-        &self,
-        group: &str,
-        partitions: &TopicPartitionList,
-        deadline: Instant,
-    ) -> Result<Vec<CommittedOffset>, BrokerError> {
-        if partitions.count() == 0 {
-            return Ok(Vec::new());
-        }
-        let client = self.group_client(group)?;
-        let request = partitions.clone();
-        blocking("offset fetch", move || {
-            let timeout = remaining(deadline, "offset fetch")?;
-            let answer = client
-                .committed_offsets(request, timeout)
-                .map_err(|e| BrokerError::kafka("offset fetch", e));
-            // Serve queued events (errors, statistics) so they cannot pile up in a handle
-            // that is never otherwise polled.
-            let _ = client.poll(Duration::ZERO);
-            Ok(answer?
-                .elements()
-                .iter()
-                .filter(|e| e.error().is_ok())
-                .filter_map(|e| match e.offset() {
-                    Offset::Offset(offset) => Some(CommittedOffset {
-                        topic: e.topic().to_owned(),
-                        partition: e.partition(),
-                        offset,
-                    }),
-                    _ => None,
-                })
-                .collect())
-        })
-        .await
-    }
-
-    fn group_client(&self, group: &str) -> Result<Arc<BaseConsumer>, BrokerError> {
-        let mut clients = self
-            .group_clients
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(client) = clients.get(group) {
-            return Ok(Arc::clone(client));
-        }
-        let client: BaseConsumer = create(
-            &reader_config(&self.clients, Some(group)),
-            "metrics group client creation",
-        )?;
-        let client = Arc::new(client);
-        clients.insert(group.to_owned(), Arc::clone(&client));
-        Ok(client)
-    }
-
-    fn forget_groups_except(&self, groups: &[(String, usize)]) {
-        let mut clients = self
-            .group_clients
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        clients.retain(|name, _| groups.iter().any(|(kept, _)| kept == name));
-        drop(clients);
-        self.group_topics
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|name, _| groups.iter().any(|(kept, _)| kept == name));
     }
 
     async fn read_watermarks(&self, topics: &mut [TopicRead], deadline: Instant) {

@@ -57,7 +57,9 @@ pub struct MetricsConfig {
     /// without `kafka_*` series and with `kafka_gateway_cluster_scrape_success 0`.
     #[serde(default = "default_scrape_timeout_ms")]
     pub scrape_timeout_ms: u64,
-    /// How many consumer groups' committed offsets are fetched at once.
+    /// How many requests run at once where the read goes item by item: partitions whose
+    /// ListOffsets batch failed, and groups on the librdkafka fallback (committed offsets are
+    /// otherwise one request per coordinator).
     #[serde(default = "default_workers")]
     pub workers: usize,
     /// Scrapes kept per partition to evaluate the Burrow-style group status.

@@ -8,6 +8,14 @@
 //! partitions are grown (never shrunk). Only then is the topic published in the
 //! [`TopicPlan`] the replicators subscribe to, so a record is never produced to a
 //! partition that does not exist.
+//!
+//! With `sync.topic.configs.enabled`, the copyable configs are also kept in step
+//! periodically (MM2's config sync) with IncrementalAlterConfigs through broker-core's
+//! native client, as MM2 does since KIP-894: only keys that differ are SET, keys the source
+//! no longer has are DELETEd, and keys matching `config.properties.exclude` are never
+//! touched, so a target-local override survives. When the native client cannot use the
+//! target's settings, or the target predates the API (Kafka < 2.3), the legacy
+//! AlterConfigs writes the source's whole set instead (target-local keys are then lost).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,6 +23,7 @@ use std::time::Duration;
 
 use broker_core::KafkaClients;
 use broker_core::metadata::ClusterInspector;
+use broker_core::wire::{ConfigChanges, ConfigOperation, ConfigResource, WireClient, WireError};
 use rdkafka::admin::{
     AdminClient, AdminOptions, AlterConfig, ConfigSource, NewPartitions, NewTopic,
     ResourceSpecifier, TopicReplication,
@@ -42,6 +51,8 @@ pub(crate) struct TopicSync {
     target: ClusterInspector,
     source_admin: AdminClient<DefaultClientContext>,
     target_admin: AdminClient<DefaultClientContext>,
+    /// `None` when the native client cannot use the target's settings.
+    target_wire: Option<WireClient>,
     plan: watch::Sender<TopicPlan>,
     /// Woken by a replicator that met an unknown partition.
     pub(crate) wake: Arc<Notify>,
@@ -55,12 +66,21 @@ impl TopicSync {
     ) -> Result<(Self, watch::Receiver<TopicPlan>), MirrorError> {
         let (plan, receiver) = watch::channel(TopicPlan::default());
         let timeout = flow.admin_timeout.min(Duration::from_secs(30));
+        let target_wire = match WireClient::new(target.cluster(), timeout) {
+            Ok(wire) => Some(wire),
+            Err(error @ WireError::Unsupported { .. }) => {
+                tracing::warn!(flow = %flow.name(), %error, "the native kafka client cannot use the target's settings; topic config sync uses the legacy whole-set AlterConfigs");
+                None
+            }
+            Err(other) => return Err(MirrorError::Broker(other.into())),
+        };
         Ok((
             Self {
                 source: ClusterInspector::new(source, timeout)?,
                 target: ClusterInspector::new(target, timeout)?,
                 source_admin: source.admin()?,
                 target_admin: target.admin()?,
+                target_wire,
                 flow,
                 plan,
                 wake: Arc::new(Notify::new()),
@@ -144,7 +164,8 @@ impl TopicSync {
                 let copyable = entry.source == ConfigSource::DynamicTopic
                     && !entry.is_read_only
                     && !entry.is_sensitive
-                    && !self.flow.config_properties_exclude.matches(&entry.name);
+                    // The filter passes every name but the excluded ones.
+                    && self.flow.config_properties_exclude.matches(&entry.name);
                 if let (true, Some(value)) = (copyable, entry.value) {
                     configs.push((entry.name, value));
                 }
@@ -213,15 +234,94 @@ impl TopicSync {
         let plan = self.plan.borrow().clone();
         for (source, mirrored) in plan.iter() {
             let configs = self.source_configs(source).await?;
-            let mut alter = AlterConfig::new(ResourceSpecifier::Topic(&mirrored.target));
-            for (name, value) in &configs {
-                alter = alter.set(name, value);
+            let incremental = match &self.target_wire {
+                Some(wire) => {
+                    self.sync_incrementally(wire, &mirrored.target, &configs)
+                        .await
+                }
+                None => Err(Fallback),
+            };
+            match incremental {
+                Ok(result) => result?,
+                Err(Fallback) => self.sync_whole_set(&mirrored.target, &configs).await?,
             }
-            self.target_admin
-                .alter_configs(&[alter], &self.options())
-                .await
-                .map_err(|e| MirrorError::kafka(&self.flow.name(), "alter configs", e))?;
         }
+        Ok(())
+    }
+
+    /// SETs what differs and DELETEs what the source dropped; `Err` when the target does not
+    /// speak IncrementalAlterConfigs.
+    async fn sync_incrementally(
+        &self,
+        wire: &WireClient,
+        remote: &str,
+        configs: &[(String, String)],
+    ) -> Result<Result<(), MirrorError>, Fallback> {
+        let current = match self.target_configs(remote).await {
+            Ok(current) => current,
+            Err(error) => return Ok(Err(error)),
+        };
+        let operations = config_operations(configs, &current, |name| {
+            !self.flow.config_properties_exclude.matches(name)
+        });
+        if operations.is_empty() {
+            return Ok(Ok(()));
+        }
+        let change = ConfigChanges {
+            resource: ConfigResource::Topic(remote.to_owned()),
+            operations,
+        };
+        let results = match wire.incremental_alter_configs(&[change], false).await {
+            Ok(results) => results,
+            Err(error @ WireError::UnsupportedVersion { .. }) => {
+                tracing::debug!(flow = %self.flow.name(), %error, "falling back to the legacy AlterConfigs");
+                return Err(Fallback);
+            }
+            Err(other) => return Ok(Err(MirrorError::Broker(other.into()))),
+        };
+        for result in results {
+            if let Err(error) = result {
+                return Ok(Err(MirrorError::Broker(error.into())));
+            }
+        }
+        tracing::debug!(flow = %self.flow.name(), remote, "synced topic configs");
+        Ok(Ok(()))
+    }
+
+    /// The target topic's dynamic, writable configs.
+    async fn target_configs(&self, remote: &str) -> Result<BTreeMap<String, String>, MirrorError> {
+        let results = self
+            .target_admin
+            .describe_configs(&[ResourceSpecifier::Topic(remote)], &self.options())
+            .await
+            .map_err(|e| MirrorError::kafka(&self.flow.name(), "describe configs", e))?;
+        Ok(results
+            .into_iter()
+            .flatten()
+            .flat_map(|resource| resource.entries)
+            .filter(|entry| {
+                entry.source == ConfigSource::DynamicTopic
+                    && !entry.is_read_only
+                    && !entry.is_sensitive
+            })
+            .filter_map(|entry| Some((entry.name, entry.value?)))
+            .collect())
+    }
+
+    /// The legacy AlterConfigs: the target's dynamic configs become exactly `configs`.
+    async fn sync_whole_set(
+        &self,
+        remote: &str,
+        configs: &[(String, String)],
+    ) -> Result<(), MirrorError> {
+        let mut alter = AlterConfig::new(ResourceSpecifier::Topic(remote));
+        for (name, value) in configs {
+            alter = alter.set(name, value);
+        }
+        self.target_admin
+            .alter_configs(&[alter], &self.options())
+            .await
+            .map_err(|e| MirrorError::kafka(&self.flow.name(), "alter configs", e))?;
         Ok(())
     }
 
@@ -257,6 +357,30 @@ impl TopicSync {
     }
 }
 
+/// The incremental path is not available; use the legacy one.
+struct Fallback;
+
+/// What turns the target's `current` dynamic configs into the source's `wanted` ones,
+/// leaving keys that `excluded` matches alone.
+fn config_operations(
+    wanted: &[(String, String)],
+    current: &BTreeMap<String, String>,
+    excluded: impl Fn(&str) -> bool,
+) -> Vec<(String, ConfigOperation)> {
+    let mut operations: Vec<(String, ConfigOperation)> = wanted
+        .iter()
+        .filter(|(name, value)| current.get(name) != Some(value))
+        .map(|(name, value)| (name.clone(), ConfigOperation::Set(value.clone())))
+        .collect();
+    operations.extend(
+        current
+            .keys()
+            .filter(|name| !excluded(name) && !wanted.iter().any(|(kept, _)| kept == *name))
+            .map(|name| (name.clone(), ConfigOperation::Delete)),
+    );
+    operations
+}
+
 /// Creates a single-partition compacted topic (MM2's internal-topic layout) unless it
 /// exists.
 pub(crate) async fn ensure_compacted_topic(
@@ -289,4 +413,34 @@ pub(crate) async fn ensure_compacted_topic(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_differences_are_written_and_excluded_keys_are_kept() {
+        let wanted = vec![
+            ("retention.ms".to_owned(), "1000".to_owned()),
+            ("cleanup.policy".to_owned(), "compact".to_owned()),
+        ];
+        let current = BTreeMap::from([
+            ("retention.ms".to_owned(), "1000".to_owned()),
+            ("max.message.bytes".to_owned(), "5".to_owned()),
+            ("min.insync.replicas".to_owned(), "2".to_owned()),
+        ]);
+        let operations = config_operations(&wanted, &current, |name| name == "min.insync.replicas");
+        assert_eq!(
+            operations,
+            vec![
+                (
+                    "cleanup.policy".to_owned(),
+                    ConfigOperation::Set("compact".to_owned())
+                ),
+                ("max.message.bytes".to_owned(), ConfigOperation::Delete),
+            ]
+        );
+        assert!(config_operations(&wanted[..1], &current, |_| true).is_empty());
+    }
 }

@@ -1,16 +1,21 @@
 //! v3 topic configs: list (one topic or all), get, set, reset, and batch alter.
 //!
+//! Changes go out as IncrementalAlterConfigs (SET / DELETE of the named keys only) through
+//! broker-core's native client, as Confluent's proxy does: two admins changing different
+//! keys of one topic at the same instant both win.
+//!
 //! rust-rdkafka offers only the legacy AlterConfigs, which replaces a topic's whole set of
-//! dynamic configs. A change to one key is therefore a read-modify-write: describe the
-//! topic, keep every dynamic (`DYNAMIC_TOPIC_CONFIG`) entry, apply the change, write the
-//! full set back. Two admins changing *different* keys of one topic at the same instant
-//! can lose one of the changes; Confluent's proxy (IncrementalAlterConfigs) cannot.
+//! dynamic configs; it remains the path when the native client cannot use the cluster's
+//! settings or the broker predates IncrementalAlterConfigs (Kafka < 2.3). There a change is
+//! a read-modify-write (describe, keep every `DYNAMIC_TOPIC_CONFIG` entry, apply the
+//! change, write the full set back), and a concurrent change to another key can be lost.
 
 use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use broker_core::BrokerError;
+use broker_core::wire::{ConfigChanges, ConfigOperation, ConfigResource, KafkaCode, WireError};
 use rdkafka::admin::{AlterConfig, ConfigEntry, ConfigSource, ResourceSpecifier};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -155,6 +160,68 @@ async fn alter(
                 .map_err(ApiError::bad_request)?;
         }
     }
+    let incremental = match state.wire() {
+        Some(wire) => alter_incrementally(wire, topic, change, validate_only).await,
+        None => Err(Fallback),
+    };
+    match incremental {
+        Ok(result) => result?,
+        Err(Fallback) => alter_whole_set(state, topic, &entries, change, validate_only).await?,
+    }
+    if !validate_only {
+        settle(state, topic, change).await?;
+    }
+    Ok(())
+}
+
+/// The incremental path is not available; use the legacy one.
+struct Fallback;
+
+async fn alter_incrementally(
+    wire: &broker_core::wire::WireClient,
+    topic: &str,
+    change: &[(String, Option<String>)],
+    validate_only: bool,
+) -> Result<Result<(), ApiError>, Fallback> {
+    let request = ConfigChanges {
+        resource: ConfigResource::Topic(topic.to_owned()),
+        operations: change
+            .iter()
+            .map(|(name, value)| {
+                let operation = value
+                    .clone()
+                    .map_or(ConfigOperation::Delete, ConfigOperation::Set);
+                (name.clone(), operation)
+            })
+            .collect(),
+    };
+    let results = match wire
+        .incremental_alter_configs(&[request], validate_only)
+        .await
+    {
+        Ok(results) => results,
+        Err(error @ WireError::UnsupportedVersion { .. }) => {
+            tracing::debug!(%error, "falling back to the legacy AlterConfigs");
+            return Err(Fallback);
+        }
+        Err(other) => return Ok(Err(BrokerError::from(other).into())),
+    };
+    for result in results {
+        if let Err(error) = result {
+            return Ok(Err(wire_alter_error(topic, error)));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Writes `change` on top of the topic's current dynamic configs `entries`.
+async fn alter_whole_set(
+    state: &BridgeState,
+    topic: &str,
+    entries: &[ConfigEntry],
+    change: &[(String, Option<String>)],
+    validate_only: bool,
+) -> Result<(), ApiError> {
     let mut wanted: BTreeMap<String, String> = entries
         .iter()
         .filter(|e| e.source == ConfigSource::DynamicTopic)
@@ -180,20 +247,17 @@ async fn alter(
             return Err(alter_error(topic, code));
         }
     }
-    if !validate_only {
-        settle(state, topic, &wanted).await?;
-    }
     Ok(())
 }
 
-/// Waits until DescribeConfigs shows what was written. A broker applies a config change
-/// when it reads the record from the metadata log, a moment after AlterConfigs answers;
-/// without the wait a client's next read (or our next read-modify-write) could see, and
-/// write back, the old values.
+/// Waits until DescribeConfigs shows the changed keys as written (a `None` key no longer
+/// dynamic). A broker applies a config change when it reads the record from the metadata
+/// log, a moment after the alter is answered; without the wait a client's next read could
+/// see the old values. Only the changed keys are compared: others may change concurrently.
 async fn settle(
     state: &BridgeState,
     topic: &str,
-    wanted: &BTreeMap<String, String>,
+    change: &[(String, Option<String>)],
 ) -> Result<(), ApiError> {
     let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
     loop {
@@ -203,10 +267,9 @@ async fn settle(
             .filter(|e| e.source == ConfigSource::DynamicTopic)
             .filter_map(|e| Some((e.name.as_str(), e.value.as_deref()?)))
             .collect();
-        let applied = dynamic.len() == wanted.len()
-            && wanted
-                .iter()
-                .all(|(name, value)| dynamic.get(name.as_str()) == Some(&value.as_str()));
+        let applied = change
+            .iter()
+            .all(|(name, value)| dynamic.get(name.as_str()).copied() == value.as_deref());
         if applied {
             return Ok(());
         }
@@ -215,6 +278,21 @@ async fn settle(
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+fn wire_alter_error(topic: &str, error: WireError) -> ApiError {
+    match error.code() {
+        Some(KafkaCode::UNKNOWN_TOPIC_OR_PARTITION) => admin_error(
+            topic,
+            rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
+        ),
+        Some(
+            KafkaCode::INVALID_CONFIG | KafkaCode::INVALID_REQUEST | KafkaCode::POLICY_VIOLATION,
+        ) => ApiError::bad_request(format!(
+            "Kafka refused the config change of topic {topic}: {error}."
+        )),
+        _ => BrokerError::from(error).into(),
     }
 }
 
