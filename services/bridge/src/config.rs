@@ -10,8 +10,10 @@ use serde::Deserialize;
 
 use crate::DEFAULT_PORT;
 
+pub mod identities;
 pub mod producer;
 
+pub use identities::{KafkaIdentitiesConfig, Unmapped, ValidatedIdentities};
 pub use producer::{DEFAULT_LINGER_MS, ProducerConfig, ValidatedProducer};
 
 /// Which product's API details (error codes, commit semantics, field names) a listener
@@ -72,6 +74,9 @@ pub struct BridgeConfig {
     /// `http://bridge.example:8082`. Unset: taken from the request's `Host` header.
     #[serde(default)]
     pub advertised_url: Option<String>,
+    /// `[bridge.kafka_identities]`: each HTTP principal's own Kafka credentials.
+    #[serde(default)]
+    pub kafka_identities: KafkaIdentitiesConfig,
 }
 
 fn default_consumer_instance_timeout_ms() -> u64 {
@@ -99,6 +104,7 @@ impl Default for BridgeConfig {
             consumer_request_timeout_ms: default_consumer_request_timeout_ms(),
             consumer_request_max_bytes: default_consumer_request_max_bytes(),
             advertised_url: None,
+            kafka_identities: KafkaIdentitiesConfig::default(),
         }
     }
 }
@@ -120,6 +126,7 @@ pub struct ValidatedBridge {
     pub producer: ValidatedProducer,
     /// Without a trailing slash.
     pub advertised_url: Option<String>,
+    pub identities: ValidatedIdentities,
 }
 
 impl BridgeConfig {
@@ -172,6 +179,16 @@ impl BridgeConfig {
                 Some(trimmed.to_owned())
             }
         };
+        let identities = self.kafka_identities.validate(&key("kafka_identities"))?;
+        if identities.enabled() && listener.security.auth.is_none() {
+            return Err(ConfigError::new(
+                key("kafka_identities"),
+                format!(
+                    "principal propagation needs authenticated principals: configure `{}`",
+                    key("http.auth")
+                ),
+            ));
+        }
         Ok(ValidatedBridge {
             flavor: self.flavor,
             listener,
@@ -183,6 +200,7 @@ impl BridgeConfig {
             },
             producer,
             advertised_url,
+            identities,
         })
     }
 }

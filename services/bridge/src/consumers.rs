@@ -166,7 +166,7 @@ pub(crate) async fn create_consumer(
             ),
         ));
     }
-    let mut config = state.clients().consumer_config(&group);
+    let mut config = state.consumer_config_for(&caller, &group)?;
     for (key, value) in &request.properties {
         config.set(*key, value);
     }

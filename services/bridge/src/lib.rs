@@ -12,6 +12,7 @@ pub mod config;
 mod consumers;
 pub mod error;
 mod extract;
+mod identity;
 pub mod media;
 mod metrics;
 pub mod openapi;

@@ -20,6 +20,7 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::authz::Caller;
 use crate::config::Flavor;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, body_bytes, parse_json};
@@ -150,10 +151,10 @@ pub(crate) async fn delivered(delivery: DeliveryFuture) -> Result<Delivered, Kaf
 /// Sends every record in order, then awaits every acknowledgement.
 pub(crate) async fn send_all(
     state: &BridgeState,
+    producer: &FutureProducer,
     topic: &str,
     records: Vec<Result<OutgoingRecord, ApiError>>,
 ) -> Vec<Result<Delivered, RecordFailure>> {
-    let producer = state.producer();
     let mut pending = Vec::with_capacity(records.len());
     for record in records {
         pending.push(match record {
@@ -262,9 +263,10 @@ pub(crate) async fn produce_to_topic(
     State(state): State<BridgeState>,
     ApiPath(topic): ApiPath<String>,
     ApiQuery(query): ApiQuery<ProduceQuery>,
+    caller: Caller,
     body: ProduceBody,
 ) -> Result<Response, ApiError> {
-    produce(state, topic, None, query, body).await
+    produce(state, topic, None, query, &caller, body).await
 }
 
 /// Produce records to one partition of a topic.
@@ -288,9 +290,10 @@ pub(crate) async fn produce_to_partition(
     State(state): State<BridgeState>,
     ApiPath((topic, partition)): ApiPath<(String, i32)>,
     ApiQuery(query): ApiQuery<ProduceQuery>,
+    caller: Caller,
     body: ProduceBody,
 ) -> Result<Response, ApiError> {
-    produce(state, topic, Some(partition), query, body).await
+    produce(state, topic, Some(partition), query, &caller, body).await
 }
 
 async fn produce(
@@ -298,9 +301,12 @@ async fn produce(
     topic: String,
     path_partition: Option<i32>,
     query: ProduceQuery,
+    caller: &Caller,
     body: ProduceBody,
 ) -> Result<Response, ApiError> {
     let flavor = state.config().flavor;
+    // Before any work: an unmapped principal may be refused outright.
+    let producer = state.producer_for(caller)?;
     let ProduceBody { format, request } = body;
     if request.records.is_empty() {
         return Err(ApiError::unprocessable(422, "records may not be empty"));
@@ -345,7 +351,7 @@ async fn produce(
     if flavor == Flavor::Strimzi && query.asynchronous == Some(true) {
         let producer_state = state.clone();
         tokio::spawn(async move {
-            let results = send_all(&producer_state, &topic, outgoing).await;
+            let results = send_all(&producer_state, &producer, &topic, outgoing).await;
             let failed = results.iter().filter(|r| r.is_err()).count();
             if failed > 0 {
                 tracing::warn!(topic, failed, "asynchronous produce had failed records");
@@ -353,7 +359,7 @@ async fn produce(
         });
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let results = send_all(&state, &topic, outgoing).await;
+    let results = send_all(&state, &producer, &topic, outgoing).await;
     Ok(render_v2_results(flavor, &results))
 }
 

@@ -39,7 +39,8 @@ struct Inner {
     config: ValidatedBridge,
     clients: KafkaClients,
     inspector: ClusterInspector,
-    producer: FutureProducer,
+    producer: Arc<FutureProducer>,
+    principal_producers: crate::identity::PrincipalProducers,
     admin: AdminClient<DefaultClientContext>,
     wire: Option<WireClient>,
     consumers: ConsumerRegistry,
@@ -76,7 +77,8 @@ impl BridgeState {
                 config,
                 clients,
                 inspector,
-                producer,
+                producer: Arc::new(producer),
+                principal_producers: crate::identity::PrincipalProducers::default(),
                 admin,
                 wire,
                 consumers,
@@ -100,6 +102,42 @@ impl BridgeState {
 
     pub fn producer(&self) -> &FutureProducer {
         &self.inner.producer
+    }
+
+    /// The producer a request of `caller` uses: its own with principal propagation, else
+    /// the shared one; 40301 for an unmapped principal when those are refused.
+    pub(crate) fn producer_for(
+        &self,
+        caller: &crate::authz::Caller,
+    ) -> Result<Arc<FutureProducer>, ApiError> {
+        let config = self.config();
+        let Some((principal, properties)) = crate::identity::properties_of(config, caller)? else {
+            return Ok(Arc::clone(&self.inner.producer));
+        };
+        self.inner
+            .principal_producers
+            .get_or_create(config, principal, || {
+                let mut client = config.producer.client_config(&self.inner.clients);
+                crate::identity::apply(&mut client, principal, properties);
+                broker_core::clients::create(&client, "principal producer creation")
+                    .map_err(ApiError::from)
+            })
+    }
+
+    /// The consumer config of an instance `caller` creates in `group`, with the caller's
+    /// own identity under principal propagation.
+    pub(crate) fn consumer_config_for(
+        &self,
+        caller: &crate::authz::Caller,
+        group: &str,
+    ) -> Result<rdkafka::config::ClientConfig, ApiError> {
+        let mut config = self.inner.clients.consumer_config(group);
+        if let Some((principal, properties)) =
+            crate::identity::properties_of(self.config(), caller)?
+        {
+            crate::identity::apply(&mut config, principal, properties);
+        }
+        Ok(config)
     }
 
     pub fn admin(&self) -> &AdminClient<DefaultClientContext> {
@@ -173,6 +211,12 @@ impl BridgeState {
     pub async fn drain(&self, deadline: Duration) {
         let state = self.clone();
         let flushed = tokio::task::spawn_blocking(move || {
+            for producer in state.inner.principal_producers.all() {
+                if let Err(error) = rdkafka::producer::Producer::flush(producer.as_ref(), deadline)
+                {
+                    tracing::warn!(%error, "a principal's producer flush incomplete");
+                }
+            }
             rdkafka::producer::Producer::flush(state.producer(), deadline)
         })
         .await;

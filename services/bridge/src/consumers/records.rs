@@ -358,6 +358,19 @@ pub(crate) async fn fetch(
                 }
             },
             Err(error) => {
+                // Kafka refusing the instance's identity a topic or the group is an answer,
+                // not an empty poll: say so instead of returning empty 200s forever.
+                if broker_core::ErrorKind::from_kafka_error(&error)
+                    == broker_core::ErrorKind::Forbidden
+                {
+                    if writer.count == 0 {
+                        return Err(ApiError::forbidden(format!(
+                            "Kafka refused the consumer instance {} of group {}: {error}",
+                            instance.name, instance.group
+                        )));
+                    }
+                    break None;
+                }
                 tracing::debug!(%error, group = %instance.group, "consumer poll error");
                 if tokio::time::Instant::now() >= deadline {
                     break None;

@@ -75,6 +75,8 @@ struct Context {
     cluster_id: String,
     topic: String,
     partitions: i32,
+    /// The caller's producer (its own under principal propagation).
+    producer: std::sync::Arc<rdkafka::producer::FutureProducer>,
 }
 
 enum Pending {
@@ -181,15 +183,11 @@ fn prepare(context: &Context, record: V3Record) -> Result<Prepared, RecordFailur
     ))
 }
 
-async fn start(
-    state: &BridgeState,
-    context: &Context,
-    record: Result<V3Record, RecordFailure>,
-) -> Pending {
+async fn start(context: &Context, record: Result<V3Record, RecordFailure>) -> Pending {
     let prepared = record.and_then(|record| prepare(context, record));
     match prepared {
         Ok((outgoing, key, value)) => {
-            match produce::enqueue(state.producer(), &context.topic, &outgoing).await {
+            match produce::enqueue(&context.producer, &context.topic, &outgoing).await {
                 Ok(delivery) => Pending::Sent {
                     delivery,
                     key,
@@ -291,6 +289,7 @@ fn to_record(value: Value) -> Result<V3Record, RecordFailure> {
 pub(crate) async fn produce_records(
     State(state): State<BridgeState>,
     ApiPath((cluster_id, topic)): ApiPath<(String, String)>,
+    caller: crate::authz::Caller,
     request: Request,
 ) -> Result<Response, ApiError> {
     check_v3_content_type(request.headers())?;
@@ -303,6 +302,7 @@ pub(crate) async fn produce_records(
         cluster_id,
         topic,
         partitions,
+        producer: state.producer_for(&caller)?,
     };
     let streaming = request
         .headers()
@@ -322,13 +322,13 @@ pub(crate) async fn produce_records(
         }
         if values.len() == 1 {
             let value = values.into_iter().next().unwrap_or_default();
-            let pending = start(&state, &context, to_record(value)).await;
+            let pending = start(&context, to_record(value)).await;
             let (status, body) = report(&state, &context, pending).await;
             return Ok((status, axum::Json(body)).into_response());
         }
         let body = futures::stream::iter(values.into_iter().map(Ok::<_, String>));
         return Ok(stream_response(
-            state,
+            &state,
             context,
             body.boxed(),
             max_record_bytes,
@@ -339,7 +339,7 @@ pub(crate) async fn produce_records(
         .into_data_stream()
         .map(|chunk| chunk.map_err(|e| e.to_string()));
     let values = parse_stream(chunks, max_record_bytes);
-    Ok(stream_response(state, context, values, max_record_bytes))
+    Ok(stream_response(&state, context, values, max_record_bytes))
 }
 
 /// Turns a byte stream into a stream of JSON values (or one final error).
@@ -410,7 +410,7 @@ fn parse_stream(
 }
 
 fn stream_response(
-    state: BridgeState,
+    state: &BridgeState,
     context: Context,
     mut values: futures::stream::BoxStream<'static, Result<Value, String>>,
     _max_record_bytes: usize,
@@ -423,7 +423,7 @@ fn stream_response(
     tokio::spawn(async move {
         while let Some(item) = values.next().await {
             let pending = match item {
-                Ok(value) => start(&state, &reader_context, to_record(value)).await,
+                Ok(value) => start(&reader_context, to_record(value)).await,
                 Err(message) => Pending::Failed(failure(StatusCode::BAD_REQUEST, message)),
             };
             if pending_tx.send(pending).await.is_err() {
@@ -483,6 +483,7 @@ fn entry_id(entry: &Value) -> Result<String, (Value, String)> {
 pub(crate) async fn produce_batch(
     State(state): State<BridgeState>,
     ApiPath((cluster_id, topic)): ApiPath<(String, String)>,
+    caller: crate::authz::Caller,
     request: Request,
 ) -> Result<Response, ApiError> {
     check_v3_content_type(request.headers())?;
@@ -504,6 +505,7 @@ pub(crate) async fn produce_batch(
         cluster_id,
         topic,
         partitions,
+        producer: state.producer_for(&caller)?,
     };
     // Every entry is handed to the producer before the first report is awaited, so the
     // batch costs one round trip, not one per entry.
@@ -515,7 +517,7 @@ pub(crate) async fn produce_batch(
                 Value::String(id),
                 "Bad Request: the id is used twice in this batch.".to_owned(),
             )),
-            Ok(id) => Ok((id, start(&state, &context, to_record(entry)).await)),
+            Ok(id) => Ok((id, start(&context, to_record(entry)).await)),
             Err(refused) => Err(refused),
         };
         started.push(pending);
