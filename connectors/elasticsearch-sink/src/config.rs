@@ -43,6 +43,9 @@ pub const MAX_RETRIES: &str = "max.retries";
 pub const RETRY_BACKOFF_MS: &str = "retry.backoff.ms";
 pub const DATA_STREAM_TYPE: &str = "data.stream.type";
 pub const DATA_STREAM_DATASET: &str = "data.stream.dataset";
+pub const DATA_STREAM_NAMESPACE: &str = "data.stream.namespace";
+pub const EXTERNAL_RESOURCE_USAGE: &str = "external.resource.usage";
+pub const EXTERNAL_RESOURCE_MAPPING: &str = "topic.to.external.resource.mapping";
 pub const DATA_STREAM_TIMESTAMP_FIELD: &str = "data.stream.timestamp.field";
 pub const COMPACT_MAP_ENTRIES: &str = "compact.map.entries";
 pub const EXTERNAL_VERSION_HEADER: &str = "external.version.header";
@@ -156,6 +159,9 @@ pub fn config_def() -> ConfigDef {
         .define(key(ENDPOINT_IDENTIFICATION, ConfigType::String, SECURITY_GROUP, 4).default_value("https").doc("https verifies the server host name against its certificate; an empty value disables the check."))
         .define(key(DATA_STREAM_TYPE, ConfigType::String, DATA_STREAM_GROUP, 1).default_value("NONE").recommended(&["NONE", "LOGS", "METRICS"]).validator(|v| one_of(v, &["NONE", "LOGS", "METRICS"])).doc("NONE writes to indices; LOGS or METRICS writes to the data stream ``{type}-{dataset}-{topic}`` with op_type create."))
         .define(key(DATA_STREAM_DATASET, ConfigType::String, DATA_STREAM_GROUP, 2).default_value("").doc("The dataset part of the data stream name; required with data.stream.type."))
+        .define(key(EXTERNAL_RESOURCE_USAGE, ConfigType::String, DATA_STREAM_GROUP, 4).default_value("DISABLED").recommended(&["DISABLED"]).doc("Confluent's writing to pre-existing indices, data streams or aliases. Only DISABLED is supported by this gateway; any other value is a validation error."))
+        .define(key(EXTERNAL_RESOURCE_MAPPING, ConfigType::List, DATA_STREAM_GROUP, 5).default_value("").doc("topic:resource pairs for external.resource.usage; not supported by this gateway (a validation error when set)."))
+        .define(key(DATA_STREAM_NAMESPACE, ConfigType::String, DATA_STREAM_GROUP, 3).default_value("${topic}").doc("The namespace part of the data stream name {type}-{dataset}-{namespace}; ${topic} is replaced by the record's topic. At most 100 lower-case characters without \\/*?\"<>| ,#:-."))
         .define(key(DATA_STREAM_TIMESTAMP_FIELD, ConfigType::String, DATA_STREAM_GROUP, 3).default_value("").doc("The value field copied into @timestamp; empty uses the Kafka record timestamp."))
         .define(key(COMPACT_MAP_ENTRIES, ConfigType::Boolean, DATA_CONVERSION_GROUP, 9).default_value("true").doc("How maps with string keys in a schemaful value are written: true as a JSON object ``{\"entryKey\": \"entryValue\"}``, false as an array of ``{\"key\": \"entryKey\", \"value\": \"entryValue\"}`` documents. Maps with other keys are always written as such arrays. No effect with schema.ignore=true."))
         .define(key(EXTERNAL_VERSION_HEADER, ConfigType::String, DATA_CONVERSION_GROUP, 10).default_value("").doc("The record header whose value (a long, as text) becomes the document version with version_type=external. A write whose version is not newer than the indexed one is counted as a version conflict and skipped. Only with write.method=insert and without data streams."))
@@ -208,6 +214,8 @@ impl DataStreamType {
 pub struct DataStreamConfig {
     pub stream_type: DataStreamType,
     pub dataset: String,
+    /// `data.stream.namespace`, with `${topic}` standing for the record's topic.
+    pub namespace: String,
     /// `None` = the Kafka record timestamp.
     pub timestamp_field: Option<String>,
 }
@@ -379,6 +387,21 @@ impl ElasticsearchSinkConfig {
         };
         let connection = connection(&mut reader);
         let data_stream = data_stream(&mut reader);
+        // Silently writing to topic-named indices instead of the mapped resources would put
+        // the data somewhere the user did not ask for.
+        let usage = reader.raw(EXTERNAL_RESOURCE_USAGE);
+        if !usage.trim().is_empty() && !usage.trim().eq_ignore_ascii_case("DISABLED") {
+            reader.issues.push(ConfigIssue::new(
+                EXTERNAL_RESOURCE_USAGE,
+                format!("not supported by this gateway: {usage}; write to topic-named indices or data streams, or route with RegexRouter"),
+            ));
+        }
+        if !reader.raw(EXTERNAL_RESOURCE_MAPPING).trim().is_empty() {
+            reader.issues.push(ConfigIssue::new(
+                EXTERNAL_RESOURCE_MAPPING,
+                "not supported by this gateway (external.resource.usage); route topics to indices with RegexRouter",
+            ));
+        }
         let write_method = reader.choice(
             WRITE_METHOD,
             &[
@@ -579,10 +602,30 @@ fn data_stream(reader: &mut Reader<'_>) -> Option<DataStreamConfig> {
             "data.stream.dataset must be 1 to 100 lower-case characters without \\/*?\"<>| ,#:-",
         ));
     }
+    let namespace = reader.raw(DATA_STREAM_NAMESPACE);
+    let namespace = if namespace.trim().is_empty() {
+        "${topic}".to_owned()
+    } else {
+        namespace.trim().to_owned()
+    };
+    // The fixed parts must be valid on their own; the topic is lower-cased and cleaned
+    // when the name is built.
+    let fixed = namespace.replace("${topic}", "");
+    if fixed.len() + usize::from(namespace.contains("${topic}")) > 100
+        || fixed
+            .chars()
+            .any(|c| c.is_ascii_uppercase() || "\\/*?\"<>| ,#:-".contains(c))
+    {
+        reader.issues.push(ConfigIssue::new(
+            DATA_STREAM_NAMESPACE,
+            "data.stream.namespace must be at most 100 lower-case characters without \\/*?\"<>| ,#:- (${topic} stands for the topic)",
+        ));
+    }
     let field = reader.raw(DATA_STREAM_TIMESTAMP_FIELD);
     Some(DataStreamConfig {
         stream_type,
         dataset,
+        namespace,
         timestamp_field: Some(field).filter(|f| !f.is_empty()),
     })
 }
@@ -757,6 +800,44 @@ mod tests {
             issue_keys(&base(&[(DATA_STREAM_DATASET, "app")])),
             vec![DATA_STREAM_DATASET]
         );
+    }
+
+    #[test]
+    fn validate_refuses_external_resources() {
+        assert_eq!(
+            issue_keys(&base(&[
+                (EXTERNAL_RESOURCE_USAGE, "ALIAS_INDEX"),
+                (EXTERNAL_RESOURCE_MAPPING, "orders:orders-alias"),
+            ])),
+            vec![EXTERNAL_RESOURCE_USAGE, EXTERNAL_RESOURCE_MAPPING]
+        );
+        assert!(
+            ElasticsearchSinkConfig::validate(&base(&[(EXTERNAL_RESOURCE_USAGE, "DISABLED")]))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn validate_rejects_bad_data_stream_namespaces() {
+        let with = |namespace: &str| {
+            issue_keys(&base(&[
+                (DATA_STREAM_TYPE, "LOGS"),
+                (DATA_STREAM_DATASET, "app"),
+                (DATA_STREAM_NAMESPACE, namespace),
+            ]))
+        };
+        let valid = |namespace: &str| {
+            ElasticsearchSinkConfig::validate(&base(&[
+                (DATA_STREAM_TYPE, "LOGS"),
+                (DATA_STREAM_DATASET, "app"),
+                (DATA_STREAM_NAMESPACE, namespace),
+            ]))
+            .is_ok()
+        };
+        assert!(valid("prod"));
+        assert!(valid("prod.${topic}"));
+        assert_eq!(with("Prod"), vec![DATA_STREAM_NAMESPACE]);
+        assert_eq!(with("a-b"), vec![DATA_STREAM_NAMESPACE]);
     }
 
     #[test]

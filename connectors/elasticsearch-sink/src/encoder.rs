@@ -1,7 +1,8 @@
 //! One [`SinkRecord`] → one bulk action (or a reason to skip it).
 //!
 //! - index: the record's topic (after any routing SMT) lower-cased as Confluent's
-//!   `convertTopicToIndexName` does, or the data stream `{type}-{dataset}-{topic}`;
+//!   `convertTopicToIndexName` does, or the data stream `{type}-{dataset}-{namespace}`
+//!   (namespace `${topic}` by default);
 //! - id: `topic+partition+offset` when the key is ignored, else the key: a string as is, a
 //!   number or boolean as its text, a struct or map as compact JSON (Confluent refuses
 //!   non-primitive keys; Debezium keys are structs, so we accept them);
@@ -143,7 +144,7 @@ impl Encoder {
                 "{}-{}-{}",
                 stream.stream_type.prefix(),
                 stream.dataset,
-                index_name_of(topic)
+                stream.namespace.replace("${topic}", &index_name_of(topic))
             ),
             None => index_name_of(topic),
         }
@@ -617,5 +618,17 @@ mod tests {
                 json!({"a": 1, "@timestamp": 1_700_000_000_000_i64})
             ]
         );
+        let named = encoder(&[
+            ("data.stream.type", "METRICS"),
+            ("data.stream.dataset", "app"),
+            ("data.stream.namespace", "prod.${topic}"),
+        ]);
+        assert_eq!(named.target_of("Web"), "metrics-app-prod.web");
+        let fixed = encoder(&[
+            ("data.stream.type", "LOGS"),
+            ("data.stream.dataset", "app"),
+            ("data.stream.namespace", "prod"),
+        ]);
+        assert_eq!(fixed.target_of("Web"), "logs-app-prod");
     }
 }
