@@ -46,6 +46,18 @@ pub(crate) fn metadata(self_url: String, resource_name: String) -> Value {
     json!({ "self": Value::String(self_url), "resource_name": Value::String(resource_name) })
 }
 
+/// A v3 list resource: `{kind, metadata: {self, next: null}, data}` (never paginated).
+pub(crate) fn list(kind: &str, self_url: String, data: Vec<Value>) -> Value {
+    let mut list = serde_json::Map::new();
+    list.insert("kind".to_owned(), Value::from(kind));
+    list.insert(
+        "metadata".to_owned(),
+        json!({ "self": Value::String(self_url), "next": null }),
+    );
+    list.insert("data".to_owned(), Value::Array(data));
+    Value::Object(list)
+}
+
 pub(crate) fn related(url: String) -> Value {
     json!({ "related": Value::String(url) })
 }

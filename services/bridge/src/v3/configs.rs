@@ -323,11 +323,11 @@ pub(crate) async fn list_topic_configs(
         .iter()
         .map(|entry| config_data(&base, &cluster_id, &topic, entry))
         .collect();
-    Ok(axum::Json(json!({
-        "kind": "KafkaTopicConfigList",
-        "metadata": { "self": format!("{base}/topics/{topic}/configs"), "next": null },
-        "data": data,
-    })))
+    Ok(axum::Json(super::list(
+        "KafkaTopicConfigList",
+        format!("{base}/topics/{topic}/configs"),
+        data,
+    )))
 }
 
 /// List the configs of every topic the caller may describe.
@@ -376,11 +376,11 @@ pub(crate) async fn list_all_topic_configs(
             );
         }
     }
-    Ok(axum::Json(json!({
-        "kind": "KafkaTopicConfigList",
-        "metadata": { "self": format!("{base}/topics/-/configs"), "next": null },
-        "data": data,
-    })))
+    Ok(axum::Json(super::list(
+        "KafkaTopicConfigList",
+        format!("{base}/topics/-/configs"),
+        data,
+    )))
 }
 
 /// Get one config of a topic.

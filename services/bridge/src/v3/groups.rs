@@ -172,11 +172,11 @@ pub(crate) async fn list_groups(
             .as_str()
             .cmp(&b["consumer_group_id"].as_str())
     });
-    Ok(axum::Json(json!({
-        "kind": "KafkaConsumerGroupList",
-        "metadata": { "self": format!("{base}/consumer-groups"), "next": null },
-        "data": data,
-    })))
+    Ok(axum::Json(super::list(
+        "KafkaConsumerGroupList",
+        format!("{base}/consumer-groups"),
+        data,
+    )))
 }
 
 /// Lag of every partition the group committed on.
@@ -199,11 +199,11 @@ pub(crate) async fn group_lag_list(
         .iter()
         .map(|lag| lag_data(&base, &cluster_id, &group, lag))
         .collect();
-    Ok(axum::Json(json!({
-        "kind": "KafkaConsumerLagList",
-        "metadata": { "self": format!("{base}/lags"), "next": null },
-        "data": data,
-    })))
+    Ok(axum::Json(super::list(
+        "KafkaConsumerLagList",
+        format!("{base}/lags"),
+        data,
+    )))
 }
 
 /// Lag of the group on one partition.

@@ -198,11 +198,11 @@ pub(crate) async fn list_consumers(
         .iter()
         .map(|m| consumer_data(&base, &cluster_id, &group, m))
         .collect();
-    Ok(axum::Json(json!({
-        "kind": "KafkaConsumerList",
-        "metadata": { "self": format!("{base}/consumer-groups/{group}/consumers"), "next": null },
-        "data": data,
-    })))
+    Ok(axum::Json(super::list(
+        "KafkaConsumerList",
+        format!("{base}/consumer-groups/{group}/consumers"),
+        data,
+    )))
 }
 
 /// Describe one consumer of a group.
@@ -262,11 +262,11 @@ pub(crate) async fn list_assignments(
             })
         })
         .collect();
-    Ok(axum::Json(json!({
-        "kind": "KafkaConsumerAssignmentList",
-        "metadata": { "self": url, "next": null },
-        "data": data,
-    })))
+    Ok(axum::Json(super::list(
+        "KafkaConsumerAssignmentList",
+        url,
+        data,
+    )))
 }
 
 #[cfg(test)]

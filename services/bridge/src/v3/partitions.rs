@@ -105,11 +105,11 @@ pub(crate) async fn list_partitions(
         .iter()
         .map(|p| partition_data(&base, &cluster_id, &topic, p))
         .collect();
-    Ok(axum::Json(json!({
-        "kind": "KafkaPartitionList",
-        "metadata": { "self": format!("{base}/topics/{topic}/partitions"), "next": null },
-        "data": data,
-    })))
+    Ok(axum::Json(super::list(
+        "KafkaPartitionList",
+        format!("{base}/topics/{topic}/partitions"),
+        data,
+    )))
 }
 
 /// Describe one partition.
@@ -151,11 +151,11 @@ pub(crate) async fn list_replicas(
         .iter()
         .map(|broker| replica_data(&base, &cluster_id, &topic, &info, *broker))
         .collect();
-    Ok(axum::Json(json!({
-        "kind": "KafkaReplicaList",
-        "metadata": { "self": format!("{base}/topics/{topic}/partitions/{partition}/replicas"), "next": null },
-        "data": data,
-    })))
+    Ok(axum::Json(super::list(
+        "KafkaReplicaList",
+        format!("{base}/topics/{topic}/partitions/{partition}/replicas"),
+        data,
+    )))
 }
 
 /// Describe one replica of a partition.
@@ -204,11 +204,11 @@ pub(crate) async fn list_brokers(
         .iter()
         .map(|b| broker_data(&base, &cluster_id, b))
         .collect();
-    Ok(axum::Json(json!({
-        "kind": "KafkaBrokerList",
-        "metadata": { "self": format!("{base}/brokers"), "next": null },
-        "data": data,
-    })))
+    Ok(axum::Json(super::list(
+        "KafkaBrokerList",
+        format!("{base}/brokers"),
+        data,
+    )))
 }
 
 /// Describe one broker.

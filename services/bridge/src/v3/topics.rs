@@ -118,11 +118,11 @@ pub(crate) async fn list_topics(
         .iter()
         .map(|t| topic_data(&headers, &cluster_id, t))
         .collect();
-    Ok(axum::Json(json!({
-        "kind": "KafkaTopicList",
-        "metadata": { "self": format!("{}/topics", cluster_url(&headers, &cluster_id)), "next": null },
-        "data": data,
-    })))
+    Ok(axum::Json(super::list(
+        "KafkaTopicList",
+        format!("{}/topics", cluster_url(&headers, &cluster_id)),
+        data,
+    )))
 }
 
 /// Create a topic.
