@@ -589,12 +589,121 @@ async fn admin_loggers_set_and_read_levels() {
         (400, json!(400)),
         "{body}"
     );
-    let (status, _) = call(
+    let (status, body) = call(
         Method::PUT,
         &worker.url(&format!("/admin/loggers/{logger}?scope=cluster")),
+        Some(json!({"level": "LOUD"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = call(
+        Method::PUT,
+        &worker.url(&format!("/admin/loggers/{logger}?scope=galaxy")),
         Some(json!({"level": "INFO"})),
     )
     .await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 400, "{body}");
     worker.stop().await;
+}
+
+/// `scope=cluster` (KIP-976): the level goes through the config topic as Kafka writes it
+/// (`logger-cluster-<name>` → `{"level": …}`) and another worker process of the group
+/// applies it.
+#[tokio::test]
+async fn admin_loggers_cluster_scope_reaches_every_worker() {
+    use integration_tests::process::{GatewayProcess, free_port};
+    let names = ClusterNames::unique();
+    let worker = TestWorker::start(&clients().await, &names).await;
+    let port = free_port();
+    let directory = std::env::temp_dir().join(unique_name("loggers"));
+    std::fs::create_dir_all(&directory).unwrap();
+    let config = directory.join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[kafka]
+bootstrap_servers = "{bootstrap}"
+[bridge]
+enabled = false
+[metrics]
+enabled = false
+[connect]
+enabled = true
+group_id = "{group}"
+config_storage_topic = "{configs}"
+offset_storage_topic = "{offsets}"
+status_storage_topic = "{statuses}"
+offset_storage_partitions = 5
+session_timeout_ms = 6000
+[connect.http]
+listen = "127.0.0.1:{port}"
+"#,
+            bootstrap = integration_tests::Services::from_env().kafka_bootstrap,
+            group = names.group_id,
+            configs = names.configs,
+            offsets = names.offsets,
+            statuses = names.statuses,
+        ),
+    )
+    .unwrap();
+    let mut other = GatewayProcess::spawn(
+        &["run", "--config", &config.to_string_lossy()],
+        &[],
+        directory.join("gateway.log"),
+    );
+    let other_url = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    while reqwest::get(format!("{other_url}/connectors"))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the second worker did not answer: {}",
+            std::fs::read_to_string(&other.log_path).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    let logger = format!("io.debezium.cluster{}", unique_name("l"));
+    let (status, body) = call(
+        Method::PUT,
+        &worker.url(&format!("/admin/loggers/{logger}?scope=cluster")),
+        Some(json!({"level": "trace"})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let applied = crate::connect_support::wait_for(
+        &format!("{other_url}/admin/loggers/{logger}"),
+        Duration::from_secs(30),
+        |status, body| status == 200 && body["level"] == "TRACE",
+    )
+    .await;
+    assert!(applied["last_modified"].is_i64(), "{applied}");
+
+    // The record as Kafka Connect writes it.
+    let consumer: rdkafka::consumer::StreamConsumer = clients()
+        .await
+        .consumer_config(&unique_name("loggers_reader"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    rdkafka::consumer::Consumer::subscribe(&consumer, &[names.configs.as_str()]).unwrap();
+    let key = format!("logger-cluster-{logger}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let value = loop {
+        let message = tokio::time::timeout_at(deadline, consumer.recv())
+            .await
+            .expect("the logger record in the config topic")
+            .unwrap();
+        if rdkafka::Message::key(&message) == Some(key.as_bytes()) {
+            break serde_json::from_slice::<Value>(rdkafka::Message::payload(&message).unwrap())
+                .unwrap();
+        }
+    };
+    assert_eq!(value, json!({"level": "TRACE"}));
+    other.child.terminate(Duration::from_secs(30)).await;
+    worker.stop().await;
+    let _ = std::fs::remove_dir_all(&directory);
 }

@@ -4,10 +4,12 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Query};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::KafkaJson;
+use super::{AppState, KafkaJson};
 use crate::error::RestError;
 use crate::worker::now_ms;
 
@@ -26,9 +28,13 @@ pub struct LevelRequest {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ScopeQuery {
-    /// `worker` (default). `cluster` (KIP-976) is refused: levels are per worker here.
+    /// `worker` (default): this worker only, at once. `cluster` (KIP-976): every worker of
+    /// the group, through the config topic; answered 204.
     pub scope: Option<String>,
 }
+
+/// Levels Kafka's `/admin/loggers` accepts (log4j's).
+const LEVELS: [&str; 7] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"];
 
 fn entity(level: broker_core::log_levels::LoggerLevel) -> LoggerLevel {
     LoggerLevel {
@@ -60,35 +66,48 @@ pub async fn get_logger(Path(logger): Path<String>) -> Result<Json<LoggerLevel>,
 #[utoipa::path(put, path = "/admin/loggers/{logger}", tag = "admin",
     params(("logger" = String, Path), ScopeQuery),
     request_body(content = LevelRequest, content_type = "application/json"),
-    responses((status = 200, description = "The loggers whose level changed", body = Vec<String>),
+    responses((status = 200, description = "Worker scope: the loggers whose level changed", body = Vec<String>),
+        (status = 204, description = "Cluster scope: written to the config topic for every worker"),
         (status = 400, body = crate::error::ErrorBody)))]
 pub async fn set_logger(
+    State(runtime): State<AppState>,
     Path(logger): Path<String>,
     Query(query): Query<ScopeQuery>,
     KafkaJson(request): KafkaJson<LevelRequest>,
-) -> Result<Json<Vec<String>>, RestError> {
+) -> Result<Response, RestError> {
+    let level = request
+        .level
+        .ok_or_else(|| RestError::bad_request("The request body must contain a level"))?;
     match query
         .scope
         .as_deref()
         .map(str::to_ascii_lowercase)
         .as_deref()
     {
-        None | Some("worker") => {}
+        None | Some("worker") => {
+            broker_core::log_levels::set(&logger, &level, now_ms())
+                .map_err(RestError::bad_request)?;
+            tracing::info!(logger, level, "log level changed");
+            Ok(Json(vec![logger]).into_response())
+        }
         Some("cluster") => {
-            return Err(RestError::bad_request(
-                "scope=cluster is not supported: log levels are set per worker; send the request to each worker",
-            ));
+            let upper = level.trim().to_ascii_uppercase();
+            if !LEVELS.contains(&upper.as_str()) {
+                return Err(RestError::bad_request(format!(
+                    "Invalid log level '{level}'; use one of {}",
+                    LEVELS.join(", ")
+                )));
+            }
+            runtime
+                .configs
+                .put_logger_level(&logger, &upper)
+                .await
+                .map_err(RestError::from)?;
+            tracing::info!(logger, level = upper, "cluster-wide log level written");
+            Ok(StatusCode::NO_CONTENT.into_response())
         }
-        Some(other) => {
-            return Err(RestError::bad_request(format!(
-                "Invalid scope '{other}': use worker"
-            )));
-        }
+        Some(other) => Err(RestError::bad_request(format!(
+            "Invalid scope '{other}': use worker or cluster"
+        ))),
     }
-    let level = request
-        .level
-        .ok_or_else(|| RestError::bad_request("The request body must contain a level"))?;
-    broker_core::log_levels::set(&logger, &level, now_ms()).map_err(RestError::bad_request)?;
-    tracing::info!(logger, level, "log level changed");
-    Ok(Json(vec![logger]))
 }

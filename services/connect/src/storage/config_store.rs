@@ -61,6 +61,10 @@ pub struct ConfigState {
     pub target_states: BTreeMap<String, TargetState>,
     /// The most recent restart requests (bounded).
     pub restarts: Vec<RestartRequest>,
+    /// Whether `logger-cluster-*` records are applied: only those written after this
+    /// worker read the topic at start, as in Kafka (KIP-976), so a restart does not replay
+    /// old levels.
+    pub apply_logger_levels: bool,
 }
 
 const MAX_REMEMBERED_RESTARTS: usize = 1024;
@@ -178,6 +182,31 @@ impl LogState for ConfigState {
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
             });
+        } else if let Some(namespace) = key.strip_prefix("logger-cluster-") {
+            let level = value
+                .and_then(|v| serde_json::from_slice::<Value>(v).ok())
+                .and_then(|v| v.get("level").and_then(Value::as_str).map(str::to_owned));
+            match level {
+                Some(level) if self.apply_logger_levels => {
+                    match broker_core::log_levels::set(namespace, &level, crate::worker::now_ms()) {
+                        Ok(()) => tracing::info!(
+                            logger = namespace,
+                            level,
+                            "cluster-wide log level applied"
+                        ),
+                        Err(error) => {
+                            tracing::warn!(logger = namespace, level, %error, "cluster-wide log level refused")
+                        }
+                    }
+                }
+                Some(_) => {
+                    tracing::debug!(
+                        logger = namespace,
+                        "log level written before this worker started; not applied"
+                    );
+                }
+                None => {}
+            }
         } else if let Some(rest) = key.strip_prefix("restart-task-")
             && let Some((name, index)) = split_task(rest)
         {
@@ -210,6 +239,7 @@ impl ConfigStore {
     ) -> Result<Self, BrokerError> {
         let log = KafkaLog::start(clients, topic, ConfigState::default(), shutdown).await?;
         log.read_to_end().await?;
+        log.update(|state| state.apply_logger_levels = true);
         Ok(Self { log })
     }
 
@@ -282,6 +312,18 @@ impl ConfigStore {
             Some(encode(&json!({ "tasks": tasks.len() }))),
         ));
         self.log.write_all(&records).await
+    }
+
+    /// A log level for every worker of the group (KIP-976): each applies it when it reads
+    /// the record.
+    pub async fn put_logger_level(&self, namespace: &str, level: &str) -> Result<(), BrokerError> {
+        let value = json!({ "level": level });
+        self.log
+            .write(
+                format!("logger-cluster-{namespace}").as_bytes(),
+                Some(&encode(&value)),
+            )
+            .await
     }
 
     pub async fn request_restart(

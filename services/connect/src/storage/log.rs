@@ -114,6 +114,12 @@ impl<S: LogState> KafkaLog<S> {
         read(&state)
     }
 
+    /// Runs `update` on the current state (for settings of the reader itself, not records).
+    pub fn update(&self, update: impl FnOnce(&mut S)) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        update(&mut state);
+    }
+
     /// A receiver that changes after every applied record.
     pub fn changes(&self) -> watch::Receiver<HashMap<i32, i64>> {
         self.positions.clone()
