@@ -8,10 +8,15 @@
 //! `cache_ttl_secs`, keyed by the SHA-256 of the credentials (never the password itself),
 //! with a bounded number of entries. Failures are not cached. The hash runs on the blocking
 //! pool, inside the listener's concurrency limit, so guessing cannot starve the runtime.
+//!
+//! The users, tokens and JWT key files are reloaded when they change (see [`super::reload`]):
+//! at most once per `reload_interval_ms` a request stats them. A reloaded users file starts
+//! a new cache generation, so a removed user or a changed password stops working at once
+//! rather than when its cached check expires.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
@@ -25,6 +30,8 @@ use sha2::{Digest, Sha256};
 
 use super::acl::{Acl, AclRuleConfig, Grants};
 use super::jwt::{JwtConfig, JwtVerifier};
+use super::reload::{Loader, WatchName, Watched};
+use super::reload_metrics::ReloadMetrics;
 use super::tokens::StaticTokens;
 use super::users::Users;
 use crate::EdgeRejection;
@@ -56,6 +63,10 @@ pub struct AuthConfig {
     pub cache_ttl_secs: u64,
     #[serde(default = "default_cache_max_entries")]
     pub cache_max_entries: usize,
+    /// How often a request may look for changed users, tokens and JWT key files; 0: on
+    /// every request.
+    #[serde(default = "default_reload_interval_ms")]
+    pub reload_interval_ms: u64,
     /// `[[<service>.http.auth.acl]]`: what each principal may do; none: everything.
     #[serde(default)]
     pub acl: Vec<AclRuleConfig>,
@@ -72,6 +83,9 @@ fn default_cache_ttl_secs() -> u64 {
 }
 fn default_cache_max_entries() -> usize {
     10_000
+}
+fn default_reload_interval_ms() -> u64 {
+    5_000
 }
 
 /// Who made a request, and what they may do.
@@ -91,9 +105,9 @@ pub struct ClientCertificate {
 /// A loaded `[auth]` section.
 #[derive(Debug)]
 pub struct Authenticator {
-    users: Option<Arc<Users>>,
-    tokens: Option<StaticTokens>,
-    jwt: Option<JwtVerifier>,
+    users: Option<Watched<Users>>,
+    tokens: Option<Watched<StaticTokens>>,
+    jwt: Option<Watched<JwtVerifier>>,
     client_certificate_principal: bool,
     anonymous_paths: Vec<String>,
     challenges: Vec<HeaderValue>,
@@ -103,27 +117,72 @@ pub struct Authenticator {
 
 impl AuthConfig {
     /// Reads every file now; `client_certificates` tells whether the listener's TLS checks
-    /// client certificates, which then count as a way to authenticate.
+    /// client certificates, which then count as a way to authenticate. `metrics` counts the
+    /// reloads afterwards.
     pub fn load(
         &self,
         prefix: &str,
         client_certificates: bool,
+        metrics: &ReloadMetrics,
     ) -> Result<Authenticator, ConfigError> {
         let key = |name: &str| format!("{prefix}.{name}");
+        let interval = Duration::from_millis(self.reload_interval_ms);
+        let watch = |label: &'static str, key: String| WatchName { label, key };
         let users = self
             .users_file
-            .as_deref()
-            .map(|path| Users::load(path, &key("users_file")).map(Arc::new))
+            .clone()
+            .map(|path| {
+                let file_key = key("users_file");
+                let load: Loader<Users> = {
+                    let (path, file_key) = (path.clone(), file_key.clone());
+                    Arc::new(move || Users::load(&path, &file_key))
+                };
+                Watched::load(
+                    vec![path],
+                    watch("users_file", file_key),
+                    interval,
+                    metrics.clone(),
+                    load,
+                )
+            })
             .transpose()?;
         let tokens = self
             .tokens_file
-            .as_deref()
-            .map(|path| StaticTokens::load(path, &key("tokens_file")))
+            .clone()
+            .map(|path| {
+                let file_key = key("tokens_file");
+                let load: Loader<StaticTokens> = {
+                    let (path, file_key) = (path.clone(), file_key.clone());
+                    Arc::new(move || StaticTokens::load(&path, &file_key))
+                };
+                Watched::load(
+                    vec![path],
+                    watch("tokens_file", file_key),
+                    interval,
+                    metrics.clone(),
+                    load,
+                )
+            })
             .transpose()?;
         let jwt = self
             .jwt
-            .as_ref()
-            .map(|jwt| jwt.load(&key("jwt")))
+            .clone()
+            .map(|jwt| {
+                let jwt_key = key("jwt");
+                let (label, files) = match jwt.key_file() {
+                    Some((label, path)) => (label, vec![path.to_path_buf()]),
+                    None => ("jwt", Vec::new()),
+                };
+                let file_key = format!("{jwt_key}.{label}");
+                let load: Loader<JwtVerifier> = Arc::new(move || jwt.load(&jwt_key));
+                Watched::load(
+                    files,
+                    watch(label, file_key),
+                    interval,
+                    metrics.clone(),
+                    load,
+                )
+            })
             .transpose()?;
         let certificates = client_certificates && self.client_certificate_principal;
         if users.is_none() && tokens.is_none() && jwt.is_none() && !certificates {
@@ -211,51 +270,55 @@ impl Authenticator {
             let users = self.users.as_ref().ok_or(Failure::UnsupportedScheme)?;
             self.basic(users, credentials).await
         } else if scheme.eq_ignore_ascii_case("bearer") {
-            self.bearer(credentials)
+            self.bearer(credentials).await
         } else {
             Err(Failure::UnsupportedScheme)
         }
     }
 
-    async fn basic(&self, users: &Arc<Users>, credentials: &str) -> Result<String, Failure> {
+    async fn basic(&self, users: &Watched<Users>, credentials: &str) -> Result<String, Failure> {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(credentials)
             .map_err(|_| Failure::Malformed)?;
         let text = String::from_utf8(decoded).map_err(|_| Failure::Malformed)?;
         let (user, password) = text.split_once(':').ok_or(Failure::Malformed)?;
+        let current = users.current().await;
         let cache_key = CredentialCache::key(&text);
-        if let Some(name) = self.cache.get(&cache_key) {
+        if let Some(name) = self.cache.get(&cache_key, current.generation) {
             return Ok(name);
         }
-        let (users, user_owned, password) = (
-            Arc::clone(users),
-            user.to_owned(),
-            password.as_bytes().to_vec(),
-        );
+        let (users, user_owned, password) =
+            (current.value, user.to_owned(), password.as_bytes().to_vec());
         let verified = tokio::task::spawn_blocking(move || users.verify(&user_owned, &password))
             .await
             .unwrap_or(false);
         if !verified {
             return Err(Failure::BadPassword);
         }
-        self.cache.insert(cache_key, user.to_owned());
+        self.cache
+            .insert(cache_key, user.to_owned(), current.generation);
         Ok(user.to_owned())
     }
 
-    fn bearer(&self, token: &str) -> Result<String, Failure> {
+    async fn bearer(&self, token: &str) -> Result<String, Failure> {
         // A JWT has three dot-separated parts; static tokens are checked otherwise.
         if let Some(jwt) = &self.jwt
             && token.split('.').count() == 3
         {
             return jwt
+                .current()
+                .await
+                .value
                 .verify(token)
                 .map_err(|error| Failure::BadToken(error.to_string()));
         }
-        self.tokens
-            .as_ref()
-            .and_then(|tokens| tokens.principal_of(token))
+        let unknown = || Failure::BadToken("unknown token".to_owned());
+        let tokens = self.tokens.as_ref().ok_or_else(unknown)?.current().await;
+        tokens
+            .value
+            .principal_of(token)
             .map(str::to_owned)
-            .ok_or_else(|| Failure::BadToken("unknown token".to_owned()))
+            .ok_or_else(unknown)
     }
 
     pub fn principal(&self, name: String) -> Principal {
@@ -266,11 +329,28 @@ impl Authenticator {
     }
 }
 
-/// Successful Basic checks, keyed by the SHA-256 of `user:password`.
+/// Successful Basic checks, keyed by the SHA-256 of `user:password`, for one generation of
+/// the users file: a check made against another generation is never served.
 struct CredentialCache {
     ttl: Duration,
     max_entries: usize,
-    entries: Mutex<HashMap<[u8; 32], (String, Instant)>>,
+    entries: Mutex<CacheEntries>,
+}
+
+#[derive(Default)]
+struct CacheEntries {
+    generation: u64,
+    names: HashMap<[u8; 32], (String, Instant)>,
+}
+
+impl CacheEntries {
+    /// Forgets everything when the users file has been reloaded since the last use.
+    fn start_generation(&mut self, generation: u64) {
+        if generation > self.generation {
+            self.generation = generation;
+            self.names.clear();
+        }
+    }
 }
 
 /// Settings only: a digest of a password must not reach logs, where it could be cracked.
@@ -288,7 +368,7 @@ impl CredentialCache {
         Self {
             ttl,
             max_entries,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(CacheEntries::default()),
         }
     }
 
@@ -296,33 +376,39 @@ impl CredentialCache {
         Sha256::digest(credentials.as_bytes()).into()
     }
 
-    fn get(&self, key: &[u8; 32]) -> Option<String> {
-        let entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    fn get(&self, key: &[u8; 32], generation: u64) -> Option<String> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.start_generation(generation);
+        if entries.generation != generation {
+            return None;
+        }
         entries
+            .names
             .get(key)
             .filter(|(_, at)| at.elapsed() < self.ttl)
             .map(|(name, _)| name.clone())
     }
 
-    fn insert(&self, key: [u8; 32], name: String) {
+    /// Remembers a check made against `generation` of the users file; a check that raced
+    /// with a reload (made against an older one) is not remembered.
+    fn insert(&self, key: [u8; 32], name: String, generation: u64) {
         if self.ttl.is_zero() || self.max_entries == 0 {
             return;
         }
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= self.max_entries {
-            entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.start_generation(generation);
+        if entries.generation != generation {
+            return;
+        }
+        let names = &mut entries.names;
+        if names.len() >= self.max_entries {
+            names.retain(|_, (_, at)| at.elapsed() < self.ttl);
             // Still full of live entries: start over rather than grow without bound.
-            if entries.len() >= self.max_entries {
-                entries.clear();
+            if names.len() >= self.max_entries {
+                names.clear();
             }
         }
-        entries.insert(key, (name, Instant::now()));
+        names.insert(key, (name, Instant::now()));
     }
 }
 
@@ -398,7 +484,7 @@ mod tests {
         );
         toml::from_str::<AuthConfig>(&text)
             .unwrap()
-            .load("bridge.http.auth", false)
+            .load("bridge.http.auth", false, &ReloadMetrics::default())
             .unwrap()
     }
 
@@ -485,7 +571,7 @@ mod tests {
             users.display().to_string()
         ))
         .unwrap()
-        .load("k", true)
+        .load("k", true, &ReloadMetrics::default())
         .unwrap();
         assert_eq!(
             with_mtls
@@ -508,20 +594,33 @@ mod tests {
     fn cache_is_bounded_and_expires() {
         let cache = CredentialCache::new(Duration::from_secs(60), 2);
         for index in 0..5u8 {
-            cache.insert([index; 32], format!("user{index}"));
-            assert!(cache.entries.lock().unwrap().len() <= 2);
+            cache.insert([index; 32], format!("user{index}"), 0);
+            assert!(cache.entries.lock().unwrap().names.len() <= 2);
         }
-        assert_eq!(cache.get(&[4; 32]).as_deref(), Some("user4"));
+        assert_eq!(cache.get(&[4; 32], 0).as_deref(), Some("user4"));
         let expired = CredentialCache::new(Duration::ZERO, 2);
-        expired.insert([1; 32], "x".to_owned());
-        assert_eq!(expired.get(&[1; 32]), None);
+        expired.insert([1; 32], "x".to_owned(), 0);
+        assert_eq!(expired.get(&[1; 32], 0), None);
+    }
+
+    #[test]
+    fn cache_serves_only_the_current_users_generation() {
+        let cache = CredentialCache::new(Duration::from_secs(60), 10);
+        cache.insert([1; 32], "alice".to_owned(), 0);
+        assert_eq!(cache.get(&[1; 32], 0).as_deref(), Some("alice"));
+        // The users file was reloaded: what generation 0 vouched for is gone.
+        assert_eq!(cache.get(&[1; 32], 1), None);
+        assert_eq!(cache.get(&[1; 32], 0), None);
+        // A check that started before the reload and ends after it is not remembered.
+        cache.insert([2; 32], "bob".to_owned(), 0);
+        assert_eq!(cache.get(&[2; 32], 1), None);
     }
 
     #[test]
     fn validate_rejects_auth_without_any_method() {
         let err = toml::from_str::<AuthConfig>("")
             .unwrap()
-            .load("connect.http.auth", false)
+            .load("connect.http.auth", false, &ReloadMetrics::default())
             .unwrap_err();
         assert_eq!(err.key, "connect.http.auth");
     }
@@ -537,7 +636,7 @@ mod tests {
         );
         let err = toml::from_str::<AuthConfig>(&text)
             .unwrap()
-            .load("k", false)
+            .load("k", false, &ReloadMetrics::default())
             .unwrap_err();
         assert_eq!(err.key, "k.anonymous_paths");
         let err = toml::from_str::<AuthConfig>("user_file = \"x\"").unwrap_err();
