@@ -590,6 +590,92 @@ mod tests {
         );
     }
 
+    /// Replaces `name` in `dir` by renaming a new file over it.
+    fn replace(dir: &tempdir::Dir, name: &str, contents: &str) {
+        let partial = dir.path().join(format!("{name}.partial"));
+        std::fs::write(&partial, contents).unwrap();
+        std::fs::rename(&partial, dir.path().join(name)).unwrap();
+    }
+
+    #[tokio::test]
+    async fn reloaded_users_take_effect_at_once_and_a_broken_file_keeps_the_previous_users() {
+        let dir = tempdir::Dir::new();
+        let auth = authenticator(&dir, "reload_interval_ms = 0");
+        let alice = || basic("alice", "wonderland");
+        assert_eq!(auth.authenticate(&alice(), None).await.unwrap(), "alice");
+        let bob_line = format!("bob:{}\n", bcrypt::hash("builder", 4).unwrap());
+        replace(&dir, "users", &bob_line);
+        // alice's successful check is cached, but not past the reload.
+        assert_eq!(
+            auth.authenticate(&alice(), None).await,
+            Err(Failure::BadPassword)
+        );
+        assert_eq!(
+            auth.authenticate(&basic("bob", "builder"), None)
+                .await
+                .unwrap(),
+            "bob"
+        );
+        for broken in [
+            format!("{bob_line}carol:plain-text\n"),
+            "garbage".to_owned(),
+        ] {
+            replace(&dir, "users", &broken);
+            assert_eq!(
+                auth.authenticate(&basic("bob", "builder"), None)
+                    .await
+                    .unwrap(),
+                "bob"
+            );
+        }
+        std::fs::remove_file(dir.path().join("users")).unwrap();
+        assert_eq!(
+            auth.authenticate(&basic("bob", "builder"), None)
+                .await
+                .unwrap(),
+            "bob"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_revoked_token_stops_working_and_a_broken_tokens_file_is_ignored() {
+        let dir = tempdir::Dir::new();
+        let auth = authenticator(&dir, "reload_interval_ms = 0");
+        let bearer = |token: &str| headers(&format!("Bearer {token}"));
+        assert_eq!(
+            auth.authenticate(&bearer("ci-token"), None).await.unwrap(),
+            "ci"
+        );
+        replace(
+            &dir,
+            "tokens",
+            &format!("bot:sha256:{}\n", token_digest("bot-token")),
+        );
+        assert!(auth.authenticate(&bearer("ci-token"), None).await.is_err());
+        replace(&dir, "tokens", "bot:plain-token\n");
+        assert_eq!(
+            auth.authenticate(&bearer("bot-token"), None).await.unwrap(),
+            "bot"
+        );
+    }
+
+    #[tokio::test]
+    async fn files_are_looked_at_once_per_interval() {
+        let dir = tempdir::Dir::new();
+        let auth = authenticator(&dir, "reload_interval_ms = 3600000");
+        replace(
+            &dir,
+            "tokens",
+            &format!("bot:sha256:{}\n", token_digest("bot-token")),
+        );
+        assert_eq!(
+            auth.authenticate(&headers("Bearer ci-token"), None)
+                .await
+                .unwrap(),
+            "ci"
+        );
+    }
+
     #[test]
     fn cache_is_bounded_and_expires() {
         let cache = CredentialCache::new(Duration::from_secs(60), 2);
