@@ -8,11 +8,12 @@
 //! - [`cors`]: browser cross-origin rules.
 //!
 //! The files these sections name are read at startup (a bad file stops it) and then
-//! reloaded while serving when they change ([`reload`]), counted by [`reload_metrics`].
+//! reloaded while serving when they change (`security::reload`), counted by [`reload_metrics`].
 
 pub mod acl;
 pub mod auth;
 pub mod cors;
+mod credential_cache;
 pub mod jwt;
 pub(crate) mod reload;
 pub mod reload_metrics;

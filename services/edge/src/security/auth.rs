@@ -9,15 +9,14 @@
 //! with a bounded number of entries. Failures are not cached. The hash runs on the blocking
 //! pool, inside the listener's concurrency limit, so guessing cannot starve the runtime.
 //!
-//! The users, tokens and JWT key files are reloaded when they change (see [`super::reload`]):
+//! The users, tokens and JWT key files are reloaded when they change (see `security::reload`):
 //! at most once per `reload_interval_ms` a request stats them. A reloaded users file starts
 //! a new cache generation, so a removed user or a changed password stops working at once
 //! rather than when its cached check expires.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -26,9 +25,9 @@ use axum::response::Response;
 use base64::Engine as _;
 use broker_core::ConfigError;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::acl::{Acl, AclRuleConfig, Grants};
+use super::credential_cache::CredentialCache;
 use super::jwt::{JwtConfig, JwtVerifier};
 use super::reload::{Loader, WatchName, Watched};
 use super::reload_metrics::ReloadMetrics;
@@ -329,89 +328,6 @@ impl Authenticator {
     }
 }
 
-/// Successful Basic checks, keyed by the SHA-256 of `user:password`, for one generation of
-/// the users file: a check made against another generation is never served.
-struct CredentialCache {
-    ttl: Duration,
-    max_entries: usize,
-    entries: Mutex<CacheEntries>,
-}
-
-#[derive(Default)]
-struct CacheEntries {
-    generation: u64,
-    names: HashMap<[u8; 32], (String, Instant)>,
-}
-
-impl CacheEntries {
-    /// Forgets everything when the users file has been reloaded since the last use.
-    fn start_generation(&mut self, generation: u64) {
-        if generation > self.generation {
-            self.generation = generation;
-            self.names.clear();
-        }
-    }
-}
-
-/// Settings only: a digest of a password must not reach logs, where it could be cracked.
-impl std::fmt::Debug for CredentialCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CredentialCache")
-            .field("ttl", &self.ttl)
-            .field("max_entries", &self.max_entries)
-            .finish_non_exhaustive()
-    }
-}
-
-impl CredentialCache {
-    fn new(ttl: Duration, max_entries: usize) -> Self {
-        Self {
-            ttl,
-            max_entries,
-            entries: Mutex::new(CacheEntries::default()),
-        }
-    }
-
-    fn key(credentials: &str) -> [u8; 32] {
-        Sha256::digest(credentials.as_bytes()).into()
-    }
-
-    fn get(&self, key: &[u8; 32], generation: u64) -> Option<String> {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.start_generation(generation);
-        if entries.generation != generation {
-            return None;
-        }
-        entries
-            .names
-            .get(key)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(name, _)| name.clone())
-    }
-
-    /// Remembers a check made against `generation` of the users file; a check that raced
-    /// with a reload (made against an older one) is not remembered.
-    fn insert(&self, key: [u8; 32], name: String, generation: u64) {
-        if self.ttl.is_zero() || self.max_entries == 0 {
-            return;
-        }
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.start_generation(generation);
-        if entries.generation != generation {
-            return;
-        }
-        let names = &mut entries.names;
-        if names.len() >= self.max_entries {
-            names.retain(|_, (_, at)| at.elapsed() < self.ttl);
-            // Still full of live entries: start over rather than grow without bound.
-            if names.len() >= self.max_entries {
-                names.clear();
-            }
-        }
-        names.insert(key, (name, Instant::now()));
-    }
-}
-
 /// State of the authentication middleware: the authenticator and the service's renderer.
 #[derive(Clone)]
 pub(crate) struct AuthState<R> {
@@ -660,6 +576,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_rotated_jwt_public_key_replaces_the_old_one() {
+        let dir = tempdir::Dir::new();
+        let (old, new) = (
+            rcgen::KeyPair::generate().unwrap(),
+            rcgen::KeyPair::generate().unwrap(),
+        );
+        replace(&dir, "idp.pem", &old.public_key_pem());
+        let path = dir.path().join("idp.pem").display().to_string();
+        let extra = format!(
+            "reload_interval_ms = 0\n[jwt]\npublic_key_file = {path:?}\nalgorithm = \"ES256\""
+        );
+        let auth = authenticator(&dir, &extra);
+        let bearer = |key: &rcgen::KeyPair| {
+            let claims = serde_json::json!({
+                "sub": "svc",
+                "exp": jsonwebtoken::get_current_timestamp() + 60,
+            });
+            let signing =
+                jsonwebtoken::EncodingKey::from_ec_pem(key.serialize_pem().as_bytes()).unwrap();
+            let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+            headers(&format!(
+                "Bearer {}",
+                jsonwebtoken::encode(&header, &claims, &signing).unwrap()
+            ))
+        };
+        assert_eq!(auth.authenticate(&bearer(&old), None).await.unwrap(), "svc");
+        replace(&dir, "idp.pem", &new.public_key_pem());
+        assert_eq!(auth.authenticate(&bearer(&new), None).await.unwrap(), "svc");
+        assert!(auth.authenticate(&bearer(&old), None).await.is_err());
+        replace(&dir, "idp.pem", "-----BEGIN PUBLIC KEY-----\n");
+        assert_eq!(auth.authenticate(&bearer(&new), None).await.unwrap(), "svc");
+    }
+
+    #[tokio::test]
     async fn files_are_looked_at_once_per_interval() {
         let dir = tempdir::Dir::new();
         let auth = authenticator(&dir, "reload_interval_ms = 3600000");
@@ -674,32 +624,6 @@ mod tests {
                 .unwrap(),
             "ci"
         );
-    }
-
-    #[test]
-    fn cache_is_bounded_and_expires() {
-        let cache = CredentialCache::new(Duration::from_secs(60), 2);
-        for index in 0..5u8 {
-            cache.insert([index; 32], format!("user{index}"), 0);
-            assert!(cache.entries.lock().unwrap().names.len() <= 2);
-        }
-        assert_eq!(cache.get(&[4; 32], 0).as_deref(), Some("user4"));
-        let expired = CredentialCache::new(Duration::ZERO, 2);
-        expired.insert([1; 32], "x".to_owned(), 0);
-        assert_eq!(expired.get(&[1; 32], 0), None);
-    }
-
-    #[test]
-    fn cache_serves_only_the_current_users_generation() {
-        let cache = CredentialCache::new(Duration::from_secs(60), 10);
-        cache.insert([1; 32], "alice".to_owned(), 0);
-        assert_eq!(cache.get(&[1; 32], 0).as_deref(), Some("alice"));
-        // The users file was reloaded: what generation 0 vouched for is gone.
-        assert_eq!(cache.get(&[1; 32], 1), None);
-        assert_eq!(cache.get(&[1; 32], 0), None);
-        // A check that started before the reload and ends after it is not remembered.
-        cache.insert([2; 32], "bob".to_owned(), 0);
-        assert_eq!(cache.get(&[2; 32], 1), None);
     }
 
     #[test]

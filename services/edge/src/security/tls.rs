@@ -1,7 +1,7 @@
 //! TLS termination with rustls: certificate and key from PEM files, reloaded when the files
 //! change, and optional client certificates (mTLS) checked against a CA file, reloaded too.
 //!
-//! Both reload at handshake time with the discipline of [`super::reload`]: at most once per
+//! Both reload at handshake time with the discipline of `security::reload`: at most once per
 //! `reload_interval` a handshake stats the files and, if they changed, loads them again; a
 //! pair or CA that fails to load (e.g. caught half-written) is logged and the previous one
 //! keeps serving. The pair is looked up by rustls during the handshake (a synchronous
