@@ -45,6 +45,7 @@ mod mysql_query;
 mod mysql_restart;
 mod mysql_validation;
 mod security_http;
+mod security_http_reload;
 mod security_identities;
 mod security_kafka;
 mod security_secrets;

@@ -21,21 +21,21 @@ use serde_json::{Value, json};
 
 use crate::mirror_common::{high_watermarks, read_all};
 
-const V2: &str = "application/vnd.kafka.v2+json";
-const JSON: &str = "application/vnd.kafka.json.v2+json";
+pub(crate) const V2: &str = "application/vnd.kafka.v2+json";
+pub(crate) const JSON: &str = "application/vnd.kafka.json.v2+json";
 const JWT_SECRET: &str = "a-test-secret-of-at-least-32-bytes!";
 
 /// A directory of key, user and certificate files, removed at the end of the test.
-struct Files(PathBuf);
+pub(crate) struct Files(PathBuf);
 
 impl Files {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let path = std::env::temp_dir().join(unique_name("security_http"));
         std::fs::create_dir_all(&path).unwrap();
         Self(path)
     }
 
-    fn write(&self, name: &str, contents: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.0.join(name);
         // Write then rename, as a certificate manager would, so a reload never sees half a file.
         let partial = self.0.join(format!("{name}.partial"));
@@ -52,12 +52,12 @@ impl Drop for Files {
 }
 
 /// A test certificate authority.
-struct Authority {
+pub(crate) struct Authority {
     issuer: CertifiedIssuer<'static, KeyPair>,
 }
 
 impl Authority {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, name);
@@ -66,12 +66,16 @@ impl Authority {
         }
     }
 
-    fn pem(&self) -> String {
+    pub(crate) fn pem(&self) -> String {
         self.issuer.pem()
     }
 
     /// `(certificate PEM, key PEM)` of a leaf for 127.0.0.1 / localhost.
-    fn leaf(&self, common_name: &str, purpose: ExtendedKeyUsagePurpose) -> (String, String) {
+    pub(crate) fn leaf(
+        &self,
+        common_name: &str,
+        purpose: ExtendedKeyUsagePurpose,
+    ) -> (String, String) {
         let key = KeyPair::generate().unwrap();
         let mut params =
             CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
@@ -85,10 +89,12 @@ impl Authority {
 }
 
 /// A bridge served on 127.0.0.1:0 until dropped.
-struct RunningBridge {
-    address: SocketAddr,
+pub(crate) struct RunningBridge {
+    pub(crate) address: SocketAddr,
     shutdown: Shutdown,
-    clients: KafkaClients,
+    pub(crate) clients: KafkaClients,
+    /// The registry the bridge counts in, to read its metrics.
+    pub(crate) registry: MetricsRegistry,
 }
 
 impl Drop for RunningBridge {
@@ -97,7 +103,7 @@ impl Drop for RunningBridge {
     }
 }
 
-async fn start_bridge(mut config: BridgeConfig) -> RunningBridge {
+pub(crate) async fn start_bridge(mut config: BridgeConfig) -> RunningBridge {
     config.http.listen = Some("127.0.0.1:0".to_owned());
     let validated = config.validate("bridge").expect("valid bridge config");
     let clients = kafka_clients(&Services::from_env().kafka_bootstrap).await;
@@ -106,10 +112,11 @@ async fn start_bridge(mut config: BridgeConfig) -> RunningBridge {
         .unwrap();
     let address = tcp.local_addr().unwrap();
     let shutdown = Shutdown::new();
+    let registry = MetricsRegistry::new();
     tokio::spawn(gateway_bridge::serve(
         validated,
         clients.clone(),
-        MetricsRegistry::new(),
+        registry.clone(),
         tcp,
         shutdown.clone(),
     ));
@@ -117,6 +124,7 @@ async fn start_bridge(mut config: BridgeConfig) -> RunningBridge {
         address,
         shutdown,
         clients,
+        registry,
     }
 }
 
@@ -185,7 +193,11 @@ fn bridge_auth(files: &Files, allowed: &str, other: &str, group: &str) -> String
     )
 }
 
-fn listener(auth: Option<&str>, tls: Option<&str>, cors: Option<&str>) -> ListenerConfig {
+pub(crate) fn listener(
+    auth: Option<&str>,
+    tls: Option<&str>,
+    cors: Option<&str>,
+) -> ListenerConfig {
     let mut text = String::new();
     for (name, section) in [("auth", auth), ("tls", tls), ("cors", cors)] {
         if let Some(section) = section {
@@ -584,7 +596,7 @@ async fn security_connect_roles() {
     worker.shutdown.trigger();
 }
 
-fn https_client(ca_pem: &str, identity: Option<(&str, &str)>) -> reqwest::Client {
+pub(crate) fn https_client(ca_pem: &str, identity: Option<(&str, &str)>) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         // A fresh connection for every request, so a reloaded certificate is seen.
@@ -597,7 +609,7 @@ fn https_client(ca_pem: &str, identity: Option<(&str, &str)>) -> reqwest::Client
     builder.build().unwrap()
 }
 
-fn tls_section(cert: &Path, key: &Path, client_ca: Option<&Path>) -> String {
+pub(crate) fn tls_section(cert: &Path, key: &Path, client_ca: Option<&Path>) -> String {
     let mut text = format!("cert_file = {cert:?}\nkey_file = {key:?}\nreload_interval_ms = 100\n");
     if let Some(ca) = client_ca {
         text.push_str(&format!(

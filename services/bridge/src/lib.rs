@@ -69,6 +69,10 @@ pub async fn serve(
 ) -> Result<(), BridgeError> {
     let state = BridgeState::new(config.clone(), clients)?;
     state.register_metrics(&registry);
+    config
+        .listener
+        .security
+        .register_metrics(&registry, "bridge");
     let app = router(state.clone()).layer(HttpMetricsLayer::new(&registry, "bridge"));
     let signal = shutdown.clone();
     let mut signalled = tokio::spawn(async move {

@@ -153,6 +153,10 @@ impl Worker {
                 registry: runtime.task_metrics.clone(),
             }));
         });
+        config
+            .listener
+            .security
+            .register_metrics(registry, "connect");
         runtime.mark_started();
         tracing::info!(
             worker = worker_id,

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use crate::security::ListenerSecurity;
 use crate::security::auth::AuthConfig;
 use crate::security::cors::CorsConfig;
+use crate::security::reload_metrics::ReloadMetrics;
 use crate::security::tls::TlsConfig;
 
 /// One HTTP listener, as written in a service's section of `gateway.toml`.
@@ -84,7 +85,9 @@ impl ListenerConfig {
     /// written; `default_listen` is the port of the product this service replaces.
     ///
     /// Reads the files the `auth` and `tls` sections name, so that a missing or malformed
-    /// file stops startup with its key named rather than failing the first request.
+    /// file stops startup with its key named rather than failing the first request. Once
+    /// serving, a file that changes is reloaded, and a broken new version is logged and
+    /// ignored instead.
     pub fn validate(
         &self,
         prefix: &str,
@@ -117,11 +120,13 @@ impl ListenerConfig {
                 "must be greater than 0",
             ));
         }
+        let reloads = ReloadMetrics::default();
         let tls = self
             .tls
             .as_ref()
-            .map(|tls| tls.load(&format!("{prefix}.tls")))
-            .transpose()?;
+            .map(|tls| tls.load(&format!("{prefix}.tls"), &reloads))
+            .transpose()?
+            .map(std::sync::Arc::new);
         let client_certificates = self
             .tls
             .as_ref()
@@ -129,7 +134,7 @@ impl ListenerConfig {
         let auth = self
             .auth
             .as_ref()
-            .map(|auth| auth.load(&format!("{prefix}.auth"), client_certificates))
+            .map(|auth| auth.load(&format!("{prefix}.auth"), client_certificates, &reloads))
             .transpose()?
             .map(std::sync::Arc::new);
         let cors = self
@@ -143,7 +148,12 @@ impl ListenerConfig {
             max_concurrent_requests: self.max_concurrent_requests,
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             shutdown_deadline: Duration::from_millis(self.shutdown_deadline_ms),
-            security: ListenerSecurity { auth, tls, cors },
+            security: ListenerSecurity {
+                auth,
+                tls,
+                cors,
+                reloads,
+            },
         })
     }
 }

@@ -6,11 +6,17 @@
 //!   touches (topics, groups, connect's read-only role);
 //! - [`tls`]: TLS termination with reloadable certificates and optional mTLS;
 //! - [`cors`]: browser cross-origin rules.
+//!
+//! The files these sections name are read at startup (a bad file stops it) and then
+//! reloaded while serving when they change (`security::reload`), counted by [`reload_metrics`].
 
 pub mod acl;
 pub mod auth;
 pub mod cors;
+mod credential_cache;
 pub mod jwt;
+pub(crate) mod reload;
+pub mod reload_metrics;
 pub mod tls;
 pub mod tokens;
 pub mod users;
@@ -19,7 +25,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use broker_core::ConfigError;
+use broker_core::telemetry::MetricsRegistry;
 use tower_http::cors::CorsLayer;
+
+use reload_metrics::ReloadMetrics;
 
 /// Reads a line-oriented credentials file and parses it; errors name `key` and the path.
 pub(crate) fn load_file<T>(
@@ -39,8 +48,18 @@ pub(crate) fn load_file<T>(
 #[derive(Debug, Clone, Default)]
 pub struct ListenerSecurity {
     pub auth: Option<Arc<auth::Authenticator>>,
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub tls: Option<Arc<tls::TlsServer>>,
     pub cors: Option<CorsLayer>,
+    /// Counts the reloads of every file above.
+    pub reloads: ReloadMetrics,
+}
+
+impl ListenerSecurity {
+    /// Counts the reloads of this listener's files in `registry`, labelled `listener`
+    /// (`bridge`, `connect`, `metrics`); call it once the service has its registry.
+    pub fn register_metrics(&self, registry: &MetricsRegistry, listener: &str) {
+        self.reloads.attach(registry, listener);
+    }
 }
 
 impl PartialEq for ListenerSecurity {

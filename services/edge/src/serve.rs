@@ -23,7 +23,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::ValidatedListener;
 use crate::security::auth::ClientCertificate;
-use crate::security::tls::common_name;
+use crate::security::tls::{TlsServer, common_name};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -71,8 +71,8 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
     let address = tcp.local_addr().ok();
-    let acceptor = listener.security.tls.clone().map(TlsAcceptor::from);
-    tracing::info!(service, address = ?address, tls = acceptor.is_some(), "http listener ready");
+    let tls = listener.security.tls.clone();
+    tracing::info!(service, address = ?address, tls = tls.is_some(), "http listener ready");
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -98,9 +98,9 @@ pub async fn serve(
             peer,
             watcher: graceful.watcher(),
         };
-        let acceptor = acceptor.clone();
+        let tls = tls.clone();
         // The http-connection task (tokio names tasks only with tokio_unstable).
-        tokio::spawn(connection.run(service, stream, acceptor));
+        tokio::spawn(connection.run(service, stream, tls));
     }
     drop(tcp);
     let deadline = listener.shutdown_deadline;
@@ -129,11 +129,13 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(self, service: &'static str, stream: TcpStream, acceptor: Option<TlsAcceptor>) {
-        let Some(acceptor) = acceptor else {
+    async fn run(self, service: &'static str, stream: TcpStream, tls: Option<Arc<TlsServer>>) {
+        let Some(tls) = tls else {
             self.serve(service, stream, None).await;
             return;
         };
+        // Picked per connection: the client CA may have been reloaded since the last one.
+        let acceptor = TlsAcceptor::from(tls.config().await);
         let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
             Ok(Ok(tls)) => tls,
             Ok(Err(error)) => {

@@ -58,6 +58,10 @@ pub async fn run(
         )?)),
         None => None,
     };
+    config
+        .listener
+        .security
+        .register_metrics(&registry, "metrics");
     let tcp = gateway_edge::bind("metrics", &config.listener).await?;
     gateway_edge::serve(
         "metrics",

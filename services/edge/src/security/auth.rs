@@ -8,11 +8,15 @@
 //! `cache_ttl_secs`, keyed by the SHA-256 of the credentials (never the password itself),
 //! with a bounded number of entries. Failures are not cached. The hash runs on the blocking
 //! pool, inside the listener's concurrency limit, so guessing cannot starve the runtime.
+//!
+//! The users, tokens and JWT key files are reloaded when they change (see `security::reload`):
+//! at most once per `reload_interval_ms` a request stats them. A reloaded users file starts
+//! a new cache generation, so a removed user or a changed password stops working at once
+//! rather than when its cached check expires.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -21,10 +25,12 @@ use axum::response::Response;
 use base64::Engine as _;
 use broker_core::ConfigError;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::acl::{Acl, AclRuleConfig, Grants};
+use super::credential_cache::CredentialCache;
 use super::jwt::{JwtConfig, JwtVerifier};
+use super::reload::{Loader, WatchName, Watched};
+use super::reload_metrics::ReloadMetrics;
 use super::tokens::StaticTokens;
 use super::users::Users;
 use crate::EdgeRejection;
@@ -56,6 +62,10 @@ pub struct AuthConfig {
     pub cache_ttl_secs: u64,
     #[serde(default = "default_cache_max_entries")]
     pub cache_max_entries: usize,
+    /// How often a request may look for changed users, tokens and JWT key files; 0: on
+    /// every request.
+    #[serde(default = "default_reload_interval_ms")]
+    pub reload_interval_ms: u64,
     /// `[[<service>.http.auth.acl]]`: what each principal may do; none: everything.
     #[serde(default)]
     pub acl: Vec<AclRuleConfig>,
@@ -72,6 +82,9 @@ fn default_cache_ttl_secs() -> u64 {
 }
 fn default_cache_max_entries() -> usize {
     10_000
+}
+fn default_reload_interval_ms() -> u64 {
+    5_000
 }
 
 /// Who made a request, and what they may do.
@@ -91,9 +104,9 @@ pub struct ClientCertificate {
 /// A loaded `[auth]` section.
 #[derive(Debug)]
 pub struct Authenticator {
-    users: Option<Arc<Users>>,
-    tokens: Option<StaticTokens>,
-    jwt: Option<JwtVerifier>,
+    users: Option<Watched<Users>>,
+    tokens: Option<Watched<StaticTokens>>,
+    jwt: Option<Watched<JwtVerifier>>,
     client_certificate_principal: bool,
     anonymous_paths: Vec<String>,
     challenges: Vec<HeaderValue>,
@@ -103,27 +116,72 @@ pub struct Authenticator {
 
 impl AuthConfig {
     /// Reads every file now; `client_certificates` tells whether the listener's TLS checks
-    /// client certificates, which then count as a way to authenticate.
+    /// client certificates, which then count as a way to authenticate. `metrics` counts the
+    /// reloads afterwards.
     pub fn load(
         &self,
         prefix: &str,
         client_certificates: bool,
+        metrics: &ReloadMetrics,
     ) -> Result<Authenticator, ConfigError> {
         let key = |name: &str| format!("{prefix}.{name}");
+        let interval = Duration::from_millis(self.reload_interval_ms);
+        let watch = |label: &'static str, key: String| WatchName { label, key };
         let users = self
             .users_file
-            .as_deref()
-            .map(|path| Users::load(path, &key("users_file")).map(Arc::new))
+            .clone()
+            .map(|path| {
+                let file_key = key("users_file");
+                let load: Loader<Users> = {
+                    let (path, file_key) = (path.clone(), file_key.clone());
+                    Arc::new(move || Users::load(&path, &file_key))
+                };
+                Watched::load(
+                    vec![path],
+                    watch("users_file", file_key),
+                    interval,
+                    metrics.clone(),
+                    load,
+                )
+            })
             .transpose()?;
         let tokens = self
             .tokens_file
-            .as_deref()
-            .map(|path| StaticTokens::load(path, &key("tokens_file")))
+            .clone()
+            .map(|path| {
+                let file_key = key("tokens_file");
+                let load: Loader<StaticTokens> = {
+                    let (path, file_key) = (path.clone(), file_key.clone());
+                    Arc::new(move || StaticTokens::load(&path, &file_key))
+                };
+                Watched::load(
+                    vec![path],
+                    watch("tokens_file", file_key),
+                    interval,
+                    metrics.clone(),
+                    load,
+                )
+            })
             .transpose()?;
         let jwt = self
             .jwt
-            .as_ref()
-            .map(|jwt| jwt.load(&key("jwt")))
+            .clone()
+            .map(|jwt| {
+                let jwt_key = key("jwt");
+                let (label, files) = match jwt.key_file() {
+                    Some((label, path)) => (label, vec![path.to_path_buf()]),
+                    None => ("jwt", Vec::new()),
+                };
+                let file_key = format!("{jwt_key}.{label}");
+                let load: Loader<JwtVerifier> = Arc::new(move || jwt.load(&jwt_key));
+                Watched::load(
+                    files,
+                    watch(label, file_key),
+                    interval,
+                    metrics.clone(),
+                    load,
+                )
+            })
             .transpose()?;
         let certificates = client_certificates && self.client_certificate_principal;
         if users.is_none() && tokens.is_none() && jwt.is_none() && !certificates {
@@ -211,51 +269,55 @@ impl Authenticator {
             let users = self.users.as_ref().ok_or(Failure::UnsupportedScheme)?;
             self.basic(users, credentials).await
         } else if scheme.eq_ignore_ascii_case("bearer") {
-            self.bearer(credentials)
+            self.bearer(credentials).await
         } else {
             Err(Failure::UnsupportedScheme)
         }
     }
 
-    async fn basic(&self, users: &Arc<Users>, credentials: &str) -> Result<String, Failure> {
+    async fn basic(&self, users: &Watched<Users>, credentials: &str) -> Result<String, Failure> {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(credentials)
             .map_err(|_| Failure::Malformed)?;
         let text = String::from_utf8(decoded).map_err(|_| Failure::Malformed)?;
         let (user, password) = text.split_once(':').ok_or(Failure::Malformed)?;
+        let current = users.current().await;
         let cache_key = CredentialCache::key(&text);
-        if let Some(name) = self.cache.get(&cache_key) {
+        if let Some(name) = self.cache.get(&cache_key, current.generation) {
             return Ok(name);
         }
-        let (users, user_owned, password) = (
-            Arc::clone(users),
-            user.to_owned(),
-            password.as_bytes().to_vec(),
-        );
+        let (users, user_owned, password) =
+            (current.value, user.to_owned(), password.as_bytes().to_vec());
         let verified = tokio::task::spawn_blocking(move || users.verify(&user_owned, &password))
             .await
             .unwrap_or(false);
         if !verified {
             return Err(Failure::BadPassword);
         }
-        self.cache.insert(cache_key, user.to_owned());
+        self.cache
+            .insert(cache_key, user.to_owned(), current.generation);
         Ok(user.to_owned())
     }
 
-    fn bearer(&self, token: &str) -> Result<String, Failure> {
+    async fn bearer(&self, token: &str) -> Result<String, Failure> {
         // A JWT has three dot-separated parts; static tokens are checked otherwise.
         if let Some(jwt) = &self.jwt
             && token.split('.').count() == 3
         {
             return jwt
+                .current()
+                .await
+                .value
                 .verify(token)
                 .map_err(|error| Failure::BadToken(error.to_string()));
         }
-        self.tokens
-            .as_ref()
-            .and_then(|tokens| tokens.principal_of(token))
+        let unknown = || Failure::BadToken("unknown token".to_owned());
+        let tokens = self.tokens.as_ref().ok_or_else(unknown)?.current().await;
+        tokens
+            .value
+            .principal_of(token)
             .map(str::to_owned)
-            .ok_or_else(|| Failure::BadToken("unknown token".to_owned()))
+            .ok_or_else(unknown)
     }
 
     pub fn principal(&self, name: String) -> Principal {
@@ -263,66 +325,6 @@ impl Authenticator {
             grants: Arc::new(self.acl.grants_for(&name)),
             name,
         }
-    }
-}
-
-/// Successful Basic checks, keyed by the SHA-256 of `user:password`.
-struct CredentialCache {
-    ttl: Duration,
-    max_entries: usize,
-    entries: Mutex<HashMap<[u8; 32], (String, Instant)>>,
-}
-
-/// Settings only: a digest of a password must not reach logs, where it could be cracked.
-impl std::fmt::Debug for CredentialCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CredentialCache")
-            .field("ttl", &self.ttl)
-            .field("max_entries", &self.max_entries)
-            .finish_non_exhaustive()
-    }
-}
-
-impl CredentialCache {
-    fn new(ttl: Duration, max_entries: usize) -> Self {
-        Self {
-            ttl,
-            max_entries,
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn key(credentials: &str) -> [u8; 32] {
-        Sha256::digest(credentials.as_bytes()).into()
-    }
-
-    fn get(&self, key: &[u8; 32]) -> Option<String> {
-        let entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries
-            .get(key)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(name, _)| name.clone())
-    }
-
-    fn insert(&self, key: [u8; 32], name: String) {
-        if self.ttl.is_zero() || self.max_entries == 0 {
-            return;
-        }
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= self.max_entries {
-            entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
-            // Still full of live entries: start over rather than grow without bound.
-            if entries.len() >= self.max_entries {
-                entries.clear();
-            }
-        }
-        entries.insert(key, (name, Instant::now()));
     }
 }
 
@@ -398,7 +400,7 @@ mod tests {
         );
         toml::from_str::<AuthConfig>(&text)
             .unwrap()
-            .load("bridge.http.auth", false)
+            .load("bridge.http.auth", false, &ReloadMetrics::default())
             .unwrap()
     }
 
@@ -485,7 +487,7 @@ mod tests {
             users.display().to_string()
         ))
         .unwrap()
-        .load("k", true)
+        .load("k", true, &ReloadMetrics::default())
         .unwrap();
         assert_eq!(
             with_mtls
@@ -504,24 +506,131 @@ mod tests {
         );
     }
 
-    #[test]
-    fn cache_is_bounded_and_expires() {
-        let cache = CredentialCache::new(Duration::from_secs(60), 2);
-        for index in 0..5u8 {
-            cache.insert([index; 32], format!("user{index}"));
-            assert!(cache.entries.lock().unwrap().len() <= 2);
+    /// Replaces `name` in `dir` by renaming a new file over it.
+    fn replace(dir: &tempdir::Dir, name: &str, contents: &str) {
+        let partial = dir.path().join(format!("{name}.partial"));
+        std::fs::write(&partial, contents).unwrap();
+        std::fs::rename(&partial, dir.path().join(name)).unwrap();
+    }
+
+    #[tokio::test]
+    async fn reloaded_users_take_effect_at_once_and_a_broken_file_keeps_the_previous_users() {
+        let dir = tempdir::Dir::new();
+        let auth = authenticator(&dir, "reload_interval_ms = 0");
+        let alice = || basic("alice", "wonderland");
+        assert_eq!(auth.authenticate(&alice(), None).await.unwrap(), "alice");
+        let bob_line = format!("bob:{}\n", bcrypt::hash("builder", 4).unwrap());
+        replace(&dir, "users", &bob_line);
+        // alice's successful check is cached, but not past the reload.
+        assert_eq!(
+            auth.authenticate(&alice(), None).await,
+            Err(Failure::BadPassword)
+        );
+        assert_eq!(
+            auth.authenticate(&basic("bob", "builder"), None)
+                .await
+                .unwrap(),
+            "bob"
+        );
+        for broken in [
+            format!("{bob_line}carol:plain-text\n"),
+            "garbage".to_owned(),
+        ] {
+            replace(&dir, "users", &broken);
+            assert_eq!(
+                auth.authenticate(&basic("bob", "builder"), None)
+                    .await
+                    .unwrap(),
+                "bob"
+            );
         }
-        assert_eq!(cache.get(&[4; 32]).as_deref(), Some("user4"));
-        let expired = CredentialCache::new(Duration::ZERO, 2);
-        expired.insert([1; 32], "x".to_owned());
-        assert_eq!(expired.get(&[1; 32]), None);
+        std::fs::remove_file(dir.path().join("users")).unwrap();
+        assert_eq!(
+            auth.authenticate(&basic("bob", "builder"), None)
+                .await
+                .unwrap(),
+            "bob"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_revoked_token_stops_working_and_a_broken_tokens_file_is_ignored() {
+        let dir = tempdir::Dir::new();
+        let auth = authenticator(&dir, "reload_interval_ms = 0");
+        let bearer = |token: &str| headers(&format!("Bearer {token}"));
+        assert_eq!(
+            auth.authenticate(&bearer("ci-token"), None).await.unwrap(),
+            "ci"
+        );
+        replace(
+            &dir,
+            "tokens",
+            &format!("bot:sha256:{}\n", token_digest("bot-token")),
+        );
+        assert!(auth.authenticate(&bearer("ci-token"), None).await.is_err());
+        replace(&dir, "tokens", "bot:plain-token\n");
+        assert_eq!(
+            auth.authenticate(&bearer("bot-token"), None).await.unwrap(),
+            "bot"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rotated_jwt_public_key_replaces_the_old_one() {
+        let dir = tempdir::Dir::new();
+        let (old, new) = (
+            rcgen::KeyPair::generate().unwrap(),
+            rcgen::KeyPair::generate().unwrap(),
+        );
+        replace(&dir, "idp.pem", &old.public_key_pem());
+        let path = dir.path().join("idp.pem").display().to_string();
+        let extra = format!(
+            "reload_interval_ms = 0\n[jwt]\npublic_key_file = {path:?}\nalgorithm = \"ES256\""
+        );
+        let auth = authenticator(&dir, &extra);
+        let bearer = |key: &rcgen::KeyPair| {
+            let claims = serde_json::json!({
+                "sub": "svc",
+                "exp": jsonwebtoken::get_current_timestamp() + 60,
+            });
+            let signing =
+                jsonwebtoken::EncodingKey::from_ec_pem(key.serialize_pem().as_bytes()).unwrap();
+            let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+            headers(&format!(
+                "Bearer {}",
+                jsonwebtoken::encode(&header, &claims, &signing).unwrap()
+            ))
+        };
+        assert_eq!(auth.authenticate(&bearer(&old), None).await.unwrap(), "svc");
+        replace(&dir, "idp.pem", &new.public_key_pem());
+        assert_eq!(auth.authenticate(&bearer(&new), None).await.unwrap(), "svc");
+        assert!(auth.authenticate(&bearer(&old), None).await.is_err());
+        replace(&dir, "idp.pem", "-----BEGIN PUBLIC KEY-----\n");
+        assert_eq!(auth.authenticate(&bearer(&new), None).await.unwrap(), "svc");
+    }
+
+    #[tokio::test]
+    async fn files_are_looked_at_once_per_interval() {
+        let dir = tempdir::Dir::new();
+        let auth = authenticator(&dir, "reload_interval_ms = 3600000");
+        replace(
+            &dir,
+            "tokens",
+            &format!("bot:sha256:{}\n", token_digest("bot-token")),
+        );
+        assert_eq!(
+            auth.authenticate(&headers("Bearer ci-token"), None)
+                .await
+                .unwrap(),
+            "ci"
+        );
     }
 
     #[test]
     fn validate_rejects_auth_without_any_method() {
         let err = toml::from_str::<AuthConfig>("")
             .unwrap()
-            .load("connect.http.auth", false)
+            .load("connect.http.auth", false, &ReloadMetrics::default())
             .unwrap_err();
         assert_eq!(err.key, "connect.http.auth");
     }
@@ -537,7 +646,7 @@ mod tests {
         );
         let err = toml::from_str::<AuthConfig>(&text)
             .unwrap()
-            .load("k", false)
+            .load("k", false, &ReloadMetrics::default())
             .unwrap_err();
         assert_eq!(err.key, "k.anonymous_paths");
         let err = toml::from_str::<AuthConfig>("user_file = \"x\"").unwrap_err();

@@ -97,6 +97,17 @@ fn read(path: &Path, key: &str) -> Result<Vec<u8>, ConfigError> {
 }
 
 impl JwtConfig {
+    /// The key file as configured, with its key name; `None` when none or several are set
+    /// (which [`Self::load`] refuses).
+    pub(crate) fn key_file(&self) -> Option<(&'static str, &Path)> {
+        match (&self.secret_file, &self.public_key_file, &self.jwks_file) {
+            (Some(path), None, None) => Some(("secret_file", path)),
+            (None, Some(path), None) => Some(("public_key_file", path)),
+            (None, None, Some(path)) => Some(("jwks_file", path)),
+            _ => None,
+        }
+    }
+
     pub fn load(&self, prefix: &str) -> Result<JwtVerifier, ConfigError> {
         let key = |name: &str| format!("{prefix}.{name}");
         let sources = [

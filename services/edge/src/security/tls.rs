@@ -1,15 +1,18 @@
 //! TLS termination with rustls: certificate and key from PEM files, reloaded when the files
-//! change, and optional client certificates (mTLS) checked against a CA file.
+//! change, and optional client certificates (mTLS) checked against a CA file, reloaded too.
 //!
-//! Reload happens at handshake time: at most once per `reload_interval` a handshake looks at
-//! the files' modification times and sizes (two `stat` calls, microseconds) and, if either
-//! changed, loads the pair again. A pair that fails to load (e.g. caught half-written) is
-//! logged and the previous certificate keeps serving until the next check. No task to spawn
-//! or stop, and connections already open keep the certificate they shook hands with.
+//! Both reload at handshake time with the discipline of `security::reload`: at most once per
+//! `reload_interval` a handshake stats the files and, if they changed, loads them again; a
+//! pair or CA that fails to load (e.g. caught half-written) is logged and the previous one
+//! keeps serving. The pair is looked up by rustls during the handshake (a synchronous
+//! callback, and PEM parsing is cheap, so it loads inline); the client verifier is part of
+//! the server config, so a new CA means a new server config, picked per connection before
+//! the handshake. No task to spawn or stop, and connections already open keep what they
+//! shook hands with.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use broker_core::ConfigError;
 use rustls::crypto::CryptoProvider;
@@ -19,6 +22,9 @@ use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
 use serde::Deserialize;
+
+use super::reload::{Loader, WatchName, Watched};
+use super::reload_metrics::ReloadMetrics;
 
 /// `[<service>.http.tls]` as written.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -34,7 +40,7 @@ pub struct TlsConfig {
     /// `required` (the default with `client_ca_file`) or `optional`.
     #[serde(default)]
     pub client_auth: Option<ClientAuth>,
-    /// How often a handshake may look for changed certificate files.
+    /// How often a handshake may look for changed certificate and CA files.
     #[serde(default = "default_reload_interval_ms")]
     pub reload_interval_ms: u64,
 }
@@ -55,70 +61,108 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
+/// The server side of a TLS listener.
+#[derive(Debug)]
+pub struct TlsServer {
+    config: Watched<ServerConfig>,
+}
+
+impl TlsServer {
+    /// The server config for a new connection, with the client CA as last (re)loaded.
+    pub(crate) async fn config(&self) -> Arc<ServerConfig> {
+        self.config.current().await.value
+    }
+}
+
 impl TlsConfig {
     /// Loads the files now, so a wrong path or a key that does not match the certificate
-    /// stops startup with the key named.
-    pub fn load(&self, prefix: &str) -> Result<Arc<ServerConfig>, ConfigError> {
+    /// stops startup with the key named. `metrics` counts the reloads afterwards.
+    pub fn load(&self, prefix: &str, metrics: &ReloadMetrics) -> Result<TlsServer, ConfigError> {
         let key = |name: &str| format!("{prefix}.{name}");
         let provider = provider();
-        let files = CertificateFiles {
-            cert: self.cert_file.clone(),
-            key: self.key_file.clone(),
-        };
-        let certified = files
-            .load(&provider)
-            .map_err(|(field, message)| ConfigError::new(key(field), message))?;
-        let resolver = Arc::new(ReloadingResolver {
-            files,
-            provider: Arc::clone(&provider),
-            interval: Duration::from_millis(self.reload_interval_ms),
-            state: Mutex::new(ResolverState {
-                certified: Arc::new(certified.0),
-                stamp: certified.1,
-                checked_at: Instant::now(),
-            }),
+        let interval = Duration::from_millis(self.reload_interval_ms);
+        let resolver = Arc::new(CertificateResolver {
+            pair: certificate_pair(
+                CertificateFiles {
+                    cert: self.cert_file.clone(),
+                    key: self.key_file.clone(),
+                },
+                Arc::clone(&provider),
+                prefix,
+                interval,
+                metrics.clone(),
+            )?,
         });
-        let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
-            .map_err(|error| ConfigError::new(prefix, error.to_string()))?;
-        let builder = match (&self.client_ca_file, self.client_auth) {
-            (None, None) => builder.with_no_client_auth(),
+        let mode = match (&self.client_ca_file, self.client_auth) {
+            (None, None) => None,
             (None, Some(_)) => {
                 return Err(ConfigError::new(
                     key("client_auth"),
                     "needs `client_ca_file` to check client certificates against",
                 ));
             }
-            (Some(path), mode) => {
-                let mut roots = RootCertStore::empty();
-                for cert in read_certificates(path)
-                    .map_err(|m| ConfigError::new(key("client_ca_file"), m))?
-                {
-                    roots.add(cert).map_err(|error| {
-                        ConfigError::new(
-                            key("client_ca_file"),
-                            format!("unusable CA certificate: {error}"),
-                        )
-                    })?;
-                }
-                let verifier = WebPkiClientVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    Arc::clone(&provider),
-                );
-                let verifier = match mode {
-                    Some(ClientAuth::Optional) => verifier.allow_unauthenticated(),
-                    Some(ClientAuth::Required) | None => verifier,
-                };
-                let verifier = verifier
-                    .build()
-                    .map_err(|error| ConfigError::new(key("client_ca_file"), error.to_string()))?;
-                builder.with_client_cert_verifier(verifier)
-            }
+            (Some(path), mode) => Some((path.clone(), mode.unwrap_or(ClientAuth::Required))),
         };
-        let mut config = builder.with_cert_resolver(resolver);
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(Arc::new(config))
+        let files = mode.iter().map(|(path, _)| path.clone()).collect();
+        let prefix = prefix.to_owned();
+        let load: Loader<ServerConfig> = Arc::new(move || {
+            server_config(
+                &prefix,
+                &provider,
+                &resolver,
+                mode.as_ref().map(|(p, m)| (p.as_path(), *m)),
+            )
+        });
+        let name = WatchName {
+            label: "client_ca_file",
+            key: key("client_ca_file"),
+        };
+        Ok(TlsServer {
+            config: Watched::load(files, name, interval, metrics.clone(), load)?,
+        })
     }
+}
+
+/// A server config around the shared certificate resolver, checking client certificates
+/// against the CA file when there is one.
+fn server_config(
+    prefix: &str,
+    provider: &Arc<CryptoProvider>,
+    resolver: &Arc<CertificateResolver>,
+    client_ca: Option<(&Path, ClientAuth)>,
+) -> Result<ServerConfig, ConfigError> {
+    let ca_key = || format!("{prefix}.client_ca_file");
+    let builder = ServerConfig::builder_with_provider(Arc::clone(provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|error| ConfigError::new(prefix, error.to_string()))?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some((path, mode)) => {
+            let mut roots = RootCertStore::empty();
+            for cert in read_certificates(path).map_err(|m| ConfigError::new(ca_key(), m))? {
+                roots.add(cert).map_err(|error| {
+                    ConfigError::new(
+                        ca_key(),
+                        format!("`{}`: unusable CA certificate: {error}", path.display()),
+                    )
+                })?;
+            }
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(provider));
+            let verifier = match mode {
+                ClientAuth::Optional => verifier.allow_unauthenticated(),
+                ClientAuth::Required => verifier,
+            };
+            let verifier = verifier
+                .build()
+                .map_err(|error| ConfigError::new(ca_key(), error.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config =
+        builder.with_cert_resolver(Arc::clone(resolver) as Arc<dyn ResolvesServerCert>);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -136,9 +180,6 @@ fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String
     Ok(certs)
 }
 
-/// What the files looked like when last loaded.
-type Stamp = [(Option<SystemTime>, u64); 2];
-
 #[derive(Debug, Clone)]
 struct CertificateFiles {
     cert: PathBuf,
@@ -146,19 +187,8 @@ struct CertificateFiles {
 }
 
 impl CertificateFiles {
-    fn stamp(&self) -> Stamp {
-        [&self.cert, &self.key].map(|path| match std::fs::metadata(path) {
-            Ok(metadata) => (metadata.modified().ok(), metadata.len()),
-            Err(_) => (None, 0),
-        })
-    }
-
-    /// The pair and its stamp, or the field at fault and why.
-    fn load(
-        &self,
-        provider: &CryptoProvider,
-    ) -> Result<(CertifiedKey, Stamp), (&'static str, String)> {
-        let stamp = self.stamp();
+    /// The pair, or the field at fault and why.
+    fn load(&self, provider: &CryptoProvider) -> Result<CertifiedKey, (&'static str, String)> {
         let chain = read_certificates(&self.cert).map_err(|message| ("cert_file", message))?;
         let key = PrivateKeyDer::from_pem_file(&self.key).map_err(|error| {
             (
@@ -169,7 +199,7 @@ impl CertificateFiles {
                 ),
             )
         })?;
-        let certified = CertifiedKey::from_der(chain, key, provider).map_err(|error| {
+        CertifiedKey::from_der(chain, key, provider).map_err(|error| {
             (
                 "key_file",
                 format!(
@@ -177,56 +207,41 @@ impl CertificateFiles {
                     self.key.display()
                 ),
             )
-        })?;
-        Ok((certified, stamp))
+        })
     }
 }
 
-#[derive(Debug)]
-struct ResolverState {
-    certified: Arc<CertifiedKey>,
-    stamp: Stamp,
-    checked_at: Instant,
+/// The certificate pair, watched as one value: both files are stamped together.
+fn certificate_pair(
+    files: CertificateFiles,
+    provider: Arc<CryptoProvider>,
+    prefix: &str,
+    interval: Duration,
+    metrics: ReloadMetrics,
+) -> Result<Watched<CertifiedKey>, ConfigError> {
+    let paths = vec![files.cert.clone(), files.key.clone()];
+    let prefix_owned = prefix.to_owned();
+    let load: Loader<CertifiedKey> = Arc::new(move || {
+        files.load(&provider).map_err(|(field, message)| {
+            ConfigError::new(format!("{prefix_owned}.{field}"), message)
+        })
+    });
+    let name = WatchName {
+        label: "cert_file",
+        key: format!("{prefix}.cert_file"),
+    };
+    Watched::load(paths, name, interval, metrics, load)
 }
 
 /// Serves the current certificate, reloading it when its files changed.
 #[derive(Debug)]
-struct ReloadingResolver {
-    files: CertificateFiles,
-    provider: Arc<CryptoProvider>,
-    interval: Duration,
-    state: Mutex<ResolverState>,
+struct CertificateResolver {
+    pair: Watched<CertifiedKey>,
 }
 
-impl ResolvesServerCert for ReloadingResolver {
+impl ResolvesServerCert for CertificateResolver {
     fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.refresh())
-    }
-}
-
-impl ReloadingResolver {
-    /// The current pair, reloaded first if the interval passed and the files changed.
-    fn refresh(&self) -> Arc<CertifiedKey> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if state.checked_at.elapsed() >= self.interval {
-            state.checked_at = Instant::now();
-            if self.files.stamp() != state.stamp {
-                match self.files.load(&self.provider) {
-                    Ok((certified, stamp)) => {
-                        tracing::info!(cert_file = %self.files.cert.display(), "tls certificate reloaded");
-                        state.certified = Arc::new(certified);
-                        state.stamp = stamp;
-                    }
-                    Err((field, message)) => {
-                        tracing::warn!(field, %message, "tls certificate not reloaded, keeping the previous one");
-                    }
-                }
-            }
-        }
-        Arc::clone(&state.certified)
+        Some(self.pair.current_inline().value)
     }
 }
 
@@ -266,28 +281,29 @@ mod tests {
         toml::from_str(&text).unwrap()
     }
 
-    fn resolver_of(dir: &tempdir::Dir) -> ReloadingResolver {
+    fn resolver_of(dir: &tempdir::Dir) -> CertificateResolver {
         let files = CertificateFiles {
             cert: dir.path().join("cert.pem"),
             key: dir.path().join("key.pem"),
         };
-        let provider = provider();
-        let (certified, stamp) = files.load(&provider).unwrap();
-        ReloadingResolver {
+        let pair = certificate_pair(
             files,
-            provider,
-            interval: Duration::ZERO,
-            state: Mutex::new(ResolverState {
-                certified: Arc::new(certified),
-                stamp,
-                checked_at: Instant::now(),
-            }),
-        }
+            provider(),
+            "k",
+            Duration::ZERO,
+            ReloadMetrics::default(),
+        )
+        .unwrap();
+        CertificateResolver { pair }
     }
 
     /// The leaf a handshake would get now.
-    fn served_leaf(resolver: &ReloadingResolver) -> Vec<u8> {
-        resolver.refresh().cert[0].to_vec()
+    fn served_leaf(resolver: &CertificateResolver) -> Vec<u8> {
+        resolver.pair.current_inline().value.cert[0].to_vec()
+    }
+
+    fn load(config: &TlsConfig, prefix: &str) -> Result<TlsServer, ConfigError> {
+        config.load(prefix, &ReloadMetrics::default())
     }
 
     #[test]
@@ -296,7 +312,7 @@ mod tests {
         let (cert, key, first_der) = self_signed("first");
         std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
         std::fs::write(dir.path().join("key.pem"), key).unwrap();
-        assert!(config(&dir, "").load("bridge.http.tls").is_ok());
+        assert!(load(&config(&dir, ""), "bridge.http.tls").is_ok());
         let resolver = resolver_of(&dir);
         assert_eq!(served_leaf(&resolver), first_der);
 
@@ -309,6 +325,25 @@ mod tests {
         assert_eq!(common_name(&second_der).as_deref(), Some("second"));
     }
 
+    #[tokio::test]
+    async fn rebuilds_the_server_config_when_the_client_ca_changes_and_keeps_it_when_broken() {
+        let dir = tempdir::Dir::new();
+        let (cert, key, _) = self_signed("server");
+        std::fs::write(dir.path().join("cert.pem"), &cert).unwrap();
+        std::fs::write(dir.path().join("key.pem"), key).unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, &cert).unwrap();
+        let extra = format!("client_ca_file = {:?}", ca.display().to_string());
+        let server = load(&config(&dir, &extra), "k").unwrap();
+        let first = server.config().await;
+        assert!(Arc::ptr_eq(&first, &server.config().await), "unchanged");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\ntruncated").unwrap();
+        assert!(Arc::ptr_eq(&first, &server.config().await), "broken: kept");
+        let (other_ca, _, _) = self_signed("another CA");
+        std::fs::write(&ca, other_ca).unwrap();
+        assert!(!Arc::ptr_eq(&first, &server.config().await), "rebuilt");
+    }
+
     #[test]
     fn validate_rejects_a_key_that_does_not_fit() {
         let dir = tempdir::Dir::new();
@@ -316,7 +351,7 @@ mod tests {
         let (_, other_key, _) = self_signed("b");
         std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
         std::fs::write(dir.path().join("key.pem"), other_key).unwrap();
-        let err = config(&dir, "").load("bridge.http.tls").unwrap_err();
+        let err = load(&config(&dir, ""), "bridge.http.tls").unwrap_err();
         assert_eq!(err.key, "bridge.http.tls.key_file");
     }
 
@@ -326,19 +361,17 @@ mod tests {
         let (cert, key, _) = self_signed("a");
         std::fs::write(dir.path().join("cert.pem"), &cert).unwrap();
         std::fs::write(dir.path().join("key.pem"), key).unwrap();
-        let err = config(&dir, "client_auth = \"optional\"")
-            .load("k")
-            .unwrap_err();
+        let err = load(&config(&dir, "client_auth = \"optional\""), "k").unwrap_err();
         assert_eq!(err.key, "k.client_auth");
         let ca = dir.path().join("ca.pem");
         std::fs::write(&ca, "not a pem").unwrap();
         let extra = format!("client_ca_file = {:?}", ca.display().to_string());
         assert_eq!(
-            config(&dir, &extra).load("k").unwrap_err().key,
+            load(&config(&dir, &extra), "k").unwrap_err().key,
             "k.client_ca_file"
         );
         std::fs::write(&ca, &cert).unwrap();
-        assert!(config(&dir, &extra).load("k").is_ok());
+        assert!(load(&config(&dir, &extra), "k").is_ok());
     }
 
     #[test]
@@ -346,7 +379,7 @@ mod tests {
         let config: TlsConfig =
             toml::from_str("cert_file = \"/nonexistent/c.pem\"\nkey_file = \"/nonexistent/k.pem\"")
                 .unwrap();
-        let err = config.load("bridge.http.tls").unwrap_err();
+        let err = load(&config, "bridge.http.tls").unwrap_err();
         assert_eq!(err.key, "bridge.http.tls.cert_file");
     }
 
