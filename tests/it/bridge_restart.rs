@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
@@ -44,6 +44,7 @@ async fn produce_until_stopped(
     worker: usize,
     stop: Arc<AtomicBool>,
     restarted: Arc<AtomicBool>,
+    acknowledged_after: Arc<AtomicUsize>,
 ) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
     let mut sequence = 0usize;
@@ -80,13 +81,18 @@ async fn produce_until_stopped(
         assert_eq!(offsets.len(), RECORDS_PER_REQUEST, "{reply:?}");
         for (entry, value) in offsets.iter().zip(values) {
             match entry["error_code"].as_u64() {
-                None => outcomes.push(Outcome::Acknowledged {
-                    partition: i32::try_from(entry["partition"].as_i64().expect("partition"))
-                        .expect("partition fits i32"),
-                    offset: entry["offset"].as_i64().expect("offset"),
-                    value,
-                    after_restart,
-                }),
+                None => {
+                    if after_restart {
+                        acknowledged_after.fetch_add(1, Ordering::Relaxed);
+                    }
+                    outcomes.push(Outcome::Acknowledged {
+                        partition: i32::try_from(entry["partition"].as_i64().expect("partition"))
+                            .expect("partition fits i32"),
+                        offset: entry["offset"].as_i64().expect("offset"),
+                        value,
+                        after_restart,
+                    });
+                }
                 Some(error_code) => {
                     assert!(
                         matches!(error_code, 50002 | 50003),
@@ -168,6 +174,7 @@ async fn every_acknowledged_record_survives_a_broker_restart() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let restarted = Arc::new(AtomicBool::new(false));
+    let acknowledged_after = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..WORKERS)
         .map(|worker| {
             tokio::spawn(produce_until_stopped(
@@ -176,13 +183,22 @@ async fn every_acknowledged_record_survives_a_broker_restart() {
                 worker,
                 Arc::clone(&stop),
                 Arc::clone(&restarted),
+                Arc::clone(&acknowledged_after),
             ))
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(3)).await;
     broker.restart().await;
     restarted.store(true, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Produce until requests sent after the restart are acknowledged (librdkafka reconnects
+    // with a backoff of up to 10 s, longer on a loaded machine), then a little more.
+    let recovering = Instant::now();
+    while acknowledged_after.load(Ordering::Relaxed) == 0
+        && recovering.elapsed() < Duration::from_secs(45)
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
     let mut outcomes = Vec::new();
     for worker in workers {
