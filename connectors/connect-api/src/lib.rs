@@ -22,7 +22,7 @@ pub use config::{
 };
 pub use connector::{
     ConnectorPlugin, DynSinkConnector, DynSinkTask, DynSourceConnector, DynSourceTask,
-    ErrantRecordReporter, PluginInfo, SinkConnector, SinkTask, SinkTaskContext, SourceConnector,
+    ErrantRecordReporter, ExactlyOnceSupport, PluginInfo, SinkConnector, SinkTask, SinkTaskContext, SourceConnector,
     SourceTask, SourceTaskContext, StoredOffsets, TaskProgress,
 };
 pub use data::{ConnectRecord, Field, Header, Schema, SchemaType, SinkRecord, SourceRecord};

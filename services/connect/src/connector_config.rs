@@ -9,6 +9,7 @@ use crate::client_overrides::{self, OverridePolicy};
 use crate::converters::Converter;
 use crate::error::ConfigIssue;
 use crate::error_handling::ErrorPolicy;
+use crate::exactly_once::{self, SourceTransactionSettings};
 use crate::topic_creation::{self, TopicCreation};
 use crate::transforms::TransformChain;
 
@@ -65,6 +66,8 @@ pub struct WorkerPolicies {
     pub topic_creation_enable: bool,
     /// `connector.client.config.override.policy`.
     pub override_policy: OverridePolicy,
+    /// `exactly.once.source.support=enabled`: `exactly.once.support=required` needs it.
+    pub exactly_once_source: bool,
 }
 
 impl Default for WorkerPolicies {
@@ -72,6 +75,7 @@ impl Default for WorkerPolicies {
         Self {
             topic_creation_enable: true,
             override_policy: OverridePolicy::All,
+            exactly_once_source: false,
         }
     }
 }
@@ -95,6 +99,8 @@ pub struct ConnectorSettings {
     pub sink_topics: Option<SinkTopics>,
     /// Set for sources that use `topic.creation.*` on a worker that allows it.
     pub topic_creation: Option<TopicCreation>,
+    /// KIP-618's keys (sources; the defaults for sinks).
+    pub transactions: SourceTransactionSettings,
 }
 
 /// The client-override prefixes Kafka checks for a connector type: sources have a
@@ -129,9 +135,25 @@ pub fn validate(
         } else {
             ConfigDef::new().define(topic_creation::groups_key())
         });
+        def = def.merge(exactly_once::config_def());
     }
     let def = def.merge(plugin.config_def());
     let mut values = def.validate(config);
+    let preflight: Vec<ConfigIssue> = match plugin {
+        // Kafka runs these only on values the ConfigDef accepted.
+        ConnectorPlugin::Source(source) => {
+            exactly_once::preflight(source.as_ref(), config, policies.exactly_once_source)
+                .into_iter()
+                .filter(|issue| {
+                    values
+                        .iter()
+                        .find(|v| v.name == issue.key)
+                        .is_none_or(|v| v.errors.is_empty())
+                })
+                .collect()
+        }
+        ConnectorPlugin::Sink(_) => Vec::new(),
+    };
     let mut add_issue = |issue: ConfigIssue| match values.iter_mut().find(|v| v.name == issue.key) {
         Some(value) => value.errors.push(issue.message),
         None => {
@@ -176,6 +198,7 @@ pub fn validate(
             .into_iter()
             .for_each(&mut add_issue);
     }
+    preflight.into_iter().for_each(&mut add_issue);
     for extra in plugin.validate(config) {
         for error in extra.errors {
             add_issue(ConfigIssue::new(&extra.name, error));
@@ -266,6 +289,11 @@ impl ConnectorSettings {
                 TopicCreation::from_config(&with_plugin_defaults(plugin, config))?
             } else {
                 None
+            },
+            transactions: if plugin.type_name() == "source" {
+                SourceTransactionSettings::parse(config)?
+            } else {
+                SourceTransactionSettings::default()
             },
         })
     }

@@ -66,7 +66,6 @@ impl Runtime {
         stores: (ConfigStore, OffsetStore, StatusStore),
         producer: FutureProducer,
         metrics: Metrics,
-        exactly_once_source: bool,
         policies: WorkerPolicies,
         offset_flush_interval: Duration,
     ) -> Self {
@@ -83,7 +82,7 @@ impl Runtime {
             producer,
             metrics,
             task_metrics: TaskMetricsRegistry::default(),
-            exactly_once_source,
+            exactly_once_source: policies.exactly_once_source,
             policies,
             offset_flush_interval,
             started: AtomicBool::new(false),

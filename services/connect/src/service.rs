@@ -126,10 +126,10 @@ impl Worker {
             (configs, offsets, statuses),
             clients.producer()?,
             metrics,
-            config.exactly_once_source,
             WorkerPolicies {
                 topic_creation_enable: config.topic_creation_enable,
                 override_policy: config.override_policy,
+                exactly_once_source: config.exactly_once_source,
             },
             config.offset_flush_interval,
         ));
