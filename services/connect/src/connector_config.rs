@@ -121,6 +121,26 @@ fn override_prefixes(plugin_type: &str) -> &'static [&'static str] {
     }
 }
 
+/// What `GET /connector-plugins/{p}/config` lists: the plugin's keys, then the framework's
+/// (`SourceConnectorConfig` / `SinkConnectorConfig`) that the plugin does not define itself,
+/// as Kafka 3.6+ does (KAFKA-14843).
+pub fn plugin_definition(plugin: &ConnectorPlugin) -> ConfigDef {
+    let mut framework = common_def(plugin.type_name());
+    if plugin.type_name() == "source" {
+        framework = framework
+            .define(topic_creation::groups_key())
+            .merge(exactly_once::config_def());
+    }
+    let own = plugin.config_def();
+    let mut def = own.clone();
+    for key in framework.keys() {
+        if own.key(&key.name).is_none() {
+            def = def.define(key.clone());
+        }
+    }
+    def
+}
+
 /// Every problem with `config`, per key: common keys, converters, SMTs, the plugin's keys
 /// and its own cross-key checks. Returned in the order Kafka's `ConfigInfos` lists them.
 pub fn validate(
@@ -357,6 +377,44 @@ mod tests {
         assert!(errors(&config, disabled).is_empty());
         let settings = ConnectorSettings::parse(plugin, &config, disabled).unwrap();
         assert!(settings.topic_creation.is_none());
+    }
+
+    #[test]
+    fn validate_rejects_required_exactly_once_on_an_at_least_once_worker() {
+        let config = source_config(&[("exactly.once.support", "required")]);
+        assert_eq!(
+            errors(&config, WorkerPolicies::default()),
+            ["exactly.once.support"]
+        );
+        let exactly_once = WorkerPolicies {
+            exactly_once_source: true,
+            ..WorkerPolicies::default()
+        };
+        assert!(errors(&config, exactly_once).is_empty());
+        // A value the ConfigDef refuses gets that one error only, as in Kafka.
+        let typo = source_config(&[("exactly.once.support", "always")]);
+        let plugins = crate::builtin_plugins();
+        let plugin = plugins.find("FileStreamSource").unwrap();
+        let values = validate(plugin, &typo, WorkerPolicies::default()).1;
+        let value = values
+            .iter()
+            .find(|v| v.name == "exactly.once.support")
+            .unwrap();
+        assert_eq!(value.errors.len(), 1);
+    }
+
+    #[test]
+    fn plugin_definition_lists_the_plugins_keys_then_the_frameworks() {
+        let plugins = crate::builtin_plugins();
+        let source = plugin_definition(plugins.find("FileStreamSource").unwrap());
+        let names: Vec<&str> = source.keys().iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names[..3], ["file", "topic", "batch.size"]);
+        for key in ["name", "exactly.once.support", "offsets.storage.topic"] {
+            assert!(names.contains(&key), "{key}");
+        }
+        let sink = plugin_definition(plugins.find("FileStreamSink").unwrap());
+        assert!(sink.key("transaction.boundary").is_none());
+        assert!(sink.key("topics").is_some());
     }
 
     #[test]
