@@ -12,9 +12,7 @@ use rdkafka::producer::FutureRecord;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::connect_support::{
-    ClusterNames, TestWorker, call, clients, temp_file, wait_for_state,
-};
+use crate::connect_support::{ClusterNames, TestWorker, call, clients, temp_file, wait_for_state};
 
 const STRING_CONVERTER: &str = "org.apache.kafka.connect.storage.StringConverter";
 
@@ -57,7 +55,9 @@ async fn read_exactly(consumer: &StreamConsumer, count: usize) -> Vec<(Option<St
 }
 
 async fn write_lines(path: &std::path::Path, lines: &[String]) {
-    tokio::fs::write(path, lines.join("\n") + "\n").await.unwrap();
+    tokio::fs::write(path, lines.join("\n") + "\n")
+        .await
+        .unwrap();
 }
 
 fn file_source(name: &str, file: &std::path::Path, topic: &str, extra: Value) -> Value {
@@ -142,7 +142,9 @@ async fn required_on_an_at_least_once_worker_is_a_per_key_error() {
     assert_eq!(status, 200, "{infos}");
     assert_eq!(
         errors_of(&infos, "transaction.boundary"),
-        ["The connector does not support connector-defined transaction boundaries with the given configuration. Please reconfigure it to use a different transaction boundary definition."]
+        [
+            "The connector does not support connector-defined transaction boundaries with the given configuration. Please reconfigure it to use a different transaction boundary definition."
+        ]
     );
     let (status, body) = call(
         Method::POST,
@@ -153,19 +155,27 @@ async fn required_on_an_at_least_once_worker_is_a_per_key_error() {
     assert_eq!(status, 400, "{body}");
 
     // A value outside the enum is the ConfigDef's error, in Kafka's words.
-    let typo = file_source("typo", &input, &topic, json!({"transaction.boundary": "batch"}));
+    let typo = file_source(
+        "typo",
+        &input,
+        &topic,
+        json!({"transaction.boundary": "batch"}),
+    );
     let (_, infos) = call(Method::PUT, &validate, Some(typo["config"].clone())).await;
     assert_eq!(
         errors_of(&infos, "transaction.boundary"),
-        ["Invalid value batch for configuration transaction.boundary: String must be one of (case insensitive): INTERVAL, POLL, CONNECTOR"]
+        [
+            "Invalid value batch for configuration transaction.boundary: String must be one of (case insensitive): INTERVAL, POLL, CONNECTOR"
+        ]
     );
 
-    // `requested` on this worker just runs at-least-once.
+    // `requested` on this worker just runs at-least-once, its offsets in its own topic.
+    let offsets_topic = unique_name("connect_eos_alo_offsets");
     let requested = file_source(
         "requested",
         &input,
         &topic,
-        json!({"exactly.once.support": "requested"}),
+        json!({"exactly.once.support": "requested", "offsets.storage.topic": offsets_topic}),
     );
     let (status, body) = call(Method::POST, &worker.url("/connectors"), Some(requested)).await;
     assert_eq!(status, 201, "{body}");
@@ -177,6 +187,11 @@ async fn required_on_an_at_least_once_worker_is_a_per_key_error() {
         .map(|(_, v)| v)
         .collect();
     assert_eq!(values, ["one", "two"]);
+    let offsets = read_committed(&clients, &offsets_topic);
+    let (key, value) = read_exactly(&offsets, 1).await.remove(0);
+    let expected_key = json!(["requested", {"filename": input.to_string_lossy()}]).to_string();
+    assert_eq!(key.as_deref(), Some(expected_key.as_str()));
+    assert_eq!(value, r#"{"position":8}"#);
     worker.stop().await;
     let _ = tokio::fs::remove_file(&input).await;
 }
@@ -364,7 +379,10 @@ async fn connector_offsets_topic_holds_the_offsets_and_wins_after_a_restart() {
         .into_iter()
         .map(|(_, v)| v)
         .collect();
-    assert_eq!(values, all, "resumed from the connector topic: no line twice");
+    assert_eq!(
+        values, all,
+        "resumed from the connector topic: no line twice"
+    );
     worker.stop().await;
     let _ = tokio::fs::remove_file(&input).await;
 }

@@ -75,7 +75,11 @@ async fn root_health_and_plugins() {
         .collect();
     // The plugin's keys, then the framework's (Kafka 3.6+, KAFKA-14843).
     assert_eq!(names[..3], ["file", "topic", "batch.size"]);
-    for framework in ["connector.class", "exactly.once.support", "offsets.storage.topic"] {
+    for framework in [
+        "connector.class",
+        "exactly.once.support",
+        "offsets.storage.topic",
+    ] {
         assert!(names.contains(&framework), "{framework} in {names:?}");
     }
     assert_eq!(definitions[1]["required"], true);

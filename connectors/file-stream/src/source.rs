@@ -2,8 +2,8 @@ use std::io::SeekFrom;
 use std::time::Duration;
 
 use connect_api::{
-    ConfigDef, ConfigKey, ConfigMap, ConfigType, ConnectError, ConnectRecord,
-    ExactlyOnceSupport, Importance, PluginInfo, Schema, SourceConnector, SourceRecord, SourceTask, SourceTaskContext,
+    ConfigDef, ConfigKey, ConfigMap, ConfigType, ConnectError, ConnectRecord, ExactlyOnceSupport,
+    Importance, PluginInfo, Schema, SourceConnector, SourceRecord, SourceTask, SourceTaskContext,
 };
 use serde_json::{Map, Value};
 use tokio::fs::File;

@@ -2,7 +2,8 @@
 //! JDBC-source-compatible query connector under Confluent's.
 
 use connect_api::{
-    ConfigDef, ConfigMap, ConfigValue, ConnectError, ExactlyOnceSupport, PluginInfo, SourceConnector, SourceTaskContext,
+    ConfigDef, ConfigMap, ConfigValue, ConnectError, ExactlyOnceSupport, PluginInfo,
+    SourceConnector, SourceTaskContext,
 };
 
 use crate::config::{CdcConfig, cdc_config_def};

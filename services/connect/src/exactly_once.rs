@@ -58,7 +58,8 @@ pub struct SourceTransactionSettings {
 
 /// Kafka spells the permitted values in a `HashSet`'s order; these are the orders that set
 /// produces, so the messages read byte for byte like the Java worker's.
-const SUPPORT_LEVELS_MESSAGE: &str = "String must be one of (case insensitive): REQUIRED, REQUESTED";
+const SUPPORT_LEVELS_MESSAGE: &str =
+    "String must be one of (case insensitive): REQUIRED, REQUESTED";
 const BOUNDARIES_MESSAGE: &str =
     "String must be one of (case insensitive): INTERVAL, POLL, CONNECTOR";
 
@@ -187,10 +188,9 @@ impl SourceTransactionSettings {
         let interval = match config.get(TRANSACTION_BOUNDARY_INTERVAL) {
             None => None,
             Some(value) => {
-                let millis = value
-                    .trim()
-                    .parse::<u64>()
-                    .map_err(|_| invalid(TRANSACTION_BOUNDARY_INTERVAL, "Value must be at least 0"))?;
+                let millis = value.trim().parse::<u64>().map_err(|_| {
+                    invalid(TRANSACTION_BOUNDARY_INTERVAL, "Value must be at least 0")
+                })?;
                 Some(Duration::from_millis(millis))
             }
         };
@@ -380,8 +380,9 @@ mod tests {
             TransactionBoundary::Interval(Some(Duration::from_millis(250)))
         );
         assert_eq!(parsed.offsets_topic.as_deref(), Some("my-offsets"));
-        let unset = SourceTransactionSettings::parse(&config(&[(TRANSACTION_BOUNDARY, "INTERVAL")]))
-            .unwrap();
+        let unset =
+            SourceTransactionSettings::parse(&config(&[(TRANSACTION_BOUNDARY, "INTERVAL")]))
+                .unwrap();
         assert_eq!(unset.boundary, TransactionBoundary::Interval(None));
     }
 }

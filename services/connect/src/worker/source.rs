@@ -41,10 +41,10 @@ use crate::storage::config_store::TargetState;
 use crate::storage::offset_store::OffsetWrite;
 use crate::storage::status_store::State;
 use crate::transforms::TransformChain;
-use crate::worker::task_metrics::TaskMetricGroups;
 use crate::worker::source_batch::Batch;
 use crate::worker::source_offsets::SourceOffsets;
 use crate::worker::source_transaction::{CommitContext, TransactionalSource};
+use crate::worker::task_metrics::TaskMetricGroups;
 use crate::worker::topics::TaskTopics;
 use crate::worker::trace_of;
 use crate::worker::transactions::Transactions;
@@ -107,8 +107,8 @@ async fn run_inner(
         )
     })?;
     let progress = TaskProgress::default();
-    let offsets = SourceOffsets::open(runtime, settings.transactions.offsets_topic.as_deref())
-        .await?;
+    let offsets =
+        SourceOffsets::open(runtime, settings.transactions.offsets_topic.as_deref()).await?;
     let context = SourceTaskContext {
         connector: name.to_owned(),
         task: spec.task,
@@ -169,8 +169,14 @@ async fn run_inner(
         if reported != Some(target) {
             if target != TargetState::Started {
                 let stored = match &mut transactional {
-                    Some(transactional) => transactional.commit(&commit_context, task.as_mut()).await,
-                    None => pipeline.store_all(runtime, &offsets, name, task.as_mut()).await,
+                    Some(transactional) => {
+                        transactional.commit(&commit_context, task.as_mut()).await
+                    }
+                    None => {
+                        pipeline
+                            .store_all(runtime, &offsets, name, task.as_mut())
+                            .await
+                    }
                 };
                 if let Err(error) = stored {
                     break Err(error);
@@ -230,11 +236,27 @@ async fn run_inner(
         let Some(transactional) = &mut transactional else {
             let pushed = if records.is_empty() {
                 // Idle: nothing to pipeline, so store what is acknowledged now.
-                pipeline.store_all(runtime, &offsets, name, task.as_mut()).await
+                pipeline
+                    .store_all(runtime, &offsets, name, task.as_mut())
+                    .await
             } else {
                 let producer = own_producer.as_ref().unwrap_or(&runtime.producer);
-                match enqueue(runtime, producer, settings, &chain, spec, records, &mut topics).await {
-                    Ok(batch) => pipeline.push(runtime, &offsets, name, task.as_mut(), batch).await,
+                match enqueue(
+                    runtime,
+                    producer,
+                    settings,
+                    &chain,
+                    spec,
+                    records,
+                    &mut topics,
+                )
+                .await
+                {
+                    Ok(batch) => {
+                        pipeline
+                            .push(runtime, &offsets, name, task.as_mut(), batch)
+                            .await
+                    }
                     Err(error) => Err(error),
                 }
             };
@@ -249,7 +271,17 @@ async fn run_inner(
                 break Err(error);
             }
             let producer = transactional.producer().clone();
-            match enqueue(runtime, &producer, settings, &chain, spec, records, &mut topics).await {
+            match enqueue(
+                runtime,
+                &producer,
+                settings,
+                &chain,
+                spec,
+                records,
+                &mut topics,
+            )
+            .await
+            {
                 Ok(batch) => transactional.add(batch),
                 Err(error) => {
                     transactional.abort().await;
@@ -257,7 +289,10 @@ async fn run_inner(
                 }
             }
         }
-        if let Err(error) = transactional.commit_if_due(&commit_context, task.as_mut()).await {
+        if let Err(error) = transactional
+            .commit_if_due(&commit_context, task.as_mut())
+            .await
+        {
             break Err(error);
         }
     };
@@ -270,7 +305,11 @@ async fn run_inner(
             transactional.abort().await;
             Ok(())
         }
-        (None, _) => pipeline.store_all(runtime, &offsets, name, task.as_mut()).await,
+        (None, _) => {
+            pipeline
+                .store_all(runtime, &offsets, name, task.as_mut())
+                .await
+        }
     };
     task.stop().await;
     result.and(stored)

@@ -35,7 +35,10 @@ fn storage_error(error: impl std::fmt::Display) -> ConnectError {
 
 impl SourceOffsets {
     /// Creates the connector's topic when missing and reads it to the end.
-    pub(super) async fn open(runtime: &Runtime, own_topic: Option<&str>) -> Result<Self, ConnectError> {
+    pub(super) async fn open(
+        runtime: &Runtime,
+        own_topic: Option<&str>,
+    ) -> Result<Self, ConnectError> {
         let reader_stop = Shutdown::new();
         let Some(topic) = own_topic else {
             return Ok(Self {
