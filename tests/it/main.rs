@@ -12,6 +12,7 @@ mod bridge_restart;
 mod bridge_topics;
 mod bridge_v3;
 mod bridge_v3_admin;
+mod connect_eos;
 mod connect_pipeline;
 mod connect_rest;
 mod connect_storage;

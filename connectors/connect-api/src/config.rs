@@ -110,8 +110,10 @@ pub type Validator = fn(&str) -> Result<(), String>;
 pub struct ConfigKey {
     pub name: String,
     pub config_type: ConfigType,
-    /// `None` = no default, so the key is required.
+    /// `None` = no default, so the key is required (unless [`ConfigKey::null_default`]).
     pub default: Option<String>,
+    /// Kafka's `null` default: the key may be left out and then has no value at all.
+    pub optional: bool,
     pub importance: Importance,
     pub documentation: String,
     pub group: Option<String>,
@@ -131,6 +133,7 @@ impl ConfigKey {
             name,
             config_type,
             default: None,
+            optional: false,
             importance: Importance::Medium,
             documentation: String::new(),
             group: None,
@@ -143,6 +146,13 @@ impl ConfigKey {
 
     pub fn default_value(mut self, value: impl Into<String>) -> Self {
         self.default = Some(value.into());
+        self
+    }
+
+    /// Kafka's `null` default: not required, and no value when left out.
+    pub fn null_default(mut self) -> Self {
+        self.default = None;
+        self.optional = true;
         self
     }
 
@@ -183,7 +193,7 @@ impl ConfigKey {
     }
 
     pub fn required(&self) -> bool {
-        self.default.is_none()
+        self.default.is_none() && !self.optional
     }
 }
 
@@ -253,6 +263,7 @@ impl ConfigDef {
                     ConfigValue::new(&key.name, raw.clone().or_else(|| key.default.clone()));
                 value.recommended_values = key.recommended_values.clone();
                 match (&raw, &key.default) {
+                    (None, None) if key.optional => {}
                     (None, None) => value.errors.push(format!(
                         "Missing required configuration \"{}\" which has no default value.",
                         key.name
@@ -385,6 +396,16 @@ mod tests {
         assert!(
             matches!(error, crate::ConnectError::Config { ref key, .. } if key == "batch.size")
         );
+    }
+
+    #[test]
+    fn null_default_keys_are_optional() {
+        let def = ConfigDef::new()
+            .define(ConfigKey::new("offsets.storage.topic", ConfigType::String).null_default());
+        let values = def.validate(&ConfigMap::new());
+        assert!(values[0].errors.is_empty());
+        assert_eq!(values[0].value, None);
+        assert!(!def.keys()[0].required());
     }
 
     #[test]

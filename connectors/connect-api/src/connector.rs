@@ -113,6 +113,17 @@ pub struct SinkTaskContext {
     pub metrics: TaskMetrics,
 }
 
+/// Whether a source connector can give exactly-once semantics with a given config (Kafka's
+/// `ExactlyOnceSupport`, KIP-618): its offsets must name a position from which a restarted
+/// task emits exactly the records after the last committed ones, no fewer and no more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExactlyOnceSupport {
+    Supported,
+    Unsupported,
+    /// The connector does not say (Kafka's `null`, the default).
+    Unknown,
+}
+
 /// A source connector: describes its config and splits work into task configs.
 pub trait SourceConnector: Send + Sync + 'static {
     type Task: SourceTask;
@@ -122,6 +133,15 @@ pub trait SourceConnector: Send + Sync + 'static {
     /// Checks across keys, beyond what `config_def` checks per key.
     fn validate(&self, _config: &ConfigMap) -> Vec<ConfigValue> {
         Vec::new()
+    }
+    /// Asked at validation when the connector has `exactly.once.support=required`.
+    fn exactly_once_support(&self, _config: &ConfigMap) -> ExactlyOnceSupport {
+        ExactlyOnceSupport::Unknown
+    }
+    /// Asked at validation when the connector has `transaction.boundary=connector`; the
+    /// runtime has no transaction context for tasks yet, so no plugin should answer true.
+    fn can_define_transaction_boundaries(&self, _config: &ConfigMap) -> bool {
+        false
     }
     /// At most `max_tasks` task configs for the connector `config`.
     fn task_configs(
@@ -190,6 +210,8 @@ pub trait DynSourceConnector: Send + Sync {
     fn info(&self) -> PluginInfo;
     fn config_def(&self) -> ConfigDef;
     fn validate(&self, config: &ConfigMap) -> Vec<ConfigValue>;
+    fn exactly_once_support(&self, config: &ConfigMap) -> ExactlyOnceSupport;
+    fn can_define_transaction_boundaries(&self, config: &ConfigMap) -> bool;
     fn task_configs(
         &self,
         config: &ConfigMap,
@@ -242,6 +264,12 @@ impl<T: SourceConnector> DynSourceConnector for T {
     }
     fn validate(&self, config: &ConfigMap) -> Vec<ConfigValue> {
         SourceConnector::validate(self, config)
+    }
+    fn exactly_once_support(&self, config: &ConfigMap) -> ExactlyOnceSupport {
+        SourceConnector::exactly_once_support(self, config)
+    }
+    fn can_define_transaction_boundaries(&self, config: &ConfigMap) -> bool {
+        SourceConnector::can_define_transaction_boundaries(self, config)
     }
     fn task_configs(
         &self,

@@ -2,8 +2,8 @@ use std::io::SeekFrom;
 use std::time::Duration;
 
 use connect_api::{
-    ConfigDef, ConfigKey, ConfigMap, ConfigType, ConnectError, ConnectRecord, Importance,
-    PluginInfo, Schema, SourceConnector, SourceRecord, SourceTask, SourceTaskContext,
+    ConfigDef, ConfigKey, ConfigMap, ConfigType, ConnectError, ConnectRecord, ExactlyOnceSupport,
+    Importance, PluginInfo, Schema, SourceConnector, SourceRecord, SourceTask, SourceTaskContext,
 };
 use serde_json::{Map, Value};
 use tokio::fs::File;
@@ -98,6 +98,17 @@ impl SourceConnector for FileStreamSource {
                     .doc("The maximum number of records the source task can read from the file each time it is polled")
                     .validator(positive),
             )
+    }
+
+    /// The offset is the byte after the last line handed out and lines are only appended,
+    /// so a restart from a committed offset emits exactly the lines after it. Without a
+    /// file (Kafka's standard input) nothing could be replayed.
+    fn exactly_once_support(&self, config: &ConfigMap) -> ExactlyOnceSupport {
+        if config.get(FILE).is_some_and(|file| !file.trim().is_empty()) {
+            ExactlyOnceSupport::Supported
+        } else {
+            ExactlyOnceSupport::Unsupported
+        }
     }
 
     fn task_configs(

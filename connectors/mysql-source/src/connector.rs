@@ -2,7 +2,8 @@
 //! JDBC-source-compatible query connector under Confluent's.
 
 use connect_api::{
-    ConfigDef, ConfigMap, ConfigValue, ConnectError, PluginInfo, SourceConnector, SourceTaskContext,
+    ConfigDef, ConfigMap, ConfigValue, ConnectError, ExactlyOnceSupport, PluginInfo,
+    SourceConnector, SourceTaskContext,
 };
 
 use crate::config::{CdcConfig, cdc_config_def};
@@ -45,6 +46,15 @@ impl SourceConnector for MySqlCdcSource {
 
     fn config_def(&self) -> ConfigDef {
         cdc_config_def()
+    }
+
+    /// The offset names the binlog position before the record's transaction plus how many of
+    /// its events were handed out, so a resumed stream skips exactly those (see
+    /// [`crate::position`]); an interrupted snapshot resumes after the last committed key.
+    /// With records and offsets in one Kafka transaction every change event lands once, as
+    /// Debezium declares for its MySQL connector.
+    fn exactly_once_support(&self, _config: &ConfigMap) -> ExactlyOnceSupport {
+        ExactlyOnceSupport::Supported
     }
 
     /// Cross-key rules, then the server checks (reachable, binlog ROW/FULL, privileges),
@@ -106,6 +116,14 @@ impl SourceConnector for JdbcQuerySource {
 
     fn config_def(&self) -> ConfigDef {
         crate::query::config::query_config_def()
+    }
+
+    /// Polling cannot promise it: every mode skips a row whose id or timestamp was assigned
+    /// before, but committed after, a row already read (a loss no transaction can undo), and
+    /// `bulk` re-reads the whole table on purpose. Transactions still make each poll's rows
+    /// and offset atomic when the connector runs with `exactly.once.support=requested`.
+    fn exactly_once_support(&self, _config: &ConfigMap) -> ExactlyOnceSupport {
+        ExactlyOnceSupport::Unsupported
     }
 
     fn task_configs(

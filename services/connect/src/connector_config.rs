@@ -9,6 +9,7 @@ use crate::client_overrides::{self, OverridePolicy};
 use crate::converters::Converter;
 use crate::error::ConfigIssue;
 use crate::error_handling::ErrorPolicy;
+use crate::exactly_once::{self, SourceTransactionSettings};
 use crate::topic_creation::{self, TopicCreation};
 use crate::transforms::TransformChain;
 
@@ -65,6 +66,8 @@ pub struct WorkerPolicies {
     pub topic_creation_enable: bool,
     /// `connector.client.config.override.policy`.
     pub override_policy: OverridePolicy,
+    /// `exactly.once.source.support=enabled`: `exactly.once.support=required` needs it.
+    pub exactly_once_source: bool,
 }
 
 impl Default for WorkerPolicies {
@@ -72,6 +75,7 @@ impl Default for WorkerPolicies {
         Self {
             topic_creation_enable: true,
             override_policy: OverridePolicy::All,
+            exactly_once_source: false,
         }
     }
 }
@@ -95,6 +99,8 @@ pub struct ConnectorSettings {
     pub sink_topics: Option<SinkTopics>,
     /// Set for sources that use `topic.creation.*` on a worker that allows it.
     pub topic_creation: Option<TopicCreation>,
+    /// KIP-618's keys (sources; the defaults for sinks).
+    pub transactions: SourceTransactionSettings,
 }
 
 /// The client-override prefixes Kafka checks for a connector type: sources have a
@@ -115,6 +121,26 @@ fn override_prefixes(plugin_type: &str) -> &'static [&'static str] {
     }
 }
 
+/// What `GET /connector-plugins/{p}/config` lists: the plugin's keys, then the framework's
+/// (`SourceConnectorConfig` / `SinkConnectorConfig`) that the plugin does not define itself,
+/// as Kafka 3.6+ does (KAFKA-14843).
+pub fn plugin_definition(plugin: &ConnectorPlugin) -> ConfigDef {
+    let mut framework = common_def(plugin.type_name());
+    if plugin.type_name() == "source" {
+        framework = framework
+            .define(topic_creation::groups_key())
+            .merge(exactly_once::config_def());
+    }
+    let own = plugin.config_def();
+    let mut def = own.clone();
+    for key in framework.keys() {
+        if own.key(&key.name).is_none() {
+            def = def.define(key.clone());
+        }
+    }
+    def
+}
+
 /// Every problem with `config`, per key: common keys, converters, SMTs, the plugin's keys
 /// and its own cross-key checks. Returned in the order Kafka's `ConfigInfos` lists them.
 pub fn validate(
@@ -129,9 +155,25 @@ pub fn validate(
         } else {
             ConfigDef::new().define(topic_creation::groups_key())
         });
+        def = def.merge(exactly_once::config_def());
     }
     let def = def.merge(plugin.config_def());
     let mut values = def.validate(config);
+    let preflight: Vec<ConfigIssue> = match plugin {
+        // Kafka runs these only on values the ConfigDef accepted.
+        ConnectorPlugin::Source(source) => {
+            exactly_once::preflight(source.as_ref(), config, policies.exactly_once_source)
+                .into_iter()
+                .filter(|issue| {
+                    values
+                        .iter()
+                        .find(|v| v.name == issue.key)
+                        .is_none_or(|v| v.errors.is_empty())
+                })
+                .collect()
+        }
+        ConnectorPlugin::Sink(_) => Vec::new(),
+    };
     let mut add_issue = |issue: ConfigIssue| match values.iter_mut().find(|v| v.name == issue.key) {
         Some(value) => value.errors.push(issue.message),
         None => {
@@ -176,6 +218,7 @@ pub fn validate(
             .into_iter()
             .for_each(&mut add_issue);
     }
+    preflight.into_iter().for_each(&mut add_issue);
     for extra in plugin.validate(config) {
         for error in extra.errors {
             add_issue(ConfigIssue::new(&extra.name, error));
@@ -267,6 +310,11 @@ impl ConnectorSettings {
             } else {
                 None
             },
+            transactions: if plugin.type_name() == "source" {
+                SourceTransactionSettings::parse(config)?
+            } else {
+                SourceTransactionSettings::default()
+            },
         })
     }
 }
@@ -329,6 +377,44 @@ mod tests {
         assert!(errors(&config, disabled).is_empty());
         let settings = ConnectorSettings::parse(plugin, &config, disabled).unwrap();
         assert!(settings.topic_creation.is_none());
+    }
+
+    #[test]
+    fn validate_rejects_required_exactly_once_on_an_at_least_once_worker() {
+        let config = source_config(&[("exactly.once.support", "required")]);
+        assert_eq!(
+            errors(&config, WorkerPolicies::default()),
+            ["exactly.once.support"]
+        );
+        let exactly_once = WorkerPolicies {
+            exactly_once_source: true,
+            ..WorkerPolicies::default()
+        };
+        assert!(errors(&config, exactly_once).is_empty());
+        // A value the ConfigDef refuses gets that one error only, as in Kafka.
+        let typo = source_config(&[("exactly.once.support", "always")]);
+        let plugins = crate::builtin_plugins();
+        let plugin = plugins.find("FileStreamSource").unwrap();
+        let values = validate(plugin, &typo, WorkerPolicies::default()).1;
+        let value = values
+            .iter()
+            .find(|v| v.name == "exactly.once.support")
+            .unwrap();
+        assert_eq!(value.errors.len(), 1);
+    }
+
+    #[test]
+    fn plugin_definition_lists_the_plugins_keys_then_the_frameworks() {
+        let plugins = crate::builtin_plugins();
+        let source = plugin_definition(plugins.find("FileStreamSource").unwrap());
+        let names: Vec<&str> = source.keys().iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names[..3], ["file", "topic", "batch.size"]);
+        for key in ["name", "exactly.once.support", "offsets.storage.topic"] {
+            assert!(names.contains(&key), "{key}");
+        }
+        let sink = plugin_definition(plugins.find("FileStreamSink").unwrap());
+        assert!(sink.key("transaction.boundary").is_none());
+        assert!(sink.key("topics").is_some());
     }
 
     #[test]

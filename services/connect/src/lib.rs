@@ -3,7 +3,8 @@
 //! workers sharing tasks through Kafka's group coordinator.
 //!
 //! Roles: [`config`] (worker config), [`plugin`] (registry), [`connector_config`] (the
-//! settings every connector has), [`topic_creation`] (KIP-158), [`client_overrides`], [`converters`], [`transforms`], [`error_handling`]
+//! settings every connector has), [`topic_creation`] (KIP-158), [`exactly_once`] (KIP-618's
+//! per-connector keys), [`client_overrides`], [`converters`], [`transforms`], [`error_handling`]
 //! (tolerance, retries, DLQ), [`storage`] (the three topics), [`worker`] (membership,
 //! assignment, task loops), [`herder`] (what the REST API asks of the cluster), [`rest`]
 //! (handlers) and [`openapi`].
@@ -15,6 +16,7 @@ pub mod connector_config;
 pub mod converters;
 pub mod error;
 pub mod error_handling;
+pub mod exactly_once;
 pub mod herder;
 pub mod openapi;
 pub mod plugin;

@@ -14,6 +14,7 @@ use crate::plugin::PluginRegistry;
 use crate::storage::config_store::ConfigStore;
 use crate::storage::offset_store::OffsetStore;
 use crate::storage::status_store::{State, Status, StatusStore};
+use crate::storage::topics::OffsetsTopicLayout;
 use crate::worker::task_metrics::TaskMetricsRegistry;
 
 /// Counters exported on the shared registry.
@@ -43,6 +44,8 @@ pub struct Runtime {
     pub policies: WorkerPolicies,
     /// How often sink tasks flush and commit (`offset.flush.interval.ms`).
     pub offset_flush_interval: Duration,
+    /// What a connector's own offsets topic is created with.
+    pub offsets_topic_layout: OffsetsTopicLayout,
     started: AtomicBool,
 }
 
@@ -66,9 +69,9 @@ impl Runtime {
         stores: (ConfigStore, OffsetStore, StatusStore),
         producer: FutureProducer,
         metrics: Metrics,
-        exactly_once_source: bool,
         policies: WorkerPolicies,
         offset_flush_interval: Duration,
+        offsets_topic_layout: OffsetsTopicLayout,
     ) -> Self {
         let (configs, offsets, statuses) = stores;
         Self {
@@ -83,9 +86,10 @@ impl Runtime {
             producer,
             metrics,
             task_metrics: TaskMetricsRegistry::default(),
-            exactly_once_source,
+            exactly_once_source: policies.exactly_once_source,
             policies,
             offset_flush_interval,
+            offsets_topic_layout,
             started: AtomicBool::new(false),
         }
     }

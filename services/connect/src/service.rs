@@ -23,7 +23,7 @@ use crate::status_metrics::StatusCollector;
 use crate::storage::config_store::ConfigStore;
 use crate::storage::offset_store::OffsetStore;
 use crate::storage::status_store::StatusStore;
-use crate::storage::topics::ensure_internal_topics;
+use crate::storage::topics::{OffsetsTopicLayout, ensure_internal_topics};
 use crate::task_metrics_collector::TaskMetricsCollector;
 use crate::worker::{membership, supervisor};
 
@@ -126,12 +126,16 @@ impl Worker {
             (configs, offsets, statuses),
             clients.producer()?,
             metrics,
-            config.exactly_once_source,
             WorkerPolicies {
                 topic_creation_enable: config.topic_creation_enable,
                 override_policy: config.override_policy,
+                exactly_once_source: config.exactly_once_source,
             },
             config.offset_flush_interval,
+            OffsetsTopicLayout {
+                partitions: config.offset_storage_partitions,
+                replication_factor: config.replication_factor,
+            },
         ));
         let members = membership::start(
             &clients,

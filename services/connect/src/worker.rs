@@ -4,7 +4,9 @@
 //! - [`assignment`]: the same pure function on every worker turns (members, configs) into
 //!   "who runs what", so no leader has to hand out work.
 //! - [`supervisor`]: starts, stops, pauses and restarts what is assigned here.
-//! - [`source`] / [`sink`]: the task loops, at-least-once by construction.
+//! - [`source`] / [`sink`]: the task loops, at-least-once by construction; exactly-once
+//!   sources end transactions at the connector's boundary (`source_transaction`) and keep
+//!   offsets where `offsets.storage.topic` says (`source_offsets`).
 //! - [`task_metrics`]: Kafka Connect's per-task metric groups and the plugins' metrics.
 //! - [`topics`]: the topics a source task writes to (recorded; created with KIP-158).
 
@@ -13,6 +15,9 @@ mod errant;
 pub mod membership;
 pub mod sink;
 pub mod source;
+mod source_batch;
+mod source_offsets;
+mod source_transaction;
 pub mod supervisor;
 pub mod task_metrics;
 pub mod topics;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::connectors::query_pairs;
 use super::entities::{ConfigInfos, ConfigKeyInfo, PluginDesc};
 use super::{AppState, KafkaJson};
+use crate::connector_config;
 use crate::converters::CONVERTER_CLASSES;
 use crate::error::{ErrorBody, RestError};
 use crate::herder;
@@ -62,8 +63,7 @@ pub async fn plugin_config(
         .plugins
         .find(&plugin)
         .ok_or_else(|| RestError::not_found(format!("Unknown plugin {plugin}.")))?;
-    let definitions = found
-        .config_def()
+    let definitions = connector_config::plugin_definition(found)
         .keys()
         .iter()
         .map(|key| ConfigKeyInfo {

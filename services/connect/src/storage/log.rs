@@ -225,6 +225,12 @@ impl<S: LogState> KafkaLog<S> {
     }
 }
 
+/// How often an idle reader publishes the consumer's own position. Transactional writers
+/// (exactly-once sources) leave commit markers that are never handed out as records; only
+/// the consumer's position moves past them, so without this a partition ending in a marker
+/// would never count as read to its end.
+const POSITION_REFRESH: Duration = Duration::from_millis(200);
+
 async fn read_loop<S: LogState>(
     consumer: Arc<StreamConsumer>,
     state: Arc<Mutex<S>>,
@@ -232,9 +238,16 @@ async fn read_loop<S: LogState>(
     topic: String,
     shutdown: Shutdown,
 ) {
+    let mut refresh = tokio::time::interval(POSITION_REFRESH);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let message = tokio::select! {
             () = shutdown.wait() => return,
+            // Runs only between records: every record the consumer handed out is applied.
+            _ = refresh.tick() => {
+                publish_consumer_position(&consumer, &positions, &topic);
+                continue;
+            }
             message = consumer.recv() => message,
         };
         match message {
@@ -253,5 +266,32 @@ async fn read_loop<S: LogState>(
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
+    }
+}
+
+fn publish_consumer_position(
+    consumer: &StreamConsumer,
+    positions: &watch::Sender<HashMap<i32, i64>>,
+    topic: &str,
+) {
+    let Ok(list) = consumer.position() else {
+        return;
+    };
+    let ahead: Vec<(i32, i64)> = list
+        .elements_for_topic(topic)
+        .iter()
+        .filter_map(|element| match element.offset() {
+            Offset::Offset(offset) => Some((element.partition(), offset)),
+            _ => None,
+        })
+        .filter(|(partition, offset)| {
+            positions
+                .borrow()
+                .get(partition)
+                .is_none_or(|known| offset > known)
+        })
+        .collect();
+    if !ahead.is_empty() {
+        positions.send_modify(|p| p.extend(ahead));
     }
 }

@@ -78,6 +78,51 @@ pub async fn ensure_internal_topics(
     Ok(())
 }
 
+/// A connector's own offsets topic (`offsets.storage.topic`): created when missing with the
+/// worker's offsets topic layout, and refused unless compacted, as Kafka's worker does.
+pub async fn ensure_connector_offsets_topic(
+    clients: &KafkaClients,
+    topic: &str,
+    layout: OffsetsTopicLayout,
+) -> Result<(), ConnectError> {
+    let admin = clients.admin()?;
+    let new_topic = NewTopic::new(
+        topic,
+        layout.partitions,
+        TopicReplication::Fixed(i32::from(layout.replication_factor)),
+    )
+    .set("cleanup.policy", "compact");
+    let results = admin
+        .create_topics(
+            [&new_topic],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
+        .await
+        .map_err(|source| broker_core::BrokerError::kafka("offsets topic creation", source))?;
+    for result in results {
+        match result {
+            Ok(topic) => tracing::info!(topic, "created connector offsets topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(ConnectError::InternalTopic {
+                    topic,
+                    reason: format!("creation failed: {code}"),
+                });
+            }
+        }
+    }
+    let inspector = ClusterInspector::new(clients, Duration::from_secs(10))?;
+    wait_for_leaders(&inspector, topic).await?;
+    check_compaction(&admin, &[&topic.to_owned()]).await
+}
+
+/// How the worker's offsets topic is laid out; connector offsets topics copy it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetsTopicLayout {
+    pub partitions: i32,
+    pub replication_factor: i16,
+}
+
 /// Waits until every partition of `topic` has a leader (fresh topics need a moment).
 async fn wait_for_leaders(inspector: &ClusterInspector, topic: &str) -> Result<(), ConnectError> {
     for _ in 0..300 {
@@ -102,7 +147,7 @@ async fn wait_for_leaders(inspector: &ClusterInspector, topic: &str) -> Result<(
 /// config or offsets topic loses connectors and offsets after the retention time.
 async fn check_compaction(
     admin: &AdminClient<DefaultClientContext>,
-    names: &[&String; 3],
+    names: &[&String],
 ) -> Result<(), ConnectError> {
     let resources: Vec<ResourceSpecifier<'_>> = names
         .iter()

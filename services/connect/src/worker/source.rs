@@ -9,7 +9,9 @@
 //! (duplicates) but never skips. Backpressure is explicit: when librdkafka's queue is full
 //! or too many batches are in flight, the loop waits for acknowledgements.
 //!
-//! With exactly-once sources each batch is one transaction with its offsets, as before.
+//! With exactly-once sources the batches go into transactions with their offsets instead,
+//! ended at the connector's `transaction.boundary` ([`super::source_transaction`]); the
+//! offsets live where `offsets.storage.topic` says ([`super::source_offsets`]).
 //!
 //! A connector with `producer.override.*` gets its own producer per task (client id
 //! `connector-producer-<connector>-<task>`, as Kafka names it); the others share the
@@ -39,6 +41,9 @@ use crate::storage::config_store::TargetState;
 use crate::storage::offset_store::OffsetWrite;
 use crate::storage::status_store::State;
 use crate::transforms::TransformChain;
+use crate::worker::source_batch::Batch;
+use crate::worker::source_offsets::SourceOffsets;
+use crate::worker::source_transaction::{CommitContext, TransactionalSource};
 use crate::worker::task_metrics::TaskMetricGroups;
 use crate::worker::topics::TaskTopics;
 use crate::worker::trace_of;
@@ -102,21 +107,37 @@ async fn run_inner(
         )
     })?;
     let progress = TaskProgress::default();
+    let offsets =
+        SourceOffsets::open(runtime, settings.transactions.offsets_topic.as_deref()).await?;
     let context = SourceTaskContext {
         connector: name.to_owned(),
         task: spec.task,
-        offsets: runtime.offsets.offsets(name),
+        offsets: offsets.stored(runtime, name),
         progress: progress.clone(),
         metrics: spec.metrics.plugin.clone(),
     };
     let mut task = plugin.create_task(&spec.task_config, context).await?;
-    let transactions = if runtime.exactly_once_source {
-        Some(Transactions::create(runtime, name, spec.task, &spec.connector_config).await?)
+    // `exactly.once.support` only decides validation: with `requested` on an at-least-once
+    // worker the task simply runs without transactions.
+    let mut transactional = if runtime.exactly_once_source {
+        let transactions = Transactions::create(
+            runtime,
+            name,
+            spec.task,
+            &spec.connector_config,
+            offsets.primary_topic(runtime),
+        )
+        .await?;
+        Some(TransactionalSource::new(
+            transactions,
+            settings.transactions.boundary,
+            runtime.offset_flush_interval,
+        ))
     } else {
         None
     };
     // The transactional producer already carries the overrides.
-    let own_producer = match transactions {
+    let own_producer = match transactional {
         Some(_) => None,
         None => own_producer(runtime, spec)?,
     };
@@ -129,6 +150,12 @@ async fn run_inner(
     let mut attempt = 0_u32;
     let mut reported: Option<TargetState> = None;
     let metrics = &spec.metrics;
+    let commit_context = CommitContext {
+        runtime,
+        connector: name,
+        offsets: &offsets,
+        metrics,
+    };
     let mut pipeline = Pipeline::new(runtime.offset_flush_interval, Arc::clone(metrics));
     let mut published = ProgressPublisher::default();
     let result = loop {
@@ -140,10 +167,20 @@ async fn run_inner(
         }
         let target = *control.borrow_and_update();
         if reported != Some(target) {
-            if target != TargetState::Started
-                && let Err(error) = pipeline.store_all(runtime, name, task.as_mut()).await
-            {
-                break Err(error);
+            if target != TargetState::Started {
+                let stored = match &mut transactional {
+                    Some(transactional) => {
+                        transactional.commit(&commit_context, task.as_mut()).await
+                    }
+                    None => {
+                        pipeline
+                            .store_all(runtime, &offsets, name, task.as_mut())
+                            .await
+                    }
+                };
+                if let Err(error) = stored {
+                    break Err(error);
+                }
             }
             let state = if target == TargetState::Paused {
                 State::Paused
@@ -196,80 +233,84 @@ async fn run_inner(
             }
             Err(error) => break Err(error),
         };
-        if records.is_empty() {
-            // Idle: nothing to pipeline, so store what is acknowledged now.
-            if let Err(error) = pipeline.store_all(runtime, name, task.as_mut()).await {
-                break Err(error);
-            }
-            continue;
-        }
-        let producer = match (&transactions, &own_producer) {
-            (Some(transactions), _) => transactions.producer(),
-            (None, Some(producer)) => producer,
-            (None, None) => &runtime.producer,
-        };
-        if let Some(transactions) = &transactions
-            && let Err(error) = transactions.begin()
-        {
-            break Err(error);
-        }
-        let enqueued = enqueue(
-            runtime,
-            producer,
-            settings,
-            &chain,
-            spec,
-            records,
-            &mut topics,
-        )
-        .await;
-        let Some(transactions) = &transactions else {
-            let pushed = match enqueued {
-                Ok(batch) => pipeline.push(runtime, name, task.as_mut(), batch).await,
-                Err(error) => Err(error),
+        let Some(transactional) = &mut transactional else {
+            let pushed = if records.is_empty() {
+                // Idle: nothing to pipeline, so store what is acknowledged now.
+                pipeline
+                    .store_all(runtime, &offsets, name, task.as_mut())
+                    .await
+            } else {
+                let producer = own_producer.as_ref().unwrap_or(&runtime.producer);
+                match enqueue(
+                    runtime,
+                    producer,
+                    settings,
+                    &chain,
+                    spec,
+                    records,
+                    &mut topics,
+                )
+                .await
+                {
+                    Ok(batch) => {
+                        pipeline
+                            .push(runtime, &offsets, name, task.as_mut(), batch)
+                            .await
+                    }
+                    Err(error) => Err(error),
+                }
             };
             if let Err(error) = pushed {
                 break Err(error);
             }
             continue;
         };
-        // Exactly-once: the batch and its offsets are one transaction.
-        let delivered = match enqueued {
-            Ok(batch) => {
-                let (polled, produced) = (batch.polled, batch.deliveries.len() as u64);
-                let acknowledged = batch.acknowledged().await;
-                if acknowledged.is_ok() {
-                    metrics.source.record_write.add(produced);
-                    metrics.source.record_active.add(-count_i64(polled));
+        // Exactly-once: batches join the open transaction, which commits at its boundary.
+        if !records.is_empty() {
+            if let Err(error) = transactional.begin() {
+                break Err(error);
+            }
+            let producer = transactional.producer().clone();
+            match enqueue(
+                runtime,
+                &producer,
+                settings,
+                &chain,
+                spec,
+                records,
+                &mut topics,
+            )
+            .await
+            {
+                Ok(batch) => transactional.add(batch),
+                Err(error) => {
+                    transactional.abort().await;
+                    break Err(error);
                 }
-                acknowledged
             }
-            Err(error) => Err(error),
-        };
-        let commit_started = std::time::Instant::now();
-        let committed = match delivered {
-            Ok(offsets) => {
-                let committed = transactions.commit_with_offsets(name, &offsets).await;
-                metrics
-                    .common
-                    .offset_commit(committed.is_ok(), commit_started);
-                committed
-            }
-            Err(error) => {
-                transactions.abort().await;
-                Err(error)
-            }
-        };
-        if let Err(error) = committed {
-            break Err(error);
         }
-        if let Err(error) = task.commit().await {
+        if let Err(error) = transactional
+            .commit_if_due(&commit_context, task.as_mut())
+            .await
+        {
             break Err(error);
         }
     };
     // Whatever Kafka acknowledged is stored, also when the task fails: those records are
-    // in Kafka, and storing their offsets only shrinks the replay.
-    let stored = pipeline.store_all(runtime, name, task.as_mut()).await;
+    // in Kafka, and storing their offsets only shrinks the replay. An exactly-once task
+    // commits its open transaction on a clean stop and aborts it after a failure.
+    let stored = match (&mut transactional, &result) {
+        (Some(transactional), Ok(())) => transactional.commit(&commit_context, task.as_mut()).await,
+        (Some(transactional), Err(_)) => {
+            transactional.abort().await;
+            Ok(())
+        }
+        (None, _) => {
+            pipeline
+                .store_all(runtime, &offsets, name, task.as_mut())
+                .await
+        }
+    };
     task.stop().await;
     result.and(stored)
 }
@@ -340,6 +381,7 @@ impl Pipeline {
     async fn push(
         &mut self,
         runtime: &Runtime,
+        offsets: &SourceOffsets,
         connector: &str,
         task: &mut dyn connect_api::DynSourceTask,
         batch: Batch,
@@ -364,7 +406,7 @@ impl Pipeline {
             }
         }
         if tokio::time::Instant::now() >= self.next_store {
-            self.store_all(runtime, connector, task).await?;
+            self.store_all(runtime, offsets, connector, task).await?;
         }
         Ok(())
     }
@@ -373,6 +415,7 @@ impl Pipeline {
     async fn store_all(
         &mut self,
         runtime: &Runtime,
+        stores: &SourceOffsets,
         connector: &str,
         task: &mut dyn connect_api::DynSourceTask,
     ) -> Result<(), ConnectError> {
@@ -394,7 +437,7 @@ impl Pipeline {
                 .map(|(partition, offset)| (partition, Some(offset)))
                 .collect();
             let started = std::time::Instant::now();
-            let stored = store_offsets(runtime, connector, offsets).await;
+            let stored = store_offsets(runtime, stores, connector, offsets).await;
             self.metrics.common.offset_commit(stored.is_ok(), started);
             stored?;
             if failure.is_none() {
@@ -402,78 +445,6 @@ impl Pipeline {
             }
         }
         failure.map_or(Ok(()), Err)
-    }
-}
-
-/// One polled batch: its deliveries and the last offset per source partition it carries.
-struct Batch {
-    deliveries: Vec<DeliveryFuture>,
-    /// Deliveries before this index are acknowledged.
-    done: usize,
-    offsets: StoredOffsets,
-    /// Records the task polled for this batch (filtered and failed ones included).
-    polled: u64,
-}
-
-fn delivery_result(
-    result: Result<
-        rdkafka::producer::future_producer::OwnedDeliveryResult,
-        futures::channel::oneshot::Canceled,
-    >,
-) -> Result<(), ConnectError> {
-    match result {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err((error, message))) => {
-            let topic = rdkafka::Message::topic(&message);
-            let hint = match error.rdkafka_error_code() {
-                Some(
-                    RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic,
-                ) => {
-                    "; the topic does not exist: create it, or set topic.creation.default.\
-                     replication.factor and .partitions on the connector so that it is created"
-                }
-                _ => "",
-            };
-            Err(ConnectError::definite(format!(
-                "Kafka did not accept a record for topic {topic}: {error}{hint}"
-            )))
-        }
-        Err(_canceled) => Err(ConnectError::definite("the producer dropped a delivery")),
-    }
-}
-
-impl Batch {
-    /// Whether every record is acknowledged, without waiting.
-    fn poll_done(&mut self) -> Result<bool, ConnectError> {
-        while let Some(delivery) = self.deliveries.get_mut(self.done) {
-            match futures::FutureExt::now_or_never(delivery) {
-                Some(result) => {
-                    delivery_result(result)?;
-                    self.done += 1;
-                }
-                None => return Ok(false),
-            }
-        }
-        Ok(true)
-    }
-
-    /// Waits until every record is acknowledged.
-    async fn wait(&mut self) -> Result<(), ConnectError> {
-        while let Some(delivery) = self.deliveries.get_mut(self.done) {
-            delivery_result(delivery.await)?;
-            self.done += 1;
-        }
-        Ok(())
-    }
-
-    /// Waits, then the offsets to store (for a transaction).
-    async fn acknowledged(mut self) -> Result<Vec<OffsetWrite>, ConnectError> {
-        self.wait().await?;
-        Ok(self
-            .offsets
-            .into_values()
-            .map(|(partition, offset)| (partition, Some(offset)))
-            .collect())
     }
 }
 
@@ -638,12 +609,13 @@ fn convert(
 /// batch counts as not delivered.
 async fn store_offsets(
     runtime: &Runtime,
+    stores: &SourceOffsets,
     connector: &str,
     offsets: Vec<OffsetWrite>,
 ) -> Result<(), ConnectError> {
     let mut attempt = 0;
     loop {
-        match runtime.offsets.write(connector, &offsets).await {
+        match stores.write(runtime, connector, &offsets).await {
             Ok(()) => return Ok(()),
             Err(error) if error.is_retriable() && attempt < 10 => {
                 attempt += 1;

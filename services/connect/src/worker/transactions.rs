@@ -3,7 +3,9 @@
 //! names it) and writes a batch's records **and** its offsets in one transaction. Readers
 //! with `isolation.level=read_committed` (the offsets store reads that way) see both or
 //! neither, so a crash neither duplicates nor skips. A new incarnation of the task fences
-//! the old one through `init_transactions`.
+//! the old one through `init_transactions`. Where a transaction ends is the connector's
+//! `transaction.boundary` ([`super::source_transaction`]); the offsets go to the connector's
+//! `offsets.storage.topic` when it has one ([`super::source_offsets`]).
 
 use std::time::Duration;
 
@@ -49,6 +51,7 @@ impl Transactions {
         connector: &str,
         task: u32,
         connector_config: &ConfigMap,
+        offsets_topic: &str,
     ) -> Result<Self, ConnectError> {
         let mut config = runtime.clients.producer_config();
         client_overrides::apply(&mut config, connector_config, PRODUCER_PREFIX);
@@ -65,7 +68,7 @@ impl Transactions {
             .map_err(|e| kafka("init_transactions", e))?;
         Ok(Self {
             producer,
-            offsets_topic: runtime.offsets.log.topic().to_owned(),
+            offsets_topic: offsets_topic.to_owned(),
         })
     }
 
