@@ -15,6 +15,9 @@ use std::fmt;
 use mysql_async::Sid;
 use mysql_async::binlog::events::{GtidEvent, PreviousGtidsEvent};
 
+/// MySQL's `GNO_END`: transaction numbers are below `i64::MAX`.
+const MAX_GNO: u64 = i64::MAX as u64;
+
 /// A text GTID set that is not MySQL's syntax.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid MySQL GTID set '{text}': {reason}")]
@@ -79,12 +82,13 @@ impl MySqlGtidSet {
                 uuid: format_uuid(&uuid),
                 tag: None,
             };
-            // Intervals read since the uuid or the last tag: each needs at least one.
+            // Intervals read since the uuid or the last tag: a tag needs at least one, and
+            // so does the item.
             let mut intervals = 0;
             for part in parts {
                 if part.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-                    if intervals == 0 {
-                        return Err(error(format!("'{item}' has a uuid or tag without interval")));
+                    if source.tag.is_some() && intervals == 0 {
+                        return Err(error(format!("'{item}' has a tag without interval")));
                     }
                     source.tag = Some(part.to_ascii_lowercase());
                     intervals = 0;
@@ -97,7 +101,7 @@ impl MySqlGtidSet {
                 let (Ok(start), Ok(end)) = (start.parse::<u64>(), end.parse::<u64>()) else {
                     return Err(error(format!("'{part}' is not an interval")));
                 };
-                if start == 0 || end < start {
+                if start == 0 || end < start || end >= MAX_GNO {
                     return Err(error(format!("'{part}' is not an interval")));
                 }
                 set.add_interval(&source, start, end);
@@ -150,6 +154,13 @@ impl MySqlGtidSet {
             .iter()
             .map(|(source, intervals)| {
                 let text = format_source(source, intervals);
+                // The wire form's exclusive end must not overflow.
+                if intervals.iter().any(|&(_, end)| end >= MAX_GNO) {
+                    return Err(GtidSetError {
+                        text,
+                        reason: "transaction number out of range".to_owned(),
+                    });
+                }
                 text.parse::<Sid<'static>>().map_err(|e| GtidSetError {
                     text: text.clone(),
                     reason: e.to_string(),
