@@ -335,7 +335,10 @@ mod tests {
         assert!(check_resumable(&offset(""), Flavor::MySql, false).is_ok());
         let error = check_resumable(&mysql, Flavor::MariaDb, false).unwrap_err();
         assert!(error.contains("written for a MySQL server"), "{error}");
-        assert!(error.contains("DELETE /connectors/<name>/offsets"), "{error}");
+        assert!(
+            error.contains("DELETE /connectors/<name>/offsets"),
+            "{error}"
+        );
         let error = check_resumable(&mariadb, Flavor::MySql, true).unwrap_err();
         assert!(error.contains("written for a MariaDB server"), "{error}");
         let error = check_resumable(&mysql, Flavor::MySql, false).unwrap_err();

@@ -108,7 +108,9 @@ impl MySqlGtidSet {
                 intervals += 1;
             }
             if intervals == 0 {
-                return Err(error(format!("'{item}' has a uuid or tag without interval")));
+                return Err(error(format!(
+                    "'{item}' has a uuid or tag without interval"
+                )));
             }
         }
         Ok(set)

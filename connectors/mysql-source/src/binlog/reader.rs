@@ -15,10 +15,10 @@ use tokio::sync::mpsc;
 
 use crate::SourceError;
 use crate::binlog::gtid::{MARIADB_GTID, MariaGtid};
+use crate::binlog::image;
 use crate::binlog::mysql_gtid::{MySqlGtid, MySqlGtidSet};
 use crate::binlog::request::DumpRequest;
 use crate::binlog::transaction::Transactions;
-use crate::binlog::image;
 use crate::config::CdcConfig;
 use crate::envelope::{self, Change, Operation, SourceInfo};
 use crate::position::BinlogPosition;

@@ -76,7 +76,7 @@ fn invalid_sets_are_typed_errors() {
     for text in [
         "0-1-42",
         "not-a-uuid:1-5",
-        &format!("{UUID_A}"),
+        UUID_A,
         &format!("{UUID_A}:"),
         &format!("{UUID_A}:5-1"),
         &format!("{UUID_A}:0"),

@@ -140,10 +140,8 @@ fn feed(transactions: &mut Transactions, events: &[Event]) -> Vec<SourceRecordVi
             }
             EventData::TableMapEvent(map) => table_map = Some(map.into_owned()),
             EventData::QueryEvent(query) if query.query() == "BEGIN" => transactions.on_begin(),
-            EventData::QueryEvent(_) => {
-                if transactions.statement_ends_transaction() {
-                    transactions.commit(end_pos);
-                }
+            EventData::QueryEvent(_) if transactions.statement_ends_transaction() => {
+                transactions.commit(end_pos);
             }
             EventData::XidEvent(_) => transactions.commit(end_pos),
             EventData::RowsEvent(rows) => {
