@@ -53,6 +53,9 @@ pub struct Transactions {
     skip: u64,
     /// The current file is read from its first event, so its PREVIOUS_GTIDS event holds.
     whole_file: bool,
+    /// The current MySQL transaction is already in the executed set: a server that sends
+    /// it anyway must not have it delivered twice (nor counted against `skip`).
+    already_executed: bool,
 }
 
 impl Transactions {
@@ -77,6 +80,7 @@ impl Transactions {
             standalone: false,
             skip: start.skip_events,
             whole_file: start.pos <= 4,
+            already_executed: false,
         })
     }
 
@@ -106,6 +110,8 @@ impl Transactions {
 
     /// A MySQL transaction is standalone (DDL) until a `BEGIN` says otherwise.
     pub fn on_mysql_gtid(&mut self, gtid: MySqlGtid, start_pos: u64) {
+        self.already_executed =
+            matches!(&self.executed, Executed::MySql(Some(set)) if set.contains(&gtid));
         self.begin_transaction(start_pos, TransactionGtid::MySql(gtid), true);
     }
 
@@ -162,12 +168,19 @@ impl Transactions {
         };
         self.events = 0;
         self.standalone = false;
-        self.skip = 0;
+        // The partially delivered transaction is the first one outside the set.
+        if !self.already_executed {
+            self.skip = 0;
+        }
+        self.already_executed = false;
     }
 
     /// Counts a change of the current transaction; false when a resumed stream had already
     /// delivered it.
     pub fn next_change(&mut self) -> bool {
+        if self.already_executed {
+            return false;
+        }
         self.events += 1;
         if self.skip > 0 {
             self.skip -= 1;

@@ -374,3 +374,18 @@ fn anonymous_gtid_events_carry_no_gtid() {
     assert_eq!(records[0].gtid, Value::Null);
     assert_eq!(streaming(&records[0].offset).gtids, "");
 }
+
+#[test]
+fn a_transaction_already_in_the_set_is_not_delivered_again() {
+    // Resuming at record 1 of GTID 7 while the server also sends GTID 6 (in the set).
+    let start = start_at(&format!("{UUID_TEXT}:1-6"), "binlog.000002", 531, 1);
+    let mut transactions = Transactions::new(Flavor::MySql, &start).unwrap();
+    let records = feed(&mut transactions, &two_transactions());
+    let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+    assert!(ids.is_empty(), "{ids:?}");
+    let start = start_at(&format!("{UUID_TEXT}:1-6"), "binlog.000002", 531, 0);
+    let mut transactions = Transactions::new(Flavor::MySql, &start).unwrap();
+    let records = feed(&mut transactions, &two_transactions());
+    let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![3]);
+}
