@@ -5,7 +5,8 @@
 //! progress (`snapshot_table`, `snapshot_key`, `snapshot_rows`).
 //!
 //! Invariants:
-//! - `gtids` (MariaDB `domain-server-seq` list) / `file`+`pos` name the state **before** the
+//! - `gtids` (MariaDB `domain-server-seq` list, or MySQL executed set `uuid:1-5,…`; the
+//!   syntax tells them apart, [`GtidSyntax`]) / `file`+`pos` name the state **before** the
 //!   transaction the record belongs to; `event` counts the records of that transaction that
 //!   were already handed out, and a resumed stream skips exactly that many. So a restart
 //!   neither loses nor repeats rows of a half-delivered transaction.
