@@ -5,7 +5,8 @@
 //! progress (`snapshot_table`, `snapshot_key`, `snapshot_rows`).
 //!
 //! Invariants:
-//! - `gtids` (MariaDB `domain-server-seq` list) / `file`+`pos` name the state **before** the
+//! - `gtids` (MariaDB `domain-server-seq` list, or MySQL executed set `uuid:1-5,…`; the
+//!   syntax tells them apart, [`GtidSyntax`]) / `file`+`pos` name the state **before** the
 //!   transaction the record belongs to; `event` counts the records of that transaction that
 //!   were already handed out, and a resumed stream skips exactly that many. So a restart
 //!   neither loses nor repeats rows of a half-delivered transaction.
@@ -17,10 +18,13 @@
 
 use serde_json::{Map, Value};
 
+use crate::preflight::Flavor;
+
 /// A place in the binlog.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BinlogPosition {
-    /// MariaDB GTID state (`0-1-42,1-1-7`); empty when the server has none.
+    /// MariaDB GTID state (`0-1-42,1-1-7`) or MySQL executed GTID set (`uuid:1-5,…`);
+    /// empty when the server has none (or, on MySQL, when it is not known yet).
     pub gtids: String,
     pub file: String,
     pub pos: u64,
@@ -121,6 +125,88 @@ impl StoredOffset {
     }
 }
 
+/// Which server flavour wrote a stored `gtids` value, told by its syntax: MySQL sets
+/// always contain `uuid:` items, MariaDB lists `domain-server-seq` numbers only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GtidSyntax {
+    None,
+    MariaDb,
+    MySql,
+    Unknown,
+}
+
+impl GtidSyntax {
+    pub fn of(gtids: &str) -> Self {
+        let items: Vec<&str> = gtids
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if items.is_empty() {
+            return Self::None;
+        }
+        let mariadb = |item: &&str| {
+            let parts: Vec<&str> = item.split('-').collect();
+            parts.len() == 3 && parts.iter().all(|p| p.parse::<u64>().is_ok())
+        };
+        if items.iter().all(mariadb) {
+            Self::MariaDb
+        } else if items.iter().all(|item| item.contains(':')) {
+            Self::MySql
+        } else {
+            Self::Unknown
+        }
+    }
+}
+
+impl StoredOffset {
+    pub fn position(&self) -> &BinlogPosition {
+        match self {
+            Self::Snapshot { start, .. } | Self::Streaming(start) => start,
+        }
+    }
+}
+
+/// Refuses an offset this server cannot resume from, rather than resuming at a wrong place:
+/// GTIDs of the other flavour (the offset comes from another server, e.g. after a
+/// migration), or a MySQL set on a server whose `gtid_mode` is no longer ON.
+pub fn check_resumable(
+    offset: &StoredOffset,
+    flavor: Flavor,
+    mysql_gtid_mode: bool,
+) -> Result<(), String> {
+    let gtids = &offset.position().gtids;
+    let advice = "to start over, stop the connector, delete its offsets \
+                  (DELETE /connectors/<name>/offsets) and resume it: it takes a new snapshot";
+    let other = |written: &str, server: &str| {
+        format!(
+            "the stored offset's gtids '{gtids}' were written for a {written} server, but this \
+             server is {server}: the offset comes from another server and cannot be resumed \
+             here; {advice}"
+        )
+    };
+    match (GtidSyntax::of(gtids), flavor) {
+        (GtidSyntax::None, _)
+        | (GtidSyntax::MariaDb, Flavor::MariaDb)
+        | (GtidSyntax::MySql, Flavor::MySql) => {}
+        (GtidSyntax::MySql, Flavor::MariaDb) => return Err(other("MySQL", "MariaDB")),
+        (GtidSyntax::MariaDb, Flavor::MySql) => return Err(other("MariaDB", "MySQL")),
+        (GtidSyntax::Unknown, _) => {
+            return Err(format!(
+                "the stored offset's gtids '{gtids}' is neither a MariaDB GTID list \
+                 (domain-server-seq) nor a MySQL GTID set (uuid:1-5); {advice}"
+            ));
+        }
+    }
+    if GtidSyntax::of(gtids) == GtidSyntax::MySql && !mysql_gtid_mode {
+        return Err(format!(
+            "the stored offset resumes from the GTID set '{gtids}' but gtid_mode is not ON on \
+             this server; set gtid_mode=ON (with enforce_gtid_consistency=ON) again, or {advice}"
+        ));
+    }
+    Ok(())
+}
+
 /// MariaDB GTID state: the last sequence number per replication domain.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GtidState {
@@ -191,6 +277,74 @@ mod tests {
         };
         assert_eq!(StoredOffset::from_map(&snapshot.to_map(1)), Some(snapshot));
         assert_eq!(StoredOffset::from_map(&Map::new()), None);
+    }
+
+    #[test]
+    fn gtid_syntax_tells_the_flavours_apart() {
+        assert_eq!(GtidSyntax::of(""), GtidSyntax::None);
+        assert_eq!(GtidSyntax::of("0-1-42,1-2-7"), GtidSyntax::MariaDb);
+        assert_eq!(
+            GtidSyntax::of(
+                "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5,\n7c1de3f2-3fd2-11e6-9cdc-42010af000bc:5-41"
+            ),
+            GtidSyntax::MySql
+        );
+        assert_eq!(GtidSyntax::of("garbage"), GtidSyntax::Unknown);
+    }
+
+    #[test]
+    fn mysql_offsets_round_trip_with_debezium_keys() {
+        let streaming = StoredOffset::Streaming(BinlogPosition {
+            gtids: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7".into(),
+            file: "binlog.000002".into(),
+            pos: 157,
+            skip_events: 1,
+        });
+        let map = streaming.to_map(1);
+        for key in ["gtids", "file", "pos", "event", "ts_sec"] {
+            assert!(map.contains_key(key), "{key} missing from {map:?}");
+        }
+        assert_eq!(StoredOffset::from_map(&map), Some(streaming));
+        // Debezium's own MySQL offset (with its extra keys) reads back.
+        let debezium: Map<String, Value> = serde_json::from_str(
+            r#"{"ts_sec":1700000000,"file":"mysql-bin.000003","pos":154,"row":1,"server_id":223344,
+                "event":2,"gtids":"3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5"}"#,
+        )
+        .unwrap();
+        let Some(StoredOffset::Streaming(position)) = StoredOffset::from_map(&debezium) else {
+            panic!("not a streaming offset");
+        };
+        assert_eq!(position.gtids, "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5");
+        assert_eq!(position.skip_events, 2);
+        assert_eq!(GtidSyntax::of(&position.gtids), GtidSyntax::MySql);
+    }
+
+    #[test]
+    fn an_offset_of_the_other_flavour_is_refused() {
+        let offset = |gtids: &str| {
+            StoredOffset::Streaming(BinlogPosition {
+                gtids: gtids.into(),
+                file: "bin.000001".into(),
+                pos: 4,
+                skip_events: 0,
+            })
+        };
+        let mysql = offset("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5");
+        let mariadb = offset("0-1-42");
+        assert!(check_resumable(&mysql, Flavor::MySql, true).is_ok());
+        assert!(check_resumable(&mariadb, Flavor::MariaDb, false).is_ok());
+        assert!(check_resumable(&offset(""), Flavor::MySql, false).is_ok());
+        let error = check_resumable(&mysql, Flavor::MariaDb, false).unwrap_err();
+        assert!(error.contains("written for a MySQL server"), "{error}");
+        assert!(
+            error.contains("DELETE /connectors/<name>/offsets"),
+            "{error}"
+        );
+        let error = check_resumable(&mariadb, Flavor::MySql, true).unwrap_err();
+        assert!(error.contains("written for a MariaDB server"), "{error}");
+        let error = check_resumable(&mysql, Flavor::MySql, false).unwrap_err();
+        assert!(error.contains("gtid_mode is not ON"), "{error}");
+        assert!(check_resumable(&offset("nonsense"), Flavor::MySql, true).is_err());
     }
 
     #[test]

@@ -36,13 +36,48 @@ pub enum Flavor {
     MySql,
 }
 
+impl Flavor {
+    /// MariaDB always names itself in `VERSION()` (`10.11.6-MariaDB-0+deb12u1`); Oracle
+    /// MySQL and its compatible builds (Percona, RDS) do not.
+    pub fn from_version(version: &str) -> Self {
+        if version.to_ascii_lowercase().contains("mariadb") {
+            Self::MariaDb
+        } else {
+            Self::MySql
+        }
+    }
+}
+
 pub async fn flavor(conn: &mut Conn) -> Flavor {
     let version: Option<String> = conn.query_first("SELECT VERSION()").await.ok().flatten();
-    if version.is_some_and(|v| v.to_ascii_lowercase().contains("mariadb")) {
-        Flavor::MariaDb
-    } else {
-        Flavor::MySql
-    }
+    Flavor::from_version(&version.unwrap_or_default())
+}
+
+/// Whether a MySQL server writes GTIDs for every transaction (`gtid_mode=ON`). Servers
+/// without the variable (before 5.6) have none.
+pub async fn mysql_gtid_mode(conn: &mut Conn) -> bool {
+    let mode: Option<String> = conn
+        .query_first("SELECT @@GLOBAL.gtid_mode")
+        .await
+        .ok()
+        .flatten();
+    mode.is_some_and(|m| m.eq_ignore_ascii_case("ON"))
+}
+
+/// MySQL GTID settings: with `gtid_mode=ON` the connector resumes by GTID set, which is
+/// only safe when every transaction is GTID-safe (`enforce_gtid_consistency=ON`).
+pub fn gtid_problem(gtid_mode: &str, enforce_gtid_consistency: &str) -> Option<Problem> {
+    let on = |v: &str| v.eq_ignore_ascii_case("ON") || v == "1";
+    (on(gtid_mode) && !on(enforce_gtid_consistency)).then(|| {
+        Problem::new(
+            HOSTNAME,
+            format!(
+                "gtid_mode is ON but enforce_gtid_consistency is {enforce_gtid_consistency}; \
+                 CDC by GTID needs enforce_gtid_consistency=ON \
+                 (SET GLOBAL enforce_gtid_consistency=ON, and in the server config)"
+            ),
+        )
+    })
 }
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -115,6 +150,17 @@ pub async fn check(connection: &Connection) -> Vec<Problem> {
             HOSTNAME,
             format!("cannot read the binlog settings: {error}"),
         )),
+    }
+    if flavor(&mut conn).await == Flavor::MySql {
+        let gtid: Result<Option<(String, String)>, _> = conn
+            .query_first("SELECT @@GLOBAL.gtid_mode, @@GLOBAL.enforce_gtid_consistency")
+            .await;
+        // Before MySQL 5.6 neither variable exists: no GTIDs, nothing to check.
+        if let Ok(Some((mode, consistency))) = gtid
+            && let Some(problem) = gtid_problem(&mode, &consistency)
+        {
+            problems.push(problem);
+        }
     }
     let grants: Vec<String> = match conn.query("SHOW GRANTS FOR CURRENT_USER()").await {
         Ok(grants) => grants,
@@ -219,6 +265,33 @@ pub async fn advise_row_metadata(conn: &mut Conn) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flavor_comes_from_the_version_string() {
+        assert_eq!(
+            Flavor::from_version("10.11.6-MariaDB-0+deb12u1-log"),
+            Flavor::MariaDb
+        );
+        assert_eq!(Flavor::from_version("8.0.36"), Flavor::MySql);
+        assert_eq!(Flavor::from_version("5.7.44-log"), Flavor::MySql);
+        assert_eq!(Flavor::from_version("8.0.35-27 Percona"), Flavor::MySql);
+    }
+
+    #[test]
+    fn gtid_mode_on_needs_enforce_gtid_consistency() {
+        assert_eq!(gtid_problem("ON", "ON"), None);
+        assert_eq!(gtid_problem("OFF", "OFF"), None);
+        assert_eq!(gtid_problem("OFF_PERMISSIVE", "WARN"), None);
+        let problem = gtid_problem("ON", "WARN").unwrap();
+        assert_eq!(problem.key, HOSTNAME);
+        assert!(
+            problem
+                .message
+                .contains("SET GLOBAL enforce_gtid_consistency=ON"),
+            "{}",
+            problem.message
+        );
+    }
 
     #[test]
     fn all_privileges_is_enough() {

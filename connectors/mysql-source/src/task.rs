@@ -79,10 +79,14 @@ impl CdcTask {
             .map_err(|p| ConnectError::definite(p.message))?;
         let flavor = preflight::flavor(&mut conn).await;
         preflight::advise_row_metadata(&mut conn).await;
+        let gtid_mode = flavor == Flavor::MySql && preflight::mysql_gtid_mode(&mut conn).await;
         drop(conn);
         let partition = position::partition(&config.topic_prefix);
         let config_prefix = config.topic_prefix.clone();
         let stored = context.offset(&partition).and_then(StoredOffset::from_map);
+        if let Some(stored) = &stored {
+            position::check_resumable(stored, flavor, gtid_mode).map_err(ConnectError::definite)?;
+        }
         let topics = match &config.topic_creation {
             Some(settings) => Some(Topics::new(settings.clone())?),
             None => None,
@@ -193,6 +197,7 @@ impl CdcTask {
             connector: self.connector,
             partition: self.partition.clone(),
             start,
+            flavor: self.flavor,
         });
         self.metrics.connected(true);
         self.phase = Phase::Streaming { receiver, reader };

@@ -9,16 +9,20 @@ use futures::StreamExt;
 use mysql_async::binlog::events::{Event, EventData, RowsEventData};
 use mysql_async::binlog::row::BinlogRow;
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinlogStream, BinlogStreamRequest, Conn};
+use mysql_async::{BinlogStream, Conn};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use crate::SourceError;
 use crate::binlog::gtid::{MARIADB_GTID, MariaGtid};
 use crate::binlog::image;
+use crate::binlog::mysql_gtid::{MySqlGtid, MySqlGtidSet};
+use crate::binlog::request::DumpRequest;
+use crate::binlog::transaction::Transactions;
 use crate::config::CdcConfig;
 use crate::envelope::{self, Change, Operation, SourceInfo};
-use crate::position::{BinlogPosition, GtidState, StoredOffset};
+use crate::position::BinlogPosition;
+use crate::preflight::Flavor;
 use crate::schema::{self, TableSchema};
 
 /// What the reader hands to the task, in binlog order.
@@ -36,6 +40,7 @@ pub struct StreamJob {
     pub connector: &'static str,
     pub partition: Map<String, Value>,
     pub start: BinlogPosition,
+    pub flavor: Flavor,
 }
 
 pub fn spawn(job: StreamJob) -> (mpsc::Receiver<StreamItem>, tokio::task::JoinHandle<()>) {
@@ -44,7 +49,11 @@ pub fn spawn(job: StreamJob) -> (mpsc::Receiver<StreamItem>, tokio::task::JoinHa
     // The binlog reader (tokio names tasks only with tokio_unstable).
     let handle = tokio::spawn(async move {
         let failure = sender.clone();
-        if let Err(error) = Reader::new(job).run(&sender).await {
+        let result = match Reader::new(job) {
+            Ok(reader) => reader.run(&sender).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
             let _ = failure.send(StreamItem::Failed(error)).await;
         }
     });
@@ -56,14 +65,7 @@ type Captured = Option<Arc<(TableSchema, Schema)>>;
 
 struct Reader {
     job: StreamJob,
-    file: String,
-    state: GtidState,
-    /// Position before the current transaction (what a record's offset names).
-    transaction_start: BinlogPosition,
-    transaction_gtid: Option<String>,
-    transaction_events: u64,
-    standalone: bool,
-    skip: u64,
+    transactions: Transactions,
     tables: HashMap<u64, Captured>,
     batch: Vec<SourceRecord>,
 }
@@ -84,22 +86,13 @@ fn purged_message(start: &BinlogPosition, error: &str) -> String {
 }
 
 impl Reader {
-    fn new(job: StreamJob) -> Self {
-        Self {
-            file: job.start.file.clone(),
-            state: GtidState::parse(&job.start.gtids),
-            transaction_start: BinlogPosition {
-                skip_events: 0,
-                ..job.start.clone()
-            },
-            transaction_gtid: None,
-            transaction_events: 0,
-            standalone: false,
-            skip: job.start.skip_events,
+    fn new(job: StreamJob) -> Result<Self, SourceError> {
+        Ok(Self {
+            transactions: Transactions::new(job.flavor, &job.start)?,
             tables: HashMap::new(),
             batch: Vec::new(),
             job,
-        }
+        })
     }
 
     async fn open(&self) -> Result<BinlogStream, SourceError> {
@@ -109,23 +102,30 @@ impl Reader {
             .map_err(|e| SourceError::from_mysql("cannot connect for the binlog stream", &e))?;
         let setup =
             |e: mysql_async::Error| SourceError::from_mysql("cannot prepare the binlog stream", &e);
-        conn.query_drop("SET @mariadb_slave_capability=4")
-            .await
-            .map_err(setup)?;
         let start = &self.job.start;
-        let request = if start.gtids.is_empty() {
-            BinlogStreamRequest::new(config.server_id)
-                .with_filename(start.file.as_bytes())
-                .with_pos(start.pos.max(4))
-        } else {
-            conn.exec_drop("SET @slave_connect_state = ?", (start.gtids.as_str(),))
-                .await
-                .map_err(setup)?;
-            conn.query_drop("SET @slave_gtid_strict_mode = 1")
-                .await
-                .map_err(setup)?;
-            BinlogStreamRequest::new(config.server_id).with_pos(4_u64)
+        let dump = match self.job.flavor {
+            Flavor::MariaDb => {
+                conn.query_drop("SET @mariadb_slave_capability=4")
+                    .await
+                    .map_err(setup)?;
+                if start.gtids.is_empty() {
+                    DumpRequest::file(start)
+                } else {
+                    conn.exec_drop("SET @slave_connect_state = ?", (start.gtids.as_str(),))
+                        .await
+                        .map_err(setup)?;
+                    conn.query_drop("SET @slave_gtid_strict_mode = 1")
+                        .await
+                        .map_err(setup)?;
+                    DumpRequest::File {
+                        file: String::new(),
+                        position: 4,
+                    }
+                }
+            }
+            Flavor::MySql => DumpRequest::mysql(start)?,
         };
+        let request = dump.to_stream_request(config.server_id);
         tracing::info!(
             gtids = start.gtids,
             file = start.file,
@@ -195,48 +195,13 @@ impl Reader {
             .map_err(|_| SourceError::transient("the task stopped"))
     }
 
-    fn commit(&mut self, end_pos: u64) {
-        if let Some(gtid) = self.transaction_gtid.take() {
-            let parts: Vec<u64> = gtid.split('-').filter_map(|p| p.parse().ok()).collect();
-            if let [domain, server, sequence] = parts[..] {
-                self.state.apply(
-                    u32::try_from(domain).unwrap_or(0),
-                    u32::try_from(server).unwrap_or(0),
-                    sequence,
-                );
-            }
-        }
-        self.transaction_start = BinlogPosition {
-            gtids: self.state.to_string(),
-            file: self.file.clone(),
-            pos: end_pos,
-            skip_events: 0,
-        };
-        self.transaction_events = 0;
-        self.standalone = false;
-        self.skip = 0;
-    }
-
-    fn offset(&self) -> Map<String, Value> {
-        let mut position = self.transaction_start.clone();
-        position.skip_events = self.transaction_events;
-        StoredOffset::Streaming(position).to_map(0)
-    }
-
     fn info(&self, event: &Event, row: u32) -> SourceInfo {
-        let header = event.header();
-        SourceInfo {
-            connector: self.job.connector,
-            name: self.job.config.topic_prefix.clone(),
-            ts_ms: i64::from(header.timestamp()) * 1000,
-            snapshot: "false",
-            server_id: header.server_id(),
-            gtid: self.transaction_gtid.clone(),
-            file: self.file.clone(),
-            pos: self.transaction_start.pos,
+        self.transactions.source_info(
+            self.job.connector,
+            &self.job.config.topic_prefix,
+            &event.header(),
             row,
-            thread: None,
-        }
+        )
     }
 
     async fn handle(
@@ -248,18 +213,10 @@ impl Reader {
     ) -> Result<(), SourceError> {
         let header = event.header();
         let end_pos = u64::from(header.log_pos());
+        let start_pos = end_pos.saturating_sub(u64::from(header.event_size()));
         if header.event_type_raw() == MARIADB_GTID {
             if let Some(gtid) = MariaGtid::parse(event.data(), header.server_id()) {
-                let start = end_pos.saturating_sub(u64::from(header.event_size()));
-                self.transaction_start = BinlogPosition {
-                    gtids: self.state.to_string(),
-                    file: self.file.clone(),
-                    pos: start,
-                    skip_events: 0,
-                };
-                self.transaction_gtid = Some(gtid.to_string());
-                self.transaction_events = 0;
-                self.standalone = gtid.standalone;
+                self.transactions.on_mariadb_gtid(gtid, start_pos);
             }
             return Ok(());
         }
@@ -273,28 +230,32 @@ impl Reader {
             }
         };
         match data {
-            EventData::RotateEvent(rotate) => {
-                self.file = rotate.name().into_owned();
-                if !rotate.is_fake() || self.transaction_start.file.is_empty() {
-                    self.transaction_start.file = self.file.clone();
-                    self.transaction_start.pos = rotate.position();
-                }
+            EventData::RotateEvent(rotate) => self.transactions.on_rotate(
+                rotate.name().into_owned(),
+                rotate.position(),
+                rotate.is_fake(),
+            ),
+            EventData::GtidEvent(gtid) if self.job.flavor == Flavor::MySql => {
+                self.transactions
+                    .on_mysql_gtid(MySqlGtid::from_event(&gtid), start_pos);
             }
-            EventData::XidEvent(_) => self.commit(end_pos),
+            EventData::PreviousGtidsEvent(previous) if self.job.flavor == Flavor::MySql => {
+                self.transactions
+                    .on_previous_gtids(MySqlGtidSet::from_previous(&previous));
+            }
+            EventData::XidEvent(_) => self.transactions.commit(end_pos),
             EventData::QueryEvent(query) => {
                 let text = query.query().trim().to_owned();
                 let upper = text.to_ascii_uppercase();
                 if upper == "BEGIN" {
-                    if self.transaction_gtid.is_none() {
-                        self.transaction_events = 0;
-                    }
+                    self.transactions.on_begin();
                 } else if upper == "COMMIT" || upper.starts_with("XA COMMIT") {
-                    self.commit(end_pos);
+                    self.transactions.commit(end_pos);
                 } else {
                     let database = query.schema().into_owned();
                     self.ddl(event, &database, &text, sender).await?;
-                    if self.standalone || self.transaction_gtid.is_none() {
-                        self.commit(end_pos);
+                    if self.transactions.statement_ends_transaction() {
+                        self.transactions.commit(end_pos);
                     }
                 }
             }
@@ -399,13 +360,11 @@ impl Reader {
                 before: decode(before)?,
                 after: decode(after)?,
             };
-            self.transaction_events += 1;
-            if self.skip > 0 {
-                self.skip -= 1;
+            if !self.transactions.next_change() {
                 continue;
             }
             let info = self.info(event, u32::try_from(row_index).unwrap_or(0));
-            let offset = self.offset();
+            let offset = self.transactions.offset();
             self.batch.extend(envelope::records(
                 table,
                 envelope_schema,
@@ -433,7 +392,7 @@ impl Reader {
             return Ok(());
         }
         let info = self.info(event, 0);
-        let offset = self.offset();
+        let offset = self.transactions.offset();
         if config.history_topic.is_some() {
             self.flush(sender).await?;
             let mut source = Map::new();

@@ -6,7 +6,16 @@ use mysql_async::prelude::Queryable;
 use crate::SourceError;
 use crate::config::{CdcConfig, LockingMode};
 use crate::position::BinlogPosition;
-use crate::preflight::Flavor;
+use crate::preflight::{self, Flavor};
+
+/// MySQL's executed GTID set, one line (the server separates items with `,\n`).
+async fn executed_gtids(conn: &mut Conn) -> Result<String, SourceError> {
+    let gtids: Option<String> = conn
+        .query_first("SELECT @@GLOBAL.gtid_executed")
+        .await
+        .map_err(sql("cannot read gtid_executed"))?;
+    Ok(gtids.unwrap_or_default().replace(['\n', '\r'], ""))
+}
 
 fn sql(context: &'static str) -> impl Fn(mysql_async::Error) -> SourceError {
     move |e| SourceError::from_mysql(context, &e)
@@ -54,6 +63,7 @@ pub async fn begin(
             }
         }
         Flavor::MySql => {
+            let gtid_mode = preflight::mysql_gtid_mode(&mut conn).await;
             let lock = config.locking_mode == LockingMode::Minimal;
             if lock {
                 conn.query_drop("FLUSH TABLES WITH READ LOCK")
@@ -63,6 +73,13 @@ pub async fn begin(
             conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
                 .await
                 .map_err(sql("cannot start the snapshot transaction"))?;
+            // Under the lock (or, without it, before the position: a transaction committed
+            // in between is then streamed again rather than lost).
+            let gtids = if gtid_mode {
+                executed_gtids(&mut conn).await?
+            } else {
+                String::new()
+            };
             let status: Option<mysql_async::Row> = conn
                 .query_first("SHOW MASTER STATUS")
                 .await
@@ -74,7 +91,7 @@ pub async fn begin(
             }
             let status = status.ok_or_else(|| SourceError::definite("the binary log is off"))?;
             BinlogPosition {
-                gtids: String::new(),
+                gtids,
                 file: status.get::<String, _>(0).unwrap_or_default(),
                 pos: status.get::<u64, _>(1).unwrap_or(4),
                 skip_events: 0,
@@ -98,6 +115,13 @@ pub async fn current_position(
     let mut conn = Conn::new(config.connection.opts())
         .await
         .map_err(sql("cannot connect"))?;
+    // MySQL: the GTID set before the position, so a transaction committed in between is
+    // streamed rather than skipped.
+    let mysql_gtids = if flavor == Flavor::MySql && preflight::mysql_gtid_mode(&mut conn).await {
+        executed_gtids(&mut conn).await?
+    } else {
+        String::new()
+    };
     let status: Option<mysql_async::Row> = conn
         .query_first("SHOW MASTER STATUS")
         .await
@@ -112,7 +136,7 @@ pub async fn current_position(
             .flatten()
             .unwrap_or_default()
     } else {
-        String::new()
+        mysql_gtids
     };
     let _ = conn.disconnect().await;
     Ok(BinlogPosition {
