@@ -13,29 +13,32 @@ use serde_json::json;
 use crate::connect_support::{ClusterNames, call, wait_for, wait_for_state};
 use crate::mysql_common::{cdc_config, connect, exec, read_topic, shared, start_worker};
 
-#[tokio::test]
-async fn rows_from_before_a_dropped_column_keep_their_columns() {
-    let url = Services::from_env().mysql_url;
-    let mut conn = shared().await;
-    let database = unique_name("cdc_history");
-    exec(&mut conn, &format!("CREATE DATABASE `{database}`")).await;
+/// A three-column table with row 1 streamed by a connector that is then stopped, plus the
+/// row written while no worker runs (2, 'n2', 'second') and the DROP of its middle column:
+/// the next worker resumes behind the DROP. Returns the topic.
+async fn row_then_drop_while_stopped(
+    conn: &mut sqlx::MySqlConnection,
+    url: &str,
+    database: &str,
+    names: &ClusterNames,
+) -> String {
+    exec(conn, &format!("CREATE DATABASE `{database}`")).await;
     exec(
-        &mut conn,
+        conn,
         &format!(
             "CREATE TABLE `{database}`.items (id INT PRIMARY KEY, note VARCHAR(32), name VARCHAR(32))"
         ),
     )
     .await;
     exec(
-        &mut conn,
+        conn,
         &format!("INSERT INTO `{database}`.items VALUES (1, 'n1', 'first')"),
     )
     .await;
-    let names = ClusterNames::unique();
     let prefix = unique_name("cdc_history");
     let topic = format!("{prefix}.{database}.items");
-    let worker = start_worker(&names).await;
-    let body = json!({"name": "cdc", "config": cdc_config(&url, &prefix, &database)});
+    let worker = start_worker(names).await;
+    let body = json!({"name": "cdc", "config": cdc_config(url, &prefix, database)});
     let (status, answer) = call(Method::POST, &worker.url("/connectors"), Some(body)).await;
     assert_eq!(status, 201, "{answer}");
     wait_for_state(&worker, "cdc", "RUNNING", 1).await;
@@ -47,18 +50,26 @@ async fn rows_from_before_a_dropped_column_keep_their_columns() {
     )
     .await;
     worker.stop().await;
-
-    // While no worker runs: a row with three columns, then the middle column goes.
     exec(
-        &mut conn,
+        conn,
         &format!("INSERT INTO `{database}`.items VALUES (2, 'n2', 'second')"),
     )
     .await;
     exec(
-        &mut conn,
+        conn,
         &format!("ALTER TABLE `{database}`.items DROP COLUMN note"),
     )
     .await;
+    topic
+}
+
+#[tokio::test]
+async fn rows_from_before_a_dropped_column_keep_their_columns() {
+    let url = Services::from_env().mysql_url;
+    let mut conn = shared().await;
+    let database = unique_name("cdc_history");
+    let names = ClusterNames::unique();
+    let topic = row_then_drop_while_stopped(&mut conn, &url, &database, &names).await;
     exec(
         &mut conn,
         &format!("INSERT INTO `{database}`.items VALUES (3, 'third')"),
@@ -99,46 +110,8 @@ async fn unnamed_columns_behind_a_drop_fail_the_task_instead_of_shifting_values(
     let mut conn = connect(&server.url()).await;
     exec(&mut conn, "SET GLOBAL binlog_row_metadata = 'MINIMAL'").await;
     let database = unique_name("cdc_minimal");
-    exec(&mut conn, &format!("CREATE DATABASE `{database}`")).await;
-    exec(
-        &mut conn,
-        &format!(
-            "CREATE TABLE `{database}`.items (id INT PRIMARY KEY, note VARCHAR(32), name VARCHAR(32))"
-        ),
-    )
-    .await;
-    exec(
-        &mut conn,
-        &format!("INSERT INTO `{database}`.items VALUES (1, 'n1', 'first')"),
-    )
-    .await;
     let names = ClusterNames::unique();
-    let prefix = unique_name("cdc_minimal");
-    let topic = format!("{prefix}.{database}.items");
-    let worker = start_worker(&names).await;
-    let body = json!({"name": "cdc", "config": cdc_config(&server.url(), &prefix, &database)});
-    let (status, answer) = call(Method::POST, &worker.url("/connectors"), Some(body)).await;
-    assert_eq!(status, 201, "{answer}");
-    wait_for_state(&worker, "cdc", "RUNNING", 1).await;
-    read_topic(
-        &topic,
-        Duration::from_secs(60),
-        Duration::ZERO,
-        Some(&|seen| seen.iter().any(|(_, v)| v["after"]["id"] == 1)),
-    )
-    .await;
-    worker.stop().await;
-
-    exec(
-        &mut conn,
-        &format!("INSERT INTO `{database}`.items VALUES (2, 'n2', 'second')"),
-    )
-    .await;
-    exec(
-        &mut conn,
-        &format!("ALTER TABLE `{database}`.items DROP COLUMN note"),
-    )
-    .await;
+    let topic = row_then_drop_while_stopped(&mut conn, &server.url(), &database, &names).await;
 
     let worker = start_worker(&names).await;
     let status = wait_for(

@@ -42,6 +42,17 @@ pub(crate) async fn check_cluster(
     Ok(actual)
 }
 
+/// The cluster's id (404 for another cluster) and the base URL of its resources.
+pub(crate) async fn cluster_base(
+    state: &BridgeState,
+    cluster_id: &str,
+    headers: &HeaderMap,
+) -> Result<(String, String), ApiError> {
+    let cluster_id = check_cluster(state, cluster_id).await?;
+    let base = cluster_url(headers, &cluster_id);
+    Ok((cluster_id, base))
+}
+
 pub(crate) fn metadata(self_url: String, resource_name: String) -> Value {
     json!({ "self": Value::String(self_url), "resource_name": Value::String(resource_name) })
 }

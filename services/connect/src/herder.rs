@@ -567,7 +567,12 @@ pub async fn offsets(runtime: &Runtime, name: &str) -> Result<Vec<ConnectorOffse
         },
     )
     .await
-    .map_err(|_| RestError::new(StatusCode::INTERNAL_SERVER_ERROR, "offset lookup failed"))?
+    .map_err(|e| {
+        RestError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("offset lookup failed: {e}"),
+        )
+    })?
     .map_err(|e| RestError::from(broker_core::BrokerError::kafka("sink offset lookup", e)))?;
     Ok(offsets)
 }
@@ -620,7 +625,12 @@ pub async fn alter_offsets(
         consumer.commit(&list, rdkafka::consumer::CommitMode::Sync)
     })
     .await
-    .map_err(|_| RestError::new(StatusCode::INTERNAL_SERVER_ERROR, "offset commit failed"))?
+    .map_err(|e| {
+        RestError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("offset commit failed: {e}"),
+        )
+    })?
     .map_err(|e| RestError::from(broker_core::BrokerError::kafka("sink offset alter", e)))?;
     Ok("The Connect framework-managed offsets for this connector have been altered successfully. However, if this connector manages offsets externally, they will need to be manually altered in the system that the connector uses.".to_owned())
 }

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::topics::{admin_error, admin_options};
-use super::{check_cluster, cluster_url, metadata};
+use super::{check_cluster, cluster_base, metadata};
 use crate::authz::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, V3Json};
@@ -316,8 +316,7 @@ pub(crate) async fn list_topic_configs(
     ApiPath((cluster_id, topic)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let cluster_id = check_cluster(&state, &cluster_id).await?;
-    let base = cluster_url(&headers, &cluster_id);
+    let (cluster_id, base) = cluster_base(&state, &cluster_id, &headers).await?;
     let data: Vec<Value> = describe(&state, &topic)
         .await?
         .iter()
@@ -340,8 +339,7 @@ pub(crate) async fn list_all_topic_configs(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let cluster_id = check_cluster(&state, &cluster_id).await?;
-    let base = cluster_url(&headers, &cluster_id);
+    let (cluster_id, base) = cluster_base(&state, &cluster_id, &headers).await?;
     let mut topics: Vec<String> = state
         .inspector()
         .metadata(None)
@@ -393,8 +391,7 @@ pub(crate) async fn get_topic_config(
     ApiPath((cluster_id, topic, name)): ApiPath<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let cluster_id = check_cluster(&state, &cluster_id).await?;
-    let base = cluster_url(&headers, &cluster_id);
+    let (cluster_id, base) = cluster_base(&state, &cluster_id, &headers).await?;
     let entries = describe(&state, &topic).await?;
     let entry = entries.iter().find(|e| e.name == name).ok_or_else(|| {
         ApiError::plain(

@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use broker_core::metadata::{BrokerInfo, PartitionInfo};
 use serde_json::{Value, json};
 
-use super::{check_cluster, cluster_url, metadata, related};
+use super::{cluster_base, metadata, related};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::state::BridgeState;
@@ -93,8 +93,7 @@ pub(crate) async fn list_partitions(
     ApiPath((cluster_id, topic)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let cluster_id = check_cluster(&state, &cluster_id).await?;
-    let base = cluster_url(&headers, &cluster_id);
+    let (cluster_id, base) = cluster_base(&state, &cluster_id, &headers).await?;
     let mut info = state
         .topic(&topic)
         .await
@@ -122,8 +121,7 @@ pub(crate) async fn get_partition(
     ApiPath((cluster_id, topic, partition)): ApiPath<(String, String, i32)>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let cluster_id = check_cluster(&state, &cluster_id).await?;
-    let base = cluster_url(&headers, &cluster_id);
+    let (cluster_id, base) = cluster_base(&state, &cluster_id, &headers).await?;
     let info = partition_of(&state, &topic, partition).await?;
     Ok(axum::Json(partition_data(
         &base,
@@ -143,8 +141,7 @@ pub(crate) async fn list_replicas(
     ApiPath((cluster_id, topic, partition)): ApiPath<(String, String, i32)>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let cluster_id = check_cluster(&state, &cluster_id).await?;
-    let base = cluster_url(&headers, &cluster_id);
+    let (cluster_id, base) = cluster_base(&state, &cluster_id, &headers).await?;
     let info = partition_of(&state, &topic, partition).await?;
     let data: Vec<Value> = info
         .replicas
@@ -169,8 +166,7 @@ pub(crate) async fn get_replica(
     ApiPath((cluster_id, topic, partition, broker)): ApiPath<(String, String, i32, i32)>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let cluster_id = check_cluster(&state, &cluster_id).await?;
-    let base = cluster_url(&headers, &cluster_id);
+    let (cluster_id, base) = cluster_base(&state, &cluster_id, &headers).await?;
     let info = partition_of(&state, &topic, partition).await?;
     if !info.replicas.contains(&broker) {
         return Err(ApiError::plain(
@@ -196,8 +192,7 @@ pub(crate) async fn list_brokers(
     ApiPath(cluster_id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let cluster_id = check_cluster(&state, &cluster_id).await?;
-    let base = cluster_url(&headers, &cluster_id);
+    let (cluster_id, base) = cluster_base(&state, &cluster_id, &headers).await?;
     let mut brokers = state.inspector().metadata(None).await?.brokers;
     brokers.sort_by_key(|b| b.id);
     let data: Vec<Value> = brokers
@@ -221,8 +216,7 @@ pub(crate) async fn get_broker(
     ApiPath((cluster_id, broker)): ApiPath<(String, i32)>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let cluster_id = check_cluster(&state, &cluster_id).await?;
-    let base = cluster_url(&headers, &cluster_id);
+    let (cluster_id, base) = cluster_base(&state, &cluster_id, &headers).await?;
     let brokers = state.inspector().metadata(None).await?.brokers;
     let found = brokers.iter().find(|b| b.id == broker).ok_or_else(|| {
         ApiError::plain(

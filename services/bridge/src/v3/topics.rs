@@ -169,6 +169,9 @@ pub(crate) async fn create_topic(
             return Err(admin_error(&topic, code));
         }
     }
+    if !request.validate_only {
+        await_metadata(&state, name, usize::try_from(partitions).unwrap_or(1)).await;
+    }
     let url = format!("{}/topics/{name}", cluster_url(&headers, &cluster_id));
     Ok((
         StatusCode::CREATED,
@@ -184,6 +187,24 @@ pub(crate) async fn create_topic(
             "configs": related(format!("{url}/configs")),
         })),
     ))
+}
+
+/// Waits (at most 5 s) until metadata shows `topic` with `partitions` partitions: brokers
+/// learn of a new topic or partition from the metadata log a moment after the admin
+/// request answers, and a client's next request (describe, produce) must find it.
+async fn await_metadata(state: &BridgeState, topic: &str, partitions: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        state.forget_topic(topic);
+        let visible = state
+            .topic(topic)
+            .await
+            .is_ok_and(|info| info.partitions.len() >= partitions);
+        if visible || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Describe a topic.
@@ -241,10 +262,10 @@ pub(crate) async fn update_partition_count(
                 return Err(admin_error(&topic, code));
             }
         }
-        state.forget_topic(&topic);
+        await_metadata(&state, &topic, wanted).await;
     }
-    // Metadata can lag the controller for a moment after CreatePartitions: answer with
-    // the count that was asked for and acknowledged rather than a stale one.
+    // Should metadata still lag after the wait, answer with the count that was asked for
+    // and acknowledged rather than a stale one.
     let info = state
         .topic(&topic)
         .await
