@@ -3,7 +3,7 @@
 //! minutes. Prints each figure and the ratios measured in the same run.
 //!
 //! The bridge runs as its own process, the release `kafka-gateway bridge` binary next to
-//! this one (build it with `cargo build --release -p kafka-gateway`, or point
+//! this one (build it with `cargo build --release -p gateway`, or point
 //! `KAFKA_GATEWAY_BIN` at it), so the RSS printed is the gateway's alone; this process is
 //! only the load generator and the native clients. `BENCH_BRIDGE_LINGER_MS` sets the
 //! bridge's `[bridge.producer] linger_ms` (unset: the bridge's default), and
@@ -101,7 +101,7 @@ impl Gateway {
             Ok(sibling)
         } else {
             Err(format!(
-                "{} not found: build it first with `cargo build --release -p kafka-gateway` \
+                "{} not found: build it first with `cargo build --release -p gateway` \
                  (same CARGO_TARGET_DIR), or set KAFKA_GATEWAY_BIN",
                 sibling.display()
             )
@@ -260,7 +260,7 @@ pub(crate) async fn run() -> BenchResult<()> {
         "kafka-gateway bridge (pid {}) on {base}, cluster A at {bootstrap}, linger.ms {}, {} at start",
         gateway.child.id(),
         std::env::var("BENCH_BRIDGE_LINGER_MS")
-            .unwrap_or_else(|_| format!("{} (default)", gateway_bridge::DEFAULT_LINGER_MS)),
+            .unwrap_or_else(|_| format!("{} (default)", bridge::DEFAULT_LINGER_MS)),
         gateway.memory()
     );
     let result = measure(&clients, &http, &gateway).await;

@@ -351,8 +351,8 @@ fn process_usage(pid: u32) -> (f64, f64) {
 
 /// Child role: this gateway's mirror on a properties file, until killed.
 async fn child_gateway(properties: String) -> BenchResult<()> {
-    let config = gateway_mirror::load_properties(&properties)?;
-    gateway_mirror::run(config, MetricsRegistry::new(), Shutdown::new()).await?;
+    let config = mirror::load_properties(&properties)?;
+    mirror::run(config, MetricsRegistry::new(), Shutdown::new()).await?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::{ClusterConfig, KafkaClients, Shutdown};
 use connect_api::ConnectorPlugin;
-use gateway_connect::{ConnectConfig, Worker, builtin_plugins};
+use connect::{ConnectConfig, Worker, builtin_plugins};
 use mysql_async::prelude::Queryable;
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -158,9 +158,9 @@ pub(crate) async fn run(args: Vec<String>) -> BenchResult<()> {
         config_storage_topic: format!("bench_mysql_configs_{run}"),
         offset_storage_topic: format!("bench_mysql_offsets_{run}"),
         status_storage_topic: format!("bench_mysql_status_{run}"),
-        http: gateway_edge::ListenerConfig {
+        http: edge::ListenerConfig {
             listen: Some("127.0.0.1:0".to_owned()),
-            ..gateway_edge::ListenerConfig::default()
+            ..edge::ListenerConfig::default()
         },
         ..ConnectConfig::default()
     }

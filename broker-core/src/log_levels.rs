@@ -3,9 +3,9 @@
 //! The process's tracing filter is built from the start-up filter (`RUST_LOG` or the
 //! config) plus one directive per logger set here; setting a level rebuilds the filter and
 //! swaps it in through a reload handle, without a restart. Java logger names that users
-//! know map to the gateway's own targets (`org.apache.kafka.connect` → `gateway_connect`,
+//! know map to the gateway's own targets (`org.apache.kafka.connect` → `connect`,
 //! `io.debezium` → `mysql_source`, …); any other name is taken as a tracing target
-//! (`gateway_connect::worker::sink`). `root` is the default level.
+//! (`connect::worker::sink`). `root` is the default level.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -15,8 +15,8 @@ use tracing_subscriber::reload::Handle;
 
 /// Java logger name prefixes → the gateway targets they stand for.
 const ALIASES: &[(&str, &str)] = &[
-    ("org.apache.kafka.connect", "gateway_connect"),
-    ("org.apache.kafka.connect.mirror", "gateway_mirror"),
+    ("org.apache.kafka.connect", "connect"),
+    ("org.apache.kafka.connect.mirror", "mirror"),
     ("io.debezium", "mysql_source"),
     ("io.confluent.connect.jdbc", "mysql_source"),
     ("io.confluent.connect.elasticsearch", "elasticsearch_sink"),
@@ -170,15 +170,15 @@ mod tests {
 
     #[test]
     fn java_names_map_to_gateway_targets() {
-        assert_eq!(target_of("org.apache.kafka.connect"), "gateway_connect");
+        assert_eq!(target_of("org.apache.kafka.connect"), "connect");
         assert_eq!(
             target_of("org.apache.kafka.connect.mirror.MirrorSourceTask"),
-            "gateway_mirror"
+            "mirror"
         );
         assert_eq!(target_of("io.debezium.connector.mysql"), "mysql_source");
         assert_eq!(
-            target_of("gateway_connect::worker::sink"),
-            "gateway_connect::worker::sink"
+            target_of("connect::worker::sink"),
+            "connect::worker::sink"
         );
     }
 
@@ -217,8 +217,8 @@ mod tests {
     fn a_name_the_filter_refuses_changes_nothing() {
         assert!(set("bad name [with spaces", "DEBUG", 1).is_err());
         assert!(get("bad name [with spaces").is_none());
-        assert!(set("gateway_connect::worker", "DEBUG", 2).is_ok());
-        assert_eq!(get("gateway_connect::worker").unwrap().level, "DEBUG");
+        assert!(set("connect::worker", "DEBUG", 2).is_ok());
+        assert_eq!(get("connect::worker").unwrap().level, "DEBUG");
     }
 
     #[test]

@@ -8,10 +8,10 @@ use broker_core::telemetry::LogFormat;
 use broker_core::{ClusterConfig, ConfigError, ValidatedCluster};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use gateway_bridge::{BridgeConfig, ValidatedBridge};
-use gateway_connect::{ConnectConfig, ValidatedConnect};
-use gateway_metrics::{MetricsConfig, ValidatedMetrics};
-use gateway_mirror::MirrorConfig;
+use bridge::{BridgeConfig, ValidatedBridge};
+use connect::{ConnectConfig, ValidatedConnect};
+use metrics::{MetricsConfig, ValidatedMetrics};
+use mirror::MirrorConfig;
 use serde::{Deserialize, Serialize};
 
 /// Prefix of the environment variables that override the file.
@@ -38,7 +38,7 @@ pub(crate) struct GatewayConfig {
 pub(crate) struct TelemetryConfig {
     #[serde(default)]
     pub(crate) log_format: LogFormat,
-    /// A tracing filter such as `info` or `info,gateway_bridge=debug`; `RUST_LOG` wins.
+    /// A tracing filter such as `info` or `info,bridge=debug`; `RUST_LOG` wins.
     #[serde(default = "default_log_level")]
     pub(crate) log_level: String,
 }

@@ -1,10 +1,10 @@
 //! `kafka-gateway doctor`: flags in, report out. The checks themselves live in
-//! [`gateway_metrics::doctor`] so that tests run exactly what operators run.
+//! the `doctor` crate so that tests run exactly what operators run.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use gateway_metrics::doctor::{DoctorOptions, diagnose};
+use ::doctor::{DoctorOptions, diagnose};
 
 use crate::cli::DoctorArgs;
 

@@ -5,8 +5,8 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use gateway_edge::security::tokens::token_digest;
-use gateway_edge::security::users::hash_password;
+use edge::security::tokens::token_digest;
+use edge::security::users::hash_password;
 
 /// The first line of stdin, without its line ending.
 fn read_secret(what: &str) -> Result<String, String> {

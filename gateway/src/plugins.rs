@@ -2,7 +2,7 @@
 //! this is the one place that lists them.
 
 use connect_api::ConnectorPlugin;
-use gateway_connect::{PluginRegistry, builtin_plugins};
+use connect::{PluginRegistry, builtin_plugins};
 
 pub(crate) fn all() -> PluginRegistry {
     builtin_plugins()

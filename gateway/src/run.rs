@@ -81,13 +81,13 @@ pub(crate) async fn run_mirror(args: &MirrorArgs) -> Result<(), GatewayError> {
         Some(MirrorAction::Translate { config, group }) => {
             let mirror = load_mirror(config)?;
             telemetry::init_tracing(telemetry::LogFormat::Text, "warn");
-            let translated = gateway_mirror::translate(&mirror, group)
+            let translated = mirror::translate(&mirror, group)
                 .await
                 .map_err(|error| GatewayError::Service {
                     service: "mirror",
                     message: error.to_string(),
                 })?;
-            print!("{}", gateway_mirror::render_table(&translated));
+            print!("{}", mirror::render_table(&translated));
             Ok(())
         }
         None => {
@@ -100,7 +100,7 @@ pub(crate) async fn run_mirror(args: &MirrorArgs) -> Result<(), GatewayError> {
             telemetry::init_tracing(telemetry::LogFormat::Text, "info");
             let shutdown = Shutdown::new();
             shutdown.trigger_on_signals();
-            gateway_mirror::run(mirror, MetricsRegistry::new(), shutdown)
+            mirror::run(mirror, MetricsRegistry::new(), shutdown)
                 .await
                 .map_err(|error| GatewayError::Service {
                     service: "mirror",
@@ -110,14 +110,14 @@ pub(crate) async fn run_mirror(args: &MirrorArgs) -> Result<(), GatewayError> {
     }
 }
 
-fn load_mirror(path: &std::path::Path) -> Result<gateway_mirror::ValidatedMirror, GatewayError> {
-    gateway_mirror::load_properties(path).map_err(mirror_config_error)
+fn load_mirror(path: &std::path::Path) -> Result<mirror::ValidatedMirror, GatewayError> {
+    mirror::load_properties(path).map_err(mirror_config_error)
 }
 
 /// Config and file errors are the operator's to fix (exit 2); others are runtime failures.
-fn mirror_config_error(error: gateway_mirror::MirrorError) -> GatewayError {
+fn mirror_config_error(error: mirror::MirrorError) -> GatewayError {
     match error {
-        gateway_mirror::MirrorError::Config(_) | gateway_mirror::MirrorError::Io { .. } => {
+        mirror::MirrorError::Config(_) | mirror::MirrorError::Io { .. } => {
             GatewayError::MirrorConfig(error.to_string())
         }
         other => GatewayError::Service {
@@ -180,7 +180,7 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
         let registry = registry.clone();
         let shutdown = shutdown.child();
         services.spawn(async move {
-            let result = gateway_bridge::run(bridge, clients, registry, shutdown).await;
+            let result = bridge::run(bridge, clients, registry, shutdown).await;
             ("bridge", result.map_err(|e| e.to_string()))
         });
     }
@@ -190,7 +190,7 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
         let registry = registry.clone();
         let shutdown = shutdown.child();
         services.spawn(async move {
-            let result = gateway_connect::run_with_plugins(
+            let result = connect::run_with_plugins(
                 connect,
                 clients,
                 plugins::all(),
@@ -207,7 +207,7 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
         let registry = registry.clone();
         let shutdown = shutdown.child();
         services.spawn(async move {
-            let result = gateway_mirror::run(mirror, registry, shutdown).await;
+            let result = mirror::run(mirror, registry, shutdown).await;
             ("mirror", result.map_err(|e| e.to_string()))
         });
     }
@@ -217,7 +217,7 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
         let clients = clients.clone();
         let shutdown = shutdown.child();
         services.spawn(async move {
-            let result = gateway_metrics::run(metrics, clients, registry, shutdown).await;
+            let result = metrics::run(metrics, clients, registry, shutdown).await;
             ("metrics", result.map_err(|e| e.to_string()))
         });
     }

@@ -5,8 +5,8 @@
 
 use std::process::Command;
 
-use integration_tests::Services;
-use integration_tests::process::gateway_binary;
+use tests::Services;
+use tests::process::gateway_binary;
 
 #[test]
 fn schemathesis_finds_no_server_error_and_no_schema_violation() {

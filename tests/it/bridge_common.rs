@@ -5,9 +5,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use broker_core::KafkaClients;
-use gateway_bridge::{BridgeConfig, BridgeState, Flavor, router};
+use bridge::{BridgeConfig, BridgeState, Flavor, router};
 use http_body_util::BodyExt;
-use integration_tests::{Services, kafka_clients};
+use tests::{Services, kafka_clients};
 use serde_json::Value;
 use tower::ServiceExt;
 

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use gateway_bridge::{BridgeConfig, Flavor};
-use integration_tests::{create_topic, unique_name};
+use bridge::{BridgeConfig, Flavor};
+use tests::{create_topic, unique_name};
 use serde_json::{Value, json};
 
 use crate::bridge_common::{BINARY, Bridge, JSON, TEXT, V2, b64, unb64};

@@ -10,8 +10,8 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use broker_core::Shutdown;
 use futures::StreamExt as _;
-use gateway_bridge::{BridgeConfig, Flavor, ProducerConfig};
-use integration_tests::{Services, create_topic, http_client, kafka_clients, unique_name};
+use bridge::{BridgeConfig, Flavor, ProducerConfig};
+use tests::{Services, create_topic, http_client, kafka_clients, unique_name};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::{Value, json};
@@ -145,7 +145,7 @@ async fn graceful_shutdown_finishes_in_flight_flushes_and_closes_consumers() {
     let validated = config.validate("bridge").expect("valid config");
     let deadline = validated.listener.shutdown_deadline;
     let shutdown = Shutdown::new();
-    let server = tokio::spawn(gateway_bridge::run(
+    let server = tokio::spawn(bridge::run(
         validated,
         clients.clone(),
         broker_core::telemetry::MetricsRegistry::new(),

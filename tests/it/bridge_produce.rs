@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use futures::StreamExt;
-use gateway_bridge::Flavor;
-use integration_tests::{create_topic, unique_name};
+use bridge::Flavor;
+use tests::{create_topic, unique_name};
 use rdkafka::consumer::Consumer;
 use rdkafka::message::{Headers, OwnedMessage};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -306,7 +306,7 @@ async fn produce_errors_are_clear_4xx_in_each_flavor() {
 
 #[tokio::test]
 async fn oversize_body_is_413_in_the_error_body() {
-    let mut config = gateway_bridge::BridgeConfig::default();
+    let mut config = bridge::BridgeConfig::default();
     config.http.max_body_bytes = 1024;
     let bridge = Bridge::with_config(config).await;
     let topic = unique_name("bridge_big");

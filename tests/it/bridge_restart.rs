@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use futures::StreamExt as _;
-use gateway_bridge::{BridgeConfig, ProducerConfig};
-use integration_tests::throwaway_broker::ThrowawayBroker;
-use integration_tests::{create_topic, unique_name};
+use bridge::{BridgeConfig, ProducerConfig};
+use tests::throwaway_broker::ThrowawayBroker;
+use tests::{create_topic, unique_name};
 use rdkafka::consumer::Consumer;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::json;

@@ -1,8 +1,8 @@
 //! Topic metadata, brokers, status routes and OpenAPI through the bridge's HTTP layer.
 
 use axum::http::{Method, StatusCode};
-use gateway_bridge::Flavor;
-use integration_tests::{create_topic, unique_name};
+use bridge::Flavor;
+use tests::{create_topic, unique_name};
 use serde_json::json;
 
 use crate::bridge_common::{Bridge, TEXT};

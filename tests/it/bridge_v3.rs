@@ -2,8 +2,8 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use gateway_bridge::Flavor;
-use integration_tests::{create_topic, unique_name};
+use bridge::Flavor;
+use tests::{create_topic, unique_name};
 use serde_json::{Value, json};
 
 use crate::bridge_common::{Bridge, TEXT, V2};

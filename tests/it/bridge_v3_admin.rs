@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
-use gateway_bridge::Flavor;
-use integration_tests::{create_topic, unique_name};
+use bridge::Flavor;
+use tests::{create_topic, unique_name};
 use serde_json::{Value, json};
 
 use crate::bridge_common::{Bridge, Reply, TEXT, V2};

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use integration_tests::{create_topic, unique_name};
+use tests::{create_topic, unique_name};
 use rdkafka::Message;
 use rdkafka::admin::{AdminOptions, ResourceSpecifier};
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -196,7 +196,7 @@ async fn required_on_an_at_least_once_worker_is_a_per_key_error() {
     let _ = tokio::fs::remove_file(&input).await;
 }
 
-fn exactly_once_worker_config(names: &ClusterNames) -> gateway_connect::ValidatedConnect {
+fn exactly_once_worker_config(names: &ClusterNames) -> connect::ValidatedConnect {
     let mut config = names.config();
     config.exactly_once_source = true;
     config

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use integration_tests::{create_topic, unique_name};
+use tests::{create_topic, unique_name};
 use rdkafka::Message;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::Headers;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use integration_tests::{create_topic, unique_name};
+use tests::{create_topic, unique_name};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -185,7 +185,7 @@ async fn validation_reports_per_key_errors_never_500() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    let response = integration_tests::http_client()
+    let response = tests::http_client()
         .post(worker.url("/connectors"))
         .header("content-type", "application/json")
         .body("{not json")
@@ -211,7 +211,7 @@ async fn connector_lifecycle_through_every_endpoint() {
         "tasks.max": 1, "database.password": "s3cr3t"});
 
     // Create: 201 + Location, name injected, password hidden.
-    let response = integration_tests::http_client()
+    let response = tests::http_client()
         .post(worker.url("/connectors"))
         .json(&json!({"name": format!(" {name} "), "config": config}))
         .send()
@@ -619,7 +619,7 @@ async fn admin_loggers_set_and_read_levels() {
 /// applies it.
 #[tokio::test]
 async fn admin_loggers_cluster_scope_reaches_every_worker() {
-    use integration_tests::process::{GatewayProcess, free_port};
+    use tests::process::{GatewayProcess, free_port};
     let names = ClusterNames::unique();
     let worker = TestWorker::start(&clients().await, &names).await;
     let port = free_port();
@@ -647,7 +647,7 @@ session_timeout_ms = 6000
 [connect.http]
 listen = "127.0.0.1:{port}"
 "#,
-            bootstrap = integration_tests::Services::from_env().kafka_bootstrap,
+            bootstrap = tests::Services::from_env().kafka_bootstrap,
             group = names.group_id,
             configs = names.configs,
             offsets = names.offsets,

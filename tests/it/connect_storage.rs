@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;
-use integration_tests::{create_topic, unique_name};
+use tests::{create_topic, unique_name};
 use rdkafka::admin::{AdminOptions, ResourceSpecifier};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -68,10 +68,10 @@ async fn internal_topics_use_kafka_connect_layout_and_keys() {
     let mut config = names.config();
     config.offset_storage_partitions = 25;
     let shutdown = broker_core::Shutdown::new();
-    let worker = gateway_connect::Worker::start(
+    let worker = connect::Worker::start(
         config,
         clients.clone(),
-        gateway_connect::builtin_plugins(),
+        connect::builtin_plugins(),
         &Default::default(),
         shutdown.clone(),
     )
@@ -309,10 +309,10 @@ async fn worker_refuses_unusable_internal_topics() {
     // A config topic with two partitions.
     let names = ClusterNames::unique();
     create_topic(&clients, &names.configs, 2).await;
-    let error = gateway_connect::Worker::start(
+    let error = connect::Worker::start(
         names.config(),
         clients.clone(),
-        gateway_connect::builtin_plugins(),
+        connect::builtin_plugins(),
         &Default::default(),
         broker_core::Shutdown::new(),
     )
@@ -323,10 +323,10 @@ async fn worker_refuses_unusable_internal_topics() {
     // A status topic that is not compacted.
     let names = ClusterNames::unique();
     create_topic(&clients, &names.statuses, 1).await;
-    let error = gateway_connect::Worker::start(
+    let error = connect::Worker::start(
         names.config(),
         clients.clone(),
-        gateway_connect::builtin_plugins(),
+        connect::builtin_plugins(),
         &Default::default(),
         broker_core::Shutdown::new(),
     )
@@ -397,10 +397,10 @@ async fn connector_and_task_states_are_gauges() {
     let names = ClusterNames::unique();
     let registry = broker_core::telemetry::MetricsRegistry::new();
     let shutdown = broker_core::Shutdown::new();
-    let worker = gateway_connect::Worker::start(
+    let worker = connect::Worker::start(
         names.config(),
         clients.clone(),
-        gateway_connect::builtin_plugins(),
+        connect::builtin_plugins(),
         &registry,
         shutdown.clone(),
     )

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::{KafkaClients, Shutdown};
-use gateway_connect::{ConnectConfig, ValidatedConnect, Worker, builtin_plugins};
-use integration_tests::{Services, http_client, kafka_clients, unique_name};
+use connect::{ConnectConfig, ValidatedConnect, Worker, builtin_plugins};
+use tests::{Services, http_client, kafka_clients, unique_name};
 use serde_json::Value;
 
 /// The internal topic names and group of one test's connect cluster.
@@ -36,9 +36,9 @@ impl ClusterNames {
             status_storage_topic: self.statuses.clone(),
             offset_storage_partitions: 5,
             session_timeout_ms: 6000,
-            http: gateway_edge::ListenerConfig {
+            http: edge::ListenerConfig {
                 listen: Some("127.0.0.1:0".to_owned()),
-                ..gateway_edge::ListenerConfig::default()
+                ..edge::ListenerConfig::default()
             },
             ..ConnectConfig::default()
         };
@@ -70,7 +70,7 @@ impl TestWorker {
     pub(crate) async fn start_with_plugins(
         clients: &KafkaClients,
         config: ValidatedConnect,
-        plugins: gateway_connect::PluginRegistry,
+        plugins: connect::PluginRegistry,
     ) -> Self {
         let shutdown = Shutdown::new();
         let registry = MetricsRegistry::new();
@@ -149,13 +149,13 @@ async fn serve_metrics(
     registry: MetricsRegistry,
     shutdown: Shutdown,
 ) -> String {
-    let port = integration_tests::process::free_port();
+    let port = tests::process::free_port();
     let text = format!("cluster_metrics = false\n[http]\nlisten = \"127.0.0.1:{port}\"\n");
-    let config: gateway_metrics::MetricsConfig = toml::from_str(&text).unwrap();
+    let config: metrics::MetricsConfig = toml::from_str(&text).unwrap();
     let config = config.validate("metrics").unwrap();
     let clients = clients.clone();
     tokio::spawn(async move {
-        if let Err(error) = gateway_metrics::run(config, clients, registry, shutdown).await {
+        if let Err(error) = metrics::run(config, clients, registry, shutdown).await {
             panic!("metrics service failed: {error}");
         }
     });

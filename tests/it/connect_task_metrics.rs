@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use integration_tests::{create_topic, unique_name};
+use tests::{create_topic, unique_name};
 use rdkafka::producer::FutureRecord;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -50,7 +50,7 @@ async fn delete(worker: &TestWorker, name: &str) {
     assert_eq!(status, 204, "{body}");
 }
 
-fn fast_flush(names: &ClusterNames) -> gateway_connect::ValidatedConnect {
+fn fast_flush(names: &ClusterNames) -> connect::ValidatedConnect {
     let mut config = names.config();
     config.offset_flush_interval = Duration::from_millis(500);
     config

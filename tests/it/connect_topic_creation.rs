@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use integration_tests::{create_topic, unique_name};
+use tests::{create_topic, unique_name};
 use rdkafka::Message;
 use rdkafka::admin::{AdminOptions, ResourceSpecifier};
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -280,7 +280,7 @@ async fn invalid_topic_creation_and_override_values_are_per_key_errors() {
 
     // Policy None refuses every override; topic.creation.enable=false ignores the keys.
     let mut config = ClusterNames::unique().config();
-    config.override_policy = gateway_connect::OverridePolicy::None;
+    config.override_policy = connect::OverridePolicy::None;
     config.topic_creation_enable = false;
     let worker = TestWorker::start_with(&clients, config).await;
     let (status, infos) = call(

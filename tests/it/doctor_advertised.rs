@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gateway_metrics::doctor::{DoctorOptions, DoctorReport, diagnose};
-use integration_tests::{Services, create_topic, kafka_clients, unique_name};
+use doctor::{DoctorOptions, DoctorReport, diagnose};
+use tests::{Services, create_topic, kafka_clients, unique_name};
 
 use crate::doctor_broker::{ThrowawayBroker, free_port};
 
@@ -22,12 +22,12 @@ fn gateway_binary() -> PathBuf {
         .expect("target/<profile>/deps/<test>");
     let binary = profile_dir.join("kafka-gateway");
     let hint =
-        "build it first with `cargo build -p kafka-gateway` (same CARGO_TARGET_DIR and profile)";
+        "build it first with `cargo build -p gateway` (same CARGO_TARGET_DIR and profile)";
     let built = std::fs::metadata(&binary)
         .and_then(|m| m.modified())
         .unwrap_or_else(|error| panic!("{} is missing ({error}): {hint}", binary.display()));
-    let sources = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../services/metrics/src");
-    for source in ["doctor.rs", "doctor/access.rs", "doctor/controller.rs"] {
+    let sources = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../doctor/src");
+    for source in ["lib.rs", "access.rs", "controller.rs"] {
         let changed = std::fs::metadata(sources.join(source)).and_then(|m| m.modified());
         if let Ok(changed) = changed {
             assert!(

@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use integration_tests::{START_HINT, unique_name};
+use tests::{START_HINT, unique_name};
 
 /// Any valid KRaft cluster id; each throwaway broker has its own data folder.
 const CLUSTER_ID: &str = "MkU3OEVBNTcwNTJENDM2Qg";

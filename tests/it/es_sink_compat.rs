@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use broker_core::KafkaClients;
-use integration_tests::{create_topic, http_client, unique_name};
+use tests::{create_topic, http_client, unique_name};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 use reqwest::Method;

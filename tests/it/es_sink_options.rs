@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use integration_tests::{create_topic, http_client, unique_name};
+use tests::{create_topic, http_client, unique_name};
 use reqwest::Method;
 use serde_json::{Value, json};
 

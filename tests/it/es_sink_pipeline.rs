@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use integration_tests::{create_topic, unique_name};
+use tests::{create_topic, unique_name};
 use serde_json::{Value, json};
 
 use crate::connect_support::{ClusterNames, clients};

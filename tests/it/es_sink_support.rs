@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use broker_core::KafkaClients;
 use connect_api::ConnectorPlugin;
-use gateway_connect::{PluginRegistry, ValidatedConnect, builtin_plugins};
-use integration_tests::{START_HINT, Services, http_client};
+use connect::{PluginRegistry, ValidatedConnect, builtin_plugins};
+use tests::{START_HINT, Services, http_client};
 use rdkafka::producer::FutureRecord;
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! A sqlx round trip on the local MariaDB, which also checks the binlog settings the CDC
 //! source depends on.
 
-use integration_tests::{START_HINT, Services, unique_name};
+use tests::{START_HINT, Services, unique_name};
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection, Row};
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Index and get a document on the local OpenSearch through its Elasticsearch-compatible API.
 
-use integration_tests::{START_HINT, Services, http_client, unique_name};
+use tests::{START_HINT, Services, http_client, unique_name};
 use serde_json::{Value, json};
 
 #[tokio::test]

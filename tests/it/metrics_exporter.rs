@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::{ClusterConfig, KafkaClients, Shutdown};
 use futures::StreamExt;
-use gateway_metrics::{MetricsConfig, ValidatedMetrics};
-use integration_tests::{Services, create_topic, http_client, kafka_clients, unique_name};
+use metrics::{MetricsConfig, ValidatedMetrics};
+use tests::{Services, create_topic, http_client, kafka_clients, unique_name};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::producer::FutureRecord;
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -53,7 +53,7 @@ async fn start(config: ValidatedMetrics, clients: KafkaClients) -> MetricsServer
     let serving = shutdown.clone();
     tokio::spawn(async move {
         if let Err(error) =
-            gateway_metrics::run(config, clients, MetricsRegistry::new(), serving).await
+            metrics::run(config, clients, MetricsRegistry::new(), serving).await
         {
             panic!("metrics service failed: {error}");
         }

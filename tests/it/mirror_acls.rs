@@ -11,7 +11,7 @@ use broker_core::wire::{
     AclBinding, AclBindingFilter, AclOperation, AclPermission, PatternType, ResourceType,
     WireClient,
 };
-use integration_tests::{Services, create_topic, kafka_clients, unique_name};
+use tests::{Services, create_topic, kafka_clients, unique_name};
 
 use crate::mirror_common::{RunningMirror, properties};
 
@@ -175,7 +175,7 @@ async fn target_without_authorizer_turns_acl_sync_off_not_the_mirror() {
     let services = Services::from_env();
     let a_clients = kafka_clients(&services.kafka_bootstrap).await;
     let a = wire_client(&services.kafka_bootstrap);
-    let target = integration_tests::throwaway_broker::ThrowawayBroker::start().await;
+    let target = tests::throwaway_broker::ThrowawayBroker::start().await;
     let plain_target = wire_client(&target.bootstrap());
     let error = plain_target
         .describe_acls(&AclBindingFilter::resources(
@@ -219,7 +219,7 @@ async fn target_without_authorizer_turns_acl_sync_off_not_the_mirror() {
         services.kafka_bootstrap,
         target.bootstrap(),
     );
-    let config = gateway_mirror::parse_properties(&text).expect("valid properties");
+    let config = mirror::parse_properties(&text).expect("valid properties");
     let mirror = RunningMirror::start(config);
     let target_clients = target.clients();
     let remote = format!("A.{topic}");

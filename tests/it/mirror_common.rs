@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use broker_core::metadata::ClusterInspector;
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::{KafkaClients, Shutdown};
-use gateway_mirror::ValidatedMirror;
-use integration_tests::Services;
+use mirror::ValidatedMirror;
+use tests::Services;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -29,7 +29,7 @@ pub(crate) fn properties(topics: &str, extra: &str) -> ValidatedMirror {
          replication.group.id = __mirror_test.{group}\n{extra}\n",
         services.kafka_bootstrap, services.kafka_b_bootstrap,
     );
-    let mirror = gateway_mirror::parse_properties(&text).expect("test properties are valid");
+    let mirror = mirror::parse_properties(&text).expect("test properties are valid");
     assert!(mirror.warnings.is_empty(), "{:?}", mirror.warnings);
     mirror
 }
@@ -37,7 +37,7 @@ pub(crate) fn properties(topics: &str, extra: &str) -> ValidatedMirror {
 /// A mirror running in the background. `stop` drains gracefully; `crash` drops it.
 pub(crate) struct RunningMirror {
     shutdown: Shutdown,
-    handle: tokio::task::JoinHandle<Result<(), gateway_mirror::MirrorError>>,
+    handle: tokio::task::JoinHandle<Result<(), mirror::MirrorError>>,
 }
 
 impl RunningMirror {
@@ -48,7 +48,7 @@ impl RunningMirror {
     /// Starts the mirror registering its metrics in `registry`, for tests that read them.
     pub(crate) fn start_with_metrics(config: ValidatedMirror, registry: MetricsRegistry) -> Self {
         let shutdown = Shutdown::new();
-        let handle = tokio::spawn(gateway_mirror::run(config, registry, shutdown.clone()));
+        let handle = tokio::spawn(mirror::run(config, registry, shutdown.clone()));
         Self { shutdown, handle }
     }
 
@@ -122,7 +122,7 @@ pub(crate) fn read_all(
     timeout: Duration,
     read_committed: bool,
 ) -> Vec<Seen> {
-    let mut config = clients.consumer_config(&integration_tests::unique_name("mirror_reader"));
+    let mut config = clients.consumer_config(&tests::unique_name("mirror_reader"));
     config.set("enable.auto.commit", "false").set(
         "isolation.level",
         if read_committed {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use integration_tests::{Services, create_topic, kafka_clients, unique_name};
+use tests::{Services, create_topic, kafka_clients, unique_name};
 
 use crate::mirror_common::{
     RunningMirror, high_watermarks, produce_numbered, properties, read_all,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use broker_core::KafkaClients;
-use integration_tests::{Services, create_topic, kafka_clients, unique_name};
+use tests::{Services, create_topic, kafka_clients, unique_name};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
@@ -121,7 +121,7 @@ async fn translated_offsets_resume_at_the_next_record() {
     }
     let config = properties(&topic, "");
     for (group, expected_source) in [(&lagging, 37), (&caught_up, 3000)] {
-        let rows = gateway_mirror::translate(&config, group)
+        let rows = mirror::translate(&config, group)
             .await
             .expect("translate");
         assert_eq!(rows.len(), 1, "{rows:?}");

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use integration_tests::{Services, create_topic, kafka_clients, unique_name};
+use tests::{Services, create_topic, kafka_clients, unique_name};
 
 use crate::mirror_common::{RunningMirror, produce_numbered, properties, read_all, wait_for_topic};
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use integration_tests::{START_HINT, Services, unique_name};
+use tests::{START_HINT, Services, unique_name};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use reqwest::Method;

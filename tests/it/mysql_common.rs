@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use connect_api::ConnectorPlugin;
-use gateway_connect::builtin_plugins;
-use integration_tests::{START_HINT, Services, unique_name};
+use connect::builtin_plugins;
+use tests::{START_HINT, Services, unique_name};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use serde_json::{Value, json};
@@ -35,7 +35,7 @@ pub(crate) async fn exec(conn: &mut MySqlConnection, sql: &str) {
 }
 
 /// The plugins a worker needs for these tests.
-pub(crate) fn plugins() -> gateway_connect::PluginRegistry {
+pub(crate) fn plugins() -> connect::PluginRegistry {
     builtin_plugins()
         .with(ConnectorPlugin::source(mysql_source::MySqlCdcSource))
         .with(ConnectorPlugin::source(mysql_source::JdbcQuerySource))

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use integration_tests::throwaway_mariadb::ThrowawayMariaDb;
-use integration_tests::{Services, unique_name};
+use tests::throwaway_mariadb::ThrowawayMariaDb;
+use tests::{Services, unique_name};
 use reqwest::Method;
 use serde_json::json;
 

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use broker_core::Shutdown;
 use broker_core::telemetry::MetricsRegistry;
-use gateway_connect::Worker;
-use integration_tests::{Services, unique_name};
+use connect::Worker;
+use tests::{Services, unique_name};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use integration_tests::throwaway_mariadb::ThrowawayMariaDb;
-use integration_tests::unique_name;
+use tests::throwaway_mariadb::ThrowawayMariaDb;
+use tests::unique_name;
 use reqwest::Method;
 use serde_json::json;
 use sqlx::MySqlConnection;

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use integration_tests::{Services, create_topic, unique_name};
+use tests::{Services, create_topic, unique_name};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use integration_tests::{Services, unique_name};
+use tests::{Services, unique_name};
 use reqwest::Method;
 use serde_json::json;
 

@@ -3,7 +3,7 @@
 //! creating the connector. The test creates its own under-privileged MariaDB user and drops
 //! it afterwards.
 
-use integration_tests::{Services, unique_name};
+use tests::{Services, unique_name};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::{KafkaClients, Shutdown};
-use gateway_bridge::{BridgeConfig, Flavor};
-use gateway_edge::ListenerConfig;
-use integration_tests::{Services, create_topic, kafka_clients, unique_name};
+use bridge::{BridgeConfig, Flavor};
+use edge::ListenerConfig;
+use tests::{Services, create_topic, kafka_clients, unique_name};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair,
@@ -107,13 +107,13 @@ pub(crate) async fn start_bridge(mut config: BridgeConfig) -> RunningBridge {
     config.http.listen = Some("127.0.0.1:0".to_owned());
     let validated = config.validate("bridge").expect("valid bridge config");
     let clients = kafka_clients(&Services::from_env().kafka_bootstrap).await;
-    let tcp = gateway_edge::bind("bridge", &validated.listener)
+    let tcp = edge::bind("bridge", &validated.listener)
         .await
         .unwrap();
     let address = tcp.local_addr().unwrap();
     let shutdown = Shutdown::new();
     let registry = MetricsRegistry::new();
-    tokio::spawn(gateway_bridge::serve(
+    tokio::spawn(bridge::serve(
         validated,
         clients.clone(),
         registry.clone(),
@@ -132,7 +132,7 @@ pub(crate) async fn start_bridge(mut config: BridgeConfig) -> RunningBridge {
 fn users_file(files: &Files) -> PathBuf {
     let line = |name: &str| {
         let hash =
-            gateway_edge::security::users::hash_password(format!("{name}-pw").as_bytes()).unwrap();
+            edge::security::users::hash_password(format!("{name}-pw").as_bytes()).unwrap();
         format!("{name}:{hash}\n")
     };
     files.write(
@@ -164,7 +164,7 @@ fn bridge_auth(files: &Files, allowed: &str, other: &str, group: &str) -> String
         "tokens",
         &format!(
             "ci:sha256:{}\n",
-            gateway_edge::security::tokens::token_digest("ci-static-token")
+            edge::security::tokens::token_digest("ci-static-token")
         ),
     );
     format!(
@@ -233,7 +233,7 @@ async fn security_bridge_authenticates_and_authorizes() {
     create_topic(&bridge.clients, &allowed, 1).await;
     create_topic(&bridge.clients, &other, 1).await;
     let base = format!("http://{}", bridge.address);
-    let http = integration_tests::http_client();
+    let http = tests::http_client();
     let produce = |url: String| {
         http.post(url)
             .header("content-type", JSON)
@@ -503,7 +503,7 @@ async fn security_bridge_strimzi_flavor_uses_its_error_shape() {
     let bridge = start_bridge(config).await;
     create_topic(&bridge.clients, &allowed, 1).await;
     let base = format!("http://{}", bridge.address);
-    let http = integration_tests::http_client();
+    let http = tests::http_client();
     let response = http.get(format!("{base}/topics")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let body: Value = response.json().await.unwrap();
@@ -547,7 +547,7 @@ async fn security_connect_roles() {
     let clients = kafka_clients(&Services::from_env().kafka_bootstrap).await;
     let worker = crate::connect_support::TestWorker::start_with(&clients, config).await;
     let base = worker.base.clone();
-    let http = integration_tests::http_client();
+    let http = tests::http_client();
 
     let response = http.get(format!("{base}/connectors")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -641,7 +641,7 @@ async fn security_tls_serves_https_and_reloads_certificates() {
     assert_eq!(response.status(), StatusCode::OK);
 
     // Plain HTTP to the TLS port gets no HTTP answer.
-    let plain = integration_tests::http_client()
+    let plain = tests::http_client()
         .get(format!("http://127.0.0.1:{}/topics", bridge.address.port()))
         .send()
         .await;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use broker_core::telemetry::MetricsRegistry;
-use gateway_bridge::BridgeConfig;
+use bridge::BridgeConfig;
 use rcgen::ExtendedKeyUsagePurpose;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -26,7 +26,7 @@ impl Passwords {
             names
                 .iter()
                 .map(|name| {
-                    let hash = gateway_edge::security::users::hash_password(
+                    let hash = edge::security::users::hash_password(
                         format!("{name}-pw").as_bytes(),
                     )
                     .unwrap();
@@ -56,7 +56,7 @@ async fn status(
     base: &str,
     authorize: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
 ) -> StatusCode {
-    let request = integration_tests::http_client().get(format!("{base}/"));
+    let request = tests::http_client().get(format!("{base}/"));
     authorize(request).send().await.unwrap().status()
 }
 
@@ -131,7 +131,7 @@ async fn security_http_reload_revoked_static_token_is_refused() {
     let line = |principal: &str, token: &str| {
         format!(
             "{principal}:sha256:{}\n",
-            gateway_edge::security::tokens::token_digest(token)
+            edge::security::tokens::token_digest(token)
         )
     };
     let tokens = files.write(

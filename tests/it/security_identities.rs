@@ -11,8 +11,8 @@ use broker_core::telemetry::MetricsRegistry;
 use broker_core::wire::{
     AclBinding, AclBindingFilter, AclOperation, AclPermission, PatternType, ResourceType,
 };
-use gateway_bridge::BridgeConfig;
-use integration_tests::{Services, create_topic, kafka_clients, unique_name};
+use bridge::BridgeConfig;
+use tests::{Services, create_topic, kafka_clients, unique_name};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -67,7 +67,7 @@ async fn principals_reach_kafka_with_their_own_identity() {
         .iter()
         .map(|name| {
             let hash =
-                gateway_edge::security::users::hash_password(format!("{name}-pw").as_bytes())
+                edge::security::users::hash_password(format!("{name}-pw").as_bytes())
                     .unwrap();
             format!("{name}:{hash}\n")
         })
@@ -97,12 +97,12 @@ async fn principals_reach_kafka_with_their_own_identity() {
     );
     let config: BridgeConfig = toml::from_str(&config_text).unwrap();
     let validated = config.validate("bridge").expect("valid bridge config");
-    let tcp = gateway_edge::bind("bridge", &validated.listener)
+    let tcp = edge::bind("bridge", &validated.listener)
         .await
         .unwrap();
     let address: SocketAddr = tcp.local_addr().unwrap();
     let shutdown = Shutdown::new();
-    tokio::spawn(gateway_bridge::serve(
+    tokio::spawn(bridge::serve(
         validated,
         clients.clone(),
         MetricsRegistry::new(),

@@ -8,9 +8,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use broker_core::login::{LoginCheck, verify_login};
 use broker_core::{ClusterConfig, KafkaClients};
-use gateway_bridge::{BridgeConfig, Flavor};
-use integration_tests::process::{GatewayProcess, free_port};
-use integration_tests::{SaslSslListener, Services, create_topic, kafka_clients, unique_name};
+use bridge::{BridgeConfig, Flavor};
+use tests::process::{GatewayProcess, free_port};
+use tests::{SaslSslListener, Services, create_topic, kafka_clients, unique_name};
 use serde_json::{Value, json};
 
 use crate::bridge_common::{Bridge, JSON, V2};
@@ -342,7 +342,7 @@ async fn mirror_reads_cluster_a_over_sasl_ssl_from_mm2_properties() {
         password = listener.scram_password,
         ca = listener.ca_file,
     );
-    let config = gateway_mirror::parse_properties(&text).expect("mm2.properties is valid");
+    let config = mirror::parse_properties(&text).expect("mm2.properties is valid");
     // ssl.truststore.type is consumed by the truststore translation; nothing else may be
     // dropped.
     assert!(
@@ -398,7 +398,7 @@ async fn mirror_writes_to_cluster_a_over_sasl_ssl_exactly_once() {
         password = listener.scram_password,
         ca = listener.ca_file,
     );
-    let config = gateway_mirror::parse_properties(&text).expect("mm2.properties is valid");
+    let config = mirror::parse_properties(&text).expect("mm2.properties is valid");
     assert!(config.warnings.is_empty(), "{:?}", config.warnings);
     let mirror = RunningMirror::start(config);
     let remote = format!("B.{topic}");
@@ -436,10 +436,10 @@ async fn mirror_with_a_wrong_password_stops_naming_the_login_failure() {
         ca = listener.ca_file,
         topic = unique_name("sasl_mirror_wrong"),
     );
-    let config = gateway_mirror::parse_properties(&text).expect("mm2.properties is valid");
+    let config = mirror::parse_properties(&text).expect("mm2.properties is valid");
     let result = tokio::time::timeout(
         Duration::from_secs(60),
-        gateway_mirror::run(
+        mirror::run(
             config,
             broker_core::telemetry::MetricsRegistry::new(),
             broker_core::Shutdown::new(),

@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use integration_tests::process::{GatewayProcess, free_port};
-use integration_tests::{Services, http_client, unique_name};
+use tests::process::{GatewayProcess, free_port};
+use tests::{Services, http_client, unique_name};
 use reqwest::Method;
 use serde_json::{Value, json};
 

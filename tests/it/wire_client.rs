@@ -9,7 +9,7 @@ use broker_core::wire::{
     AclBinding, AclBindingFilter, AclOperation, AclPermission, PatternType, ResourceType,
     WireClient, WireError,
 };
-use integration_tests::{SaslSslListener, Services, unique_name};
+use tests::{SaslSslListener, Services, unique_name};
 
 use crate::mirror_acls::wire_client;
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use broker_core::wire::{
     CommittedOffset, ConfigChanges, ConfigOperation, ConfigResource, KafkaCode, WireClient,
 };
-use integration_tests::{Services, create_topic, kafka_clients, unique_name};
+use tests::{Services, create_topic, kafka_clients, unique_name};
 use rdkafka::admin::{AdminOptions, ConfigSource, ResourceSpecifier};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};

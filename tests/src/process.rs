@@ -47,8 +47,8 @@ impl ChildGuard {
 }
 
 /// The `kafka-gateway` binary next to this test binary (`target/<profile>/`). `cargo test
-/// --workspace` builds it; a lone `cargo test -p integration-tests` needs
-/// `cargo build -p kafka-gateway` first.
+/// --workspace` builds it; a lone `cargo test -p tests` needs
+/// `cargo build -p gateway` first.
 pub fn gateway_binary() -> std::path::PathBuf {
     let test_binary = std::env::current_exe().expect("test binary path");
     let binary = test_binary
@@ -58,7 +58,7 @@ pub fn gateway_binary() -> std::path::PathBuf {
         .join("kafka-gateway");
     if let Err(error) = std::fs::metadata(&binary) {
         panic!(
-            "{} is missing ({error}): build it first with `cargo build -p kafka-gateway` \
+            "{} is missing ({error}): build it first with `cargo build -p gateway` \
              (same CARGO_TARGET_DIR and profile)",
             binary.display()
         );

@@ -93,6 +93,16 @@ impl WireClient {
         Ok(brokers)
     }
 
+    /// The id of the broker the cluster reports as controller, from the same topic-less
+    /// Metadata request as [`Self::brokers`]. In KRaft mode brokers answer with a random
+    /// live broker (clients never talk to the quorum), so it is informative only there;
+    /// `None` when the broker reports none (-1).
+    pub async fn controller_id(&self) -> Result<Option<i32>, WireError> {
+        let request = MetadataRequest::default().with_topics(Some(Vec::new()));
+        let response = self.send(&request).await?;
+        Ok(Some(response.controller_id.0).filter(|id| *id >= 0))
+    }
+
     /// Sends `request` to broker `node`.
     pub(crate) async fn send_to<R: Request>(
         &self,

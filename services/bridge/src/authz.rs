@@ -16,7 +16,7 @@ use axum::http::Method;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use gateway_edge::{Principal, TopicOperation};
+use edge::{Principal, TopicOperation};
 
 use crate::error::ApiError;
 use crate::state::BridgeState;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use broker_core::ConfigError;
-use gateway_edge::{ListenerConfig, ValidatedListener};
+use edge::{ListenerConfig, ValidatedListener};
 use serde::Deserialize;
 
 use crate::DEFAULT_PORT;

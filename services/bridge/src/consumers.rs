@@ -19,7 +19,7 @@ use axum::http::header::{HOST, HeaderMap};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use broker_core::BrokerError;
-use gateway_edge::TopicOperation;
+use edge::TopicOperation;
 use rand::Rng as _;
 use rdkafka::Offset;
 use serde::{Deserialize, Serialize};

@@ -15,7 +15,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use broker_core::{BrokerError, ErrorKind};
-use gateway_edge::EdgeRejection;
+use edge::EdgeRejection;
 use serde::Serialize;
 
 use crate::config::Flavor;

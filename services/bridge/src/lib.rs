@@ -28,7 +28,7 @@ use broker_core::telemetry::MetricsRegistry;
 use broker_core::{KafkaClients, Shutdown};
 pub use config::{BridgeConfig, DEFAULT_LINGER_MS, Flavor, ProducerConfig, ValidatedBridge};
 pub use error::{ApiError, ErrorBody};
-use gateway_metrics::http::HttpMetricsLayer;
+use edge::http_metrics::HttpMetricsLayer;
 pub use openapi::openapi_json;
 pub use routes::router;
 pub use state::BridgeState;
@@ -41,7 +41,7 @@ pub enum BridgeError {
     #[error(transparent)]
     Broker(#[from] broker_core::BrokerError),
     #[error(transparent)]
-    Serve(#[from] gateway_edge::ServeError),
+    Serve(#[from] edge::ServeError),
 }
 
 /// Runs the bridge until `shutdown` fires: stops accepting, lets in-flight requests finish,
@@ -55,7 +55,7 @@ pub async fn run(
     registry: MetricsRegistry,
     shutdown: Shutdown,
 ) -> Result<(), BridgeError> {
-    let tcp = gateway_edge::bind("bridge", &config.listener).await?;
+    let tcp = edge::bind("bridge", &config.listener).await?;
     serve(config, clients, registry, tcp, shutdown).await
 }
 
@@ -79,7 +79,7 @@ pub async fn serve(
         signal.wait().await;
         std::time::Instant::now()
     });
-    let served = gateway_edge::serve("bridge", tcp, app, &config.listener, shutdown).await;
+    let served = edge::serve("bridge", tcp, app, &config.listener, shutdown).await;
     let signalled_at = futures::FutureExt::now_or_never(&mut signalled)
         .and_then(Result::ok)
         .unwrap_or_else(std::time::Instant::now);

@@ -47,7 +47,7 @@ mod tests {
         assert!(
             committed == generated,
             "openapi/bridge.json is out of date with the handlers; regenerate it with \
-             `UPDATE_OPENAPI=1 cargo test -p gateway-bridge openapi` and commit the result"
+             `UPDATE_OPENAPI=1 cargo test -p bridge openapi` and commit the result"
         );
     }
 

@@ -95,7 +95,7 @@ pub fn router(state: BridgeState) -> Router {
             flavor,
             render_for_flavor,
         ));
-    gateway_edge::apply_limits(routes, &listener, move |rejection| {
+    edge::apply_limits(routes, &listener, move |rejection| {
         ApiError::from_edge_in(flavor, rejection)
     })
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::extract::State;
 use broker_core::BrokerError;
 use broker_core::metadata::{PartitionInfo, TopicInfo};
-use gateway_edge::TopicOperation;
+use edge::TopicOperation;
 use rdkafka::admin::{AdminOptions, ResourceSpecifier};
 use serde::Serialize;
 

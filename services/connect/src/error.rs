@@ -3,7 +3,7 @@
 //! - [`ConfigIssue`]: one config key is wrong; collected per key for `/config/validate`.
 //! - [`RestError`]: what a handler answers, always as Kafka Connect's
 //!   `{"error_code":…,"message":…}` body.
-//! - [`ConnectError`]: why [`crate::run`] stopped.
+//! - [`WorkerError`]: why [`crate::run`] stopped.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -29,11 +29,11 @@ impl ConfigIssue {
 
 /// Why the connector runtime stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
+pub enum WorkerError {
     #[error(transparent)]
     Broker(#[from] BrokerError),
     #[error(transparent)]
-    Serve(#[from] gateway_edge::ServeError),
+    Serve(#[from] edge::ServeError),
     #[error("internal topic {topic} is unusable: {reason}")]
     InternalTopic { topic: String, reason: String },
 }

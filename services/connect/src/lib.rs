@@ -32,7 +32,7 @@ pub mod transforms;
 pub mod worker;
 
 pub use config::{ConnectConfig, ExactlyOnceSourceSupport, OverridePolicy, ValidatedConnect};
-pub use error::ConnectError;
+pub use error::WorkerError;
 pub use plugin::{PluginRegistry, builtin_plugins};
 pub use service::Worker;
 
@@ -45,7 +45,7 @@ pub async fn run(
     clients: KafkaClients,
     registry: MetricsRegistry,
     shutdown: Shutdown,
-) -> Result<(), ConnectError> {
+) -> Result<(), WorkerError> {
     run_with_plugins(config, clients, builtin_plugins(), registry, shutdown).await
 }
 
@@ -57,7 +57,7 @@ pub async fn run_with_plugins(
     plugins: PluginRegistry,
     registry: MetricsRegistry,
     shutdown: Shutdown,
-) -> Result<(), ConnectError> {
+) -> Result<(), WorkerError> {
     Worker::start(config, clients, plugins, &registry, shutdown)
         .await?
         .serve()

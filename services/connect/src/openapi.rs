@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` attributes and
 //! committed as `openapi/connect.json` (a test fails when they drift; regenerate with
-//! `UPDATE_OPENAPI=1 cargo test -p gateway-connect openapi`).
+//! `UPDATE_OPENAPI=1 cargo test -p connect openapi`).
 
 use utoipa::OpenApi;
 
@@ -39,7 +39,7 @@ mod tests {
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         assert!(
             committed == generated,
-            "openapi/connect.json is out of date; regenerate with UPDATE_OPENAPI=1 cargo test -p gateway-connect openapi"
+            "openapi/connect.json is out of date; regenerate with UPDATE_OPENAPI=1 cargo test -p connect openapi"
         );
     }
 }

@@ -16,7 +16,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::Response;
-use gateway_edge::{EdgeRejection, ValidatedListener};
+use edge::{EdgeRejection, ValidatedListener};
 use serde::de::DeserializeOwned;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -114,7 +114,7 @@ fn reject(rejection: EdgeRejection) -> Response {
 /// no principal is present and everything is allowed.
 async fn authorize(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     use axum::response::IntoResponse;
-    use gateway_edge::{Principal, Role};
+    use edge::{Principal, Role};
     if let Some(principal) = request.extensions().get::<Principal>() {
         let reading = matches!(
             *request.method(),
@@ -149,7 +149,7 @@ pub fn router(runtime: Arc<Runtime>, listener: &ValidatedListener) -> Router {
         .route("/openapi.json", axum::routing::get(openapi_document))
         .fallback(|| async { RestError::not_found("HTTP 404 Not Found") })
         .layer(axum::middleware::from_fn(authorize));
-    gateway_edge::apply_limits(router, listener, reject).with_state(runtime)
+    edge::apply_limits(router, listener, reject).with_state(runtime)
 }
 
 /// `GET /openapi.json`: the committed document (not part of Kafka's API).

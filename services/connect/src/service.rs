@@ -9,14 +9,14 @@ use axum::Router;
 use broker_core::metadata::ClusterInspector;
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::{KafkaClients, Shutdown};
-use gateway_metrics::http::HttpMetricsLayer;
+use edge::http_metrics::HttpMetricsLayer;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::config::ValidatedConnect;
 use crate::connector_config::WorkerPolicies;
-use crate::error::ConnectError;
+use crate::error::WorkerError;
 use crate::plugin::PluginRegistry;
 use crate::runtime::{Metrics, Runtime};
 use crate::status_metrics::StatusCollector;
@@ -85,9 +85,9 @@ impl Worker {
         plugins: PluginRegistry,
         registry: &MetricsRegistry,
         shutdown: Shutdown,
-    ) -> Result<Self, ConnectError> {
+    ) -> Result<Self, WorkerError> {
         ensure_internal_topics(&config, &clients).await?;
-        let tcp = gateway_edge::bind("connect", &config.listener).await?;
+        let tcp = edge::bind("connect", &config.listener).await?;
         let worker_id = worker_id(&config, &tcp);
         let cluster_id = ClusterInspector::new(&clients, Duration::from_secs(10))?
             .cluster_id()
@@ -183,9 +183,9 @@ impl Worker {
     }
 
     /// Serves until shutdown, then waits for the tasks to drain.
-    pub async fn serve(self) -> Result<(), ConnectError> {
+    pub async fn serve(self) -> Result<(), WorkerError> {
         let router = self.router().layer(self.http_metrics.clone());
-        let served = gateway_edge::serve(
+        let served = edge::serve(
             "connect",
             self.tcp,
             router,
@@ -198,6 +198,6 @@ impl Worker {
             tracing::warn!(%error, "connect supervisor ended abnormally");
         }
         drop(self.background);
-        served.map_err(ConnectError::from)
+        served.map_err(WorkerError::from)
     }
 }

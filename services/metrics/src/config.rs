@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use broker_core::ConfigError;
-use gateway_edge::{ListenerConfig, ValidatedListener};
+use edge::{ListenerConfig, ValidatedListener};
 use regex::Regex;
 use serde::Deserialize;
 

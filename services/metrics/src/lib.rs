@@ -8,16 +8,15 @@
 //! - `cluster`: the batched cluster read (metadata, groups, committed offsets, watermarks);
 //! - `lag`: lag arithmetic, never negative;
 //! - `burrow`: the Burrow-style group status kept across scrapes;
-//! - [`collector`]: scrape coordination and rendering with kafka_exporter's names;
-//! - [`http`]: a tower layer counting the gateway's own HTTP requests;
-//! - [`doctor`]: the connectivity diagnosis behind `kafka-gateway doctor`.
+//! - [`collector`]: scrape coordination and rendering with kafka_exporter's names.
+//!
+//! The HTTP request metrics of every service are a layer of the `edge` crate, and the
+//! `doctor` command is a crate of its own: neither is part of this service.
 
 mod burrow;
 mod cluster;
 pub mod collector;
 pub mod config;
-pub mod doctor;
-pub mod http;
 mod lag;
 mod routes;
 
@@ -37,7 +36,7 @@ pub const DEFAULT_PORT: u16 = 9308;
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
     #[error(transparent)]
-    Serve(#[from] gateway_edge::ServeError),
+    Serve(#[from] edge::ServeError),
     #[error("cannot set up the cluster metrics: {0}")]
     Kafka(#[from] BrokerError),
 }
@@ -62,8 +61,8 @@ pub async fn run(
         .listener
         .security
         .register_metrics(&registry, "metrics");
-    let tcp = gateway_edge::bind("metrics", &config.listener).await?;
-    gateway_edge::serve(
+    let tcp = edge::bind("metrics", &config.listener).await?;
+    edge::serve(
         "metrics",
         tcp,
         router(registry, exporter, &config),

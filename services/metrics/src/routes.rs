@@ -12,12 +12,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use broker_core::telemetry::MetricsRegistry;
-use gateway_edge::EdgeRejection;
+use edge::EdgeRejection;
 use prometheus_client::encoding::prometheus_text;
 
 use crate::collector::ClusterExporter;
 use crate::config::ValidatedMetrics;
-use crate::http::HttpMetricsLayer;
+use edge::http_metrics::HttpMetricsLayer;
 
 /// What prometheus-client's OpenMetrics encoder renders.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -40,7 +40,7 @@ pub fn router(
         .route("/", get(landing))
         .with_state(MetricsState { registry, exporter });
     // Outside the edge layers, so that refusals (401, 503) are counted too.
-    gateway_edge::apply_limits(routes, &config.listener, reject).layer(http_metrics)
+    edge::apply_limits(routes, &config.listener, reject).layer(http_metrics)
 }
 
 async fn metrics(State(state): State<MetricsState>, headers: HeaderMap) -> Response {
@@ -141,7 +141,7 @@ mod tests {
     #[tokio::test]
     async fn bearer_token_is_required_when_configured_and_refusals_are_counted() {
         let path = std::env::temp_dir().join(format!("metrics-tokens-{}", std::process::id()));
-        let digest = gateway_edge::security::tokens::token_digest("scraper-token");
+        let digest = edge::security::tokens::token_digest("scraper-token");
         std::fs::write(&path, format!("prometheus:sha256:{digest}\n")).unwrap();
         let text = format!(
             "[http.auth]\ntokens_file = {:?}",

@@ -1,11 +1,11 @@
 //! Offsets across clusters: the dense offset map ([`map`]), MM2's binary layouts
-//! ([`wire`]), MM2 offset-sync emission ([`syncs`]) and the checkpoint / heartbeat tasks
+//! ([`format`]), MM2 offset-sync emission ([`syncs`]) and the checkpoint / heartbeat tasks
 //! ([`checkpoints`]).
 
 pub mod checkpoints;
 pub mod map;
 pub mod syncs;
-pub mod wire;
+pub mod format;
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::error::MirrorError;
 use map::OffsetMap;
-use wire::MapRecord;
+use format::MapRecord;
 
 /// Reads a single-partition internal topic from the beginning to its end (read_committed),
 /// handing every record to `apply`. Blocking: call it from a blocking thread.

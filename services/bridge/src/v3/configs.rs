@@ -26,7 +26,7 @@ use crate::authz::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, V3Json};
 use crate::state::BridgeState;
-use gateway_edge::TopicOperation;
+use edge::TopicOperation;
 
 /// How long a change may take to show in DescribeConfigs before the handler answers anyway.
 const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use broker_core::BrokerError;
-use gateway_edge::TopicOperation;
+use edge::TopicOperation;
 use rdkafka::admin::{AdminOptions, NewPartitions, NewTopic, TopicReplication};
 use serde::Deserialize;
 use serde_json::{Value, json};

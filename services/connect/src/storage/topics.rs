@@ -10,14 +10,14 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 
 use crate::config::ValidatedConnect;
-use crate::error::ConnectError;
+use crate::error::WorkerError;
 
 /// Creates the three topics when missing and refuses a config topic with more than one
 /// partition (Kafka's worker refuses to start then, too).
 pub async fn ensure_internal_topics(
     config: &ValidatedConnect,
     clients: &KafkaClients,
-) -> Result<(), ConnectError> {
+) -> Result<(), WorkerError> {
     let admin = clients.admin()?;
     let replication = || TopicReplication::Fixed(i32::from(config.replication_factor));
     let topics = [
@@ -48,7 +48,7 @@ pub async fn ensure_internal_topics(
             Ok(topic) => tracing::info!(topic, "created internal topic"),
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((topic, code)) => {
-                return Err(ConnectError::InternalTopic {
+                return Err(WorkerError::InternalTopic {
                     topic,
                     reason: format!("creation failed: {code}"),
                 });
@@ -66,7 +66,7 @@ pub async fn ensure_internal_topics(
     }
     let config_topic = inspector.topic(&config.config_storage_topic).await?;
     if config_topic.partitions.len() > 1 {
-        return Err(ConnectError::InternalTopic {
+        return Err(WorkerError::InternalTopic {
             topic: config.config_storage_topic.clone(),
             reason: format!(
                 "it has {} partitions; the config topic must have exactly one",
@@ -84,7 +84,7 @@ pub async fn ensure_connector_offsets_topic(
     clients: &KafkaClients,
     topic: &str,
     layout: OffsetsTopicLayout,
-) -> Result<(), ConnectError> {
+) -> Result<(), WorkerError> {
     let admin = clients.admin()?;
     let new_topic = NewTopic::new(
         topic,
@@ -104,7 +104,7 @@ pub async fn ensure_connector_offsets_topic(
             Ok(topic) => tracing::info!(topic, "created connector offsets topic"),
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((topic, code)) => {
-                return Err(ConnectError::InternalTopic {
+                return Err(WorkerError::InternalTopic {
                     topic,
                     reason: format!("creation failed: {code}"),
                 });
@@ -124,7 +124,7 @@ pub struct OffsetsTopicLayout {
 }
 
 /// Waits until every partition of `topic` has a leader (fresh topics need a moment).
-async fn wait_for_leaders(inspector: &ClusterInspector, topic: &str) -> Result<(), ConnectError> {
+async fn wait_for_leaders(inspector: &ClusterInspector, topic: &str) -> Result<(), WorkerError> {
     for _ in 0..300 {
         if let Ok(info) = inspector.topic(topic).await
             && !info.partitions.is_empty()
@@ -137,7 +137,7 @@ async fn wait_for_leaders(inspector: &ClusterInspector, topic: &str) -> Result<(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err(ConnectError::InternalTopic {
+    Err(WorkerError::InternalTopic {
         topic: topic.to_owned(),
         reason: "not every partition has a leader after 30 s".to_owned(),
     })
@@ -148,7 +148,7 @@ async fn wait_for_leaders(inspector: &ClusterInspector, topic: &str) -> Result<(
 async fn check_compaction(
     admin: &AdminClient<DefaultClientContext>,
     names: &[&String],
-) -> Result<(), ConnectError> {
+) -> Result<(), WorkerError> {
     let resources: Vec<ResourceSpecifier<'_>> = names
         .iter()
         .map(|n| ResourceSpecifier::Topic(n.as_str()))
@@ -167,7 +167,7 @@ async fn check_compaction(
             .and_then(|entry| entry.value.clone())
             .unwrap_or_default();
         if !policy.split(',').any(|p| p.trim() == "compact") {
-            return Err(ConnectError::InternalTopic {
+            return Err(WorkerError::InternalTopic {
                 topic: (*name).clone(),
                 reason: format!("its cleanup.policy is `{policy}`; it must be compact"),
             });

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::load_offset_map;
 use super::map::Translated;
-use super::wire::{Checkpoint, Heartbeat};
+use super::format::{Checkpoint, Heartbeat};
 use crate::config::{Flow, ValidatedMirror};
 use crate::error::MirrorError;
 use crate::groups::{commit_offsets, committed_offsets, list_groups, writable_on_target};

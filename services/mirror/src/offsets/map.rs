@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::wire::{MapRecord, Run};
+use super::format::{MapRecord, Run};
 
 /// Where a source position lands on the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! partitions converge to their end. Input is the runs of [`super::map::RunTracker`],
 //! which already split at every discontinuity.
 
-use super::wire::Run;
+use super::format::Run;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncPoint {

@@ -6,7 +6,7 @@
 
 use broker_core::telemetry::{LogFormat, MetricsRegistry, init_tracing};
 use broker_core::{ClusterConfig, KafkaClients, Shutdown};
-use gateway_connect::{ConnectConfig, Worker, builtin_plugins};
+use connect::{ConnectConfig, Worker, builtin_plugins};
 
 fn var(name: &str, default: &str) -> String {
     std::env::var(name)
@@ -25,9 +25,9 @@ async fn main() -> std::process::ExitCode {
         config_storage_topic: var("CONNECT_CONFIG_TOPIC", &defaults.config_storage_topic),
         offset_storage_topic: var("CONNECT_OFFSET_TOPIC", &defaults.offset_storage_topic),
         status_storage_topic: var("CONNECT_STATUS_TOPIC", &defaults.status_storage_topic),
-        http: gateway_edge::ListenerConfig {
+        http: edge::ListenerConfig {
             listen: Some(var("CONNECT_LISTEN", "127.0.0.1:8083")),
-            ..gateway_edge::ListenerConfig::default()
+            ..edge::ListenerConfig::default()
         },
         ..defaults
     };

@@ -92,7 +92,7 @@ pub(crate) mod tempdir {
             let mut random = [0u8; 8];
             rand::fill(&mut random);
             let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
-            let path = std::env::temp_dir().join(format!("gateway-edge-test-{name}"));
+            let path = std::env::temp_dir().join(format!("edge-test-{name}"));
             std::fs::create_dir_all(&path).expect("create temp dir");
             Self(path)
         }

@@ -5,16 +5,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+use tests::process::gateway_binary;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use broker_core::metadata::ClusterInspector;
-use integration_tests::process::{ChildGuard, free_port};
-use integration_tests::{START_HINT, Services, http_client, kafka_clients, unique_name};
+use tests::process::{ChildGuard, free_port};
+use tests::{START_HINT, Services, http_client, kafka_clients, unique_name};
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_kafka-gateway");
 
 async fn execute(connection: &mut MySqlConnection, statement: String) {
     sqlx::query(AssertSqlSafe(statement.clone()))
@@ -110,7 +110,7 @@ async fn mysql_to_opensearch_through_both_clusters_and_the_bridge() {
     .unwrap();
     let log = std::fs::File::create(dir.join("gateway.log")).unwrap();
     let mut gateway = ChildGuard(
-        Command::new(BINARY)
+        Command::new(gateway_binary())
             .args(["run", "--config"])
             .arg(&config)
             .stdout(Stdio::null())

@@ -9,14 +9,17 @@
 //! consumer group, to surface ACL problems. Every problem is one line that names the broker
 //! or resource, what is wrong and the fix; the exit status is 1 when there is any.
 //!
-//! The controller id comes from a Metadata v1 request written by hand, because librdkafka's
-//! safe API does not expose it; that request is only sent over PLAINTEXT listeners. In KRaft
-//! mode brokers report a random live broker as "controller" (clients never talk to the
-//! KRaft quorum), so the id is informative only on ZooKeeper-era clusters.
+//! The controller id comes from broker-core's native protocol client (`broker_core::wire`),
+//! because librdkafka's safe API does not expose it; it is read with the cluster's own
+//! security settings. In KRaft mode brokers report a random live broker as "controller"
+//! (clients never talk to the KRaft quorum), so the id is informative only on
+//! ZooKeeper-era clusters.
 
 //!
 //! Kept as a library function so that tests (and other front ends) get the same report as
 //! the command line; `gateway/src/doctor.rs` only parses flags and prints.
+//! A crate of its own, not part of the metrics service: it is a command, and the console
+//! and tests call it too.
 
 mod access;
 mod controller;
@@ -123,13 +126,10 @@ pub async fn diagnose(options: &DoctorOptions) -> Result<DoctorReport, DoctorUsa
         .cluster_id()
         .await
         .unwrap_or_else(|_| "unknown".to_owned());
-    let controller = if validated.security_protocol() == "plaintext" {
-        match controller::controller_id(&reachable_bootstrap[0], timeout).await {
-            Ok(id) => format!("controller {id}"),
-            Err(reason) => format!("controller unknown ({reason})"),
-        }
-    } else {
-        "controller not shown (read over PLAINTEXT listeners only)".to_owned()
+    let controller = match controller::controller_id(&validated, timeout).await {
+        Ok(Some(id)) => format!("controller {id}"),
+        Ok(None) => "no controller reported".to_owned(),
+        Err(reason) => format!("controller unknown ({reason})"),
     };
     report.lines.push(format!(
         "cluster {cluster_id}: {controller}, {} broker(s), {} topic(s), metadata answered by broker {}",

@@ -4,13 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+use tests::process::gateway_binary;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use integration_tests::process::{ChildGuard, free_port};
-use integration_tests::{Services, create_topic, http_client, kafka_clients, unique_name};
+use tests::process::{ChildGuard, free_port};
+use tests::{Services, create_topic, http_client, kafka_clients, unique_name};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_kafka-gateway");
 
 #[test]
 fn typo_in_config_exits_2_and_names_the_key() {
@@ -18,7 +18,7 @@ fn typo_in_config_exits_2_and_names_the_key() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("gateway.toml");
     std::fs::write(&path, "[bridge]\nflavour = \"strimzi\"\n").unwrap();
-    let output = Command::new(BINARY)
+    let output = Command::new(gateway_binary())
         .args(["check-config", "--config"])
         .arg(&path)
         .output()
@@ -30,7 +30,7 @@ fn typo_in_config_exits_2_and_names_the_key() {
 
 #[test]
 fn secrets_are_hidden_by_check_config() {
-    let output = Command::new(BINARY)
+    let output = Command::new(gateway_binary())
         .arg("check-config")
         .env(
             "KAFKA_GATEWAY_KAFKA__PROPERTIES__SASL_PASSWORD",
@@ -53,7 +53,7 @@ async fn run_serves_the_cluster_and_drains_on_sigterm() {
 
     let bridge_port = free_port();
     let metrics_port = free_port();
-    let child = Command::new(BINARY)
+    let child = Command::new(gateway_binary())
         .arg("run")
         .env(
             "KAFKA_GATEWAY_KAFKA__BOOTSTRAP_SERVERS",

@@ -1,11 +1,14 @@
 //! The HTTP edge every REST service of the gateway shares: listener config, the limits that
 //! protect the process under abuse, authentication, TLS and CORS ([`security`]), and
-//! serving with a graceful, bounded drain.
+//! serving with a graceful, bounded drain, and the request metrics layer ([`http_metrics`]).
+//! It is plumbing, not a service: services depend on it and on broker-core, never on each
+//! other.
 //!
 //! Each service keeps its own error body: the layers here report an [`EdgeRejection`] and
 //! the service turns it into its compatible API's shape.
 
 mod config;
+pub mod http_metrics;
 mod limits;
 pub mod security;
 mod serve;

@@ -2,15 +2,15 @@
 
 #![allow(clippy::unwrap_used)]
 
+use tests::process::gateway_binary;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use gateway_edge::security::users::Users;
+use edge::security::users::Users;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_kafka-gateway");
 
 fn run(subcommand: &str, stdin: &str) -> std::process::Output {
-    let mut child = Command::new(BINARY)
+    let mut child = Command::new(gateway_binary())
         .arg(subcommand)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
