@@ -5,7 +5,10 @@
 //! what the process exits with.
 
 use broker_core::telemetry::{self, MetricsRegistry};
+use std::collections::BTreeMap;
+
 use broker_core::{ConfigError, KafkaClients, Shutdown};
+use edge::{Health, ServiceHealth, ServiceState};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::task::JoinSet;
@@ -81,12 +84,13 @@ pub(crate) async fn run_mirror(args: &MirrorArgs) -> Result<(), GatewayError> {
         Some(MirrorAction::Translate { config, group }) => {
             let mirror = load_mirror(config)?;
             telemetry::init_tracing(telemetry::LogFormat::Text, "warn");
-            let translated = mirror::translate(&mirror, group)
-                .await
-                .map_err(|error| GatewayError::Service {
-                    service: "mirror",
-                    message: error.to_string(),
-                })?;
+            let translated =
+                mirror::translate(&mirror, group)
+                    .await
+                    .map_err(|error| GatewayError::Service {
+                        service: "mirror",
+                        message: error.to_string(),
+                    })?;
             print!("{}", mirror::render_table(&translated));
             Ok(())
         }
@@ -172,6 +176,13 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
     }
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
+    // Readiness follows the cluster every service here but the mirror talks to; the mirror
+    // reads its own clusters from mm2.properties.
+    let health = Health::new(
+        (config.bridge.is_some() || config.connect.is_some() || config.metrics.is_some())
+            .then(|| clients.clone()),
+    );
+    let mut states: BTreeMap<&'static str, ServiceHealth> = BTreeMap::new();
 
     let mut services: JoinSet<(&'static str, Result<(), String>)> = JoinSet::new();
     if let Some(bridge) = config.bridge.clone() {
@@ -190,14 +201,9 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
         let registry = registry.clone();
         let shutdown = shutdown.child();
         services.spawn(async move {
-            let result = connect::run_with_plugins(
-                connect,
-                clients,
-                plugins::all(),
-                registry,
-                shutdown,
-            )
-            .await;
+            let result =
+                connect::run_with_plugins(connect, clients, plugins::all(), registry, shutdown)
+                    .await;
             ("connect", result.map_err(|e| e.to_string()))
         });
     }
@@ -215,14 +221,28 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
         tracing::info!(url = %format!("http://{}/metrics", metrics.listener.listen), "starting the metrics endpoint");
         let registry = registry.clone();
         let clients = clients.clone();
+        let health = health.clone();
         let shutdown = shutdown.child();
         services.spawn(async move {
-            let result = metrics::run(metrics, clients, registry, shutdown).await;
+            let result = metrics::run(metrics, clients, registry, health, shutdown).await;
             ("metrics", result.map_err(|e| e.to_string()))
         });
     }
     if services.is_empty() {
         return Err(GatewayError::NothingEnabled);
+    }
+    for name in ["bridge", "connect", "mirror", "metrics"] {
+        let enabled = match name {
+            "bridge" => config.bridge.is_some(),
+            "connect" => config.connect.is_some(),
+            "mirror" => config.mirror.is_some(),
+            _ => config.metrics.is_some(),
+        };
+        if enabled {
+            let state = health.service(name);
+            state.set(ServiceState::Running);
+            states.insert(name, state);
+        }
     }
 
     let mut first_error = None;
@@ -234,6 +254,12 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
                 Err(format!("task panicked or was cancelled: {join_error}")),
             ),
         };
+        if let Some(state) = states.get(service) {
+            state.set(match &result {
+                Ok(()) => ServiceState::Stopped,
+                Err(message) => ServiceState::Failed(message.clone()),
+            });
+        }
         match result {
             Ok(()) => tracing::info!(service, "service stopped"),
             Err(message) => {

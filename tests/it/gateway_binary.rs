@@ -4,13 +4,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use tests::process::gateway_binary;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tests::process::{ChildGuard, free_port};
+use serde_json::Value;
+use tests::process::{ChildGuard, free_port, gateway_binary};
 use tests::{Services, create_topic, http_client, kafka_clients, unique_name};
-
 
 #[test]
 fn typo_in_config_exits_2_and_names_the_key() {
@@ -108,6 +107,79 @@ async fn run_serves_the_cluster_and_drains_on_sigterm() {
         .unwrap();
     assert!(metrics.contains("kafka_gateway_build_info"), "{metrics}");
 
+    // Probes need no credentials and name each service's state and the Kafka check.
+    let live = http
+        .get(format!("http://127.0.0.1:{metrics_port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status().as_u16(), 200);
+    let ready = http
+        .get(format!("http://127.0.0.1:{metrics_port}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["ready"], true, "{ready}");
+    assert_eq!(ready["kafka"]["reachable"], true, "{ready}");
+    assert_eq!(ready["services"]["bridge"]["state"], "running", "{ready}");
+    assert_eq!(ready["services"]["metrics"]["state"], "running", "{ready}");
+
+    let status = gateway.terminate(Duration::from_secs(20)).await;
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+}
+
+/// With Kafka unreachable the process is alive but not ready, and says why.
+#[tokio::test]
+async fn readyz_is_503_while_kafka_is_unreachable() {
+    // A port nothing listens on: connections are refused at once.
+    let dead_kafka = format!("127.0.0.1:{}", free_port());
+    let metrics_port = free_port();
+    let child = Command::new(gateway_binary())
+        .arg("run")
+        .env("KAFKA_GATEWAY_KAFKA__BOOTSTRAP_SERVERS", &dead_kafka)
+        .env(
+            "KAFKA_GATEWAY_BRIDGE__HTTP__LISTEN",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .env(
+            "KAFKA_GATEWAY_METRICS__HTTP__LISTEN",
+            format!("127.0.0.1:{metrics_port}"),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let mut gateway = ChildGuard(child);
+    let http = http_client();
+    let url = format!("http://127.0.0.1:{metrics_port}/readyz");
+    let started = Instant::now();
+    let ready = loop {
+        match http.get(&url).send().await {
+            Ok(response) => break response,
+            Err(_) if started.elapsed() < Duration::from_secs(30) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("the metrics listener did not answer within 30 s: {error}"),
+        }
+    };
+    assert_eq!(ready.status().as_u16(), 503);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["ready"], false, "{ready}");
+    assert_eq!(ready["kafka"]["reachable"], false, "{ready}");
+    assert!(
+        ready["kafka"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{ready}"
+    );
+    let live = http
+        .get(format!("http://127.0.0.1:{metrics_port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status().as_u16(), 200);
     let status = gateway.terminate(Duration::from_secs(20)).await;
     assert!(status.success(), "exit status after SIGTERM: {status}");
 }

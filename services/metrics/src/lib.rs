@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::{BrokerError, KafkaClients, Shutdown};
+use edge::Health;
 
 /// Default port of kafka_exporter, which Prometheus scrape configs already point at.
 pub const DEFAULT_PORT: u16 = 9308;
@@ -41,12 +42,14 @@ pub enum MetricsError {
     Kafka(#[from] BrokerError),
 }
 
-/// Serves `/metrics` until `shutdown` fires. With `cluster_metrics` on, each scrape reads the
-/// cluster `clients` points at.
+/// Serves `/metrics`, and the process's `/healthz` and `/readyz` from `health`, until
+/// `shutdown` fires. With `cluster_metrics` on, each scrape reads the cluster `clients`
+/// points at.
 pub async fn run(
     config: ValidatedMetrics,
     clients: KafkaClients,
     registry: MetricsRegistry,
+    health: Health,
     shutdown: Shutdown,
 ) -> Result<(), MetricsError> {
     let exporter = match &config.cluster {
@@ -65,7 +68,7 @@ pub async fn run(
     edge::serve(
         "metrics",
         tcp,
-        router(registry, exporter, &config),
+        router(registry, exporter, &config).merge(health.router()),
         &config.listener,
         shutdown,
     )
