@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::needless_pass_by_value)]
 
 mod api_fuzz;
+mod architecture;
 mod bridge_common;
 mod bridge_consumers;
 mod bridge_edge;
