@@ -306,7 +306,7 @@ impl Drop for ElasticsearchSinkTask {
 }
 
 impl SinkTask for ElasticsearchSinkTask {
-    async fn put(&mut self, records: Vec<SinkRecord>) -> Result<(), ConnectError> {
+    async fn put(&mut self, records: &[SinkRecord]) -> Result<(), ConnectError> {
         self.check_failure()?;
         if records.is_empty() {
             return Ok(());
@@ -314,7 +314,7 @@ impl SinkTask for ElasticsearchSinkTask {
         self.ensure_server().await?;
         let counters = Arc::clone(&self.shared.counters);
         let mut actions = Vec::with_capacity(records.len());
-        for record in &records {
+        for record in records {
             match self.encoder.encode(record) {
                 Ok(Encoded::Action(mut action)) => {
                     self.ensure_target(&action, record).await?;
