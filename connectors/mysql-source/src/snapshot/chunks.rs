@@ -274,7 +274,7 @@ async fn read_table(
                 &envelope_schema,
                 decoded.values,
                 marker,
-                resume_offset(job, &progress, ends_snapshot),
+                &resume_offset(job, &progress, ends_snapshot),
             ));
         }
         meter.chunk_read(&job.progress, table, place.index, fetched, last_chunk);
@@ -363,7 +363,7 @@ fn read_event(
     envelope_schema: &Schema,
     values: Vec<Value>,
     marker: &'static str,
-    offset: StoredOffset,
+    offset: &StoredOffset,
 ) -> Vec<SourceRecord> {
     let info = SourceInfo {
         connector: job.connector,
