@@ -215,22 +215,19 @@ pub enum ItemDecision {
     /// Refused as malformed with `behavior.on.malformed.documents` ignore or warn: reported
     /// to the DLQ, then done.
     SkipMalformed { reason: String, warn: bool },
-    /// Refused as malformed with `behavior.on.malformed.documents=fail`.
-    FailMalformed(String),
-    /// A version conflict still there after `retries` retries.
-    FailVersionConflict { reason: String, retries: u32 },
-    /// Anything else the cluster refused for good (closed or forbidden index, …).
-    Fail(String),
+    /// The task must stop at this action.
+    Fail(Failure),
 }
 
-impl ItemDecision {
-    /// Whether the task must stop at this action.
-    pub fn fails_task(&self) -> bool {
-        matches!(
-            self,
-            Self::FailMalformed(_) | Self::FailVersionConflict { .. } | Self::Fail(_)
-        )
-    }
+/// Why an action fails the task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Refused as malformed with `behavior.on.malformed.documents=fail`.
+    Malformed(String),
+    /// A version conflict still there after `retries` retries.
+    VersionConflict { reason: String, retries: u32 },
+    /// Anything else the cluster refused for good (closed or forbidden index, …).
+    Refused(String),
 }
 
 /// The next attempt after a retriable failure.
@@ -315,7 +312,7 @@ impl RetryPolicy {
             ) {
                 retried_ids.insert(key);
             }
-            let fails = decision.fails_task();
+            let fails = matches!(decision, ItemDecision::Fail(_));
             decisions.push(decision);
             if fails {
                 break;
@@ -333,10 +330,10 @@ impl RetryPolicy {
                 ItemDecision::NewerVersionKept(reason)
             }
             ItemOutcome::VersionConflict(reason) if attempt >= self.max_retries => {
-                ItemDecision::FailVersionConflict {
+                ItemDecision::Fail(Failure::VersionConflict {
                     reason,
                     retries: self.max_retries,
-                }
+                })
             }
             ItemOutcome::VersionConflict(reason) => ItemDecision::RetryVersionConflict(reason),
             ItemOutcome::Malformed(reason) => match self.malformed_documents {
@@ -347,9 +344,9 @@ impl RetryPolicy {
                 MalformedDocumentBehavior::Warn => {
                     ItemDecision::SkipMalformed { reason, warn: true }
                 }
-                MalformedDocumentBehavior::Fail => ItemDecision::FailMalformed(reason),
+                MalformedDocumentBehavior::Fail => ItemDecision::Fail(Failure::Malformed(reason)),
             },
-            ItemOutcome::Fatal(reason) => ItemDecision::Fail(reason),
+            ItemOutcome::Fatal(reason) => ItemDecision::Fail(Failure::Refused(reason)),
         }
     }
 }
@@ -555,7 +552,10 @@ mod tests {
             .decide_items(&actions, &answer(recorded), 0)
             .unwrap();
         assert_eq!(decisions.len(), 1, "nothing after the failure is acted on");
-        assert!(matches!(&decisions[0], ItemDecision::FailMalformed(_)));
+        assert!(matches!(
+            &decisions[0],
+            ItemDecision::Fail(Failure::Malformed(_))
+        ));
     }
 
     #[test]
@@ -590,7 +590,7 @@ mod tests {
         let late = policy.decide_items(&update, &answer(recorded), 2).unwrap();
         assert!(matches!(
             &late[0],
-            ItemDecision::FailVersionConflict { retries: 2, .. }
+            ItemDecision::Fail(Failure::VersionConflict { retries: 2, .. })
         ));
         let mut external = action("a", Operation::Index);
         external.external_version = Some(7);

@@ -12,7 +12,7 @@ use connect_api::{ConnectError, ErrantRecordReporter};
 
 use crate::encoder::{EncodedAction, Operation};
 use crate::metrics::SinkCounters;
-use crate::retry::ItemDecision;
+use crate::retry::{Failure, ItemDecision};
 
 /// What one answered request left for the lane.
 #[derive(Debug, Default)]
@@ -96,29 +96,32 @@ pub async fn settle(
                 }
                 settled.done += 1;
             }
-            ItemDecision::FailMalformed(reason) => {
-                SinkCounters::add(&counters.documents_malformed, 1);
-                return Err(format!(
-                    "malformed document {}/{} from record {}: {reason} (behavior.on.malformed.documents=fail)",
-                    action.index, action.id, action.coordinates
-                ));
-            }
-            ItemDecision::FailVersionConflict { reason, retries } => {
-                SinkCounters::add(&counters.version_conflicts, 1);
-                return Err(format!(
-                    "version conflict on {}/{} (record {}) persisted after {retries} retries: {reason}",
-                    action.index, action.id, action.coordinates
-                ));
-            }
-            ItemDecision::Fail(reason) => {
-                return Err(format!(
-                    "cannot write {}/{} from record {}: {reason}",
-                    action.index, action.id, action.coordinates
-                ));
-            }
+            ItemDecision::Fail(cause) => return Err(failure(counters, &action, cause)),
         }
     }
     Ok(settled)
+}
+
+/// Why the task fails at `action`; the cause is counted first so the task's trace shows it.
+fn failure(counters: &SinkCounters, action: &EncodedAction, cause: Failure) -> String {
+    let (index, id, record) = (&action.index, &action.id, &action.coordinates);
+    match cause {
+        Failure::Malformed(reason) => {
+            SinkCounters::add(&counters.documents_malformed, 1);
+            format!(
+                "malformed document {index}/{id} from record {record}: {reason} (behavior.on.malformed.documents=fail)"
+            )
+        }
+        Failure::VersionConflict { reason, retries } => {
+            SinkCounters::add(&counters.version_conflicts, 1);
+            format!(
+                "version conflict on {index}/{id} (record {record}) persisted after {retries} retries: {reason}"
+            )
+        }
+        Failure::Refused(reason) => {
+            format!("cannot write {index}/{id} from record {record}: {reason}")
+        }
+    }
 }
 
 /// Hands a refused document's record to the runtime's DLQ, when there is one.
@@ -218,10 +221,10 @@ mod tests {
         let error = settle(
             effects,
             vec![action("a", Operation::Update)],
-            vec![ItemDecision::FailVersionConflict {
+            vec![ItemDecision::Fail(Failure::VersionConflict {
                 reason: "version_conflict_engine_exception [409]".to_owned(),
                 retries: 3,
-            }],
+            })],
         )
         .await
         .unwrap_err();
