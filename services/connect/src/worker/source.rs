@@ -153,25 +153,7 @@ impl<'a> SourceRun<'a> {
             metrics: spec.metrics.plugin.clone(),
         };
         let task = plugin.create_task(&spec.task_config, context).await?;
-        // `exactly.once.support` only decides validation: with `requested` on an at-least-once
-        // worker the task simply runs without transactions.
-        let transactional = if runtime.exactly_once_source {
-            let transactions = Transactions::create(
-                runtime,
-                name,
-                spec.task,
-                &spec.connector_config,
-                offsets.primary_topic(runtime),
-            )
-            .await?;
-            Some(TransactionalSource::new(
-                transactions,
-                settings.transactions.boundary,
-                runtime.offset_flush_interval,
-            ))
-        } else {
-            None
-        };
+        let transactional = transactional_source(runtime, spec, &offsets).await?;
         // The transactional producer already carries the overrides.
         let own_producer = match transactional {
             Some(_) => None,
@@ -402,6 +384,31 @@ impl<'a> SourceRun<'a> {
         self.task.stop().await;
         result.and(stored)
     }
+}
+
+/// `exactly.once.support` only decides validation: with `requested` on an at-least-once
+/// worker the task simply runs without transactions.
+async fn transactional_source(
+    runtime: &Runtime,
+    spec: &TaskSpec,
+    offsets: &SourceOffsets,
+) -> Result<Option<TransactionalSource>, ConnectError> {
+    if !runtime.exactly_once_source {
+        return Ok(None);
+    }
+    let transactions = Transactions::create(
+        runtime,
+        &spec.connector,
+        spec.task,
+        &spec.connector_config,
+        offsets.primary_topic(runtime),
+    )
+    .await?;
+    Ok(Some(TransactionalSource::new(
+        transactions,
+        spec.settings.transactions.boundary,
+        runtime.offset_flush_interval,
+    )))
 }
 
 fn commit_context<'c>(
