@@ -254,7 +254,8 @@ async fn sink(
         });
         received += 1;
         if batch.len() == 500 || received == options.records {
-            task.put(std::mem::take(&mut batch)).await?;
+            task.put(&batch).await?;
+            batch.clear();
         }
         if last_flush.elapsed() >= Duration::from_secs(1) {
             task.flush().await?;

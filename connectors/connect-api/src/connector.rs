@@ -193,10 +193,15 @@ pub trait SinkConnector: Send + Sync + 'static {
 
 /// A running sink task.
 pub trait SinkTask: Send + 'static {
-    /// Takes a batch; may buffer it.
+    /// Takes a batch; may buffer what it needs of it.
+    ///
+    /// The batch is borrowed, not owned: the runtime keeps it to hand the same records to a
+    /// retried `put` after a retriable error, so owning it would cost a copy of every batch
+    /// per attempt. A task that keeps records past the call (a buffer, a DLQ report) clones
+    /// only those; most tasks encode or write them at once and keep nothing.
     fn put(
         &mut self,
-        records: Vec<SinkRecord>,
+        records: &[SinkRecord],
     ) -> impl Future<Output = Result<(), ConnectError>> + Send;
     /// Makes everything given to `put` so far durable downstream.
     fn flush(&mut self) -> impl Future<Output = Result<(), ConnectError>> + Send;
@@ -250,7 +255,8 @@ pub trait DynSinkConnector: Send + Sync {
 
 /// Object-safe twin of [`SinkTask`].
 pub trait DynSinkTask: Send {
-    fn put(&mut self, records: Vec<SinkRecord>) -> BoxFuture<'_, Result<(), ConnectError>>;
+    /// See [`SinkTask::put`]: the batch is borrowed so retries reuse it.
+    fn put<'a>(&'a mut self, records: &'a [SinkRecord]) -> BoxFuture<'a, Result<(), ConnectError>>;
     fn flush(&mut self) -> BoxFuture<'_, Result<(), ConnectError>>;
     fn stop(&mut self) -> BoxFuture<'_, ()>;
 }
@@ -332,7 +338,7 @@ impl<T: SinkConnector> DynSinkConnector for T {
 }
 
 impl<T: SinkTask> DynSinkTask for T {
-    fn put(&mut self, records: Vec<SinkRecord>) -> BoxFuture<'_, Result<(), ConnectError>> {
+    fn put<'a>(&'a mut self, records: &'a [SinkRecord]) -> BoxFuture<'a, Result<(), ConnectError>> {
         Box::pin(SinkTask::put(self, records))
     }
     fn flush(&mut self) -> BoxFuture<'_, Result<(), ConnectError>> {

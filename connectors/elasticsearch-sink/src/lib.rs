@@ -8,8 +8,11 @@
 //! - [`mapping`]: a Connect schema → an index mapping (`schema.ignore=false`);
 //! - [`request_builder`]: actions → NDJSON `_bulk` bodies bounded by count and bytes;
 //! - [`service`]: the HTTP client over several hosts (failover, auth, TLS, version check);
-//! - [`retry`]: per-item classification of bulk answers and the jittered backoff;
-//! - [`sink`]: the task (bounded buffer, lanes in flight, exact flush);
+//! - [`retry`]: per-item classification of bulk answers, the jittered backoff, and the
+//!   retry policy that turns an answer into per-action decisions (pure, no I/O);
+//! - [`settle`]: carries those decisions out: counters, logs, DLQ reports;
+//! - [`sink`]: the task (bounded buffer, lanes in flight, exact flush) and each lane's
+//!   pipeline: batch → request → send → decide → settle → back off;
 //! - [`connector`]: the plugin the registry holds;
 //! - [`metrics`]: per-task counters.
 //!
@@ -30,6 +33,7 @@ pub mod metrics;
 pub mod request_builder;
 pub mod retry;
 pub mod service;
+pub mod settle;
 pub mod sink;
 #[cfg(test)]
 mod tests;

@@ -34,16 +34,14 @@ use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::config::{ElasticsearchSinkConfig, MalformedDocumentBehavior};
+use crate::config::ElasticsearchSinkConfig;
 use crate::encoder::{Encoded, EncodedAction, Encoder, Operation, SkipReason};
 use crate::mapping::mappings_of;
 use crate::metrics::SinkCounters;
 use crate::request_builder::{BatchLimits, BulkRequest, has_full_batch, take_batch};
-use crate::retry::{Backoff, BulkItem, ItemOutcome, classify_item};
+use crate::retry::{BulkResponse, NextAttempt, RetryPolicy};
 use crate::service::{ElasticsearchService, ServerInfo};
-
-/// The longest wait between two retries of the same request.
-const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(10);
+use crate::settle::{Effects, Settled, settle};
 
 /// State the task and its lanes share.
 #[derive(Debug)]
@@ -106,6 +104,13 @@ impl Shared {
 
     fn stalled(&self) -> Option<String> {
         self.stalled.lock().ok().and_then(|s| s.clone())
+    }
+
+    fn effects(&self) -> Effects<'_> {
+        Effects {
+            counters: &self.counters,
+            reporter: self.reporter.as_ref(),
+        }
     }
 
     fn failure_error(&self, message: &str) -> ConnectError {
@@ -306,7 +311,7 @@ impl Drop for ElasticsearchSinkTask {
 }
 
 impl SinkTask for ElasticsearchSinkTask {
-    async fn put(&mut self, records: Vec<SinkRecord>) -> Result<(), ConnectError> {
+    async fn put(&mut self, records: &[SinkRecord]) -> Result<(), ConnectError> {
         self.check_failure()?;
         if records.is_empty() {
             return Ok(());
@@ -314,7 +319,7 @@ impl SinkTask for ElasticsearchSinkTask {
         self.ensure_server().await?;
         let counters = Arc::clone(&self.shared.counters);
         let mut actions = Vec::with_capacity(records.len());
-        for record in &records {
+        for record in records {
             match self.encoder.encode(record) {
                 Ok(Encoded::Action(mut action)) => {
                     self.ensure_target(&action, record).await?;
@@ -367,25 +372,6 @@ impl SinkTask for ElasticsearchSinkTask {
             counters = %self.shared.counters.snapshot(),
             "elasticsearch sink task stopped"
         );
-    }
-}
-
-/// Hands a refused document's record to the runtime's DLQ, when there is one; the lane
-/// counts it done only after that, so its offset is committed only after the DLQ has it.
-async fn report_malformed(
-    shared: &Shared,
-    action: &EncodedAction,
-    reason: &str,
-) -> Result<(), ConnectError> {
-    match (&shared.reporter, &action.record) {
-        (Some(reporter), Some(record)) => {
-            let error = ConnectError::definite(format!(
-                "Elasticsearch refused the document {}/{}: {reason}",
-                action.index, action.id
-            ));
-            reporter.report(record, &error).await
-        }
-        _ => Ok(()),
     }
 }
 
@@ -479,167 +465,100 @@ async fn run_lane(
 
 /// Sends `batch` and retries what needs it until every action is done; `false` when the task
 /// failed for good.
+///
+/// Each round is build request → send → policy decides per item → settle (counters, DLQ)
+/// → back off; only the actions the policy sends again make up the next request.
 async fn send_until_done(shared: &Shared, batch: Vec<EncodedAction>) -> bool {
-    let counters = &shared.counters;
-    let bulk = &shared.config.bulk;
-    let backoff = Backoff {
-        base: bulk.retry_backoff,
-        max: MAX_BACKOFF,
-    };
+    let policy = RetryPolicy::from_config(&shared.config);
     let compression = shared.config.connection.client.compression;
-    let sensitive = shared.config.log_sensitive_data;
     let mut request = BulkRequest::new(batch, compression);
     let mut attempt = 0_u32;
     while !request.is_empty() {
         if shared.failure().is_some() {
             return false;
         }
-        SinkCounters::add(&counters.bulk_requests, 1);
-        let response = match shared.service.bulk(&request.body).await {
-            Ok(response) => response,
-            Err(error) if error.is_retriable() => {
-                SinkCounters::add(&counters.requests_retried, 1);
-                tracing::warn!(%error, attempt, actions = request.len(), "bulk request failed, retrying");
-                if attempt >= bulk.max_retries {
-                    shared.stall(error.to_string());
-                }
-                tokio::time::sleep(backoff.wait(attempt)).await;
-                attempt = attempt.saturating_add(1);
+        let response = match send_once(shared, &policy, &request, attempt).await {
+            Sent::Answered(response) => response,
+            Sent::Retry(next) => {
                 // The same request, body bytes included, goes out again.
+                tokio::time::sleep(next.wait).await;
+                attempt = attempt.saturating_add(1);
                 continue;
             }
-            Err(error) => {
-                shared.fail(format!("bulk request failed: {error}"));
+            Sent::Failed => return false,
+        };
+        let settled = match policy.decide_items(&request.actions, &response, attempt) {
+            Ok(decisions) => settle(shared.effects(), request.actions, decisions).await,
+            Err(mismatch) => Err(mismatch),
+        };
+        let settled = match settled {
+            Ok(settled) => settled,
+            Err(message) => {
+                shared.fail(message);
                 return false;
             }
         };
-        if response.items.len() != request.len() {
-            shared.fail(format!(
-                "the bulk response has {} items for {} actions",
-                response.items.len(),
-                request.len()
-            ));
-            return false;
-        }
-        let mut retry = Vec::new();
-        let mut retried_ids: HashSet<(String, String)> = HashSet::new();
-        let mut done = 0_u64;
-        let mut last_reason = String::new();
-        for (action, entry) in request.actions.into_iter().zip(&response.items) {
-            let item = BulkItem::from_entry(entry);
-            let outcome = classify_item(action.operation, &item, sensitive);
-            let key = (action.index.clone(), action.id.clone());
-            if !retried_ids.is_empty() && retried_ids.contains(&key) {
-                // An earlier action on this id is retried: send this one again after it.
-                retry.push(action);
-                continue;
-            }
-            match outcome {
-                ItemOutcome::Done => {
-                    done += 1;
-                    if action.operation == Operation::Delete {
-                        SinkCounters::add(&counters.documents_deleted, 1);
-                    } else {
-                        SinkCounters::add(&counters.documents_indexed, 1);
-                    }
-                }
-                ItemOutcome::AlreadyIndexed => {
-                    done += 1;
-                    SinkCounters::add(&counters.documents_already_indexed, 1);
-                    tracing::info!(index = action.index, id = action.id, record = %action.coordinates,
-                        "document already in the data stream (a replayed record), counted as already indexed");
-                }
-                ItemOutcome::Retry(reason) => {
-                    SinkCounters::add(&counters.items_retried, 1);
-                    last_reason = reason;
-                    retried_ids.insert(key);
-                    retry.push(action);
-                }
-                ItemOutcome::VersionConflict(reason) if action.external_version.is_some() => {
-                    // external.version.header: an equal or newer version is indexed already,
-                    // which is what the user asked to keep.
-                    SinkCounters::add(&counters.version_conflicts, 1);
-                    done += 1;
-                    tracing::info!(index = action.index, id = action.id, record = %action.coordinates,
-                        version = action.external_version, reason,
-                        "an equal or newer version of the document is indexed already (external.version.header); skipped");
-                }
-                ItemOutcome::VersionConflict(reason) => {
-                    SinkCounters::add(&counters.version_conflicts, 1);
-                    if attempt >= bulk.max_retries {
-                        shared.fail(format!(
-                            "version conflict on {}/{} (record {}) persisted after {} retries: {reason}",
-                            action.index, action.id, action.coordinates, bulk.max_retries
-                        ));
-                        return false;
-                    }
-                    tracing::warn!(
-                        index = action.index,
-                        id = action.id,
-                        reason,
-                        "version conflict, retrying"
-                    );
-                    last_reason = reason;
-                    retried_ids.insert(key);
-                    retry.push(action);
-                }
-                ItemOutcome::Malformed(reason) => {
-                    SinkCounters::add(&counters.documents_malformed, 1);
-                    match shared.config.malformed_documents {
-                        MalformedDocumentBehavior::Ignore | MalformedDocumentBehavior::Warn => {
-                            if shared.config.malformed_documents == MalformedDocumentBehavior::Warn
-                            {
-                                tracing::warn!(index = action.index, id = action.id, record = %action.coordinates, reason,
-                                    "skipping a malformed document (behavior.on.malformed.documents=warn)");
-                            }
-                            if let Err(error) = report_malformed(shared, &action, &reason).await {
-                                shared.fail(format!(
-                                    "cannot report the malformed document {}/{} from record {}: {error}",
-                                    action.index, action.id, action.coordinates
-                                ));
-                                return false;
-                            }
-                            done += 1;
-                        }
-                        MalformedDocumentBehavior::Fail => {
-                            shared.fail(format!(
-                                "malformed document {}/{} from record {}: {reason} (behavior.on.malformed.documents=fail)",
-                                action.index, action.id, action.coordinates
-                            ));
-                            return false;
-                        }
-                    }
-                }
-                ItemOutcome::Fatal(reason) => {
-                    shared.fail(format!(
-                        "cannot write {}/{} from record {}: {reason}",
-                        action.index, action.id, action.coordinates
-                    ));
-                    return false;
-                }
-            }
-        }
-        shared.complete(done);
-        if retry.is_empty() {
+        shared.complete(settled.done);
+        if settled.retry.is_empty() {
             shared.unstall();
         } else {
-            tracing::debug!(
-                items = retry.len(),
-                attempt,
-                reason = last_reason,
-                "retrying bulk items"
-            );
-            if attempt >= bulk.max_retries {
-                shared.stall(format!(
-                    "{} items still failing: {last_reason}",
-                    retry.len()
-                ));
-            }
-            tokio::time::sleep(backoff.wait(attempt)).await;
+            back_off_items(shared, &policy, &settled, attempt).await;
             attempt = attempt.saturating_add(1);
         }
-        request = BulkRequest::new(retry, compression);
+        request = BulkRequest::new(settled.retry, compression);
     }
     shared.unstall();
     true
+}
+
+/// What one send of a bulk request came to.
+enum Sent {
+    Answered(BulkResponse),
+    /// No answer, but trying again can help.
+    Retry(NextAttempt),
+    /// The task failed.
+    Failed,
+}
+
+async fn send_once(
+    shared: &Shared,
+    policy: &RetryPolicy,
+    request: &BulkRequest,
+    attempt: u32,
+) -> Sent {
+    SinkCounters::add(&shared.counters.bulk_requests, 1);
+    let error = match shared.service.bulk(&request.body).await {
+        Ok(response) => return Sent::Answered(response),
+        Err(error) => error,
+    };
+    let Some(next) = policy.on_request_error(&error, attempt) else {
+        shared.fail(format!("bulk request failed: {error}"));
+        return Sent::Failed;
+    };
+    SinkCounters::add(&shared.counters.requests_retried, 1);
+    tracing::warn!(%error, attempt, actions = request.len(), "bulk request failed, retrying");
+    if next.stalled {
+        shared.stall(error.to_string());
+    }
+    Sent::Retry(next)
+}
+
+/// Waits before the items the policy sends again; past `max.retries` the lane keeps going
+/// but `flush` learns why nothing progresses.
+async fn back_off_items(shared: &Shared, policy: &RetryPolicy, settled: &Settled, attempt: u32) {
+    let reason = &settled.last_reason;
+    tracing::debug!(
+        items = settled.retry.len(),
+        attempt,
+        reason,
+        "retrying bulk items"
+    );
+    let next = policy.next_attempt(attempt);
+    if next.stalled {
+        shared.stall(format!(
+            "{} items still failing: {reason}",
+            settled.retry.len()
+        ));
+    }
+    tokio::time::sleep(next.wait).await;
 }

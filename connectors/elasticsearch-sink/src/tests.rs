@@ -135,7 +135,7 @@ async fn rejected_items_are_retried_in_order_and_flush_waits_for_them() {
             ));
         }
     }
-    task.put(records).await.unwrap();
+    task.put(&records).await.unwrap();
     task.flush().await.unwrap();
     let fake_state = fake.lock().unwrap();
     assert_eq!(fake_state.documents.len(), 20);
@@ -162,9 +162,7 @@ async fn failed_requests_are_retried_and_flush_reports_after_max_retries() {
         )
         .await
         .unwrap();
-    task.put(vec![record(0, "a", json!({"v": 1}))])
-        .await
-        .unwrap();
+    task.put(&[record(0, "a", json!({"v": 1}))]).await.unwrap();
     // The first flush may see the stall; retrying the flush (as the runtime does) succeeds.
     let mut flushed = false;
     for _ in 0..50 {
@@ -197,7 +195,7 @@ async fn malformed_documents_follow_the_behavior() {
             )
             .await
             .unwrap();
-        task.put(vec![
+        task.put(&[
             record(0, "good", json!({"n": 1})),
             record(1, "bad", json!({"n": "one"})),
         ])
@@ -233,8 +231,8 @@ async fn tombstones_delete_and_backpressure_bounds_the_buffer() {
     let records: Vec<_> = (0..30)
         .map(|i| record(i, &format!("k{i}"), json!({"i": i})))
         .collect();
-    task.put(records).await.unwrap();
-    task.put(vec![record(30, "k0", Value::Null)]).await.unwrap();
+    task.put(&records).await.unwrap();
+    task.put(&[record(30, "k0", Value::Null)]).await.unwrap();
     task.flush().await.unwrap();
     let state = fake.lock().unwrap();
     assert_eq!(state.documents.len(), 29);

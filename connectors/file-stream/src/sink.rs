@@ -97,9 +97,9 @@ fn line_of(value: &Value) -> String {
 }
 
 impl SinkTask for FileStreamSinkTask {
-    async fn put(&mut self, records: Vec<SinkRecord>) -> Result<(), ConnectError> {
+    async fn put(&mut self, records: &[SinkRecord]) -> Result<(), ConnectError> {
         let mut buffer = String::new();
-        for record in &records {
+        for record in records {
             buffer.push_str(&line_of(&record.record.value));
             buffer.push('\n');
         }

@@ -218,13 +218,27 @@ impl Collector for SnapshotCollector {
 
 type Labels = Vec<(String, String)>;
 type PartitionValue<'a> = &'a dyn Fn(&PartitionRead) -> Option<i64>;
+/// The exporter's own labels followed by a series' labels.
+type ConstantLabels<'a> = &'a dyn Fn(Vec<(&'static str, String)>) -> Labels;
 
+/// Families in kafka_exporter's order: cluster, partitions, group lag, group state.
 fn encode_snapshot(
     encoder: &mut DescriptorEncoder<'_>,
     snapshot: &Snapshot,
-    constant: &dyn Fn(Vec<(&'static str, String)>) -> Labels,
+    constant: ConstantLabels<'_>,
 ) -> Result<(), std::fmt::Error> {
-    let read = &snapshot.read;
+    encode_cluster(encoder, &snapshot.read, constant)?;
+    encode_partitions(encoder, &snapshot.read, constant)?;
+    encode_group_lags(encoder, &snapshot.lags, constant)?;
+    encode_groups(encoder, snapshot, constant)
+}
+
+/// Brokers and topics: `kafka_brokers`, `kafka_broker_info`, `kafka_topic_partitions`.
+fn encode_cluster(
+    encoder: &mut DescriptorEncoder<'_>,
+    read: &ClusterRead,
+    constant: ConstantLabels<'_>,
+) -> Result<(), std::fmt::Error> {
     gauge(
         encoder,
         "kafka_brokers",
@@ -260,7 +274,15 @@ fn encode_snapshot(
             })
             .collect(),
     )?;
+    Ok(())
+}
 
+/// One `kafka_topic_partition_*` family per partition property.
+fn encode_partitions(
+    encoder: &mut DescriptorEncoder<'_>,
+    read: &ClusterRead,
+    constant: ConstantLabels<'_>,
+) -> Result<(), std::fmt::Error> {
     let per_partition = |value: PartitionValue<'_>| {
         read.topics
             .iter()
@@ -317,11 +339,17 @@ fn encode_snapshot(
     for (name, help, value) in partition_families {
         gauge(encoder, name, help, per_partition(value))?;
     }
+    Ok(())
+}
 
+/// Committed offsets and lag per group, per partition and summed per topic.
+fn encode_group_lags(
+    encoder: &mut DescriptorEncoder<'_>,
+    lags: &[(String, GroupLag)],
+    constant: ConstantLabels<'_>,
+) -> Result<(), std::fmt::Error> {
     let group_partitions = |value: &dyn Fn(&crate::lag::PartitionLag) -> Option<i64>| {
-        snapshot
-            .lags
-            .iter()
+        lags.iter()
             .flat_map(|(group, lag)| {
                 lag.partitions.iter().filter_map(move |p| {
                     value(p).map(|v| {
@@ -337,9 +365,7 @@ fn encode_snapshot(
             .collect::<Vec<_>>()
     };
     let group_topics = |value: &dyn Fn(&crate::lag::TopicLag) -> i64| {
-        snapshot
-            .lags
-            .iter()
+        lags.iter()
             .flat_map(|(group, lag)| {
                 lag.topics.iter().map(move |t| {
                     let labels = constant(vec![
@@ -375,6 +401,16 @@ fn encode_snapshot(
         "Sum of the consumer group's lag over the topic's partitions",
         group_topics(&|t| t.lag_sum),
     )?;
+    Ok(())
+}
+
+/// Group membership and the Burrow-style status.
+fn encode_groups(
+    encoder: &mut DescriptorEncoder<'_>,
+    snapshot: &Snapshot,
+    constant: ConstantLabels<'_>,
+) -> Result<(), std::fmt::Error> {
+    let read = &snapshot.read;
     gauge(
         encoder,
         "kafka_consumergroup_members",

@@ -132,25 +132,61 @@ fn chunk_sql(
     )
 }
 
+/// Reads every captured table, chunk by chunk, and hands the records to the task; `Ok`
+/// also when the task stopped listening.
 async fn read_all(
     mut conn: Conn,
     job: &SnapshotJob,
     sender: mpsc::Sender<SnapshotItem>,
 ) -> Result<(), SourceError> {
+    let schemas = tables_to_read(&mut conn, job).await?;
+    let estimate = estimated_rows(&mut conn, &schemas).await;
+    let mut meter = SnapshotMeter::new(estimate, schemas.len());
+    // Only a fresh snapshot's first record is marked `first`; a resumed one already was.
+    let mut first = job.resume.is_none();
+    for (index, table) in schemas.iter().enumerate() {
+        let place = TablePlace {
+            index,
+            last: index + 1 == schemas.len(),
+        };
+        let delivered = read_table(
+            &mut conn, job, table, place, &mut first, &mut meter, &sender,
+        )
+        .await?;
+        if !delivered {
+            return Ok(());
+        }
+    }
+    let _ = conn.query_drop("COMMIT").await;
+    let _ = conn.disconnect().await;
+    tracing::info!(
+        rows = meter.rows_done,
+        seconds = meter.started.elapsed().as_secs_f64(),
+        "snapshot complete"
+    );
+    let _ = sender.send(SnapshotItem::Done).await;
+    Ok(())
+}
+
+/// The captured tables in `db.table` order, without those a resumed snapshot finished.
+async fn tables_to_read(
+    conn: &mut Conn,
+    job: &SnapshotJob,
+) -> Result<Vec<TableSchema>, SourceError> {
     let config = &job.config;
-    let tables = schema::captured_tables(&mut conn, &config.filters).await?;
+    let tables = schema::captured_tables(conn, &config.filters).await?;
+    let resume_table = job
+        .resume
+        .as_ref()
+        .map(|p| p.table.as_str())
+        .unwrap_or_default();
     let mut schemas = Vec::new();
     for (database, table) in &tables {
-        let resume_table = job
-            .resume
-            .as_ref()
-            .map(|p| p.table.as_str())
-            .unwrap_or_default();
         if format!("{database}.{table}").as_str() < resume_table {
             continue;
         }
         if let Some(schema) = schema::load(
-            &mut conn,
+            conn,
             &config.topic_prefix,
             database,
             table,
@@ -162,165 +198,256 @@ async fn read_all(
             schemas.push(schema);
         }
     }
-    let estimates: Vec<u64> = {
-        let mut out = Vec::new();
-        for table in &schemas {
-            let rows: Option<Option<u64>> = conn
-                .exec_first(
-                    "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-                    (&table.database, &table.table),
-                )
-                .await
-                .unwrap_or(None);
-            out.push(rows.flatten().unwrap_or(0));
-        }
-        out
+    Ok(schemas)
+}
+
+/// The sum of `TABLE_ROWS`, an estimate for progress reports only: a table whose estimate
+/// cannot be read counts as empty rather than failing the snapshot.
+async fn estimated_rows(conn: &mut Conn, schemas: &[TableSchema]) -> u64 {
+    let mut total = 0;
+    for table in schemas {
+        let rows: Option<Option<u64>> = conn
+            .exec_first(
+                "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (&table.database, &table.table),
+            )
+            .await
+            .unwrap_or(None);
+        total += rows.flatten().unwrap_or(0);
+    }
+    total
+}
+
+/// Where a table stands in the snapshot.
+#[derive(Debug, Clone, Copy)]
+struct TablePlace {
+    index: usize,
+    /// The last table: its last row ends the snapshot.
+    last: bool,
+}
+
+/// Reads one table chunk by chunk; `false` when the task stopped listening.
+async fn read_table(
+    conn: &mut Conn,
+    job: &SnapshotJob,
+    table: &TableSchema,
+    place: TablePlace,
+    first: &mut bool,
+    meter: &mut SnapshotMeter,
+    sender: &mpsc::Sender<SnapshotItem>,
+) -> Result<bool, SourceError> {
+    let chunk_rows = job.config.snapshot_chunk_rows;
+    let envelope_schema = envelope::envelope_schema(table, job.connector);
+    let mut progress = match &job.resume {
+        Some(p) if p.table == table.id() => p.clone(),
+        _ => SnapshotProgress {
+            table: table.id(),
+            last_key: None,
+            rows: 0,
+        },
     };
-    let total_estimate: u64 = estimates.iter().sum();
-    let started = Instant::now();
-    let mut done_total: u64 = 0;
-    let mut last_log = Instant::now();
-    let mut first = job.resume.is_none();
-    let table_count = schemas.len();
-    for (index, table) in schemas.iter().enumerate() {
-        let envelope_schema = envelope::envelope_schema(table, job.connector);
-        let mut progress = match &job.resume {
-            Some(p) if p.table == table.id() => p.clone(),
-            _ => SnapshotProgress {
-                table: table.id(),
-                last_key: None,
-                rows: 0,
-            },
-        };
-        loop {
-            let sql = chunk_sql(
+    loop {
+        let sql = chunk_sql(
+            table,
+            progress.last_key.as_deref(),
+            progress.rows,
+            chunk_rows,
+        );
+        let rows: Vec<Row> = conn
+            .query(sql)
+            .await
+            .map_err(|e| SourceError::from_mysql(&format!("cannot read {}", table.id()), &e))?;
+        let fetched = rows.len();
+        let last_chunk = fetched < chunk_rows;
+        let mut records = Vec::with_capacity(fetched);
+        for (row_index, row) in rows.into_iter().enumerate() {
+            let decoded = decode_row(table, &job.config, &row.unwrap_raw())?;
+            progress.rows += 1;
+            if !decoded.key_literals.is_empty() {
+                progress.last_key = Some(decoded.key_literals);
+            }
+            let ends_snapshot = last_chunk && place.last && row_index + 1 == fetched;
+            let marker = snapshot_marker(first, ends_snapshot);
+            records.extend(read_event(
+                job,
                 table,
-                progress.last_key.as_deref(),
-                progress.rows,
-                config.snapshot_chunk_rows,
-            );
-            let rows: Vec<Row> = conn
-                .query(sql)
-                .await
-                .map_err(|e| SourceError::from_mysql(&format!("cannot read {}", table.id()), &e))?;
-            let fetched = rows.len();
-            let last_chunk = fetched < config.snapshot_chunk_rows;
-            let mut records = Vec::with_capacity(fetched);
-            for (row_index, row) in rows.into_iter().enumerate() {
-                let raw = row.unwrap_raw();
-                let mut values = Vec::with_capacity(raw.len());
-                let mut key_literals = Vec::with_capacity(table.primary_key.len());
-                for (column, cell) in table.columns.iter().zip(&raw) {
-                    let value = match cell {
-                        None | Some(MyValue::NULL) => Value::Null,
-                        Some(MyValue::Bytes(bytes)) => {
-                            column.kind.from_text(bytes, &config.modes).map_err(|e| {
-                                SourceError::definite(format!(
-                                    "cannot decode {}.{}: {e}",
-                                    table.id(),
-                                    column.name
-                                ))
-                            })?
-                        }
-                        Some(other) => Value::String(other.as_sql(true)),
-                    };
-                    values.push(value);
-                }
-                for key_index in &table.primary_key {
-                    if let Some(Some(MyValue::Bytes(bytes))) = raw.get(*key_index) {
-                        key_literals.push(literal(&table.columns[*key_index].kind, bytes));
-                    }
-                }
-                progress.rows += 1;
-                if !key_literals.is_empty() {
-                    progress.last_key = Some(key_literals);
-                }
-                let is_last = last_chunk && index + 1 == table_count && row_index + 1 == fetched;
-                let snapshot_flag = if first {
-                    first = false;
-                    "first"
-                } else if is_last {
-                    "last"
-                } else {
-                    "true"
-                };
-                let offset = if is_last {
-                    StoredOffset::Streaming(job.start.clone())
-                } else {
-                    StoredOffset::Snapshot {
-                        start: job.start.clone(),
-                        progress: progress.clone(),
-                    }
-                };
-                let info = SourceInfo {
-                    connector: job.connector,
-                    name: config.topic_prefix.clone(),
-                    ts_ms: envelope::now_micros() / 1000,
-                    snapshot: snapshot_flag,
-                    server_id: 0,
-                    gtid: None,
-                    file: job.start.file.clone(),
-                    pos: job.start.pos,
-                    row: 0,
-                    thread: None,
-                };
-                records.extend(envelope::records(
-                    table,
-                    &envelope_schema,
-                    Change {
-                        operation: Operation::Read,
-                        before: None,
-                        after: Some(values),
-                    },
-                    &info,
-                    &job.partition,
-                    &offset.to_map(info.ts_ms / 1000),
-                    false,
-                ));
-            }
-            done_total += fetched as u64;
-            let rate = done_total as f64 / started.elapsed().as_secs_f64().max(0.001);
-            // TABLE_ROWS is an estimate: never report fewer than are done.
-            let estimate = total_estimate.max(done_total);
-            let remaining = estimate.saturating_sub(done_total) as f64;
-            job.progress.set(serde_json::json!({
-                "phase": "snapshot",
-                "table": table.id(),
-                "tables_done": index,
-                "tables_total": table_count,
-                "rows_done": done_total,
-                "rows_estimated": estimate,
-                "rows_per_second": rate as u64,
-                "eta_seconds": (remaining / rate.max(1.0)) as u64,
-            }));
-            if last_log.elapsed().as_secs() >= 5 || last_chunk {
-                last_log = Instant::now();
-                tracing::info!(
-                    table = table.id(),
-                    rows_done = done_total,
-                    rows_estimated = estimate,
-                    rows_per_second = rate as u64,
-                    eta_seconds = (remaining / rate.max(1.0)) as u64,
-                    "snapshot progress"
-                );
-            }
-            if !records.is_empty() && sender.send(SnapshotItem::Records(records)).await.is_err() {
-                return Ok(());
-            }
-            if last_chunk {
-                break;
-            }
+                &envelope_schema,
+                decoded.values,
+                marker,
+                &resume_offset(job, &progress, ends_snapshot),
+            ));
+        }
+        meter.chunk_read(&job.progress, table, place.index, fetched, last_chunk);
+        if !records.is_empty() && sender.send(SnapshotItem::Records(records)).await.is_err() {
+            return Ok(false);
+        }
+        if last_chunk {
+            return Ok(true);
         }
     }
-    let _ = conn.query_drop("COMMIT").await;
-    let _ = conn.disconnect().await;
-    tracing::info!(
-        rows = done_total,
-        seconds = started.elapsed().as_secs_f64(),
-        "snapshot complete"
-    );
-    let _ = sender.send(SnapshotItem::Done).await;
-    Ok(())
+}
+
+/// One row's column values and the SQL literals of its primary key.
+struct DecodedRow {
+    values: Vec<Value>,
+    key_literals: Vec<String>,
+}
+
+fn decode_row(
+    table: &TableSchema,
+    config: &CdcConfig,
+    raw: &[Option<MyValue>],
+) -> Result<DecodedRow, SourceError> {
+    let mut values = Vec::with_capacity(raw.len());
+    for (column, cell) in table.columns.iter().zip(raw) {
+        let value = match cell {
+            None | Some(MyValue::NULL) => Value::Null,
+            Some(MyValue::Bytes(bytes)) => {
+                column.kind.from_text(bytes, &config.modes).map_err(|e| {
+                    SourceError::definite(format!(
+                        "cannot decode {}.{}: {e}",
+                        table.id(),
+                        column.name
+                    ))
+                })?
+            }
+            Some(other) => Value::String(other.as_sql(true)),
+        };
+        values.push(value);
+    }
+    let mut key_literals = Vec::with_capacity(table.primary_key.len());
+    for key_index in &table.primary_key {
+        if let Some(Some(MyValue::Bytes(bytes))) = raw.get(*key_index) {
+            key_literals.push(literal(&table.columns[*key_index].kind, bytes));
+        }
+    }
+    Ok(DecodedRow {
+        values,
+        key_literals,
+    })
+}
+
+/// Debezium's `source.snapshot`: `first`, `last`, else `true`.
+fn snapshot_marker(first: &mut bool, ends_snapshot: bool) -> &'static str {
+    if *first {
+        *first = false;
+        "first"
+    } else if ends_snapshot {
+        "last"
+    } else {
+        "true"
+    }
+}
+
+/// Where a restart resumes after this row: the next chunk, or the binlog once the last
+/// row of the snapshot is delivered.
+fn resume_offset(
+    job: &SnapshotJob,
+    progress: &SnapshotProgress,
+    ends_snapshot: bool,
+) -> StoredOffset {
+    if ends_snapshot {
+        StoredOffset::Streaming(job.start.clone())
+    } else {
+        StoredOffset::Snapshot {
+            start: job.start.clone(),
+            progress: progress.clone(),
+        }
+    }
+}
+
+/// The `r` (read) event of one row.
+fn read_event(
+    job: &SnapshotJob,
+    table: &TableSchema,
+    envelope_schema: &Schema,
+    values: Vec<Value>,
+    marker: &'static str,
+    offset: &StoredOffset,
+) -> Vec<SourceRecord> {
+    let info = SourceInfo {
+        connector: job.connector,
+        name: job.config.topic_prefix.clone(),
+        ts_ms: envelope::now_micros() / 1000,
+        snapshot: marker,
+        server_id: 0,
+        gtid: None,
+        file: job.start.file.clone(),
+        pos: job.start.pos,
+        row: 0,
+        thread: None,
+    };
+    envelope::records(
+        table,
+        envelope_schema,
+        Change {
+            operation: Operation::Read,
+            before: None,
+            after: Some(values),
+        },
+        &info,
+        &job.partition,
+        &offset.to_map(info.ts_ms / 1000),
+        false,
+    )
+}
+
+/// Rows done against the estimate: the task's progress report after every chunk, a log
+/// line every 5 s and at the end of each table.
+struct SnapshotMeter {
+    started: Instant,
+    rows_done: u64,
+    rows_estimated: u64,
+    tables_total: usize,
+    last_log: Instant,
+}
+
+impl SnapshotMeter {
+    fn new(rows_estimated: u64, tables_total: usize) -> Self {
+        Self {
+            started: Instant::now(),
+            rows_done: 0,
+            rows_estimated,
+            tables_total,
+            last_log: Instant::now(),
+        }
+    }
+
+    fn chunk_read(
+        &mut self,
+        report: &TaskProgress,
+        table: &TableSchema,
+        tables_done: usize,
+        fetched: usize,
+        last_chunk: bool,
+    ) {
+        self.rows_done += fetched as u64;
+        let rate = self.rows_done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        // TABLE_ROWS is an estimate: never report fewer than are done.
+        let estimate = self.rows_estimated.max(self.rows_done);
+        let remaining = estimate.saturating_sub(self.rows_done) as f64;
+        report.set(serde_json::json!({
+            "phase": "snapshot",
+            "table": table.id(),
+            "tables_done": tables_done,
+            "tables_total": self.tables_total,
+            "rows_done": self.rows_done,
+            "rows_estimated": estimate,
+            "rows_per_second": rate as u64,
+            "eta_seconds": (remaining / rate.max(1.0)) as u64,
+        }));
+        if self.last_log.elapsed().as_secs() >= 5 || last_chunk {
+            self.last_log = Instant::now();
+            tracing::info!(
+                table = table.id(),
+                rows_done = self.rows_done,
+                rows_estimated = estimate,
+                rows_per_second = rate as u64,
+                eta_seconds = (remaining / rate.max(1.0)) as u64,
+                "snapshot progress"
+            );
+        }
+    }
 }
 
 /// The key schema is part of each record; re-exported for tests.

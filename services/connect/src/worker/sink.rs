@@ -195,7 +195,7 @@ async fn run_inner(
             }
         }
         let count = batch.len() as u64;
-        put_with_retries(task.as_mut(), batch, spec).await?;
+        put_with_retries(task.as_mut(), &batch, spec).await?;
         unflushed.add(count, read, positions);
         if tokio::time::Instant::now() >= next_flush || unflushed.records >= MAX_UNFLUSHED {
             unflushed
@@ -440,7 +440,7 @@ fn convert(
 
 async fn put_with_retries(
     task: &mut dyn connect_api::DynSinkTask,
-    batch: Vec<SinkRecord>,
+    batch: &[SinkRecord],
     spec: &TaskSpec,
 ) -> Result<(), ConnectError> {
     if batch.is_empty() {
@@ -451,7 +451,8 @@ async fn put_with_retries(
     let mut attempt = 0;
     loop {
         let put_started = std::time::Instant::now();
-        match task.put(batch.clone()).await {
+        // The same borrowed batch goes to every attempt: no copy per retry.
+        match task.put(batch).await {
             Ok(()) => {
                 let count = batch.len() as u64;
                 metrics.sink.record_send.add(count);

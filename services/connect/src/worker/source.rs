@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use broker_core::Shutdown;
 use connect_api::{
-    ConfigMap, ConnectError, DynSourceConnector, SourceRecord, SourceTaskContext, StoredOffsets,
-    TaskProgress,
+    ConfigMap, ConnectError, DynSourceConnector, DynSourceTask, SourceRecord, SourceTaskContext,
+    StoredOffsets, TaskProgress,
 };
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
@@ -97,113 +97,163 @@ async fn run_inner(
     control: &mut watch::Receiver<TargetState>,
     stop: &Shutdown,
 ) -> Result<(), ConnectError> {
-    let name = spec.connector.as_str();
-    let settings = &spec.settings;
-    let chain = TransformChain::from_config(&spec.connector_config).map_err(|issues| {
-        let first = issues.into_iter().next();
-        first.map_or_else(
-            || ConnectError::definite("invalid transforms"),
-            |i| ConnectError::config(i.key, i.message),
-        )
-    })?;
-    let progress = TaskProgress::default();
-    let offsets =
-        SourceOffsets::open(runtime, settings.transactions.offsets_topic.as_deref()).await?;
-    let context = SourceTaskContext {
-        connector: name.to_owned(),
-        task: spec.task,
-        offsets: offsets.stored(runtime, name),
-        progress: progress.clone(),
-        metrics: spec.metrics.plugin.clone(),
-    };
-    let mut task = plugin.create_task(&spec.task_config, context).await?;
-    // `exactly.once.support` only decides validation: with `requested` on an at-least-once
-    // worker the task simply runs without transactions.
-    let mut transactional = if runtime.exactly_once_source {
-        let transactions = Transactions::create(
+    let mut run = SourceRun::open(runtime, plugin, spec).await?;
+    let result = run.drive(control, stop).await;
+    run.close(result).await
+}
+
+/// One run of a source task: what it opened and where its records are.
+struct SourceRun<'a> {
+    runtime: &'a Runtime,
+    spec: &'a TaskSpec,
+    chain: TransformChain,
+    progress: TaskProgress,
+    offsets: SourceOffsets,
+    task: Box<dyn DynSourceTask>,
+    /// `Some` on an exactly-once worker: batches join transactions instead of the pipeline.
+    transactional: Option<TransactionalSource>,
+    own_producer: Option<FutureProducer>,
+    topics: TaskTopics,
+    pipeline: Pipeline,
+    published: ProgressPublisher,
+}
+
+/// What one poll gave.
+enum Polled {
+    Records(Vec<SourceRecord>),
+    /// A retriable failure, already backed off.
+    Retry,
+    Stopped,
+}
+
+impl<'a> SourceRun<'a> {
+    /// Transforms, offsets store, the task itself, then its producer and topics.
+    async fn open(
+        runtime: &'a Runtime,
+        plugin: &dyn DynSourceConnector,
+        spec: &'a TaskSpec,
+    ) -> Result<Self, ConnectError> {
+        let name = spec.connector.as_str();
+        let settings = &spec.settings;
+        let chain = TransformChain::from_config(&spec.connector_config).map_err(|issues| {
+            let first = issues.into_iter().next();
+            first.map_or_else(
+                || ConnectError::definite("invalid transforms"),
+                |i| ConnectError::config(i.key, i.message),
+            )
+        })?;
+        let progress = TaskProgress::default();
+        let offsets =
+            SourceOffsets::open(runtime, settings.transactions.offsets_topic.as_deref()).await?;
+        let context = SourceTaskContext {
+            connector: name.to_owned(),
+            task: spec.task,
+            offsets: offsets.stored(runtime, name),
+            progress: progress.clone(),
+            metrics: spec.metrics.plugin.clone(),
+        };
+        let task = plugin.create_task(&spec.task_config, context).await?;
+        let transactional = transactional_source(runtime, spec, &offsets).await?;
+        // The transactional producer already carries the overrides.
+        let own_producer = match transactional {
+            Some(_) => None,
+            None => own_producer(runtime, spec)?,
+        };
+        let topics = TaskTopics::new(
             runtime,
             name,
-            spec.task,
+            settings.topic_creation.clone(),
             &spec.connector_config,
-            offsets.primary_topic(runtime),
-        )
-        .await?;
-        Some(TransactionalSource::new(
-            transactions,
-            settings.transactions.boundary,
-            runtime.offset_flush_interval,
-        ))
-    } else {
-        None
-    };
-    // The transactional producer already carries the overrides.
-    let own_producer = match transactional {
-        Some(_) => None,
-        None => own_producer(runtime, spec)?,
-    };
-    let mut topics = TaskTopics::new(
-        runtime,
-        name,
-        settings.topic_creation.clone(),
-        &spec.connector_config,
-    )?;
-    let mut attempt = 0_u32;
-    let mut reported: Option<TargetState> = None;
-    let metrics = &spec.metrics;
-    let commit_context = CommitContext {
-        runtime,
-        connector: name,
-        offsets: &offsets,
-        metrics,
-    };
-    let mut pipeline = Pipeline::new(runtime.offset_flush_interval, Arc::clone(metrics));
-    let mut published = ProgressPublisher::default();
-    let result = loop {
-        if stop.is_triggered() {
-            break Ok(());
-        }
-        if reported == Some(TargetState::Started) {
-            published.publish(runtime, name, spec.task, &progress).await;
-        }
-        let target = *control.borrow_and_update();
-        if reported != Some(target) {
+        )?;
+        Ok(Self {
+            runtime,
+            spec,
+            chain,
+            progress,
+            offsets,
+            task,
+            transactional,
+            own_producer,
+            topics,
+            pipeline: Pipeline::new(runtime.offset_flush_interval, Arc::clone(&spec.metrics)),
+            published: ProgressPublisher::default(),
+        })
+    }
+
+    /// Polls and delivers until `stop` fires or the task fails, following the target state.
+    async fn drive(
+        &mut self,
+        control: &mut watch::Receiver<TargetState>,
+        stop: &Shutdown,
+    ) -> Result<(), ConnectError> {
+        let mut attempt = 0_u32;
+        let mut reported: Option<TargetState> = None;
+        loop {
+            if stop.is_triggered() {
+                return Ok(());
+            }
+            if reported == Some(TargetState::Started) {
+                let (runtime, spec) = (self.runtime, self.spec);
+                self.published
+                    .publish(runtime, &spec.connector, spec.task, &self.progress)
+                    .await;
+            }
+            let target = *control.borrow_and_update();
+            if reported != Some(target) {
+                self.enter(target).await?;
+                reported = Some(target);
+            }
             if target != TargetState::Started {
-                let stored = match &mut transactional {
-                    Some(transactional) => {
-                        transactional.commit(&commit_context, task.as_mut()).await
-                    }
-                    None => {
-                        pipeline
-                            .store_all(runtime, &offsets, name, task.as_mut())
-                            .await
-                    }
-                };
-                if let Err(error) = stored {
-                    break Err(error);
+                tokio::select! {
+                    () = stop.wait() => return Ok(()),
+                    _ = control.changed() => continue,
                 }
             }
-            let state = if target == TargetState::Paused {
-                State::Paused
-            } else {
-                State::Running
-            };
-            runtime.report_task(name, spec.task, state, None).await;
-            reported = Some(target);
-        }
-        if target != TargetState::Started {
-            tokio::select! {
-                () = stop.wait() => break Ok(()),
-                _ = control.changed() => continue,
+            match self.poll(stop, &mut attempt).await? {
+                Polled::Records(records) => self.deliver(records).await?,
+                Polled::Retry => {}
+                Polled::Stopped => return Ok(()),
             }
         }
+    }
+
+    /// A paused or stopped task first makes what Kafka acknowledged durable.
+    async fn enter(&mut self, target: TargetState) -> Result<(), ConnectError> {
+        let (runtime, spec) = (self.runtime, self.spec);
+        if target != TargetState::Started {
+            match &mut self.transactional {
+                Some(transactional) => {
+                    let context = commit_context(runtime, spec, &self.offsets);
+                    transactional.commit(&context, self.task.as_mut()).await?;
+                }
+                None => {
+                    self.pipeline
+                        .store_all(runtime, &self.offsets, &spec.connector, self.task.as_mut())
+                        .await?;
+                }
+            }
+        }
+        let state = if target == TargetState::Paused {
+            State::Paused
+        } else {
+            State::Running
+        };
+        runtime
+            .report_task(&spec.connector, spec.task, state, None)
+            .await;
+        Ok(())
+    }
+
+    async fn poll(&mut self, stop: &Shutdown, attempt: &mut u32) -> Result<Polled, ConnectError> {
+        let (name, metrics) = (self.spec.connector.as_str(), &self.spec.metrics);
         let poll_started = std::time::Instant::now();
         let polled = tokio::select! {
-            () = stop.wait() => break Ok(()),
-            polled = task.poll() => polled,
+            () = stop.wait() => return Ok(Polled::Stopped),
+            polled = self.task.poll() => polled,
         };
-        let records = match polled {
+        match polled {
             Ok(records) => {
-                attempt = 0;
+                *attempt = 0;
                 // Kafka records only polls that returned records (a Java task returns null
                 // when it has nothing; ours return an empty batch).
                 if !records.is_empty() {
@@ -216,103 +266,162 @@ async fn run_inner(
                         .record(poll_started.elapsed().as_secs_f64() * 1000.0);
                     metrics.common.batch_size.record(count as f64);
                 }
-                records
+                Ok(Polled::Records(records))
             }
             Err(error) if error.is_retriable() => {
                 metrics.errors.operation_failed(true);
                 // Kafka logs every failed poll at WARN; here the first one and then one per
                 // 10 attempts, so an outage is visible without flooding the log.
-                if attempt.is_multiple_of(10) {
-                    tracing::warn!(connector = name, attempt, %error, "poll failed; will retry");
+                let attempt_now = *attempt;
+                if attempt_now.is_multiple_of(10) {
+                    tracing::warn!(connector = name, attempt = attempt_now, %error, "poll failed; will retry");
                 } else {
-                    tracing::debug!(connector = name, attempt, %error, "poll failed; will retry");
+                    tracing::debug!(connector = name, attempt = attempt_now, %error, "poll failed; will retry");
                 }
-                tokio::time::sleep(settings.errors.backoff(attempt)).await;
-                attempt = attempt.saturating_add(1);
-                continue;
+                tokio::time::sleep(self.spec.settings.errors.backoff(attempt_now)).await;
+                *attempt = attempt_now.saturating_add(1);
+                Ok(Polled::Retry)
             }
-            Err(error) => break Err(error),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn deliver(&mut self, records: Vec<SourceRecord>) -> Result<(), ConnectError> {
+        if self.transactional.is_some() {
+            self.deliver_exactly_once(records).await
+        } else {
+            self.deliver_at_least_once(records).await
+        }
+    }
+
+    /// Batches go into the pipeline; offsets are stored as Kafka acknowledges them.
+    async fn deliver_at_least_once(
+        &mut self,
+        records: Vec<SourceRecord>,
+    ) -> Result<(), ConnectError> {
+        let (runtime, spec) = (self.runtime, self.spec);
+        let (name, settings) = (spec.connector.as_str(), &spec.settings);
+        if records.is_empty() {
+            // Idle: nothing to pipeline, so store what is acknowledged now.
+            return self
+                .pipeline
+                .store_all(runtime, &self.offsets, name, self.task.as_mut())
+                .await;
+        }
+        let producer = self.own_producer.as_ref().unwrap_or(&runtime.producer);
+        let batch = enqueue(
+            runtime,
+            producer,
+            settings,
+            &self.chain,
+            spec,
+            records,
+            &mut self.topics,
+        )
+        .await?;
+        self.pipeline
+            .push(runtime, &self.offsets, name, self.task.as_mut(), batch)
+            .await
+    }
+
+    /// Batches join the open transaction, which commits at its boundary.
+    async fn deliver_exactly_once(
+        &mut self,
+        records: Vec<SourceRecord>,
+    ) -> Result<(), ConnectError> {
+        let (runtime, spec) = (self.runtime, self.spec);
+        let settings = &spec.settings;
+        let Some(transactional) = &mut self.transactional else {
+            return Ok(());
         };
-        let Some(transactional) = &mut transactional else {
-            let pushed = if records.is_empty() {
-                // Idle: nothing to pipeline, so store what is acknowledged now.
-                pipeline
-                    .store_all(runtime, &offsets, name, task.as_mut())
-                    .await
-            } else {
-                let producer = own_producer.as_ref().unwrap_or(&runtime.producer);
-                match enqueue(
-                    runtime,
-                    producer,
-                    settings,
-                    &chain,
-                    spec,
-                    records,
-                    &mut topics,
-                )
-                .await
-                {
-                    Ok(batch) => {
-                        pipeline
-                            .push(runtime, &offsets, name, task.as_mut(), batch)
-                            .await
-                    }
-                    Err(error) => Err(error),
-                }
-            };
-            if let Err(error) = pushed {
-                break Err(error);
-            }
-            continue;
-        };
-        // Exactly-once: batches join the open transaction, which commits at its boundary.
         if !records.is_empty() {
-            if let Err(error) = transactional.begin() {
-                break Err(error);
-            }
+            transactional.begin()?;
             let producer = transactional.producer().clone();
             match enqueue(
                 runtime,
                 &producer,
                 settings,
-                &chain,
+                &self.chain,
                 spec,
                 records,
-                &mut topics,
+                &mut self.topics,
             )
             .await
             {
                 Ok(batch) => transactional.add(batch),
                 Err(error) => {
                     transactional.abort().await;
-                    break Err(error);
+                    return Err(error);
                 }
             }
         }
-        if let Err(error) = transactional
-            .commit_if_due(&commit_context, task.as_mut())
+        let context = commit_context(runtime, spec, &self.offsets);
+        transactional
+            .commit_if_due(&context, self.task.as_mut())
             .await
-        {
-            break Err(error);
-        }
-    };
-    // Whatever Kafka acknowledged is stored, also when the task fails: those records are
-    // in Kafka, and storing their offsets only shrinks the replay. An exactly-once task
-    // commits its open transaction on a clean stop and aborts it after a failure.
-    let stored = match (&mut transactional, &result) {
-        (Some(transactional), Ok(())) => transactional.commit(&commit_context, task.as_mut()).await,
-        (Some(transactional), Err(_)) => {
-            transactional.abort().await;
-            Ok(())
-        }
-        (None, _) => {
-            pipeline
-                .store_all(runtime, &offsets, name, task.as_mut())
-                .await
-        }
-    };
-    task.stop().await;
-    result.and(stored)
+    }
+
+    /// Whatever Kafka acknowledged is stored, also when the task fails: those records are
+    /// in Kafka, and storing their offsets only shrinks the replay. An exactly-once task
+    /// commits its open transaction on a clean stop and aborts it after a failure.
+    async fn close(mut self, result: Result<(), ConnectError>) -> Result<(), ConnectError> {
+        let (runtime, spec) = (self.runtime, self.spec);
+        let stored = match (&mut self.transactional, &result) {
+            (Some(transactional), Ok(())) => {
+                let context = commit_context(runtime, spec, &self.offsets);
+                transactional.commit(&context, self.task.as_mut()).await
+            }
+            (Some(transactional), Err(_)) => {
+                transactional.abort().await;
+                Ok(())
+            }
+            (None, _) => {
+                self.pipeline
+                    .store_all(runtime, &self.offsets, &spec.connector, self.task.as_mut())
+                    .await
+            }
+        };
+        self.task.stop().await;
+        result.and(stored)
+    }
+}
+
+/// `exactly.once.support` only decides validation: with `requested` on an at-least-once
+/// worker the task simply runs without transactions.
+async fn transactional_source(
+    runtime: &Runtime,
+    spec: &TaskSpec,
+    offsets: &SourceOffsets,
+) -> Result<Option<TransactionalSource>, ConnectError> {
+    if !runtime.exactly_once_source {
+        return Ok(None);
+    }
+    let transactions = Transactions::create(
+        runtime,
+        &spec.connector,
+        spec.task,
+        &spec.connector_config,
+        offsets.primary_topic(runtime),
+    )
+    .await?;
+    Ok(Some(TransactionalSource::new(
+        transactions,
+        spec.settings.transactions.boundary,
+        runtime.offset_flush_interval,
+    )))
+}
+
+fn commit_context<'c>(
+    runtime: &'c Runtime,
+    spec: &'c TaskSpec,
+    offsets: &'c SourceOffsets,
+) -> CommitContext<'c> {
+    CommitContext {
+        runtime,
+        connector: &spec.connector,
+        offsets,
+        metrics: &spec.metrics,
+    }
 }
 
 /// How often a task's changed progress report is written to the status topic.

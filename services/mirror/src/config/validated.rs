@@ -14,7 +14,11 @@ use regex::Regex;
 
 use super::client::{Translation, translate};
 use super::properties::Property;
-use crate::policy::{ReplicationPolicy, Separators};
+use crate::policy::ReplicationPolicy;
+
+mod flow;
+
+use flow::flow;
 
 /// MM2's `topics.exclude` default.
 pub const DEFAULT_TOPICS_EXCLUDE: &str = r".*[\-\.]internal, .*\.replica, __.*";
@@ -422,10 +426,10 @@ pub fn validate(properties: &BTreeMap<String, Property>) -> Result<ValidatedMirr
             // The top-level `enabled` is a default for every pair; only pairs that are
             // enabled become flows.
             if enabled? {
-                flows.push(flow(&mut reader, source, target, &clusters)?);
+                flows.push(flow(&mut reader, source, target)?);
             } else if pairs.contains(&(source.clone(), target.clone())) {
                 // Read (and so mark as used) the keys of a disabled flow too.
-                let _ = flow(&mut reader, source, target, &clusters);
+                let _ = flow(&mut reader, source, target);
             }
         }
     }
@@ -553,220 +557,5 @@ fn cluster_settings(
         consumer,
         producer,
         admin,
-    })
-}
-
-fn flow(
-    reader: &mut Reader<'_>,
-    source: &str,
-    target: &str,
-    clusters: &BTreeMap<String, ClusterSettings>,
-) -> Result<Flow, ConfigError> {
-    let name = format!("{source}->{target}");
-    let n = name.as_str();
-    for (key, expected) in DEFAULT_FILTER_CLASSES {
-        if let Some((found, value)) = reader.flow(n, key)
-            && value != *expected
-        {
-            return Err(ConfigError::new(
-                found,
-                format!("only {expected} is supported"),
-            ));
-        }
-    }
-    let topics = reader.flow_string(n, "topics", ".*");
-    let topics_exclude = reader
-        .flow(n, "topics.exclude")
-        .or_else(|| reader.flow(n, "topics.blacklist"))
-        .unwrap_or_else(|| {
-            (
-                "topics.exclude".to_owned(),
-                DEFAULT_TOPICS_EXCLUDE.to_owned(),
-            )
-        });
-    let groups = reader.flow_string(n, "groups", ".*");
-    let groups_exclude = reader
-        .flow(n, "groups.exclude")
-        .or_else(|| reader.flow(n, "groups.blacklist"))
-        .unwrap_or_else(|| {
-            (
-                "groups.exclude".to_owned(),
-                DEFAULT_GROUPS_EXCLUDE.to_owned(),
-            )
-        });
-    let config_exclude = reader
-        .flow(n, "config.properties.exclude")
-        .or_else(|| reader.flow(n, "config.properties.blacklist"))
-        .unwrap_or_else(|| {
-            (
-                "config.properties.exclude".to_owned(),
-                DEFAULT_CONFIG_PROPERTIES_EXCLUDE.to_owned(),
-            )
-        });
-
-    let (separator_key, separator) = reader.flow_string(n, "replication.policy.separator", ".");
-    if separator.is_empty() {
-        return Err(ConfigError::new(separator_key, "must not be empty"));
-    }
-    let internal_separator = reader.flow_bool(
-        n,
-        "replication.policy.internal.topic.separator.enabled",
-        true,
-    )?;
-    let separators = Separators {
-        internal: if internal_separator {
-            separator.clone()
-        } else {
-            ".".to_owned()
-        },
-        separator,
-    };
-    let (policy_key, policy_class) = reader.flow_string(
-        n,
-        "replication.policy.class",
-        "org.apache.kafka.connect.mirror.DefaultReplicationPolicy",
-    );
-    let policy = match policy_class.rsplit('.').next().unwrap_or_default() {
-        "DefaultReplicationPolicy" => ReplicationPolicy::Default(separators),
-        "IdentityReplicationPolicy" => ReplicationPolicy::Identity(separators),
-        _ => {
-            return Err(ConfigError::new(
-                policy_key,
-                format!(
-                    "`{policy_class}` is not DefaultReplicationPolicy or IdentityReplicationPolicy"
-                ),
-            ));
-        }
-    };
-
-    let offset_syncs_enabled = reader.flow_bool(n, "emit.offset-syncs.enabled", true)?;
-    let (location_key, location) = reader.flow_string(n, "offset-syncs.topic.location", "source");
-    let location = match location.to_ascii_lowercase().as_str() {
-        "source" => OffsetSyncsLocation::Source,
-        "target" => OffsetSyncsLocation::Target,
-        _ => {
-            return Err(ConfigError::new(
-                location_key,
-                format!("`{location}` is not source or target"),
-            ));
-        }
-    };
-    let offset_syncs_rf =
-        reader.replication_factor(n, "offset-syncs.topic.replication.factor", 3)?;
-    let lag_max = reader.flow_int(n, "offset.lag.max", 100, 0)?;
-
-    let tasks = reader.flow_int(n, "tasks.max", 1, 1)?;
-    let (eos_key, eos) = reader.flow_string(n, "exactly.once.support", "disabled");
-    let worker_eos = reader
-        .raw(&format!("{target}.exactly.once.source.support"))
-        .map(|(_, v)| v.eq_ignore_ascii_case("enabled"))
-        .unwrap_or(false);
-    let delivery = match eos.to_ascii_lowercase().as_str() {
-        "enabled" | "required" | "requested" => Delivery::ExactlyOnce,
-        "disabled" | "" if worker_eos => Delivery::ExactlyOnce,
-        "disabled" | "" => Delivery::AtLeastOnce,
-        _ => {
-            return Err(ConfigError::new(
-                eos_key,
-                format!("`{eos}` is not enabled, required, requested or disabled"),
-            ));
-        }
-    };
-    let millis = |value: i64| Duration::from_millis(value.unsigned_abs());
-    let commit_interval = millis(reader.flow_int(n, "offset.flush.interval.ms", 1000, 1)?);
-    let poll_timeout = millis(reader.flow_int(n, "consumer.poll.timeout.ms", 1000, 1)?);
-    let admin_timeout = millis(reader.flow_int(n, "admin.timeout.ms", 60_000, 1)?);
-    let _ = clusters;
-    let (group_key, group_id) = reader.flow_string(
-        n,
-        "replication.group.id",
-        &format!("__kafka-gateway-mirror.{source}-{target}"),
-    );
-    if group_id.is_empty() {
-        return Err(ConfigError::new(group_key, "must not be empty"));
-    }
-
-    Ok(Flow {
-        source: source.to_owned(),
-        target: target.to_owned(),
-        topics: name_filter(&topics, &topics_exclude)?,
-        groups: name_filter(&groups, &groups_exclude)?,
-        policy,
-        replication_factor: reader.replication_factor(n, "replication.factor", 2)?,
-        sync_topic_configs: reader.periodic(
-            n,
-            "sync.topic.configs.enabled",
-            "sync.topic.configs.interval.seconds",
-            true,
-            600,
-        )?,
-        sync_topic_acls: reader.periodic(
-            n,
-            "sync.topic.acls.enabled",
-            "sync.topic.acls.interval.seconds",
-            true,
-            600,
-        )?,
-        config_properties_exclude: name_filter(
-            &(config_exclude.0.clone(), ".*".to_owned()),
-            &config_exclude,
-        )?,
-        refresh_topics: reader.periodic(
-            n,
-            "refresh.topics.enabled",
-            "refresh.topics.interval.seconds",
-            true,
-            DEFAULT_REFRESH_TOPICS_SECONDS,
-        )?,
-        refresh_groups: reader.periodic(
-            n,
-            "refresh.groups.enabled",
-            "refresh.groups.interval.seconds",
-            true,
-            600,
-        )?,
-        heartbeats: reader.periodic(
-            n,
-            "emit.heartbeats.enabled",
-            "emit.heartbeats.interval.seconds",
-            true,
-            1,
-        )?,
-        heartbeats_replication_factor: reader.replication_factor(
-            n,
-            "heartbeats.topic.replication.factor",
-            3,
-        )?,
-        heartbeats_replication: reader.flow_bool(n, "heartbeats.replication.enabled", true)?,
-        checkpoints: reader.periodic(
-            n,
-            "emit.checkpoints.enabled",
-            "emit.checkpoints.interval.seconds",
-            true,
-            60,
-        )?,
-        checkpoints_replication_factor: reader.replication_factor(
-            n,
-            "checkpoints.topic.replication.factor",
-            3,
-        )?,
-        sync_group_offsets: reader.periodic(
-            n,
-            "sync.group.offsets.enabled",
-            "sync.group.offsets.interval.seconds",
-            false,
-            60,
-        )?,
-        offset_syncs: offset_syncs_enabled.then_some(OffsetSyncs {
-            location,
-            replication_factor: offset_syncs_rf,
-            lag_max,
-        }),
-        tasks: usize::try_from(tasks).unwrap_or(1),
-        delivery,
-        commit_interval,
-        poll_timeout,
-        admin_timeout,
-        group_id,
     })
 }
