@@ -6,7 +6,6 @@
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tests::process::gateway_binary;
 
 use serde_json::Value;
 use tests::process::{ChildGuard, free_port, gateway_binary};
