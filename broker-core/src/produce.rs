@@ -66,11 +66,25 @@ pub struct Enqueuer {
 }
 
 impl Enqueuer {
-    /// Waits are counted under `client` (`bridge`, `connect`, `mirror`).
-    pub fn new(client: &str, policy: QueueFullPolicy) -> Self {
+    /// The default policy; waits are counted under `client` (`bridge`, `connect`,
+    /// `mirror`).
+    pub fn new(client: &str) -> Self {
+        Self::with_policy(client, QueueFullPolicy::default())
+    }
+
+    pub fn with_policy(client: &str, policy: QueueFullPolicy) -> Self {
         Self {
             policy,
             waits: metrics::waits_of(client),
+        }
+    }
+
+    /// The same policy with another bound (a caller with a tighter time budget).
+    #[must_use]
+    pub fn with_bound(self, bound: std::time::Duration) -> Self {
+        Self {
+            policy: QueueFullPolicy::with_bound(bound),
+            ..self
         }
     }
 

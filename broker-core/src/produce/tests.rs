@@ -51,7 +51,7 @@ async fn a_full_queue_is_waited_on_counted_and_given_up_at_the_bound() {
     register_metrics(&registry);
     let producer: FutureProducer = unreachable_config().create().expect("producer");
     let bound = Duration::from_millis(300);
-    let enqueuer = Enqueuer::new("test-async-bound", QueueFullPolicy::with_bound(bound));
+    let enqueuer = Enqueuer::new("test-async-bound").with_bound(bound);
     let _first = enqueuer
         .enqueue(&producer, &record("produce-path-test"))
         .await
@@ -95,10 +95,7 @@ async fn a_record_gets_in_when_room_opens_within_the_bound() {
     // The queued record expires (MessageTimedOut) and frees the queue.
     config.set("message.timeout.ms", "200");
     let producer: FutureProducer = config.create().expect("producer");
-    let enqueuer = Enqueuer::new(
-        "test-async-room",
-        QueueFullPolicy::with_bound(Duration::from_secs(20)),
-    );
+    let enqueuer = Enqueuer::new("test-async-room").with_bound(Duration::from_secs(20));
     let first = enqueuer
         .enqueue(&producer, &record("produce-path-test"))
         .await
@@ -127,7 +124,7 @@ async fn a_record_gets_in_when_room_opens_within_the_bound() {
 fn the_blocking_twin_polls_while_full_and_gives_up_at_the_bound() {
     let producer: BaseProducer = unreachable_config().create().expect("producer");
     let bound = Duration::from_millis(200);
-    let enqueuer = Enqueuer::new("test-blocking", QueueFullPolicy::with_bound(bound));
+    let enqueuer = Enqueuer::new("test-blocking").with_bound(bound);
     let first: BaseRecord<'_, [u8], [u8]> = BaseRecord::to("produce-path-test")
         .key(&b"k"[..])
         .payload(&b"v"[..]);
@@ -151,7 +148,7 @@ fn the_blocking_twin_puts_other_refusals_to_the_hook() {
     let mut config = unreachable_config();
     config.set("message.max.bytes", "1000");
     let producer: BaseProducer = config.create().expect("producer");
-    let enqueuer = Enqueuer::new("test-blocking-hook", QueueFullPolicy::default());
+    let enqueuer = Enqueuer::new("test-blocking-hook");
     let large = vec![0_u8; 4096];
     let mut seen = Vec::new();
     let record: BaseRecord<'_, [u8], [u8]> =

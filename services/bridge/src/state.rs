@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use broker_core::metadata::ClusterInspector;
-use broker_core::produce::{Enqueuer, QueueFullPolicy};
+use broker_core::produce::Enqueuer;
 use broker_core::wire::{WireClient, WireError};
 use broker_core::{BrokerError, ErrorKind, KafkaClients};
 use rdkafka::admin::AdminClient;
@@ -86,10 +86,7 @@ impl BridgeState {
                 consumers,
                 partition_counts: Mutex::new(HashMap::new()),
                 metrics: BridgeMetrics::default(),
-                enqueuer: Enqueuer::new(
-                    "bridge",
-                    QueueFullPolicy::with_bound(crate::produce::QUEUE_FULL_WAIT),
-                ),
+                enqueuer: Enqueuer::new("bridge").with_bound(crate::produce::QUEUE_FULL_WAIT),
             }),
         })
     }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use broker_core::KafkaClients;
-use broker_core::produce::{Enqueuer, QueueFullPolicy};
+use broker_core::produce::Enqueuer;
 use prometheus_client::metrics::counter::Counter;
 use rdkafka::producer::FutureProducer;
 use serde_json::Value;
@@ -88,7 +88,7 @@ impl Runtime {
             offsets,
             statuses,
             producer,
-            enqueuer: Enqueuer::new("connect", QueueFullPolicy::default()),
+            enqueuer: Enqueuer::new("connect"),
             metrics,
             task_metrics: TaskMetricsRegistry::default(),
             exactly_once_source: policies.exactly_once_source,
