@@ -23,8 +23,8 @@
 //!   not move for that long means the cluster takes nothing; waiting forever would hide it.
 //!   The default bound, [`QueueFullPolicy::DEFAULT_BOUND`] (120 s), is Kafka's default
 //!   `delivery.timeout.ms`: the time a record already in the queue is given before it fails
-//!   with `MessageTimedOut`. A caller with a tighter budget passes its own (the bridge
-//!   answers an HTTP request, 30 s).
+//!   with `MessageTimedOut`. A caller with a tighter budget sets its own with
+//!   [`Enqueuer::with_bound`] (the bridge answers an HTTP request: 30 s).
 //!
 //! Any other refusal is returned at once as [`EnqueueError::Refused`] with librdkafka's
 //! error, for the caller to classify ([`crate::ErrorKind::from_kafka_error`]). The blocking
