@@ -8,6 +8,8 @@
 //! - [`metadata`]: owned snapshots of cluster metadata and watermarks, fetched off the async
 //!   runtime because librdkafka's calls block.
 //! - [`error`]: one transport-neutral error sorted by what the caller must do.
+//! - [`produce`]: the one produce path (a record type, an async enqueue and a blocking
+//!   twin) with the one policy for a full producer queue: short backoff, counted, bounded.
 //! - [`shutdown`]: a cloneable shutdown signal wired to SIGINT/SIGTERM.
 //! - [`telemetry`]: tracing setup and the shared Prometheus registry.
 //! - [`wire`]: a native Kafka protocol client (built on the `kafka-protocol` crate) for the
@@ -19,6 +21,7 @@ pub mod error;
 pub mod log_levels;
 pub mod login;
 pub mod metadata;
+pub mod produce;
 pub mod secrets;
 pub mod shutdown;
 pub mod telemetry;

@@ -4,9 +4,12 @@
 //! Every record of a request goes to the one shared producer (`acks=all`, idempotent), in
 //! request order, before any delivery is awaited; a 200 is sent only once each record was
 //! acknowledged or failed, so a success in the response means the broker has the record.
-//! A full local queue is backpressure: the handler waits for room instead of failing.
+//! Records go through broker-core's produce path ([`broker_core::produce`]): a full local
+//! queue is backpressure, and the handler waits for room instead of failing, at most
+//! [`QUEUE_FULL_WAIT`]; a record that did not get in by then fails alone (503, 50003).
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
@@ -14,9 +17,9 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use broker_core::ErrorKind;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use broker_core::produce::{EnqueueError, OutgoingRecord};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{DeliveryFuture, FutureProducer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -27,8 +30,10 @@ use crate::extract::{ApiPath, ApiQuery, body_bytes, parse_json};
 use crate::media::{self, EmbeddedFormat, KafkaJson};
 use crate::state::BridgeState;
 
-/// Longest a request waits for room in a full producer queue.
-const QUEUE_FULL_WAIT: Duration = Duration::from_secs(30);
+/// Longest a request waits for room in a full producer queue: the bound of broker-core's
+/// `QueueFull` policy for the bridge, shorter than its default because an HTTP client is
+/// waiting for the answer (a 503 with 50003 for each record that did not get in).
+pub(crate) const QUEUE_FULL_WAIT: Duration = Duration::from_secs(30);
 
 /// A v2 produce body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -71,16 +76,6 @@ pub(crate) struct RecordHeader {
     pub value: Option<String>,
 }
 
-/// One record ready for the producer.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct OutgoingRecord {
-    pub partition: Option<i32>,
-    pub key: Option<Vec<u8>>,
-    pub value: Option<Vec<u8>>,
-    pub headers: Vec<(String, Option<Vec<u8>>)>,
-    pub timestamp: Option<i64>,
-}
-
 /// Where one record landed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Delivered {
@@ -89,50 +84,14 @@ pub(crate) struct Delivered {
     pub timestamp: Option<i64>,
 }
 
-/// Hands `record` to the producer, waiting while its queue is full.
+/// Hands `record` to the producer through the shared produce path, waiting (at most
+/// [`QUEUE_FULL_WAIT`]) while its queue is full.
 pub(crate) async fn enqueue(
+    state: &BridgeState,
     producer: &FutureProducer,
-    topic: &str,
     record: &OutgoingRecord,
-) -> Result<DeliveryFuture, KafkaError> {
-    let started = Instant::now();
-    loop {
-        let mut future_record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
-        if let Some(key) = &record.key {
-            future_record = future_record.key(key.as_slice());
-        }
-        if let Some(value) = &record.value {
-            future_record = future_record.payload(value.as_slice());
-        }
-        if let Some(partition) = record.partition {
-            future_record = future_record.partition(partition);
-        }
-        if let Some(timestamp) = record.timestamp {
-            future_record = future_record.timestamp(timestamp);
-        }
-        if !record.headers.is_empty() {
-            let headers =
-                record
-                    .headers
-                    .iter()
-                    .fold(OwnedHeaders::new(), |headers, (key, value)| {
-                        headers.insert(Header {
-                            key,
-                            value: value.as_deref(),
-                        })
-                    });
-            future_record = future_record.headers(headers);
-        }
-        match producer.send_result(future_record) {
-            Ok(delivery) => return Ok(delivery),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _))
-                if started.elapsed() < QUEUE_FULL_WAIT =>
-            {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            Err((error, _)) => return Err(error),
-        }
-    }
+) -> Result<DeliveryFuture, EnqueueError> {
+    state.enqueuer().enqueue(producer, record).await
 }
 
 /// Waits for the broker's acknowledgement of one enqueued record.
@@ -158,9 +117,9 @@ pub(crate) async fn send_all(
     let mut pending = Vec::with_capacity(records.len());
     for record in records {
         pending.push(match record {
-            Ok(record) => enqueue(producer, topic, &record)
+            Ok(record) => enqueue(state, producer, &record)
                 .await
-                .map_err(|e| RecordFailure::from_kafka(&e)),
+                .map_err(|e| RecordFailure::from_enqueue(&e)),
             Err(error) => Err(RecordFailure::from_api(error)),
         });
     }
@@ -192,7 +151,21 @@ pub(crate) struct RecordFailure {
 
 impl RecordFailure {
     pub(crate) fn from_kafka(error: &KafkaError) -> Self {
-        let kind = ErrorKind::from_kafka_error(error);
+        Self::classified(ErrorKind::from_kafka_error(error), error.to_string())
+    }
+
+    /// A record the producer did not take: librdkafka's refusal as [`Self::from_kafka`];
+    /// a queue that stayed full is retriable (503, 50003), as `QueueFull` always was.
+    pub(crate) fn from_enqueue(error: &EnqueueError) -> Self {
+        match error {
+            EnqueueError::Refused { source } => Self::from_kafka(source),
+            EnqueueError::QueueStayedFull { .. } => {
+                Self::classified(error.kind(), error.to_string())
+            }
+        }
+    }
+
+    fn classified(kind: ErrorKind, message: String) -> Self {
         let error_code = match kind {
             ErrorKind::Unauthenticated => 40101,
             ErrorKind::Forbidden => 40301,
@@ -202,7 +175,7 @@ impl RecordFailure {
         Self {
             error_code,
             http_status: kind.http_status(),
-            message: error.to_string(),
+            message,
         }
     }
 
@@ -327,6 +300,7 @@ async fn produce(
     {
         return Err(ApiError::partition_not_found(&topic, partition));
     }
+    let topic_name: Arc<str> = Arc::from(topic.as_str());
     let mut outgoing = Vec::with_capacity(request.records.len());
     for (index, record) in request.records.into_iter().enumerate() {
         let partition = match (record.partition, path_partition, flavor) {
@@ -339,7 +313,7 @@ async fn produce(
             (Some(own), _, _) => Some(own),
             (None, path, _) => path,
         };
-        let decoded = decode_record(format, record, index)?;
+        let decoded = decode_record(&topic_name, format, record, index)?;
         outgoing.push(match partition {
             Some(p) if p < 0 || p >= partitions => Err(ApiError::partition_not_found(&topic, p)),
             _ => Ok(OutgoingRecord {
@@ -365,6 +339,7 @@ async fn produce(
 
 /// Turns one request record into bytes for the embedded format.
 pub(crate) fn decode_record(
+    topic: &Arc<str>,
     format: EmbeddedFormat,
     record: ProduceRecord,
     index: usize,
@@ -388,11 +363,11 @@ pub(crate) fn decode_record(
         headers.push((header.key, value));
     }
     Ok(OutgoingRecord {
-        partition: None,
         key,
         value,
         headers,
         timestamp: record.timestamp,
+        ..OutgoingRecord::to_topic(Arc::clone(topic))
     })
 }
 
@@ -500,6 +475,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn topic() -> Arc<str> {
+        Arc::from("t")
+    }
+
     fn record(key: Value, value: Value) -> ProduceRecord {
         ProduceRecord {
             key: Some(key),
@@ -513,6 +492,7 @@ mod tests {
     #[test]
     fn binary_records_are_base64() {
         let decoded = decode_record(
+            &topic(),
             EmbeddedFormat::Binary,
             record(json!("a2V5"), json!(null)),
             0,
@@ -520,8 +500,13 @@ mod tests {
         .unwrap();
         assert_eq!(decoded.key.as_deref(), Some(&b"key"[..]));
         assert_eq!(decoded.value, None);
-        let error =
-            decode_record(EmbeddedFormat::Binary, record(json!("%%%"), json!("")), 3).unwrap_err();
+        let error = decode_record(
+            &topic(),
+            EmbeddedFormat::Binary,
+            record(json!("%%%"), json!("")),
+            3,
+        )
+        .unwrap_err();
         assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(
             error.message.contains("records[3].key"),
@@ -532,9 +517,22 @@ mod tests {
 
     #[test]
     fn json_records_keep_any_value_and_text_needs_strings() {
-        let decoded =
-            decode_record(EmbeddedFormat::Json, record(json!(1), json!({"a": [1]})), 0).unwrap();
+        let decoded = decode_record(
+            &topic(),
+            EmbeddedFormat::Json,
+            record(json!(1), json!({"a": [1]})),
+            0,
+        )
+        .unwrap();
         assert_eq!(decoded.value.as_deref(), Some(&br#"{"a":[1]}"#[..]));
-        assert!(decode_record(EmbeddedFormat::Text, record(json!("k"), json!(5)), 0).is_err());
+        assert!(
+            decode_record(
+                &topic(),
+                EmbeddedFormat::Text,
+                record(json!("k"), json!(5)),
+                0
+            )
+            .is_err()
+        );
     }
 }

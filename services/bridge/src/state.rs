@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use broker_core::metadata::ClusterInspector;
+use broker_core::produce::Enqueuer;
 use broker_core::wire::{WireClient, WireError};
 use broker_core::{BrokerError, ErrorKind, KafkaClients};
 use rdkafka::admin::AdminClient;
@@ -46,6 +47,7 @@ struct Inner {
     consumers: ConsumerRegistry,
     partition_counts: Mutex<HashMap<String, (i32, Instant)>>,
     metrics: BridgeMetrics,
+    enqueuer: Enqueuer,
 }
 
 /// How long a metadata request may take before the handler answers with a retriable error.
@@ -84,6 +86,7 @@ impl BridgeState {
                 consumers,
                 partition_counts: Mutex::new(HashMap::new()),
                 metrics: BridgeMetrics::default(),
+                enqueuer: Enqueuer::new("bridge").with_bound(crate::produce::QUEUE_FULL_WAIT),
             }),
         })
     }
@@ -152,6 +155,12 @@ impl BridgeState {
     /// Adds the bridge's record counters to `registry` (once per registry).
     pub fn register_metrics(&self, registry: &broker_core::telemetry::MetricsRegistry) {
         self.inner.metrics.register(registry);
+        broker_core::produce::register_metrics(registry);
+    }
+
+    /// The produce path every produce request goes through (its `QueueFull` policy).
+    pub(crate) fn enqueuer(&self) -> &Enqueuer {
+        &self.inner.enqueuer
     }
 
     pub(crate) fn metrics(&self) -> &BridgeMetrics {

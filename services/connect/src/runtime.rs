@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use broker_core::KafkaClients;
+use broker_core::produce::Enqueuer;
 use prometheus_client::metrics::counter::Counter;
 use rdkafka::producer::FutureProducer;
 use serde_json::Value;
@@ -35,6 +36,9 @@ pub struct Runtime {
     pub offsets: OffsetStore,
     pub statuses: StatusStore,
     pub producer: FutureProducer,
+    /// The produce path source tasks send through, whichever producer they use (its
+    /// `QueueFull` policy, waits counted under `client="connect"`).
+    pub enqueuer: Enqueuer,
     pub metrics: Metrics,
     /// Per-task metric groups of the tasks running here, exported on `/metrics`.
     pub task_metrics: TaskMetricsRegistry,
@@ -84,6 +88,7 @@ impl Runtime {
             offsets,
             statuses,
             producer,
+            enqueuer: Enqueuer::new("connect"),
             metrics,
             task_metrics: TaskMetricsRegistry::default(),
             exactly_once_source: policies.exactly_once_source,

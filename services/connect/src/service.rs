@@ -149,6 +149,7 @@ impl Worker {
         let supervisor = tokio::spawn(
             supervisor::run(Arc::clone(&runtime), members, shutdown.clone()).instrument(span),
         );
+        broker_core::produce::register_metrics(registry);
         registry.with_registry(|r| {
             r.register_collector(Box::new(StatusCollector {
                 runtime: Arc::clone(&runtime),

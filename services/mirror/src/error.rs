@@ -35,6 +35,14 @@ pub enum MirrorError {
         #[source]
         source: KafkaError,
     },
+    /// The target producer's queue stayed full for broker-core's bound: the target takes
+    /// nothing. Retriable: the flow restarts from its last committed position.
+    #[error("flow {flow}: {source}")]
+    QueueStayedFull {
+        flow: String,
+        #[source]
+        source: broker_core::produce::EnqueueError,
+    },
     #[error("malformed record in internal topic {topic}: {reason}")]
     Corrupt { topic: String, reason: String },
     #[error("the source group `{group}` has no committed offsets for mirrored topics")]
@@ -63,6 +71,7 @@ impl MirrorError {
             Self::Kafka { source, .. } | Self::Delivery { source, .. } => {
                 ErrorKind::from_kafka_error(source)
             }
+            Self::QueueStayedFull { source, .. } => source.kind(),
             Self::Corrupt { .. } | Self::Task { .. } => ErrorKind::Internal,
             Self::UnknownGroup { .. } => ErrorKind::NotFound,
         }
@@ -122,5 +131,18 @@ mod tests {
             KafkaError::MessageProduction(RDKafkaErrorCode::ProducerFenced),
         );
         assert!(!fenced.is_retriable());
+    }
+
+    #[test]
+    fn a_target_queue_that_stayed_full_restarts_the_flow() {
+        let error = MirrorError::QueueStayedFull {
+            flow: "A->B".into(),
+            source: broker_core::produce::EnqueueError::QueueStayedFull {
+                waited: std::time::Duration::from_secs(120),
+            },
+        };
+        assert!(error.is_retriable());
+        assert_eq!(error.kind(), ErrorKind::Unavailable);
+        assert!(error.to_string().starts_with("flow A->B: "), "{error}");
     }
 }

@@ -50,6 +50,7 @@ impl MirrorMetrics {
             checkpoints: Family::default(),
             acls_created: Family::default(),
         };
+        broker_core::produce::register_metrics(registry);
         registry.with_registry(|r| {
             let r = r.sub_registry_with_prefix("kafka_gateway_mirror");
             r.register(

@@ -5,10 +5,14 @@
 //! thread polls the consumer, hands each record to the producer and serves the producer's
 //! delivery callbacks in the same loop, so acknowledgements need no channel.
 //!
-//! Backpressure: when the producer queue is full (`QueueFull`), the thread stops consuming
-//! and serves delivery reports until there is room. This is bounded by
-//! `max.poll.interval.ms`: a target that accepts nothing for that long gets the task
-//! kicked out of the source group, which then restarts it (nothing lost).
+//! Backpressure: records go through broker-core's produce path (the blocking twin), so when
+//! the producer queue is full the thread stops consuming and serves delivery reports until
+//! there is room, counted in `kafka_gateway_producer_queue_full_waits_total{client="mirror"}`.
+//! A target that accepts nothing for the policy's bound (120 s, below the default
+//! `max.poll.interval.ms` of 300 s) fails the task with a retriable
+//! [`MirrorError::QueueStayedFull`], and the supervisor restarts the flow from its last
+//! committed position (nothing lost). With a shorter `max.poll.interval.ms` the task is
+//! kicked out of the source group first, with the same outcome.
 //!
 //! Delivery guarantees live in [`at_least_once`] and [`exactly_once`]; both record every
 //! acknowledged (source offset, target offset) pair in a [`RunTracker`] per partition and
@@ -23,6 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use broker_core::produce::{EnqueueError, Enqueuer, OnRefused};
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
@@ -235,6 +240,8 @@ pub(crate) fn create_producer(
 pub(crate) struct Pipeline {
     pub(crate) context: TaskContext,
     pub(crate) producer: TargetProducer,
+    /// The produce path for both producers (its `QueueFull` policy).
+    enqueuer: Enqueuer,
     /// Producer for offset syncs kept on the source cluster.
     sync_producer: Option<TargetProducer>,
     slots: Mutex<HashMap<String, Vec<Option<Arc<Slot>>>>>,
@@ -253,6 +260,7 @@ impl Pipeline {
         Ok(Self {
             context,
             producer,
+            enqueuer: Enqueuer::new("mirror"),
             sync_producer,
             slots: Mutex::new(HashMap::new()),
             plan: Mutex::new(plan),
@@ -361,7 +369,9 @@ impl Pipeline {
     }
 
     /// Sends one source record to its remote topic, same partition, key, value, headers
-    /// and timestamp. Waits (serving delivery reports) while the producer queue is full.
+    /// and timestamp. Waits (serving delivery reports) while the producer queue is full, up
+    /// to the produce path's bound, and while the target lacks the partition, up to the
+    /// flow's `admin_timeout`.
     pub(crate) fn forward(&self, message: &BorrowedMessage<'_>) -> Result<(), MirrorError> {
         let topic = message.topic();
         let partition = message.partition();
@@ -398,41 +408,35 @@ impl Pipeline {
             record = record.headers(headers);
         }
         let mut unknown_since: Option<Instant> = None;
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    self.producer.poll(Duration::from_millis(5));
+        let sent = self
+            .enqueuer
+            .send_blocking_with(&self.producer, record, |error| {
+                if !matches!(
+                    error,
+                    KafkaError::MessageProduction(RDKafkaErrorCode::UnknownPartition)
+                ) {
+                    return OnRefused::Fail;
                 }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::UnknownPartition), back)) => {
-                    // The source grew before the target: have the topic task grow it now.
-                    let since = *unknown_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() > self.context.flow.admin_timeout || self.context.stopping()
-                    {
-                        return Err(MirrorError::Delivery {
-                            topic: topic.to_owned(),
-                            partition,
-                            offset: message.offset(),
-                            source: KafkaError::MessageProduction(
-                                RDKafkaErrorCode::UnknownPartition,
-                            ),
-                        });
-                    }
-                    self.context.wake_topics.notify_one();
-                    record = back;
-                    self.producer.poll(Duration::from_millis(100));
+                // The source grew before the target: have the topic task grow it now.
+                let since = *unknown_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > self.context.flow.admin_timeout || self.context.stopping() {
+                    return OnRefused::Fail;
                 }
-                Err((error, _)) => {
-                    return Err(MirrorError::Delivery {
-                        topic: topic.to_owned(),
-                        partition,
-                        offset: message.offset(),
-                        source: error,
-                    });
-                }
-            }
-        }
+                self.context.wake_topics.notify_one();
+                OnRefused::RetryAfter(Duration::from_millis(100))
+            });
+        sent.map_err(|error| match error {
+            EnqueueError::Refused { source } => MirrorError::Delivery {
+                topic: topic.to_owned(),
+                partition,
+                offset: message.offset(),
+                source,
+            },
+            stayed_full @ EnqueueError::QueueStayedFull { .. } => MirrorError::QueueStayedFull {
+                flow: self.flow_name(),
+                source: stayed_full,
+            },
+        })
     }
 
     /// The first refused record of any partition, as an error.
@@ -519,27 +523,24 @@ impl Pipeline {
         value: &[u8],
         batch: Option<Arc<BatchAck>>,
     ) -> Result<(), MirrorError> {
-        let mut record: BaseRecord<'_, [u8], [u8], Box<Token>> =
+        let record: BaseRecord<'_, [u8], [u8], Box<Token>> =
             BaseRecord::with_opaque_to(topic, Box::new(Token::Internal(batch)))
                 .partition(0)
                 .key(key)
                 .payload(value);
-        loop {
-            match producer.send(record) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(5));
+        self.enqueuer
+            .send_blocking(producer, record)
+            .map_err(|error| match error {
+                EnqueueError::Refused { source } => {
+                    MirrorError::kafka(&self.flow_name(), "write internal record", source)
                 }
-                Err((error, _)) => {
-                    return Err(MirrorError::kafka(
-                        &self.flow_name(),
-                        "write internal record",
-                        error,
-                    ));
+                stayed_full @ EnqueueError::QueueStayedFull { .. } => {
+                    MirrorError::QueueStayedFull {
+                        flow: self.flow_name(),
+                        source: stayed_full,
+                    }
                 }
-            }
-        }
+            })
     }
 
     /// Flushes both producers, serving every delivery report.

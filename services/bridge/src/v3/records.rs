@@ -17,6 +17,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use broker_core::produce::OutgoingRecord;
 use futures::StreamExt as _;
 use rdkafka::producer::DeliveryFuture;
 use serde::Deserialize;
@@ -26,7 +27,7 @@ use tokio::sync::mpsc;
 use super::check_cluster;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, check_v3_content_type};
-use crate::produce::{self, OutgoingRecord, RecordFailure};
+use crate::produce::{self, RecordFailure};
 use crate::state::BridgeState;
 
 /// Records produced but not yet reported, per request.
@@ -73,7 +74,7 @@ type Prepared = (
 
 struct Context {
     cluster_id: String,
-    topic: String,
+    topic: std::sync::Arc<str>,
     partitions: i32,
     /// The caller's producer (its own under principal propagation).
     producer: std::sync::Arc<rdkafka::producer::FutureProducer>,
@@ -177,23 +178,28 @@ fn prepare(context: &Context, record: V3Record) -> Result<Prepared, RecordFailur
             value: value.map(|(_, b)| b),
             headers,
             timestamp,
+            ..OutgoingRecord::to_topic(std::sync::Arc::clone(&context.topic))
         },
         key_info,
         value_info,
     ))
 }
 
-async fn start(context: &Context, record: Result<V3Record, RecordFailure>) -> Pending {
+async fn start(
+    state: &BridgeState,
+    context: &Context,
+    record: Result<V3Record, RecordFailure>,
+) -> Pending {
     let prepared = record.and_then(|record| prepare(context, record));
     match prepared {
         Ok((outgoing, key, value)) => {
-            match produce::enqueue(&context.producer, &context.topic, &outgoing).await {
+            match produce::enqueue(state, &context.producer, &outgoing).await {
                 Ok(delivery) => Pending::Sent {
                     delivery,
                     key,
                     value,
                 },
-                Err(error) => Pending::Failed(RecordFailure::from_kafka(&error)),
+                Err(error) => Pending::Failed(RecordFailure::from_enqueue(&error)),
             }
         }
         Err(failure) => Pending::Failed(failure),
@@ -226,7 +232,7 @@ async fn outcome(context: &Context, pending: Pending) -> (StatusCode, Value) {
                 json!({
                     "error_code": 200,
                     "cluster_id": context.cluster_id,
-                    "topic_name": context.topic,
+                    "topic_name": &*context.topic,
                     "partition_id": delivered.partition,
                     "offset": delivered.offset,
                     "timestamp": delivered.timestamp.map(crate::time::format_rfc3339),
@@ -300,7 +306,7 @@ pub(crate) async fn produce_records(
         .map_err(|e| ApiError::plain(e.status, e.message))?;
     let context = Context {
         cluster_id,
-        topic,
+        topic: std::sync::Arc::from(topic),
         partitions,
         producer: state.producer_for(&caller)?,
     };
@@ -322,7 +328,7 @@ pub(crate) async fn produce_records(
         }
         if values.len() == 1 {
             let value = values.into_iter().next().unwrap_or_default();
-            let pending = start(&context, to_record(value)).await;
+            let pending = start(&state, &context, to_record(value)).await;
             let (status, body) = report(&state, &context, pending).await;
             return Ok((status, axum::Json(body)).into_response());
         }
@@ -420,10 +426,11 @@ fn stream_response(
     let context = std::sync::Arc::new(context);
     let reader_context = std::sync::Arc::clone(&context);
     let report_state = state.clone();
+    let reader_state = state.clone();
     tokio::spawn(async move {
         while let Some(item) = values.next().await {
             let pending = match item {
-                Ok(value) => start(&reader_context, to_record(value)).await,
+                Ok(value) => start(&reader_state, &reader_context, to_record(value)).await,
                 Err(message) => Pending::Failed(failure(StatusCode::BAD_REQUEST, message)),
             };
             if pending_tx.send(pending).await.is_err() {
@@ -503,7 +510,7 @@ pub(crate) async fn produce_batch(
         .map_err(|e| ApiError::plain(e.status, e.message))?;
     let context = Context {
         cluster_id,
-        topic,
+        topic: std::sync::Arc::from(topic),
         partitions,
         producer: state.producer_for(&caller)?,
     };
@@ -517,7 +524,7 @@ pub(crate) async fn produce_batch(
                 Value::String(id),
                 "Bad Request: the id is used twice in this batch.".to_owned(),
             )),
-            Ok(id) => Ok((id, start(&context, to_record(entry)).await)),
+            Ok(id) => Ok((id, start(&state, &context, to_record(entry)).await)),
             Err(refused) => Err(refused),
         };
         started.push(pending);

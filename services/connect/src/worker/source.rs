@@ -7,7 +7,8 @@
 //! when the source goes idle, and before a pause or stop → `commit()`. Offsets are written
 //! only after Kafka acknowledged every record before them, so a crash at any point replays
 //! (duplicates) but never skips. Backpressure is explicit: when librdkafka's queue is full
-//! or too many batches are in flight, the loop waits for acknowledgements.
+//! (broker-core's produce path: short backoff, counted, bounded; see [`send`]) or too many
+//! batches are in flight, the loop waits for acknowledgements.
 //!
 //! With exactly-once sources the batches go into transactions with their offsets instead,
 //! ended at the connector's `transaction.boundary` ([`super::source_transaction`]); the
@@ -22,13 +23,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker_core::Shutdown;
+use broker_core::produce::{EnqueueError, OutgoingRecord};
 use connect_api::{
     ConfigMap, ConnectError, DynSourceConnector, DynSourceTask, SourceRecord, SourceTaskContext,
     StoredOffsets, TaskProgress,
 };
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer};
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -62,15 +62,6 @@ pub struct TaskSpec {
     pub settings: ConnectorSettings,
     /// This run's metric groups (fresh at every start).
     pub metrics: Arc<TaskMetricGroups>,
-}
-
-struct Produced {
-    topic: String,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-    headers: Vec<(String, Option<Vec<u8>>)>,
-    partition: Option<i32>,
-    timestamp: Option<i64>,
 }
 
 /// Runs until `stop` fires or the task fails; statuses are written on the way.
@@ -607,7 +598,7 @@ async fn enqueue(
         topics
             .before_send(runtime, &spec.connector, spec.task, &produced.topic)
             .await?;
-        in_flight.push(send(producer, &produced).await?);
+        in_flight.push(send(runtime, producer, &produced).await?);
         runtime.metrics.source_records.inc();
     }
     Ok(Batch {
@@ -637,55 +628,35 @@ fn own_producer(
         .map_err(|error| ConnectError::definite(error.to_string()))
 }
 
-/// Enqueues one record; waits on librdkafka's queue when it is full.
+/// Enqueues one record through broker-core's produce path: waits while librdkafka's queue
+/// is full, up to the policy's default bound (120 s, Kafka's `delivery.timeout.ms`). A
+/// queue that stayed full fails the task with a retriable error (Kafka's producer throws
+/// its retriable `TimeoutException` after `max.block.ms`); any other refusal, as before,
+/// with a definite one.
 async fn send(
+    runtime: &Runtime,
     producer: &FutureProducer,
-    produced: &Produced,
+    produced: &OutgoingRecord,
 ) -> Result<DeliveryFuture, ConnectError> {
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        let mut headers = OwnedHeaders::new();
-        for (key, value) in &produced.headers {
-            headers = headers.insert(KafkaHeader {
-                key,
-                value: value.as_deref(),
-            });
-        }
-        let mut record: FutureRecord<'_, [u8], [u8]> =
-            FutureRecord::to(&produced.topic).headers(headers);
-        if let Some(key) = &produced.key {
-            record = record.key(key.as_slice());
-        }
-        if let Some(value) = &produced.value {
-            record = record.payload(value.as_slice());
-        }
-        if let Some(partition) = produced.partition {
-            record = record.partition(partition);
-        }
-        if let Some(timestamp) = produced.timestamp {
-            record = record.timestamp(timestamp);
-        }
-        match producer.send_result(record) {
-            Ok(delivery) => return Ok(delivery),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_millis(200));
+    runtime
+        .enqueuer
+        .enqueue(producer, produced)
+        .await
+        .map_err(|error| match error {
+            EnqueueError::QueueStayedFull { .. } => {
+                ConnectError::retriable(format!("cannot produce to {}: {error}", produced.topic))
             }
-            Err((error, _)) => {
-                return Err(ConnectError::definite(format!(
-                    "cannot produce to {}: {error}",
-                    produced.topic
-                )));
+            EnqueueError::Refused { source } => {
+                ConnectError::definite(format!("cannot produce to {}: {source}", produced.topic))
             }
-        }
-    }
+        })
 }
 
 fn convert(
     settings: &ConnectorSettings,
     chain: &TransformChain,
     source: SourceRecord,
-) -> Result<Option<Produced>, (Stage, String)> {
+) -> Result<Option<OutgoingRecord>, (Stage, String)> {
     let Some(record) = chain
         .apply(source.record)
         .map_err(|m| (Stage::Transformation, m))?
@@ -700,8 +671,8 @@ fn convert(
         .value_converter
         .from_connect(record.value_schema.as_ref(), &record.value)
         .map_err(|e| (Stage::ValueConverter, e.0))?;
-    Ok(Some(Produced {
-        topic: record.topic,
+    Ok(Some(OutgoingRecord {
+        topic: Arc::from(record.topic),
         key,
         value,
         headers: record
