@@ -15,8 +15,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::{ClusterConfig, KafkaClients, Shutdown};
-use connect_api::ConnectorPlugin;
 use connect::{ConnectConfig, Worker, builtin_plugins};
+use connect_api::ConnectorPlugin;
 use mysql_async::prelude::Queryable;
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::{Message, Offset, TopicPartitionList};

@@ -176,10 +176,7 @@ mod tests {
             "mirror"
         );
         assert_eq!(target_of("io.debezium.connector.mysql"), "mysql_source");
-        assert_eq!(
-            target_of("connect::worker::sink"),
-            "connect::worker::sink"
-        );
+        assert_eq!(target_of("connect::worker::sink"), "connect::worker::sink");
     }
 
     #[test]

@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
+use bridge::{BridgeConfig, ValidatedBridge};
 use broker_core::telemetry::LogFormat;
 use broker_core::{ClusterConfig, ConfigError, ValidatedCluster};
+use connect::{ConnectConfig, ValidatedConnect};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use bridge::{BridgeConfig, ValidatedBridge};
-use connect::{ConnectConfig, ValidatedConnect};
 use metrics::{MetricsConfig, ValidatedMetrics};
 use mirror::MirrorConfig;
 use serde::{Deserialize, Serialize};

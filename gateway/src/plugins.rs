@@ -1,8 +1,8 @@
 //! The connector plugins this binary ships. Connector crates stay independent of each other;
 //! this is the one place that lists them.
 
-use connect_api::ConnectorPlugin;
 use connect::{PluginRegistry, builtin_plugins};
+use connect_api::ConnectorPlugin;
 
 pub(crate) fn all() -> PluginRegistry {
     builtin_plugins()

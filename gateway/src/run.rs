@@ -81,12 +81,13 @@ pub(crate) async fn run_mirror(args: &MirrorArgs) -> Result<(), GatewayError> {
         Some(MirrorAction::Translate { config, group }) => {
             let mirror = load_mirror(config)?;
             telemetry::init_tracing(telemetry::LogFormat::Text, "warn");
-            let translated = mirror::translate(&mirror, group)
-                .await
-                .map_err(|error| GatewayError::Service {
-                    service: "mirror",
-                    message: error.to_string(),
-                })?;
+            let translated =
+                mirror::translate(&mirror, group)
+                    .await
+                    .map_err(|error| GatewayError::Service {
+                        service: "mirror",
+                        message: error.to_string(),
+                    })?;
             print!("{}", mirror::render_table(&translated));
             Ok(())
         }
@@ -190,14 +191,9 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
         let registry = registry.clone();
         let shutdown = shutdown.child();
         services.spawn(async move {
-            let result = connect::run_with_plugins(
-                connect,
-                clients,
-                plugins::all(),
-                registry,
-                shutdown,
-            )
-            .await;
+            let result =
+                connect::run_with_plugins(connect, clients, plugins::all(), registry, shutdown)
+                    .await;
             ("connect", result.map_err(|e| e.to_string()))
         });
     }

@@ -4,11 +4,11 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use broker_core::KafkaClients;
 use bridge::{BridgeConfig, BridgeState, Flavor, router};
+use broker_core::KafkaClients;
 use http_body_util::BodyExt;
-use tests::{Services, kafka_clients};
 use serde_json::Value;
+use tests::{Services, kafka_clients};
 use tower::ServiceExt;
 
 pub(crate) const BINARY: &str = "application/vnd.kafka.binary.v2+json";

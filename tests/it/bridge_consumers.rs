@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use bridge::{BridgeConfig, Flavor};
-use tests::{create_topic, unique_name};
 use serde_json::{Value, json};
+use tests::{create_topic, unique_name};
 
 use crate::bridge_common::{BINARY, Bridge, JSON, TEXT, V2, b64, unb64};
 

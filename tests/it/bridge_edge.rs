@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use bridge::{BridgeConfig, Flavor, ProducerConfig};
 use broker_core::Shutdown;
 use futures::StreamExt as _;
-use bridge::{BridgeConfig, Flavor, ProducerConfig};
-use tests::{Services, create_topic, http_client, kafka_clients, unique_name};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::{Value, json};
+use tests::{Services, create_topic, http_client, kafka_clients, unique_name};
 
 use crate::bridge_common::{BINARY, Bridge, V2, b64};
 

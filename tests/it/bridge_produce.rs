@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use futures::StreamExt;
 use bridge::Flavor;
-use tests::{create_topic, unique_name};
+use futures::StreamExt;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::{Headers, OwnedMessage};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::{Value, json};
+use tests::{create_topic, unique_name};
 
 use crate::bridge_common::{BINARY, Bridge, JSON, TEXT, V2, b64};
 

@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use futures::StreamExt as _;
 use bridge::{BridgeConfig, ProducerConfig};
-use tests::throwaway_broker::ThrowawayBroker;
-use tests::{create_topic, unique_name};
+use futures::StreamExt as _;
 use rdkafka::consumer::Consumer;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::json;
+use tests::throwaway_broker::ThrowawayBroker;
+use tests::{create_topic, unique_name};
 
 use crate::bridge_common::{BINARY, Bridge, b64};
 

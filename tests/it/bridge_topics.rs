@@ -2,8 +2,8 @@
 
 use axum::http::{Method, StatusCode};
 use bridge::Flavor;
-use tests::{create_topic, unique_name};
 use serde_json::json;
+use tests::{create_topic, unique_name};
 
 use crate::bridge_common::{Bridge, TEXT};
 

@@ -3,8 +3,8 @@
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use bridge::Flavor;
-use tests::{create_topic, unique_name};
 use serde_json::{Value, json};
+use tests::{create_topic, unique_name};
 
 use crate::bridge_common::{Bridge, TEXT, V2};
 

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
 use bridge::Flavor;
-use tests::{create_topic, unique_name};
 use serde_json::{Value, json};
+use tests::{create_topic, unique_name};
 
 use crate::bridge_common::{Bridge, Reply, TEXT, V2};
 

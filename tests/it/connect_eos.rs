@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use tests::{create_topic, unique_name};
 use rdkafka::Message;
 use rdkafka::admin::{AdminOptions, ResourceSpecifier};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::FutureRecord;
 use reqwest::Method;
 use serde_json::{Value, json};
+use tests::{create_topic, unique_name};
 
 use crate::connect_support::{ClusterNames, TestWorker, call, clients, temp_file, wait_for_state};
 

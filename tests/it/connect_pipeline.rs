@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use tests::{create_topic, unique_name};
 use rdkafka::Message;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::Headers;
 use rdkafka::producer::FutureRecord;
 use reqwest::Method;
 use serde_json::json;
+use tests::{create_topic, unique_name};
 
 use crate::connect_support::{
     ClusterNames, TestWorker, call, clients, temp_file, wait_for_lines, wait_for_state,

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use tests::{create_topic, unique_name};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tests::{create_topic, unique_name};
 
 use crate::connect_support::{
     ClusterNames, TestWorker, call, clients, get, temp_file, wait_for, wait_for_state,

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tests::{create_topic, unique_name};
 use rdkafka::admin::{AdminOptions, ResourceSpecifier};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tests::{create_topic, unique_name};
 
 use crate::connect_support::{
     ClusterNames, TestWorker, call, clients, get, temp_file, wait_for, wait_for_state,

@@ -6,8 +6,8 @@ use std::time::Duration;
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::{KafkaClients, Shutdown};
 use connect::{ConnectConfig, ValidatedConnect, Worker, builtin_plugins};
-use tests::{Services, http_client, kafka_clients, unique_name};
 use serde_json::Value;
+use tests::{Services, http_client, kafka_clients, unique_name};
 
 /// The internal topic names and group of one test's connect cluster.
 #[derive(Debug, Clone)]

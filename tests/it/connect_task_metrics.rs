@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use tests::{create_topic, unique_name};
 use rdkafka::producer::FutureRecord;
 use reqwest::Method;
 use serde_json::{Value, json};
+use tests::{create_topic, unique_name};
 
 use crate::connect_support::{
     ClusterNames, TestWorker, call, clients, metric_value, temp_file, wait_for_lines,

@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use tests::{create_topic, unique_name};
 use rdkafka::Message;
 use rdkafka::admin::{AdminOptions, ResourceSpecifier};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tests::{create_topic, unique_name};
 
 use crate::connect_support::{
     ClusterNames, TestWorker, call, clients, temp_file, wait_for, wait_for_state,

@@ -21,8 +21,7 @@ fn gateway_binary() -> PathBuf {
         .and_then(|deps| deps.parent())
         .expect("target/<profile>/deps/<test>");
     let binary = profile_dir.join("kafka-gateway");
-    let hint =
-        "build it first with `cargo build -p gateway` (same CARGO_TARGET_DIR and profile)";
+    let hint = "build it first with `cargo build -p gateway` (same CARGO_TARGET_DIR and profile)";
     let built = std::fs::metadata(&binary)
         .and_then(|m| m.modified())
         .unwrap_or_else(|error| panic!("{} is missing ({error}): {hint}", binary.display()));

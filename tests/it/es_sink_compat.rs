@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use broker_core::KafkaClients;
-use tests::{create_topic, http_client, unique_name};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 use reqwest::Method;
 use serde_json::{Value, json};
+use tests::{create_topic, http_client, unique_name};
 
 use crate::connect_support::{ClusterNames, call, clients};
 use crate::es_sink_support::{

@@ -9,8 +9,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use tests::{create_topic, unique_name};
 use serde_json::json;
+use tests::{create_topic, unique_name};
 
 use crate::connect_support::{ClusterNames, clients};
 use crate::es_sink_support::{

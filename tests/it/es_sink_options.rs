@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use tests::{create_topic, http_client, unique_name};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tests::{create_topic, http_client, unique_name};
 
 use crate::connect_support::{ClusterNames, call, clients};
 use crate::es_sink_support::{

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use tests::{create_topic, unique_name};
 use serde_json::{Value, json};
+use tests::{create_topic, unique_name};
 
 use crate::connect_support::{ClusterNames, clients};
 use crate::es_sink_support::{

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker_core::KafkaClients;
-use connect_api::ConnectorPlugin;
 use connect::{PluginRegistry, ValidatedConnect, builtin_plugins};
-use tests::{START_HINT, Services, http_client};
+use connect_api::ConnectorPlugin;
 use rdkafka::producer::FutureRecord;
 use reqwest::Method;
 use serde_json::{Value, json};
+use tests::{START_HINT, Services, http_client};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 

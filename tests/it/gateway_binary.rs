@@ -4,13 +4,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use tests::process::gateway_binary;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use tests::process::gateway_binary;
 
 use tests::process::{ChildGuard, free_port};
 use tests::{Services, create_topic, http_client, kafka_clients, unique_name};
-
 
 #[test]
 fn typo_in_config_exits_2_and_names_the_key() {

@@ -2,12 +2,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use tests::process::gateway_binary;
 use std::io::Write;
 use std::process::{Command, Stdio};
+use tests::process::gateway_binary;
 
 use edge::security::users::Users;
-
 
 fn run(subcommand: &str, stdin: &str) -> std::process::Output {
     let mut child = Command::new(gateway_binary())

@@ -5,16 +5,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-use tests::process::gateway_binary;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use tests::process::gateway_binary;
 
 use broker_core::metadata::ClusterInspector;
-use tests::process::{ChildGuard, free_port};
-use tests::{START_HINT, Services, http_client, kafka_clients, unique_name};
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
-
+use tests::process::{ChildGuard, free_port};
+use tests::{START_HINT, Services, http_client, kafka_clients, unique_name};
 
 async fn execute(connection: &mut MySqlConnection, statement: String) {
     sqlx::query(AssertSqlSafe(statement.clone()))

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use tests::{Services, create_topic, kafka_clients, unique_name};
 use rdkafka::Message;
 use rdkafka::consumer::Consumer;
 use rdkafka::producer::FutureRecord;
+use tests::{Services, create_topic, kafka_clients, unique_name};
 
 async fn round_trip(bootstrap: &str) {
     let clients = kafka_clients(bootstrap).await;

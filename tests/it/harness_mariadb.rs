@@ -1,8 +1,8 @@
 //! A sqlx round trip on the local MariaDB, which also checks the binlog settings the CDC
 //! source depends on.
 
-use tests::{START_HINT, Services, unique_name};
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection, Row};
+use tests::{START_HINT, Services, unique_name};
 
 #[tokio::test]
 async fn query_round_trip_and_binlog_settings() {

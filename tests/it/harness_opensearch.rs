@@ -1,7 +1,7 @@
 //! Index and get a document on the local OpenSearch through its Elasticsearch-compatible API.
 
-use tests::{START_HINT, Services, http_client, unique_name};
 use serde_json::{Value, json};
+use tests::{START_HINT, Services, http_client, unique_name};
 
 #[tokio::test]
 async fn index_and_get_a_document() {

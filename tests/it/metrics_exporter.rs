@@ -13,10 +13,10 @@ use broker_core::telemetry::MetricsRegistry;
 use broker_core::{ClusterConfig, KafkaClients, Shutdown};
 use futures::StreamExt;
 use metrics::{MetricsConfig, ValidatedMetrics};
-use tests::{Services, create_topic, http_client, kafka_clients, unique_name};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::producer::FutureRecord;
 use rdkafka::{Message, Offset, TopicPartitionList};
+use tests::{Services, create_topic, http_client, kafka_clients, unique_name};
 
 const PARTITIONS: i32 = 3;
 const PER_PARTITION: i64 = 10;
@@ -52,9 +52,7 @@ async fn start(config: ValidatedMetrics, clients: KafkaClients) -> MetricsServer
     let shutdown = Shutdown::new();
     let serving = shutdown.clone();
     tokio::spawn(async move {
-        if let Err(error) =
-            metrics::run(config, clients, MetricsRegistry::new(), serving).await
-        {
+        if let Err(error) = metrics::run(config, clients, MetricsRegistry::new(), serving).await {
             panic!("metrics service failed: {error}");
         }
     });

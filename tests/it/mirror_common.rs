@@ -8,11 +8,11 @@ use broker_core::metadata::ClusterInspector;
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::{KafkaClients, Shutdown};
 use mirror::ValidatedMirror;
-use tests::Services;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
+use tests::Services;
 
 /// Properties of an A->B flow copying `topics`, tuned for tests (RF 1, fast intervals).
 pub(crate) fn properties(topics: &str, extra: &str) -> ValidatedMirror {

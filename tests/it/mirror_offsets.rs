@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use broker_core::KafkaClients;
-use tests::{Services, create_topic, kafka_clients, unique_name};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
+use tests::{Services, create_topic, kafka_clients, unique_name};
 
 use crate::mirror_common::{
     RunningMirror, high_watermarks, produce_numbered, properties, read_all,
@@ -121,9 +121,7 @@ async fn translated_offsets_resume_at_the_next_record() {
     }
     let config = properties(&topic, "");
     for (group, expected_source) in [(&lagging, 37), (&caught_up, 3000)] {
-        let rows = mirror::translate(&config, group)
-            .await
-            .expect("translate");
+        let rows = mirror::translate(&config, group).await.expect("translate");
         assert_eq!(rows.len(), 1, "{rows:?}");
         let row = &rows[0];
         assert_eq!(row.source_offset, expected_source);

@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tests::{START_HINT, Services, unique_name};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
+use tests::{START_HINT, Services, unique_name};
 
 use crate::connect_support::{ClusterNames, call, wait_for_state};
 use crate::mysql_common::start_worker;

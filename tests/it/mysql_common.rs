@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
-use connect_api::ConnectorPlugin;
 use connect::builtin_plugins;
-use tests::{START_HINT, Services, unique_name};
+use connect_api::ConnectorPlugin;
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
+use tests::{START_HINT, Services, unique_name};
 
 use crate::connect_support::{ClusterNames, TestWorker, clients};
 

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use tests::{Services, unique_name};
 use reqwest::Method;
 use serde_json::json;
+use tests::{Services, unique_name};
 
 use crate::connect_support::{ClusterNames, call, wait_for_state};
 use crate::mysql_common::{cdc_config, exec, items_table, read_topic, shared, start_worker};

@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use tests::throwaway_mariadb::ThrowawayMariaDb;
-use tests::{Services, unique_name};
 use reqwest::Method;
 use serde_json::json;
+use tests::throwaway_mariadb::ThrowawayMariaDb;
+use tests::{Services, unique_name};
 
 use crate::connect_support::{ClusterNames, call, wait_for, wait_for_state};
 use crate::mysql_common::{cdc_config, connect, exec, read_topic, shared, start_worker};

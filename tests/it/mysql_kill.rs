@@ -14,9 +14,9 @@ use std::time::Duration;
 use broker_core::Shutdown;
 use broker_core::telemetry::MetricsRegistry;
 use connect::Worker;
-use tests::{Services, unique_name};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tests::{Services, unique_name};
 
 use crate::connect_support::{ClusterNames, TestWorker, call, clients, wait_for_state};
 use crate::mysql_common::{

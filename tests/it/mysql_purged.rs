@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use tests::throwaway_mariadb::ThrowawayMariaDb;
-use tests::unique_name;
 use reqwest::Method;
 use serde_json::json;
 use sqlx::MySqlConnection;
+use tests::throwaway_mariadb::ThrowawayMariaDb;
+use tests::unique_name;
 
 use crate::connect_support::{ClusterNames, call, wait_for, wait_for_state};
 use crate::mysql_common::{cdc_config, connect, exec, items_table, read_topic, start_worker};

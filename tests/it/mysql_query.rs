@@ -11,9 +11,9 @@
 
 use std::time::Duration;
 
-use tests::{Services, create_topic, unique_name};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tests::{Services, create_topic, unique_name};
 
 use crate::connect_support::{ClusterNames, call, clients, wait_for_state};
 use crate::mysql_common::{exec, read_topic, shared, start_worker};

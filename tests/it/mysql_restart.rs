@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use tests::{Services, unique_name};
 use reqwest::Method;
 use serde_json::json;
+use tests::{Services, unique_name};
 
 use crate::connect_support::{ClusterNames, call, wait_for_state};
 use crate::mysql_common::{

@@ -3,9 +3,9 @@
 //! creating the connector. The test creates its own under-privileged MariaDB user and drops
 //! it afterwards.
 
-use tests::{Services, unique_name};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tests::{Services, unique_name};
 
 use crate::connect_support::{ClusterNames, call};
 use crate::mysql_common::{cdc_config, exec, shared, start_worker};

@@ -7,17 +7,17 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use bridge::{BridgeConfig, Flavor};
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::{KafkaClients, Shutdown};
-use bridge::{BridgeConfig, Flavor};
 use edge::ListenerConfig;
-use tests::{Services, create_topic, kafka_clients, unique_name};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tests::{Services, create_topic, kafka_clients, unique_name};
 
 use crate::mirror_common::{high_watermarks, read_all};
 
@@ -107,9 +107,7 @@ pub(crate) async fn start_bridge(mut config: BridgeConfig) -> RunningBridge {
     config.http.listen = Some("127.0.0.1:0".to_owned());
     let validated = config.validate("bridge").expect("valid bridge config");
     let clients = kafka_clients(&Services::from_env().kafka_bootstrap).await;
-    let tcp = edge::bind("bridge", &validated.listener)
-        .await
-        .unwrap();
+    let tcp = edge::bind("bridge", &validated.listener).await.unwrap();
     let address = tcp.local_addr().unwrap();
     let shutdown = Shutdown::new();
     let registry = MetricsRegistry::new();
@@ -131,8 +129,7 @@ pub(crate) async fn start_bridge(mut config: BridgeConfig) -> RunningBridge {
 /// Users file with alice, bob and carol (argon2id, as `kafka-gateway hash-password` makes).
 fn users_file(files: &Files) -> PathBuf {
     let line = |name: &str| {
-        let hash =
-            edge::security::users::hash_password(format!("{name}-pw").as_bytes()).unwrap();
+        let hash = edge::security::users::hash_password(format!("{name}-pw").as_bytes()).unwrap();
         format!("{name}:{hash}\n")
     };
     files.write(

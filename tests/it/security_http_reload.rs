@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use broker_core::telemetry::MetricsRegistry;
 use bridge::BridgeConfig;
+use broker_core::telemetry::MetricsRegistry;
 use rcgen::ExtendedKeyUsagePurpose;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -26,10 +26,9 @@ impl Passwords {
             names
                 .iter()
                 .map(|name| {
-                    let hash = edge::security::users::hash_password(
-                        format!("{name}-pw").as_bytes(),
-                    )
-                    .unwrap();
+                    let hash =
+                        edge::security::users::hash_password(format!("{name}-pw").as_bytes())
+                            .unwrap();
                     (*name, format!("{name}:{hash}\n"))
                 })
                 .collect(),

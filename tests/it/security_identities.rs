@@ -6,15 +6,15 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bridge::BridgeConfig;
 use broker_core::Shutdown;
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::wire::{
     AclBinding, AclBindingFilter, AclOperation, AclPermission, PatternType, ResourceType,
 };
-use bridge::BridgeConfig;
-use tests::{Services, create_topic, kafka_clients, unique_name};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tests::{Services, create_topic, kafka_clients, unique_name};
 
 use crate::mirror_acls::wire_client;
 
@@ -67,8 +67,7 @@ async fn principals_reach_kafka_with_their_own_identity() {
         .iter()
         .map(|name| {
             let hash =
-                edge::security::users::hash_password(format!("{name}-pw").as_bytes())
-                    .unwrap();
+                edge::security::users::hash_password(format!("{name}-pw").as_bytes()).unwrap();
             format!("{name}:{hash}\n")
         })
         .collect();
@@ -97,9 +96,7 @@ async fn principals_reach_kafka_with_their_own_identity() {
     );
     let config: BridgeConfig = toml::from_str(&config_text).unwrap();
     let validated = config.validate("bridge").expect("valid bridge config");
-    let tcp = edge::bind("bridge", &validated.listener)
-        .await
-        .unwrap();
+    let tcp = edge::bind("bridge", &validated.listener).await.unwrap();
     let address: SocketAddr = tcp.local_addr().unwrap();
     let shutdown = Shutdown::new();
     tokio::spawn(bridge::serve(

@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use bridge::{BridgeConfig, Flavor};
 use broker_core::login::{LoginCheck, verify_login};
 use broker_core::{ClusterConfig, KafkaClients};
-use bridge::{BridgeConfig, Flavor};
+use serde_json::{Value, json};
 use tests::process::{GatewayProcess, free_port};
 use tests::{SaslSslListener, Services, create_topic, kafka_clients, unique_name};
-use serde_json::{Value, json};
 
 use crate::bridge_common::{Bridge, JSON, V2};
 use crate::mirror_common::read_all;

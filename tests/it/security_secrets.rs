@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use tests::process::{GatewayProcess, free_port};
-use tests::{Services, http_client, unique_name};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tests::process::{GatewayProcess, free_port};
+use tests::{Services, http_client, unique_name};
 
 use crate::mysql_common::{cdc_config, exec, shared};
 

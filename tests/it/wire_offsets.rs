@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use broker_core::wire::{
     CommittedOffset, ConfigChanges, ConfigOperation, ConfigResource, KafkaCode, WireClient,
 };
-use tests::{Services, create_topic, kafka_clients, unique_name};
 use rdkafka::admin::{AdminOptions, ConfigSource, ResourceSpecifier};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
+use tests::{Services, create_topic, kafka_clients, unique_name};
 
 use crate::mirror_acls::wire_client;
 

@@ -3,9 +3,9 @@
 //! ([`checkpoints`]).
 
 pub mod checkpoints;
+pub mod format;
 pub mod map;
 pub mod syncs;
-pub mod format;
 
 use std::time::{Duration, Instant};
 
@@ -14,8 +14,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::error::MirrorError;
-use map::OffsetMap;
 use format::MapRecord;
+use map::OffsetMap;
 
 /// Reads a single-partition internal topic from the beginning to its end (read_committed),
 /// handing every record to `apply`. Blocking: call it from a blocking thread.

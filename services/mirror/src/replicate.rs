@@ -35,9 +35,9 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 
 use crate::metrics::MirrorMetrics;
+use crate::offsets::format::{MapRecord, OffsetSync};
 use crate::offsets::map::RunTracker;
 use crate::offsets::syncs::SyncEmitter;
-use crate::offsets::format::{MapRecord, OffsetSync};
 use crate::topics::TopicPlan;
 
 /// Everything a replication task needs; cheap to clone for a restart.

@@ -16,9 +16,9 @@ use broker_core::{KafkaClients, Shutdown};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::watch;
 
+use super::format::{Checkpoint, Heartbeat};
 use super::load_offset_map;
 use super::map::Translated;
-use super::format::{Checkpoint, Heartbeat};
 use crate::config::{Flow, ValidatedMirror};
 use crate::error::MirrorError;
 use crate::groups::{commit_offsets, committed_offsets, list_groups, writable_on_target};
