@@ -9,6 +9,8 @@
 //!   runtime because librdkafka's calls block.
 //! - [`error`]: one transport-neutral error sorted by what the caller must do.
 //! - [`shutdown`]: a cloneable shutdown signal wired to SIGINT/SIGTERM.
+//! - [`task`]: the one way to spawn a task, a blocking call or a thread: named, with its
+//!   start, exit and panics logged.
 //! - [`telemetry`]: tracing setup and the shared Prometheus registry.
 //! - [`wire`]: a native Kafka protocol client (built on the `kafka-protocol` crate) for the
 //!   admin APIs librdkafka lacks, ACLs first; same `ClusterConfig`, same security settings.
@@ -21,6 +23,7 @@ pub mod login;
 pub mod metadata;
 pub mod secrets;
 pub mod shutdown;
+pub mod task;
 pub mod telemetry;
 pub mod topic_configs;
 pub mod wire;

@@ -96,7 +96,7 @@ impl PrincipalProducers {
                 tracing::info!(principal = %name, "closing the idle producer of a principal");
                 // Strimzi's async=true records may still be queued: flush before the drop,
                 // off the async threads.
-                tokio::task::spawn_blocking(move || {
+                broker_core::task::spawn_blocking("bridge-principal-producer-close", move || {
                     let _ = rdkafka::producer::Producer::flush(
                         producer.as_ref(),
                         std::time::Duration::from_secs(30),

@@ -75,7 +75,7 @@ pub async fn serve(
         .register_metrics(&registry, "bridge");
     let app = router(state.clone()).layer(HttpMetricsLayer::new(&registry, "bridge"));
     let signal = shutdown.clone();
-    let mut signalled = tokio::spawn(async move {
+    let mut signalled = broker_core::task::spawn("bridge-shutdown-watch", async move {
         signal.wait().await;
         std::time::Instant::now()
     });

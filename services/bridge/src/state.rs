@@ -210,7 +210,7 @@ impl BridgeState {
     /// consumer instance (auto-commit instances commit what was handed out).
     pub async fn drain(&self, deadline: Duration) {
         let state = self.clone();
-        let flushed = tokio::task::spawn_blocking(move || {
+        let flushed = broker_core::task::spawn_blocking("bridge-drain-flush", move || {
             for producer in state.inner.principal_producers.all() {
                 if let Err(error) = rdkafka::producer::Producer::flush(producer.as_ref(), deadline)
                 {

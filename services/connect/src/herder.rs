@@ -534,7 +534,8 @@ pub async fn offsets(runtime: &Runtime, name: &str) -> Result<Vec<ConnectorOffse
     }
     let topics = sink_topics(runtime, name, &config);
     let consumer = sink_consumer(runtime, name)?;
-    let offsets = tokio::task::spawn_blocking(
+    let offsets = broker_core::task::spawn_blocking(
+        "connect-sink-offsets-read",
         move || -> Result<Vec<ConnectorOffset>, rdkafka::error::KafkaError> {
             let mut list = TopicPartitionList::new();
             for topic in &topics {
@@ -621,7 +622,7 @@ pub async fn alter_offsets(
             .map_err(|e| RestError::bad_request(e.to_string()))?;
     }
     let consumer = sink_consumer(runtime, name)?;
-    tokio::task::spawn_blocking(move || {
+    broker_core::task::spawn_blocking("connect-sink-offsets-alter", move || {
         consumer.commit(&list, rdkafka::consumer::CommitMode::Sync)
     })
     .await

@@ -146,7 +146,8 @@ impl Worker {
             background.0.clone(),
         )?;
         let span = tracing::info_span!("connect-supervisor", worker = worker_id);
-        let supervisor = tokio::spawn(
+        let supervisor = broker_core::task::spawn(
+            "connect-supervisor",
             supervisor::run(Arc::clone(&runtime), members, shutdown.clone()).instrument(span),
         );
         registry.with_registry(|r| {

@@ -34,7 +34,7 @@ struct Lag {
 pub(crate) async fn blocking<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, BrokerError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(call)
+    broker_core::task::spawn_blocking("bridge-group-admin", call)
         .await
         .map_err(|e| {
             ApiError::new(

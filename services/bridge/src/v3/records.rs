@@ -420,7 +420,7 @@ fn stream_response(
     let context = std::sync::Arc::new(context);
     let reader_context = std::sync::Arc::clone(&context);
     let report_state = state.clone();
-    tokio::spawn(async move {
+    broker_core::task::spawn("bridge-v3-produce-reader", async move {
         while let Some(item) = values.next().await {
             let pending = match item {
                 Ok(value) => start(&reader_context, to_record(value)).await,
@@ -431,7 +431,7 @@ fn stream_response(
             }
         }
     });
-    tokio::spawn(async move {
+    broker_core::task::spawn("bridge-v3-produce-reporter", async move {
         while let Some(pending) = pending_rx.recv().await {
             let (_, body) = report(&report_state, &context, pending).await;
             let mut line = body.to_string().into_bytes();
