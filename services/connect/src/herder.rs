@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use broker_core::secrets::HIDDEN;
 use connect_api::{ConfigMap, ConfigType, ConnectorPlugin};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -22,8 +23,6 @@ use crate::runtime::Runtime;
 use crate::storage::config_store::TargetState;
 use crate::storage::status_store::State;
 use crate::worker::sink::group_of;
-
-pub const HIDDEN: &str = "[hidden]";
 
 /// Whether `key` holds a secret: PASSWORD in the plugin's ConfigDef, or a name that says so.
 fn is_secret(plugin: Option<&ConnectorPlugin>, key: &str) -> bool {
