@@ -5,9 +5,12 @@
 //! - [`routes`]: the route table; [`openapi`]: the document generated from it.
 //! - `produce`, `topics`, `consumers`, `v3`: one module per resource.
 //! - [`error`]: the one error type, rendered in the listener flavor's body.
-//! - `authz`: which topics and groups the authenticated principal may use.
+//! - `caller`, `identity`, `authz`: who calls ([`Principal`](edge::Principal) in the request),
+//!   which Kafka identity the caller runs with, and the route layer that checks its grants;
+//!   dependencies run one way, `authz` → `state` → `identity` → `caller`.
 
 mod authz;
+mod caller;
 pub mod config;
 mod consumers;
 pub mod error;

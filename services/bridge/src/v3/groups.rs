@@ -14,7 +14,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{Value, json};
 
 use super::{check_cluster, cluster_url, metadata};
-use crate::authz::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::state::BridgeState;

@@ -289,7 +289,7 @@ fn to_record(value: Value) -> Result<V3Record, RecordFailure> {
 pub(crate) async fn produce_records(
     State(state): State<BridgeState>,
     ApiPath((cluster_id, topic)): ApiPath<(String, String)>,
-    caller: crate::authz::Caller,
+    caller: crate::caller::Caller,
     request: Request,
 ) -> Result<Response, ApiError> {
     check_v3_content_type(request.headers())?;
@@ -483,7 +483,7 @@ fn entry_id(entry: &Value) -> Result<String, (Value, String)> {
 pub(crate) async fn produce_batch(
     State(state): State<BridgeState>,
     ApiPath((cluster_id, topic)): ApiPath<(String, String)>,
-    caller: crate::authz::Caller,
+    caller: crate::caller::Caller,
     request: Request,
 ) -> Result<Response, ApiError> {
     check_v3_content_type(request.headers())?;
