@@ -238,9 +238,6 @@ pub fn is_sensitive_key(name: &str) -> bool {
         || name.contains("basic.auth.user.info")
 }
 
-/// The placeholder Kafka Connect shows instead of a secret; we use it everywhere.
-pub const HIDDEN: &str = "[hidden]";
-
 struct RedactedProperties<'a>(&'a BTreeMap<String, String>);
 
 impl fmt::Debug for RedactedProperties<'_> {
@@ -248,7 +245,7 @@ impl fmt::Debug for RedactedProperties<'_> {
         f.debug_map()
             .entries(self.0.iter().map(|(k, v)| {
                 let shown = if is_sensitive_key(k) {
-                    HIDDEN
+                    crate::secrets::HIDDEN
                 } else {
                     v.as_str()
                 };
@@ -386,6 +383,6 @@ mod tests {
         );
         let printed = format!("{config:?} {:?}", config.validate("kafka").unwrap());
         assert!(!printed.contains("canary-secret"), "{printed}");
-        assert!(printed.contains(HIDDEN));
+        assert!(printed.contains(crate::secrets::HIDDEN));
     }
 }

@@ -11,6 +11,8 @@
 //! - [`produce`]: the one produce path (a record type, an async enqueue and a blocking
 //!   twin) with the one policy for a full producer queue: short backoff, counted, bounded.
 //! - [`shutdown`]: a cloneable shutdown signal wired to SIGINT/SIGTERM.
+//! - [`task`]: the one way to spawn a task, a blocking call or a thread: named, with its
+//!   start, exit and panics logged.
 //! - [`telemetry`]: tracing setup and the shared Prometheus registry.
 //! - [`wire`]: a native Kafka protocol client (built on the `kafka-protocol` crate) for the
 //!   admin APIs librdkafka lacks, ACLs first; same `ClusterConfig`, same security settings.
@@ -24,6 +26,7 @@ pub mod metadata;
 pub mod produce;
 pub mod secrets;
 pub mod shutdown;
+pub mod task;
 pub mod telemetry;
 pub mod topic_configs;
 pub mod wire;

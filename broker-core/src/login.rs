@@ -75,7 +75,7 @@ pub async fn verify_login(
         .create_with_context(watch.clone())
         .map_err(|source| BrokerError::kafka("login check client creation", source))?;
     let login = describe_login(clients);
-    tokio::task::spawn_blocking(move || {
+    crate::task::spawn_blocking("kafka-login-check", move || {
         let deadline = Instant::now() + timeout;
         loop {
             // Serves the error callback.

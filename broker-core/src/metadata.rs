@@ -200,7 +200,7 @@ impl ClusterInspector {
     ) -> Result<T, BrokerError> {
         let client = Arc::clone(&self.client);
         let timeout = self.timeout;
-        let result = tokio::task::spawn_blocking(move || call(&client, timeout))
+        let result = crate::task::spawn_blocking(operation, move || call(&client, timeout))
             .await
             .map_err(|join_error| BrokerError::Other {
                 kind: ErrorKind::Internal,

@@ -18,6 +18,10 @@ use std::path::Path;
 
 use crate::config::ConfigError;
 
+/// The placeholder shown instead of a secret, in REST answers, validation results and
+/// `Debug` output alike: Kafka Connect's `[hidden]`, the one spelling the whole gateway uses.
+pub const HIDDEN: &str = "[hidden]";
+
 /// The providers this gateway knows; they need no `config.providers` declaration.
 pub const PROVIDERS: &[&str] = &["env", "file", "directory"];
 

@@ -41,7 +41,7 @@ impl Shutdown {
     /// operator can always get out of a drain that hangs.
     pub fn trigger_on_signals(&self) {
         let shutdown = self.clone();
-        tokio::spawn(async move {
+        crate::task::spawn("shutdown-signals", async move {
             wait_for_signal().await;
             tracing::info!("shutdown signal received, draining");
             shutdown.trigger();

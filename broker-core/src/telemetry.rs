@@ -1,5 +1,7 @@
 //! Logging and metrics shared by every service of one gateway process.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -58,9 +60,21 @@ pub fn init_tracing(format: LogFormat, default_filter: &str) {
 
 /// The Prometheus registry every service of the process registers its metrics in; the
 /// metrics service renders it on `/metrics`.
+///
+/// A metric family must be registered once per registry: a second registration under the
+/// same name renders a duplicate family, which Prometheus rejects. Families that several
+/// services, listeners or restarts share go through [`Self::register_once`].
 #[derive(Clone, Default)]
 pub struct MetricsRegistry {
-    inner: Arc<Mutex<Registry>>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    registry: Registry,
+    /// What [`MetricsRegistry::register_once`] created, by name and type. It lives beside the
+    /// registry it was registered in, so another registry never sees it.
+    registered_once: HashMap<(&'static str, TypeId), Box<dyn Any + Send + Sync>>,
 }
 
 impl fmt::Debug for MetricsRegistry {
@@ -77,15 +91,42 @@ impl MetricsRegistry {
     /// Runs `register` with the registry locked; metric families are created once at
     /// start-up, so the lock is never held on a hot path.
     pub fn with_registry<T>(&self, register: impl FnOnce(&mut Registry) -> T) -> T {
-        let mut registry = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        register(&mut registry)
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        register(&mut inner.registry)
+    }
+
+    /// The metric handles registered under `name` in this registry: `register` creates and
+    /// registers them on the first call for `name` (and type `T`); every later call, from
+    /// any service or thread, gets a clone of those, so the families are registered once
+    /// whatever the order in which services start. `T` is typically a struct of
+    /// `Family`/`Counter` handles, which share their values across clones.
+    pub fn register_once<T>(
+        &self,
+        name: &'static str,
+        register: impl FnOnce(&mut Registry) -> T,
+    ) -> T
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (name, TypeId::of::<T>());
+        if let Some(existing) = inner
+            .registered_once
+            .get(&key)
+            .and_then(|value| value.downcast_ref::<T>())
+        {
+            return existing.clone();
+        }
+        let created = register(&mut inner.registry);
+        inner.registered_once.insert(key, Box::new(created.clone()));
+        created
     }
 
     /// The text exposition format (OpenMetrics 1.0, which Prometheus scrapes).
     pub fn render(&self) -> Result<String, fmt::Error> {
-        let registry = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = String::new();
-        encode(&mut out, &registry)?;
+        encode(&mut out, &inner.registry)?;
         Ok(out)
     }
 }
@@ -106,5 +147,33 @@ mod tests {
         counter.inc_by(3);
         let text = registry.render().unwrap();
         assert!(text.contains("gateway_test_events_total 3"), "{text}");
+    }
+
+    #[test]
+    fn register_once_registers_a_family_once_per_registry() {
+        let register = |registry: &MetricsRegistry| {
+            registry.register_once("gateway_test_shared", |r| {
+                let counter: Counter = Counter::default();
+                r.register("gateway_test_shared", "Shared events", counter.clone());
+                counter
+            })
+        };
+        let registry = MetricsRegistry::new();
+        let first = register(&registry);
+        let second = register(&registry.clone());
+        first.inc();
+        second.inc_by(2);
+        let text = registry.render().unwrap();
+        assert_eq!(
+            text.matches("# TYPE gateway_test_shared").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("gateway_test_shared_total 3"), "{text}");
+
+        let other = MetricsRegistry::new();
+        register(&other).inc();
+        let text = other.render().unwrap();
+        assert!(text.contains("gateway_test_shared_total 1"), "{text}");
     }
 }

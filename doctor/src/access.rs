@@ -71,7 +71,7 @@ pub(super) async fn check_topic(
         delivery.partition, delivery.offset
     ));
     let consumer = clients.consumer_config("kafka-gateway-doctor");
-    let read_back = tokio::task::spawn_blocking({
+    let read_back = broker_core::task::spawn_blocking("doctor-read-back", {
         let topic = topic.to_owned();
         move || -> Result<bool, String> {
             let consumer: BaseConsumer =
@@ -129,7 +129,8 @@ pub(super) async fn check_group(
     let config = clients.consumer_config(group);
     let group_name = group.to_owned();
     let topic_name = topic.map(str::to_owned);
-    let answer = tokio::task::spawn_blocking(
+    let answer = broker_core::task::spawn_blocking(
+        "doctor-group-check",
         move || -> Result<(String, usize, Option<usize>), rdkafka::error::KafkaError> {
             let consumer: BaseConsumer = config.create()?;
             let list = consumer.fetch_group_list(Some(&group_name), timeout)?;

@@ -13,13 +13,13 @@
 //! `route="unmatched"`. Add the layer with `Router::layer` so it runs after routing and sees
 //! the matched route.
 //!
-//! The families are registered once per registry: services built in any order share them,
-//! because a second registration under the same name would render a duplicate family that
-//! Prometheus rejects.
+//! The families are registered once per registry ([`MetricsRegistry::register_once`]):
+//! services built in any order share them, because a second registration under the same
+//! name would render a duplicate family that Prometheus rejects.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -51,23 +51,11 @@ fn new_histogram() -> Histogram {
 impl HttpFamilies {
     /// The families registered in `registry`, registering them on first use.
     fn of(registry: &MetricsRegistry) -> Self {
-        // Registries are told apart by the address of the registry they wrap; each entry
-        // keeps its registry alive so that an address is never reused by another one.
-        static REGISTERED: OnceLock<Mutex<Vec<(usize, MetricsRegistry, HttpFamilies)>>> =
-            OnceLock::new();
-        let identity = registry.with_registry(|r| std::ptr::from_ref(r) as usize);
-        let mut registered = REGISTERED
-            .get_or_init(Mutex::default)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, _, families)) = registered.iter().find(|(id, _, _)| *id == identity) {
-            return families.clone();
-        }
-        let families = Self {
-            requests: Family::default(),
-            durations: Family::new_with_constructor(new_histogram),
-        };
-        registry.with_registry(|r| {
+        registry.register_once("kafka_gateway_http", |r| {
+            let families = Self {
+                requests: Family::default(),
+                durations: Family::new_with_constructor(new_histogram),
+            };
             r.register(
                 "kafka_gateway_http_requests",
                 "HTTP requests served, by service, method, route template and status code",
@@ -78,9 +66,8 @@ impl HttpFamilies {
                 "Time from request to response headers, by service, method and route template",
                 families.durations.clone(),
             );
-        });
-        registered.push((identity, registry.clone(), families.clone()));
-        families
+            families
+        })
     }
 }
 

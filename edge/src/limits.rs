@@ -80,6 +80,7 @@ where
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, reason = "test tasks need no names")]
 mod tests {
     use std::time::Duration;
 

@@ -99,8 +99,7 @@ pub async fn serve(
             watcher: graceful.watcher(),
         };
         let tls = tls.clone();
-        // The http-connection task (tokio names tasks only with tokio_unstable).
-        tokio::spawn(connection.run(service, stream, tls));
+        broker_core::task::spawn("http-connection", connection.run(service, stream, tls));
     }
     drop(tcp);
     let deadline = listener.shutdown_deadline;

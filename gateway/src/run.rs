@@ -4,6 +4,7 @@
 //! asked to drain too, so the process never keeps running half-broken; the first error is
 //! what the process exits with.
 
+use broker_core::task;
 use broker_core::telemetry::{self, MetricsRegistry};
 use std::collections::BTreeMap;
 
@@ -190,7 +191,7 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
         let clients = clients.clone();
         let registry = registry.clone();
         let shutdown = shutdown.child();
-        services.spawn(async move {
+        task::spawn_in(&mut services, "bridge-service", async move {
             let result = bridge::run(bridge, clients, registry, shutdown).await;
             ("bridge", result.map_err(|e| e.to_string()))
         });
@@ -200,7 +201,7 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
         let clients = clients.clone();
         let registry = registry.clone();
         let shutdown = shutdown.child();
-        services.spawn(async move {
+        task::spawn_in(&mut services, "connect-service", async move {
             let result =
                 connect::run_with_plugins(connect, clients, plugins::all(), registry, shutdown)
                     .await;
@@ -212,7 +213,7 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
         tracing::info!(flows = mirror.flows.len(), "starting the mirror");
         let registry = registry.clone();
         let shutdown = shutdown.child();
-        services.spawn(async move {
+        task::spawn_in(&mut services, "mirror-service", async move {
             let result = mirror::run(mirror, registry, shutdown).await;
             ("mirror", result.map_err(|e| e.to_string()))
         });
@@ -223,7 +224,7 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
         let clients = clients.clone();
         let health = health.clone();
         let shutdown = shutdown.child();
-        services.spawn(async move {
+        task::spawn_in(&mut services, "metrics-service", async move {
             let result = metrics::run(metrics, clients, registry, health, shutdown).await;
             ("metrics", result.map_err(|e| e.to_string()))
         });

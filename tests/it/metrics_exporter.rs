@@ -51,7 +51,7 @@ async fn start(config: ValidatedMetrics, clients: KafkaClients) -> MetricsServer
     let url = format!("http://{}/metrics", config.listener.listen);
     let shutdown = Shutdown::new();
     let serving = shutdown.clone();
-    tokio::spawn(async move {
+    broker_core::task::spawn("metrics-service", async move {
         if let Err(error) = metrics::run(
             config,
             clients,

@@ -7,6 +7,10 @@
 //! [`throwaway_broker`] starts a single-node broker of a test's own, for tests that stop or
 //! restart a broker (the shared clusters are never restarted).
 
+// Test harness helpers spawn short-lived, unnamed work (clippy.toml names broker_core::task
+// for production code).
+#![allow(clippy::disallowed_methods)]
+
 use std::time::Duration;
 
 pub mod process;

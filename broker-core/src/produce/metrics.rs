@@ -5,7 +5,7 @@
 //! once however many services call it, because a second registration under the same name
 //! would render a duplicate family that Prometheus rejects.
 
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::LazyLock;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -25,20 +25,11 @@ pub(super) fn waits_of(client: &str) -> Counter {
 
 /// Registers the queue-full wait counter in `registry` unless it is there already.
 pub fn register_metrics(registry: &MetricsRegistry) {
-    // Registries are told apart by the address of the registry they wrap; each entry keeps
-    // its registry alive so that an address is never reused by another one.
-    static REGISTERED: Mutex<Vec<(usize, MetricsRegistry)>> = Mutex::new(Vec::new());
-    let identity = registry.with_registry(|r| std::ptr::from_ref(r) as usize);
-    let mut registered = REGISTERED.lock().unwrap_or_else(PoisonError::into_inner);
-    if registered.iter().any(|(id, _)| *id == identity) {
-        return;
-    }
-    registry.with_registry(|r| {
+    registry.register_once("kafka_gateway_producer_queue_full_waits", |r| {
         r.register(
             "kafka_gateway_producer_queue_full_waits",
             "Waits for room in a full producer queue (each a short backoff before the record is offered again), by client",
             WAITS.clone(),
         );
     });
-    registered.push((identity, registry.clone()));
 }

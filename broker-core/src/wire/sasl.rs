@@ -74,10 +74,12 @@ pub(crate) async fn authenticate(
                 .map_err(|_| failed(connection, "server-first-message is not UTF-8".to_owned()))?;
             // PBKDF2 is deliberately slow (milliseconds): keep it off the runtime threads.
             let (client_final, server_signature) =
-                tokio::task::spawn_blocking(move || scram.client_final(&server_first))
-                    .await
-                    .map_err(|e| failed(connection, format!("scram computation stopped: {e}")))?
-                    .map_err(|reason| failed(connection, reason))?;
+                crate::task::spawn_blocking("scram-client-final", move || {
+                    scram.client_final(&server_first)
+                })
+                .await
+                .map_err(|e| failed(connection, format!("scram computation stopped: {e}")))?
+                .map_err(|reason| failed(connection, reason))?;
             let server_final = exchange(connection, mechanism, client_final.into_bytes()).await?;
             let server_final = String::from_utf8(server_final.to_vec())
                 .map_err(|_| failed(connection, "server-final-message is not UTF-8".to_owned()))?;

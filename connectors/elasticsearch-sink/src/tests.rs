@@ -1,5 +1,6 @@
 //! Tier-2 tests: the task against an in-process fake `_bulk` endpoint that rejects items with
 //! 429 on their first attempt, fails whole requests, or reports mapping conflicts.
+#![allow(clippy::disallowed_methods, reason = "test tasks need no names")]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -220,20 +220,18 @@ pub fn missing_privileges(grants: &[String]) -> Vec<&'static str> {
 /// [`check`] from synchronous code, on its own thread and runtime.
 pub fn check_blocking(connection: &Connection) -> Vec<Problem> {
     let connection = connection.clone();
-    let handle = std::thread::Builder::new()
-        .name("mysql-preflight".to_owned())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            match runtime {
-                Ok(runtime) => runtime.block_on(check(&connection)),
-                Err(error) => vec![Problem::new(
-                    HOSTNAME,
-                    format!("cannot run the checks: {error}"),
-                )],
-            }
-        });
+    let handle = broker_core::task::spawn_thread("mysql-preflight", move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        match runtime {
+            Ok(runtime) => runtime.block_on(check(&connection)),
+            Err(error) => vec![Problem::new(
+                HOSTNAME,
+                format!("cannot run the checks: {error}"),
+            )],
+        }
+    });
     match handle.map(std::thread::JoinHandle::join) {
         Ok(Ok(problems)) => problems,
         _ => vec![Problem::new(HOSTNAME, "the server checks did not complete")],

@@ -288,9 +288,11 @@ impl Authenticator {
         }
         let (users, user_owned, password) =
             (current.value, user.to_owned(), password.as_bytes().to_vec());
-        let verified = tokio::task::spawn_blocking(move || users.verify(&user_owned, &password))
-            .await
-            .unwrap_or(false);
+        let verified = broker_core::task::spawn_blocking("http-password-check", move || {
+            users.verify(&user_owned, &password)
+        })
+        .await
+        .unwrap_or(false);
         if !verified {
             return Err(Failure::BadPassword);
         }

@@ -180,7 +180,7 @@ impl<T: Send + Sync + 'static> Watched<T> {
     pub(crate) async fn current(&self) -> Current<T> {
         if let Some((_guard, stamp)) = self.changed_files() {
             let load = Arc::clone(&self.load);
-            let outcome = tokio::task::spawn_blocking(move || load())
+            let outcome = broker_core::task::spawn_blocking("security-file-reload", move || load())
                 .await
                 .unwrap_or_else(|error| {
                     Err(ConfigError::new(

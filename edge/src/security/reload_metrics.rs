@@ -4,10 +4,11 @@
 //! Files are loaded when the config is validated, before the process's metrics registry is
 //! handed to the services; each listener's watched files therefore share one
 //! [`ReloadMetrics`] that is attached to the registry when the service starts serving. The
-//! family is registered once per registry, because every listener of the process reports
-//! into the same one and a second registration would render a duplicate family.
+//! family is registered once per registry ([`MetricsRegistry::register_once`]), because every
+//! listener of the process reports into the same one and a second registration would render
+//! a duplicate family.
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 
 use broker_core::telemetry::MetricsRegistry;
 use prometheus_client::metrics::counter::Counter;
@@ -52,28 +53,15 @@ impl ReloadMetrics {
 
 /// The family registered in `registry`, registering it on first use.
 fn family_of(registry: &MetricsRegistry) -> ReloadFamily {
-    // Registries are told apart by the address of the registry they wrap; each entry keeps
-    // its registry alive so that an address is never reused by another one.
-    static REGISTERED: OnceLock<Mutex<Vec<(usize, MetricsRegistry, ReloadFamily)>>> =
-        OnceLock::new();
-    let identity = registry.with_registry(|r| std::ptr::from_ref(r) as usize);
-    let mut registered = REGISTERED
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    if let Some((_, _, family)) = registered.iter().find(|(id, _, _)| *id == identity) {
-        return family.clone();
-    }
-    let family = ReloadFamily::default();
-    registry.with_registry(|r| {
+    registry.register_once("kafka_gateway_security_reloads", |r| {
+        let family = ReloadFamily::default();
         r.register(
             "kafka_gateway_security_reloads",
             "Reloads of the users, tokens, JWT key, client CA and certificate files of an HTTP listener; result=error kept the previous version",
             family.clone(),
         );
-    });
-    registered.push((identity, registry.clone(), family.clone()));
-    family
+        family
+    })
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 use self::instance::ConsumerInstance;
 use self::records::{ConsumedRecord, FetchLimits, Overflow};
-use crate::authz::Caller;
+use crate::caller::Caller;
 use crate::config::Flavor;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, ControlJson};
@@ -148,7 +148,7 @@ pub(crate) async fn create_consumer(
     State(state): State<BridgeState>,
     ApiPath(group): ApiPath<String>,
     headers: HeaderMap,
-    caller: crate::authz::Caller,
+    caller: crate::caller::Caller,
     ControlJson(body): ControlJson<Value>,
 ) -> Result<KafkaJson<CreatedInstance>, ApiError> {
     let flavor = state.config().flavor;

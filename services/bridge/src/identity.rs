@@ -6,6 +6,10 @@
 //! its consumer instances connect with its credentials, so Kafka's ACLs decide what it may
 //! do: a refused record gets 40301 in its `offsets[]` entry. Metadata reads (partition
 //! counts, topic descriptions) keep the gateway's identity.
+//!
+//! Depends on `caller` (whose principal) and on the config; `state` holds the producers
+//! and nothing here imports `state` or `authz` (dependencies run `authz` → `state` →
+//! `identity` → `caller`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,7 +18,7 @@ use std::time::Instant;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::FutureProducer;
 
-use crate::authz::Caller;
+use crate::caller::Caller;
 use crate::config::{Unmapped, ValidatedBridge};
 use crate::error::ApiError;
 
@@ -96,7 +100,7 @@ impl PrincipalProducers {
                 tracing::info!(principal = %name, "closing the idle producer of a principal");
                 // Strimzi's async=true records may still be queued: flush before the drop,
                 // off the async threads.
-                tokio::task::spawn_blocking(move || {
+                broker_core::task::spawn_blocking("bridge-principal-producer-close", move || {
                     let _ = rdkafka::producer::Producer::flush(
                         producer.as_ref(),
                         std::time::Duration::from_secs(30),

@@ -5,9 +5,12 @@
 //! - [`routes`]: the route table; [`openapi`]: the document generated from it.
 //! - `produce`, `topics`, `consumers`, `v3`: one module per resource.
 //! - [`error`]: the one error type, rendered in the listener flavor's body.
-//! - `authz`: which topics and groups the authenticated principal may use.
+//! - `caller`, `identity`, `authz`: who calls ([`Principal`](edge::Principal) in the request),
+//!   which Kafka identity the caller runs with, and the route layer that checks its grants;
+//!   dependencies run one way, `authz` → `state` → `identity` → `caller`.
 
 mod authz;
+mod caller;
 pub mod config;
 mod consumers;
 pub mod error;
@@ -75,7 +78,7 @@ pub async fn serve(
         .register_metrics(&registry, "bridge");
     let app = router(state.clone()).layer(HttpMetricsLayer::new(&registry, "bridge"));
     let signal = shutdown.clone();
-    let mut signalled = tokio::spawn(async move {
+    let mut signalled = broker_core::task::spawn("bridge-shutdown-watch", async move {
         signal.wait().await;
         std::time::Instant::now()
     });

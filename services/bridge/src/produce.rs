@@ -324,7 +324,7 @@ async fn produce(
     }
     if flavor == Flavor::Strimzi && query.asynchronous == Some(true) {
         let producer_state = state.clone();
-        tokio::spawn(async move {
+        broker_core::task::spawn("bridge-async-produce", async move {
             let results = send_all(&producer_state, &producer, &topic, outgoing).await;
             let failed = results.iter().filter(|r| r.is_err()).count();
             if failed > 0 {

@@ -4,6 +4,9 @@
 //! The native protocol client serves the admin APIs rust-rdkafka lacks
 //! (IncrementalAlterConfigs); it is `None` when the cluster's settings are beyond it (GSSAPI,
 //! OAUTHBEARER, JKS stores), and those handlers then use the legacy librdkafka path.
+//!
+//! `state` uses `identity` (per-principal clients) and `caller`, and is used by `authz`;
+//! it imports neither `authz` nor anything that imports `state` back among the three.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -111,7 +114,7 @@ impl BridgeState {
     /// the shared one; 40301 for an unmapped principal when those are refused.
     pub(crate) fn producer_for(
         &self,
-        caller: &crate::authz::Caller,
+        caller: &crate::caller::Caller,
     ) -> Result<Arc<FutureProducer>, ApiError> {
         let config = self.config();
         let Some((principal, properties)) = crate::identity::properties_of(config, caller)? else {
@@ -131,7 +134,7 @@ impl BridgeState {
     /// own identity under principal propagation.
     pub(crate) fn consumer_config_for(
         &self,
-        caller: &crate::authz::Caller,
+        caller: &crate::caller::Caller,
         group: &str,
     ) -> Result<rdkafka::config::ClientConfig, ApiError> {
         let mut config = self.inner.clients.consumer_config(group);
@@ -219,7 +222,7 @@ impl BridgeState {
     /// consumer instance (auto-commit instances commit what was handed out).
     pub async fn drain(&self, deadline: Duration) {
         let state = self.clone();
-        let flushed = tokio::task::spawn_blocking(move || {
+        let flushed = broker_core::task::spawn_blocking("bridge-drain-flush", move || {
             for producer in state.inner.principal_producers.all() {
                 if let Err(error) = rdkafka::producer::Producer::flush(producer.as_ref(), deadline)
                 {

@@ -10,7 +10,7 @@ use edge::TopicOperation;
 use rdkafka::admin::{AdminOptions, ResourceSpecifier};
 use serde::Serialize;
 
-use crate::authz::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::media::KafkaJson;

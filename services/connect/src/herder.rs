@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use broker_core::secrets::HIDDEN;
 use connect_api::{ConfigMap, ConfigType, ConnectorPlugin};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -22,8 +23,6 @@ use crate::runtime::Runtime;
 use crate::storage::config_store::TargetState;
 use crate::storage::status_store::State;
 use crate::worker::sink::group_of;
-
-pub const HIDDEN: &str = "[hidden]";
 
 /// Whether `key` holds a secret: PASSWORD in the plugin's ConfigDef, or a name that says so.
 fn is_secret(plugin: Option<&ConnectorPlugin>, key: &str) -> bool {
@@ -534,7 +533,8 @@ pub async fn offsets(runtime: &Runtime, name: &str) -> Result<Vec<ConnectorOffse
     }
     let topics = sink_topics(runtime, name, &config);
     let consumer = sink_consumer(runtime, name)?;
-    let offsets = tokio::task::spawn_blocking(
+    let offsets = broker_core::task::spawn_blocking(
+        "connect-sink-offsets-read",
         move || -> Result<Vec<ConnectorOffset>, rdkafka::error::KafkaError> {
             let mut list = TopicPartitionList::new();
             for topic in &topics {
@@ -621,7 +621,7 @@ pub async fn alter_offsets(
             .map_err(|e| RestError::bad_request(e.to_string()))?;
     }
     let consumer = sink_consumer(runtime, name)?;
-    tokio::task::spawn_blocking(move || {
+    broker_core::task::spawn_blocking("connect-sink-offsets-alter", move || {
         consumer.commit(&list, rdkafka::consumer::CommitMode::Sync)
     })
     .await

@@ -98,8 +98,9 @@ impl Worker {
             OffsetStore::start(&clients, &config.offset_storage_topic, background.0.clone()),
             StatusStore::start(&clients, &config.status_storage_topic, background.0.clone()),
         )?;
-        let metrics = Metrics::default();
-        registry.with_registry(|r| {
+        // Once per registry: a worker restarted in the same process counts on.
+        let metrics = registry.register_once("kafka_gateway_connect", |r| {
+            let metrics = Metrics::default();
             let r = r.sub_registry_with_prefix("kafka_gateway_connect");
             r.register(
                 "source_records",
@@ -116,6 +117,7 @@ impl Worker {
                 "Records that failed conversion, an SMT or delivery",
                 metrics.failed_records.clone(),
             );
+            metrics
         });
         let runtime = Arc::new(Runtime::new(
             worker_id.clone(),
@@ -146,7 +148,8 @@ impl Worker {
             background.0.clone(),
         )?;
         let span = tracing::info_span!("connect-supervisor", worker = worker_id);
-        let supervisor = tokio::spawn(
+        let supervisor = broker_core::task::spawn(
+            "connect-supervisor",
             supervisor::run(Arc::clone(&runtime), members, shutdown.clone()).instrument(span),
         );
         broker_core::produce::register_metrics(registry);

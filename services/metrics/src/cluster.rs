@@ -372,7 +372,7 @@ async fn blocking<T: Send + 'static>(
     operation: &'static str,
     call: impl FnOnce() -> Result<T, BrokerError> + Send + 'static,
 ) -> Result<T, BrokerError> {
-    tokio::task::spawn_blocking(call)
+    broker_core::task::spawn_blocking(operation, call)
         .await
         .map_err(|join_error| BrokerError::Other {
             kind: ErrorKind::Internal,

@@ -39,7 +39,14 @@ fn latency_histogram() -> Histogram {
 }
 
 impl MirrorMetrics {
+    /// The mirror's families in `registry`, registered on the first call only (a mirror
+    /// restarted in the same process counts on).
     pub fn new(registry: &MetricsRegistry) -> Self {
+        broker_core::produce::register_metrics(registry);
+        registry.register_once("kafka_gateway_mirror", Self::register)
+    }
+
+    fn register(r: &mut prometheus_client::registry::Registry) -> Self {
         let metrics = Self {
             records: Family::default(),
             bytes: Family::default(),
@@ -50,50 +57,47 @@ impl MirrorMetrics {
             checkpoints: Family::default(),
             acls_created: Family::default(),
         };
-        broker_core::produce::register_metrics(registry);
-        registry.with_registry(|r| {
-            let r = r.sub_registry_with_prefix("kafka_gateway_mirror");
-            r.register(
-                "records",
-                "Records copied to the target and acknowledged",
-                metrics.records.clone(),
-            );
-            r.register(
-                "bytes",
-                "Key and value bytes copied to the target and acknowledged",
-                metrics.bytes.clone(),
-            );
-            r.register(
-                "replication_latency_seconds",
-                "Time from the source record timestamp to the target acknowledgement",
-                metrics.latency.clone(),
-            );
-            r.register(
-                "record_lag",
-                "Records on the source not yet acknowledged by the target",
-                metrics.record_lag.clone(),
-            );
-            r.register(
-                "rpo_seconds",
-                "Age of the oldest source record not yet on the target (0 when caught up)",
-                metrics.rpo_seconds.clone(),
-            );
-            r.register(
-                "restarts",
-                "Flow restarts after a retriable error",
-                metrics.restarts.clone(),
-            );
-            r.register(
-                "checkpoints",
-                "MM2-format checkpoints written to the target",
-                metrics.checkpoints.clone(),
-            );
-            r.register(
-                "acls_created",
-                "Topic ACL bindings created on the target by ACL sync",
-                metrics.acls_created.clone(),
-            );
-        });
+        let r = r.sub_registry_with_prefix("kafka_gateway_mirror");
+        r.register(
+            "records",
+            "Records copied to the target and acknowledged",
+            metrics.records.clone(),
+        );
+        r.register(
+            "bytes",
+            "Key and value bytes copied to the target and acknowledged",
+            metrics.bytes.clone(),
+        );
+        r.register(
+            "replication_latency_seconds",
+            "Time from the source record timestamp to the target acknowledgement",
+            metrics.latency.clone(),
+        );
+        r.register(
+            "record_lag",
+            "Records on the source not yet acknowledged by the target",
+            metrics.record_lag.clone(),
+        );
+        r.register(
+            "rpo_seconds",
+            "Age of the oldest source record not yet on the target (0 when caught up)",
+            metrics.rpo_seconds.clone(),
+        );
+        r.register(
+            "restarts",
+            "Flow restarts after a retriable error",
+            metrics.restarts.clone(),
+        );
+        r.register(
+            "checkpoints",
+            "MM2-format checkpoints written to the target",
+            metrics.checkpoints.clone(),
+        );
+        r.register(
+            "acls_created",
+            "Topic ACL bindings created on the target by ACL sync",
+            metrics.acls_created.clone(),
+        );
         metrics
     }
 

@@ -562,20 +562,18 @@ pub(crate) async fn run_task(context: TaskContext) -> Result<(), MirrorError> {
     let name = format!("mirror-{}-{}", context.flow.name(), context.task);
     let (done, result) = tokio::sync::oneshot::channel();
     let exactly_once = context.flow.delivery == crate::config::Delivery::ExactlyOnce;
-    std::thread::Builder::new()
-        .name(name.clone())
-        .spawn(move || {
-            let outcome = if exactly_once {
-                exactly_once::run(&context)
-            } else {
-                at_least_once::run(&context)
-            };
-            let _ = done.send(outcome);
-        })
-        .map_err(|error| MirrorError::Task {
-            task: name.clone(),
-            reason: error.to_string(),
-        })?;
+    broker_core::task::spawn_thread(&name, move || {
+        let outcome = if exactly_once {
+            exactly_once::run(&context)
+        } else {
+            at_least_once::run(&context)
+        };
+        let _ = done.send(outcome);
+    })
+    .map_err(|error| MirrorError::Task {
+        task: name.clone(),
+        reason: error.to_string(),
+    })?;
     result.await.unwrap_or_else(|_| {
         Err(MirrorError::Task {
             task: name,

@@ -13,6 +13,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use broker_core::metadata::ClusterInspector;
+use broker_core::task;
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::{KafkaClients, Shutdown};
 use tokio::task::JoinSet;
@@ -112,7 +113,7 @@ pub(crate) async fn run(
             match AclSync::new(&config, Arc::clone(&flow), metrics.clone()) {
                 Ok(acl_sync) => {
                     let acl_shutdown = background.clone();
-                    tasks.spawn(async move {
+                    task::spawn_in(&mut tasks, "mirror-acl-sync", async move {
                         acl_sync.run(interval, acl_shutdown).await;
                         Ok(())
                     });
@@ -128,7 +129,7 @@ pub(crate) async fn run(
         topic_sync.refresh().await?;
         let wake_topics = Arc::clone(&topic_sync.wake);
         let topic_shutdown = background.clone();
-        tasks.spawn(async move {
+        task::spawn_in(&mut tasks, "mirror-topic-sync", async move {
             topic_sync.run(topic_shutdown).await;
             Ok(())
         });
@@ -145,18 +146,30 @@ pub(crate) async fn run(
                 stop: Arc::clone(&drain),
                 abandon: Arc::clone(&abandon),
             };
-            tasks.spawn(supervise_task(context, background.clone()));
+            task::spawn_in(
+                &mut tasks,
+                "mirror-task-supervisor",
+                supervise_task(context, background.clone()),
+            );
         }
         let offset_tasks = OffsetTasks::new(&config, Arc::clone(&flow), plan, metrics.clone());
         let offsets_shutdown = background.clone();
-        tasks.spawn(offset_tasks.run(offsets_shutdown));
+        task::spawn_in(
+            &mut tasks,
+            "mirror-offset-sync",
+            offset_tasks.run(offsets_shutdown),
+        );
     }
-    tasks.spawn(lag_loop(
-        Arc::clone(&config),
-        metrics.clone(),
-        Arc::clone(&slots),
-        background.clone(),
-    ));
+    task::spawn_in(
+        &mut tasks,
+        "mirror-lag",
+        lag_loop(
+            Arc::clone(&config),
+            metrics.clone(),
+            Arc::clone(&slots),
+            background.clone(),
+        ),
+    );
 
     tokio::select! {
         () = shutdown.wait() => {}

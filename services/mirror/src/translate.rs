@@ -53,8 +53,9 @@ pub async fn translate(
         let map_topic = flow.policy.offset_map_topic(&flow.source);
         let group_name = group.to_owned();
         let flow_copy = flow.clone();
-        let rows_of_flow =
-            tokio::task::spawn_blocking(move || -> Result<Vec<TranslatedOffset>, MirrorError> {
+        let rows_of_flow = broker_core::task::spawn_blocking(
+            "mirror-offset-translate",
+            move || -> Result<Vec<TranslatedOffset>, MirrorError> {
                 let committed = committed_offsets(&source, &group_name, &partitions, timeout)?;
                 if committed.is_empty() {
                     return Ok(Vec::new());
@@ -87,12 +88,13 @@ pub async fn translate(
                         }
                     })
                     .collect())
-            })
-            .await
-            .map_err(|e| MirrorError::Task {
-                task: "translate".to_owned(),
-                reason: e.to_string(),
-            })??;
+            },
+        )
+        .await
+        .map_err(|e| MirrorError::Task {
+            task: "translate".to_owned(),
+            reason: e.to_string(),
+        })??;
         rows.extend(rows_of_flow);
     }
     if rows.is_empty() {

@@ -59,7 +59,7 @@ impl std::fmt::Debug for ValidatedProducer {
             .iter()
             .map(|(k, v)| {
                 let value = if broker_core::config::is_sensitive_key(k) {
-                    broker_core::config::HIDDEN
+                    broker_core::secrets::HIDDEN
                 } else {
                     v.as_str()
                 };

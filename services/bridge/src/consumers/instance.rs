@@ -127,7 +127,7 @@ impl ConsumerInstance {
         call: impl FnOnce(&StreamConsumer) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let consumer = Arc::clone(&self.consumer);
-        tokio::task::spawn_blocking(move || call(&consumer))
+        broker_core::task::spawn_blocking("bridge-consumer-call", move || call(&consumer))
             .await
             .map_err(|error| {
                 ApiError::new(

@@ -62,7 +62,9 @@ fn close(instances: Vec<Arc<ConsumerInstance>>) {
     }
     match tokio::runtime::Handle::try_current() {
         Ok(handle) => {
-            handle.spawn_blocking(move || drop(instances));
+            broker_core::task::spawn_blocking_on(&handle, "bridge-consumers-close", move || {
+                drop(instances);
+            });
         }
         Err(_) => drop(instances),
     }
@@ -80,7 +82,7 @@ impl ConsumerRegistry {
             let weak = Arc::downgrade(&inner);
             let period = (inner.limits.instance_timeout / 4)
                 .clamp(Duration::from_millis(100), Duration::from_secs(5));
-            handle.spawn(sweep(weak, period));
+            broker_core::task::spawn_on(&handle, "bridge-consumer-sweeper", sweep(weak, period));
         }
         Self { inner }
     }
@@ -165,7 +167,7 @@ impl ConsumerRegistry {
     pub(crate) async fn close_all(&self) {
         let all: Vec<Arc<ConsumerInstance>> = self.inner.lock().drain().map(|(_, v)| v).collect();
         let count = all.len();
-        if tokio::task::spawn_blocking(move || drop(all))
+        if broker_core::task::spawn_blocking("bridge-consumers-close", move || drop(all))
             .await
             .is_err()
         {

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use super::topics::{admin_error, admin_options};
 use super::{check_cluster, cluster_base, metadata};
-use crate::authz::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, V3Json};
 use crate::state::BridgeState;

@@ -14,7 +14,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{Value, json};
 
 use super::{check_cluster, cluster_url, metadata};
-use crate::authz::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::state::BridgeState;
@@ -34,7 +34,7 @@ struct Lag {
 pub(crate) async fn blocking<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, BrokerError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(call)
+    broker_core::task::spawn_blocking("bridge-group-admin", call)
         .await
         .map_err(|e| {
             ApiError::new(

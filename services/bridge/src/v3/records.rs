@@ -295,7 +295,7 @@ fn to_record(value: Value) -> Result<V3Record, RecordFailure> {
 pub(crate) async fn produce_records(
     State(state): State<BridgeState>,
     ApiPath((cluster_id, topic)): ApiPath<(String, String)>,
-    caller: crate::authz::Caller,
+    caller: crate::caller::Caller,
     request: Request,
 ) -> Result<Response, ApiError> {
     check_v3_content_type(request.headers())?;
@@ -427,7 +427,7 @@ fn stream_response(
     let reader_context = std::sync::Arc::clone(&context);
     let report_state = state.clone();
     let reader_state = state.clone();
-    tokio::spawn(async move {
+    broker_core::task::spawn("bridge-v3-produce-reader", async move {
         while let Some(item) = values.next().await {
             let pending = match item {
                 Ok(value) => start(&reader_state, &reader_context, to_record(value)).await,
@@ -438,7 +438,7 @@ fn stream_response(
             }
         }
     });
-    tokio::spawn(async move {
+    broker_core::task::spawn("bridge-v3-produce-reporter", async move {
         while let Some(pending) = pending_rx.recv().await {
             let (_, body) = report(&report_state, &context, pending).await;
             let mut line = body.to_string().into_bytes();
@@ -490,7 +490,7 @@ fn entry_id(entry: &Value) -> Result<String, (Value, String)> {
 pub(crate) async fn produce_batch(
     State(state): State<BridgeState>,
     ApiPath((cluster_id, topic)): ApiPath<(String, String)>,
-    caller: crate::authz::Caller,
+    caller: crate::caller::Caller,
     request: Request,
 ) -> Result<Response, ApiError> {
     check_v3_content_type(request.headers())?;

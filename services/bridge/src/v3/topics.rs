@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{check_cluster, cluster_url, metadata, related};
-use crate::authz::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, V3Json};
 use crate::state::BridgeState;

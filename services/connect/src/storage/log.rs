@@ -81,7 +81,8 @@ impl<S: LogState> KafkaLog<S> {
         let reader_state = Arc::clone(&state);
         let reader_topic = topic.to_owned();
         let span = tracing::info_span!("connect-log-reader", topic);
-        tokio::spawn(
+        broker_core::task::spawn(
+            "connect-log-reader",
             async move {
                 read_loop(
                     reader_consumer,
@@ -130,7 +131,7 @@ impl<S: LogState> KafkaLog<S> {
         let consumer = Arc::clone(&self.consumer);
         let topic = self.topic.clone();
         let partitions = self.partitions;
-        let ends = tokio::task::spawn_blocking(move || {
+        let ends = broker_core::task::spawn_blocking("connect-log-end-offsets", move || {
             let mut ends = HashMap::new();
             for partition in 0..partitions {
                 let mut attempt = 0;
@@ -144,6 +145,10 @@ impl<S: LogState> KafkaLog<S> {
                                 return Err(error);
                             }
                             attempt += 1;
+                            #[allow(
+                                clippy::disallowed_methods,
+                                reason = "on the blocking pool, not a runtime thread"
+                            )]
                             std::thread::sleep(Duration::from_millis(200));
                         }
                     }

@@ -47,7 +47,8 @@ pub fn start(
     let (members_tx, members) = watch::channel(Vec::new());
     let group = group_id.to_owned();
     let span = tracing::info_span!("connect-membership", group = group_id);
-    tokio::spawn(
+    broker_core::task::spawn(
+        "connect-membership",
         async move {
             let mut tick = tokio::time::interval(DESCRIBE_INTERVAL);
             loop {
@@ -57,7 +58,7 @@ pub fn start(
                     _ = tick.tick() => {
                         let describe = Arc::clone(&consumer);
                         let group = group.clone();
-                        let described = tokio::task::spawn_blocking(move || {
+                        let described = broker_core::task::spawn_blocking("connect-membership-describe", move || {
                             describe.fetch_group_list(Some(&group), Duration::from_secs(5)).map(|list| {
                                 list.groups().first().map(|info| {
                                     let ids: Vec<String> = info.members().iter().map(|m| m.client_id().to_owned()).collect();

@@ -522,9 +522,11 @@ async fn commit(
             .map_err(|error| ConnectError::definite(error.to_string()))?;
     }
     let consumer = Arc::clone(consumer);
-    let committed = tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
-        .await
-        .map_err(|error| ConnectError::definite(format!("offset commit panicked: {error}")))?;
+    let committed = broker_core::task::spawn_blocking("connect-sink-commit", move || {
+        consumer.commit(&list, CommitMode::Sync)
+    })
+    .await
+    .map_err(|error| ConnectError::definite(format!("offset commit panicked: {error}")))?;
     match committed {
         Ok(()) => Ok(true),
         Err(error) => {

@@ -396,10 +396,12 @@ impl Supervisor {
         let task_stop = stop.clone();
         let span = tracing::info_span!("connect-task", connector = name, task = index);
         let handle = match plugin {
-            ConnectorPlugin::Source(connector) => tokio::spawn(
+            ConnectorPlugin::Source(connector) => broker_core::task::spawn(
+                "connect-source-task",
                 source::run(runtime, connector, spec, control_rx, task_stop).instrument(span),
             ),
-            ConnectorPlugin::Sink(connector) => tokio::spawn(
+            ConnectorPlugin::Sink(connector) => broker_core::task::spawn(
+                "connect-sink-task",
                 sink::run(runtime, connector, spec, control_rx, task_stop).instrument(span),
             ),
         };

@@ -40,7 +40,7 @@ fn kafka(operation: &str, error: impl std::fmt::Display) -> ConnectError {
 async fn blocking<T: Send + 'static>(
     call: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ConnectError> {
-    tokio::task::spawn_blocking(call)
+    broker_core::task::spawn_blocking("connect-transaction-call", call)
         .await
         .map_err(|error| ConnectError::definite(format!("transaction call panicked: {error}")))
 }

@@ -118,7 +118,7 @@ impl OffsetTasks {
         let flow = Arc::clone(&self.flow);
         let source = self.source.clone();
         let target = self.target.clone();
-        tokio::task::spawn_blocking(move || {
+        broker_core::task::spawn_blocking("mirror-checkpoint-translate", move || {
             let timeout = flow.admin_timeout.min(Duration::from_secs(30));
             let partitions: Vec<(String, i32)> = plan
                 .iter()
@@ -215,7 +215,7 @@ impl OffsetTasks {
         }
         let flow = Arc::clone(&self.flow);
         let target = self.target.clone();
-        tokio::task::spawn_blocking(move || {
+        broker_core::task::spawn_blocking("mirror-group-offset-sync", move || {
             let timeout = flow.admin_timeout.min(Duration::from_secs(30));
             let states = list_groups(&target, timeout)?;
             for (group, positions) in translated {

@@ -141,6 +141,10 @@ pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
                 tracing::info!(%flow, task = context.task, topics = topics.len(), "subscribed");
                 subscribed = topics;
             } else if topics.is_empty() {
+                #[allow(
+                    clippy::disallowed_methods,
+                    reason = "a replication thread of its own, not a runtime thread"
+                )]
                 std::thread::sleep(Duration::from_millis(100));
                 continue;
             }

@@ -107,6 +107,10 @@ pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
                     assigned.extend(wanted);
                 }
                 if assigned.is_empty() {
+                    #[allow(
+                        clippy::disallowed_methods,
+                        reason = "a replication thread of its own, not a runtime thread"
+                    )]
                     std::thread::sleep(Duration::from_millis(100));
                     continue;
                 }
