@@ -26,7 +26,7 @@ pub mod metadata;
 pub mod produce;
 pub mod secrets;
 pub mod shutdown;
-pub mod task;
+pub use common::task;
 pub mod telemetry;
 pub mod topic_configs;
 pub mod wire;

@@ -18,9 +18,8 @@ use std::path::Path;
 
 use crate::config::ConfigError;
 
-/// The placeholder shown instead of a secret, in REST answers, validation results and
-/// `Debug` output alike: Kafka Connect's `[hidden]`, the one spelling the whole gateway uses.
-pub const HIDDEN: &str = "[hidden]";
+/// The placeholder shown instead of a secret (defined in `common`, shared with plugins).
+pub use common::HIDDEN;
 
 /// The providers this gateway knows; they need no `config.providers` declaration.
 pub const PROVIDERS: &[&str] = &["env", "file", "directory"];

@@ -283,7 +283,7 @@ impl ConfigDef {
                     (None, Some(_)) => {}
                 }
                 if key.config_type == ConfigType::Password && value.value.is_some() {
-                    value.value = Some(broker_core::secrets::HIDDEN.to_owned());
+                    value.value = Some(common::HIDDEN.to_owned());
                 }
                 value
             })

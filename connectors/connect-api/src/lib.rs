@@ -17,6 +17,9 @@ pub mod data;
 pub mod error;
 pub mod metrics;
 
+/// Named tasks and the secret placeholder, re-exported so that plugins need no other crate
+/// of the workspace.
+pub use common::{HIDDEN, task};
 pub use config::{
     ConfigDef, ConfigKey, ConfigMap, ConfigType, ConfigValue, Importance, ParsedConfig, Width,
 };

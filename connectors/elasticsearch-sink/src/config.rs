@@ -231,7 +231,7 @@ impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
             .field("username", &self.username)
-            .field("password", &broker_core::secrets::HIDDEN)
+            .field("password", &connect_api::HIDDEN)
             .finish()
     }
 }

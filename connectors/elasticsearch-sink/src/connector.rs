@@ -51,7 +51,7 @@ impl SinkConnector for ElasticsearchSink {
                         .is_some_and(|key| key.config_type == ConfigType::Password);
                     let shown = config.get(issue.key).map(|value| {
                         if hidden {
-                            broker_core::secrets::HIDDEN.to_owned()
+                            connect_api::HIDDEN.to_owned()
                         } else {
                             value.clone()
                         }

@@ -164,7 +164,7 @@ impl ElasticsearchSinkTask {
             let (sender, inbox) = mpsc::unbounded_channel();
             let span = tracing::info_span!("elasticsearch_sink_lane", connector, task, lane);
             let future = run_lane(Arc::clone(&shared), inbox, flushes.subscribe());
-            handles.push(broker_core::task::spawn(
+            handles.push(connect_api::task::spawn(
                 "elasticsearch-sink-lane",
                 tracing::Instrument::instrument(future, span),
             ));

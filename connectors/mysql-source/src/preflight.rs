@@ -220,7 +220,7 @@ pub fn missing_privileges(grants: &[String]) -> Vec<&'static str> {
 /// [`check`] from synchronous code, on its own thread and runtime.
 pub fn check_blocking(connection: &Connection) -> Vec<Problem> {
     let connection = connection.clone();
-    let handle = broker_core::task::spawn_thread("mysql-preflight", move || {
+    let handle = connect_api::task::spawn_thread("mysql-preflight", move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build();

@@ -46,7 +46,7 @@ pub struct StreamJob {
 pub fn spawn(job: StreamJob) -> (mpsc::Receiver<StreamItem>, tokio::task::JoinHandle<()>) {
     let batches = (job.config.max_queue_size / job.config.max_batch_size.max(1)).max(2);
     let (sender, receiver) = mpsc::channel(batches);
-    let handle = broker_core::task::spawn("mysql-binlog-reader", async move {
+    let handle = connect_api::task::spawn("mysql-binlog-reader", async move {
         let failure = sender.clone();
         let result = match Reader::new(job) {
             Ok(reader) => reader.run(&sender).await,

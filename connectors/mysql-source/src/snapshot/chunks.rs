@@ -43,7 +43,7 @@ pub fn spawn_reader(
     job: SnapshotJob,
 ) -> (mpsc::Receiver<SnapshotItem>, tokio::task::JoinHandle<()>) {
     let (sender, receiver) = mpsc::channel(1);
-    let handle = broker_core::task::spawn("mysql-snapshot-reader", async move {
+    let handle = connect_api::task::spawn("mysql-snapshot-reader", async move {
         let failure = sender.clone();
         if let Err(error) = read_all(conn, &job, sender).await {
             let _ = failure.send(SnapshotItem::Failed(error)).await;
