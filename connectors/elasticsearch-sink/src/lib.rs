@@ -31,8 +31,6 @@ pub mod request_builder;
 pub mod retry;
 pub mod service;
 pub mod sink;
-#[cfg(test)]
-mod tests;
 
 pub use connector::ElasticsearchSink;
 pub use sink::ElasticsearchSinkTask;

@@ -509,7 +509,10 @@ async fn send_until_done(shared: &Shared, batch: Vec<EncodedAction>) -> bool {
                 continue;
             }
             Err(error) => {
-                shared.fail(format!("bulk request failed: {error}"));
+                shared.fail(format!(
+                    "bulk request with {} failed: {error}",
+                    request.records()
+                ));
                 return false;
             }
         };
