@@ -28,6 +28,28 @@ fn records(topic: &str, offsets: std::ops::Range<i64>) -> Vec<SinkRecord> {
         .collect()
 }
 
+/// What the runtime does: `put` again with the same records while it reports a retriable
+/// error, then `flush` until it succeeds.
+async fn put_and_flush(task: &mut impl SinkTask, records: &[SinkRecord]) {
+    let mut put_done = false;
+    for _ in 0..60 {
+        if !put_done {
+            match task.put(records.to_vec()).await {
+                Ok(()) => put_done = true,
+                Err(error) => assert!(error.is_retriable(), "{error}"),
+            }
+        }
+        if put_done {
+            match task.flush().await {
+                Ok(()) => return,
+                Err(error) => assert!(error.is_retriable(), "{error}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("put/flush of {} records did not succeed", records.len());
+}
+
 #[tokio::test]
 async fn tombstones_delete_and_a_full_buffer_holds_put_back() {
     let search = search_url().await;
@@ -39,7 +61,7 @@ async fn tombstones_delete_and_a_full_buffer_holds_put_back() {
         ("max.buffered.records", "3"),
         ("batch.size", "10"),
         ("behavior.on.null.values", "delete"),
-        ("flush.timeout.ms", "1000"),
+        ("flush.timeout.ms", "2000"),
         ("retry.backoff.ms", "50"),
         ("read.timeout.ms", "2000"),
     ]
@@ -52,18 +74,15 @@ async fn tombstones_delete_and_a_full_buffer_holds_put_back() {
         .unwrap();
 
     // Thirty records through a buffer of three, then a tombstone for the first one.
-    task.put(records(&topic, 0..30)).await.unwrap();
-    task.put(vec![record(&topic, 30, "k0", Value::Null)])
-        .await
-        .unwrap();
-    task.flush().await.unwrap();
+    put_and_flush(&mut task, &records(&topic, 0..30)).await;
+    put_and_flush(&mut task, &[record(&topic, 30, "k0", Value::Null)]).await;
     let docs = documents(&search, &topic).await;
     assert_eq!(docs.len(), 29, "{:?}", docs.keys());
     assert!(!docs.contains_key("k0"));
     let counters = task.counters();
-    assert_eq!(
-        (counters.documents_indexed, counters.documents_deleted),
-        (30, 1)
+    assert!(
+        counters.documents_indexed >= 30 && counters.documents_deleted == 1,
+        "{counters}"
     );
 
     // No acknowledgement comes back: three records fill the buffer, and `put` gives up on
@@ -80,21 +99,7 @@ async fn tombstones_delete_and_a_full_buffer_holds_put_back() {
 
     // The runtime retries `put` with the same records, then flushes, until both succeed.
     proxy.block(false);
-    let mut put_done = false;
-    for _ in 0..30 {
-        if !put_done {
-            match task.put(records(&topic, 100..110)).await {
-                Ok(()) => put_done = true,
-                Err(error) => assert!(error.is_retriable(), "{error}"),
-            }
-        }
-        if put_done && task.flush().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(put_done);
-    task.flush().await.unwrap();
+    put_and_flush(&mut task, &records(&topic, 100..110)).await;
     let docs = documents(&search, &topic).await;
     assert_eq!(docs.len(), 39, "{:?}", docs.keys());
     for i in 100..110 {

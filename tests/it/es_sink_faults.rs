@@ -16,9 +16,9 @@ use tests::{create_topic, http_client, unique_name};
 
 use crate::connect_support::{ClusterNames, clients};
 use crate::es_sink_support::{
-    FAULTS_NODE, committed_offset, create_connector, delete_index, documents, faults_url,
-    payload, produce, sink_config, start_worker, wait_for_count, wait_for_es_counter,
-    wait_for_task, write_rejections,
+    FAULTS_NODE, committed_offset, create_connector, delete_index, documents, faults_url, payload,
+    produce, sink_config, start_worker, wait_for_count, wait_for_es_counter, wait_for_task,
+    write_rejections,
 };
 
 const RECORDS: u64 = 10_000;
@@ -81,10 +81,8 @@ async fn write_queue_rejections_are_retried_until_every_record_is_indexed_once()
         items_retried > 0.0,
         "the node rejected {rejected} writes, the sink retried no item (requests retried: {requests_retried})"
     );
-    let indexed = wait_for_es_counter(&worker, &name, "documents_indexed", |v| {
-        v >= RECORDS as f64
-    })
-    .await;
+    let indexed =
+        wait_for_es_counter(&worker, &name, "documents_indexed", |v| v >= RECORDS as f64).await;
     let docs = documents(&search, &topic).await;
     assert_eq!(docs.len() as u64, RECORDS, "every record once, by id");
     for i in 0..RECORDS {
@@ -143,31 +141,48 @@ async fn a_record_over_the_http_content_limit_fails_the_task_with_a_clear_trace(
     .await;
 
     let worker = start_worker(&clients, &ClusterNames::unique()).await;
-    let name = unique_name("es-too-large");
-    create_connector(
-        &worker,
-        &name,
-        sink_config(
+    // The whole request is refused, not an item: as in Confluent's connector, the task fails
+    // even with errors.tolerance=all and a dead letter queue.
+    let plain = unique_name("es-too-large");
+    let with_dlq = unique_name("es-too-large-dlq");
+    for (name, extra) in [
+        (&plain, json!({})),
+        (
+            &with_dlq,
+            json!({"errors.tolerance": "all",
+                "errors.deadletterqueue.topic.name": unique_name("es_sink_too_large_dlq"),
+                "behavior.on.malformed.documents": "warn"}),
+        ),
+    ] {
+        let mut config = sink_config(
             &search,
             &topic,
             &json!({"bulk.size.bytes": "65536", "max.in.flight.requests": "1"}),
-        ),
-    )
-    .await;
-    let status = wait_for_task(&worker, &name, "FAILED").await;
-    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
-    println!("413 trace: {trace}");
-    assert!(trace.contains("413"), "{trace}");
-    assert!(trace.contains("http.max_content_length"), "{trace}");
-    assert!(trace.contains(&format!("{topic}-0@1")), "names the record: {trace}");
+        );
+        if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+            config.extend(extra.clone());
+        }
+        create_connector(&worker, name, config).await;
+    }
+    for name in [&plain, &with_dlq] {
+        let status = wait_for_task(&worker, name, "FAILED").await;
+        let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
+        println!("413 trace ({name}): {trace}");
+        assert!(trace.contains("413"), "{trace}");
+        assert!(trace.contains("http.max_content_length"), "{trace}");
+        assert!(
+            trace.contains(&format!("{topic}-0@1")),
+            "names the record: {trace}"
+        );
+        let group = connect::worker::sink::group_of(name);
+        let committed = committed_offset(&clients, &group, &topic, 0).await;
+        assert!(
+            committed.is_none_or(|offset| offset <= 1),
+            "offset {committed:?} committed past the refused record"
+        );
+    }
     let docs = documents(&search, &topic).await;
     assert!(!docs.contains_key("big-1"), "{:?}", docs.keys());
-    let group = connect::worker::sink::group_of(&name);
-    let committed = committed_offset(&clients, &group, &topic, 0).await;
-    assert!(
-        committed.is_none_or(|offset| offset <= 1),
-        "offset {committed:?} committed past the refused record"
-    );
     worker.stop().await;
     delete_index(&search, &topic).await;
 }

@@ -14,9 +14,9 @@ use tests::{create_topic, http_client, unique_name};
 
 use crate::connect_support::{ClusterNames, clients, metric_value};
 use crate::es_sink_support::{
-    FAULTS_NODE, committed_offset, create_connector, delete_index, documents, faults_url,
-    payload, produce, run_services_script, services_script, sink_config, start_worker_with,
-    wait_for_count, wait_for_es_counter, wait_for_task,
+    FAULTS_NODE, committed_offset, create_connector, delete_index, documents, faults_url, payload,
+    produce, run_services_script, services_script, sink_config, start_worker_with, wait_for_count,
+    wait_for_es_counter, wait_for_task,
 };
 
 const BEFORE: u64 = 2000;
@@ -111,9 +111,12 @@ async fn the_search_process_stopped_for_a_minute_loses_nothing_and_commits_only_
             .await
             .unwrap_or(0);
         let metrics = worker.scrape().await;
-        let acknowledged =
-            metric_value(&metrics, "elasticsearch_sink_documents_indexed_total", &labels)
-                .unwrap_or_default();
+        let acknowledged = metric_value(
+            &metrics,
+            "elasticsearch_sink_documents_indexed_total",
+            &labels,
+        )
+        .unwrap_or_default();
         assert!(
             committed as f64 <= acknowledged,
             "{:?} into the outage, offset {committed} is committed but OpenSearch acknowledged only {acknowledged} documents",
@@ -124,8 +127,12 @@ async fn the_search_process_stopped_for_a_minute_loses_nothing_and_commits_only_
     }
     let (first_sample, last_sample) = (samples[0], samples[samples.len() - 1]);
     let task_state = wait_for_task(&worker, &name, "RUNNING").await["tasks"][0]["state"].clone();
-    assert_eq!(task_state, "RUNNING", "retriable failures keep the task running");
-    let requests_retried = wait_for_es_counter(&worker, &name, "requests_retried", |v| v > 0.0).await;
+    assert_eq!(
+        task_state, "RUNNING",
+        "retriable failures keep the task running"
+    );
+    let requests_retried =
+        wait_for_es_counter(&worker, &name, "requests_retried", |v| v > 0.0).await;
 
     run_services_script(&["up", "opensearch-faults"]).await;
     restart_guard.armed = false;
@@ -161,7 +168,8 @@ async fn the_search_process_stopped_for_a_minute_loses_nothing_and_commits_only_
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let indexed = wait_for_es_counter(&worker, &name, "documents_indexed", |v| v >= total as f64).await;
+    let indexed =
+        wait_for_es_counter(&worker, &name, "documents_indexed", |v| v >= total as f64).await;
     println!(
         "process outage: node down {down_for:?}; {total} records, {} in the index once each, 0 lost; \
          {indexed} documents indexed ({} written twice after a cut request); committed/acknowledged \

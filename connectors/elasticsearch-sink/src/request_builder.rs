@@ -85,7 +85,11 @@ impl BulkRequest {
             .map(|action| action.coordinates.to_string())
             .collect();
         let more = self.actions.len().saturating_sub(SHOWN);
-        let noun = if self.actions.len() == 1 { "record" } else { "records" };
+        let noun = if self.actions.len() == 1 {
+            "record"
+        } else {
+            "records"
+        };
         if more == 0 {
             format!("{noun} {}", shown.join(", "))
         } else {
