@@ -374,3 +374,104 @@ impl Drop for RecordingProxy {
         self.task.abort();
     }
 }
+
+/// How to start the fault-test node when a test cannot reach it.
+pub(crate) const FAULTS_HINT: &str = "start the fault-test OpenSearch node with \
+     `scripts/services up opensearch-faults` (then `eval \"$(scripts/services env)\"`)";
+
+/// Held for the whole run of every test that uses the fault-test node: one of them stops the
+/// node's process, so they never overlap. The shared `opensearch` node is never stopped.
+pub(crate) static FAULTS_NODE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The fault-test OpenSearch node's base URL (one write thread with a queue of one,
+/// `http.max_content_length=1mb`), checked to answer.
+pub(crate) async fn faults_url() -> String {
+    let base = Services::from_env().elasticsearch_faults_url;
+    match http_client().get(&base).send().await {
+        Ok(response) if response.status().is_success() => base,
+        Ok(response) => panic!(
+            "the fault-test OpenSearch at {base} answered {}; {FAULTS_HINT}",
+            response.status()
+        ),
+        Err(error) => {
+            panic!("the fault-test OpenSearch at {base} is unreachable ({error}); {FAULTS_HINT}")
+        }
+    }
+}
+
+/// This repository's `scripts/services`; it inherits `GATEWAY_SERVICES_DIR`, so it acts on
+/// the services the tests use.
+pub(crate) fn services_script() -> std::process::Command {
+    let mut command =
+        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/services"));
+    command.stdin(std::process::Stdio::null());
+    command
+}
+
+/// Runs `scripts/services <args>` off the runtime threads (the in-process worker keeps
+/// running) and panics with its output when it fails.
+pub(crate) async fn run_services_script(args: &'static [&'static str]) {
+    let output = tokio::task::spawn_blocking(move || services_script().args(args).output())
+        .await
+        .unwrap()
+        .unwrap_or_else(|error| panic!("cannot run scripts/services: {error}"));
+    assert!(
+        output.status.success(),
+        "scripts/services {} failed ({}): {}{}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Write-pool rejections the node counted so far (`es_rejected_execution_exception`).
+pub(crate) async fn write_rejections(search: &str) -> u64 {
+    let stats: Value = http_client()
+        .get(format!(
+            "{search}/_nodes/_local/stats/thread_pool?filter_path=nodes.*.thread_pool.write"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    stats["nodes"]
+        .as_object()
+        .and_then(|nodes| nodes.values().next())
+        .and_then(|node| node["thread_pool"]["write"]["rejected"].as_u64())
+        .unwrap_or_else(|| panic!("no write pool in the node stats: {stats}"))
+}
+
+/// The offset the consumer group `group` committed for `topic`/`partition`, if any.
+pub(crate) async fn committed_offset(
+    clients: &KafkaClients,
+    group: &str,
+    topic: &str,
+    partition: i32,
+) -> Option<i64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+
+    let config = clients.consumer_config(group);
+    let (topic, group) = (topic.to_owned(), group.to_owned());
+    tokio::task::spawn_blocking(move || {
+        // Never subscribes: reading the group's offsets does not join the group.
+        let consumer: BaseConsumer = config.create().unwrap();
+        let mut partitions = TopicPartitionList::new();
+        partitions.add_partition(&topic, partition);
+        let committed = consumer
+            .committed_offsets(partitions, Duration::from_secs(10))
+            .unwrap_or_else(|error| panic!("committed offsets of {group}: {error}"));
+        match committed
+            .find_partition(&topic, partition)
+            .map(|p| p.offset())
+        {
+            Some(Offset::Offset(offset)) => Some(offset),
+            _ => None,
+        }
+    })
+    .await
+    .unwrap()
+}

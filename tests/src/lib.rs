@@ -32,6 +32,9 @@ pub struct Services {
     pub kafka_b_bootstrap: String,
     pub mysql_url: String,
     pub elasticsearch_url: String,
+    /// The second OpenSearch node the fault tests saturate, stop and start
+    /// (`scripts/services up opensearch-faults`); never the shared one.
+    pub elasticsearch_faults_url: String,
 }
 
 impl Services {
@@ -47,6 +50,7 @@ impl Services {
             kafka_b_bootstrap: var("KAFKA_B_BOOTSTRAP", "127.0.0.1:9192"),
             mysql_url: var("MYSQL_URL", "mysql://root@127.0.0.1:3306"),
             elasticsearch_url: var("ELASTICSEARCH_URL", "http://127.0.0.1:9200"),
+            elasticsearch_faults_url: var("ELASTICSEARCH_FAULTS_URL", "http://127.0.0.1:9201"),
         }
     }
 }

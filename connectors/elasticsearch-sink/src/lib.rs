@@ -35,8 +35,6 @@ pub mod retry;
 pub mod service;
 pub mod settle;
 pub mod sink;
-#[cfg(test)]
-mod tests;
 
 pub use connector::ElasticsearchSink;
 pub use sink::ElasticsearchSinkTask;

@@ -74,6 +74,29 @@ impl BulkRequest {
         self.actions.len()
     }
 
+    /// The records in this request, for a task trace: `topic-partition@offset` of the first
+    /// few, then how many more.
+    pub fn records(&self) -> String {
+        const SHOWN: usize = 5;
+        let shown: Vec<String> = self
+            .actions
+            .iter()
+            .take(SHOWN)
+            .map(|action| action.coordinates.to_string())
+            .collect();
+        let more = self.actions.len().saturating_sub(SHOWN);
+        let noun = if self.actions.len() == 1 {
+            "record"
+        } else {
+            "records"
+        };
+        if more == 0 {
+            format!("{noun} {}", shown.join(", "))
+        } else {
+            format!("{noun} {} and {more} more", shown.join(", "))
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.actions.is_empty()
     }
@@ -137,6 +160,23 @@ mod tests {
             external_version: None,
             record: None,
         }
+    }
+
+    #[test]
+    fn a_request_names_its_first_records() {
+        let one = BulkRequest::new(vec![action(1)], false);
+        assert_eq!(one.records(), "record t-0@0");
+        let many: Vec<_> = (0..7)
+            .map(|offset| {
+                let mut action = action(1);
+                action.coordinates.offset = offset;
+                action
+            })
+            .collect();
+        assert_eq!(
+            BulkRequest::new(many, false).records(),
+            "records t-0@0, t-0@1, t-0@2, t-0@3, t-0@4 and 2 more"
+        );
     }
 
     #[test]

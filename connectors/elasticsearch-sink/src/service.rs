@@ -187,13 +187,14 @@ impl ElasticsearchService {
     }
 
     /// Sends one request, starting at the next host in turn and moving on to the following
-    /// ones when a host cannot be reached. Returns the status and body of the first answer.
+    /// ones when a host cannot be reached. Returns the host, status and body of the first
+    /// answer.
     async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<RequestBody>,
-    ) -> Result<(StatusCode, Bytes), ServiceError> {
+    ) -> Result<(String, StatusCode, Bytes), ServiceError> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut last = None;
         for step in 0..self.hosts.len() {
@@ -231,7 +232,7 @@ impl ElasticsearchService {
             };
             let status = response.status();
             return match response.bytes().await {
-                Ok(bytes) => Ok((status, bytes)),
+                Ok(bytes) => Ok((host_name(host), status, bytes)),
                 Err(error) => Err(ServiceError::Transport {
                     host: host_name(host),
                     message: error_chain(&error),
@@ -255,7 +256,7 @@ impl ElasticsearchService {
             content_type: "application/json",
             gzipped: false,
         });
-        let (status, bytes) = self.call(method, path, body).await?;
+        let (_, status, bytes) = self.call(method, path, body).await?;
         let value = if bytes.is_empty() {
             Value::Null
         } else {
@@ -276,16 +277,28 @@ impl ElasticsearchService {
 
     /// `POST /_bulk` with an NDJSON body, gzipped or not.
     pub async fn bulk(&self, body: &BulkBody) -> Result<BulkResponse, ServiceError> {
+        let size = body.bytes.len();
         let body = RequestBody {
             bytes: body.bytes.clone(),
             content_type: "application/x-ndjson",
             gzipped: body.gzipped,
         };
-        let (status, bytes) = self.call(Method::POST, "/_bulk", Some(body)).await?;
+        let (host, status, bytes) = self.call(Method::POST, "/_bulk", Some(body)).await?;
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The answer has no body; say which limit the request hit and what to change.
+            return Err(ServiceError::Status {
+                host,
+                status: status.as_u16(),
+                body: format!(
+                    "the {size}-byte request is larger than the cluster's http.max_content_length; \
+                     lower bulk.size.bytes below it, or raise it for records this large"
+                ),
+            });
+        }
         if !status.is_success() {
             let text = String::from_utf8_lossy(&bytes);
             return Err(ServiceError::Status {
-                host: String::new(),
+                host,
                 status: status.as_u16(),
                 body: if self.log_sensitive_data {
                     truncate(&text)
@@ -295,7 +308,7 @@ impl ElasticsearchService {
             });
         }
         serde_json::from_slice(&bytes).map_err(|error| ServiceError::Decode {
-            host: String::new(),
+            host,
             message: error.to_string(),
         })
     }
@@ -307,7 +320,7 @@ impl ElasticsearchService {
         mappings: Option<Value>,
     ) -> Result<(), ServiceError> {
         let path = format!("/{}", encode_path(index));
-        let (status, _) = self.call(Method::HEAD, &path, None).await?;
+        let (_, status, _) = self.call(Method::HEAD, &path, None).await?;
         if status.is_success() {
             return Ok(());
         }

@@ -535,7 +535,10 @@ async fn send_once(
         Err(error) => error,
     };
     let Some(next) = policy.on_request_error(&error, attempt) else {
-        shared.fail(format!("bulk request failed: {error}"));
+        shared.fail(format!(
+            "bulk request with {} failed: {error}",
+            request.records()
+        ));
         return Sent::Failed;
     };
     SinkCounters::add(&shared.counters.requests_retried, 1);
