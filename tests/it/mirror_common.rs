@@ -13,25 +13,104 @@ use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tests::Services;
+use tests::process::GatewayProcess;
 
 /// Properties of an A->B flow copying `topics`, tuned for tests (RF 1, fast intervals).
 pub(crate) fn properties(topics: &str, extra: &str) -> ValidatedMirror {
+    let mirror = mirror::parse_properties(&properties_text(topics, extra))
+        .expect("test properties are valid");
+    assert!(mirror.warnings.is_empty(), "{:?}", mirror.warnings);
+    mirror
+}
+
+/// The `mm2.properties` text behind [`properties`], for a mirror run as its own process.
+pub(crate) fn properties_text(topics: &str, extra: &str) -> String {
     let services = Services::from_env();
     // Tests run side by side, each its own deployment; a restart with the same (unique)
     // topics is the same deployment again.
-    let group = topics.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
-    let text = format!(
+    let group = replication_group(topics);
+    format!(
         "clusters = A, B\nA.bootstrap.servers = {}\nB.bootstrap.servers = {}\n\
          A->B.enabled = true\nA->B.topics = {topics}\nreplication.factor = 1\n\
          checkpoints.topic.replication.factor = 1\nheartbeats.topic.replication.factor = 1\n\
          offset-syncs.topic.replication.factor = 1\nrefresh.topics.interval.seconds = 1\n\
          offset.flush.interval.ms = 200\nemit.checkpoints.interval.seconds = 1\n\
-         replication.group.id = __mirror_test.{group}\n{extra}\n",
+         replication.group.id = {group}\n{extra}\n",
         services.kafka_bootstrap, services.kafka_b_bootstrap,
-    );
-    let mirror = mirror::parse_properties(&text).expect("test properties are valid");
-    assert!(mirror.warnings.is_empty(), "{:?}", mirror.warnings);
-    mirror
+    )
+}
+
+/// The consumer group (and `replication.group.id`) that [`properties_text`] gives the flow.
+pub(crate) fn replication_group(topics: &str) -> String {
+    format!(
+        "__mirror_test.{}",
+        topics.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    )
+}
+
+/// `kafka-gateway mirror --config <file>` as its own process, as operators run it.
+pub(crate) struct MirrorProcess {
+    process: GatewayProcess,
+}
+
+impl MirrorProcess {
+    pub(crate) fn start(properties: &str) -> Self {
+        let dir = std::env::temp_dir().join(tests::unique_name("mirror-process"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("mm2.properties");
+        std::fs::write(&path, properties).expect("properties file");
+        let config = path.to_string_lossy().into_owned();
+        let process = GatewayProcess::spawn(
+            &["mirror", "--config", &config],
+            &[("RUST_LOG", "info,mirror=debug,librdkafka=info")],
+            dir.join("mirror.log"),
+        );
+        Self { process }
+    }
+
+    /// SIGKILL: nothing is flushed, committed or aborted.
+    pub(crate) fn kill(mut self) {
+        self.process.child.0.kill().expect("SIGKILL");
+        self.process.child.0.wait().expect("reaped");
+    }
+
+    /// SIGTERM, and a clean exit within 60 s.
+    pub(crate) async fn stop(mut self) {
+        let status = self.process.child.terminate(Duration::from_secs(60)).await;
+        assert!(
+            status.success(),
+            "mirror exit status {status} after SIGTERM; log:\n{}",
+            self.process.log()
+        );
+    }
+}
+
+/// The offsets `group` committed on `topic`, per partition (absent when none).
+pub(crate) fn committed_offsets(
+    clients: &KafkaClients,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> BTreeMap<i32, i64> {
+    let consumer: BaseConsumer = clients
+        .consumer_config(group)
+        .create()
+        .expect("offsets reader");
+    let mut list = TopicPartitionList::new();
+    for partition in 0..partitions {
+        list.add_partition(topic, partition);
+    }
+    let committed = consumer
+        .committed_offsets(list, Duration::from_secs(10))
+        .expect("committed offsets");
+    committed
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(offset) => Some((e.partition(), offset)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A mirror running in the background. `stop` drains gracefully; `crash` drops it.
