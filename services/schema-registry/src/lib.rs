@@ -1,0 +1,3 @@
+mod model;
+pub mod schema;
+pub mod store;
