@@ -1,3 +1,65 @@
-mod model;
+//! Schema Registry compatible with Confluent's REST API (v1) and its `_schemas` topic.
+//!
+//! - [`config`]: `[schema_registry]` settings and their validation.
+//! - [`store`]: the `_schemas` records byte for byte as Confluent writes them, the pure
+//!   state machine they replay into, and the Kafka reader and writer.
+//! - [`schema`]: Avro, JSON Schema and Protobuf parsing, canonical text, compatibility.
+//! - [`registry`]: the operations, as pure plans over the state plus the writes.
+//! - `election` and `forward`: one primary per group, elected through Kafka; the others
+//!   forward writes to it over HTTP.
+//! - [`routes`]: the route table; [`openapi`]: the document generated from it.
+//! - [`error`]: the one error type, in Confluent's error body.
+
+pub mod config;
+pub mod election;
+pub mod error;
+pub mod forward;
+pub mod model;
+pub mod openapi;
+pub mod registry;
+pub mod routes;
 pub mod schema;
 pub mod store;
+
+use std::sync::Arc;
+
+use broker_core::{KafkaClients, Shutdown};
+pub use config::{SchemaRegistryConfig, ValidatedSchemaRegistry};
+pub use openapi::openapi_json;
+pub use registry::Registry;
+pub use routes::router;
+
+/// Default port of Confluent Schema Registry, which clients already point at.
+pub const DEFAULT_PORT: u16 = 8081;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaRegistryError {
+    #[error(transparent)]
+    Store(#[from] store::kafka::StoreError),
+    #[error(transparent)]
+    Serve(#[from] gateway_edge::ServeError),
+}
+
+/// Runs the registry until `shutdown` fires.
+pub async fn run(
+    config: ValidatedSchemaRegistry,
+    clients: KafkaClients,
+    shutdown: Shutdown,
+) -> Result<(), SchemaRegistryError> {
+    let tcp = gateway_edge::bind("schema-registry", &config.listener).await?;
+    serve(config, clients, tcp, shutdown).await
+}
+
+/// [`run`] on a listener the caller bound (tests bind port 0 and learn the address first).
+pub async fn serve(
+    config: ValidatedSchemaRegistry,
+    clients: KafkaClients,
+    tcp: tokio::net::TcpListener,
+    shutdown: Shutdown,
+) -> Result<(), SchemaRegistryError> {
+    let listener = config.listener.clone();
+    let registry = Arc::new(Registry::start(config, &clients, shutdown.clone()).await?);
+    let app = router(registry);
+    gateway_edge::serve("schema-registry", tcp, app, &listener, shutdown).await?;
+    Ok(())
+}

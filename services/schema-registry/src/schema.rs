@@ -69,9 +69,7 @@ pub fn can_read(writer: &ParsedSchema, reader: &ParsedSchema) -> Vec<String> {
     match (&writer.parsed, &reader.parsed) {
         (Parsed::Avro(writer), Parsed::Avro(reader)) => avro::can_read(writer, reader),
         (Parsed::Json(writer), Parsed::Json(reader)) => json::can_read(writer, reader),
-        (Parsed::Protobuf(writer), Parsed::Protobuf(reader)) => {
-            protobuf::can_read(writer, reader)
-        }
+        (Parsed::Protobuf(writer), Parsed::Protobuf(reader)) => protobuf::can_read(writer, reader),
         _ => vec![format!(
             "{{errorType:'TYPE_MISMATCH', description:'The schema type changed from {} to {}'}}",
             writer.schema_type.as_str(),

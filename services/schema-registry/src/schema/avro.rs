@@ -88,13 +88,18 @@ fn describe(error: &CompatibilityError) -> (&'static str, String) {
         CompatibilityError::NameMismatch {
             writer_name,
             reader_name,
-        } => ("NAME_MISMATCH", format!("expected: {writer_name}, found: {reader_name}")),
+        } => (
+            "NAME_MISMATCH",
+            format!("expected: {writer_name}, found: {reader_name}"),
+        ),
         CompatibilityError::WrongType {
             writer_schema_type,
             reader_schema_type,
         } => (
             "TYPE_MISMATCH",
-            format!("reader type: {reader_schema_type} not compatible with writer type: {writer_schema_type}"),
+            format!(
+                "reader type: {reader_schema_type} not compatible with writer type: {writer_schema_type}"
+            ),
         ),
         _ => ("TYPE_MISMATCH", String::new()),
     }
@@ -136,7 +141,10 @@ mod tests {
         );
         let messages = can_read(&old, &new);
         assert_eq!(messages.len(), 1);
-        assert!(messages[0].contains("READER_FIELD_MISSING_DEFAULT_VALUE"), "{messages:?}");
+        assert!(
+            messages[0].contains("READER_FIELD_MISSING_DEFAULT_VALUE"),
+            "{messages:?}"
+        );
         // The other way round (forward) is fine: the old reader ignores `b`.
         assert!(can_read(&new, &old).is_empty());
     }

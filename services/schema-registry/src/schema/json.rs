@@ -104,9 +104,8 @@ fn compare(writer: &Value, reader: &Value, path: &str, out: &mut Vec<String>) {
     };
     match (types(w), types(r)) {
         (Some(wt), Some(rt)) => {
-            let widened = |t: &String| {
-                rt.contains(t) || (t == "integer" && rt.iter().any(|r| r == "number"))
-            };
+            let widened =
+                |t: &String| rt.contains(t) || (t == "integer" && rt.iter().any(|r| r == "number"));
             if !wt.iter().all(widened) {
                 difference(out, "TYPE_NARROWED", &format!("{path}/type"));
             }
@@ -154,7 +153,11 @@ fn compare(writer: &Value, reader: &Value, path: &str, out: &mut Vec<String>) {
             } else {
                 "_ADDED"
             };
-            difference(out, &format!("{kind}{suffix}"), &format!("{path}/{keyword}"));
+            difference(
+                out,
+                &format!("{kind}{suffix}"),
+                &format!("{path}/{keyword}"),
+            );
         }
     }
     for keyword in ["oneOf", "anyOf", "allOf", "not", "$ref", "const", "pattern"] {

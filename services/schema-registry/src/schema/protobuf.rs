@@ -157,7 +157,10 @@ fn compare_message(
         }
     }
     for reader_field in &reader.field {
-        let added = !writer.field.iter().any(|f| f.number() == reader_field.number());
+        let added = !writer
+            .field
+            .iter()
+            .any(|f| f.number() == reader_field.number());
         if added && reader_field.label() == Label::Required {
             difference(
                 out,
@@ -186,7 +189,8 @@ mod tests {
     #[test]
     fn field_changes_follow_the_wire_groups() {
         let base = parsed("syntax = \"proto3\"; package p; message M { int32 a = 1; }");
-        let widened = parsed("syntax = \"proto3\"; package p; message M { int64 a = 1; string b = 2; }");
+        let widened =
+            parsed("syntax = \"proto3\"; package p; message M { int64 a = 1; string b = 2; }");
         assert!(can_read(&base, &widened).is_empty());
         let changed = parsed("syntax = \"proto3\"; package p; message M { string a = 1; }");
         assert!(!can_read(&base, &changed).is_empty());

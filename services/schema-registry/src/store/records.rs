@@ -34,16 +34,29 @@ pub struct SchemaReference {
 /// A key of the topic, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordKey {
-    Schema { subject: String, version: i32 },
+    Schema {
+        subject: String,
+        version: i32,
+    },
     /// `subject` `None` = the global config.
-    Config { subject: Option<String> },
+    Config {
+        subject: Option<String>,
+    },
     /// `subject` `None` = the global mode.
-    Mode { subject: Option<String> },
-    DeleteSubject { subject: String },
-    ClearSubject { subject: String },
+    Mode {
+        subject: Option<String>,
+    },
+    DeleteSubject {
+        subject: String,
+    },
+    ClearSubject {
+        subject: String,
+    },
     Noop,
     /// A key type this registry does not use (`CONTEXT`, `ASSOC`, ...).
-    Other { keytype: String },
+    Other {
+        keytype: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -407,7 +420,10 @@ mod tests {
             Some(br#"{"subject":"s","version":1,"id":3,"schema":"\"int\"","deleted":false,"offset":5,"ts":1}"#),
         )
         .unwrap();
-        let Record::Schema { value: Some(value), .. } = record else {
+        let Record::Schema {
+            value: Some(value), ..
+        } = record
+        else {
             panic!("not a schema record");
         };
         assert_eq!(value.id, 3);

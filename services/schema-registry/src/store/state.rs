@@ -42,7 +42,9 @@ pub struct ConfigEntry {
 /// Why a record was not applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApplyError {
-    #[error("schema id {id} is already used by another schema; record for {subject} version {version} ignored")]
+    #[error(
+        "schema id {id} is already used by another schema; record for {subject} version {version} ignored"
+    )]
     IdReused {
         id: i32,
         subject: String,
