@@ -59,6 +59,7 @@ pub(crate) enum Only {
     Bridge,
     Metrics,
     Connect,
+    SchemaRegistry,
 }
 
 pub(crate) async fn run_all(args: &ConfigArgs) -> Result<(), GatewayError> {
@@ -71,6 +72,7 @@ pub(crate) async fn run_only(args: &ConfigArgs, only: Only) -> Result<(), Gatewa
     config.bridge.enabled = only == Only::Bridge;
     config.metrics.enabled = only == Only::Metrics;
     config.connect.enabled = only == Only::Connect;
+    config.schema_registry.enabled = only == Only::SchemaRegistry;
     config.mirror.enabled = false;
     supervise(config.validate()?).await
 }
@@ -159,6 +161,13 @@ pub(crate) fn check_config(args: &ConfigArgs) -> Result<(), GatewayError> {
         Some(metrics) => println!("metrics: listening on {}", metrics.listener.listen),
         None => println!("metrics: disabled"),
     }
+    match &config.schema_registry {
+        Some(registry) => println!(
+            "schema registry: listening on {} (topic {}, group {})",
+            registry.listener.listen, registry.topic, registry.group_id
+        ),
+        None => println!("schema registry: disabled"),
+    }
     Ok(())
 }
 
@@ -167,7 +176,11 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
     let registry = MetricsRegistry::new();
     register_build_info(&registry);
     let clients = KafkaClients::new(config.kafka.clone());
-    if config.bridge.is_some() || config.connect.is_some() || config.metrics.is_some() {
+    if config.bridge.is_some()
+        || config.connect.is_some()
+        || config.metrics.is_some()
+        || config.schema_registry.is_some()
+    {
         verify_kafka_login(&clients).await?;
     }
     let shutdown = Shutdown::new();
@@ -199,6 +212,15 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
             )
             .await;
             ("connect", result.map_err(|e| e.to_string()))
+        });
+    }
+    if let Some(registry) = config.schema_registry.clone() {
+        tracing::info!(url = %format!("http://{}/", registry.listener.listen), topic = %registry.topic, "starting the schema registry");
+        let clients = clients.clone();
+        let shutdown = shutdown.child();
+        services.spawn(async move {
+            let result = schema_registry::run(registry, clients, shutdown).await;
+            ("schema-registry", result.map_err(|e| e.to_string()))
         });
     }
     if let Some(mirror) = &config.mirror {
