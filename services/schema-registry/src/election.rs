@@ -141,6 +141,9 @@ impl Election {
                 .await
                 .ok()
                 .flatten()
+                // The group already shows us as the holder while our own consumer has not
+                // applied the assignment yet: unknown for a moment, not "forward to self".
+                .filter(|url| *url != self.own_url || self.member.is_none())
         };
         self.view.send_if_modified(|current| {
             let term = if holds_partition && !current.is_leader {

@@ -60,7 +60,7 @@ pub(crate) async fn forward_writes(
     if !is_write(request.method(), request.uri().path()) {
         return next.run(request).await;
     }
-    let view = forwarder.registry.leader();
+    let view = forwarder.registry.known_leader().await;
     if view.is_leader {
         return next.run(request).await;
     }

@@ -24,6 +24,9 @@ use crate::store::kafka::{KafkaStore, StoreError};
 use crate::store::records::Record;
 use crate::store::state::RegistryState;
 
+/// Longest wait for an election in progress before a write answers 50004.
+pub const LEADER_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 #[derive(Debug)]
 pub struct Registry {
     config: ValidatedSchemaRegistry,
@@ -92,6 +95,17 @@ impl Registry {
         self.leader.borrow().clone()
     }
 
+    /// The view once some primary is known, or the current one after [`LEADER_WAIT`]: a
+    /// write that arrives during an election waits for it instead of failing at once.
+    pub async fn known_leader(&self) -> LeaderView {
+        let mut leader = self.leader.clone();
+        let known = leader.wait_for(|view| view.is_leader || view.leader_url.is_some());
+        match tokio::time::timeout(LEADER_WAIT, known).await {
+            Ok(Ok(view)) => view.clone(),
+            _ => self.leader(),
+        }
+    }
+
     pub fn default_level(&self) -> CompatibilityLevel {
         self.config.compatibility
     }
@@ -102,7 +116,7 @@ impl Registry {
         plan: impl FnOnce(&RegistryState) -> Result<(T, Vec<Record>), ApiError>,
     ) -> Result<T, ApiError> {
         let mut synced_term = self.write_lock.lock().await;
-        let view = self.leader();
+        let view = self.known_leader().await;
         if !view.is_leader {
             return Err(ApiError::unknown_leader());
         }
