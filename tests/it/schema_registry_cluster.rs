@@ -81,9 +81,9 @@ fn is_leader(instance: &Instance) -> bool {
         .process
         .log()
         .lines()
+        .rev()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line["message"] == json!("schema registry primary changed"))
-        .last()
+        .find(|line| line["message"] == json!("schema registry primary changed"))
         .is_some_and(|line| line["is_leader"] == json!(true))
 }
 
