@@ -48,6 +48,7 @@ mod mysql_validation;
 mod schema_registry_api;
 mod schema_registry_cluster;
 mod schema_registry_common;
+mod schema_registry_edge;
 mod schema_registry_evolution;
 mod schema_registry_import;
 mod security_http;

@@ -87,7 +87,21 @@ impl TestRegistry {
     }
 
     pub(crate) async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.call_as(None, method, path, body).await
+    }
+
+    /// A request with `authorization` as its `Authorization` header.
+    pub(crate) async fn call_as(
+        &self,
+        authorization: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
         let mut request = Request::builder().method(method).uri(path);
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
         let body = match body {
             Some(body) => {
                 request = request.header("content-type", MEDIA);
