@@ -147,8 +147,8 @@ impl Registry {
                     RegisterPlan::Write {
                         id,
                         version,
-                        record,
-                    } => ((id, version), vec![record]),
+                        records,
+                    } => ((id, version), records),
                 },
             )
         })

@@ -36,10 +36,12 @@ pub struct RegisterRequest {
 pub enum RegisterPlan {
     /// Already a live version of the subject: answer, write nothing.
     Existing { id: i32, version: i32 },
+    /// `records` end with the new version's SCHEMA record; before it, tombstones of
+    /// soft-deleted versions of the subject that had the same id (Confluent PR #846).
     Write {
         id: i32,
         version: i32,
-        record: Record,
+        records: Vec<Record>,
     },
 }
 
@@ -195,7 +197,21 @@ pub fn register(
         return Err(ApiError::incompatible(subject, &messages));
     }
     let id = known_id.unwrap_or_else(|| state.max_id() + 1);
-    Ok(write(subject, next_version, id, &parsed, references))
+    let mut plan = write(subject, next_version, id, &parsed, references);
+    if let (Some(id), RegisterPlan::Write { records, .. }) = (known_id, &mut plan) {
+        let stale = versions.iter().filter(|(version, entry)| {
+            entry.id == id && entry.deleted && state.referenced_by(subject, *version).is_empty()
+        });
+        let tombstones: Vec<Record> = stale
+            .map(|(version, _)| Record::Schema {
+                subject: subject.to_owned(),
+                version: *version,
+                value: None,
+            })
+            .collect();
+        records.splice(0..0, tombstones);
+    }
+    Ok(plan)
 }
 
 fn write(
@@ -208,7 +224,7 @@ fn write(
     RegisterPlan::Write {
         id,
         version,
-        record: Record::Schema {
+        records: vec![Record::Schema {
             subject: subject.to_owned(),
             version,
             value: Some(SchemaValue {
@@ -220,7 +236,7 @@ fn write(
                 schema: parsed.canonical.clone(),
                 deleted: false,
             }),
-        },
+        }],
     }
 }
 
@@ -440,9 +456,11 @@ mod tests {
             RegisterPlan::Write {
                 id,
                 version,
-                record,
+                records,
             } => {
-                state.apply(record).unwrap();
+                for record in records {
+                    state.apply(record).unwrap();
+                }
                 (id, version)
             }
         }
@@ -574,14 +592,17 @@ mod tests {
                 .error_code,
             40406
         );
-        // Re-registering after a soft delete: same id, next version.
+        // Re-registering after a soft delete: same id, next version; the deleted version
+        // with that id is tombstoned.
         assert_eq!(registered(&mut state, "a", V1), (1, 2));
+        let versions: Vec<i32> = state.versions("a").iter().map(|(v, _)| *v).collect();
+        assert_eq!(versions, vec![2]);
         let (_, records) = delete_subject(&state, "a", false).unwrap();
         for record in records {
             state.apply(record).unwrap();
         }
         let (deleted, records) = delete_subject(&state, "a", true).unwrap();
-        assert_eq!(deleted, vec![1, 2]);
+        assert_eq!(deleted, vec![2]);
         for record in records {
             state.apply(record).unwrap();
         }
