@@ -9,9 +9,12 @@
 //! by number, messages by full name. Imports are not resolved (types from references are
 //! compared by name).
 //!
-//! Canonical text: the submitted text without leading and trailing whitespace. Confluent
-//! reprints the descriptor instead; a schema first registered there keeps its stored text.
-//! `normalize` is accepted and currently has the same effect.
+//! Canonical text: the source re-laid out token by token: comments dropped, one statement
+//! per line, two-space indentation inside braces, single spaces between tokens. So the same
+//! `.proto` written with other whitespace or comments gets the same id. Confluent reprints
+//! from the descriptor instead, so its text can differ in ordering and option syntax; a
+//! schema first registered there keeps its stored text and id. `normalize` is accepted and
+//! has no further effect yet.
 
 use std::collections::BTreeMap;
 
@@ -19,9 +22,113 @@ use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorProto};
 
 pub(super) fn parse(text: &str, _normalize: bool) -> Result<(String, FileDescriptorProto), String> {
-    let descriptor = protox_parse::parse("schema.proto", text)
+    let mut descriptor = protox_parse::parse("schema.proto", text)
         .map_err(|error| format!("Invalid schema {text}: {error}"))?;
-    Ok((text.trim().to_owned(), descriptor))
+    // Source positions are not part of the schema.
+    descriptor.source_code_info = None;
+    let laid_out = layout(text);
+    // Insurance: a layout that does not parse to the same descriptor is not used.
+    let canonical = match protox_parse::parse("schema.proto", &laid_out) {
+        Ok(mut again) => {
+            again.source_code_info = None;
+            if again == descriptor {
+                laid_out
+            } else {
+                text.trim().to_owned()
+            }
+        }
+        _ => text.trim().to_owned(),
+    };
+    Ok((canonical, descriptor))
+}
+
+/// The tokens of a `.proto` source, comments and whitespace dropped.
+fn tokens(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut tokens = Vec::new();
+    let mut index = 0;
+    while index < chars.len() {
+        let c = chars[index];
+        let next = chars.get(index + 1).copied();
+        if c.is_whitespace() {
+            index += 1;
+        } else if c == '/' && next == Some('/') {
+            while index < chars.len() && chars[index] != '\n' {
+                index += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            index += 2;
+            while index < chars.len()
+                && !(chars[index] == '*' && chars.get(index + 1) == Some(&'/'))
+            {
+                index += 1;
+            }
+            index += 2;
+        } else if c == '"' || c == '\'' {
+            let start = index;
+            index += 1;
+            while index < chars.len() && chars[index] != c {
+                if chars[index] == '\\' {
+                    index += 1;
+                }
+                index += 1;
+            }
+            index = (index + 1).min(chars.len());
+            tokens.push(chars[start..index].iter().collect());
+        } else if c.is_alphanumeric() || c == '_' || c == '.' {
+            let start = index;
+            while index < chars.len()
+                && (chars[index].is_alphanumeric() || matches!(chars[index], '_' | '.'))
+            {
+                index += 1;
+            }
+            tokens.push(chars[start..index].iter().collect());
+        } else {
+            tokens.push(c.to_string());
+            index += 1;
+        }
+    }
+    tokens
+}
+
+/// The canonical layout of a `.proto` source (see the module doc).
+fn layout(text: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    let mut line_start = true;
+    let mut previous = String::new();
+    for token in tokens(text) {
+        if token == "}" {
+            depth = depth.saturating_sub(1);
+            if !line_start {
+                out.push('\n');
+            }
+            line_start = true;
+        }
+        if line_start {
+            out.push_str(&"  ".repeat(depth));
+        } else if !matches!(token.as_str(), ";" | "," | ")" | "]" | ">" | "<")
+            && !matches!(previous.as_str(), "(" | "[" | "<" | "-" | "+")
+        {
+            out.push(' ');
+        }
+        out.push_str(&token);
+        line_start = false;
+        match token.as_str() {
+            "{" => {
+                depth += 1;
+                out.push('\n');
+                line_start = true;
+            }
+            ";" | "}" => {
+                out.push('\n');
+                line_start = true;
+            }
+            _ => {}
+        }
+        previous = token;
+    }
+    out.trim_end().to_owned()
 }
 
 /// Messages by full name (`.pkg.Outer.Inner`).
@@ -177,6 +284,19 @@ mod tests {
 
     fn parsed(text: &str) -> FileDescriptorProto {
         parse(text, false).unwrap().1
+    }
+
+    #[test]
+    fn layout_ignores_whitespace_and_comments() {
+        let compact = "syntax=\"proto3\";package p;// c\nmessage M{map<string,int32> m=1;/* x */int32 a=2 [deprecated=true];enum E{Z=0;N=-1;}}";
+        let spaced = "syntax = \"proto3\";\n\npackage p;\n\nmessage M {\n    map<string, int32> m = 1;\n    int32 a = 2 [deprecated = true];\n    enum E { Z = 0; N = -1; }\n}\n";
+        let (one, _) = parse(compact, false).unwrap();
+        let (two, _) = parse(spaced, false).unwrap();
+        assert_eq!(one, two);
+        assert_eq!(
+            one,
+            "syntax = \"proto3\";\npackage p;\nmessage M {\n  map<string, int32> m = 1;\n  int32 a = 2 [deprecated = true];\n  enum E {\n    Z = 0;\n    N = -1;\n  }\n}"
+        );
     }
 
     #[test]
