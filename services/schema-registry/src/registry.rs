@@ -140,19 +140,35 @@ impl Registry {
         request: &RegisterRequest,
     ) -> Result<(i32, i32), ApiError> {
         let default_level = self.default_level();
-        self.write(|state| {
-            Ok(
-                match plan::register(state, subject, request, default_level)? {
-                    RegisterPlan::Existing { id, version } => ((id, version), Vec::new()),
-                    RegisterPlan::Write {
-                        id,
-                        version,
-                        records,
-                    } => ((id, version), records),
-                },
-            )
-        })
-        .await
+        let registered = self
+            .write(|state| {
+                Ok(
+                    match plan::register(state, subject, request, default_level)? {
+                        RegisterPlan::Existing { id, version } => ((id, version), Vec::new()),
+                        RegisterPlan::Write {
+                            id,
+                            version,
+                            records,
+                        } => ((id, version), records),
+                    },
+                )
+            })
+            .await?;
+        // A write that raced another primary's (a leadership hand-over in flight) is
+        // rejected by every reader when its id was taken: never answer an id that did not
+        // land.
+        let (id, version) = registered;
+        let landed = self
+            .state()
+            .entry(subject, version)
+            .is_some_and(|entry| entry.id == id && !entry.deleted);
+        if !landed {
+            return Err(ApiError::store(format!(
+                "Error while registering the schema: version {version} of {subject} with id {id} \
+                 was overwritten by a concurrent write; retry"
+            )));
+        }
+        Ok(registered)
     }
 
     pub async fn delete_version(
