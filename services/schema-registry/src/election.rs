@@ -26,6 +26,8 @@ use tracing::Instrument;
 
 /// `client.id` prefix that marks a member of our election and carries its URL.
 const CLIENT_ID_PREFIX: &str = "schema-registry|";
+/// Least time between two warnings about the election group.
+const WARNING_INTERVAL: Duration = Duration::from_secs(30);
 /// How often the group is described to learn the primary.
 const REFRESH: Duration = Duration::from_millis(500);
 
@@ -103,6 +105,7 @@ struct Election {
 
 impl Election {
     async fn run(self, shutdown: Shutdown) {
+        let mut last_warning = None;
         let mut refresh = tokio::time::interval(REFRESH);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -111,7 +114,12 @@ impl Election {
                 // Polling the member serves its rebalances; the records are not needed.
                 received = recv(self.member.as_ref()) => {
                     if let Err(error) = received {
-                        tracing::debug!(%error, "election member poll error");
+                        // E.g. a Confluent registry using the same group id (protocol
+                        // type `sr`): the broker refuses our join, we never lead.
+                        if last_warning.is_none_or(|at: tokio::time::Instant| at.elapsed() > WARNING_INTERVAL) {
+                            tracing::warn!(%error, group_id = %self.group_id, "the schema registry election group reports an error");
+                            last_warning = Some(tokio::time::Instant::now());
+                        }
                     }
                 }
                 _ = refresh.tick() => self.refresh().await,

@@ -58,8 +58,42 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> Result<(), SchemaRegistryError> {
     let listener = config.listener.clone();
-    let registry = Arc::new(Registry::start(config, &clients, shutdown.clone()).await?);
-    let app = router(registry);
+    let Some(registry) = start_with_retries(config, &clients, &shutdown).await? else {
+        return Ok(());
+    };
+    let app = router(Arc::new(registry));
     gateway_edge::serve("schema-registry", tcp, app, &listener, shutdown).await?;
     Ok(())
+}
+
+/// Starts the registry, retrying while Kafka is unreachable (as the other services keep
+/// retrying) so that a gateway started before its brokers does not stop; a topic that is
+/// not one compacted partition, or any other definite error, stops at once. `None` when
+/// shutdown came first. Each attempt has its own child signal, so the reader a failed
+/// attempt started stops with it.
+async fn start_with_retries(
+    config: ValidatedSchemaRegistry,
+    clients: &KafkaClients,
+    shutdown: &Shutdown,
+) -> Result<Option<Registry>, SchemaRegistryError> {
+    let mut backoff = std::time::Duration::from_millis(500);
+    loop {
+        let attempt = shutdown.child();
+        match Registry::start(config.clone(), clients, attempt.clone()).await {
+            Ok(registry) => return Ok(Some(registry)),
+            Err(store::kafka::StoreError::Broker(error)) if error.is_retriable() => {
+                attempt.trigger();
+                tracing::warn!(%error, retry_in = ?backoff, "the schema registry cannot reach its topic yet, retrying");
+            }
+            Err(error) => {
+                attempt.trigger();
+                return Err(error.into());
+            }
+        }
+        tokio::select! {
+            () = shutdown.wait() => return Ok(None),
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
+    }
 }

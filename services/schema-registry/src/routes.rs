@@ -127,3 +127,21 @@ async fn authorize(request: Request, next: Next) -> Response {
     }
     next.run(request).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_only_may_look_up_and_check_but_not_register() {
+        assert!(is_read(&Method::GET, "/subjects/a/versions"));
+        assert!(is_read(&Method::POST, "/subjects/a"));
+        assert!(is_read(
+            &Method::POST,
+            "/compatibility/subjects/a/versions/latest"
+        ));
+        assert!(!is_read(&Method::POST, "/subjects/a/versions"));
+        assert!(!is_read(&Method::PUT, "/config"));
+        assert!(!is_read(&Method::DELETE, "/subjects/a"));
+    }
+}
