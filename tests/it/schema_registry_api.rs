@@ -536,3 +536,36 @@ async fn records_are_written_in_confluent_format() {
         "a NOOP marks the start-up sync: {records:?}"
     );
 }
+
+#[tokio::test]
+async fn a_restarted_registry_replays_its_topic() {
+    let topic = integration_tests::unique_name("_schemas_restart");
+    let v1 = avro_record("R", &[("a", r#"{"type":"int"}"#)]);
+    let (first_id, second_id) = {
+        let registry = TestRegistry::on_topic(&topic, "").await;
+        let first = registry.register("a", &v1, "AVRO").await;
+        let second = registry.register("b", STRING, "AVRO").await;
+        registry
+            .put("/config/a", json!({"compatibility": "FULL"}))
+            .await;
+        registry.delete("/subjects/b").await;
+        (first, second)
+    };
+    let registry = TestRegistry::on_topic(&topic, "").await;
+    assert_eq!(registry.get("/subjects").await.body, json!(["a"]));
+    assert_eq!(
+        registry.get("/subjects?deleted=true").await.body,
+        json!(["a", "b"])
+    );
+    assert_eq!(
+        registry.get("/subjects/a/versions/1").await.body["id"],
+        json!(first_id)
+    );
+    assert_eq!(
+        registry.get("/config/a").await.body,
+        json!({"compatibilityLevel": "FULL"})
+    );
+    // Ids continue past the highest one written before the restart.
+    let next = registry.register("c", r#""bytes""#, "AVRO").await;
+    assert!(next > second_id, "{next} after {second_id}");
+}
