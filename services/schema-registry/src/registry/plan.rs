@@ -19,7 +19,7 @@ use crate::store::records::{
     ClearSubjectValue, ConfigValue, DeleteSubjectValue, ModeValue, Record, SchemaReference,
     SchemaValue,
 };
-use crate::store::state::{RegistryState, identity};
+use crate::store::state::{RegistryState, VersionEntry, identity};
 
 /// `POST /subjects/{s}/versions`, parsed.
 #[derive(Debug, Clone)]
@@ -171,15 +171,10 @@ pub fn register(
         }
         return Ok(write(subject, version, id, &parsed, references));
     }
-    if let Some(id) = known_id
-        && let Some((version, _)) = versions
-            .iter()
-            .rev()
-            .find(|(_, entry)| entry.id == id && !entry.deleted)
-    {
+    if let Some((version, entry)) = find_in_subject(state, subject, &parsed, &references, false) {
         return Ok(RegisterPlan::Existing {
-            id,
-            version: *version,
+            id: entry.id,
+            version,
         });
     }
     if let Some(version) = request.version
@@ -212,6 +207,39 @@ pub fn register(
         records.splice(0..0, tombstones);
     }
     Ok(plan)
+}
+
+/// The newest version of `subject` holding `parsed`: by identity first, else by
+/// comparing our canonical text of each stored version. The second way finds schemas
+/// another registry stored in another text (Confluent's Java `toString()` orders some
+/// attributes differently), so re-registering them after a migration does not add a
+/// version (Confluent compares parsed schemas the same way, `ParsedSchema.canLookup`).
+pub fn find_in_subject(
+    state: &RegistryState,
+    subject: &str,
+    parsed: &ParsedSchema,
+    references: &[SchemaReference],
+    include_deleted: bool,
+) -> Option<(i32, VersionEntry)> {
+    let candidates: Vec<(i32, VersionEntry)> = state
+        .versions(subject)
+        .into_iter()
+        .rev()
+        .filter(|(_, entry)| include_deleted || !entry.deleted)
+        .collect();
+    if let Some(id) = state.id_for_identity(&identity(&parsed.canonical, references))
+        && let Some(found) = candidates.iter().find(|(_, entry)| entry.id == id)
+    {
+        return Some(*found);
+    }
+    candidates.into_iter().find(|(_, entry)| {
+        state.schema(entry.id).is_some_and(|stored| {
+            stored.schema_type == parsed.schema_type
+                && stored.references == references
+                && parse_stored(state, entry.id)
+                    .is_ok_and(|again| again.canonical == parsed.canonical)
+        })
+    })
 }
 
 fn write(
@@ -526,6 +554,32 @@ mod tests {
                 CompatibilityLevel::None
             )
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_schema_stored_in_another_text_is_found_again() {
+        let mut state = RegistryState::default();
+        // As another registry may have stored it: other attribute order and spacing.
+        let stored = r#"{"name": "R", "type": "record", "fields": [{"type": "int", "name": "a"}]}"#;
+        state
+            .apply(Record::Schema {
+                subject: "a".into(),
+                version: 4,
+                value: Some(SchemaValue {
+                    subject: "a".into(),
+                    version: 4,
+                    id: 9,
+                    schema_type: None,
+                    references: vec![],
+                    schema: stored.into(),
+                    deleted: false,
+                }),
+            })
+            .unwrap();
+        assert_eq!(
+            register(&state, "a", &request(V1), CompatibilityLevel::Backward).unwrap(),
+            RegisterPlan::Existing { id: 9, version: 4 }
         );
     }
 

@@ -14,7 +14,6 @@ use crate::registry::plan::{self, RegisterRequest};
 use crate::registry::read::{self, SchemaEntity, VersionSelector, config_normalize};
 use crate::routes::body::{JsonBody, Params, flag, ok};
 use crate::store::records::SchemaReference;
-use crate::store::state::identity;
 
 /// Body of register, lookup and compatibility checks. Unknown fields (`metadata`,
 /// `ruleSet`) are accepted and ignored.
@@ -162,14 +161,9 @@ pub(crate) async fn lookup(
         references.sort();
         references.dedup();
     }
-    let id = state
-        .id_for_identity(&identity(&parsed.canonical, &references))
-        .ok_or_else(ApiError::schema_not_found)?;
-    let (version, entry) = versions
-        .into_iter()
-        .rev()
-        .find(|(_, entry)| entry.id == id && (include_deleted || !entry.deleted))
-        .ok_or_else(ApiError::schema_not_found)?;
+    let (version, entry) =
+        plan::find_in_subject(&state, &subject, &parsed, &references, include_deleted)
+            .ok_or_else(ApiError::schema_not_found)?;
     Ok(ok(&read::entity(&state, &subject, version, entry)?))
 }
 
