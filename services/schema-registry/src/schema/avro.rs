@@ -2,15 +2,16 @@
 //! types of other schemas), the canonical text, and Avro's own `SchemaCompatibility`
 //! (the spec's "Schema Resolution", which Confluent uses since 6.0.2).
 //!
-//! Canonical text = the parsed schema written back as compact JSON, which keeps `doc`,
-//! defaults, logical types and custom properties and turns `{"type":"string"}` into
-//! `"string"` as Java's `Schema.toString()` does. Attribute order inside an object follows
-//! apache-avro's writer, which can differ from Java's for rare attributes; a schema
-//! registered by Confluent keeps its stored text and id either way, since lookups hash the
-//! stored text of existing records.
+//! Canonical text = the parsed schema written back as compact JSON in Java's
+//! `Schema.toString()` layout ([`java_text`]), which is what Confluent stores: `doc`,
+//! defaults, logical types and custom properties kept, `{"type":"string"}` → `"string"`.
+//! A schema stored in another text (another registry) keeps its text and id: register and
+//! lookup compare our canonical form of stored versions too (`registry::plan`).
 //!
 //! `normalize`: the same JSON with every object's keys sorted (Confluent's normalized form
 //! also sorts properties; it is an approximation of `AvroSchemaUtils.toNormalizedString`).
+
+mod java_text;
 
 use apache_avro::Schema;
 use apache_avro::error::CompatibilityError;
@@ -35,7 +36,7 @@ pub(super) fn parse(
         // serde_json's map sorts keys.
         written.to_string()
     } else {
-        serde_json::to_string(&schema).map_err(|error| error.to_string())?
+        java_text::java_text(&written)
     };
     // Compatibility needs a self-contained schema: inline the referenced named types.
     let checked = if schemata.is_empty() {
