@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::model::SchemaType;
 use crate::registry::Registry;
+use crate::routes::Visibility;
 use crate::routes::body::{Params, flag, ok};
 use crate::store::records::SchemaReference;
 
@@ -35,11 +36,19 @@ fn parse_id(text: &str) -> Result<i32, ApiError> {
         .map_err(|_| ApiError::new(axum::http::StatusCode::NOT_FOUND, 404, "HTTP 404 Not Found"))
 }
 
-fn stored(registry: &Registry, id: i32) -> Result<SchemaById, ApiError> {
+/// An id the caller may not read is not found, as if it did not exist.
+fn stored(registry: &Registry, id: i32, visibility: &Visibility) -> Result<SchemaById, ApiError> {
     let state = registry.state();
     let stored = state
         .schema(id)
         .ok_or_else(|| ApiError::schema_id_not_found(id))?;
+    if !state
+        .usages(id, true)
+        .iter()
+        .any(|(subject, _)| visibility.sees(subject))
+    {
+        return Err(ApiError::schema_id_not_found(id));
+    }
     Ok(SchemaById {
         schema_type: (stored.schema_type != SchemaType::Avro).then_some(stored.schema_type),
         references: stored.references.clone(),
@@ -54,9 +63,10 @@ fn stored(registry: &Registry, id: i32) -> Result<SchemaById, ApiError> {
     responses((status = 200, body = SchemaById), (status = 404, description = "40403 schema not found")))]
 pub(crate) async fn get_schema(
     State(registry): State<Arc<Registry>>,
+    visibility: Visibility,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(ok(&stored(&registry, parse_id(&id)?)?))
+    Ok(ok(&stored(&registry, parse_id(&id)?, &visibility)?))
 }
 
 /// The schema text alone.
@@ -65,9 +75,10 @@ pub(crate) async fn get_schema(
     responses((status = 200, description = "The raw schema"), (status = 404, description = "40403 schema not found")))]
 pub(crate) async fn get_schema_text(
     State(registry): State<Arc<Registry>>,
+    visibility: Visibility,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let schema = stored(&registry, parse_id(&id)?)?.schema;
+    let schema = stored(&registry, parse_id(&id)?, &visibility)?.schema;
     let mut response = axum::response::IntoResponse::into_response(schema);
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
@@ -76,13 +87,20 @@ pub(crate) async fn get_schema_text(
     Ok(response)
 }
 
-fn usages(registry: &Registry, id: &str, params: &Params) -> Result<Vec<(String, i32)>, ApiError> {
+fn usages(
+    registry: &Registry,
+    id: &str,
+    params: &Params,
+    visibility: &Visibility,
+) -> Result<Vec<(String, i32)>, ApiError> {
     let id = parse_id(id)?;
+    stored(registry, id, visibility)?;
     let state = registry.state();
-    if state.schema(id).is_none() {
-        return Err(ApiError::schema_id_not_found(id));
-    }
-    Ok(state.usages(id, flag(params, "deleted")))
+    Ok(state
+        .usages(id, flag(params, "deleted"))
+        .into_iter()
+        .filter(|(subject, _)| visibility.sees(subject))
+        .collect())
 }
 
 #[utoipa::path(get, path = "/schemas/ids/{id}/subjects", tag = "schemas",
@@ -91,10 +109,11 @@ fn usages(registry: &Registry, id: &str, params: &Params) -> Result<Vec<(String,
     responses((status = 200, body = Vec<String>), (status = 404, description = "40403 schema not found")))]
 pub(crate) async fn get_schema_subjects(
     State(registry): State<Arc<Registry>>,
+    visibility: Visibility,
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let mut subjects: Vec<String> = usages(&registry, &id, &params)?
+    let mut subjects: Vec<String> = usages(&registry, &id, &params, &visibility)?
         .into_iter()
         .map(|(subject, _)| subject)
         .collect();
@@ -108,10 +127,11 @@ pub(crate) async fn get_schema_subjects(
     responses((status = 200, body = Vec<SubjectVersion>), (status = 404, description = "40403 schema not found")))]
 pub(crate) async fn get_schema_versions(
     State(registry): State<Arc<Registry>>,
+    visibility: Visibility,
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let versions: Vec<SubjectVersion> = usages(&registry, &id, &params)?
+    let versions: Vec<SubjectVersion> = usages(&registry, &id, &params, &visibility)?
         .into_iter()
         .map(|(subject, version)| SubjectVersion { subject, version })
         .collect();

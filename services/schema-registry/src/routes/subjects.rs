@@ -12,6 +12,7 @@ use crate::model::SchemaType;
 use crate::registry::Registry;
 use crate::registry::plan::{self, RegisterRequest};
 use crate::registry::read::{self, SchemaEntity, VersionSelector, config_normalize};
+use crate::routes::Visibility;
 use crate::routes::body::{JsonBody, Params, flag, ok};
 use crate::store::records::SchemaReference;
 
@@ -57,6 +58,7 @@ pub(crate) struct RegisteredId {
     responses((status = 200, body = Vec<String>)))]
 pub(crate) async fn list_subjects(
     State(registry): State<Arc<Registry>>,
+    visibility: Visibility,
     Query(params): Query<Params>,
 ) -> Response {
     let prefix = params.get("subjectPrefix").map_or("", String::as_str);
@@ -66,7 +68,7 @@ pub(crate) async fn list_subjects(
     let subjects: Vec<&str> = state
         .subjects(deleted_only || flag(&params, "deleted"))
         .into_iter()
-        .filter(|subject| subject.starts_with(prefix))
+        .filter(|subject| subject.starts_with(prefix) && visibility.sees(subject))
         .filter(|subject| !deleted_only || !live.contains(subject))
         .collect();
     ok(&subjects)
