@@ -22,6 +22,8 @@ pub(crate) enum Command {
     Connect(ConfigArgs),
     /// Start only the Prometheus endpoint (port 9308 by default).
     Metrics(ConfigArgs),
+    /// Start only the Confluent-compatible Schema Registry (port 8081 by default).
+    SchemaRegistry(ConfigArgs),
     /// Mirror topics between clusters from a MirrorMaker 2 `mm2.properties` file.
     Mirror(MirrorArgs),
     /// Validate a config file and print the effective settings, secrets hidden.

@@ -12,6 +12,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use metrics::{MetricsConfig, ValidatedMetrics};
 use mirror::MirrorConfig;
+use schema_registry::{SchemaRegistryConfig, ValidatedSchemaRegistry};
 use serde::{Deserialize, Serialize};
 
 /// Prefix of the environment variables that override the file.
@@ -31,6 +32,8 @@ pub(crate) struct GatewayConfig {
     pub(crate) mirror: MirrorConfig,
     #[serde(default)]
     pub(crate) metrics: MetricsConfig,
+    #[serde(default)]
+    pub(crate) schema_registry: SchemaRegistryConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,6 +132,7 @@ pub(crate) struct ValidatedGateway {
     pub(crate) bridge: Option<ValidatedBridge>,
     pub(crate) connect: Option<ValidatedConnect>,
     pub(crate) metrics: Option<ValidatedMetrics>,
+    pub(crate) schema_registry: Option<ValidatedSchemaRegistry>,
     /// Read from its `mm2.properties` when the gateway starts (that is I/O, so not here).
     pub(crate) mirror: Option<MirrorConfig>,
 }
@@ -171,6 +175,7 @@ impl GatewayConfig {
         let bridge = self.bridge.validate("bridge")?;
         let connect = self.connect.validate("connect")?;
         let metrics = self.metrics.validate("metrics")?;
+        let schema_registry = self.schema_registry.validate("schema_registry")?;
         self.mirror.validate("mirror")?;
         let listeners = [
             (
@@ -187,6 +192,11 @@ impl GatewayConfig {
                 "metrics.http.listen",
                 self.metrics.enabled,
                 metrics.listener.listen,
+            ),
+            (
+                "schema_registry.http.listen",
+                self.schema_registry.enabled,
+                schema_registry.listener.listen,
             ),
         ];
         for (index, (key, enabled, address)) in listeners.iter().enumerate() {
@@ -207,6 +217,7 @@ impl GatewayConfig {
             connect: self.connect.enabled.then_some(connect),
             mirror: self.mirror.enabled.then(|| self.mirror.clone()),
             metrics: self.metrics.enabled.then_some(metrics),
+            schema_registry: self.schema_registry.enabled.then_some(schema_registry),
         })
     }
 }
@@ -322,6 +333,28 @@ mod tests {
             let validated = config.unwrap().validate().unwrap();
             assert_eq!(validated.connect.unwrap().listener.listen.port(), 8083);
         });
+    }
+
+    #[test]
+    fn schema_registry_can_be_enabled() {
+        with_config("[schema_registry]\nenabled = true\n", &[], |config| {
+            let validated = config.unwrap().validate().unwrap();
+            let registry = validated.schema_registry.unwrap();
+            assert_eq!(registry.listener.listen.port(), 8081);
+            assert_eq!(registry.topic, "_schemas");
+        });
+    }
+
+    #[test]
+    fn validate_rejects_schema_registry_typo() {
+        with_config(
+            "[schema_registry]\nkafkastore_topik = \"x\"\n",
+            &[],
+            |config| {
+                let err = config.unwrap_err();
+                assert!(err.to_string().contains("kafkastore_topik"), "{err}");
+            },
+        );
     }
 
     #[test]

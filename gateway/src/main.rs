@@ -47,6 +47,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Bridge(args) => run::run_only(&args, run::Only::Bridge).await,
         Command::Metrics(args) => run::run_only(&args, run::Only::Metrics).await,
         Command::Connect(args) => run::run_only(&args, run::Only::Connect).await,
+        Command::SchemaRegistry(args) => run::run_only(&args, run::Only::SchemaRegistry).await,
         Command::Mirror(args) => run::run_mirror(&args).await,
         Command::CheckConfig(args) => run::check_config(&args),
         Command::Doctor(args) => return doctor::doctor(&args).await,

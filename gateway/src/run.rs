@@ -63,6 +63,7 @@ pub(crate) enum Only {
     Bridge,
     Metrics,
     Connect,
+    SchemaRegistry,
 }
 
 pub(crate) async fn run_all(args: &ConfigArgs) -> Result<(), GatewayError> {
@@ -75,6 +76,7 @@ pub(crate) async fn run_only(args: &ConfigArgs, only: Only) -> Result<(), Gatewa
     config.bridge.enabled = only == Only::Bridge;
     config.metrics.enabled = only == Only::Metrics;
     config.connect.enabled = only == Only::Connect;
+    config.schema_registry.enabled = only == Only::SchemaRegistry;
     config.mirror.enabled = false;
     supervise(config.validate()?).await
 }
@@ -164,6 +166,13 @@ pub(crate) fn check_config(args: &ConfigArgs) -> Result<(), GatewayError> {
         Some(metrics) => println!("metrics: listening on {}", metrics.listener.listen),
         None => println!("metrics: disabled"),
     }
+    match &config.schema_registry {
+        Some(registry) => println!(
+            "schema registry: listening on {} (topic {}, group {})",
+            registry.listener.listen, registry.topic, registry.group_id
+        ),
+        None => println!("schema registry: disabled"),
+    }
     Ok(())
 }
 
@@ -172,7 +181,11 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
     let registry = MetricsRegistry::new();
     register_build_info(&registry);
     let clients = KafkaClients::new(config.kafka.clone());
-    if config.bridge.is_some() || config.connect.is_some() || config.metrics.is_some() {
+    if config.bridge.is_some()
+        || config.connect.is_some()
+        || config.metrics.is_some()
+        || config.schema_registry.is_some()
+    {
         verify_kafka_login(&clients).await?;
     }
     let shutdown = Shutdown::new();
@@ -180,8 +193,11 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
     // Readiness follows the cluster every service here but the mirror talks to; the mirror
     // reads its own clusters from mm2.properties.
     let health = Health::new(
-        (config.bridge.is_some() || config.connect.is_some() || config.metrics.is_some())
-            .then(|| clients.clone()),
+        (config.bridge.is_some()
+            || config.connect.is_some()
+            || config.schema_registry.is_some()
+            || config.metrics.is_some())
+        .then(|| clients.clone()),
     );
     let mut states: BTreeMap<&'static str, ServiceHealth> = BTreeMap::new();
 
@@ -208,6 +224,16 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
             ("connect", result.map_err(|e| e.to_string()))
         });
     }
+    if let Some(schema_registry) = config.schema_registry.clone() {
+        tracing::info!(url = %format!("http://{}/", schema_registry.listener.listen), topic = %schema_registry.topic, "starting the schema registry");
+        let clients = clients.clone();
+        let registry = registry.clone();
+        let shutdown = shutdown.child();
+        task::spawn_in(&mut services, "schema-registry-service", async move {
+            let result = schema_registry::run(schema_registry, clients, registry, shutdown).await;
+            ("schema-registry", result.map_err(|e| e.to_string()))
+        });
+    }
     if let Some(mirror) = &config.mirror {
         let mirror = mirror.load().map_err(mirror_config_error)?;
         tracing::info!(flows = mirror.flows.len(), "starting the mirror");
@@ -232,10 +258,11 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
     if services.is_empty() {
         return Err(GatewayError::NothingEnabled);
     }
-    for name in ["bridge", "connect", "mirror", "metrics"] {
+    for name in ["bridge", "connect", "schema-registry", "mirror", "metrics"] {
         let enabled = match name {
             "bridge" => config.bridge.is_some(),
             "connect" => config.connect.is_some(),
+            "schema-registry" => config.schema_registry.is_some(),
             "mirror" => config.mirror.is_some(),
             _ => config.metrics.is_some(),
         };

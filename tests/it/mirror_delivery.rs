@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use tests::{Services, create_topic, kafka_clients, unique_name};
 
 use crate::mirror_common::{
-    MirrorProcess, committed_offsets, high_watermarks, produce_numbered, properties_text,
-    read_all, replication_group,
+    MirrorProcess, committed_offsets, high_watermarks, produce_numbered, properties_text, read_all,
+    replication_group,
 };
 
 const RECORDS: u32 = 20_000;
@@ -64,9 +64,7 @@ async fn kill_and_restart(extra: &str, read_committed: bool) -> Drill {
         .iter()
         .map(|(partition, end)| end - committed.get(partition).copied().unwrap_or(0))
         .sum();
-    eprintln!(
-        "killed with {on_target:?} on the target and {committed:?} committed on the source"
-    );
+    eprintln!("killed with {on_target:?} on the target and {committed:?} committed on the source");
 
     let restarted = Instant::now();
     let mirror = MirrorProcess::start(&properties);
@@ -175,8 +173,7 @@ async fn at_least_once_loses_nothing_across_a_kill_9() {
 async fn exactly_once_copies_every_record_once_across_a_kill_9() {
     let drill = kill_and_restart("exactly.once.support = enabled", true).await;
     let missing = missing(&drill.counts);
-    let duplicated: Vec<(&String, &usize)> =
-        drill.counts.iter().filter(|(_, n)| **n > 1).collect();
+    let duplicated: Vec<(&String, &usize)> = drill.counts.iter().filter(|(_, n)| **n > 1).collect();
     eprintln!(
         "exactly-once kill -9: {} lost, {} duplicated, first record {:?} after the restart",
         missing.len(),

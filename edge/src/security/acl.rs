@@ -1,7 +1,8 @@
 //! Per-principal authorization rules, shared by every listener.
 //!
 //! A rule names a principal (or `*` for every authenticated one) and grants, for the bridge,
-//! operations on topics and the use of consumer groups, and for the connect API a role.
+//! operations on topics and the use of consumer groups, for the connect API and the schema
+//! registry a role, and, with `subjects`, a role on those schema registry subjects only.
 //! Each service asks only the questions that concern it: the bridge about topics and groups,
 //! connect about the role, the metrics listener none at all.
 //!
@@ -26,9 +27,14 @@ pub struct AclRuleConfig {
     /// Consumer group names or regexes the principal may create consumers in and commit for.
     #[serde(default)]
     pub groups: Vec<String>,
-    /// Connect API: `admin` may change anything, `read_only` may only read.
+    /// Connect API and schema registry: `admin` may change anything, `read_only` may only
+    /// read.
     #[serde(default)]
     pub role: Option<Role>,
+    /// Schema registry subject names or regexes: `role` then applies to these subjects
+    /// only (and not to the connect API).
+    #[serde(default)]
+    pub subjects: Vec<String>,
 }
 
 /// What a principal may do with a topic through the bridge.
@@ -101,6 +107,7 @@ pub struct AclRule {
     operations: Vec<TopicOperation>,
     groups: Vec<NamePattern>,
     role: Option<Role>,
+    subjects: Vec<NamePattern>,
 }
 
 impl AclRuleConfig {
@@ -124,6 +131,12 @@ impl AclRuleConfig {
                 "`topics` need operations (produce, consume, describe, manage)",
             ));
         }
+        if !self.subjects.is_empty() && self.role.is_none() {
+            return Err(ConfigError::new(
+                format!("{key}.role"),
+                "`subjects` need the role (read_only, admin) granted on them",
+            ));
+        }
         let patterns = |field: &str, texts: &[String]| {
             texts
                 .iter()
@@ -137,6 +150,7 @@ impl AclRuleConfig {
             operations: self.operations.clone(),
             groups: patterns("groups", &self.groups)?,
             role: self.role,
+            subjects: patterns("subjects", &self.subjects)?,
         })
     }
 }
@@ -215,12 +229,37 @@ impl Grants {
                 .any(|rule| rule.groups.iter().any(|pattern| pattern.matches(group)))
     }
 
-    /// The highest role granted; `None` means no access to the connect API.
+    /// The highest role granted by rules without `subjects`; `None` means no access to the
+    /// connect API (nor to the schema registry as a whole).
     pub fn role(&self) -> Option<Role> {
         if !self.enforced {
             return Some(Role::Admin);
         }
-        self.rules.iter().filter_map(|rule| rule.role).max()
+        self.rules
+            .iter()
+            .filter(|rule| rule.subjects.is_empty())
+            .filter_map(|rule| rule.role)
+            .max()
+    }
+
+    /// The highest role on schema registry subject `subject`: from rules naming it in
+    /// `subjects`, and from rules without `subjects` (the whole registry).
+    pub fn subject_role(&self, subject: &str) -> Option<Role> {
+        if !self.enforced {
+            return Some(Role::Admin);
+        }
+        self.rules
+            .iter()
+            .filter(|rule| {
+                rule.subjects.is_empty() || rule.subjects.iter().any(|p| p.matches(subject))
+            })
+            .filter_map(|rule| rule.role)
+            .max()
+    }
+
+    /// Whether any role is granted, on the whole registry or on some subjects.
+    pub fn has_any_role(&self) -> bool {
+        !self.enforced || self.rules.iter().any(|rule| rule.role.is_some())
     }
 }
 
@@ -257,6 +296,42 @@ mod tests {
         principal = "root"
         role = "read_only"
     "#;
+
+    #[test]
+    fn subject_roles_apply_to_their_subjects_only() {
+        let rules = r#"
+            [[acl]]
+            principal = "team-a"
+            subjects = ["team-a-.*", "shared"]
+            role = "admin"
+            [[acl]]
+            principal = "*"
+            subjects = ["shared"]
+            role = "read_only"
+            [[acl]]
+            principal = "root"
+            role = "admin"
+        "#;
+        let acl = acl(rules).unwrap();
+        let team = acl.grants_for("team-a");
+        assert_eq!(team.subject_role("team-a-orders"), Some(Role::Admin));
+        assert_eq!(team.subject_role("team-b-orders"), None);
+        // A subject rule grants nothing on the connect API.
+        assert_eq!(team.role(), None);
+        assert!(team.has_any_role());
+        let other = acl.grants_for("someone");
+        assert_eq!(other.subject_role("shared"), Some(Role::ReadOnly));
+        assert_eq!(other.subject_role("team-a-orders"), None);
+        let root = acl.grants_for("root");
+        assert_eq!(root.subject_role("anything"), Some(Role::Admin));
+        assert_eq!(root.role(), Some(Role::Admin));
+    }
+
+    #[test]
+    fn validate_rejects_subjects_without_role() {
+        let error = acl("[[acl]]\nprincipal = \"a\"\nsubjects = [\"s\"]\n").unwrap_err();
+        assert_eq!(error.key, "bridge.http.auth.acl[0].role");
+    }
 
     #[test]
     fn exact_names_do_not_match_as_regex() {
