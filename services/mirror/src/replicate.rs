@@ -583,10 +583,22 @@ pub(crate) async fn run_task(context: TaskContext) -> Result<(), MirrorError> {
 }
 
 /// Source consumer configuration shared by both modes.
+/// The mirror's consumer session timeout unless the properties set one (see
+/// [`consumer_config`]).
+const MIRROR_SESSION_TIMEOUT_MS: &str = "10000";
+const MIRROR_HEARTBEAT_INTERVAL_MS: &str = "3000";
+
 pub(crate) fn consumer_config(context: &TaskContext) -> rdkafka::ClientConfig {
     let settings = context.config.cluster(&context.flow.source);
     let clients = broker_core::KafkaClients::new(settings.cluster.clone());
     let mut config = clients.consumer_config(&context.flow.replication_group());
+    // A process killed with -9 keeps its partitions until the group coordinator expires its
+    // session; Kafka's 45 s default would stall the flow that long after every crash. 10 s
+    // (heartbeats every 3 s) bounds that, and `<alias>.consumer.session.timeout.ms`
+    // still overrides it as in MirrorMaker 2.
+    config
+        .set("session.timeout.ms", MIRROR_SESSION_TIMEOUT_MS)
+        .set("heartbeat.interval.ms", MIRROR_HEARTBEAT_INTERVAL_MS);
     for (key, value) in &settings.consumer {
         config.set(key, value);
     }
