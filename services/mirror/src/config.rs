@@ -151,6 +151,25 @@ mod tests {
     }
 
     #[test]
+    fn mm2_connect_storage_keys_are_one_warning_not_unknown_keys() {
+        let mirror = with(
+            "config.storage.replication.factor = 1\noffset.storage.replication.factor = 1\n\
+             status.storage.replication.factor = 1",
+        )
+        .unwrap();
+        assert_eq!(mirror.warnings.len(), 1, "{:?}", mirror.warnings);
+        let warning = &mirror.warnings[0];
+        assert!(
+            warning.message.starts_with("accepted without effect")
+                && warning
+                    .message
+                    .contains("offset.storage.replication.factor")
+                && !warning.message.contains("unknown"),
+            "{warning:?}"
+        );
+    }
+
+    #[test]
     fn secret_references_are_resolved_and_provider_declarations_accepted() {
         let mirror = with(
             "config.providers = file,env\n\

@@ -196,6 +196,21 @@ const ACCEPTED_WITHOUT_EFFECT: &[(&str, &str)] = &[
     ("header.converter", "records are copied as bytes"),
 ];
 
+/// Settings of the Kafka Connect storage topics that MirrorMaker 2's dedicated mode runs on.
+/// `mm2.properties` files written for MM2 carry them; the gateway's mirror keeps no Connect
+/// storage (positions live in MM2's own topics and the flow's consumer group), so they are
+/// reported together, once, as accepted without effect.
+const CONNECT_STORAGE_KEYS: &[&str] = &[
+    "config.storage.topic",
+    "config.storage.replication.factor",
+    "offset.storage.topic",
+    "offset.storage.replication.factor",
+    "offset.storage.partitions",
+    "status.storage.topic",
+    "status.storage.replication.factor",
+    "status.storage.partitions",
+];
+
 const DEFAULT_FILTER_CLASSES: &[(&str, &str)] = &[
     (
         "topic.filter.class",
@@ -440,6 +455,7 @@ pub fn validate(properties: &BTreeMap<String, Property>) -> Result<ValidatedMirr
         ));
     }
 
+    let mut connect_storage: Vec<(&String, usize)> = Vec::new();
     for (key, property) in properties {
         if reader.used.contains(key) {
             continue;
@@ -448,6 +464,10 @@ pub fn validate(properties: &BTreeMap<String, Property>) -> Result<ValidatedMirr
             .split_once('.')
             .filter(|(pair, _)| pair.contains("->"))
             .map_or(key.as_str(), |(_, rest)| rest);
+        if CONNECT_STORAGE_KEYS.contains(&bare) {
+            connect_storage.push((key, property.line));
+            continue;
+        }
         let message = match ACCEPTED_WITHOUT_EFFECT.iter().find(|(k, _)| *k == bare) {
             Some((_, reason)) => format!("accepted without effect: {reason}"),
             None => "unknown key, ignored".to_owned(),
@@ -456,6 +476,18 @@ pub fn validate(properties: &BTreeMap<String, Property>) -> Result<ValidatedMirr
             key: key.clone(),
             line: Some(property.line),
             message,
+        });
+    }
+    if let Some((first, line)) = connect_storage.first() {
+        let keys: Vec<&str> = connect_storage.iter().map(|(k, _)| k.as_str()).collect();
+        warnings.push(ConfigWarning {
+            key: (*first).clone(),
+            line: Some(*line),
+            message: format!(
+                "accepted without effect: MirrorMaker 2's Connect storage settings ({}) are \
+                 not needed, the gateway's mirror keeps no Connect storage topics",
+                keys.join(", ")
+            ),
         });
     }
     Ok(ValidatedMirror {
