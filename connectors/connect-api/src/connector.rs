@@ -21,6 +21,7 @@ use crate::config::{ConfigDef, ConfigMap, ConfigValue};
 use crate::data::{SinkRecord, SourceRecord};
 use crate::error::ConnectError;
 use crate::metrics::TaskMetrics;
+use crate::side_topics::SideTopics;
 
 /// What `GET /connector-plugins` shows, plus the class names the registry accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,9 @@ pub struct SourceTaskContext {
     pub progress: TaskProgress,
     /// Where the task registers its own metrics (exported with `connector` and `task`).
     pub metrics: TaskMetrics,
+    /// The runtime's Kafka clients for side topics (a schema history): the worker's
+    /// cluster and security settings. `None` only outside a runtime (unit tests).
+    pub side_topics: Option<Arc<dyn SideTopics>>,
 }
 
 /// A task's own account of its progress, e.g. `{"phase": "snapshot", "rows_done": …}`.
