@@ -52,6 +52,7 @@ mod mysql_kill;
 mod mysql_purged;
 mod mysql_query;
 mod mysql_restart;
+mod mysql_sasl_ssl;
 mod mysql_validation;
 mod security_http;
 mod security_http_reload;
