@@ -30,6 +30,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::client_overrides::{self, OverridePolicy};
+use crate::error::ConfigIssue;
 use crate::worker::topics::{self, Created, Refused, TopicLayout};
 
 /// How long one side-topic append may wait for Kafka's acknowledgement.
@@ -55,12 +56,9 @@ impl RuntimeSideTopics {
     }
 
     fn build(&self, request: &SideTopicClients) -> Result<RuntimeSideTopicWriter, ConnectError> {
-        if let Some((key, servers)) = &request.bootstrap_servers {
-            check_same_cluster(key, servers, self.clients.cluster().bootstrap_servers())?;
-        }
-        for item in &request.producer_overrides {
-            client_overrides::check_override(&item.property, &item.value, self.policy)
-                .map_err(|message| ConnectError::config(&item.key, message))?;
+        let worker = self.clients.cluster().bootstrap_servers();
+        if let Some(issue) = validate(request, worker, self.policy).into_iter().next() {
+            return Err(ConnectError::config(issue.key, issue.message));
         }
         let mut producer_config = self.clients.producer_config();
         producer_config
@@ -109,20 +107,36 @@ fn addresses(list: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Refuses a bootstrap list that shares no address with the worker's.
-fn check_same_cluster(key: &str, servers: &str, worker: &str) -> Result<(), ConnectError> {
-    if addresses(servers).is_disjoint(&addresses(worker)) {
-        return Err(ConnectError::config(
+/// Every problem with what a task will ask of the side-topic clients on a worker whose
+/// `bootstrap.servers` is `worker`: a bootstrap list that shares no address with the
+/// worker's, and each override the policy forbids or librdkafka refuses. Run at config
+/// validation (per-key errors) and again when a task opens the clients.
+pub fn validate(
+    request: &SideTopicClients,
+    worker: &str,
+    policy: OverridePolicy,
+) -> Vec<ConfigIssue> {
+    let mut issues = Vec::new();
+    if let Some((key, servers)) = &request.bootstrap_servers
+        && addresses(servers).is_disjoint(&addresses(worker))
+    {
+        issues.push(ConfigIssue::new(
             key,
             format!(
-                "names {servers}, which is not in the worker's bootstrap.servers ({worker}): \
+                "{key}={servers} is not in the worker's bootstrap.servers ({worker}): \
                  this runtime writes the schema history to the worker's Kafka cluster with the \
                  worker's security settings, so set this key to the worker's bootstrap \
                  servers or leave it empty"
             ),
         ));
     }
-    Ok(())
+    for item in &request.producer_overrides {
+        if let Err(message) = client_overrides::check_override(&item.property, &item.value, policy)
+        {
+            issues.push(ConfigIssue::new(&item.key, message));
+        }
+    }
+    issues
 }
 
 impl SideTopics for RuntimeSideTopics {
@@ -205,26 +219,61 @@ impl SideTopicWriter for RuntimeSideTopicWriter {
 mod tests {
     use super::*;
 
+    const KEY: &str = "schema.history.internal.kafka.bootstrap.servers";
+
+    fn request(servers: &str) -> SideTopicClients {
+        SideTopicClients {
+            bootstrap_servers: Some((KEY.to_owned(), servers.to_owned())),
+            producer_overrides: Vec::new(),
+        }
+    }
+
     #[test]
     fn the_workers_own_list_in_any_order_is_the_same_cluster() {
         let worker = "kafka-a:9093,kafka-b:9093";
-        assert!(check_same_cluster("k", "KAFKA-B:9093, kafka-a:9093", worker).is_ok());
-        assert!(check_same_cluster("k", "SASL_SSL://kafka-a:9093", worker).is_ok());
+        for servers in ["KAFKA-B:9093, kafka-a:9093", "SASL_SSL://kafka-a:9093"] {
+            assert!(
+                validate(&request(servers), worker, OverridePolicy::All).is_empty(),
+                "{servers}"
+            );
+        }
     }
 
     #[test]
     fn validate_rejects_a_bootstrap_list_of_another_cluster() {
-        let error = check_same_cluster(
-            "schema.history.internal.kafka.bootstrap.servers",
-            "other:9092",
-            "kafka-a:9093",
-        )
-        .unwrap_err();
-        let text = error.to_string();
+        let issues = validate(&request("other:9092"), "kafka-a:9093", OverridePolicy::All);
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].key, KEY);
         assert!(
-            text.contains("schema.history.internal.kafka.bootstrap.servers"),
-            "{text}"
+            issues[0].message.contains("worker's bootstrap.servers"),
+            "{}",
+            issues[0].message
         );
-        assert!(text.contains("worker's bootstrap.servers"), "{text}");
+    }
+
+    #[test]
+    fn validate_rejects_overrides_the_policy_or_librdkafka_refuse() {
+        let override_of = |property: &str, value: &str| ClientOverride {
+            key: format!("schema.history.internal.producer.{property}"),
+            property: property.to_owned(),
+            value: value.to_owned(),
+        };
+        let request = SideTopicClients {
+            bootstrap_servers: None,
+            producer_overrides: vec![
+                override_of("sasl.username", "cdc"),
+                override_of("compression.type", "brotli"),
+            ],
+        };
+        let issues = validate(&request, "kafka-a:9093", OverridePolicy::All);
+        assert_eq!(issues.len(), 1);
+        assert_eq!(
+            issues[0].key,
+            "schema.history.internal.producer.compression.type"
+        );
+        let issues = validate(&request, "kafka-a:9093", OverridePolicy::Principal);
+        assert_eq!(issues.len(), 1, "sasl.username is the principal: allowed");
+        let issues = validate(&request, "kafka-a:9093", OverridePolicy::None);
+        assert_eq!(issues.len(), 2);
     }
 }
