@@ -232,16 +232,14 @@ impl CdcTask {
         Err(error.into())
     }
 
-    async fn deliverable(
-        &mut self,
-        records: Vec<SourceRecord>,
-    ) -> Result<Vec<SourceRecord>, ConnectError> {
+    /// Counts a batch and remembers its last offset, for restarts and heartbeats.
+    fn deliverable(&mut self, records: Vec<SourceRecord>) -> Vec<SourceRecord> {
         self.metrics.handed_out(&records);
         if let Some(last) = records.last() {
             self.last_offset = StoredOffset::from_map(&last.source_offset);
             self.last_emitted = std::time::Instant::now();
         }
-        Ok(records)
+        records
     }
 
     /// Debezium's heartbeat while streaming: after `heartbeat.interval.ms` without a record,
@@ -314,7 +312,7 @@ impl SourceTask for CdcTask {
                 let item = tokio::time::timeout(wait, receiver.recv()).await;
                 match item {
                     Err(_) => Ok(Vec::new()),
-                    Ok(Some(SnapshotItem::Records(records))) => self.deliverable(records).await,
+                    Ok(Some(SnapshotItem::Records(records))) => Ok(self.deliverable(records)),
                     Ok(Some(SnapshotItem::Done)) => {
                         let start = start.clone();
                         self.metrics.snapshot_completed();
@@ -336,10 +334,10 @@ impl SourceTask for CdcTask {
                 let item = tokio::time::timeout(wait, receiver.recv()).await;
                 match item {
                     Err(_) => match self.heartbeat() {
-                        Some(record) => self.deliverable(vec![record]).await,
+                        Some(record) => Ok(self.deliverable(vec![record])),
                         None => Ok(Vec::new()),
                     },
-                    Ok(Some(StreamItem::Records(records))) => self.deliverable(records).await,
+                    Ok(Some(StreamItem::Records(records))) => Ok(self.deliverable(records)),
                     Ok(Some(StreamItem::History(record))) => {
                         if let Some(history) = &self.history {
                             history.append(&record).await?;
