@@ -195,6 +195,9 @@ pub(crate) async fn run(args: Vec<String>) -> BenchResult<()> {
         "snapshot.fetch.size": options.fetch_size.to_string(),
         "schema.history.internal.kafka.bootstrap.servers": bootstrap,
         "schema.history.internal.kafka.topic": format!("{prefix}.history"),
+        // Record topics are created by the runtime (KIP-158), as in Kafka Connect.
+        "topic.creation.default.replication.factor": "-1",
+        "topic.creation.default.partitions": "1",
         "key.converter": "org.apache.kafka.connect.json.JsonConverter",
         "key.converter.schemas.enable": "false",
         "value.converter": "org.apache.kafka.connect.json.JsonConverter",

@@ -55,6 +55,7 @@ mod mysql_kill;
 mod mysql_purged;
 mod mysql_query;
 mod mysql_restart;
+mod mysql_sasl_ssl;
 mod mysql_validation;
 mod schema_registry_api;
 mod schema_registry_cluster;

@@ -42,6 +42,9 @@ fn cdc_config(prefix: &str, database: &str) -> Value {
         "topic.prefix": prefix, "database.include.list": database,
         "schema.history.internal.kafka.bootstrap.servers": services.kafka_bootstrap,
         "schema.history.internal.kafka.topic": format!("{prefix}.history"),
+        // Record topics are created by the runtime (KIP-158), as in Kafka Connect.
+        "topic.creation.default.replication.factor": "-1",
+        "topic.creation.default.partitions": "1",
         "snapshot.fetch.size": "50",
         "key.converter": "org.apache.kafka.connect.json.JsonConverter",
         "key.converter.schemas.enable": "false",

@@ -61,6 +61,9 @@ pub(crate) fn cdc_config(url: &str, prefix: &str, database: &str) -> Value {
         "topic.prefix": prefix, "database.include.list": database,
         "schema.history.internal.kafka.bootstrap.servers": Services::from_env().kafka_bootstrap,
         "schema.history.internal.kafka.topic": format!("{prefix}.history"),
+        // Record topics are created by the runtime (KIP-158), as in Kafka Connect.
+        "topic.creation.default.replication.factor": "-1",
+        "topic.creation.default.partitions": "1",
         "key.converter": "org.apache.kafka.connect.json.JsonConverter",
         "key.converter.schemas.enable": "false",
         "value.converter": "org.apache.kafka.connect.json.JsonConverter",

@@ -21,6 +21,7 @@ use crate::config::{ConfigDef, ConfigMap, ConfigValue};
 use crate::data::{SinkRecord, SourceRecord};
 use crate::error::ConnectError;
 use crate::metrics::TaskMetrics;
+use crate::side_topics::{SideTopicClients, SideTopics};
 
 /// What `GET /connector-plugins` shows, plus the class names the registry accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,9 @@ pub struct SourceTaskContext {
     pub progress: TaskProgress,
     /// Where the task registers its own metrics (exported with `connector` and `task`).
     pub metrics: TaskMetrics,
+    /// The runtime's Kafka clients for side topics (a schema history): the worker's
+    /// cluster and security settings. `None` only outside a runtime (unit tests).
+    pub side_topics: Option<Arc<dyn SideTopics>>,
 }
 
 /// A task's own account of its progress, e.g. `{"phase": "snapshot", "rows_done": …}`.
@@ -143,6 +147,12 @@ pub trait SourceConnector: Send + Sync + 'static {
     fn can_define_transaction_boundaries(&self, _config: &ConfigMap) -> bool {
         false
     }
+    /// The side-topic clients a task of this config will ask for (see [`SideTopics`]), so
+    /// that the runtime checks them at validation, with the worker's settings, and a bad
+    /// bootstrap list or override is a per-key error before any task runs.
+    fn side_topic_clients(&self, _config: &ConfigMap) -> Option<SideTopicClients> {
+        None
+    }
     /// At most `max_tasks` task configs for the connector `config`.
     fn task_configs(
         &self,
@@ -217,6 +227,7 @@ pub trait DynSourceConnector: Send + Sync {
     fn validate(&self, config: &ConfigMap) -> Vec<ConfigValue>;
     fn exactly_once_support(&self, config: &ConfigMap) -> ExactlyOnceSupport;
     fn can_define_transaction_boundaries(&self, config: &ConfigMap) -> bool;
+    fn side_topic_clients(&self, config: &ConfigMap) -> Option<SideTopicClients>;
     fn task_configs(
         &self,
         config: &ConfigMap,
@@ -276,6 +287,9 @@ impl<T: SourceConnector> DynSourceConnector for T {
     }
     fn can_define_transaction_boundaries(&self, config: &ConfigMap) -> bool {
         SourceConnector::can_define_transaction_boundaries(self, config)
+    }
+    fn side_topic_clients(&self, config: &ConfigMap) -> Option<SideTopicClients> {
+        SourceConnector::side_topic_clients(self, config)
     }
     fn task_configs(
         &self,

@@ -10,12 +10,15 @@
 //! - [`error`]: [`ConnectError`], sorted into retriable and definite.
 //! - [`metrics`]: [`TaskMetrics`], where a task registers counters and gauges that the
 //!   runtime exports on `/metrics`.
+//! - [`side_topics`]: [`SideTopics`], the runtime's Kafka clients for topics a source task
+//!   writes beside its records (Debezium's schema history), in plain types.
 
 pub mod config;
 pub mod connector;
 pub mod data;
 pub mod error;
 pub mod metrics;
+pub mod side_topics;
 
 /// Named tasks and the secret placeholder, re-exported so that plugins need no other crate
 /// of the workspace.
@@ -31,3 +34,6 @@ pub use connector::{
 pub use data::{ConnectRecord, Field, Header, Schema, SchemaType, SinkRecord, SourceRecord};
 pub use error::ConnectError;
 pub use metrics::{Counter, Gauge, TaskMetrics};
+pub use side_topics::{
+    ClientOverride, NewSideTopic, SideTopicClients, SideTopicWriter, SideTopics,
+};

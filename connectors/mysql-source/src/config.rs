@@ -8,9 +8,13 @@
 use std::time::Duration;
 
 use connect_api::config::split_list;
-use connect_api::{ConfigDef, ConfigKey, ConfigMap, ConfigType, ConnectError, Importance, Width};
+use connect_api::{
+    ClientOverride, ConfigDef, ConfigKey, ConfigMap, ConfigType, ConnectError, Importance,
+    SideTopicClients, Width,
+};
 use regex::Regex;
 
+use crate::history::HistorySettings;
 use crate::types::TypeModes;
 
 pub const HOSTNAME: &str = "database.hostname";
@@ -40,8 +44,12 @@ pub const BINARY_MODE: &str = "binary.handling.mode";
 pub const MAX_BATCH_SIZE: &str = "max.batch.size";
 pub const MAX_QUEUE_SIZE: &str = "max.queue.size";
 pub const POLL_INTERVAL: &str = "poll.interval.ms";
-pub const TOPIC_CREATION_REPLICATION: &str = "topic.creation.default.replication.factor";
-pub const TOPIC_CREATION_PARTITIONS: &str = "topic.creation.default.partitions";
+/// Debezium's pass-through client settings of the schema history producer (librdkafka
+/// property names here, as for `producer.override.*`).
+pub const HISTORY_PRODUCER_PREFIX: &str = "schema.history.internal.producer.";
+/// The history consumer's settings: accepted for Debezium configs, unused (the history is
+/// not read back).
+pub const HISTORY_CONSUMER_PREFIX: &str = "schema.history.internal.consumer.";
 
 /// `snapshot.mode`, with Debezium's old names accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,15 +167,6 @@ impl Connection {
     }
 }
 
-/// Topic creation for the topics the connector writes (the runtime creates none).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicCreation {
-    pub bootstrap_servers: String,
-    pub partitions: i32,
-    /// -1: the broker's default.
-    pub replication_factor: i32,
-}
-
 /// The validated CDC config.
 #[derive(Debug, Clone)]
 pub struct CdcConfig {
@@ -181,8 +180,8 @@ pub struct CdcConfig {
     pub tombstones_on_delete: bool,
     pub heartbeat_interval: Option<Duration>,
     pub include_schema_changes: bool,
-    pub history_topic: Option<String>,
-    pub topic_creation: Option<TopicCreation>,
+    /// `schema.history.internal.kafka.topic` and its clients, when set.
+    pub history: Option<HistorySettings>,
     pub modes: TypeModes,
     pub max_batch_size: usize,
     pub max_queue_size: usize,
@@ -302,9 +301,7 @@ pub fn cdc_config_def() -> ConfigDef {
         .define(key(HEARTBEAT_INTERVAL, ConfigType::Int, EVENTS, 2).default_value("0").doc("Milliseconds between heartbeat records on `__debezium-heartbeat.<prefix>`; 0 disables them.").validator(non_negative))
         .define(key(INCLUDE_SCHEMA_CHANGES, ConfigType::Boolean, EVENTS, 3).default_value("true").doc("Publish DDL statements as schema change events on the topic `<prefix>`."))
         .define(key(HISTORY_TOPIC, ConfigType::String, EVENTS, 4).default_value("").doc("Topic that records every DDL with its binlog position (Debezium's schema history format)."))
-        .define(key(HISTORY_BOOTSTRAP, ConfigType::String, EVENTS, 5).default_value("").doc("Kafka bootstrap servers for the schema history topic; also used to create missing topics."))
-        .define(key(TOPIC_CREATION_REPLICATION, ConfigType::Short, EVENTS, 6).default_value("-1").doc("Replication factor of the topics the connector creates (-1: broker default)."))
-        .define(key(TOPIC_CREATION_PARTITIONS, ConfigType::Int, EVENTS, 7).default_value("1").doc("Partitions of the topics the connector creates.").validator(positive))
+        .define(key(HISTORY_BOOTSTRAP, ConfigType::String, EVENTS, 5).default_value("").doc("Kafka bootstrap servers of the schema history topic. The history is written to the worker's cluster with the worker's security settings (plus schema.history.internal.producer.*): empty means the worker's cluster, and a list that shares no address with the worker's bootstrap.servers fails the task with an error naming this key."))
         .define(key(DECIMAL_MODE, ConfigType::String, TYPES, 1).default_value("precise").recommended(&["precise", "double", "string"]).doc("DECIMAL as Connect Decimal (precise), float64 (double) or string.").validator(decimal_mode))
         .define(key(TIME_PRECISION_MODE, ConfigType::String, TYPES, 2).default_value("adaptive_time_microseconds").recommended(&["adaptive_time_microseconds", "adaptive", "connect"]).doc("How TIME, DATE and DATETIME are represented.").validator(time_mode))
         .define(key(BIGINT_UNSIGNED_MODE, ConfigType::String, TYPES, 3).default_value("precise").recommended(&["long", "precise"]).doc("BIGINT UNSIGNED as Decimal(20,0) (precise, the default here: never negative) or int64 (long: values above 2^63-1 fail the task instead of turning negative).").validator(bigint_mode))
@@ -319,6 +316,48 @@ fn regexes(values: Vec<String>) -> Result<Vec<Regex>, String> {
         .into_iter()
         .map(|v| Regex::new(&format!("^(?:{v})$")).map_err(|e| e.to_string()))
         .collect()
+}
+
+/// The schema history settings: the topic, the bootstrap list (checked against the
+/// worker's by the runtime) and the `schema.history.internal.producer.*` overrides.
+fn history_settings(
+    config: &ConfigMap,
+    topic: &str,
+    bootstrap: &str,
+) -> Result<Option<HistorySettings>, ConnectError> {
+    let topic = topic.trim();
+    if topic.is_empty() {
+        return Ok(None);
+    }
+    let mut producer_overrides = Vec::new();
+    for (key, value) in config {
+        let Some(property) = key.strip_prefix(HISTORY_PRODUCER_PREFIX) else {
+            continue;
+        };
+        if property.is_empty() {
+            return Err(ConnectError::config(key, "names no client property"));
+        }
+        if property == "bootstrap.servers" {
+            return Err(ConnectError::config(
+                key,
+                format!("set {HISTORY_BOOTSTRAP} instead"),
+            ));
+        }
+        producer_overrides.push(ClientOverride {
+            key: key.clone(),
+            property: property.to_owned(),
+            value: value.clone(),
+        });
+    }
+    let bootstrap = bootstrap.trim();
+    Ok(Some(HistorySettings {
+        topic: topic.to_owned(),
+        clients: SideTopicClients {
+            bootstrap_servers: (!bootstrap.is_empty())
+                .then(|| (HISTORY_BOOTSTRAP.to_owned(), bootstrap.to_owned())),
+            producer_overrides,
+        },
+    }))
 }
 
 impl CdcConfig {
@@ -355,20 +394,11 @@ impl CdcConfig {
                 "column.include.list and column.exclude.list cannot both be set",
             ));
         }
-        let history_topic =
-            Some(parsed.string(HISTORY_TOPIC).trim().to_owned()).filter(|t| !t.is_empty());
-        let bootstrap = parsed.string(HISTORY_BOOTSTRAP).trim().to_owned();
-        if history_topic.is_some() && bootstrap.is_empty() {
-            return Err(ConnectError::config(
-                HISTORY_BOOTSTRAP,
-                "required when schema.history.internal.kafka.topic is set",
-            ));
-        }
-        let topic_creation = (!bootstrap.is_empty()).then(|| TopicCreation {
-            bootstrap_servers: bootstrap,
-            partitions: parsed.int(TOPIC_CREATION_PARTITIONS).unwrap_or(1),
-            replication_factor: parsed.int(TOPIC_CREATION_REPLICATION).unwrap_or(-1),
-        });
+        let history = history_settings(
+            config,
+            &parsed.string(HISTORY_TOPIC),
+            &parsed.string(HISTORY_BOOTSTRAP),
+        )?;
         let usize_of = |name: &str| -> Result<usize, ConnectError> {
             usize::try_from(parsed.long(name)?)
                 .map_err(|_| ConnectError::config(name, "must not be negative"))
@@ -398,8 +428,7 @@ impl CdcConfig {
             heartbeat_interval: (heartbeat > 0)
                 .then(|| Duration::from_millis(heartbeat.unsigned_abs())),
             include_schema_changes: parsed.boolean(INCLUDE_SCHEMA_CHANGES),
-            history_topic,
-            topic_creation,
+            history,
             modes: TypeModes::parse(
                 &parsed.string(DECIMAL_MODE),
                 &parsed.string(TIME_PRECISION_MODE),
@@ -450,7 +479,7 @@ mod tests {
         assert!(config.tombstones_on_delete);
         assert!(config.include_schema_changes);
         assert_eq!(config.max_batch_size, 2048);
-        assert!(config.topic_creation.is_none());
+        assert!(config.history.is_none());
     }
 
     #[test]
@@ -496,11 +525,46 @@ mod tests {
     }
 
     #[test]
-    fn validate_rejects_history_topic_without_bootstrap() {
-        assert_eq!(
-            rejected_key(&with(HISTORY_TOPIC, "history")),
-            HISTORY_BOOTSTRAP
+    fn history_without_bootstrap_goes_to_the_workers_cluster() {
+        let config = CdcConfig::parse(&with(HISTORY_TOPIC, "history")).unwrap();
+        let history = config.history.unwrap();
+        assert_eq!(history.topic, "history");
+        assert_eq!(history.clients.bootstrap_servers, None);
+    }
+
+    #[test]
+    fn history_carries_bootstrap_and_producer_overrides_only() {
+        let mut map = with(HISTORY_TOPIC, "history");
+        map.insert(HISTORY_BOOTSTRAP.to_owned(), "kafka:9093".to_owned());
+        map.insert(
+            format!("{HISTORY_PRODUCER_PREFIX}sasl.username"),
+            "cdc".to_owned(),
         );
+        map.insert(
+            format!("{HISTORY_CONSUMER_PREFIX}sasl.username"),
+            "cdc".to_owned(),
+        );
+        let clients = CdcConfig::parse(&map).unwrap().history.unwrap().clients;
+        assert_eq!(
+            clients.bootstrap_servers,
+            Some((HISTORY_BOOTSTRAP.to_owned(), "kafka:9093".to_owned()))
+        );
+        assert_eq!(
+            clients.producer_overrides,
+            vec![ClientOverride {
+                key: "schema.history.internal.producer.sasl.username".to_owned(),
+                property: "sasl.username".to_owned(),
+                value: "cdc".to_owned(),
+            }]
+        );
+    }
+
+    #[test]
+    fn validate_rejects_a_history_producer_bootstrap_override() {
+        let mut map = with(HISTORY_TOPIC, "history");
+        let key = format!("{HISTORY_PRODUCER_PREFIX}bootstrap.servers");
+        map.insert(key.clone(), "other:9092".to_owned());
+        assert_eq!(rejected_key(&map), key);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use connect_api::{
     ConfigDef, ConfigMap, ConfigValue, ConnectError, ExactlyOnceSupport, PluginInfo,
-    SourceConnector, SourceTaskContext,
+    SideTopicClients, SourceConnector, SourceTaskContext,
 };
 
 use crate::config::{CdcConfig, cdc_config_def};
@@ -55,6 +55,15 @@ impl SourceConnector for MySqlCdcSource {
     /// Debezium declares for its MySQL connector.
     fn exactly_once_support(&self, _config: &ConfigMap) -> ExactlyOnceSupport {
         ExactlyOnceSupport::Supported
+    }
+
+    /// The schema history's clients, checked by the runtime against the worker's cluster
+    /// and override policy at validation.
+    fn side_topic_clients(&self, config: &ConfigMap) -> Option<SideTopicClients> {
+        CdcConfig::parse(config)
+            .ok()
+            .and_then(|config| config.history)
+            .map(|history| history.clients)
     }
 
     /// Cross-key rules, then the server checks (reachable, binlog ROW/FULL, privileges),

@@ -14,8 +14,9 @@
 //! [`preflight`] (server settings and privileges, checked before anything runs),
 //! [`schema`] (table metadata from `information_schema`), [`types`] (MySQL value → Connect
 //! value), [`envelope`] (key and change-event structs), [`position`] (source partition and
-//! offsets), [`kafka`] (topic creation and the schema history topic, which the runtime does
-//! not provide), [`task`] (the CDC task: snapshot, then stream).
+//! offsets), [`history`] (the schema history topic, written through the runtime's
+//! side-topic clients), [`task`] (the CDC task: snapshot, then stream). Record topics are
+//! created by the runtime (KIP-158 `topic.creation.*`), never by this crate.
 //!
 //! Errors follow the runtime's classes: [`SourceError::Transient`] (connection lost, server
 //! busy: the runtime retries with backoff) and [`SourceError::Definite`] (purged binlog,
@@ -28,7 +29,7 @@ pub mod binlog;
 pub mod config;
 pub mod connector;
 pub mod envelope;
-pub mod kafka;
+pub mod history;
 mod metrics;
 pub mod position;
 pub mod preflight;

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::SourceError;
 use crate::binlog::{self, StreamItem, StreamJob};
 use crate::config::{CdcConfig, SnapshotMode};
-use crate::kafka::Topics;
+use crate::history::HistoryTopic;
 use crate::metrics::CdcMetrics;
 use crate::position::{self, BinlogPosition, StoredOffset};
 use crate::preflight::{self, Flavor};
@@ -41,7 +41,8 @@ pub struct CdcTask {
     flavor: Flavor,
     partition: Map<String, Value>,
     phase: Phase,
-    topics: Option<Topics>,
+    /// The schema history topic, when `schema.history.internal.kafka.topic` is set.
+    history: Option<HistoryTopic>,
     /// The offset of the last record handed out, for restarts after transient errors.
     last_offset: Option<StoredOffset>,
     /// When the last record or heartbeat was handed out, for `heartbeat.interval.ms`.
@@ -87,8 +88,8 @@ impl CdcTask {
         if let Some(stored) = &stored {
             position::check_resumable(stored, flavor, gtid_mode).map_err(ConnectError::definite)?;
         }
-        let topics = match &config.topic_creation {
-            Some(settings) => Some(Topics::new(settings.clone())?),
+        let history = match &config.history {
+            Some(settings) => Some(HistoryTopic::open(settings, context).await?),
             None => None,
         };
         let mut task = Self {
@@ -97,7 +98,7 @@ impl CdcTask {
             flavor,
             partition,
             phase: Phase::Idle,
-            topics,
+            history,
             last_offset: stored.clone(),
             last_emitted: std::time::Instant::now(),
             progress: context.progress.clone(),
@@ -231,21 +232,14 @@ impl CdcTask {
         Err(error.into())
     }
 
-    async fn deliverable(
-        &mut self,
-        records: Vec<SourceRecord>,
-    ) -> Result<Vec<SourceRecord>, ConnectError> {
-        if let Some(topics) = &mut self.topics {
-            let mut names: Vec<&str> = records.iter().map(|r| r.record.topic.as_str()).collect();
-            names.dedup();
-            topics.ensure(names, false).await?;
-        }
+    /// Counts a batch and remembers its last offset, for restarts and heartbeats.
+    fn deliverable(&mut self, records: Vec<SourceRecord>) -> Vec<SourceRecord> {
         self.metrics.handed_out(&records);
         if let Some(last) = records.last() {
             self.last_offset = StoredOffset::from_map(&last.source_offset);
             self.last_emitted = std::time::Instant::now();
         }
-        Ok(records)
+        records
     }
 
     /// Debezium's heartbeat while streaming: after `heartbeat.interval.ms` without a record,
@@ -318,7 +312,7 @@ impl SourceTask for CdcTask {
                 let item = tokio::time::timeout(wait, receiver.recv()).await;
                 match item {
                     Err(_) => Ok(Vec::new()),
-                    Ok(Some(SnapshotItem::Records(records))) => self.deliverable(records).await,
+                    Ok(Some(SnapshotItem::Records(records))) => Ok(self.deliverable(records)),
                     Ok(Some(SnapshotItem::Done)) => {
                         let start = start.clone();
                         self.metrics.snapshot_completed();
@@ -340,15 +334,13 @@ impl SourceTask for CdcTask {
                 let item = tokio::time::timeout(wait, receiver.recv()).await;
                 match item {
                     Err(_) => match self.heartbeat() {
-                        Some(record) => self.deliverable(vec![record]).await,
+                        Some(record) => Ok(self.deliverable(vec![record])),
                         None => Ok(Vec::new()),
                     },
-                    Ok(Some(StreamItem::Records(records))) => self.deliverable(records).await,
+                    Ok(Some(StreamItem::Records(records))) => Ok(self.deliverable(records)),
                     Ok(Some(StreamItem::History(record))) => {
-                        if let (Some(topics), Some(topic)) =
-                            (&mut self.topics, &self.config.history_topic)
-                        {
-                            topics.append_history(topic, &Value::Null, &record).await?;
+                        if let Some(history) = &self.history {
+                            history.append(&record).await?;
                         }
                         Ok(Vec::new())
                     }

@@ -75,24 +75,24 @@ pub fn validate(config: &ConfigMap, prefix: &str, policy: OverridePolicy) -> Vec
     overrides(config, prefix)
         .into_iter()
         .filter_map(|(property, value)| {
-            let key = format!("{prefix}{property}");
-            if !policy.allows(property) {
-                return Some(ConfigIssue::new(
-                    key,
-                    format!(
-                        "The '{}' policy does not allow '{property}' to be overridden",
-                        policy.name()
-                    ),
-                ));
-            }
-            check_property(property, value).err().map(|reason| {
-                ConfigIssue::new(
-                    key,
-                    format!("Invalid value {value} for configuration {property}: {reason}"),
-                )
-            })
+            check_override(property, value, policy)
+                .err()
+                .map(|message| ConfigIssue::new(format!("{prefix}{property}"), message))
         })
         .collect()
+}
+
+/// Whether `policy` allows overriding `property` and librdkafka accepts `value`; the
+/// error is Kafka's message for the key.
+pub fn check_override(property: &str, value: &str, policy: OverridePolicy) -> Result<(), String> {
+    if !policy.allows(property) {
+        return Err(format!(
+            "The '{}' policy does not allow '{property}' to be overridden",
+            policy.name()
+        ));
+    }
+    check_property(property, value)
+        .map_err(|reason| format!("Invalid value {value} for configuration {property}: {reason}"))
 }
 
 /// Whether librdkafka accepts `property = value` (no client is created).

@@ -227,6 +227,24 @@ pub fn validate(
     (def, values)
 }
 
+/// Adds `issues` to the per-key answer of [`validate`] (a key not listed yet gets an entry).
+pub fn add_issues(
+    values: &mut Vec<ConfigValue>,
+    config: &ConfigMap,
+    issues: impl IntoIterator<Item = ConfigIssue>,
+) {
+    for issue in issues {
+        match values.iter_mut().find(|v| v.name == issue.key) {
+            Some(value) => value.errors.push(issue.message),
+            None => {
+                let mut value = ConfigValue::new(&issue.key, config.get(&issue.key).cloned());
+                value.errors.push(issue.message);
+                values.push(value);
+            }
+        }
+    }
+}
+
 fn sink_topics(config: &ConfigMap) -> Result<SinkTopics, ConfigIssue> {
     let topics = connect_api::config::split_list(config.get("topics").map_or("", String::as_str));
     let regex = config

@@ -9,10 +9,13 @@
 //!   offsets where `offsets.storage.topic` says (`source_offsets`).
 //! - [`task_metrics`]: Kafka Connect's per-task metric groups and the plugins' metrics.
 //! - [`topics`]: the topics a source task writes to (recorded; created with KIP-158).
+//! - [`side_topics`]: the Kafka clients a source task gets for topics beside its records
+//!   (a schema history), built from the worker's properties.
 
 pub mod assignment;
 mod errant;
 pub mod membership;
+pub mod side_topics;
 pub mod sink;
 pub mod source;
 mod source_batch;

@@ -392,7 +392,7 @@ impl Reader {
         }
         let info = self.info(event, 0);
         let offset = self.transactions.offset();
-        if config.history_topic.is_some() {
+        if config.history.is_some() {
             self.flush(sender).await?;
             let mut source = Map::new();
             source.insert("server".into(), Value::from(config.topic_prefix.clone()));

@@ -41,6 +41,7 @@ use crate::storage::config_store::TargetState;
 use crate::storage::offset_store::OffsetWrite;
 use crate::storage::status_store::State;
 use crate::transforms::TransformChain;
+use crate::worker::side_topics::RuntimeSideTopics;
 use crate::worker::source_batch::Batch;
 use crate::worker::source_offsets::SourceOffsets;
 use crate::worker::source_transaction::{CommitContext, TransactionalSource};
@@ -142,6 +143,12 @@ impl<'a> SourceRun<'a> {
             offsets: offsets.stored(runtime, name),
             progress: progress.clone(),
             metrics: spec.metrics.plugin.clone(),
+            side_topics: Some(Arc::new(RuntimeSideTopics::new(
+                runtime.clients.clone(),
+                runtime.policies.override_policy,
+                name,
+                spec.task,
+            ))),
         };
         let task = plugin.create_task(&spec.task_config, context).await?;
         let transactional = transactional_source(runtime, spec, &offsets).await?;

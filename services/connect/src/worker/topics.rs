@@ -7,7 +7,7 @@
 //! permission needed for topics that exist), create it with the matching group's
 //! settings otherwise, treat "already exists" (another task won the race) as success.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use broker_core::metadata::ClusterInspector;
@@ -68,62 +68,113 @@ impl TopicCreator {
         if self.ready.contains(topic) {
             return Ok(());
         }
-        if self.inspector.topic(topic).await.is_ok() {
-            self.ready.insert(topic.to_owned());
-            return Ok(());
-        }
         let group = self.rules.group_for(topic);
-        let mut new_topic = NewTopic::new(
-            topic,
-            group.partitions,
-            TopicReplication::Fixed(group.replication_factor),
-        );
-        for (name, value) in &group.topic_configs {
-            new_topic = new_topic.set(name, value);
-        }
-        let results = self
-            .admin
-            .create_topics(
-                [&new_topic],
-                &AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT)),
-            )
-            .await
-            .map_err(|e| definite(&format!("cannot create topic {topic}"), e))?;
-        for result in results {
-            match result {
-                Ok(_) => tracing::info!(
-                    topic,
-                    group = group.name,
-                    partitions = group.partitions,
-                    replication_factor = group.replication_factor,
-                    "created source topic"
-                ),
-                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((_, code)) => {
-                    return Err(ConnectError::definite(format!(
-                        "Unable to create topic '{topic}' using the settings of topic creation group '{}': {code}",
-                        group.name
-                    )));
-                }
+        let layout = TopicLayout {
+            partitions: group.partitions,
+            replication_factor: group.replication_factor,
+            configs: &group.topic_configs,
+        };
+        match create_if_missing(&self.admin, &self.inspector, topic, &layout).await {
+            Ok(Created::Now) => tracing::info!(
+                topic,
+                group = group.name,
+                partitions = group.partitions,
+                replication_factor = group.replication_factor,
+                "created source topic"
+            ),
+            Ok(Created::Before) => {}
+            Err(Refused::Admin(error)) => {
+                return Err(definite(&format!("cannot create topic {topic}"), error));
+            }
+            Err(Refused::Broker(code)) => {
+                return Err(ConnectError::definite(format!(
+                    "Unable to create topic '{topic}' using the settings of topic creation group '{}': {code}",
+                    group.name
+                )));
             }
         }
-        self.wait_for_leaders(topic).await;
         self.ready.insert(topic.to_owned());
         Ok(())
     }
+}
 
-    /// A fresh topic needs a moment before every partition has a leader; librdkafka would
-    /// wait too, this only keeps the first batch from sitting in its queue.
-    async fn wait_for_leaders(&self, topic: &str) {
-        for _ in 0..100 {
-            if let Ok(info) = self.inspector.topic(topic).await
-                && !info.partitions.is_empty()
-                && info.partitions.iter().all(|p| p.leader >= 0)
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+/// Partitions, replication factor and topic configs of a topic to create.
+#[derive(Debug)]
+pub(crate) struct TopicLayout<'a> {
+    pub(crate) partitions: i32,
+    /// `-1`: the broker's default.
+    pub(crate) replication_factor: i32,
+    pub(crate) configs: &'a BTreeMap<String, String>,
+}
+
+/// Whether [`create_if_missing`] created the topic or found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Created {
+    Now,
+    /// It existed already, or another client created it first.
+    Before,
+}
+
+/// Why [`create_if_missing`] could not create a topic.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// The request itself failed (unreachable cluster, timeout).
+    Admin(rdkafka::error::KafkaError),
+    /// The broker answered with an error for the topic (no permission, bad config).
+    Broker(RDKafkaErrorCode),
+}
+
+/// The runtime's one admin path for creating a topic, as Kafka's `WorkerSourceTask` does:
+/// look it up first (no CREATE permission needed for a topic that exists), create it
+/// otherwise, treat "already exists" (another task won the race) as success, then wait
+/// for its partitions' leaders.
+pub(crate) async fn create_if_missing(
+    admin: &AdminClient<DefaultClientContext>,
+    inspector: &ClusterInspector,
+    topic: &str,
+    layout: &TopicLayout<'_>,
+) -> Result<Created, Refused> {
+    if inspector.topic(topic).await.is_ok() {
+        return Ok(Created::Before);
+    }
+    let mut new_topic = NewTopic::new(
+        topic,
+        layout.partitions,
+        TopicReplication::Fixed(layout.replication_factor),
+    );
+    for (name, value) in layout.configs {
+        new_topic = new_topic.set(name, value);
+    }
+    let results = admin
+        .create_topics(
+            [&new_topic],
+            &AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT)),
+        )
+        .await
+        .map_err(Refused::Admin)?;
+    let mut created = Created::Before;
+    for result in results {
+        match result {
+            Ok(_) => created = Created::Now,
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) => return Err(Refused::Broker(code)),
         }
+    }
+    wait_for_leaders(inspector, topic).await;
+    Ok(created)
+}
+
+/// A fresh topic needs a moment before every partition has a leader; librdkafka would
+/// wait too, this only keeps the first record from sitting in its queue.
+async fn wait_for_leaders(inspector: &ClusterInspector, topic: &str) {
+    for _ in 0..100 {
+        if let Ok(info) = inspector.topic(topic).await
+            && !info.partitions.is_empty()
+            && info.partitions.iter().all(|p| p.leader >= 0)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
