@@ -12,6 +12,7 @@ mod config;
 pub mod health;
 pub mod http_metrics;
 mod limits;
+pub mod openapi;
 pub mod security;
 mod serve;
 

@@ -22,12 +22,7 @@ pub struct ApiDoc;
 
 /// The document the bridge serves at `/openapi.json`, pretty-printed with a final newline.
 pub fn openapi_json() -> String {
-    let document = crate::routes::api_router().into_openapi();
-    let mut text = document
-        .to_pretty_json()
-        .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
-    text.push('\n');
-    text
+    edge::openapi::pretty_json(&crate::routes::api_router().into_openapi())
 }
 
 #[cfg(test)]
@@ -38,17 +33,8 @@ mod tests {
 
     #[test]
     fn committed_openapi_matches_the_handlers() {
-        let generated = openapi_json();
-        if std::env::var_os("UPDATE_OPENAPI").is_some() {
-            std::fs::write(COMMITTED, &generated).expect("write openapi/bridge.json");
-            return;
-        }
-        let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
-        assert!(
-            committed == generated,
-            "openapi/bridge.json is out of date with the handlers; regenerate it with \
-             `UPDATE_OPENAPI=1 cargo test -p bridge openapi` and commit the result"
-        );
+        let checked = edge::openapi::check_committed(COMMITTED.as_ref(), &openapi_json(), "bridge");
+        assert!(checked.is_ok(), "{}", checked.unwrap_err());
     }
 
     #[test]
