@@ -52,38 +52,11 @@ async fn run_serves_the_cluster_and_drains_on_sigterm() {
 
     let bridge_port = free_port();
     let metrics_port = free_port();
-    let child = Command::new(gateway_binary())
-        .arg("run")
-        .env(
-            "KAFKA_GATEWAY_KAFKA__BOOTSTRAP_SERVERS",
-            &services.kafka_bootstrap,
-        )
-        .env(
-            "KAFKA_GATEWAY_BRIDGE__HTTP__LISTEN",
-            format!("127.0.0.1:{bridge_port}"),
-        )
-        .env(
-            "KAFKA_GATEWAY_METRICS__HTTP__LISTEN",
-            format!("127.0.0.1:{metrics_port}"),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let mut gateway = ChildGuard(child);
+    let mut gateway = spawn_run(&services.kafka_bootstrap, bridge_port, metrics_port);
     let http = http_client();
 
     let base = format!("http://127.0.0.1:{bridge_port}");
-    let started = Instant::now();
-    let root = loop {
-        match http.get(format!("{base}/")).send().await {
-            Ok(response) => break response,
-            Err(_) if started.elapsed() < Duration::from_secs(30) => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(error) => panic!("the bridge did not answer within 30 s: {error}"),
-        }
-    };
+    let root = first_answer(&http, &format!("{base}/")).await;
     assert_eq!(root.status().as_u16(), 200);
     assert_eq!(root.text().await.unwrap(), "{}");
 
@@ -136,34 +109,9 @@ async fn readyz_is_503_while_kafka_is_unreachable() {
     // A port nothing listens on: connections are refused at once.
     let dead_kafka = format!("127.0.0.1:{}", free_port());
     let metrics_port = free_port();
-    let child = Command::new(gateway_binary())
-        .arg("run")
-        .env("KAFKA_GATEWAY_KAFKA__BOOTSTRAP_SERVERS", &dead_kafka)
-        .env(
-            "KAFKA_GATEWAY_BRIDGE__HTTP__LISTEN",
-            format!("127.0.0.1:{}", free_port()),
-        )
-        .env(
-            "KAFKA_GATEWAY_METRICS__HTTP__LISTEN",
-            format!("127.0.0.1:{metrics_port}"),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let mut gateway = ChildGuard(child);
+    let mut gateway = spawn_run(&dead_kafka, free_port(), metrics_port);
     let http = http_client();
-    let url = format!("http://127.0.0.1:{metrics_port}/readyz");
-    let started = Instant::now();
-    let ready = loop {
-        match http.get(&url).send().await {
-            Ok(response) => break response,
-            Err(_) if started.elapsed() < Duration::from_secs(30) => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(error) => panic!("the metrics listener did not answer within 30 s: {error}"),
-        }
-    };
+    let ready = first_answer(&http, &format!("http://127.0.0.1:{metrics_port}/readyz")).await;
     assert_eq!(ready.status().as_u16(), 503);
     let ready: Value = ready.json().await.unwrap();
     assert_eq!(ready["ready"], false, "{ready}");
@@ -182,4 +130,39 @@ async fn readyz_is_503_while_kafka_is_unreachable() {
     assert_eq!(live.status().as_u16(), 200);
     let status = gateway.terminate(Duration::from_secs(20)).await;
     assert!(status.success(), "exit status after SIGTERM: {status}");
+}
+
+/// `kafka-gateway run` with the default config on `kafka`, the bridge and metrics on the
+/// given ports.
+fn spawn_run(kafka: &str, bridge_port: u16, metrics_port: u16) -> ChildGuard {
+    let child = Command::new(gateway_binary())
+        .arg("run")
+        .env("KAFKA_GATEWAY_KAFKA__BOOTSTRAP_SERVERS", kafka)
+        .env(
+            "KAFKA_GATEWAY_BRIDGE__HTTP__LISTEN",
+            format!("127.0.0.1:{bridge_port}"),
+        )
+        .env(
+            "KAFKA_GATEWAY_METRICS__HTTP__LISTEN",
+            format!("127.0.0.1:{metrics_port}"),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    ChildGuard(child)
+}
+
+/// The first answer of `url`, retried while the listener is not up yet (at most 30 s).
+async fn first_answer(http: &reqwest::Client, url: &str) -> reqwest::Response {
+    let started = Instant::now();
+    loop {
+        match http.get(url).send().await {
+            Ok(response) => return response,
+            Err(_) if started.elapsed() < Duration::from_secs(30) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("{url} did not answer within 30 s: {error}"),
+        }
+    }
 }
