@@ -52,6 +52,7 @@ mod mysql_common;
 mod mysql_heartbeat;
 mod mysql_history;
 mod mysql_kill;
+mod mysql_outage;
 mod mysql_purged;
 mod mysql_query;
 mod mysql_restart;
