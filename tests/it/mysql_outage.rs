@@ -24,7 +24,7 @@ use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
 use tests::throwaway_mariadb::ThrowawayMariaDb;
 use tests::{Services, unique_name};
 
-use crate::connect_support::{ClusterNames, call, wait_for_state};
+use crate::connect_support::{ClusterNames, call, metric_value, wait_for_state};
 use crate::mysql_common::{cdc_config, connect, exec, start_worker};
 
 /// Counters updated over and over: their per-key sequences show loss and reordering.
@@ -128,6 +128,15 @@ async fn outage_mid_stream(fault: Fault) {
     // Back to RUNNING by itself: nothing here restarts the connector or the task.
     let status = wait_for_state(&worker, "cdc", "RUNNING", 1).await;
     assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+    // It got there by retrying (retriable errors, backed off), as Kafka Connect counts them.
+    let scrape = worker.scrape().await;
+    let retries = metric_value(
+        &scrape,
+        "kafka_connect_task_error_total_retries",
+        &[("connector", "cdc"), ("task", "0")],
+    )
+    .unwrap_or_default();
+    assert!(retries >= 1.0, "retries counted: {retries}");
 
     // Keep writing a little after the recovery, then an end marker.
     let after_recovery = collector.len();
@@ -162,7 +171,7 @@ async fn outage_mid_stream(fault: Fault) {
     let events = collector.stop().await;
     let verdict = Verdict::of(&events, &table);
     println!(
-        "{fault:?}: {} rows, {writes} writes ({write_errors} statements failed), {} events \
+        "{fault:?}: {} rows, {writes} writes, {retries} poll retries ({write_errors} statements failed), {} events \
          ({events_at_stop} before the stop); lost {}, out of order {}, duplicates {}, \
          recovery {recovery:?} (MariaDB ready → first new change in Kafka)",
         table.len(),
