@@ -37,9 +37,9 @@ enum Outcome {
         value: Vec<u8>,
     },
     /// A per-record `error_code` in a 200 answer.
-    RecordFailed { error_code: u64 },
+    RecordFailed { error_code: u64, message: String },
     /// The request was answered with a non-2xx status and the error body.
-    RequestFailed { status: u16 },
+    RequestFailed { status: u16, message: String },
 }
 
 /// One request: when it was sent, how long the answer took, what became of its records.
@@ -96,7 +96,10 @@ async fn produce_until_stopped(
                                 && entry["offset"].is_null(),
                             "a failed record says why and has no offset: {entry}"
                         );
-                        Outcome::RecordFailed { error_code }
+                        Outcome::RecordFailed {
+                            error_code,
+                            message: entry["error"].as_str().unwrap_or_default().to_owned(),
+                        }
                     }
                 })
                 .collect()
@@ -107,7 +110,10 @@ async fn produce_until_stopped(
                 "a refused request explains itself in the error body: {status} {body}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
-            vec![Outcome::RequestFailed { status }]
+            vec![Outcome::RequestFailed {
+                status,
+                message: body["message"].as_str().unwrap_or_default().to_owned(),
+            }]
         };
         exchanges.lock().unwrap().push(Exchange {
             sent,
@@ -128,29 +134,47 @@ fn acknowledged_since(exchange: &Exchange, since: Instant) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn broker_stopped_for_10_s_under_http_produce_loses_no_acknowledged_record() {
+    // Default settings: records wait for the broker (the request timeout is 60 s).
+    outage_under_http_produce(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn broker_down_longer_than_the_message_timeout_fails_records_explicitly() {
+    // `message.timeout.ms` = 4 s < the outage: records sent while the broker is down must
+    // come back as explicit failures, never as a 200 without an error.
+    let failed = outage_under_http_produce(Some("4000")).await;
+    assert!(
+        failed > 0,
+        "records sent during an outage longer than message.timeout.ms failed explicitly"
+    );
+}
+
+/// Runs the outage; returns how many records failed explicitly (per record or per request).
+async fn outage_under_http_produce(message_timeout_ms: Option<&str>) -> usize {
     let mut broker = ThrowawayBroker::start().await;
     let topic = unique_name("bridge_outage");
     create_topic(&broker.clients(), &topic, PARTITIONS).await;
     let bridge_port = free_port();
     let log = std::env::temp_dir().join(format!("{}.log", unique_name("bridge_outage")));
-    let gateway = GatewayProcess::spawn(
-        &["run"],
-        &[
-            (
-                "KAFKA_GATEWAY_KAFKA__BOOTSTRAP_SERVERS",
-                &broker.bootstrap(),
-            ),
-            (
-                "KAFKA_GATEWAY_BRIDGE__HTTP__LISTEN",
-                &format!("127.0.0.1:{bridge_port}"),
-            ),
-            (
-                "KAFKA_GATEWAY_METRICS__HTTP__LISTEN",
-                &format!("127.0.0.1:{}", free_port()),
-            ),
-        ],
-        log,
+    let (bootstrap, listen, metrics) = (
+        broker.bootstrap(),
+        format!("127.0.0.1:{bridge_port}"),
+        format!("127.0.0.1:{}", free_port()),
     );
+    let env = [
+        ("KAFKA_GATEWAY_KAFKA__BOOTSTRAP_SERVERS", bootstrap.as_str()),
+        ("KAFKA_GATEWAY_BRIDGE__HTTP__LISTEN", listen.as_str()),
+        ("KAFKA_GATEWAY_METRICS__HTTP__LISTEN", metrics.as_str()),
+    ];
+    // The producer property goes through the config file: a numeric value in a
+    // `KAFKA_GATEWAY_…__PROPERTIES__…` variable is refused today (not a string).
+    let config = std::env::temp_dir().join(format!("{}.toml", unique_name("bridge_outage")));
+    let producer = message_timeout_ms.map_or_else(String::new, |timeout| {
+        format!("[bridge.producer.properties]\n\"message.timeout.ms\" = \"{timeout}\"\n")
+    });
+    std::fs::write(&config, producer).expect("gateway config");
+    let config = config.display().to_string();
+    let mut gateway = GatewayProcess::spawn(&["run", "--config", &config], &env, log);
     // Longer than the bridge's own request timeout (60 s): the bridge must answer first.
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
@@ -159,6 +183,12 @@ async fn broker_stopped_for_10_s_under_http_produce_loses_no_acknowledged_record
     let base = format!("http://127.0.0.1:{bridge_port}");
     let started = Instant::now();
     while http.get(format!("{base}/")).send().await.is_err() {
+        if let Ok(Some(status)) = gateway.child.0.try_wait() {
+            panic!(
+                "kafka-gateway exited with {status}; log:\n{}",
+                gateway.log()
+            );
+        }
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the bridge did not listen within 60 s; log:\n{}",
@@ -234,13 +264,20 @@ async fn broker_stopped_for_10_s_under_http_produce_loses_no_acknowledged_record
                     lost.push((*partition, *offset));
                 }
             }
-            Outcome::RecordFailed { error_code } => {
+            Outcome::RecordFailed {
+                error_code,
+                message,
+            } => {
                 *counts.entry("records failed").or_default() += 1;
-                *failures.entry(format!("record {error_code}")).or_default() += 1;
+                *failures
+                    .entry(format!("record {error_code}: {message}"))
+                    .or_default() += 1;
             }
-            Outcome::RequestFailed { status } => {
+            Outcome::RequestFailed { status, message } => {
                 *counts.entry("requests refused").or_default() += 1;
-                *failures.entry(format!("http {status}")).or_default() += 1;
+                *failures
+                    .entry(format!("http {status}: {message}"))
+                    .or_default() += 1;
             }
         }
     }
@@ -259,11 +296,12 @@ async fn broker_stopped_for_10_s_under_http_produce_loses_no_acknowledged_record
     let in_kafka = stored.len();
     let sent_records = exchanges.len() * RECORDS_PER_REQUEST;
     println!(
-        "broker outage under HTTP produce: {} requests ({sent_records} records), {counts:?}, \
+        "broker outage under HTTP produce (message.timeout.ms {}): {} requests ({sent_records} records), {counts:?}, \
          failures {failures:?}; {in_kafka} records in Kafka; lost (acknowledged, not in Kafka \
          as sent) {}; in Kafka without a 200 {}; slowest answer {slowest:?}; recovery {recovery:?} \
          (broker ready → first request sent after it acknowledged); requests held through \
          the outage answered from {held_answered:?} after ready",
+        message_timeout_ms.unwrap_or("default"),
         exchanges.len(),
         lost.len(),
         in_kafka.saturating_sub(offsets.len()),
@@ -285,4 +323,6 @@ async fn broker_stopped_for_10_s_under_http_produce_loses_no_acknowledged_record
         "no request sent after the broker came back was acknowledged: the bridge did not recover"
     );
     drop(gateway);
+    counts.get("records failed").copied().unwrap_or_default()
+        + counts.get("requests refused").copied().unwrap_or_default()
 }
