@@ -19,7 +19,7 @@ use tests::{create_topic, unique_name};
 
 use crate::bridge_common::{BINARY, Bridge, b64};
 
-const PARTITIONS: i32 = 3;
+pub(crate) const PARTITIONS: i32 = 3;
 const WORKERS: usize = 4;
 const RECORDS_PER_REQUEST: usize = 5;
 
@@ -111,10 +111,12 @@ async fn produce_until_stopped(
     outcomes
 }
 
-/// Every record of `topic`, by partition and offset.
-async fn read_back(bridge: &Bridge, topic: &str) -> HashMap<(i32, i64), Vec<u8>> {
-    let consumer = bridge
-        .clients
+/// Every record of `topic` (with `PARTITIONS` partitions), by partition and offset.
+pub(crate) async fn read_back(
+    clients: &broker_core::KafkaClients,
+    topic: &str,
+) -> HashMap<(i32, i64), Vec<u8>> {
+    let consumer = clients
         .consumer(&unique_name("restart_check"))
         .expect("consumer");
     let mut ends = HashMap::new();
@@ -205,7 +207,7 @@ async fn every_acknowledged_record_survives_a_broker_restart() {
         outcomes.extend(worker.await.expect("produce worker"));
     }
 
-    let stored = read_back(&bridge, &topic).await;
+    let stored = read_back(&bridge.clients, &topic).await;
     let (mut before, mut after, mut record_failures, mut request_failures) = (0, 0, 0, 0);
     for outcome in &outcomes {
         match outcome {

@@ -3,8 +3,14 @@
 //!
 //! `mariadb-install-db` initialises a temporary data directory, then `mariadbd` runs on a free
 //! port with the same binlog settings `scripts/services` gives the shared server (ROW, FULL
-//! row images, server id 1, strict GTID mode) and root without a password. Dropping the
-//! value kills the server and deletes the directory.
+//! row images, server id 1, strict GTID mode) and root without a password. [`stop`] (SIGTERM,
+//! a clean shutdown) or [`kill`] (SIGKILL, crash recovery at the next start) ends the process
+//! and [`start_again`] starts it on the same data directory and port. Dropping the value kills
+//! the server and deletes the directory.
+//!
+//! [`stop`]: ThrowawayMariaDb::stop
+//! [`kill`]: ThrowawayMariaDb::kill
+//! [`start_again`]: ThrowawayMariaDb::start_again
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -12,6 +18,9 @@ use std::time::{Duration, Instant};
 
 /// Longest wait for the server to accept connections.
 const READY_LIMIT: Duration = Duration::from_secs(60);
+
+/// Longest wait for a clean shutdown before the server is killed.
+const STOP_LIMIT: Duration = Duration::from_secs(60);
 
 /// A running throwaway server.
 #[derive(Debug)]
@@ -54,12 +63,29 @@ impl ThrowawayMariaDb {
             "mariadb-install-db failed: {}",
             String::from_utf8_lossy(&install.stderr)
         );
-        let port = free_port();
-        let log = std::fs::File::create(directory.join("server.log")).expect("server log");
+        let mut server = Self {
+            directory,
+            port: free_port(),
+            process: None,
+        };
+        server.start_again().await;
+        server
+    }
+
+    /// Starts `mariadbd` on the existing data directory and port (crash recovery first if it
+    /// was killed); returns once it answers on TCP with the MySQL protocol greeting.
+    pub async fn start_again(&mut self) {
+        assert!(self.process.is_none(), "the throwaway MariaDB is running");
+        let directory = &self.directory;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(directory.join("server.log"))
+            .expect("server log");
         let process = Command::new("mariadbd")
             .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--port={port}"))
+            .arg(format!("--datadir={}", directory.join("data").display()))
+            .arg(format!("--port={}", self.port))
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--socket={}", directory.join("sock").display()))
             .arg(format!(
@@ -79,18 +105,52 @@ impl ThrowawayMariaDb {
             .stderr(log)
             .spawn()
             .expect("mariadbd starts");
-        let server = Self {
-            directory,
-            port,
-            process: Some(process),
-        };
-        server.wait_ready().await;
-        server
+        self.process = Some(process);
+        self.wait_ready().await;
     }
 
-    async fn wait_ready(&self) {
+    /// SIGTERM (a clean shutdown: clients are disconnected, InnoDB flushed), then waits for the
+    /// process to end; killed after [`STOP_LIMIT`].
+    pub async fn stop(&mut self) {
+        self.signal("-TERM").await;
+    }
+
+    /// SIGKILL: the process dies at once, as in a crash; the next start recovers InnoDB and
+    /// the binlog.
+    pub async fn kill(&mut self) {
+        self.signal("-KILL").await;
+    }
+
+    async fn signal(&mut self, signal: &str) {
+        let Some(mut child) = self.process.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status();
+        let started = Instant::now();
+        while started.elapsed() < STOP_LIMIT {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    async fn wait_ready(&mut self) {
         let deadline = Instant::now() + READY_LIMIT;
         loop {
+            if let Some(child) = self.process.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!(
+                    "the throwaway MariaDB exited with {status}; log: {}",
+                    std::fs::read_to_string(self.directory.join("server.log")).unwrap_or_default()
+                );
+            }
             let port = self.port;
             let greeted = tokio::task::spawn_blocking(move || {
                 use std::io::Read;

@@ -1,9 +1,13 @@
 //! The CDC task: decides from the stored offset and `snapshot.mode` whether to snapshot,
 //! resume a snapshot or stream, then hands out the reader tasks' batches in `poll`.
 //!
-//! After a transient failure of a reader the task restarts from the offset of the last
-//! record it handed out (which the runtime stores once Kafka acknowledged it), so nothing
-//! is lost across reconnects either.
+//! After a transient failure of a reader (the server stopped, restarted or dropped the
+//! connection) the task returns a retriable error, the runtime backs off
+//! (`errors.retry.delay.max.ms` caps the wait), and the next `poll` starts a new reader from
+//! the offset of the last record handed out (which the runtime stores once Kafka
+//! acknowledged it), so nothing is lost or reordered across reconnects. The reconnect comes
+//! after the backoff, not before it: a reader that connects at once is not left idle for a
+//! whole backoff interval (`tests/it/mysql_outage.rs` measures the recovery).
 
 use std::sync::Arc;
 
@@ -32,6 +36,9 @@ enum Phase {
     },
     /// `initial_only` after its snapshot, or stopped.
     Idle,
+    /// A reader failed transiently; the next `poll` (after the runtime's backoff) starts a
+    /// new one from the last handed-out offset.
+    Reconnect,
 }
 
 /// A running CDC task.
@@ -45,6 +52,9 @@ pub struct CdcTask {
     history: Option<HistoryTopic>,
     /// The offset of the last record handed out, for restarts after transient errors.
     last_offset: Option<StoredOffset>,
+    /// Where the current binlog stream started; a reconnect before the stream handed out a
+    /// record resumes here (not at today's position, which would skip the changes between).
+    stream_start: Option<BinlogPosition>,
     /// When the last record or heartbeat was handed out, for `heartbeat.interval.ms`.
     last_emitted: std::time::Instant,
     /// Shown in the task's status: snapshot rows done / estimated, or streaming.
@@ -100,6 +110,7 @@ impl CdcTask {
             phase: Phase::Idle,
             history,
             last_offset: stored.clone(),
+            stream_start: None,
             last_emitted: std::time::Instant::now(),
             progress: context.progress.clone(),
             metrics: CdcMetrics::register(&context.metrics, connector, &config_prefix),
@@ -168,6 +179,7 @@ impl CdcTask {
     ) -> Result<(), SourceError> {
         let (conn, fresh) = snapshot::begin(&self.config, self.flavor).await?;
         let start = start.unwrap_or(fresh);
+        self.stream_start = None;
         self.metrics.snapshot_started();
         let (receiver, reader) = snapshot::spawn_reader(
             conn,
@@ -193,6 +205,7 @@ impl CdcTask {
             "phase": "streaming",
             "started_from": {"gtids": start.gtids, "file": start.file, "pos": start.pos},
         }));
+        self.stream_start = Some(start.clone());
         let (receiver, reader) = binlog::spawn(StreamJob {
             config: Arc::clone(&self.config),
             connector: self.connector,
@@ -208,11 +221,12 @@ impl CdcTask {
         self.metrics.connected(false);
         match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Snapshot { reader, .. } | Phase::Streaming { reader, .. } => reader.abort(),
-            Phase::Idle => {}
+            Phase::Idle | Phase::Reconnect => {}
         }
     }
 
-    /// Restarts from the last handed-out offset after a transient reader failure.
+    /// After a transient reader failure: returns the retriable error so the runtime backs off,
+    /// then the next `poll` reconnects from the last handed-out offset ([`Phase::Reconnect`]).
     async fn recover(&mut self, error: SourceError) -> Result<Vec<SourceRecord>, ConnectError> {
         self.abort();
         let purged =
@@ -225,10 +239,8 @@ impl CdcTask {
         if let SourceError::Definite(_) = error {
             return Err(error.into());
         }
-        tracing::warn!(%error, "reader failed; restarting from the last offset handed out");
-        let stored = self.last_offset.clone();
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        self.begin(stored).await?;
+        tracing::warn!(%error, "reader failed; reconnecting from the last offset handed out after a backoff");
+        self.phase = Phase::Reconnect;
         Err(error.into())
     }
 
@@ -262,6 +274,21 @@ impl CdcTask {
             self.partition.clone(),
             &offset,
         ))
+    }
+}
+
+/// Where a stream that failed transiently resumes: after the last record it handed out, or
+/// where it started if it handed out none yet. `None` while snapshotting (the snapshot
+/// resumes from its own offset). Never today's position nor a new snapshot: `no_data` and
+/// `always` choose those once, when the task starts, not on every reconnect.
+fn reconnect_point(
+    last_offset: Option<&StoredOffset>,
+    stream_start: Option<&BinlogPosition>,
+) -> Option<BinlogPosition> {
+    match (last_offset, stream_start) {
+        (_, None) => None,
+        (Some(StoredOffset::Streaming(position)), Some(_)) => Some(position.clone()),
+        (_, Some(start)) => Some(start.clone()),
     }
 }
 
@@ -301,8 +328,15 @@ pub fn heartbeat_record(
 impl SourceTask for CdcTask {
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
         let wait = self.config.poll_interval;
+        if let Phase::Reconnect = self.phase {
+            match reconnect_point(self.last_offset.as_ref(), self.stream_start.as_ref()) {
+                Some(position) => self.start_stream(position),
+                // A snapshot connection that fails here stays in `Reconnect` (retriable).
+                None => self.begin(self.last_offset.clone()).await?,
+            }
+        }
         match &mut self.phase {
-            Phase::Idle => {
+            Phase::Idle | Phase::Reconnect => {
                 tokio::time::sleep(wait).await;
                 Ok(Vec::new())
             }
@@ -363,6 +397,35 @@ impl SourceTask for CdcTask {
 mod tests {
     use super::*;
     use crate::position::BinlogPosition;
+
+    #[test]
+    fn a_reconnect_resumes_after_the_last_record_or_where_the_stream_started() {
+        let at = |gtids: &str| BinlogPosition {
+            gtids: gtids.into(),
+            file: String::new(),
+            pos: 4,
+            skip_events: 0,
+        };
+        let streamed = StoredOffset::Streaming(at("0-1-50"));
+        let snapshot_row = StoredOffset::Snapshot {
+            start: at("0-1-10"),
+            progress: position::SnapshotProgress::default(),
+        };
+        // Mid-snapshot: the snapshot resumes from its own offset.
+        assert_eq!(reconnect_point(Some(&snapshot_row), None), None);
+        // Streaming, records handed out: after the last one.
+        assert_eq!(
+            reconnect_point(Some(&streamed), Some(&at("0-1-10"))),
+            Some(at("0-1-50"))
+        );
+        // Streaming, nothing handed out yet (just after the snapshot, or `no_data`): where
+        // the stream started, not today's position.
+        assert_eq!(
+            reconnect_point(Some(&snapshot_row), Some(&at("0-1-10"))),
+            Some(at("0-1-10"))
+        );
+        assert_eq!(reconnect_point(None, Some(&at("0-1-7"))), Some(at("0-1-7")));
+    }
 
     #[test]
     fn heartbeat_is_debeziums_shape_and_keeps_the_offset() {
