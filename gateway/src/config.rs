@@ -249,6 +249,29 @@ mod tests {
     }
 
     #[test]
+    fn numeric_librdkafka_properties_from_the_environment_are_text() {
+        with_config(
+            "",
+            &[
+                (
+                    "KAFKA_GATEWAY_KAFKA__PROPERTIES__MESSAGE_TIMEOUT_MS",
+                    "4000",
+                ),
+                (
+                    "KAFKA_GATEWAY_KAFKA__PROPERTIES__ENABLE_IDEMPOTENCE",
+                    "true",
+                ),
+            ],
+            |config| {
+                let config = config.unwrap();
+                let properties = &config.kafka.properties;
+                assert_eq!(properties["message.timeout.ms"], "4000", "{properties:?}");
+                assert_eq!(properties["enable.idempotence"], "true", "{properties:?}");
+            },
+        );
+    }
+
+    #[test]
     fn example_config_is_valid() {
         let text = include_str!("../../examples/gateway.toml");
         with_config(text, &[], |config| {
