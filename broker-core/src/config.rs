@@ -257,6 +257,37 @@ impl fmt::Debug for RedactedProperties<'_> {
     }
 }
 
+/// librdkafka properties are text; TOML and environment providers may hand numbers and
+/// booleans, which are kept as the text librdkafka expects.
+fn properties_as_text<'de, D>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Integer(i64),
+        Unsigned(u64),
+        Float(f64),
+        Flag(bool),
+    }
+    let raw: BTreeMap<String, Scalar> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(raw
+        .into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                Scalar::Text(text) => text,
+                Scalar::Integer(number) => number.to_string(),
+                Scalar::Unsigned(number) => number.to_string(),
+                Scalar::Float(number) => number.to_string(),
+                Scalar::Flag(flag) => flag.to_string(),
+            };
+            (key, text)
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,35 +418,4 @@ mod tests {
         assert!(!printed.contains("canary-secret"), "{printed}");
         assert!(printed.contains(crate::secrets::HIDDEN));
     }
-}
-
-/// librdkafka properties are text; TOML and environment providers may hand numbers and
-/// booleans, which are kept as the text librdkafka expects.
-fn properties_as_text<'de, D>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Scalar {
-        Text(String),
-        Integer(i64),
-        Unsigned(u64),
-        Float(f64),
-        Flag(bool),
-    }
-    let raw: BTreeMap<String, Scalar> = serde::Deserialize::deserialize(deserializer)?;
-    Ok(raw
-        .into_iter()
-        .map(|(key, value)| {
-            let text = match value {
-                Scalar::Text(text) => text,
-                Scalar::Integer(number) => number.to_string(),
-                Scalar::Unsigned(number) => number.to_string(),
-                Scalar::Float(number) => number.to_string(),
-                Scalar::Flag(flag) => flag.to_string(),
-            };
-            (key, text)
-        })
-        .collect())
 }
