@@ -56,7 +56,21 @@ fn first_record_of_group(clients: &KafkaClients, group: &str, topic: &str) -> St
     let mut config = clients.consumer_config(group);
     config.set("enable.auto.commit", "false");
     let consumer: BaseConsumer = config.create().unwrap();
-    consumer.subscribe(&[topic]).unwrap();
+    // Where the group resumes is its committed offset; assigning there reads the same record
+    // as a subscription would, without waiting for a group join on a loaded broker.
+    let mut partition = TopicPartitionList::new();
+    partition.add_partition(topic, 0);
+    let committed = consumer
+        .committed_offsets(partition, Duration::from_secs(30))
+        .unwrap();
+    let offset = committed.elements()[0].offset();
+    assert!(
+        matches!(offset, Offset::Offset(_)),
+        "group {group} has no committed offset on {topic}: {offset:?}"
+    );
+    let mut assignment = TopicPartitionList::new();
+    assignment.add_partition_offset(topic, 0, offset).unwrap();
+    consumer.assign(&assignment).unwrap();
     for _ in 0..60 {
         if let Some(message) = consumer.poll(Duration::from_secs(1)) {
             let message = message.unwrap();
