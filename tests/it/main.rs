@@ -45,6 +45,7 @@ mod harness_opensearch;
 mod metrics_exporter;
 mod mirror_acls;
 mod mirror_common;
+mod mirror_crash_in_process;
 mod mirror_delivery;
 mod mirror_offsets;
 mod mirror_replication;
