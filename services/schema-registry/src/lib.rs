@@ -3,7 +3,8 @@
 //! - [`config`]: `[schema_registry]` settings and their validation.
 //! - [`store`]: the `_schemas` records byte for byte as Confluent writes them, the pure
 //!   state machine they replay into, and the Kafka reader and writer.
-//! - [`schema`]: Avro, JSON Schema and Protobuf parsing, canonical text, compatibility.
+//! - Avro, JSON Schema and Protobuf parsing, canonical text and compatibility live in the
+//!   shared `schemas` crate (`schemas::format`), which the bridge and Connect use too.
 //! - [`registry`]: the operations, as pure plans over the state plus the writes.
 //! - `election` and `forward`: one primary per group, elected through Kafka; the others
 //!   forward writes to it over HTTP.
@@ -18,7 +19,6 @@ pub mod model;
 pub mod openapi;
 pub mod registry;
 pub mod routes;
-pub mod schema;
 pub mod store;
 
 use std::sync::Arc;

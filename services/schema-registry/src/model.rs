@@ -3,42 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The three schema formats. AVRO is the default wherever `schemaType` is absent.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum SchemaType {
-    #[default]
-    Avro,
-    Json,
-    Protobuf,
-}
-
-impl SchemaType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Avro => "AVRO",
-            Self::Json => "JSON",
-            Self::Protobuf => "PROTOBUF",
-        }
-    }
-
-    /// `None` for an unknown type (a 42201 for the caller).
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.to_ascii_uppercase().as_str() {
-            "AVRO" => Some(Self::Avro),
-            "JSON" => Some(Self::Json),
-            "PROTOBUF" => Some(Self::Protobuf),
-            _ => None,
-        }
-    }
-
-    /// What `_schemas` records carry: nothing for AVRO, as Confluent up to 7.9 writes.
-    pub fn stored(self) -> Option<String> {
-        (self != Self::Avro).then(|| self.as_str().to_owned())
-    }
-}
+pub use schemas::SchemaType;
 
 /// Confluent's compatibility levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]

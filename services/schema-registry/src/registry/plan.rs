@@ -14,12 +14,12 @@ use crate::model::{CompatibilityLevel, Mode, SchemaType};
 use crate::registry::read::{
     self, VersionSelector, effective_level, effective_mode, parse_stored, resolve_references,
 };
-use crate::schema::{self, ParsedSchema};
 use crate::store::records::{
     ClearSubjectValue, ConfigValue, DeleteSubjectValue, ModeValue, Record, SchemaReference,
     SchemaValue,
 };
 use crate::store::state::{RegistryState, VersionEntry, identity};
+use schemas::format::{self as schema, ParsedSchema};
 
 /// `POST /subjects/{s}/versions`, parsed.
 #[derive(Debug, Clone)]

@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::model::{CompatibilityLevel, Mode, SchemaType};
-use crate::schema::{self, ParsedSchema, ResolvedReference};
 use crate::store::records::SchemaReference;
 use crate::store::state::{RegistryState, VersionEntry};
+use schemas::format::{self as schema, ParsedSchema, ResolvedReference};
 
 /// `{v}` of a path: `latest` (or `-1`) or 1..2^31-1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
