@@ -206,9 +206,7 @@ impl ProtobufSchema {
         let (first, nested) = indexes.split_first()?;
         let mut message = self.file.messages().nth(usize::try_from(*first).ok()?)?;
         for index in nested {
-            let child = message
-                .child_messages()
-                .nth(usize::try_from(*index).ok()?)?;
+            let child = declared_children(&message).nth(usize::try_from(*index).ok()?)?;
             message = child;
         }
         Some(message)
@@ -231,13 +229,21 @@ impl ProtobufSchema {
     }
 }
 
+/// The nested messages a `.proto` declares: map entry types are the parser's, and
+/// Confluent's Java serializers (the reference) do not count them in message indexes.
+fn declared_children(message: &MessageDescriptor) -> impl Iterator<Item = MessageDescriptor> {
+    message
+        .child_messages()
+        .filter(|child| !child.is_map_entry())
+}
+
 fn indexes_of(message: &MessageDescriptor) -> Option<Vec<i32>> {
     let mut path = Vec::new();
     let mut current = message.clone();
     loop {
         match current.parent_message() {
             Some(parent) => {
-                let index = parent.child_messages().position(|child| child == current)?;
+                let index = declared_children(&parent).position(|child| child == current)?;
                 path.push(i32::try_from(index).ok()?);
                 current = parent;
             }
@@ -334,7 +340,7 @@ mod tests {
             r#"syntax = "proto3"; package p;
                import "google/protobuf/timestamp.proto";
                message A { int32 x = 1; }
-               message B { message C { string s = 1; } C c = 1; google.protobuf.Timestamp t = 2; }"#,
+               message B { map<string, int32> m = 3; message C { string s = 1; } C c = 1; google.protobuf.Timestamp t = 2; }"#,
             &[],
         )
         .unwrap();

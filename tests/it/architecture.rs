@@ -58,7 +58,17 @@ fn plugins_depend_on_connect_api_only() {
         .iter()
         .flat_map(|folder| crates_in(folder))
         .map(|(name, _)| name)
-        .chain(["broker-core", "common", "edge", "doctor", "schemas", "gateway"].map(str::to_owned))
+        .chain(
+            [
+                "broker-core",
+                "common",
+                "edge",
+                "doctor",
+                "schemas",
+                "gateway",
+            ]
+            .map(str::to_owned),
+        )
         .collect();
     for (name, manifest) in crates_in("connectors") {
         if name == "connect-api" {

@@ -61,6 +61,7 @@ mod mysql_restart;
 mod mysql_sasl_ssl;
 mod mysql_validation;
 mod schema_registry_api;
+mod schema_registry_clients;
 mod schema_registry_cluster;
 mod schema_registry_common;
 mod schema_registry_edge;

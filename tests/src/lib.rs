@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+pub mod independent;
 pub mod process;
 pub mod throwaway_broker;
 pub mod throwaway_mariadb;

@@ -13,20 +13,39 @@
 //! per line, two-space indentation inside braces, single spaces between tokens. So the same
 //! `.proto` written with other whitespace or comments gets the same id. Confluent reprints
 //! from the descriptor instead, so its text can differ in ordering and option syntax; a
-//! schema first registered there keeps its stored text and id. `normalize` is accepted and
-//! has no further effect yet.
+//! schema first registered there keeps its stored text and id. With `normalize`, the text
+//! is printed from the descriptor ([`printer`]), as Confluent normalizes. A schema sent as a
+//! base64 `FileDescriptorProto` (what Confluent's serializers register) is stored as the
+//! text printed from it; [`serialized`] gives that form back (`format=serialized`).
 
 use std::collections::BTreeMap;
 
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorProto};
 
-pub(super) fn parse(text: &str, _normalize: bool) -> Result<(String, FileDescriptorProto), String> {
-    let mut descriptor = protox_parse::parse("schema.proto", text)
-        .map_err(|error| format!("Invalid schema {text}: {error}"))?;
+pub mod printer;
+pub mod serialized;
+
+pub(super) fn parse(text: &str, normalize: bool) -> Result<(String, FileDescriptorProto), String> {
+    let (source, mut descriptor) = match protox_parse::parse("schema.proto", text) {
+        Ok(descriptor) => (text.to_owned(), descriptor),
+        // Confluent's serializers register the base64 descriptor; it is stored as text.
+        Err(error) => match serialized::decode(text) {
+            Some(descriptor) => {
+                let printed = printer::print(&descriptor)?;
+                let reparsed = protox_parse::parse("schema.proto", &printed)
+                    .map_err(|error| format!("Invalid schema {text}: {error}"))?;
+                (printed, reparsed)
+            }
+            None => return Err(format!("Invalid schema {text}: {error}")),
+        },
+    };
     // Source positions are not part of the schema.
     descriptor.source_code_info = None;
-    let laid_out = layout(text);
+    if normalize {
+        return Ok((printer::print(&descriptor)?, descriptor));
+    }
+    let laid_out = layout(&source);
     // Insurance: a layout that does not parse to the same descriptor is not used.
     let canonical = match protox_parse::parse("schema.proto", &laid_out) {
         Ok(mut again) => {
@@ -34,10 +53,10 @@ pub(super) fn parse(text: &str, _normalize: bool) -> Result<(String, FileDescrip
             if again == descriptor {
                 laid_out
             } else {
-                text.trim().to_owned()
+                source.trim().to_owned()
             }
         }
-        _ => text.trim().to_owned(),
+        _ => source.trim().to_owned(),
     };
     Ok((canonical, descriptor))
 }

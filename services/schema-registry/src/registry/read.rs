@@ -95,6 +95,22 @@ pub fn entity(
     })
 }
 
+/// A stored schema's text in the `format` a reader asked for: Protobuf `serialized` is
+/// the base64 `FileDescriptorProto` Confluent's serializers want; every other value (Avro
+/// `resolved`, Protobuf `ignore_extensions`, none) is the stored text, as extensions are
+/// not printed and references stay references.
+pub fn formatted(state: &RegistryState, id: i32, format: Option<&str>) -> Result<String, ApiError> {
+    let stored = state
+        .schema(id)
+        .ok_or_else(|| ApiError::schema_id_not_found(id))?;
+    if format != Some("serialized") || stored.schema_type != SchemaType::Protobuf {
+        return Ok(stored.schema.clone());
+    }
+    let references = resolve_references(state, &stored.references)?;
+    schemas::format::protobuf::serialized::encode(&stored.schema, &references)
+        .map_err(|reason| ApiError::store(format!("stored schema {id} no longer parses: {reason}")))
+}
+
 /// Subject config over global config over the configured default.
 pub fn effective_level(
     state: &RegistryState,

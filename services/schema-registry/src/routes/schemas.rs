@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::model::SchemaType;
-use crate::registry::Registry;
+use crate::registry::{Registry, read};
 use crate::routes::Visibility;
 use crate::routes::body::{Params, flag, ok};
 use crate::store::records::SchemaReference;
@@ -37,7 +37,12 @@ fn parse_id(text: &str) -> Result<i32, ApiError> {
 }
 
 /// An id the caller may not read is not found, as if it did not exist.
-fn stored(registry: &Registry, id: i32, visibility: &Visibility) -> Result<SchemaById, ApiError> {
+fn stored(
+    registry: &Registry,
+    id: i32,
+    visibility: &Visibility,
+    format: Option<&str>,
+) -> Result<SchemaById, ApiError> {
     let state = registry.state();
     let stored = state
         .schema(id)
@@ -52,21 +57,24 @@ fn stored(registry: &Registry, id: i32, visibility: &Visibility) -> Result<Schem
     Ok(SchemaById {
         schema_type: (stored.schema_type != SchemaType::Avro).then_some(stored.schema_type),
         references: stored.references.clone(),
-        schema: stored.schema.clone(),
+        schema: read::formatted(&state, id, format)?,
     })
 }
 
 #[utoipa::path(get, path = "/schemas/ids/{id}", tag = "schemas",
     params(("id" = i32, Path, description = "Global schema id"),
            ("subject" = Option<String>, Query, description = "Accepted, not needed: ids are global"),
+           ("format" = Option<String>, Query, description = "`serialized`: a Protobuf schema as its base64 FileDescriptorProto; other values: the stored text"),
            ("fetchMaxId" = Option<bool>, Query, description = "Ignored")),
     responses((status = 200, body = SchemaById), (status = 404, description = "40403 schema not found")))]
 pub(crate) async fn get_schema(
     State(registry): State<Arc<Registry>>,
     visibility: Visibility,
     Path(id): Path<String>,
+    Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    Ok(ok(&stored(&registry, parse_id(&id)?, &visibility)?))
+    let format = params.get("format").map(String::as_str);
+    Ok(ok(&stored(&registry, parse_id(&id)?, &visibility, format)?))
 }
 
 /// The schema text alone.
@@ -78,7 +86,7 @@ pub(crate) async fn get_schema_text(
     visibility: Visibility,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let schema = stored(&registry, parse_id(&id)?, &visibility)?.schema;
+    let schema = stored(&registry, parse_id(&id)?, &visibility, None)?.schema;
     let mut response = axum::response::IntoResponse::into_response(schema);
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
@@ -94,7 +102,7 @@ fn usages(
     visibility: &Visibility,
 ) -> Result<Vec<(String, i32)>, ApiError> {
     let id = parse_id(id)?;
-    stored(registry, id, visibility)?;
+    stored(registry, id, visibility, None)?;
     let state = registry.state();
     Ok(state
         .usages(id, flag(params, "deleted"))

@@ -171,7 +171,8 @@ pub(crate) async fn lookup(
 
 #[utoipa::path(get, path = "/subjects/{subject}/versions/{version}", tag = "subjects",
     params(("subject" = String, Path), ("version" = String, Path, description = "1..2^31-1 or `latest`"),
-           ("deleted" = Option<bool>, Query, description = "Also return a soft-deleted version")),
+           ("deleted" = Option<bool>, Query, description = "Also return a soft-deleted version"),
+           ("format" = Option<String>, Query, description = "`serialized`: a Protobuf schema as its base64 FileDescriptorProto; other values: the stored text")),
     responses((status = 200, body = SchemaEntity),
               (status = 404, description = "40401 subject not found, 40402 version not found"),
               (status = 422, description = "42202 invalid version")))]
@@ -193,7 +194,11 @@ fn version_entity(
     let state = registry.state();
     let (version, entry) =
         read::select_version(&state, subject, selector, flag(params, "deleted"))?;
-    read::entity(&state, subject, version, entry)
+    let mut entity = read::entity(&state, subject, version, entry)?;
+    if let Some(format) = params.get("format") {
+        entity.schema = read::formatted(&state, entity.id, Some(format))?;
+    }
+    Ok(entity)
 }
 
 #[utoipa::path(get, path = "/subjects/{subject}/versions/{version}/schema", tag = "subjects",
