@@ -304,22 +304,31 @@ pub(crate) struct RecordingProxy {
 
 impl RecordingProxy {
     pub(crate) async fn start() -> Self {
-        use axum::body::{Body, to_bytes};
-        use axum::extract::{Request, State};
-        use axum::response::Response;
+        use http_body_util::{BodyExt, Full};
+        use hyper::body::{Bytes, Incoming};
+        use hyper_util::rt::{TokioExecutor, TokioIo};
 
         type Seen = Arc<std::sync::Mutex<Vec<ProxiedRequest>>>;
 
-        async fn forward(State(seen): State<Seen>, request: Request) -> Response {
+        /// An upstream failure is an `Err`: hyper then closes the client's connection
+        /// without an answer (a cut), because a proxy here may not answer for OpenSearch.
+        async fn forward(
+            seen: Seen,
+            request: hyper::Request<Incoming>,
+        ) -> Result<hyper::Response<Full<Bytes>>, reqwest::Error> {
             let (parts, body) = request.into_parts();
             seen.lock().unwrap().push(ProxiedRequest {
                 method: parts.method.to_string(),
                 target: parts.uri.to_string(),
                 headers: parts.headers.clone(),
             });
-            let body = to_bytes(body, 64 * 1024 * 1024).await.unwrap();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             // The upstream connection itself must not go through any proxy.
-            let upstream = reqwest::Client::builder().no_proxy().build().unwrap();
+            let upstream = reqwest::Client::builder().no_proxy().build()?;
             let mut headers = parts.headers.clone();
             for hop in [
                 "proxy-authorization",
@@ -334,31 +343,31 @@ impl RecordingProxy {
                 .headers(headers)
                 .body(body)
                 .send()
-                .await;
-            match answer {
-                Ok(answer) => {
-                    let mut response = Response::builder().status(answer.status());
-                    if let Some(kind) = answer.headers().get(reqwest::header::CONTENT_TYPE) {
-                        response = response.header(reqwest::header::CONTENT_TYPE, kind);
-                    }
-                    let bytes = answer.bytes().await.unwrap_or_default();
-                    response.body(Body::from(bytes)).unwrap()
-                }
-                Err(error) => Response::builder()
-                    .status(502)
-                    .body(Body::from(error.to_string()))
-                    .unwrap(),
+                .await?;
+            let mut response = hyper::Response::builder().status(answer.status());
+            if let Some(kind) = answer.headers().get(reqwest::header::CONTENT_TYPE) {
+                response = response.header(reqwest::header::CONTENT_TYPE, kind);
             }
+            let bytes = answer.bytes().await?;
+            Ok(response.body(Full::new(bytes)).expect("a valid response"))
         }
 
         let seen: Seen = Arc::default();
-        let app = axum::Router::new()
-            .fallback(forward)
-            .with_state(Arc::clone(&seen));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::clone(&seen);
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            while let Ok((stream, _)) = listener.accept().await {
+                let seen = Arc::clone(&accepted);
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        forward(Arc::clone(&seen), request)
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
         });
         Self { port, seen, task }
     }
