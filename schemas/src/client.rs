@@ -148,6 +148,40 @@ struct SchemaRequest<'a> {
     references: &'a [SchemaReference],
 }
 
+impl<'a> SchemaRequest<'a> {
+    fn new(schema_type: SchemaType, schema: &'a str, references: &'a [SchemaReference]) -> Self {
+        Self {
+            schema,
+            schema_type: schema_type.stored_str(),
+            references,
+        }
+    }
+}
+
+fn normalize_query(normalize: bool) -> &'static [(&'static str, &'static str)] {
+    if normalize {
+        &[("normalize", "true")]
+    } else {
+        &[]
+    }
+}
+
+fn submission_key(
+    subject: &str,
+    schema_type: SchemaType,
+    schema: &str,
+    references: &[SchemaReference],
+    normalize: bool,
+) -> RegisterKey {
+    (
+        subject.to_owned(),
+        schema_type,
+        schema.to_owned(),
+        references.to_vec(),
+        normalize,
+    )
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SchemaAnswer {
@@ -284,9 +318,7 @@ impl RegistryClient {
             )
             .await?;
         let schema = Arc::new(self.resolve(answer, Some(id), 0).await?);
-        let capacity = self.inner.config.cache_capacity;
-        bounded_insert(&mut self.caches().by_id, capacity, id, Arc::clone(&schema));
-        Ok(schema)
+        Ok(self.remember(|caches| &mut caches.by_id, id, schema))
     }
 
     /// Registers `schema` under `subject` (or finds it registered) and answers its id.
@@ -298,27 +330,13 @@ impl RegistryClient {
         references: &[SchemaReference],
         normalize: bool,
     ) -> Result<i32, ClientError> {
-        let key = (
-            subject.to_owned(),
-            schema_type,
-            schema.to_owned(),
-            references.to_vec(),
-            normalize,
-        );
+        let key = submission_key(subject, schema_type, schema, references, normalize);
         if let Some(id) = self.caches().registered.get(&key).copied() {
             self.count_hit("register");
             return Ok(id);
         }
-        let body = SchemaRequest {
-            schema,
-            schema_type: schema_type.stored_str(),
-            references,
-        };
-        let query: &[(&str, &str)] = if normalize {
-            &[("normalize", "true")]
-        } else {
-            &[]
-        };
+        let body = SchemaRequest::new(schema_type, schema, references);
+        let query = normalize_query(normalize);
         let answer: IdAnswer = self
             .call(
                 Method::POST,
@@ -328,9 +346,7 @@ impl RegistryClient {
                 Some(&body),
             )
             .await?;
-        let capacity = self.inner.config.cache_capacity;
-        bounded_insert(&mut self.caches().registered, capacity, key, answer.id);
-        Ok(answer.id)
+        Ok(self.remember(|caches| &mut caches.registered, key, answer.id))
     }
 
     /// Finds `schema` among `subject`'s versions (`POST /subjects/{s}`) without registering.
@@ -342,27 +358,13 @@ impl RegistryClient {
         references: &[SchemaReference],
         normalize: bool,
     ) -> Result<Arc<RegisteredSchema>, ClientError> {
-        let key = (
-            subject.to_owned(),
-            schema_type,
-            schema.to_owned(),
-            references.to_vec(),
-            normalize,
-        );
+        let key = submission_key(subject, schema_type, schema, references, normalize);
         if let Some(hit) = self.caches().looked_up.get(&key).cloned() {
             self.count_hit("lookup");
             return Ok(hit);
         }
-        let body = SchemaRequest {
-            schema,
-            schema_type: schema_type.stored_str(),
-            references,
-        };
-        let query: &[(&str, &str)] = if normalize {
-            &[("normalize", "true")]
-        } else {
-            &[]
-        };
+        let body = SchemaRequest::new(schema_type, schema, references);
+        let query = normalize_query(normalize);
         let mut answer: SchemaAnswer = self
             .call(
                 Method::POST,
@@ -378,14 +380,7 @@ impl RegistryClient {
             .get_or_insert_with(|| schema_type.as_str().to_owned());
         let id = answer.id;
         let found = Arc::new(self.resolve(answer, id, 0).await?);
-        let capacity = self.inner.config.cache_capacity;
-        bounded_insert(
-            &mut self.caches().looked_up,
-            capacity,
-            key,
-            Arc::clone(&found),
-        );
-        Ok(found)
+        Ok(self.remember(|caches| &mut caches.looked_up, key, found))
     }
 
     /// `subject`'s `version` (a number), cached; see [`Self::latest`] for the newest.
@@ -400,14 +395,7 @@ impl RegistryClient {
             return Ok(hit);
         }
         let found = Arc::new(self.fetch_version(subject, &version.to_string(), 0).await?);
-        let capacity = self.inner.config.cache_capacity;
-        bounded_insert(
-            &mut self.caches().versions,
-            capacity,
-            key,
-            Arc::clone(&found),
-        );
-        Ok(found)
+        Ok(self.remember(|caches| &mut caches.versions, key, found))
     }
 
     /// `subject`'s newest version, asked every time.
@@ -527,6 +515,18 @@ impl RegistryClient {
             }
         }
         Err(last_error)
+    }
+
+    /// Keeps `value` in the cache `pick` chooses, and answers it.
+    fn remember<K: std::hash::Hash + Eq + Clone, V: Clone>(
+        &self,
+        pick: impl FnOnce(&mut Caches) -> &mut HashMap<K, V>,
+        key: K,
+        value: V,
+    ) -> V {
+        let capacity = self.inner.config.cache_capacity;
+        bounded_insert(pick(&mut self.caches()), capacity, key, value.clone());
+        value
     }
 
     fn caches(&self) -> std::sync::MutexGuard<'_, Caches> {
