@@ -28,12 +28,26 @@ impl SchemaType {
     }
 }
 
-/// A Connect schema in JsonConverter's JSON form (`type, optional, name, version, doc,
-/// parameters, default, items, keys, values, fields`).
+/// A schema's parameters in the order they were set, as Java's `SchemaBuilder` keeps them
+/// (a `LinkedHashMap`), so JsonConverter writes them in that order too.
+pub type Parameters = indexmap::IndexMap<String, Value>;
+
+/// A Connect schema in JsonConverter's JSON form, its keys in the order Kafka's
+/// `JsonConverter.asJsonSchema` writes them (`type`, then `items` / `keys`+`values` /
+/// `fields`, then `optional, name, version, doc, parameters, default`), so the bytes on a
+/// topic are the ones Kafka Connect writes for the same record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Schema {
     #[serde(rename = "type")]
     pub schema_type: SchemaType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Box<Schema>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Box<Schema>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Box<Schema>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<Field>>,
     #[serde(default)]
     pub optional: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,17 +57,9 @@ pub struct Schema {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub doc: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<Map<String, Value>>,
+    pub parameters: Option<Parameters>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<Box<Schema>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<Box<Schema>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub values: Option<Box<Schema>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fields: Option<Vec<Field>>,
 }
 
 /// One field of a struct schema: the field's name next to its schema, as in

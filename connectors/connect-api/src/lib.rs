@@ -31,7 +31,9 @@ pub use connector::{
     ErrantRecordReporter, ExactlyOnceSupport, PluginInfo, SinkConnector, SinkTask, SinkTaskContext,
     SourceConnector, SourceTask, SourceTaskContext, StoredOffsets, TaskProgress,
 };
-pub use data::{ConnectRecord, Field, Header, Schema, SchemaType, SinkRecord, SourceRecord};
+pub use data::{
+    ConnectRecord, Field, Header, Parameters, Schema, SchemaType, SinkRecord, SourceRecord,
+};
 pub use error::ConnectError;
 pub use metrics::{Counter, Gauge, TaskMetrics};
 pub use side_topics::{

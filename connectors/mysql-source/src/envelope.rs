@@ -54,7 +54,7 @@ fn f(name: &str, schema: Schema) -> Field {
 pub fn source_schema(connector: &str) -> Schema {
     let mut snapshot = optional(SchemaType::String).named("io.debezium.data.Enum");
     snapshot.version = Some(1);
-    let mut parameters = Map::new();
+    let mut parameters = connect_api::Parameters::new();
     parameters.insert(
         "allowed".to_owned(),
         Value::String(

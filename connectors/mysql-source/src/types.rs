@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use connect_api::{Schema, SchemaType};
 use mysql_async::Value as MyValue;
 use mysql_async::binlog::value::BinlogValue;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 mod calendar;
 
@@ -571,7 +571,7 @@ fn with_parameter(mut schema: Schema, key: &str, value: &str) -> Schema {
 
 /// `org.apache.kafka.connect.data.Decimal` with Debezium's precision parameter.
 pub fn decimal_schema(precision: u32, scale: u32) -> Schema {
-    let mut parameters = Map::new();
+    let mut parameters = connect_api::Parameters::new();
     parameters.insert("scale".to_owned(), Value::String(scale.to_string()));
     parameters.insert(
         "connect.decimal.precision".to_owned(),

@@ -6,12 +6,15 @@
 //! - `org.apache.kafka.connect.converters.ByteArrayConverter`: pass-through; the bytes are
 //!   carried as a base64 string with a BYTES schema, as JsonConverter would.
 //!
-//! A null payload (tombstone) is a null value both ways.
+//! A null payload (tombstone) is a null value both ways. JsonConverter's bytes are the ones
+//! Kafka Connect writes for the same record ([`java_json`]).
+
+pub mod java_json;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use connect_api::{ConfigMap, Schema, SchemaType};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::ConfigIssue;
 
@@ -154,15 +157,14 @@ impl Converter {
             },
             Self::Json {
                 schemas_enable: false,
-            } => Ok(Some(value.to_string().into_bytes())),
+            } => Ok(Some(java_json::payload_bytes(schema, value))),
             Self::Json {
                 schemas_enable: true,
             } => {
                 if value.is_null() && schema.is_none() {
                     return Ok(None);
                 }
-                let envelope = json!({ "schema": schema, "payload": value });
-                Ok(Some(envelope.to_string().into_bytes()))
+                Ok(Some(java_json::envelope_bytes(schema, value)))
             }
         }
     }
@@ -198,6 +200,7 @@ pub fn header_from_bytes(bytes: Option<&[u8]>) -> Value {
 #[cfg(test)]
 mod tests {
     use connect_api::Field;
+    use serde_json::json;
 
     use super::*;
 
