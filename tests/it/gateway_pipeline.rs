@@ -141,6 +141,38 @@ async fn mysql_to_opensearch_through_both_clusters_and_the_bridge() {
     )
     .await;
 
+    // The plugin list names the classes users configure (and deployment scripts check).
+    let plugins: Value = http
+        .get(format!("{connect}/connector-plugins"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let classes: Vec<&str> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["class"].as_str())
+        .collect();
+    for expected in [
+        "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
+        "io.debezium.connector.mysql.MySqlConnector",
+        "io.debezium.connector.mariadb.MariaDbConnector",
+        "io.confluent.connect.jdbc.JdbcSourceConnector",
+        "org.apache.kafka.connect.file.FileStreamSourceConnector",
+    ] {
+        assert!(
+            classes.contains(&expected),
+            "{expected} missing from {classes:?}"
+        );
+    }
+    assert!(
+        !classes.iter().any(|c| c.starts_with("io.kafkagateway.")),
+        "{classes:?}"
+    );
+
     // 1. CDC source on cluster A.
     let created = http
         .post(format!("{connect}/connectors"))

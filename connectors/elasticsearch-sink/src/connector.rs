@@ -20,9 +20,9 @@ impl SinkConnector for ElasticsearchSink {
 
     fn info(&self) -> PluginInfo {
         PluginInfo {
-            class: "io.kafkagateway.connect.elasticsearch.ElasticsearchSinkConnector",
+            class: "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
             aliases: &[
-                "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
+                "io.kafkagateway.connect.elasticsearch.ElasticsearchSinkConnector",
                 "ElasticsearchSink",
                 "elasticsearch-sink",
                 "opensearch-sink",

@@ -15,6 +15,22 @@ use crate::error::{ErrorBody, RestError};
 use crate::herder;
 use crate::transforms::{PREDICATE_CLASSES, TRANSFORM_CLASSES};
 
+/// Our own namespace: its class names stay accepted but are not listed, since users
+/// configure (and deployment scripts look for) the names of the products we replace.
+const OWN_NAMESPACE: &str = "io.kafkagateway.";
+
+/// The class names a plugin is listed under: its class and every alias that is another
+/// product's class name (Debezium's MariaDB connector next to its MySQL one), so a script
+/// that checks the list before deploying finds the name it configures.
+fn listed_classes<'a>(
+    class: &'a str,
+    aliases: &'a [&'a str],
+) -> impl Iterator<Item = &'a str> + 'a {
+    std::iter::once(class)
+        .chain(aliases.iter().copied().filter(|alias| alias.contains('.')))
+        .filter(|name| !name.starts_with(OWN_NAMESPACE))
+}
+
 #[utoipa::path(get, path = "/connector-plugins", tag = "plugins",
     params(("connectorsOnly" = Option<bool>, Query, description = "default true")),
     responses((status = 200, body = Vec<PluginDesc>)))]
@@ -29,10 +45,12 @@ pub async fn list_plugins(
         .plugins
         .plugins()
         .iter()
-        .map(|p| PluginDesc {
-            class: p.info().class.to_owned(),
-            plugin_type: p.type_name().to_owned(),
-            version: Some(p.info().version.to_owned()).filter(|v| !v.is_empty()),
+        .flat_map(|p| {
+            listed_classes(p.info().class, p.info().aliases).map(|class| PluginDesc {
+                class: class.to_owned(),
+                plugin_type: p.type_name().to_owned(),
+                version: Some(p.info().version.to_owned()).filter(|v| !v.is_empty()),
+            })
         })
         .collect();
     plugins.sort_by(|a, b| a.class.cmp(&b.class));
@@ -111,4 +129,29 @@ pub async fn validate_config(
         )));
     }
     herder::validate_config(&runtime, &config).map(Json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugins_are_listed_under_the_names_users_configure() {
+        let listed: Vec<&str> = listed_classes(
+            "io.debezium.connector.mysql.MySqlConnector",
+            &[
+                "io.debezium.connector.mariadb.MariaDbConnector",
+                "io.kafkagateway.connect.Own",
+                "MySqlCdc",
+            ],
+        )
+        .collect();
+        assert_eq!(
+            listed,
+            [
+                "io.debezium.connector.mysql.MySqlConnector",
+                "io.debezium.connector.mariadb.MariaDbConnector"
+            ]
+        );
+    }
 }
