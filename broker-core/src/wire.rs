@@ -16,6 +16,7 @@
 //! - `coordinator`: FindCoordinator for groups (batched v4+, one by one before).
 //! - [`offsets`]: committed offsets of many groups, one OffsetFetch per coordinator.
 //! - [`configs`]: IncrementalAlterConfigs with typed resources and operations.
+//! - [`offset_delete`]: OffsetDelete, a group's commits removed on some partitions.
 //!
 //! Adding an API is: a typed wrapper next to [`acls`] calling `WireClient::send` (any
 //! broker) or `send_to` (one node) with the `kafka-protocol` request; versions are
@@ -28,6 +29,7 @@ mod connection;
 mod coordinator;
 pub mod error;
 pub mod nodes;
+pub mod offset_delete;
 pub mod offsets;
 mod sasl;
 pub mod settings;

@@ -21,6 +21,7 @@ mod connect_distributed;
 mod connect_eos;
 mod connect_pipeline;
 mod connect_rest;
+mod connect_sink_offsets;
 mod connect_storage;
 mod connect_support;
 mod connect_task_metrics;

@@ -605,31 +605,20 @@ pub async fn alter_offsets(
         runtime.offsets.write(name, &writes).await?;
         return Ok("The offsets for this connector have been altered successfully".to_owned());
     }
+    let parsed = parse_sink_offsets(&offsets)?;
     let mut list = TopicPartitionList::new();
-    for entry in &offsets {
-        let topic = entry.partition.get("kafka_topic").and_then(Value::as_str);
-        let partition = entry
-            .partition
-            .get("kafka_partition")
-            .and_then(Value::as_i64)
-            .and_then(|p| i32::try_from(p).ok());
-        let (Some(topic), Some(partition)) = (topic, partition) else {
-            return Err(RestError::bad_request(
-                "Partitions for sink connectors must have the keys kafka_topic and kafka_partition",
-            ));
-        };
-        let Some(offset) = entry
-            .offset
-            .as_ref()
-            .and_then(|o| o.get("kafka_offset"))
-            .and_then(Value::as_i64)
-        else {
-            return Err(RestError::bad_request(
-                "Resetting a single sink partition (\"offset\": null) is not supported; use DELETE /connectors/{name}/offsets",
-            ));
-        };
-        list.add_partition_offset(topic, partition, Offset::Offset(offset))
-            .map_err(|e| RestError::bad_request(e.to_string()))?;
+    let mut resets = Vec::new();
+    for (topic, partition, offset) in parsed {
+        match offset {
+            Some(offset) => list
+                .add_partition_offset(&topic, partition, Offset::Offset(offset))
+                .map_err(|e| RestError::bad_request(e.to_string()))?,
+            None => resets.push((topic, partition)),
+        }
+    }
+    reset_sink_partitions(runtime, name, &resets).await?;
+    if list.count() == 0 {
+        return Ok(SINK_ALTERED.to_owned());
     }
     let consumer = sink_consumer(runtime, name)?;
     broker_core::task::spawn_blocking("connect-sink-offsets-alter", move || {
@@ -643,7 +632,95 @@ pub async fn alter_offsets(
         )
     })?
     .map_err(|e| RestError::from(broker_core::BrokerError::kafka("sink offset alter", e)))?;
-    Ok("The Connect framework-managed offsets for this connector have been altered successfully. However, if this connector manages offsets externally, they will need to be manually altered in the system that the connector uses.".to_owned())
+    Ok(SINK_ALTERED.to_owned())
+}
+
+const SINK_ALTERED: &str = "The Connect framework-managed offsets for this connector have been altered successfully. However, if this connector manages offsets externally, they will need to be manually altered in the system that the connector uses.";
+
+/// A sink partition's new position: `None` resets it (its commit is deleted).
+type SinkOffset = (String, i32, Option<i64>);
+
+/// Kafka Connect's `SinkUtils.parseSinkConnectorOffsets`: `kafka_topic` and
+/// `kafka_partition` required, numbers accepted as JSON numbers or strings, `"offset":
+/// null` a reset, and its messages for each mistake.
+fn parse_sink_offsets(offsets: &[ConnectorOffset]) -> Result<Vec<SinkOffset>, RestError> {
+    /// Java's `String.valueOf` of a JSON value: "10" and 10 both read as 10.
+    fn text(value: &Value) -> String {
+        match value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        }
+    }
+    offsets
+        .iter()
+        .map(|entry| {
+            let (Some(topic), Some(partition)) = (
+                entry.partition.get("kafka_topic"),
+                entry.partition.get("kafka_partition"),
+            ) else {
+                return Err(RestError::bad_request(
+                    "The partition for a sink connector offset must contain the keys 'kafka_topic' and 'kafka_partition'",
+                ));
+            };
+            if topic.is_null() {
+                return Err(RestError::bad_request(
+                    "Kafka topic names must be valid strings and may not be null",
+                ));
+            }
+            if partition.is_null() {
+                return Err(RestError::bad_request(
+                    "Kafka partitions must be valid numbers and may not be null",
+                ));
+            }
+            let partition: i32 = text(partition).parse().map_err(|_| {
+                RestError::bad_request(format!(
+                    "Failed to parse the following Kafka partition value in the provided offsets: '{}'. Partition values for sink connectors need to be integers.",
+                    text(partition)
+                ))
+            })?;
+            let offset = match &entry.offset {
+                None => None,
+                Some(offset) => {
+                    let Some(value) = offset.get("kafka_offset") else {
+                        return Err(RestError::bad_request(
+                            "The offset for a sink connector should either be null or contain the key 'kafka_offset'",
+                        ));
+                    };
+                    Some(text(value).parse::<i64>().map_err(|_| {
+                        RestError::bad_request(format!(
+                            "Failed to parse the following Kafka offset value in the provided offsets: '{}'. Offset values for sink connectors need to be integers.",
+                            text(value)
+                        ))
+                    })?)
+                }
+            };
+            Ok((text(topic), partition, offset))
+        })
+        .collect()
+}
+
+/// Deletes the sink group's commits on `partitions` (KIP-875's `"offset": null`), as Kafka
+/// Connect does with `Admin.deleteConsumerGroupOffsets`: the task then starts there from
+/// `consumer.auto.offset.reset`.
+async fn reset_sink_partitions(
+    runtime: &Runtime,
+    name: &str,
+    partitions: &[(String, i32)],
+) -> Result<(), RestError> {
+    if partitions.is_empty() {
+        return Ok(());
+    }
+    let wire =
+        broker_core::wire::WireClient::new(runtime.clients.cluster(), Duration::from_secs(30))
+            .map_err(|e| RestError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    wire.delete_committed_offsets(&group_of(name), partitions)
+        .await
+        .map_err(|e| {
+            RestError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("Failed to reset the offsets of sink partitions: {e}"),
+            )
+        })
 }
 
 pub async fn reset_offsets(runtime: &Runtime, name: &str) -> Result<String, RestError> {
