@@ -16,6 +16,7 @@
 //! - `coordinator`: FindCoordinator for groups (batched v4+, one by one before).
 //! - [`offsets`]: committed offsets of many groups, one OffsetFetch per coordinator.
 //! - [`configs`]: IncrementalAlterConfigs with typed resources and operations.
+//! - [`describe_configs`]: DescribeConfigs with synonyms, broker defaults included.
 //! - [`offset_delete`]: OffsetDelete, a group's commits removed on some partitions.
 //!
 //! Adding an API is: a typed wrapper next to [`acls`] calling `WireClient::send` (any
@@ -27,6 +28,7 @@ pub mod client;
 pub mod configs;
 mod connection;
 mod coordinator;
+pub mod describe_configs;
 pub mod error;
 pub mod nodes;
 pub mod offset_delete;
@@ -40,6 +42,7 @@ pub use acls::{
 };
 pub use client::WireClient;
 pub use configs::{ConfigChanges, ConfigOperation, ConfigResource};
+pub use describe_configs::DescribedConfig;
 pub use error::{KafkaCode, WireError};
 pub use nodes::BrokerAddress;
 pub use offsets::{CommittedOffset, GroupOffsets};

@@ -17,6 +17,7 @@ mod bridge_restart;
 mod bridge_topics;
 mod bridge_v3;
 mod bridge_v3_admin;
+mod bridge_v3_cluster_admin;
 mod connect_distributed;
 mod connect_eos;
 mod connect_pipeline;

@@ -32,14 +32,14 @@ pub enum ConfigResource {
 
 impl ConfigResource {
     /// `org.apache.kafka.common.config.ConfigResource.Type` codes.
-    fn type_code(&self) -> i8 {
+    pub(crate) fn type_code(&self) -> i8 {
         match self {
             Self::Topic(_) => 2,
             Self::Broker(_) | Self::BrokerDefaults => 4,
         }
     }
 
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self {
             Self::Topic(name) => name.clone(),
             Self::Broker(node) => node.to_string(),

@@ -15,6 +15,7 @@ pub struct KafkaCode(pub i16);
 
 /// Kafka's error codes that callers of this client branch on.
 impl KafkaCode {
+    pub const CLUSTER_AUTHORIZATION_FAILED: Self = Self(31);
     pub const SECURITY_DISABLED: Self = Self(54);
     pub const SASL_AUTHENTICATION_FAILED: Self = Self(58);
     pub const UNSUPPORTED_VERSION: Self = Self(35);

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex as SyncMutex, PoisonError};
 
-use kafka_protocol::messages::MetadataRequest;
+use kafka_protocol::messages::{DescribeClusterRequest, MetadataRequest};
 use kafka_protocol::protocol::Request;
 use tokio::sync::Mutex;
 
@@ -100,6 +100,25 @@ impl WireClient {
     pub async fn controller_id(&self) -> Result<Option<i32>, WireError> {
         let request = MetadataRequest::default().with_topics(Some(Vec::new()));
         let response = self.send(&request).await?;
+        Ok(Some(response.controller_id.0).filter(|id| *id >= 0))
+    }
+
+    /// The controller as Java's `Admin.describeCluster().controller()` reports it (what
+    /// Confluent's REST Proxy shows): DescribeCluster (KIP-700, Kafka 2.8+), or the Metadata
+    /// answer on older brokers. In KRaft mode brokers name a live broker there, since
+    /// clients never reach the controller quorum.
+    pub async fn describe_cluster_controller(&self) -> Result<Option<i32>, WireError> {
+        if self.version::<DescribeClusterRequest>().await.is_err() {
+            return self.controller_id().await;
+        }
+        let response = self.send(&DescribeClusterRequest::default()).await?;
+        if let Some(error) = WireError::broker(
+            "describe cluster",
+            response.error_code,
+            response.error_message.map(|m| m.to_string()),
+        ) {
+            return Err(error);
+        }
         Ok(Some(response.controller_id.0).filter(|id| *id >= 0))
     }
 

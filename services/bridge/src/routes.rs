@@ -44,6 +44,26 @@ pub fn api_router() -> OpenApiRouter<BridgeState> {
         .routes(routes!(consumers::commit_offsets, consumers::get_offsets))
         .routes(routes!(v3::clusters::list_clusters))
         .routes(routes!(v3::clusters::get_cluster))
+        .routes(routes!(
+            v3::acls::list_acls,
+            v3::acls::create_acl,
+            v3::acls::delete_acls
+        ))
+        .routes(routes!(v3::acls::create_acls))
+        .routes(routes!(v3::broker_configs::list_cluster_configs))
+        .routes(routes!(
+            v3::broker_configs::get_cluster_config,
+            v3::broker_configs::update_cluster_config,
+            v3::broker_configs::reset_cluster_config
+        ))
+        .routes(routes!(v3::broker_configs::alter_cluster_configs))
+        .routes(routes!(v3::broker_configs::list_broker_configs))
+        .routes(routes!(
+            v3::broker_configs::get_broker_config,
+            v3::broker_configs::update_broker_config,
+            v3::broker_configs::reset_broker_config
+        ))
+        .routes(routes!(v3::broker_configs::alter_broker_configs))
         .routes(routes!(v3::topics::list_topics, v3::topics::create_topic))
         .routes(routes!(
             v3::topics::get_topic,

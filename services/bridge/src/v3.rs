@@ -2,6 +2,8 @@
 //! and consumer-group lag. Bodies are plain `application/json`; errors use the same
 //! `{"error_code","message"}` body with 3-digit codes.
 
+pub(crate) mod acls;
+pub(crate) mod broker_configs;
 pub(crate) mod clusters;
 pub(crate) mod configs;
 pub(crate) mod groups;

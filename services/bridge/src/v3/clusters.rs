@@ -5,6 +5,8 @@ use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::{check_cluster, cluster_url, metadata, related};
+use broker_core::BrokerError;
+
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::state::BridgeState;
@@ -14,20 +16,31 @@ async fn cluster_data(
     headers: &HeaderMap,
     cluster_id: &str,
 ) -> Result<Value, ApiError> {
-    let cluster = state.inspector().metadata(None).await?;
     let url = cluster_url(headers, cluster_id);
+    let controller = controller(state).await?;
     Ok(json!({
         "kind": "KafkaCluster",
         "metadata": metadata(url.clone(), format!("crn:///kafka={cluster_id}")),
         "cluster_id": cluster_id,
-        "controller": related(format!("{url}/brokers/{}", cluster.answered_by)),
+        "controller": controller.map(|id| related(format!("{url}/brokers/{id}"))),
         "acls": related(format!("{url}/acls")),
         "brokers": related(format!("{url}/brokers")),
         "broker_configs": related(format!("{url}/broker-configs")),
         "consumer_groups": related(format!("{url}/consumer-groups")),
         "topics": related(format!("{url}/topics")),
-        "partition_reassignments": related(format!("{url}/topics/-/partitions/-/reassignment")),
     }))
+}
+
+/// The controller as Confluent's proxy reports it (`Admin.describeCluster().controller()`,
+/// DescribeCluster); `None` (`null`) when the cluster names none or the native client
+/// cannot use the cluster's settings (librdkafka does not expose the controller).
+async fn controller(state: &BridgeState) -> Result<Option<i32>, ApiError> {
+    let Some(wire) = state.wire() else {
+        return Ok(None);
+    };
+    wire.describe_cluster_controller()
+        .await
+        .map_err(|error| BrokerError::from(error).into())
 }
 
 /// List clusters (exactly one: the cluster this gateway serves).

@@ -443,20 +443,24 @@ pub(crate) async fn alter_topic_configs(
     V3Json(request): V3Json<AlterConfigsRequest>,
 ) -> Result<StatusCode, ApiError> {
     check_cluster(&state, &cluster_id).await?;
-    let mut change = Vec::with_capacity(request.data.len());
-    for entry in request.data {
-        let value = match (entry.operation, entry.value) {
-            (AlterOperation::Set, Some(value)) => Some(value),
-            (AlterOperation::Set, None) => {
-                return Err(ApiError::bad_request(format!(
-                    "Config {} needs a value to be SET.",
-                    entry.name
-                )));
-            }
-            (AlterOperation::Delete, _) => None,
-        };
-        change.push((entry.name, value));
-    }
+    let change = requested_changes(request.data)?;
     alter(&state, &topic, &change, request.validate_only).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The `configs:alter` entries as (name, new value); `None` resets the key.
+pub(crate) fn requested_changes(
+    entries: Vec<AlterEntry>,
+) -> Result<Vec<(String, Option<String>)>, ApiError> {
+    entries
+        .into_iter()
+        .map(|entry| match (entry.operation, entry.value) {
+            (AlterOperation::Set, Some(value)) => Ok((entry.name, Some(value))),
+            (AlterOperation::Set, None) => Err(ApiError::bad_request(format!(
+                "Config {} needs a value to be SET.",
+                entry.name
+            ))),
+            (AlterOperation::Delete, _) => Ok((entry.name, None)),
+        })
+        .collect()
 }

@@ -1,0 +1,323 @@
+//! v3 ACLs: `GET`/`POST`/`DELETE /v3/clusters/{c}/acls` and `POST …/acls:batch`, as
+//! Confluent's REST Proxy serves them, over broker-core's native DescribeAcls /
+//! CreateAcls / DeleteAcls (rust-rdkafka has no ACL calls).
+//!
+//! Who may: listing needs `describe` on every topic, changes need `manage` on every topic
+//! (the bridge's own ACLs have no cluster resource; a principal that may manage every topic
+//! is its cluster administrator).
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use broker_core::BrokerError;
+use broker_core::wire::{
+    AclBinding, AclBindingFilter, AclOperation, AclPermission, KafkaCode, PatternType,
+    ResourceType, WireClient, WireError,
+};
+use edge::TopicOperation;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{cluster_base, list};
+use crate::caller::Caller;
+use crate::error::ApiError;
+use crate::extract::{ApiPath, V3Json};
+use crate::state::BridgeState;
+
+/// Body of `POST …/acls`: one binding, every field required.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateAclRequest {
+    /// TOPIC, GROUP, CLUSTER, TRANSACTIONAL_ID, DELEGATION_TOKEN or USER.
+    pub resource_type: String,
+    pub resource_name: String,
+    /// LITERAL or PREFIXED.
+    pub pattern_type: String,
+    /// `User:alice`.
+    pub principal: String,
+    /// `*` or an address.
+    pub host: String,
+    /// ALL, READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
+    /// ALTER_CONFIGS, IDEMPOTENT_WRITE, CREATE_TOKENS, DESCRIBE_TOKENS.
+    pub operation: String,
+    /// ALLOW or DENY.
+    pub permission: String,
+}
+
+/// Body of `POST …/acls:batch`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateAclBatchRequest {
+    pub data: Vec<CreateAclRequest>,
+}
+
+/// A protocol enum from its name, the way Java's `valueOf` reads it (case-insensitive
+/// here, as Confluent's query parameters are).
+fn parse_code<T: std::fmt::Display>(
+    field: &str,
+    text: &str,
+    from_code: fn(i8) -> T,
+) -> Result<T, ApiError> {
+    (1..=20)
+        .map(from_code)
+        .find(|candidate| candidate.to_string().eq_ignore_ascii_case(text.trim()))
+        .ok_or_else(|| ApiError::bad_request(format!("Invalid value '{text}' for {field}.")))
+}
+
+fn binding(request: &CreateAclRequest) -> Result<AclBinding, ApiError> {
+    let binding = AclBinding {
+        resource_type: parse_code(
+            "resource_type",
+            &request.resource_type,
+            ResourceType::from_code,
+        )?,
+        resource_name: request.resource_name.clone(),
+        pattern_type: parse_code(
+            "pattern_type",
+            &request.pattern_type,
+            PatternType::from_code,
+        )?,
+        principal: request.principal.clone(),
+        host: request.host.clone(),
+        operation: parse_code("operation", &request.operation, AclOperation::from_code)?,
+        permission: parse_code("permission", &request.permission, AclPermission::from_code)?,
+    };
+    // A binding names one thing: the filter-only values are not bindings.
+    if binding.resource_type == ResourceType::Any
+        || matches!(binding.pattern_type, PatternType::Any | PatternType::Match)
+        || binding.operation == AclOperation::Any
+        || binding.permission == AclPermission::Any
+    {
+        return Err(ApiError::bad_request(
+            "ANY and MATCH are filters, not values of an ACL: name the resource type, pattern type, operation and permission.",
+        ));
+    }
+    Ok(binding)
+}
+
+/// The filter of `GET`/`DELETE …/acls` query parameters; unset enums mean ANY.
+fn filter(params: &HashMap<String, String>) -> Result<AclBindingFilter, ApiError> {
+    let code = |name: &str| {
+        params
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    Ok(AclBindingFilter {
+        resource_type: code("resource_type")
+            .map(|v| parse_code("resource_type", v, ResourceType::from_code))
+            .transpose()?
+            .unwrap_or(ResourceType::Any),
+        resource_name: code("resource_name").map(str::to_owned),
+        pattern_type: code("pattern_type")
+            .map(|v| parse_code("pattern_type", v, PatternType::from_code))
+            .transpose()?
+            .unwrap_or(PatternType::Any),
+        principal: code("principal").map(str::to_owned),
+        host: code("host").map(str::to_owned),
+        operation: code("operation")
+            .map(|v| parse_code("operation", v, AclOperation::from_code))
+            .transpose()?
+            .unwrap_or(AclOperation::Any),
+        permission: code("permission")
+            .map(|v| parse_code("permission", v, AclPermission::from_code))
+            .transpose()?
+            .unwrap_or(AclPermission::Any),
+    })
+}
+
+fn acl_data(base: &str, cluster_id: &str, acl: &AclBinding) -> Value {
+    let query = url_query(&[
+        ("resource_type", acl.resource_type.to_string()),
+        ("resource_name", acl.resource_name.clone()),
+        ("pattern_type", acl.pattern_type.to_string()),
+        ("principal", acl.principal.clone()),
+        ("host", acl.host.clone()),
+        ("operation", acl.operation.to_string()),
+        ("permission", acl.permission.to_string()),
+    ]);
+    json!({
+        "kind": "KafkaAcl",
+        "metadata": { "self": format!("{base}/acls?{query}") },
+        "cluster_id": cluster_id,
+        "resource_type": acl.resource_type.to_string(),
+        "resource_name": acl.resource_name,
+        "pattern_type": acl.pattern_type.to_string(),
+        "principal": acl.principal,
+        "host": acl.host,
+        "operation": acl.operation.to_string(),
+        "permission": acl.permission.to_string(),
+    })
+}
+
+fn url_query(pairs: &[(&str, String)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish()
+}
+
+fn wire(state: &BridgeState) -> Result<&WireClient, ApiError> {
+    state.wire().ok_or_else(|| {
+        ApiError::plain(
+            StatusCode::NOT_IMPLEMENTED,
+            "ACLs need the native Kafka client, which cannot use this cluster's security settings.",
+        )
+    })
+}
+
+fn acl_error(error: WireError) -> ApiError {
+    match error.code() {
+        Some(KafkaCode::SECURITY_DISABLED) => ApiError::bad_request(
+            "No authorizer is configured on the Kafka cluster (Security features are disabled).",
+        ),
+        Some(KafkaCode::INVALID_REQUEST) => {
+            ApiError::bad_request(format!("Kafka refused the ACL request: {error}."))
+        }
+        Some(KafkaCode::CLUSTER_AUTHORIZATION_FAILED) => {
+            ApiError::forbidden(format!("Kafka refused the ACL request: {error}."))
+        }
+        _ => BrokerError::from(error).into(),
+    }
+}
+
+/// List the ACLs matching the query.
+#[utoipa::path(get, path = "/v3/clusters/{cluster_id}/acls", tag = "v3",
+    params(("cluster_id" = String, Path),
+        ("resource_type" = Option<String>, Query, description = "ANY (default), TOPIC, GROUP, CLUSTER, TRANSACTIONAL_ID, DELEGATION_TOKEN, USER"),
+        ("resource_name" = Option<String>, Query), ("pattern_type" = Option<String>, Query, description = "ANY (default), MATCH, LITERAL, PREFIXED"),
+        ("principal" = Option<String>, Query), ("host" = Option<String>, Query),
+        ("operation" = Option<String>, Query, description = "ANY (default) or an operation"),
+        ("permission" = Option<String>, Query, description = "ANY (default), ALLOW, DENY")),
+    responses((status = 200, description = "KafkaAclList", body = Value),
+        (status = 400, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody),
+        (status = 404, body = crate::ErrorBody)))]
+pub(crate) async fn list_acls(
+    State(state): State<BridgeState>,
+    ApiPath(cluster_id): ApiPath<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    caller: Caller,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require_every_topic(TopicOperation::Describe)?;
+    let (cluster_id, base) = cluster_base(&state, &cluster_id, &headers).await?;
+    let filter = filter(&params)?;
+    let mut acls = wire(&state)?
+        .describe_acls(&filter)
+        .await
+        .map_err(acl_error)?;
+    acls.sort();
+    let data = acls
+        .iter()
+        .map(|acl| acl_data(&base, &cluster_id, acl))
+        .collect();
+    let mut query: Vec<(&str, String)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    query.sort();
+    let self_url = if query.is_empty() {
+        format!("{base}/acls")
+    } else {
+        format!("{base}/acls?{}", url_query(&query))
+    };
+    Ok(axum::Json(list("KafkaAclList", self_url, data)))
+}
+
+async fn create(
+    state: &BridgeState,
+    cluster_id: &str,
+    headers: &HeaderMap,
+    caller: &Caller,
+    requests: &[CreateAclRequest],
+) -> Result<(), ApiError> {
+    caller.require_every_topic(TopicOperation::Manage)?;
+    cluster_base(state, cluster_id, headers).await?;
+    let bindings = requests
+        .iter()
+        .map(binding)
+        .collect::<Result<Vec<_>, _>>()?;
+    let results = wire(state)?
+        .create_acls(&bindings)
+        .await
+        .map_err(acl_error)?;
+    results
+        .into_iter()
+        .find_map(Result::err)
+        .map_or(Ok(()), |error| Err(acl_error(error)))
+}
+
+/// Create one ACL.
+#[utoipa::path(post, path = "/v3/clusters/{cluster_id}/acls", tag = "v3",
+    params(("cluster_id" = String, Path)), request_body = CreateAclRequest,
+    responses((status = 201, description = "Created"),
+        (status = 400, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody),
+        (status = 404, body = crate::ErrorBody)))]
+pub(crate) async fn create_acl(
+    State(state): State<BridgeState>,
+    ApiPath(cluster_id): ApiPath<String>,
+    headers: HeaderMap,
+    caller: Caller,
+    V3Json(request): V3Json<CreateAclRequest>,
+) -> Result<StatusCode, ApiError> {
+    create(&state, &cluster_id, &headers, &caller, &[request]).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// Create several ACLs in one request.
+#[utoipa::path(post, path = "/v3/clusters/{cluster_id}/acls:batch", tag = "v3",
+    params(("cluster_id" = String, Path)), request_body = CreateAclBatchRequest,
+    responses((status = 201, description = "Created"),
+        (status = 400, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody),
+        (status = 404, body = crate::ErrorBody)))]
+pub(crate) async fn create_acls(
+    State(state): State<BridgeState>,
+    ApiPath(cluster_id): ApiPath<String>,
+    headers: HeaderMap,
+    caller: Caller,
+    V3Json(request): V3Json<CreateAclBatchRequest>,
+) -> Result<StatusCode, ApiError> {
+    create(&state, &cluster_id, &headers, &caller, &request.data).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// Delete the ACLs matching the query; answers the deleted ones. `resource_type` is
+/// required, so an empty query cannot delete every ACL of the cluster.
+#[utoipa::path(delete, path = "/v3/clusters/{cluster_id}/acls", tag = "v3",
+    params(("cluster_id" = String, Path),
+        ("resource_type" = String, Query, description = "ANY, TOPIC, GROUP, CLUSTER, TRANSACTIONAL_ID, DELEGATION_TOKEN, USER"),
+        ("resource_name" = Option<String>, Query), ("pattern_type" = Option<String>, Query, description = "ANY (default), MATCH, LITERAL, PREFIXED"),
+        ("principal" = Option<String>, Query), ("host" = Option<String>, Query),
+        ("operation" = Option<String>, Query, description = "ANY (default) or an operation"),
+        ("permission" = Option<String>, Query, description = "ANY (default), ALLOW, DENY")),
+    responses((status = 200, description = "`{\"data\": [KafkaAcl]}`: the deleted ACLs", body = Value),
+        (status = 400, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody),
+        (status = 404, body = crate::ErrorBody)))]
+pub(crate) async fn delete_acls(
+    State(state): State<BridgeState>,
+    ApiPath(cluster_id): ApiPath<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    caller: Caller,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require_every_topic(TopicOperation::Manage)?;
+    let (cluster_id, base) = cluster_base(&state, &cluster_id, &headers).await?;
+    if params.get("resource_type").is_none_or(String::is_empty) {
+        return Err(ApiError::bad_request("resource_type is required."));
+    }
+    let filter = filter(&params)?;
+    let results = wire(&state)?
+        .delete_acls(std::slice::from_ref(&filter))
+        .await
+        .map_err(acl_error)?;
+    let mut deleted = Vec::new();
+    for result in results {
+        deleted.extend(result.map_err(acl_error)?);
+    }
+    deleted.sort();
+    let data: Vec<Value> = deleted
+        .iter()
+        .map(|acl| acl_data(&base, &cluster_id, acl))
+        .collect();
+    Ok(axum::Json(json!({ "data": data })))
+}
