@@ -273,6 +273,17 @@ mod tests {
     fn accepted_mm2_keys_without_effect_are_reported_as_such() {
         let mirror = with("listeners = http://:8080").unwrap();
         assert!(mirror.warnings[0].message.contains("without effect"));
+        // Parsed and ignored silently before: now named, with why.
+        let mirror = with("A->B.refresh.groups.interval.seconds = 30").unwrap();
+        assert_eq!(
+            mirror.warnings[0].key,
+            "A->B.refresh.groups.interval.seconds"
+        );
+        assert!(
+            mirror.warnings[0].message.contains("every checkpoint"),
+            "{:?}",
+            mirror.warnings
+        );
     }
 
     #[test]

@@ -107,7 +107,6 @@ pub struct Flow {
     pub sync_topic_acls: Option<Duration>,
     /// `Some(interval)` when `refresh.topics.enabled`.
     pub refresh_topics: Option<Duration>,
-    pub refresh_groups: Option<Duration>,
     pub heartbeats: Option<Duration>,
     pub heartbeats_replication_factor: i32,
     pub heartbeats_replication: bool,
@@ -191,6 +190,14 @@ const ACCEPTED_WITHOUT_EFFECT: &[(&str, &str)] = &[
         "processes share work through a consumer group",
     ),
     ("listeners", "the mirror has no REST endpoint"),
+    (
+        "refresh.groups.enabled",
+        "consumer groups are listed again at every checkpoint (emit.checkpoints.interval.seconds)",
+    ),
+    (
+        "refresh.groups.interval.seconds",
+        "consumer groups are listed again at every checkpoint (emit.checkpoints.interval.seconds)",
+    ),
     ("key.converter", "records are copied as bytes"),
     ("value.converter", "records are copied as bytes"),
     ("header.converter", "records are copied as bytes"),

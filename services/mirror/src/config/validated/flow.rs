@@ -53,7 +53,6 @@ pub(super) fn flow(
         config_properties_exclude,
         sync_topic_acls,
         refresh_topics: periodic.refresh_topics,
-        refresh_groups: periodic.refresh_groups,
         heartbeats: periodic.heartbeats,
         heartbeats_replication_factor: periodic.heartbeats_replication_factor,
         heartbeats_replication: periodic.heartbeats_replication,
@@ -284,7 +283,6 @@ fn topic_syncs(
 /// The flow's periodic jobs besides topic syncs, with their topics' replication factors.
 struct PeriodicTasks {
     refresh_topics: Option<Duration>,
-    refresh_groups: Option<Duration>,
     heartbeats: Option<Duration>,
     heartbeats_replication_factor: i32,
     heartbeats_replication: bool,
@@ -302,13 +300,6 @@ impl PeriodicTasks {
                 "refresh.topics.interval.seconds",
                 true,
                 DEFAULT_REFRESH_TOPICS_SECONDS,
-            )?,
-            refresh_groups: reader.periodic(
-                n,
-                "refresh.groups.enabled",
-                "refresh.groups.interval.seconds",
-                true,
-                600,
             )?,
             heartbeats: reader.periodic(
                 n,
