@@ -69,6 +69,22 @@ fn tracing_level(level: &str) -> Option<&'static str> {
     }
 }
 
+/// The names a level can be set for: Java logger names (`org.apache.kafka.connect`,
+/// `Outer$Inner`) and Rust targets (`connect::worker`), so the filter directive built from
+/// one means that logger and nothing else (a `,` or `=` would split or end the directive).
+/// The OpenAPI document states the same pattern.
+pub const LOGGER_NAME_PATTERN: &str = r"^[A-Za-z0-9_$-]+((\.|::)[A-Za-z0-9_$-]+)*$";
+
+fn is_logger_name(name: &str) -> bool {
+    let segment_ok = |segment: &str| {
+        !segment.is_empty()
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '-'))
+    };
+    name.replace("::", ".").split('.').all(segment_ok)
+}
+
 fn target_of(logger: &str) -> String {
     ALIASES
         .iter()
@@ -114,6 +130,12 @@ pub fn set(logger: &str, level: &str, now_ms: i64) -> Result<(), String> {
     }
     if logger.trim().is_empty() {
         return Err("The logger name must not be empty".to_owned());
+    }
+    if !is_logger_name(logger) {
+        return Err(format!(
+            "Invalid logger name '{logger}': use a Java logger or Rust target name \
+             (segments of letters, digits, '_', '$' and '-', joined by '.' or '::')"
+        ));
     }
     let mut state = state().lock().unwrap_or_else(PoisonError::into_inner);
     let previous = state.loggers.insert(
@@ -167,6 +189,25 @@ fn root_level(base: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logger_names_are_java_or_rust_names() {
+        for good in [
+            "org.apache.kafka.connect",
+            "Outer$Inner",
+            "connect::worker",
+            "a-b",
+            "root",
+            "0",
+        ] {
+            assert!(is_logger_name(good), "{good}");
+        }
+        for bad in [
+            "a,b", "a=b", "a[b", "a b", "été", "a..b", ".", "a:b", "a:::b", "",
+        ] {
+            assert!(!is_logger_name(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn java_names_map_to_gateway_targets() {

@@ -17,6 +17,27 @@ use crate::herder;
 use crate::storage::config_store::TargetState;
 
 /// Every `name=value` of a raw query string (repeated keys kept).
+/// A boolean query parameter: absent is `None`; `true`/`false` (any case, the last one when
+/// repeated) its value; anything else a 400, so the documented `boolean` is what is served.
+pub fn bool_param(query: Option<&str>, name: &str) -> Result<Option<bool>, RestError> {
+    let mut value = None;
+    for (key, text) in query_pairs(query) {
+        if key != name {
+            continue;
+        }
+        value = Some(match text.to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(RestError::bad_request(format!(
+                    "Invalid value {text} for query parameter {name}: expected true or false"
+                )));
+            }
+        });
+    }
+    Ok(value)
+}
+
 pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
     query
         .unwrap_or_default()
@@ -92,7 +113,10 @@ pub async fn list_connectors(
 }
 
 #[utoipa::path(post, path = "/connectors", tag = "connectors", request_body = CreateConnectorRequest,
-    responses((status = 201, body = ConnectorInfo), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = ConnectorInfo),
+        (status = 400, description = "An invalid config (the plugin's validation), name or initial state", body = ErrorBody),
+        (status = 409, body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody)))]
 pub async fn create_connector(
     State(runtime): State<AppState>,
     KafkaJson(request): KafkaJson<CreateConnectorRequest>,
@@ -180,7 +204,10 @@ pub async fn get_config(
 
 #[utoipa::path(put, path = "/connectors/{name}/config", tag = "connectors", params(("name" = String, Path)),
     request_body = BTreeMap<String, String>,
-    responses((status = 201, body = ConnectorInfo), (status = 200, body = ConnectorInfo), (status = 400, body = ErrorBody)))]
+    responses((status = 201, body = ConnectorInfo), (status = 200, body = ConnectorInfo),
+        (status = 400, description = "An invalid config (the plugin's validation) or a body that is not JSON", body = ErrorBody),
+        (status = 409, body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody)))]
 pub async fn put_config(
     State(runtime): State<AppState>,
     Path(name): Path<String>,
@@ -202,7 +229,10 @@ pub async fn put_config(
 
 #[utoipa::path(patch, path = "/connectors/{name}/config", tag = "connectors", params(("name" = String, Path)),
     request_body(content = Object, description = "Keys to set; a null value removes the key"),
-    responses((status = 200, body = ConnectorInfo), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ConnectorInfo),
+        (status = 400, description = "The patched config is invalid, or the body is not a JSON object", body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody)))]
 pub async fn patch_config(
     State(runtime): State<AppState>,
     Path(name): Path<String>,

@@ -78,10 +78,15 @@ pub struct TaskInfo {
 /// `POST /connectors` body. Config values may be any JSON scalar; they are kept as strings.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct CreateConnectorRequest {
+    /// Not blank, without `/`; when absent, the config's `name`.
+    #[schema(pattern = r"^[^/]*[^/\s][^/]*$")]
     pub name: Option<String>,
     #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub config: Option<BTreeMap<String, Value>>,
     /// `RUNNING`, `PAUSED` or `STOPPED` (case-insensitive).
+    #[schema(
+        pattern = r"^\s*([Rr][Uu][Nn][Nn][Ii][Nn][Gg]|[Pp][Aa][Uu][Ss][Ee][Dd]|[Ss][Tt][Oo][Pp][Pp][Ee][Dd])\s*$"
+    )]
     pub initial_state: Option<String>,
 }
 
@@ -144,6 +149,14 @@ pub struct ConnectorOffset {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ConnectorOffsets {
+    pub offsets: Vec<ConnectorOffset>,
+}
+
+/// Body of `PATCH …/offsets`: as [`ConnectorOffsets`], with at least one entry (Kafka
+/// Connect refuses an empty list).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct AlterOffsetsRequest {
+    #[schema(min_items = 1)]
     pub offsets: Vec<ConnectorOffset>,
 }
 

@@ -6,28 +6,27 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::connectors::query_pairs;
+use super::connectors::bool_param;
 use super::entities::ConnectorStateInfo;
 use crate::error::{ErrorBody, RestError};
 use crate::herder;
 use crate::storage::config_store::TargetState;
 
-fn flag(query: Option<&str>, name: &str) -> bool {
-    query_pairs(query)
-        .iter()
-        .any(|(k, v)| k == name && v.eq_ignore_ascii_case("true"))
+fn flag(query: Option<&str>, name: &str) -> Result<bool, RestError> {
+    Ok(bool_param(query, name)?.unwrap_or(false))
 }
 
 #[utoipa::path(post, path = "/connectors/{name}/restart", tag = "lifecycle",
     params(("name" = String, Path), ("includeTasks" = Option<bool>, Query), ("onlyFailed" = Option<bool>, Query)),
-    responses((status = 204, description = "Connector instance restarted"), (status = 202, body = ConnectorStateInfo), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Connector instance restarted"), (status = 202, body = ConnectorStateInfo),
+        (status = 400, description = "A flag that is not true or false", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn restart_connector(
     State(runtime): State<AppState>,
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, RestError> {
-    let include_tasks = flag(query.as_deref(), "includeTasks");
-    let only_failed = flag(query.as_deref(), "onlyFailed");
+    let include_tasks = flag(query.as_deref(), "includeTasks")?;
+    let only_failed = flag(query.as_deref(), "onlyFailed")?;
     Ok(
         match herder::restart_connector(&runtime, &name, include_tasks, only_failed).await? {
             None => StatusCode::NO_CONTENT.into_response(),

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 
-use super::entities::{ConnectorOffsets, Message};
+use super::entities::{AlterOffsetsRequest, ConnectorOffsets, Message};
 use super::{AppState, KafkaJson};
 use crate::error::{ErrorBody, RestError};
 use crate::herder;
@@ -20,12 +20,14 @@ pub async fn get_offsets(
 }
 
 #[utoipa::path(patch, path = "/connectors/{name}/offsets", tag = "offsets", params(("name" = String, Path)),
-    request_body = ConnectorOffsets,
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    request_body = AlterOffsetsRequest,
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The connector is not STOPPED", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody)))]
 pub async fn alter_offsets(
     State(runtime): State<AppState>,
     Path(name): Path<String>,
-    KafkaJson(body): KafkaJson<ConnectorOffsets>,
+    KafkaJson(body): KafkaJson<AlterOffsetsRequest>,
 ) -> Result<Json<Message>, RestError> {
     let message = herder::alter_offsets(&runtime, &name, body.offsets).await?;
     Ok(Json(Message { message }))

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use serde_json::Value;
 
-use super::connectors::query_pairs;
+use super::connectors::bool_param;
 use super::entities::{ConfigInfos, ConfigKeyInfo, PluginDesc};
 use super::{AppState, KafkaJson};
 use crate::connector_config;
@@ -33,14 +33,13 @@ fn listed_classes<'a>(
 
 #[utoipa::path(get, path = "/connector-plugins", tag = "plugins",
     params(("connectorsOnly" = Option<bool>, Query, description = "default true")),
-    responses((status = 200, body = Vec<PluginDesc>)))]
+    responses((status = 200, body = Vec<PluginDesc>),
+        (status = 400, description = "connectorsOnly is not true or false", body = ErrorBody)))]
 pub async fn list_plugins(
     State(runtime): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Json<Vec<PluginDesc>> {
-    let connectors_only = !query_pairs(query.as_deref())
-        .iter()
-        .any(|(k, v)| k == "connectorsOnly" && v.eq_ignore_ascii_case("false"));
+) -> Result<Json<Vec<PluginDesc>>, RestError> {
+    let connectors_only = bool_param(query.as_deref(), "connectorsOnly")?.unwrap_or(true);
     let mut plugins: Vec<PluginDesc> = runtime
         .plugins
         .plugins()
@@ -68,7 +67,7 @@ pub async fn list_plugins(
             }));
         }
     }
-    Json(plugins)
+    Ok(Json(plugins))
 }
 
 #[utoipa::path(get, path = "/connector-plugins/{plugin}/config", tag = "plugins", params(("plugin" = String, Path)),
@@ -103,7 +102,10 @@ pub async fn plugin_config(
 
 #[utoipa::path(put, path = "/connector-plugins/{plugin}/config/validate", tag = "plugins", params(("plugin" = String, Path)),
     request_body = BTreeMap<String, String>,
-    responses((status = 200, body = ConfigInfos), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = ConfigInfos),
+        (status = 400, description = "No `connector.class`, another plugin's class, or a body that is not JSON", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody)))]
 pub async fn validate_config(
     State(runtime): State<AppState>,
     Path(plugin): Path<String>,
