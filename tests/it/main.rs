@@ -49,6 +49,7 @@ mod mirror_acls;
 mod mirror_common;
 mod mirror_crash_in_process;
 mod mirror_delivery;
+mod mirror_drill;
 mod mirror_offsets;
 mod mirror_replication;
 mod mysql_cdc;

@@ -68,6 +68,11 @@ impl MirrorProcess {
         Self { process }
     }
 
+    /// Everything the process logged so far.
+    pub(crate) fn log(&self) -> String {
+        self.process.log()
+    }
+
     /// SIGKILL: nothing is flushed, committed or aborted.
     pub(crate) fn kill(mut self) {
         self.process.child.0.kill().expect("SIGKILL");
@@ -201,6 +206,48 @@ pub(crate) fn read_all(
     timeout: Duration,
     read_committed: bool,
 ) -> Vec<Seen> {
+    read_until(
+        clients,
+        topic,
+        Enough::Records(expected),
+        timeout,
+        read_committed,
+    )
+}
+
+/// Reads `topic` until `expected` distinct keys or `timeout`: with duplicates on the
+/// target, a record count says nothing about whether every record arrived.
+pub(crate) fn read_distinct_keys(
+    clients: &KafkaClients,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+    read_committed: bool,
+) -> Vec<Seen> {
+    read_until(
+        clients,
+        topic,
+        Enough::Keys(expected),
+        timeout,
+        read_committed,
+    )
+}
+
+#[derive(Clone, Copy)]
+enum Enough {
+    Records(usize),
+    Keys(usize),
+}
+
+/// Reads from the beginning until `enough`, then until the topic is quiet for a moment, so
+/// that duplicates beyond it are seen too.
+fn read_until(
+    clients: &KafkaClients,
+    topic: &str,
+    enough: Enough,
+    timeout: Duration,
+    read_committed: bool,
+) -> Vec<Seen> {
     let mut config = clients.consumer_config(&tests::unique_name("mirror_reader"));
     config.set("enable.auto.commit", "false").set(
         "isolation.level",
@@ -239,15 +286,19 @@ pub(crate) fn read_all(
     }
     consumer.assign(&assignment).expect("assign");
     let mut seen = Vec::new();
-    // Past `expected`, keep reading until the topic is quiet for a moment, so that
-    // duplicates beyond the expected count are seen too.
+    let mut keys = std::collections::HashSet::new();
     let mut last_record = Instant::now();
+    let short = |seen: &Vec<Seen>, keys: &std::collections::HashSet<Vec<u8>>| match enough {
+        Enough::Records(expected) => seen.len() < expected,
+        Enough::Keys(expected) => keys.len() < expected,
+    };
     while Instant::now() < deadline
-        && (seen.len() < expected || last_record.elapsed() < Duration::from_secs(2))
+        && (short(&seen, &keys) || last_record.elapsed() < Duration::from_secs(2))
     {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => {
                 last_record = Instant::now();
+                keys.insert(message.key().unwrap_or_default().to_vec());
                 seen.push(Seen {
                     key: String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
                     value: String::from_utf8_lossy(message.payload().unwrap_or_default())

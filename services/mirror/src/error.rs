@@ -51,6 +51,14 @@ pub enum MirrorError {
     UnknownFlow { flow: String },
     #[error("the {task} task stopped unexpectedly: {reason}")]
     Task { task: String, reason: String },
+    /// Another process joined the flow's source group with this process's static member
+    /// id: two processes share one instance id. Definite: restarting would fence the other
+    /// one in turn, back and forth.
+    #[error(
+        "flow {flow}: another process joined the source group as `{member}`; give every mirror \
+         process of a flow its own instance id ([mirror] instance_id or --instance-id)"
+    )]
+    InstanceFenced { flow: String, member: String },
 }
 
 impl MirrorError {
@@ -74,6 +82,7 @@ impl MirrorError {
             Self::QueueStayedFull { source, .. } => source.kind(),
             Self::Corrupt { .. } | Self::Task { .. } => ErrorKind::Internal,
             Self::UnknownGroup { .. } => ErrorKind::NotFound,
+            Self::InstanceFenced { .. } => ErrorKind::Conflict,
         }
     }
 
@@ -131,6 +140,11 @@ mod tests {
             KafkaError::MessageProduction(RDKafkaErrorCode::ProducerFenced),
         );
         assert!(!fenced.is_retriable());
+        let twin = MirrorError::InstanceFenced {
+            flow: "A->B".into(),
+            member: "host.A-B.0".into(),
+        };
+        assert!(!twin.is_retriable());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! At-least-once replication: the flow's tasks share the source partitions through a
-//! consumer group (several processes with the same config split the work), and a source
+//! consumer group (several processes with the same config split the work) as static
+//! members (see [`crate::config::InstanceId`]), and a source
 //! offset is committed only once (1) the target acknowledged every record before it and
 //! (2) the offset-map runs covering those records were acknowledged too.
 //!
@@ -14,6 +15,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::{BatchAck, Pipeline, TaskContext, consumer_config, create_producer};
@@ -105,11 +107,35 @@ struct PendingCommit {
     positions: Vec<(String, i32, i64)>,
 }
 
+/// The task's KIP-345 static member id: a restart under the same instance id gets the
+/// partitions back from the coordinator at once instead of after the session timeout.
+fn static_member(context: &TaskContext) -> String {
+    let member = context.config.instance_id().member(
+        &context.flow.source,
+        &context.flow.target,
+        context.task,
+    );
+    tracing::info!(flow = %context.flow.name(), task = context.task, %member, "joining the source group as a static member");
+    member
+}
+
+/// librdkafka reports a fenced static member as a fatal consumer error.
+fn is_fenced(consumer: &SourceConsumer, error: &KafkaError) -> bool {
+    error.rdkafka_error_code() == Some(RDKafkaErrorCode::FencedInstanceId)
+        || consumer
+            .client()
+            .fatal_error()
+            .is_some_and(|(code, _)| code == RDKafkaErrorCode::FencedInstanceId)
+}
+
 pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
     let flow = context.flow.name();
     let producer = create_producer(context, &context.flow.target, None)?;
     let pipeline = Arc::new(Pipeline::new(context.clone(), producer)?);
-    let consumer: SourceConsumer = consumer_config(context)
+    let member = static_member(context);
+    let mut config = consumer_config(context);
+    config.set("group.instance.id", &member);
+    let consumer: SourceConsumer = config
         .create_with_context(RebalanceContext {
             pipeline: Arc::clone(&pipeline),
             failure: std::sync::Mutex::new(None),
@@ -151,6 +177,9 @@ pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
         }
         match consumer.poll(poll_timeout) {
             Some(Ok(message)) => pipeline.forward(&message)?,
+            Some(Err(error)) if is_fenced(&consumer, &error) => {
+                return Err(MirrorError::InstanceFenced { flow, member });
+            }
             Some(Err(error)) => {
                 if crate::error::is_retriable_kafka(&error) {
                     tracing::debug!(%flow, %error, "transient consumer error");
