@@ -51,12 +51,15 @@ pub enum MirrorError {
     UnknownFlow { flow: String },
     #[error("the {task} task stopped unexpectedly: {reason}")]
     Task { task: String, reason: String },
-    /// Another process joined the flow's source group with this process's static member
-    /// id: two processes share one instance id. Definite: restarting would fence the other
-    /// one in turn, back and forth.
+    /// The source group fenced this task's static member: either the consumer's own
+    /// session expired and its stale member id was refused (restarting helps), or another
+    /// process joined with the same instance id (restarting would fence it in turn). The
+    /// supervisor restarts the task once and stops the mirror when it is fenced again soon
+    /// after.
     #[error(
-        "flow {flow}: another process joined the source group as `{member}`; give every mirror \
-         process of a flow its own instance id ([mirror] instance_id or --instance-id)"
+        "flow {flow}: the source group fenced the static member `{member}`; when another \
+         process runs with the same instance id, give every mirror process of a flow its own \
+         ([mirror] instance_id or --instance-id)"
     )]
     InstanceFenced { flow: String, member: String },
 }
@@ -93,7 +96,7 @@ impl MirrorError {
             Self::Kafka { source, .. } | Self::Delivery { source, .. } => {
                 is_retriable_kafka(source)
             }
-            Self::Task { .. } => true,
+            Self::Task { .. } | Self::InstanceFenced { .. } => true,
             other => other.kind().is_retriable(),
         }
     }
@@ -140,11 +143,12 @@ mod tests {
             KafkaError::MessageProduction(RDKafkaErrorCode::ProducerFenced),
         );
         assert!(!fenced.is_retriable());
-        let twin = MirrorError::InstanceFenced {
+        // Restarted once; the supervisor stops on a second fencing (see the runner).
+        let fenced_member = MirrorError::InstanceFenced {
             flow: "A->B".into(),
             member: "host.A-B.0".into(),
         };
-        assert!(!twin.is_retriable());
+        assert!(fenced_member.is_retriable());
     }
 
     #[test]
