@@ -127,7 +127,7 @@ async fn cdc_to_opensearch_resumes_after_a_broker_restart_and_loses_no_row() {
     let (latest, repeats) = loop {
         tokio::time::sleep(Duration::from_millis(1000)).await;
         let (latest, repeats) = latest_by_id(&documents(&search, &index).await);
-        if latest.get(&999_999).is_some() && latest == expected {
+        if latest.contains_key(&999_999) && latest == expected {
             break (latest, repeats);
         }
         if Instant::now() > deadline {
