@@ -154,7 +154,25 @@ impl RunningMirror {
     }
 }
 
-/// Record `id` as key `id`, value `value-<id>`, a header and an explicit timestamp.
+/// The explicit timestamp of record `id`: an hour before this test process started, plus
+/// `id` ms. Recent on purpose: records older than the brokers' `retention.ms` (7 days) are
+/// deleted by the retention check that runs every 5 minutes, whole segments at once, so a
+/// fixed timestamp from 2020 made the crash drill lose the source records (the restarted
+/// mirror had nothing to copy) or the copies (the reader read 0) whenever that check ran
+/// during a run.
+pub(crate) fn numbered_timestamp(id: u32) -> i64 {
+    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970");
+        i64::try_from(now.as_millis()).expect("millis fit i64") - 3_600_000
+    });
+    base + i64::from(id)
+}
+
+/// Record `id` as key `id`, value `value-<id>`, a header and an explicit timestamp
+/// ([`numbered_timestamp`]).
 pub(crate) async fn produce_numbered(
     producer: &FutureProducer,
     topic: &str,
@@ -171,7 +189,7 @@ pub(crate) async fn produce_numbered(
             .key(&key)
             .payload(&value)
             .partition(partition)
-            .timestamp(1_600_000_000_000 + i64::from(id))
+            .timestamp(numbered_timestamp(id))
             .headers(OwnedHeaders::new().insert(Header {
                 key: "trace",
                 value: Some(header.as_bytes()),

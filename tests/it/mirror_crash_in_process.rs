@@ -20,4 +20,9 @@ async fn at_least_once_loses_nothing_across_an_in_process_crash() {
         drill.duplicates(),
         drill.uncommitted_window
     );
+    assert!(
+        drill.uncommitted_after_stop.is_empty(),
+        "a graceful stop left (partition, committed, end) {:?}",
+        drill.uncommitted_after_stop
+    );
 }

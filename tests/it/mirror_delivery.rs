@@ -28,6 +28,11 @@ async fn at_least_once_loses_nothing_across_a_kill_9() {
         "{duplicates} duplicates, more than the {} records past the committed offsets",
         drill.uncommitted_window
     );
+    assert!(
+        drill.uncommitted_after_stop.is_empty(),
+        "a graceful stop left (partition, committed, end) {:?}",
+        drill.uncommitted_after_stop
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -48,6 +48,10 @@ pub(crate) struct Drill {
     pub(crate) first_record_after: Duration,
     /// From the restart until every record was readable on the target.
     pub(crate) caught_up_after: Duration,
+    /// Partitions whose committed source offset after the graceful stop is short of the
+    /// source's end (partition, committed, end): a graceful stop must commit everything
+    /// (at-least-once; exactly-once keeps its position in the offset map instead).
+    pub(crate) uncommitted_after_stop: Vec<(i32, i64, i64)>,
 }
 
 impl Drill {
@@ -136,6 +140,7 @@ pub(crate) async fn crash_and_restart(crash: Crash, extra: &str, read_committed:
     );
     // Stop gracefully, then read everything again to count duplicates.
     mirror.stop().await;
+    let uncommitted_after_stop = uncommitted_after_stop(&a, &topic).await;
     let seen = read_keys(&b, &remote, read_committed).await;
     report_partitions(&b, &remote, &seen).await;
     let mut counts = BTreeMap::new();
@@ -147,7 +152,28 @@ pub(crate) async fn crash_and_restart(crash: Crash, extra: &str, read_committed:
         uncommitted_window,
         first_record_after,
         caught_up_after,
+        uncommitted_after_stop,
     }
+}
+
+async fn uncommitted_after_stop(a: &KafkaClients, topic: &str) -> Vec<(i32, i64, i64)> {
+    let ends = high_watermarks(a, topic).await;
+    let (reader, group, source) = (a.clone(), replication_group(topic), topic.to_owned());
+    let committed = tokio::task::spawn_blocking(move || {
+        committed_offsets(&reader, &group, &source, PARTITIONS)
+    })
+    .await
+    .unwrap();
+    ends.into_iter()
+        .map(|(partition, end)| {
+            (
+                partition,
+                committed.get(&partition).copied().unwrap_or(-1),
+                end,
+            )
+        })
+        .filter(|(_, committed, end)| committed < end)
+        .collect()
 }
 
 async fn wait_for_copied(b: &KafkaClients, remote: &str, at_least: i64) {

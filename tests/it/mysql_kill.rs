@@ -159,7 +159,9 @@ async fn kill_nine_mid_snapshot_and_mid_stream_loses_nothing() {
     );
 
     let writer = Writer::start(url.clone(), database.clone(), 100_001);
+    let restarted = std::time::Instant::now();
     let second = spawn_worker(&names);
+    let resumed = time_to_more_events(&topic, at_kill.len(), restarted).await;
     wait_for_state(&second.view(), "cdc", "RUNNING", 1).await;
     read_topic(
         &topic,
@@ -170,8 +172,21 @@ async fn kill_nine_mid_snapshot_and_mid_stream_loses_nothing() {
     .await;
     second.kill_nine();
     // Writes go on while no worker runs.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let at_second_kill = read_topic(
+        &topic,
+        Duration::from_secs(30),
+        Duration::from_secs(2),
+        None,
+    )
+    .await
+    .len();
+    let restarted = std::time::Instant::now();
     let third = spawn_worker(&names);
+    let resumed_streaming = time_to_more_events(&topic, at_second_kill, restarted).await;
+    println!(
+        "mysql source kill -9: first event {resumed:?} after the restart mid-snapshot, \
+         {resumed_streaming:?} after the restart mid-stream"
+    );
     wait_for_state(&third.view(), "cdc", "RUNNING", 1).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let last = writer.stop().await;
@@ -197,4 +212,16 @@ async fn kill_nine_mid_snapshot_and_mid_stream_loses_nothing() {
     );
     third.kill_nine();
     exec(&mut conn, &format!("DROP DATABASE `{database}`")).await;
+}
+
+/// Time from `since` until `topic` holds more than `before` events.
+async fn time_to_more_events(topic: &str, before: usize, since: std::time::Instant) -> Duration {
+    read_topic(
+        topic,
+        Duration::from_secs(180),
+        Duration::ZERO,
+        Some(&|seen| seen.len() > before),
+    )
+    .await;
+    since.elapsed()
 }

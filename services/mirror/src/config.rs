@@ -204,6 +204,8 @@ mod tests {
         assert_eq!(flow.name(), "A->B");
         assert_eq!(flow.replication_factor, 2);
         assert_eq!(flow.tasks, 1);
+        // #21: a crash re-copies at most about one commit interval; it must stay ≤ 1 s.
+        assert!(flow.commit_interval <= Duration::from_secs(1));
         assert_eq!(flow.delivery, Delivery::AtLeastOnce);
         assert_eq!(flow.heartbeats, Some(Duration::from_secs(1)));
         assert_eq!(flow.checkpoints, Some(Duration::from_secs(60)));
