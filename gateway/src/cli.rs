@@ -54,6 +54,11 @@ pub(crate) struct MirrorArgs {
     /// MirrorMaker 2 dedicated-mode properties file (`mm2.properties`), used as it is.
     #[arg(short, long)]
     pub(crate) config: Option<PathBuf>,
+    /// Stable identity of this process for static group membership: a restart under the
+    /// same id takes its partitions back at once. Default: the host name. Give each
+    /// process of a flow its own when several run on one host.
+    #[arg(long, env = "KAFKA_GATEWAY_MIRROR_INSTANCE_ID")]
+    pub(crate) instance_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Subcommand)]

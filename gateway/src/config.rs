@@ -351,6 +351,16 @@ mod tests {
     }
 
     #[test]
+    fn validate_rejects_a_mirror_instance_id_kafka_would_refuse() {
+        let toml = "[mirror]\nenabled = true\ninstance_id = \"dc1 mirror\"\n\
+                    properties_file = \"/etc/kafka/mm2.properties\"\n";
+        with_config(toml, &[], |config| {
+            let err = config.unwrap().validate().unwrap_err();
+            assert_eq!(err.key, "mirror.instance_id");
+        });
+    }
+
+    #[test]
     fn connect_can_be_enabled() {
         with_config("[connect]\nenabled = true\n", &[], |config| {
             let validated = config.unwrap().validate().unwrap();

@@ -103,7 +103,13 @@ pub(crate) async fn run_mirror(args: &MirrorArgs) -> Result<(), GatewayError> {
                     "`kafka-gateway mirror` needs --config <mm2.properties>".to_owned(),
                 )
             })?;
-            let mirror = load_mirror(path)?;
+            let mut mirror = load_mirror(path)?;
+            if let Some(id) = &args.instance_id {
+                mirror.instance_id = Some(
+                    mirror::InstanceId::parse("--instance-id", id)
+                        .map_err(|error| GatewayError::MirrorConfig(error.to_string()))?,
+                );
+            }
             telemetry::init_tracing(telemetry::LogFormat::Text, "info");
             let shutdown = Shutdown::new();
             shutdown.trigger_on_signals();

@@ -135,8 +135,26 @@ async fn a_killed_worker_loses_nothing() {
     );
     println!("killed the worker with {at_kill} of {RECORDS} records indexed");
 
+    // Recovery: from the restart (a new process with the same group and topics) to the
+    // first document indexed after it, and to the last.
+    let restarted = std::time::Instant::now();
     let mut second = spawn_worker(&names);
+    let first_after = loop {
+        if count(&search, &topic).await > at_kill {
+            break restarted.elapsed();
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(180),
+            "nothing indexed within 180 s of the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     wait_for_count(&search, &topic, RECORDS, Duration::from_secs(180)).await;
+    println!(
+        "connect worker (ES sink) kill -9: first document {first_after:?} and all {RECORDS} \
+         {:?} after the restart",
+        restarted.elapsed()
+    );
     let docs = documents(&search, &topic).await;
     assert_eq!(docs.len() as u64, RECORDS);
     for offset in 0..RECORDS {

@@ -132,6 +132,57 @@ async fn readyz_is_503_while_kafka_is_unreachable() {
     assert!(status.success(), "exit status after SIGTERM: {status}");
 }
 
+/// A bridge killed with SIGKILL and started again on the same ports: the time from the
+/// restart to the first produce request Kafka acknowledged (#21's recovery table).
+#[tokio::test]
+async fn bridge_answers_produce_again_soon_after_a_kill_9() {
+    let services = Services::from_env();
+    let clients = kafka_clients(&services.kafka_bootstrap).await;
+    let topic = unique_name("bridge_kill");
+    create_topic(&clients, &topic, 1).await;
+    let (bridge_port, metrics_port) = (free_port(), free_port());
+    let http = http_client();
+    let url = format!("http://127.0.0.1:{bridge_port}/topics/{topic}");
+    let produce = || {
+        http.post(&url)
+            .header("content-type", "application/vnd.kafka.json.v2+json")
+            .json(&serde_json::json!({"records": [{"value": {"n": 1}}]}))
+            .send()
+    };
+    let mut gateway = spawn_run(&services.kafka_bootstrap, bridge_port, metrics_port);
+    let started = Instant::now();
+    while !produce().await.is_ok_and(|r| r.status().is_success()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no produce answered 200 in 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    gateway.0.kill().expect("SIGKILL");
+    gateway.0.wait().expect("reaped");
+
+    let restarted = Instant::now();
+    let _gateway = spawn_run(&services.kafka_bootstrap, bridge_port, metrics_port);
+    let mut refused = 0;
+    loop {
+        match produce().await {
+            Ok(response) if response.status().is_success() => break,
+            Ok(response) => panic!("produce after the restart answered {}", response.status()),
+            Err(_) => refused += 1,
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(60),
+            "no produce answered 200 within 60 s of the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "bridge kill -9: first produce acknowledged {:?} after the restart ({refused} \
+         connections refused before)",
+        restarted.elapsed()
+    );
+}
+
 /// `kafka-gateway run` with the default config on `kafka`, the bridge and metrics on the
 /// given ports.
 fn spawn_run(kafka: &str, bridge_port: u16, metrics_port: u16) -> ChildGuard {

@@ -68,6 +68,11 @@ impl MirrorProcess {
         Self { process }
     }
 
+    /// Everything the process logged so far.
+    pub(crate) fn log(&self) -> String {
+        self.process.log()
+    }
+
     /// SIGKILL: nothing is flushed, committed or aborted.
     pub(crate) fn kill(mut self) {
         self.process.child.0.kill().expect("SIGKILL");
@@ -149,7 +154,25 @@ impl RunningMirror {
     }
 }
 
-/// Record `id` as key `id`, value `value-<id>`, a header and an explicit timestamp.
+/// The explicit timestamp of record `id`: an hour before this test process started, plus
+/// `id` ms. Recent on purpose: records older than the brokers' `retention.ms` (7 days) are
+/// deleted by the retention check that runs every 5 minutes, whole segments at once, so a
+/// fixed timestamp from 2020 made the crash drill lose the source records (the restarted
+/// mirror had nothing to copy) or the copies (the reader read 0) whenever that check ran
+/// during a run.
+pub(crate) fn numbered_timestamp(id: u32) -> i64 {
+    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970");
+        i64::try_from(now.as_millis()).expect("millis fit i64") - 3_600_000
+    });
+    base + i64::from(id)
+}
+
+/// Record `id` as key `id`, value `value-<id>`, a header and an explicit timestamp
+/// ([`numbered_timestamp`]).
 pub(crate) async fn produce_numbered(
     producer: &FutureProducer,
     topic: &str,
@@ -166,7 +189,7 @@ pub(crate) async fn produce_numbered(
             .key(&key)
             .payload(&value)
             .partition(partition)
-            .timestamp(1_600_000_000_000 + i64::from(id))
+            .timestamp(numbered_timestamp(id))
             .headers(OwnedHeaders::new().insert(Header {
                 key: "trace",
                 value: Some(header.as_bytes()),
@@ -198,6 +221,48 @@ pub(crate) fn read_all(
     clients: &KafkaClients,
     topic: &str,
     expected: usize,
+    timeout: Duration,
+    read_committed: bool,
+) -> Vec<Seen> {
+    read_until(
+        clients,
+        topic,
+        Enough::Records(expected),
+        timeout,
+        read_committed,
+    )
+}
+
+/// Reads `topic` until `expected` distinct keys or `timeout`: with duplicates on the
+/// target, a record count says nothing about whether every record arrived.
+pub(crate) fn read_distinct_keys(
+    clients: &KafkaClients,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+    read_committed: bool,
+) -> Vec<Seen> {
+    read_until(
+        clients,
+        topic,
+        Enough::Keys(expected),
+        timeout,
+        read_committed,
+    )
+}
+
+#[derive(Clone, Copy)]
+enum Enough {
+    Records(usize),
+    Keys(usize),
+}
+
+/// Reads from the beginning until `enough`, then until the topic is quiet for a moment, so
+/// that duplicates beyond it are seen too.
+fn read_until(
+    clients: &KafkaClients,
+    topic: &str,
+    enough: Enough,
     timeout: Duration,
     read_committed: bool,
 ) -> Vec<Seen> {
@@ -239,15 +304,19 @@ pub(crate) fn read_all(
     }
     consumer.assign(&assignment).expect("assign");
     let mut seen = Vec::new();
-    // Past `expected`, keep reading until the topic is quiet for a moment, so that
-    // duplicates beyond the expected count are seen too.
+    let mut keys = std::collections::HashSet::new();
     let mut last_record = Instant::now();
+    let short = |seen: &Vec<Seen>, keys: &std::collections::HashSet<Vec<u8>>| match enough {
+        Enough::Records(expected) => seen.len() < expected,
+        Enough::Keys(expected) => keys.len() < expected,
+    };
     while Instant::now() < deadline
-        && (seen.len() < expected || last_record.elapsed() < Duration::from_secs(2))
+        && (short(&seen, &keys) || last_record.elapsed() < Duration::from_secs(2))
     {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => {
                 last_record = Instant::now();
+                keys.insert(message.key().unwrap_or_default().to_vec());
                 seen.push(Seen {
                     key: String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
                     value: String::from_utf8_lossy(message.payload().unwrap_or_default())

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use tests::{Services, create_topic, kafka_clients, unique_name};
 
-use crate::mirror_common::{RunningMirror, produce_numbered, properties, read_all, wait_for_topic};
+use crate::mirror_common::{
+    RunningMirror, numbered_timestamp, produce_numbered, properties, read_all, wait_for_topic,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn records_are_copied_unchanged_to_the_same_partition() {
@@ -46,7 +48,7 @@ async fn records_are_copied_unchanged_to_the_same_partition() {
         );
         assert_eq!(
             record.timestamp,
-            Some(1_600_000_000_000 + i64::from(id)),
+            Some(numbered_timestamp(id)),
             "same timestamp"
         );
         assert_eq!(

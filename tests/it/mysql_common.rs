@@ -88,6 +88,8 @@ pub(crate) async fn read_topic(
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .set("topic.metadata.refresh.interval.ms", "500")
+        // librdkafka's default, written out: aborted transactions are never read.
+        .set("isolation.level", "read_committed")
         .create()
         .unwrap();
     consumer.subscribe(&[topic]).unwrap();

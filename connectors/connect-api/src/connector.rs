@@ -175,6 +175,13 @@ pub trait SourceTask: Send + 'static {
     fn commit(&mut self) -> impl Future<Output = Result<(), ConnectError>> + Send {
         async { Ok(()) }
     }
+    /// Whether the records of the last `poll` end at a resume point worth storing at once
+    /// rather than at the next `offset.flush.interval.ms` (a finished snapshot chunk, whose
+    /// replay after a crash would be expensive). The runtime then waits for Kafka's
+    /// acknowledgements and stores the offsets before the next `poll`.
+    fn store_offsets_now(&self) -> bool {
+        false
+    }
     fn stop(&mut self) -> impl Future<Output = ()> + Send {
         async {}
     }
@@ -244,6 +251,8 @@ pub trait DynSourceConnector: Send + Sync {
 pub trait DynSourceTask: Send {
     fn poll(&mut self) -> BoxFuture<'_, Result<Vec<SourceRecord>, ConnectError>>;
     fn commit(&mut self) -> BoxFuture<'_, Result<(), ConnectError>>;
+    /// See [`SourceTask::store_offsets_now`].
+    fn store_offsets_now(&self) -> bool;
     fn stop(&mut self) -> BoxFuture<'_, ()>;
 }
 
@@ -316,6 +325,9 @@ impl<T: SourceTask> DynSourceTask for T {
     }
     fn commit(&mut self) -> BoxFuture<'_, Result<(), ConnectError>> {
         Box::pin(SourceTask::commit(self))
+    }
+    fn store_offsets_now(&self) -> bool {
+        SourceTask::store_offsets_now(self)
     }
     fn stop(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(SourceTask::stop(self))

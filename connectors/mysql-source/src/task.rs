@@ -61,6 +61,9 @@ pub struct CdcTask {
     progress: TaskProgress,
     /// Debezium's JMX metrics, exported by the runtime.
     metrics: CdcMetrics,
+    /// The last poll returned a whole snapshot chunk: its offset (start position + last
+    /// key) is a resume point, stored at once so a crash re-sends at most one chunk.
+    chunk_done: bool,
 }
 
 impl std::fmt::Debug for CdcTask {
@@ -112,6 +115,7 @@ impl CdcTask {
             last_offset: stored.clone(),
             stream_start: None,
             last_emitted: std::time::Instant::now(),
+            chunk_done: false,
             progress: context.progress.clone(),
             metrics: CdcMetrics::register(&context.metrics, connector, &config_prefix),
         };
@@ -327,6 +331,7 @@ pub fn heartbeat_record(
 
 impl SourceTask for CdcTask {
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
+        self.chunk_done = false;
         let wait = self.config.poll_interval;
         if let Phase::Reconnect = self.phase {
             match reconnect_point(self.last_offset.as_ref(), self.stream_start.as_ref()) {
@@ -346,7 +351,10 @@ impl SourceTask for CdcTask {
                 let item = tokio::time::timeout(wait, receiver.recv()).await;
                 match item {
                     Err(_) => Ok(Vec::new()),
-                    Ok(Some(SnapshotItem::Records(records))) => Ok(self.deliverable(records)),
+                    Ok(Some(SnapshotItem::Records(records))) => {
+                        self.chunk_done = true;
+                        Ok(self.deliverable(records))
+                    }
                     Ok(Some(SnapshotItem::Done)) => {
                         let start = start.clone();
                         self.metrics.snapshot_completed();
@@ -386,6 +394,10 @@ impl SourceTask for CdcTask {
                 }
             }
         }
+    }
+
+    fn store_offsets_now(&self) -> bool {
+        self.chunk_done
     }
 
     async fn stop(&mut self) {

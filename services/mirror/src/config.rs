@@ -3,6 +3,7 @@
 //! [`ValidatedMirror`] that [`crate::run`] accepts.
 
 pub mod client;
+pub mod instance;
 pub mod properties;
 pub mod validated;
 
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use broker_core::ConfigError;
 use serde::Deserialize;
 
+pub use instance::InstanceId;
 pub use properties::Property;
 pub use validated::{
     ClusterSettings, ConfigWarning, Delivery, Flow, NameFilter, OffsetSyncs, OffsetSyncsLocation,
@@ -25,6 +27,7 @@ use crate::error::MirrorError;
 /// ```toml
 /// [mirror]
 /// enabled = true
+/// instance_id = "dc1-mirror-0"                     # optional; default: the host name
 /// properties_file = "/etc/kafka/mm2.properties"   # an existing MM2 file, or:
 /// [mirror.properties]                              # the same keys inline
 /// clusters = "A, B"
@@ -43,11 +46,17 @@ pub struct MirrorConfig {
     /// MM2 keys written inline; same names and meaning as in the file.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// This process's stable identity for static group membership (see
+    /// [`InstanceId`]); the host name when unset.
+    pub instance_id: Option<String>,
 }
 
 impl MirrorConfig {
     /// Checks what can be checked without reading the file.
     pub fn validate(&self, prefix: &str) -> Result<(), ConfigError> {
+        if let Some(id) = &self.instance_id {
+            InstanceId::parse(&format!("{prefix}.instance_id"), id)?;
+        }
         if self.enabled && self.properties_file.is_none() && self.properties.is_empty() {
             return Err(ConfigError::new(
                 format!("{prefix}.properties_file"),
@@ -70,7 +79,11 @@ impl MirrorConfig {
             None => BTreeMap::new(),
         };
         map.extend(inline(&self.properties));
-        Ok(validate(&resolve_references(map)?)?)
+        let mut mirror = validate(&resolve_references(map)?)?;
+        if let Some(id) = &self.instance_id {
+            mirror.instance_id = Some(InstanceId::parse("mirror.instance_id", id)?);
+        }
+        Ok(mirror)
     }
 }
 
@@ -191,6 +204,8 @@ mod tests {
         assert_eq!(flow.name(), "A->B");
         assert_eq!(flow.replication_factor, 2);
         assert_eq!(flow.tasks, 1);
+        // #21: a crash re-copies at most about one commit interval; it must stay ≤ 1 s.
+        assert!(flow.commit_interval <= Duration::from_secs(1));
         assert_eq!(flow.delivery, Delivery::AtLeastOnce);
         assert_eq!(flow.heartbeats, Some(Duration::from_secs(1)));
         assert_eq!(flow.checkpoints, Some(Duration::from_secs(60)));

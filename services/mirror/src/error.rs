@@ -51,6 +51,17 @@ pub enum MirrorError {
     UnknownFlow { flow: String },
     #[error("the {task} task stopped unexpectedly: {reason}")]
     Task { task: String, reason: String },
+    /// The source group fenced this task's static member: either the consumer's own
+    /// session expired and its stale member id was refused (restarting helps), or another
+    /// process joined with the same instance id (restarting would fence it in turn). The
+    /// supervisor restarts the task once and stops the mirror when it is fenced again soon
+    /// after.
+    #[error(
+        "flow {flow}: the source group fenced the static member `{member}`; when another \
+         process runs with the same instance id, give every mirror process of a flow its own \
+         ([mirror] instance_id or --instance-id)"
+    )]
+    InstanceFenced { flow: String, member: String },
 }
 
 impl MirrorError {
@@ -74,6 +85,7 @@ impl MirrorError {
             Self::QueueStayedFull { source, .. } => source.kind(),
             Self::Corrupt { .. } | Self::Task { .. } => ErrorKind::Internal,
             Self::UnknownGroup { .. } => ErrorKind::NotFound,
+            Self::InstanceFenced { .. } => ErrorKind::Conflict,
         }
     }
 
@@ -84,7 +96,7 @@ impl MirrorError {
             Self::Kafka { source, .. } | Self::Delivery { source, .. } => {
                 is_retriable_kafka(source)
             }
-            Self::Task { .. } => true,
+            Self::Task { .. } | Self::InstanceFenced { .. } => true,
             other => other.kind().is_retriable(),
         }
     }
@@ -131,6 +143,12 @@ mod tests {
             KafkaError::MessageProduction(RDKafkaErrorCode::ProducerFenced),
         );
         assert!(!fenced.is_retriable());
+        // Restarted once; the supervisor stops on a second fencing (see the runner).
+        let fenced_member = MirrorError::InstanceFenced {
+            flow: "A->B".into(),
+            member: "host.A-B.0".into(),
+        };
+        assert!(fenced_member.is_retriable());
     }
 
     #[test]

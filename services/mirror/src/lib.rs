@@ -28,7 +28,7 @@ use broker_core::Shutdown;
 use broker_core::telemetry::MetricsRegistry;
 
 pub use config::{
-    Delivery, Flow, MirrorConfig, ValidatedMirror, load_properties, parse_properties,
+    Delivery, Flow, InstanceId, MirrorConfig, ValidatedMirror, load_properties, parse_properties,
 };
 pub use error::MirrorError;
 pub use topics::{MirroredTopic, TopicPlan};

@@ -197,15 +197,28 @@ pub(crate) async fn run(
     first_error.map_or(Ok(()), Err)
 }
 
+/// A static member fenced again within this time of the previous fencing is taken to be
+/// a twin process with the same instance id, not a stale session of its own.
+const FENCED_AGAIN_WITHIN: Duration = Duration::from_secs(300);
+
 /// Runs one replication task, restarting it after retriable errors.
 async fn supervise_task(context: TaskContext, shutdown: Shutdown) -> Result<(), MirrorError> {
     let mut backoff = Duration::from_secs(1);
+    let mut last_fenced: Option<std::time::Instant> = None;
     loop {
         let attempt = context.clone();
         let result = run_task(attempt).await;
         match result {
             Ok(()) => return Ok(()),
+            Err(error @ MirrorError::InstanceFenced { .. })
+                if last_fenced.is_some_and(|at| at.elapsed() < FENCED_AGAIN_WITHIN) =>
+            {
+                return Err(error);
+            }
             Err(error) if error.is_retriable() && !shutdown.is_triggered() => {
+                if matches!(error, MirrorError::InstanceFenced { .. }) {
+                    last_fenced = Some(std::time::Instant::now());
+                }
                 tracing::warn!(flow = %context.flow.name(), task = context.task, %error, ?backoff, "replication task failed, restarting");
                 context
                     .metrics

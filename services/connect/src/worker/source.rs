@@ -319,7 +319,15 @@ impl<'a> SourceRun<'a> {
         .await?;
         self.pipeline
             .push(runtime, &self.offsets, name, self.task.as_mut(), batch)
-            .await
+            .await?;
+        if self.task.store_offsets_now() {
+            // A resume point the task wants stored now (a finished snapshot chunk): a crash
+            // then replays at most what was polled after it.
+            self.pipeline
+                .store_all(runtime, &self.offsets, name, self.task.as_mut())
+                .await?;
+        }
+        Ok(())
     }
 
     /// Batches join the open transaction, which commits at its boundary.

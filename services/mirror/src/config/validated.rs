@@ -13,6 +13,7 @@ use broker_core::{ClusterConfig, ConfigError, ValidatedCluster};
 use regex::Regex;
 
 use super::client::{Translation, translate};
+use super::instance::InstanceId;
 use super::properties::Property;
 use crate::policy::ReplicationPolicy;
 
@@ -172,9 +173,19 @@ pub struct ValidatedMirror {
     pub clusters: BTreeMap<String, ClusterSettings>,
     pub flows: Vec<Flow>,
     pub warnings: Vec<ConfigWarning>,
+    /// Not an MM2 key: set from `[mirror] instance_id` or `kafka-gateway mirror
+    /// --instance-id`; [`InstanceId::from_host`] when `None`.
+    pub instance_id: Option<InstanceId>,
 }
 
 impl ValidatedMirror {
+    /// The identity this process's static group members are derived from.
+    pub fn instance_id(&self) -> InstanceId {
+        self.instance_id
+            .clone()
+            .unwrap_or_else(InstanceId::from_host)
+    }
+
     pub fn cluster(&self, alias: &str) -> &ClusterSettings {
         // Validation guarantees every flow alias is a configured cluster.
         self.clusters
@@ -501,6 +512,7 @@ pub fn validate(properties: &BTreeMap<String, Property>) -> Result<ValidatedMirr
         clusters,
         flows,
         warnings,
+        instance_id: None,
     })
 }
 

@@ -1,5 +1,6 @@
 //! At-least-once replication: the flow's tasks share the source partitions through a
-//! consumer group (several processes with the same config split the work), and a source
+//! consumer group (several processes with the same config split the work) as static
+//! members (see [`crate::config::InstanceId`]), and a source
 //! offset is committed only once (1) the target acknowledged every record before it and
 //! (2) the offset-map runs covering those records were acknowledged too.
 //!
@@ -14,6 +15,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::Producer;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::{BatchAck, Pipeline, TaskContext, consumer_config, create_producer};
@@ -23,6 +26,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 struct RebalanceContext {
     pipeline: Arc<Pipeline>,
+    /// This task's `group.instance.id`.
+    member: String,
     /// A drain that failed during a revocation, reported by the loop.
     failure: std::sync::Mutex<Option<MirrorError>>,
     /// Set on revocation: a pending commit may name partitions another member owns now.
@@ -39,8 +44,12 @@ impl ConsumerContext for RebalanceContext {
                 .iter()
                 .map(|e| (e.topic().to_owned(), e.partition()))
                 .collect();
-            tracing::info!(flow = %self.pipeline.flow_name(), partitions = partitions.len(), "partitions revoked, draining");
-            if let Err(error) = drain(&self.pipeline, consumer) {
+            // Lost (the session expired, e.g. while the coordinator was down): another
+            // member may own them already, and a commit under the old member id would fence
+            // this static member. What was copied and not committed is copied again.
+            let lost = consumer.assignment_lost();
+            tracing::info!(flow = %self.pipeline.flow_name(), partitions = partitions.len(), lost, "partitions revoked, draining");
+            if let Err(error) = drain(&self.pipeline, consumer, !lost) {
                 tracing::warn!(flow = %self.pipeline.flow_name(), %error, "drain on revocation failed");
                 *self
                     .failure
@@ -78,8 +87,9 @@ fn positions_list(positions: &[(String, i32, i64)]) -> Result<TopicPartitionList
     Ok(list)
 }
 
-/// Flush, write the last runs, wait for them, commit synchronously.
-fn drain(pipeline: &Pipeline, consumer: &SourceConsumer) -> Result<(), MirrorError> {
+/// Flush, write the last runs, wait for them, commit synchronously (unless `commit` is
+/// false: the partitions are lost).
+fn drain(pipeline: &Pipeline, consumer: &SourceConsumer, commit: bool) -> Result<(), MirrorError> {
     pipeline.flush(DRAIN_TIMEOUT)?;
     pipeline.check_failures()?;
     let batch = Arc::new(BatchAck::default());
@@ -91,10 +101,10 @@ fn drain(pipeline: &Pipeline, consumer: &SourceConsumer) -> Result<(), MirrorErr
             reason: "offset map records were not acknowledged; positions not committed".to_owned(),
         });
     }
-    if !positions.is_empty() {
+    if commit && !positions.is_empty() {
         consumer
             .commit(&positions_list(&positions)?, CommitMode::Sync)
-            .map_err(|e| MirrorError::kafka(&pipeline.flow_name(), "commit", e))?;
+            .map_err(|e| consumer_failure(consumer, &pipeline.flow_name(), "commit", e))?;
     }
     tracing::debug!(flow = %pipeline.flow_name(), positions = positions.len(), "drained");
     Ok(())
@@ -105,13 +115,111 @@ struct PendingCommit {
     positions: Vec<(String, i32, i64)>,
 }
 
+/// The task's KIP-345 static member id: a restart under the same instance id gets the
+/// partitions back from the coordinator at once instead of after the session timeout.
+fn static_member(context: &TaskContext) -> String {
+    let member = context.config.instance_id().member(
+        &context.flow.source,
+        &context.flow.target,
+        context.task,
+    );
+    tracing::info!(flow = %context.flow.name(), task = context.task, %member, "joining the source group as a static member");
+    member
+}
+
+/// A consumer error, sorted by what the supervisor must do. A fatal error leaves the
+/// consumer unusable: the task is restarted with a new one. A fenced static member is
+/// [`MirrorError::InstanceFenced`]: a librdkafka consumer can fence itself after its session
+/// expired (its old member id is stale), so the supervisor restarts it once, and stops only
+/// when it is fenced again soon after (another process has the same instance id).
+fn consumer_failure(
+    consumer: &SourceConsumer,
+    flow: &str,
+    operation: &'static str,
+    error: KafkaError,
+) -> MirrorError {
+    let fatal = consumer.client().fatal_error();
+    let fenced = error.rdkafka_error_code() == Some(RDKafkaErrorCode::FencedInstanceId)
+        || fatal
+            .as_ref()
+            .is_some_and(|(code, _)| *code == RDKafkaErrorCode::FencedInstanceId);
+    match fatal {
+        _ if fenced => MirrorError::InstanceFenced {
+            flow: flow.to_owned(),
+            member: consumer.context().member.clone(),
+        },
+        Some((code, reason)) => MirrorError::Task {
+            task: flow.to_owned(),
+            reason: format!("the source consumer failed ({code:?}: {reason}) during {operation}"),
+        },
+        None => MirrorError::kafka(flow, operation, error),
+    }
+}
+
+/// A task that holds partitions and receives nothing says so, with what librdkafka knows
+/// (assignment, fetch positions, records waiting for the target), so a stalled flow can be
+/// told from an idle one in the log.
+struct StallReport {
+    last_record: Instant,
+    last_report: Instant,
+}
+
+impl StallReport {
+    const AFTER: Duration = Duration::from_secs(30);
+
+    fn new() -> Self {
+        Self {
+            last_record: Instant::now(),
+            last_report: Instant::now(),
+        }
+    }
+
+    fn progressed(&mut self) {
+        self.last_record = Instant::now();
+    }
+
+    fn report_if_due(&mut self, consumer: &SourceConsumer, pipeline: &Pipeline) {
+        if self.last_record.elapsed() < Self::AFTER || self.last_report.elapsed() < Self::AFTER {
+            return;
+        }
+        self.last_report = Instant::now();
+        let Ok(assignment) = consumer.assignment() else {
+            return;
+        };
+        if assignment.count() == 0 {
+            return;
+        }
+        let positions: Vec<String> = consumer
+            .position()
+            .map(|list| {
+                list.elements()
+                    .iter()
+                    .map(|e| format!("{}[{}]@{:?}", e.topic(), e.partition(), e.offset()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        tracing::info!(
+            flow = %pipeline.flow_name(),
+            idle_seconds = self.last_record.elapsed().as_secs(),
+            partitions = assignment.count(),
+            ?positions,
+            waiting_for_target = pipeline.producer.in_flight_count(),
+            "no source record received"
+        );
+    }
+}
+
 pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
     let flow = context.flow.name();
     let producer = create_producer(context, &context.flow.target, None)?;
     let pipeline = Arc::new(Pipeline::new(context.clone(), producer)?);
-    let consumer: SourceConsumer = consumer_config(context)
+    let member = static_member(context);
+    let mut config = consumer_config(context);
+    config.set("group.instance.id", &member);
+    let consumer: SourceConsumer = config
         .create_with_context(RebalanceContext {
             pipeline: Arc::clone(&pipeline),
+            member: member.clone(),
             failure: std::sync::Mutex::new(None),
             revoked: std::sync::atomic::AtomicBool::new(false),
         })
@@ -121,6 +229,7 @@ pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
     let mut pending: Option<PendingCommit> = None;
     let mut next_commit = Instant::now() + context.flow.commit_interval;
     let poll_timeout = context.flow.poll_timeout.min(Duration::from_millis(100));
+    let mut stall = StallReport::new();
 
     loop {
         if context.abandoned() {
@@ -150,17 +259,23 @@ pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
             }
         }
         match consumer.poll(poll_timeout) {
-            Some(Ok(message)) => pipeline.forward(&message)?,
+            Some(Ok(message)) => {
+                stall.progressed();
+                pipeline.forward(&message)?;
+            }
             Some(Err(error)) => {
-                if crate::error::is_retriable_kafka(&error) {
+                if crate::error::is_retriable_kafka(&error)
+                    && consumer.client().fatal_error().is_none()
+                {
                     tracing::debug!(%flow, %error, "transient consumer error");
                 } else {
-                    return Err(MirrorError::kafka(&flow, "consume", error));
+                    return Err(consumer_failure(&consumer, &flow, "consume", error));
                 }
             }
             None => {}
         }
         pipeline.poll_producers();
+        stall.report_if_due(&consumer, &pipeline);
         if let Some(error) = consumer
             .context()
             .failure
@@ -188,7 +303,7 @@ pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
                     if !commit.positions.is_empty() {
                         consumer
                             .commit(&positions_list(&commit.positions)?, CommitMode::Async)
-                            .map_err(|e| MirrorError::kafka(&flow, "commit", e))?;
+                            .map_err(|e| consumer_failure(&consumer, &flow, "commit", e))?;
                     }
                     pending = None;
                 }
@@ -201,7 +316,7 @@ pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
         }
     }
     tracing::info!(%flow, task = context.task, "stopping, draining");
-    drain(&pipeline, &consumer)?;
+    drain(&pipeline, &consumer, true)?;
     consumer.unsubscribe();
     Ok(())
 }
