@@ -28,6 +28,7 @@ mod connect_storage;
 mod connect_support;
 mod connect_task_metrics;
 mod connect_topic_creation;
+mod debezium_compare;
 mod doctor_advertised;
 mod doctor_broker;
 mod es_sink_backpressure;

@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 pub mod independent;
+pub mod kafka_connect;
 pub mod process;
 pub mod throwaway_broker;
 pub mod throwaway_mariadb;

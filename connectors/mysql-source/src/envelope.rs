@@ -3,7 +3,7 @@
 //! change event. Schemas are spelled the way Debezium's `JsonConverter` output shows them
 //! with `schemas.enable=true`.
 
-use connect_api::{ConnectRecord, Field, Schema, SchemaType, SourceRecord};
+use connect_api::{ConnectRecord, Field, Header, Schema, SchemaType, SourceRecord};
 use serde_json::{Map, Value};
 
 use crate::schema::{TableSchema, optional};
@@ -64,7 +64,7 @@ pub fn source_schema(connector: &str) -> Schema {
     );
     snapshot.parameters = Some(parameters);
     snapshot.default = Some(Value::String("false".to_owned()));
-    Schema::structure(vec![
+    let mut source = Schema::structure(vec![
         f("version", Schema::new(SchemaType::String)),
         f("connector", Schema::new(SchemaType::String)),
         f("name", Schema::new(SchemaType::String)),
@@ -83,7 +83,9 @@ pub fn source_schema(connector: &str) -> Schema {
         f("thread", optional(SchemaType::Int64)),
         f("query", optional(SchemaType::String)),
     ])
-    .named(format!("io.debezium.connector.{connector}.Source"))
+    .named(format!("io.debezium.connector.{connector}.Source"));
+    source.version = Some(1);
+    source
 }
 
 fn transaction_schema() -> Schema {
@@ -159,6 +161,11 @@ pub struct Change {
 }
 
 /// The change event and, for a delete with tombstones on, the tombstone after it.
+///
+/// An update that changes the primary key becomes, as in Debezium, a delete of the old key
+/// (with its tombstone) and a create of the new one, so a compacted topic keeps no row
+/// under the old key. The delete carries the header `__debezium.newkey` and the create
+/// `__debezium.oldkey`, each holding the other key.
 pub fn records(
     table: &TableSchema,
     envelope: &Schema,
@@ -168,40 +175,102 @@ pub fn records(
     offset: &Map<String, Value>,
     tombstones_on_delete: bool,
 ) -> Vec<SourceRecord> {
-    let key_values = change.after.as_ref().or(change.before.as_ref());
-    let key = key_values.map_or(Value::Null, |v| table.key(v));
-    let now = now_micros();
-    let mut value = Map::new();
-    value.insert(
-        "before".into(),
-        change.before.map_or(Value::Null, |v| table.row(v)),
-    );
-    value.insert(
-        "after".into(),
-        change.after.map_or(Value::Null, |v| table.row(v)),
-    );
-    value.insert("source".into(), source_value(info, table));
-    value.insert("transaction".into(), Value::Null);
-    value.insert("op".into(), Value::from(change.operation.code()));
-    value.insert("ts_ms".into(), Value::from(now / 1000));
-    value.insert("ts_us".into(), Value::from(now));
-    value.insert("ts_ns".into(), Value::from(now.saturating_mul(1000)));
-    let record = ConnectRecord::new(&table.topic, Some(envelope.clone()), Value::Object(value))
-        .with_key(table.key_schema.clone(), key.clone());
-    let mut out = vec![SourceRecord {
-        source_partition: partition.clone(),
-        source_offset: offset.clone(),
-        record,
-    }];
-    if change.operation == Operation::Delete && tombstones_on_delete && !key.is_null() {
-        out.push(SourceRecord {
-            source_partition: partition.clone(),
-            source_offset: offset.clone(),
-            record: ConnectRecord::new(&table.topic, None, Value::Null)
-                .with_key(table.key_schema.clone(), key),
-        });
+    let event = ChangeEvent {
+        table,
+        envelope,
+        info,
+        partition,
+        offset,
+        tombstones_on_delete,
+    };
+    let old_key = change.before.as_ref().map(|v| table.key(v));
+    let new_key = change.after.as_ref().map(|v| table.key(v));
+    match (change.operation, old_key, new_key) {
+        (Operation::Update, Some(old_key), Some(new_key))
+            if old_key != new_key && !old_key.is_null() =>
+        {
+            let mut out = event.records(
+                Operation::Delete,
+                change.before,
+                None,
+                vec![Header {
+                    key: "__debezium.newkey".to_owned(),
+                    value: new_key,
+                }],
+            );
+            out.extend(event.records(
+                Operation::Create,
+                None,
+                change.after,
+                vec![Header {
+                    key: "__debezium.oldkey".to_owned(),
+                    value: old_key,
+                }],
+            ));
+            out
+        }
+        _ => event.records(change.operation, change.before, change.after, Vec::new()),
     }
-    out
+}
+
+/// What every record of one row change shares.
+struct ChangeEvent<'a> {
+    table: &'a TableSchema,
+    envelope: &'a Schema,
+    info: &'a SourceInfo,
+    partition: &'a Map<String, Value>,
+    offset: &'a Map<String, Value>,
+    tombstones_on_delete: bool,
+}
+
+impl ChangeEvent<'_> {
+    fn records(
+        &self,
+        operation: Operation,
+        before: Option<Vec<Value>>,
+        after: Option<Vec<Value>>,
+        headers: Vec<Header>,
+    ) -> Vec<SourceRecord> {
+        let table = self.table;
+        let key_values = after.as_ref().or(before.as_ref());
+        let key = key_values.map_or(Value::Null, |v| table.key(v));
+        let now = now_micros();
+        let mut value = Map::new();
+        value.insert(
+            "before".into(),
+            before.map_or(Value::Null, |v| table.row(v)),
+        );
+        value.insert("after".into(), after.map_or(Value::Null, |v| table.row(v)));
+        value.insert("source".into(), source_value(self.info, table));
+        value.insert("transaction".into(), Value::Null);
+        value.insert("op".into(), Value::from(operation.code()));
+        value.insert("ts_ms".into(), Value::from(now / 1000));
+        value.insert("ts_us".into(), Value::from(now));
+        value.insert("ts_ns".into(), Value::from(now.saturating_mul(1000)));
+        let mut record = ConnectRecord::new(
+            &table.topic,
+            Some(self.envelope.clone()),
+            Value::Object(value),
+        )
+        .with_key(table.key_schema.clone(), key.clone());
+        record.headers = headers.clone();
+        let mut out = vec![SourceRecord {
+            source_partition: self.partition.clone(),
+            source_offset: self.offset.clone(),
+            record,
+        }];
+        if operation == Operation::Delete && self.tombstones_on_delete && !key.is_null() {
+            let mut tombstone = ConnectRecord::new(&table.topic, None, Value::Null)
+                .with_key(table.key_schema.clone(), key);
+            tombstone.headers = headers;
+            out.push(SourceRecord {
+                source_partition: self.partition.clone(),
+                source_offset: self.offset.clone(),
+                record: tombstone,
+            });
+        }
+        out
+    }
 }
 
 /// `io.debezium.connector.mysql.SchemaChangeValue` on the topic `<prefix>`.

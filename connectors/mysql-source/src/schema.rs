@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::SourceError;
 use crate::config::Filters;
-use crate::types::{ColumnKind, TypeModes};
+use crate::types::{BigintUnsigned, ColumnKind, TypeModes};
 
 /// One column, in table order.
 #[derive(Debug, Clone)]
@@ -25,6 +25,9 @@ pub struct Column {
     pub column_type: String,
     /// False when `column.exclude.list` drops it from events.
     pub included: bool,
+    /// The column's default as its Connect value, put in the field's schema as Debezium
+    /// does; `None` for no default, NULL, or a default not converted (see [`default_value`]).
+    pub default: Option<Value>,
 }
 
 /// Everything needed to turn a row of one table into a change event.
@@ -75,6 +78,7 @@ impl TableSchema {
 fn field(column: &Column, modes: &TypeModes) -> Field {
     let mut schema = column.kind.schema(modes);
     schema.optional = column.nullable;
+    schema.default.clone_from(&column.default);
     Field::new(&column.name, schema)
 }
 
@@ -162,7 +166,7 @@ pub async fn load(
     let rows: Vec<Row> = conn
         .exec(
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION, \
-             NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, COLUMN_KEY \
+             NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, COLUMN_KEY, COLUMN_DEFAULT \
              FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
              ORDER BY ORDINAL_POSITION",
             (database, table),
@@ -172,15 +176,6 @@ pub async fn load(
     if rows.is_empty() {
         return Ok(None);
     }
-    // MariaDB's JSON is LONGTEXT plus a json_valid() check constraint.
-    let checks: Vec<String> = conn
-        .exec(
-            "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS \
-             WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?",
-            (database, table),
-        )
-        .await
-        .unwrap_or_default();
     let primary_rows: Vec<String> = conn
         .exec(
             "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
@@ -193,10 +188,6 @@ pub async fn load(
     let mut columns = Vec::with_capacity(rows.len());
     for row in &rows {
         let name = string(row, 0);
-        let is_json = checks.iter().any(|c| {
-            c.replace(' ', "")
-                .contains(&format!("json_valid(`{name}`)"))
-        });
         let charset = row
             .get_opt::<Option<String>, _>(7)
             .and_then(Result::ok)
@@ -208,9 +199,13 @@ pub async fn load(
             opt_u32(row, 5),
             opt_u32(row, 6),
             charset.as_deref(),
-            is_json,
         );
+        let default = row
+            .get_opt::<Option<String>, _>(9)
+            .and_then(Result::ok)
+            .flatten();
         columns.push(Column {
+            default: default_value(&kind, default.as_deref(), modes),
             included: filters.column(database, table, &name),
             name,
             kind,
@@ -230,6 +225,81 @@ pub async fn load(
         primary_key,
         modes,
     )))
+}
+
+/// A column's `COLUMN_DEFAULT` (MariaDB writes it as SQL: `'text'`, `5`, `NULL`,
+/// `current_timestamp()`) as the Connect default Debezium puts in the field's schema.
+/// Converted: string literals of text, ENUM and SET columns, and integer literals of
+/// integer columns held as int (not BIGINT UNSIGNED in precise mode). Other defaults
+/// (decimals, dates, bit, binary, expressions) are left out of the schema; the differences
+/// from Debezium this leaves are listed in docs/mysql-source.md.
+fn default_value(kind: &ColumnKind, raw: Option<&str>, modes: &TypeModes) -> Option<Value> {
+    let raw = raw?.trim();
+    match kind {
+        ColumnKind::Text { .. } | ColumnKind::Enum(_) | ColumnKind::Set(_) => {
+            let inner = raw.strip_prefix('\'')?.strip_suffix('\'')?;
+            Some(Value::String(unescape_sql_string(inner)))
+        }
+        ColumnKind::Integer { bytes, unsigned } => {
+            if *bytes == 8 && *unsigned && modes.bigint_unsigned == BigintUnsigned::Precise {
+                return None;
+            }
+            raw.parse::<i64>().ok().map(Value::from)
+        }
+        _ => None,
+    }
+}
+
+/// The text of a single-quoted SQL literal's inside (`''` and backslash escapes).
+fn unescape_sql_string(inner: &str) -> String {
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' if chars.peek() == Some(&'\'') => {
+                chars.next();
+                out.push('\'');
+            }
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('0') => out.push('\0'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            },
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod default_tests {
+    use super::*;
+
+    #[test]
+    fn string_and_integer_defaults_become_connect_values() {
+        let modes = TypeModes::default();
+        let text = ColumnKind::Text {
+            charset: crate::types::Charset::Utf8,
+        };
+        assert_eq!(
+            default_value(&text, Some("'it''s'"), &modes),
+            Some(Value::from("it's"))
+        );
+        assert_eq!(default_value(&text, Some("NULL"), &modes), None);
+        let int = ColumnKind::Integer {
+            bytes: 4,
+            unsigned: false,
+        };
+        assert_eq!(
+            default_value(&int, Some("-5"), &modes),
+            Some(Value::from(-5))
+        );
+        assert_eq!(default_value(&int, None, &modes), None);
+        let date = ColumnKind::Date;
+        assert_eq!(default_value(&date, Some("'2024-01-01'"), &modes), None);
+    }
 }
 
 /// `CREATE TABLE` text for schema history.

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 mod calendar;
 
-pub use calendar::{days_from_civil, zoned};
+pub use calendar::{days_from_civil, zoned, zoned_iso};
 use calendar::{parse_date, parse_datetime, parse_time};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,8 +199,9 @@ fn number_in_parens(column_type: &str) -> Option<u32> {
 }
 
 impl ColumnKind {
-    /// From `DATA_TYPE`, `COLUMN_TYPE`, precision/scale and charset columns. `is_json` is
-    /// set for MariaDB's JSON alias (a LONGTEXT with a `json_valid` check).
+    /// From `DATA_TYPE`, `COLUMN_TYPE`, precision/scale and charset columns. MariaDB's JSON
+    /// is an alias of LONGTEXT (with a `json_valid` check) and, as in Debezium's MariaDB
+    /// connector, a plain string: only MySQL's `json` type is `io.debezium.data.Json`.
     pub fn from_information_schema(
         data_type: &str,
         column_type: &str,
@@ -208,7 +209,6 @@ impl ColumnKind {
         numeric_scale: Option<u32>,
         datetime_precision: Option<u32>,
         charset: Option<&str>,
-        is_json: bool,
     ) -> Self {
         let column_type = column_type.to_ascii_lowercase();
         let unsigned = column_type.contains("unsigned");
@@ -236,7 +236,6 @@ impl ColumnKind {
             "timestamp" => Self::Timestamp { fsp },
             "year" => Self::Year,
             "json" => Self::Json,
-            "longtext" if is_json => Self::Json,
             "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => text(),
             "binary" => Self::Binary {
                 fixed: number_in_parens(&column_type).and_then(|n| usize::try_from(n).ok()),
@@ -425,13 +424,22 @@ impl ColumnKind {
                 // TIMESTAMP2: "<seconds since epoch>[.<micros>]".
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 let (seconds, micros) = match text.split_once('.') {
-                    Some((s, f)) => (s.parse::<i64>(), f.parse::<u32>().unwrap_or(0)),
+                    // The fraction's digits are micro-, milli-… seconds by their count.
+                    Some((s, f)) => (
+                        s.parse::<i64>(),
+                        format!("{f:0<6}")
+                            .get(..6)
+                            .and_then(|f| f.parse::<u32>().ok())
+                            .unwrap_or(0),
+                    ),
                     None => (text.parse::<i64>(), 0),
                 };
                 let seconds = seconds.map_err(|e| e.to_string())?;
                 if seconds == 0 && micros == 0 {
                     return Ok(self.zero_datetime());
                 }
+                // Debezium pads the binlog's value to the column's digits (`05.120Z`) but
+                // not the snapshot's (`05.12Z`, see `datetime`).
                 Ok(Value::String(zoned(seconds, micros, *fsp)))
             }
             (Self::Timestamp { fsp }, MyValue::Int(seconds)) => {
@@ -528,7 +536,7 @@ impl ColumnKind {
             + i64::from(minute) * 60
             + i64::from(second);
         match self {
-            Self::Timestamp { fsp } => Ok(Value::String(zoned(seconds, micros, *fsp))),
+            Self::Timestamp { .. } => Ok(Value::String(zoned_iso(seconds, micros))),
             Self::DateTime { fsp } => {
                 let micros_total = seconds * 1_000_000 + i64::from(micros);
                 Ok(match (modes.time, fsp) {

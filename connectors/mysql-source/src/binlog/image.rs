@@ -79,10 +79,10 @@ pub fn schema_for_event(
                             decimal_meta(map, index).map(|(_, s)| s),
                             fractional_digits(map, index),
                             None,
-                            false,
                         ),
                         nullable: true,
                         column_type,
+                        default: None,
                         included: filters.column(&current.database, &current.table, name),
                     }
                 })

@@ -128,7 +128,7 @@ impl Transactions {
     }
 
     pub fn on_rotate(&mut self, name: String, position: u64, fake: bool) {
-        self.file = name;
+        self.file = binlog_file_name(&name);
         if !fake {
             self.whole_file = position <= 4;
         }
@@ -205,7 +205,9 @@ impl Transactions {
             server_id: header.server_id(),
             gtid: self.gtid(),
             file: self.file.clone(),
-            pos: self.start.pos,
+            // Where this event starts, as in Debezium (the offset keeps the transaction's
+            // start, where a restart resumes).
+            pos: u64::from(header.log_pos()).saturating_sub(u64::from(header.event_size())),
             row,
             thread: None,
         }
@@ -221,3 +223,35 @@ impl Transactions {
 #[cfg(test)]
 #[path = "transaction/tests.rs"]
 mod tests;
+
+/// The binlog file name of a ROTATE event, without what follows its numeric extension.
+///
+/// The server sends a fake ROTATE before the FORMAT_DESCRIPTION event that announces the
+/// checksum algorithm, so the decoder cannot know that this first event carries a CRC32
+/// footer and leaves those 4 bytes at the end of the name (`mariadb-bin.000002\u{fffd}mz\u{fffd}`).
+/// Binlog files are always named `<base>.<digits>`: everything after the digits is cut.
+pub fn binlog_file_name(raw: &str) -> String {
+    let Some((base, extension)) = raw.rsplit_once('.') else {
+        return raw.to_owned();
+    };
+    let digits: String = extension.chars().take_while(char::is_ascii_digit).collect();
+    if digits.is_empty() {
+        return raw.to_owned();
+    }
+    format!("{base}.{digits}")
+}
+
+#[cfg(test)]
+mod file_name_tests {
+    use super::binlog_file_name;
+
+    #[test]
+    fn a_checksum_footer_after_the_extension_is_cut() {
+        assert_eq!(
+            binlog_file_name("mariadb-bin.000002\u{fffd}mz\u{fffd}"),
+            "mariadb-bin.000002"
+        );
+        assert_eq!(binlog_file_name("binlog.000123"), "binlog.000123");
+        assert_eq!(binlog_file_name("odd-name"), "odd-name");
+    }
+}

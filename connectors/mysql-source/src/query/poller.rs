@@ -89,15 +89,9 @@ fn kind_of(type_name: &str, decimal: Option<(u32, u32)>) -> ColumnKind {
                 charset: crate::types::Charset::Utf8,
             },
         },
-        _ => ColumnKind::from_information_schema(
-            base,
-            &lower,
-            None,
-            None,
-            Some(6),
-            Some("utf8mb4"),
-            false,
-        ),
+        _ => {
+            ColumnKind::from_information_schema(base, &lower, None, None, Some(6), Some("utf8mb4"))
+        }
     }
 }
 

@@ -46,6 +46,22 @@ pub fn zoned(seconds: i64, micros: u32, fsp: u8) -> String {
     out
 }
 
+/// ISO-8601 in UTC as Debezium's io.debezium.time.ZonedTimestamp prints it (Java's
+/// `ISO_OFFSET_DATE_TIME`): the fraction with its trailing zeros dropped, none when zero,
+/// whatever the column's fractional digits (`05.120` is `05.12Z`).
+pub fn zoned_iso(seconds: i64, micros: u32) -> String {
+    let whole = zoned(seconds, 0, 0);
+    if micros == 0 {
+        return whole;
+    }
+    let fraction = format!("{micros:06}");
+    format!(
+        "{}.{}Z",
+        whole.trim_end_matches('Z'),
+        fraction.trim_end_matches('0')
+    )
+}
+
 pub(super) fn parse_date(text: &str) -> Option<(i64, u32, u32)> {
     let mut parts = text.trim().splitn(3, '-');
     let year: i64 = parts.next()?.parse().ok()?;

@@ -111,6 +111,7 @@ fn feed(transactions: &mut Transactions, events: &[Event]) -> Vec<SourceRecordVi
         "shop",
         "t",
         vec![Column {
+            default: None,
             name: "id".into(),
             kind: ColumnKind::Integer {
                 bytes: 4,
