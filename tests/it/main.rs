@@ -29,6 +29,7 @@ mod connect_support;
 mod connect_task_metrics;
 mod connect_topic_creation;
 mod debezium_compare;
+mod debezium_offsets;
 mod doctor_advertised;
 mod doctor_broker;
 mod es_sink_backpressure;

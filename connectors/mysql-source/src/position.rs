@@ -28,8 +28,12 @@ pub struct BinlogPosition {
     pub gtids: String,
     pub file: String,
     pub pos: u64,
-    /// Records of the transaction after this position already delivered.
+    /// Debezium's `event`: events of the transaction after this position already handled
+    /// (counted on our stream, which has no ANNOTATE_ROWS events, so never more than
+    /// Debezium counts for the same point: Debezium resuming from it may repeat, never skip).
     pub skip_events: u64,
+    /// Debezium's `row`: rows of the rows event after those `skip_events` already delivered.
+    pub skip_rows: u64,
 }
 
 /// How far an interrupted snapshot got.
@@ -86,6 +90,9 @@ impl StoredOffset {
             map.insert("gtids".to_owned(), Value::String(position.gtids.clone()));
         }
         map.insert("event".to_owned(), Value::from(position.skip_events));
+        if position.skip_rows > 0 {
+            map.insert("row".to_owned(), Value::from(position.skip_rows));
+        }
         map
     }
 
@@ -97,11 +104,21 @@ impl StoredOffset {
                 .to_owned()
         };
         let number = |k: &str| map.get(k).and_then(Value::as_u64).unwrap_or(0);
+        // Debezium (which writes `server_id`, we do not) counts the ANNOTATE_ROWS events our
+        // stream does not receive: its `event` may be more than ours for the same point, so
+        // only its `row` count is kept, applied to the transaction's first rows event: rows
+        // it certainly delivered. A resume may repeat rows, never skip one.
+        let written_by_debezium = map.contains_key("server_id");
         let position = BinlogPosition {
             gtids: text("gtids"),
             file: text("file"),
             pos: number("pos"),
-            skip_events: number("event"),
+            skip_events: if written_by_debezium {
+                0
+            } else {
+                number("event")
+            },
+            skip_rows: number("row"),
         };
         if position.file.is_empty() && position.gtids.is_empty() {
             return None;
@@ -258,6 +275,7 @@ mod tests {
             file: "bin.000003".into(),
             pos: 1234,
             skip_events: 2,
+            skip_rows: 0,
         });
         assert_eq!(
             StoredOffset::from_map(&streaming.to_map(1)),
@@ -299,6 +317,7 @@ mod tests {
             file: "binlog.000002".into(),
             pos: 157,
             skip_events: 1,
+            skip_rows: 0,
         });
         let map = streaming.to_map(1);
         for key in ["gtids", "file", "pos", "event", "ts_sec"] {
@@ -315,7 +334,8 @@ mod tests {
             panic!("not a streaming offset");
         };
         assert_eq!(position.gtids, "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5");
-        assert_eq!(position.skip_events, 2);
+        // Its `event` counts ANNOTATE_ROWS events we never see: only its `row` is kept.
+        assert_eq!((position.skip_events, position.skip_rows), (0, 1));
         assert_eq!(GtidSyntax::of(&position.gtids), GtidSyntax::MySql);
     }
 
@@ -327,6 +347,7 @@ mod tests {
                 file: "bin.000001".into(),
                 pos: 4,
                 skip_events: 0,
+                skip_rows: 0,
             })
         };
         let mysql = offset("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5");

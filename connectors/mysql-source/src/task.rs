@@ -166,6 +166,7 @@ impl CdcTask {
                         file: String::new(),
                         pos: 4,
                         skip_events: 0,
+                        skip_rows: 0,
                     }
                 } else {
                     BinlogPosition::default()
@@ -417,6 +418,7 @@ mod tests {
             file: String::new(),
             pos: 4,
             skip_events: 0,
+            skip_rows: 0,
         };
         let streamed = StoredOffset::Streaming(at("0-1-50"));
         let snapshot_row = StoredOffset::Snapshot {
@@ -446,6 +448,7 @@ mod tests {
             file: "bin.000002".into(),
             pos: 77,
             skip_events: 1,
+            skip_rows: 0,
         });
         let record = heartbeat_record("shop", position::partition("shop"), &offset);
         assert_eq!(record.record.topic, "__debezium-heartbeat.shop");

@@ -237,6 +237,8 @@ impl Reader {
             EventData::GtidEvent(gtid) if self.job.flavor == Flavor::MySql => {
                 self.transactions
                     .on_mysql_gtid(MySqlGtid::from_event(&gtid), start_pos);
+                // Like MariaDB's, the GTID event opens the transaction: not one of its events.
+                return Ok(());
             }
             EventData::PreviousGtidsEvent(previous) if self.job.flavor == Flavor::MySql => {
                 self.transactions
@@ -295,9 +297,14 @@ impl Reader {
                     self.tables.insert(table_id, captured);
                 }
             }
-            EventData::RowsEvent(rows) => self.rows(event, &rows, stream)?,
+            EventData::RowsEvent(rows) => {
+                self.rows(event, &rows, stream)?;
+                self.transactions.event_done(true);
+                return Ok(());
+            }
             _ => {}
         }
+        self.transactions.event_done(false);
         Ok(())
     }
 

@@ -70,6 +70,7 @@ mod tests {
             file: "binlog.000003".into(),
             pos: 900,
             skip_events: 1,
+            skip_rows: 0,
         };
         let DumpRequest::Gtid { sids } = DumpRequest::mysql(&start).unwrap() else {
             panic!("not a GTID dump");

@@ -47,10 +47,18 @@ pub struct Transactions {
     /// Position before the current transaction (what a record's offset names).
     start: BinlogPosition,
     gtid: Option<TransactionGtid>,
+    /// Events of the current transaction handled so far (Debezium's offset `event`).
     events: u64,
+    /// Rows of the current rows event seen so far (Debezium's offset `row`).
+    rows_in_event: u64,
+    /// Between a transaction's GTID event (or BEGIN) and its commit.
+    in_transaction: bool,
     /// The transaction ends with its single statement (MariaDB DDL; MySQL without BEGIN).
     standalone: bool,
-    skip: u64,
+    /// A resumed stream skips this many events of its first transaction, then this many
+    /// rows of the next rows event, as Debezium does: they were delivered before.
+    skip_events: u64,
+    skip_rows: u64,
     /// The current file is read from its first event, so its PREVIOUS_GTIDS event holds.
     whole_file: bool,
     /// The current MySQL transaction is already in the executed set: a server that sends
@@ -73,12 +81,16 @@ impl Transactions {
             file: start.file.clone(),
             start: BinlogPosition {
                 skip_events: 0,
+                skip_rows: 0,
                 ..start.clone()
             },
             gtid: None,
             events: 0,
+            rows_in_event: 0,
+            in_transaction: false,
             standalone: false,
-            skip: start.skip_events,
+            skip_events: start.skip_events,
+            skip_rows: start.skip_rows,
             whole_file: start.pos <= 4,
             already_executed: false,
         })
@@ -98,9 +110,11 @@ impl Transactions {
             file: self.file.clone(),
             pos: start_pos,
             skip_events: 0,
+            skip_rows: 0,
         };
         self.gtid = Some(gtid);
         self.events = 0;
+        self.in_transaction = true;
         self.standalone = standalone;
     }
 
@@ -141,6 +155,7 @@ impl Transactions {
     pub fn on_begin(&mut self) {
         if self.gtid.is_none() {
             self.events = 0;
+            self.in_transaction = true;
         }
         if matches!(self.gtid, Some(TransactionGtid::MySql(_))) {
             self.standalone = false;
@@ -165,12 +180,15 @@ impl Transactions {
             file: self.file.clone(),
             pos: end_pos,
             skip_events: 0,
+            skip_rows: 0,
         };
         self.events = 0;
+        self.in_transaction = false;
         self.standalone = false;
         // The partially delivered transaction is the first one outside the set.
         if !self.already_executed {
-            self.skip = 0;
+            self.skip_events = 0;
+            self.skip_rows = 0;
         }
         self.already_executed = false;
     }
@@ -181,12 +199,33 @@ impl Transactions {
         if self.already_executed {
             return false;
         }
-        self.events += 1;
-        if self.skip > 0 {
-            self.skip -= 1;
+        self.rows_in_event += 1;
+        if self.skip_events > 0 {
+            return false;
+        }
+        if self.skip_rows > 0 {
+            self.skip_rows -= 1;
             return false;
         }
         true
+    }
+
+    /// Counts an event of the current transaction as handled; `rows` for a rows event,
+    /// after which a resumed stream's row skip is spent.
+    pub fn event_done(&mut self, rows: bool) {
+        // Events between transactions (FORMAT_DESCRIPTION, ROTATE, heartbeats) are not
+        // part of the partially delivered transaction a skip refers to.
+        // Nor are those of a transaction a resumed MySQL stream receives again.
+        if !self.in_transaction || self.already_executed {
+            return;
+        }
+        self.events += 1;
+        self.rows_in_event = 0;
+        if self.skip_events > 0 {
+            self.skip_events -= 1;
+        } else if rows {
+            self.skip_rows = 0;
+        }
     }
 
     /// The `source` block of a change read from `header`'s event.
@@ -216,6 +255,7 @@ impl Transactions {
     pub fn offset(&self) -> Map<String, Value> {
         let mut position = self.start.clone();
         position.skip_events = self.events;
+        position.skip_rows = self.rows_in_event;
         StoredOffset::Streaming(position).to_map(0)
     }
 }

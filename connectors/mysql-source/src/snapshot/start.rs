@@ -60,6 +60,7 @@ pub async fn begin(
                 file,
                 pos,
                 skip_events: 0,
+                skip_rows: 0,
             }
         }
         Flavor::MySql => {
@@ -95,6 +96,7 @@ pub async fn begin(
                 file: status.get::<String, _>(0).unwrap_or_default(),
                 pos: status.get::<u64, _>(1).unwrap_or(4),
                 skip_events: 0,
+                skip_rows: 0,
             }
         }
     };
@@ -144,5 +146,6 @@ pub async fn current_position(
         file,
         pos,
         skip_events: 0,
+        skip_rows: 0,
     })
 }

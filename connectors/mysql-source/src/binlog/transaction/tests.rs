@@ -101,6 +101,7 @@ fn start_at(gtids: &str, file: &str, pos: u64, skip: u64) -> BinlogPosition {
         file: file.into(),
         pos,
         skip_events: skip,
+        skip_rows: 0,
     }
 }
 
@@ -135,6 +136,7 @@ fn feed(transactions: &mut Transactions, events: &[Event]) -> Vec<SourceRecordVi
         match event.read_data().unwrap().unwrap() {
             EventData::GtidEvent(gtid) => {
                 transactions.on_mysql_gtid(MySqlGtid::from_event(&gtid), start_pos);
+                continue;
             }
             EventData::PreviousGtidsEvent(previous) => {
                 transactions.on_previous_gtids(MySqlGtidSet::from_previous(&previous));
@@ -185,9 +187,12 @@ fn feed(transactions: &mut Transactions, events: &[Event]) -> Vec<SourceRecordVi
                         });
                     }
                 }
+                transactions.event_done(true);
+                continue;
             }
             _ => {}
         }
+        transactions.event_done(false);
     }
     records
 }
@@ -234,11 +239,16 @@ fn gtid_events_give_each_record_its_transaction_gtid_and_the_set_before_it() {
     let first = streaming(&records[0].offset);
     assert_eq!(first.gtids, format!("{UUID_TEXT}:1-5"));
     // The GTID event (19-byte header + 54-byte body) starts 73 bytes before its end.
-    assert_eq!((first.pos, first.skip_events), (300 - 73, 1));
-    assert_eq!(streaming(&records[1].offset).skip_events, 2);
+    // Debezium's `event` (BEGIN and TABLE_MAP handled) and `row` (rows of the rows event).
+    assert_eq!(
+        (first.pos, first.skip_events, first.skip_rows),
+        (300 - 73, 2, 1)
+    );
+    let second = streaming(&records[1].offset);
+    assert_eq!((second.skip_events, second.skip_rows), (2, 2));
     let third = streaming(&records[2].offset);
     assert_eq!(third.gtids, format!("{UUID_TEXT}:1-6"));
-    assert_eq!(third.skip_events, 1);
+    assert_eq!((third.skip_events, third.skip_rows), (2, 1));
     // After the last commit the state includes transaction 7.
     assert_eq!(
         streaming(&StoredOffset::from_map(&transactions.offset()).unwrap()).gtids,
@@ -248,13 +258,35 @@ fn gtid_events_give_each_record_its_transaction_gtid_and_the_set_before_it() {
 
 #[test]
 fn a_resumed_stream_skips_the_delivered_records_of_its_first_transaction() {
-    // The offset of record 1 (one record of GTID 6 delivered): the server resends GTID 6.
-    let start = start_at(&format!("{UUID_TEXT}:1-5"), "binlog.000002", 227, 1);
+    // The offset of record 1 (two events and one row of GTID 6 delivered): the server
+    // resends GTID 6.
+    let mut start = start_at(&format!("{UUID_TEXT}:1-5"), "binlog.000002", 227, 2);
+    start.skip_rows = 1;
     let mut transactions = Transactions::new(Flavor::MySql, &start).unwrap();
     let records = feed(&mut transactions, &two_transactions());
     let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
     assert_eq!(ids, vec![2, 3]);
-    assert_eq!(streaming(&records[0].offset).skip_events, 2);
+    let first = streaming(&records[0].offset);
+    assert_eq!((first.skip_events, first.skip_rows), (2, 2));
+}
+
+#[test]
+fn a_debezium_offset_keeps_only_its_row_count() {
+    // Debezium counts ANNOTATE_ROWS events our stream never sees: its `event` is not ours.
+    let mut map = serde_json::Map::new();
+    for (key, value) in [
+        ("file", Value::from("bin.000002")),
+        ("pos", Value::from(4_604_213)),
+        ("gtids", Value::from("0-1-38608")),
+        ("event", Value::from(2)),
+        ("row", Value::from(1)),
+        ("server_id", Value::from(1)),
+    ] {
+        map.insert(key.to_owned(), value);
+    }
+    let offset = StoredOffset::from_map(&map).unwrap();
+    let position = streaming(&offset);
+    assert_eq!((position.skip_events, position.skip_rows), (0, 1));
 }
 
 #[test]
@@ -379,7 +411,8 @@ fn anonymous_gtid_events_carry_no_gtid() {
 #[test]
 fn a_transaction_already_in_the_set_is_not_delivered_again() {
     // Resuming at record 1 of GTID 7 while the server also sends GTID 6 (in the set).
-    let start = start_at(&format!("{UUID_TEXT}:1-6"), "binlog.000002", 531, 1);
+    let mut start = start_at(&format!("{UUID_TEXT}:1-6"), "binlog.000002", 531, 2);
+    start.skip_rows = 1;
     let mut transactions = Transactions::new(Flavor::MySql, &start).unwrap();
     let records = feed(&mut transactions, &two_transactions());
     let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
