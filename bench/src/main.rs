@@ -13,6 +13,7 @@ mod bridge;
 mod es_sink;
 mod mirror;
 mod mysql;
+mod mysql_anchor;
 
 // The same allocator as the kafka-gateway binary, so that figures match the product.
 #[global_allocator]

@@ -22,7 +22,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::{Value, json};
 
-type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+pub(crate) type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 struct Options {
     rows: u64,
@@ -77,7 +77,7 @@ fn now_micros() -> i64 {
 }
 
 /// The high watermark of partition 0, 0 while the topic does not exist.
-async fn high_watermark(consumer: &std::sync::Arc<BaseConsumer>, topic: &str) -> i64 {
+pub(crate) async fn high_watermark(consumer: &std::sync::Arc<BaseConsumer>, topic: &str) -> i64 {
     let consumer = std::sync::Arc::clone(consumer);
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
@@ -246,25 +246,67 @@ pub(crate) async fn run(args: Vec<String>) -> BenchResult<()> {
         100.0 * snapshot_rate / select_rate
     );
 
-    // Streaming latency: a consumer from the snapshot's end, a writer at `rate` rows/s in
-    // multi-row INSERTs every 10 ms.
+    let latency = binlog_latency(
+        &bootstrap,
+        &url,
+        &table,
+        &topic,
+        target,
+        options.rows + 1,
+        (options.rate, options.seconds),
+    )
+    .await?;
+    println!("{latency}");
+
+    shutdown.trigger();
+    let _ = tokio::time::timeout(Duration::from_secs(30), served).await;
+
+    // Debezium in Kafka Connect and our worker as separate processes, on the same table.
+    crate::mysql_anchor::run(&crate::mysql_anchor::Setup {
+        bootstrap: &bootstrap,
+        url: &url,
+        database: &database,
+        run: &run,
+        fetch_size: options.fetch_size,
+        rate: options.rate,
+        seconds: options.seconds,
+    })
+    .await?;
+    conn.query_drop(format!("DROP DATABASE `{database}`"))
+        .await?;
+    conn.disconnect().await?;
+    Ok(())
+}
+
+/// binlog → Kafka latency of the change events on `topic` (partition 0, from `from_offset`)
+/// while a writer inserts `rate` rows/s for `seconds` s into `table` in multi-row INSERTs
+/// every 10 ms, from id `first_id`; each row carries the client's clock when it was sent.
+pub(crate) async fn binlog_latency(
+    bootstrap: &str,
+    url: &str,
+    table: &str,
+    topic: &str,
+    from_offset: i64,
+    first_id: u64,
+    (rate, seconds): (u64, u64),
+) -> BenchResult<Latency> {
     let consumer: StreamConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", format!("bench_mysql_latency_{run}"))
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("bench_mysql_latency_{}", suffix()))
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "10")
         .create()?;
     let mut assignment = TopicPartitionList::new();
-    assignment.add_partition_offset(&topic, 0, Offset::Offset(target))?;
+    assignment.add_partition_offset(topic, 0, Offset::Offset(from_offset))?;
     consumer.assign(&assignment)?;
     // Let the task switch from the snapshot to the binlog stream.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let per_tick = (options.rate / 100).max(1);
-    let total = per_tick * 100 * options.seconds;
+    let per_tick = (rate / 100).max(1);
+    let total = per_tick * 100 * seconds;
     let writer = tokio::spawn({
-        let url = url.clone();
-        let table = table.clone();
-        let first = options.rows + 1;
+        let url = url.to_owned();
+        let table = table.to_owned();
+        let first = first_id;
         async move {
             let mut conn = mysql_async::Conn::from_url(url.as_str()).await?;
             let mut ticker = tokio::time::interval(Duration::from_millis(10));
@@ -286,7 +328,7 @@ pub(crate) async fn run(args: Vec<String>) -> BenchResult<()> {
         }
     });
     let mut latencies: Vec<i64> = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
-    let deadline = Instant::now() + Duration::from_secs(options.seconds + 60);
+    let deadline = Instant::now() + Duration::from_secs(seconds + 60);
     while (latencies.len() as u64) < total && Instant::now() < deadline {
         let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await
         else {
@@ -305,20 +347,40 @@ pub(crate) async fn run(args: Vec<String>) -> BenchResult<()> {
     }
     let write_time = writer.await??;
     latencies.sort_unstable();
-    println!(
-        "binlog → Kafka latency at {:.0} writes/s for {:.1} s ({} of {total} events): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        total as f64 / write_time.as_secs_f64(),
-        write_time.as_secs_f64(),
-        latencies.len(),
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 99.0),
-        percentile(&latencies, 100.0),
-    );
+    Ok(Latency {
+        writes_per_second: total as f64 / write_time.as_secs_f64(),
+        write_seconds: write_time.as_secs_f64(),
+        received: latencies.len(),
+        total,
+        p50_ms: percentile(&latencies, 50.0),
+        p99_ms: percentile(&latencies, 99.0),
+        max_ms: percentile(&latencies, 100.0),
+    })
+}
 
-    shutdown.trigger();
-    let _ = tokio::time::timeout(Duration::from_secs(30), served).await;
-    conn.query_drop(format!("DROP DATABASE `{database}`"))
-        .await?;
-    conn.disconnect().await?;
-    Ok(())
+/// What [`binlog_latency`] measured.
+pub(crate) struct Latency {
+    pub(crate) writes_per_second: f64,
+    pub(crate) write_seconds: f64,
+    pub(crate) received: usize,
+    pub(crate) total: u64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) max_ms: f64,
+}
+
+impl std::fmt::Display for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "binlog → Kafka latency at {:.0} writes/s for {:.1} s ({} of {} events): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            self.writes_per_second,
+            self.write_seconds,
+            self.received,
+            self.total,
+            self.p50_ms,
+            self.p99_ms,
+            self.max_ms,
+        )
+    }
 }

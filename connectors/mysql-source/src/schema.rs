@@ -273,6 +273,29 @@ fn unescape_sql_string(inner: &str) -> String {
     out
 }
 
+/// `CREATE TABLE` text for schema history.
+pub async fn create_statement(conn: &mut Conn, database: &str, table: &str) -> Option<String> {
+    let row: Option<(String, String)> = conn
+        .query_first(format!(
+            "SHOW CREATE TABLE {}.{}",
+            quote_identifier(database),
+            quote_identifier(table)
+        ))
+        .await
+        .ok()
+        .flatten();
+    row.map(|(_, ddl)| ddl)
+}
+
+pub fn quote_identifier(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// A struct schema's optional `string` field (for envelopes).
+pub fn optional(schema_type: SchemaType) -> Schema {
+    Schema::new(schema_type).optional()
+}
+
 #[cfg(test)]
 mod default_tests {
     use super::*;
@@ -300,27 +323,4 @@ mod default_tests {
         let date = ColumnKind::Date;
         assert_eq!(default_value(&date, Some("'2024-01-01'"), &modes), None);
     }
-}
-
-/// `CREATE TABLE` text for schema history.
-pub async fn create_statement(conn: &mut Conn, database: &str, table: &str) -> Option<String> {
-    let row: Option<(String, String)> = conn
-        .query_first(format!(
-            "SHOW CREATE TABLE {}.{}",
-            quote_identifier(database),
-            quote_identifier(table)
-        ))
-        .await
-        .ok()
-        .flatten();
-    row.map(|(_, ddl)| ddl)
-}
-
-pub fn quote_identifier(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
-/// A struct schema's optional `string` field (for envelopes).
-pub fn optional(schema_type: SchemaType) -> Schema {
-    Schema::new(schema_type).optional()
 }

@@ -229,11 +229,10 @@ impl Reader {
             }
         };
         match data {
-            EventData::RotateEvent(rotate) => self.transactions.on_rotate(
-                rotate.name().into_owned(),
-                rotate.position(),
-                rotate.is_fake(),
-            ),
+            EventData::RotateEvent(rotate) => {
+                self.transactions
+                    .on_rotate(&rotate.name(), rotate.position(), rotate.is_fake())
+            }
             EventData::GtidEvent(gtid) if self.job.flavor == Flavor::MySql => {
                 self.transactions
                     .on_mysql_gtid(MySqlGtid::from_event(&gtid), start_pos);

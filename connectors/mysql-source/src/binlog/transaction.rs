@@ -141,8 +141,8 @@ impl Transactions {
         }
     }
 
-    pub fn on_rotate(&mut self, name: String, position: u64, fake: bool) {
-        self.file = binlog_file_name(&name);
+    pub fn on_rotate(&mut self, name: &str, position: u64, fake: bool) {
+        self.file = binlog_file_name(name);
         if !fake {
             self.whole_file = position <= 4;
         }
@@ -260,10 +260,6 @@ impl Transactions {
     }
 }
 
-#[cfg(test)]
-#[path = "transaction/tests.rs"]
-mod tests;
-
 /// The binlog file name of a ROTATE event, without what follows its numeric extension.
 ///
 /// The server sends a fake ROTATE before the FORMAT_DESCRIPTION event that announces the
@@ -280,6 +276,10 @@ pub fn binlog_file_name(raw: &str) -> String {
     }
     format!("{base}.{digits}")
 }
+
+#[cfg(test)]
+#[path = "transaction/tests.rs"]
+mod tests;
 
 #[cfg(test)]
 mod file_name_tests {

@@ -335,7 +335,7 @@ fn a_mid_file_start_keeps_resuming_by_position_until_a_file_head() {
     assert_eq!(records[0].gtid, Value::from(format!("{UUID_TEXT}:6")));
     assert_eq!(streaming(&records[2].offset).gtids, "");
     // The next file is read from its head: its PREVIOUS_GTIDS event is the whole history.
-    transactions.on_rotate("binlog.000003".into(), 4, false);
+    transactions.on_rotate("binlog.000003", 4, false);
     let records = feed(
         &mut transactions,
         &[
