@@ -36,6 +36,8 @@ struct Outcome {
     snapshot_rows_per_second: f64,
     latency: Latency,
     usage: ProcessUsage,
+    /// Peak RSS of the started worker before the connector was created.
+    idle_rss_mib: f64,
     cpu_seconds: f64,
 }
 
@@ -205,7 +207,7 @@ async fn measure(setup: &Setup<'_>, side: &str) -> BenchResult<Outcome> {
             .set("bootstrap.servers", setup.bootstrap)
             .create()?,
     );
-    let cpu_before = ProcessUsage::of(pid).unwrap_or_default().cpu_seconds;
+    let idle = ProcessUsage::of(pid).unwrap_or_default();
     let started = Instant::now();
     let response = reqwest::Client::new()
         .post(format!("{}/connectors", worker.url()))
@@ -246,7 +248,8 @@ async fn measure(setup: &Setup<'_>, side: &str) -> BenchResult<Outcome> {
         snapshot_rows: rows,
         snapshot_rows_per_second: rows as f64 / snapshot.as_secs_f64(),
         latency,
-        cpu_seconds: usage.cpu_seconds - cpu_before,
+        cpu_seconds: usage.cpu_seconds - idle.cpu_seconds,
+        idle_rss_mib: idle.peak_rss_mib,
         usage,
     })
 }
@@ -289,6 +292,12 @@ fn print_table(debezium: &Outcome, ours: &Outcome) {
         debezium.usage.peak_rss_mib,
         ours.usage.peak_rss_mib,
         "≤ 0.1",
+    );
+    line(
+        "  of which before connector",
+        debezium.idle_rss_mib,
+        ours.idle_rss_mib,
+        "",
     );
     line(
         "CPU s (connector's run)",
