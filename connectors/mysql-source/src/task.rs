@@ -65,7 +65,7 @@ pub struct CdcTask {
     progress: TaskProgress,
     /// Debezium's JMX metrics, exported by the runtime.
     metrics: CdcMetrics,
-    /// The last poll returned a whole snapshot chunk: its offset (start position + last
+    /// The last poll returned the end of a snapshot chunk: its offset (start position + last
     /// key) is a resume point, stored at once so a crash re-sends at most one chunk.
     chunk_done: bool,
 }
