@@ -6,8 +6,6 @@
 //! (the bridge's own ACLs have no cluster resource; a principal that may manage every topic
 //! is its cluster administrator).
 
-use std::collections::HashMap;
-
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use broker_core::BrokerError;
@@ -50,6 +48,47 @@ pub(crate) struct CreateAclRequest {
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateAclBatchRequest {
     pub data: Vec<CreateAclRequest>,
+}
+
+/// The filter query of `GET` and `DELETE …/acls`; unset enums mean ANY.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AclFilterQuery {
+    /// ANY (default), TOPIC, GROUP, CLUSTER, TRANSACTIONAL_ID, DELEGATION_TOKEN, USER;
+    /// required to delete, so an empty query cannot delete every ACL.
+    pub resource_type: Option<String>,
+    pub resource_name: Option<String>,
+    /// ANY (default), MATCH, LITERAL, PREFIXED.
+    pub pattern_type: Option<String>,
+    pub principal: Option<String>,
+    pub host: Option<String>,
+    /// ANY (default) or an operation.
+    pub operation: Option<String>,
+    /// ANY (default), ALLOW, DENY.
+    pub permission: Option<String>,
+}
+
+impl AclFilterQuery {
+    /// The query's pairs, set ones only, in a stable order (for `metadata.self`).
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        [
+            ("resource_type", &self.resource_type),
+            ("resource_name", &self.resource_name),
+            ("pattern_type", &self.pattern_type),
+            ("principal", &self.principal),
+            ("host", &self.host),
+            ("operation", &self.operation),
+            ("permission", &self.permission),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| {
+            value
+                .as_ref()
+                .filter(|v| !v.is_empty())
+                .map(|v| (name, v.clone()))
+        })
+        .collect()
+    }
 }
 
 /// A protocol enum from its name, the way Java's `valueOf` reads it (case-insensitive
@@ -96,34 +135,50 @@ fn binding(request: &CreateAclRequest) -> Result<AclBinding, ApiError> {
     Ok(binding)
 }
 
-/// The filter of `GET`/`DELETE …/acls` query parameters; unset enums mean ANY.
-fn filter(params: &HashMap<String, String>) -> Result<AclBindingFilter, ApiError> {
-    let code = |name: &str| {
-        params
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    };
+/// The filter a query describes; unset enums mean ANY.
+fn filter(query: &AclFilterQuery) -> Result<AclBindingFilter, ApiError> {
+    fn set(value: &Option<String>) -> Option<&str> {
+        value.as_deref().filter(|v| !v.is_empty())
+    }
+    fn code<T>(
+        field: &str,
+        value: &Option<String>,
+        from_code: fn(i8) -> T,
+        any: T,
+    ) -> Result<T, ApiError>
+    where
+        T: std::fmt::Display,
+    {
+        set(value).map_or(Ok(any), |v| parse_code(field, v, from_code))
+    }
     Ok(AclBindingFilter {
-        resource_type: code("resource_type")
-            .map(|v| parse_code("resource_type", v, ResourceType::from_code))
-            .transpose()?
-            .unwrap_or(ResourceType::Any),
-        resource_name: code("resource_name").map(str::to_owned),
-        pattern_type: code("pattern_type")
-            .map(|v| parse_code("pattern_type", v, PatternType::from_code))
-            .transpose()?
-            .unwrap_or(PatternType::Any),
-        principal: code("principal").map(str::to_owned),
-        host: code("host").map(str::to_owned),
-        operation: code("operation")
-            .map(|v| parse_code("operation", v, AclOperation::from_code))
-            .transpose()?
-            .unwrap_or(AclOperation::Any),
-        permission: code("permission")
-            .map(|v| parse_code("permission", v, AclPermission::from_code))
-            .transpose()?
-            .unwrap_or(AclPermission::Any),
+        resource_type: code(
+            "resource_type",
+            &query.resource_type,
+            ResourceType::from_code,
+            ResourceType::Any,
+        )?,
+        resource_name: set(&query.resource_name).map(str::to_owned),
+        pattern_type: code(
+            "pattern_type",
+            &query.pattern_type,
+            PatternType::from_code,
+            PatternType::Any,
+        )?,
+        principal: set(&query.principal).map(str::to_owned),
+        host: set(&query.host).map(str::to_owned),
+        operation: code(
+            "operation",
+            &query.operation,
+            AclOperation::from_code,
+            AclOperation::Any,
+        )?,
+        permission: code(
+            "permission",
+            &query.permission,
+            AclPermission::from_code,
+            AclPermission::Any,
+        )?,
     })
 }
 
@@ -183,25 +238,20 @@ fn acl_error(error: WireError) -> ApiError {
 
 /// List the ACLs matching the query.
 #[utoipa::path(get, path = "/v3/clusters/{cluster_id}/acls", tag = "v3",
-    params(("cluster_id" = String, Path),
-        ("resource_type" = Option<String>, Query, description = "ANY (default), TOPIC, GROUP, CLUSTER, TRANSACTIONAL_ID, DELEGATION_TOKEN, USER"),
-        ("resource_name" = Option<String>, Query), ("pattern_type" = Option<String>, Query, description = "ANY (default), MATCH, LITERAL, PREFIXED"),
-        ("principal" = Option<String>, Query), ("host" = Option<String>, Query),
-        ("operation" = Option<String>, Query, description = "ANY (default) or an operation"),
-        ("permission" = Option<String>, Query, description = "ANY (default), ALLOW, DENY")),
+    params(("cluster_id" = String, Path), AclFilterQuery),
     responses((status = 200, description = "KafkaAclList", body = Value),
         (status = 400, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody),
         (status = 404, body = crate::ErrorBody)))]
 pub(crate) async fn list_acls(
     State(state): State<BridgeState>,
     ApiPath(cluster_id): ApiPath<String>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(query): Query<AclFilterQuery>,
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require_every_topic(TopicOperation::Describe)?;
     let (cluster_id, base) = cluster_base(&state, &cluster_id, &headers).await?;
-    let filter = filter(&params)?;
+    let filter = filter(&query)?;
     let mut acls = wire(&state)?
         .describe_acls(&filter)
         .await
@@ -211,15 +261,11 @@ pub(crate) async fn list_acls(
         .iter()
         .map(|acl| acl_data(&base, &cluster_id, acl))
         .collect();
-    let mut query: Vec<(&str, String)> = params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    query.sort();
-    let self_url = if query.is_empty() {
+    let pairs = query.pairs();
+    let self_url = if pairs.is_empty() {
         format!("{base}/acls")
     } else {
-        format!("{base}/acls?{}", url_query(&query))
+        format!("{base}/acls?{}", url_query(&pairs))
     };
     Ok(axum::Json(list("KafkaAclList", self_url, data)))
 }
@@ -284,28 +330,23 @@ pub(crate) async fn create_acls(
 /// Delete the ACLs matching the query; answers the deleted ones. `resource_type` is
 /// required, so an empty query cannot delete every ACL of the cluster.
 #[utoipa::path(delete, path = "/v3/clusters/{cluster_id}/acls", tag = "v3",
-    params(("cluster_id" = String, Path),
-        ("resource_type" = String, Query, description = "ANY, TOPIC, GROUP, CLUSTER, TRANSACTIONAL_ID, DELEGATION_TOKEN, USER"),
-        ("resource_name" = Option<String>, Query), ("pattern_type" = Option<String>, Query, description = "ANY (default), MATCH, LITERAL, PREFIXED"),
-        ("principal" = Option<String>, Query), ("host" = Option<String>, Query),
-        ("operation" = Option<String>, Query, description = "ANY (default) or an operation"),
-        ("permission" = Option<String>, Query, description = "ANY (default), ALLOW, DENY")),
+    params(("cluster_id" = String, Path), AclFilterQuery),
     responses((status = 200, description = "`{\"data\": [KafkaAcl]}`: the deleted ACLs", body = Value),
         (status = 400, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody),
         (status = 404, body = crate::ErrorBody)))]
 pub(crate) async fn delete_acls(
     State(state): State<BridgeState>,
     ApiPath(cluster_id): ApiPath<String>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(query): Query<AclFilterQuery>,
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require_every_topic(TopicOperation::Manage)?;
     let (cluster_id, base) = cluster_base(&state, &cluster_id, &headers).await?;
-    if params.get("resource_type").is_none_or(String::is_empty) {
+    if query.resource_type.as_deref().is_none_or(str::is_empty) {
         return Err(ApiError::bad_request("resource_type is required."));
     }
-    let filter = filter(&params)?;
+    let filter = filter(&query)?;
     let results = wire(&state)?
         .delete_acls(std::slice::from_ref(&filter))
         .await

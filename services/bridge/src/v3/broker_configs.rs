@@ -204,12 +204,12 @@ async fn alter(
     let request = ConfigChanges {
         resource: scope.resource(),
         operations: change
-            .into_iter()
+            .iter()
             .map(|(name, value)| {
-                (
-                    name,
-                    value.map_or(ConfigOperation::Delete, ConfigOperation::Set),
-                )
+                let operation = value
+                    .clone()
+                    .map_or(ConfigOperation::Delete, ConfigOperation::Set);
+                (name.clone(), operation)
             })
             .collect(),
     };
@@ -220,7 +220,49 @@ async fn alter(
     for result in results {
         result.map_err(|error| config_error(scope, error))?;
     }
+    if !validate_only {
+        settle(state, scope, &change).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Waits (up to 5 s) until DescribeConfigs shows the changed keys as written, as the topic
+/// configs do: a broker applies a config change when it reads it from the metadata log, a
+/// moment after the alter is answered, and a client's next read must see its write.
+async fn settle(
+    state: &BridgeState,
+    scope: Scope,
+    change: &[(String, Option<String>)],
+) -> Result<(), ApiError> {
+    let dynamic_source = match scope {
+        Scope::Cluster => "DYNAMIC_DEFAULT_BROKER_CONFIG",
+        Scope::Broker(_) => "DYNAMIC_BROKER_CONFIG",
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let configs = describe(state, scope).await?;
+        let applied = change.iter().all(|(name, value)| {
+            let written = configs
+                .iter()
+                .find(|c| c.name == *name && c.source == dynamic_source)
+                .map(|c| c.value.as_deref());
+            match value {
+                // A sensitive value is described as null: its presence is what shows.
+                Some(value) => written.is_some_and(|w| w.is_none_or(|w| w == value)),
+                None => written.is_none(),
+            }
+        });
+        if applied || tokio::time::Instant::now() >= deadline {
+            if !applied {
+                tracing::warn!(
+                    ?scope,
+                    "broker config change acknowledged but not yet visible"
+                );
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// List the cluster-wide dynamic broker configs.
