@@ -12,6 +12,7 @@
 //! also sorts properties; it is an approximation of `AvroSchemaUtils.toNormalizedString`).
 
 mod java_text;
+mod primitive_properties;
 
 use apache_avro::Schema;
 use apache_avro::error::CompatibilityError;
@@ -31,7 +32,10 @@ pub(super) fn parse(
         Schema::parse_str_with_list(text, references.iter().map(|r| r.schema.as_str()))
             .map_err(invalid)?
     };
-    let written = serde_json::to_value(&schema).map_err(|error| error.to_string())?;
+    let mut written = serde_json::to_value(&schema).map_err(|error| error.to_string())?;
+    if let Ok(submitted) = serde_json::from_str::<serde_json::Value>(text) {
+        primitive_properties::restore(&submitted, &mut written);
+    }
     let canonical = if normalize {
         // serde_json's map sorts keys.
         written.to_string()

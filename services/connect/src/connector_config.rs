@@ -309,8 +309,8 @@ impl ConnectorSettings {
             schemas_enable: true,
         };
         let converter = |prefix: &str| match config.get(prefix).map(|c| c.trim()) {
-            None | Some("") => Ok(default),
-            Some(_) => Converter::from_config(config, prefix, default),
+            None | Some("") => Ok(default.clone()),
+            Some(_) => Converter::from_config(config, prefix, default.clone()),
         };
         Ok(Self {
             name: config.get("name").cloned().unwrap_or_default(),

@@ -6,10 +6,19 @@
 //! - `org.apache.kafka.connect.converters.ByteArrayConverter`: pass-through; the bytes are
 //!   carried as a base64 string with a BYTES schema, as JsonConverter would.
 //!
+//! - Confluent's `io.confluent.connect.avro.AvroConverter` with a Schema Registry
+//!   ([`schema_converter`], mapping in [`avro_data`], settings in [`schema_config`]).
+//!
 //! A null payload (tombstone) is a null value both ways. JsonConverter's bytes are the ones
 //! Kafka Connect writes for the same record ([`java_json`]).
 
 pub mod java_json;
+
+pub mod avro_data;
+pub mod schema_config;
+pub mod schema_converter;
+
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -17,25 +26,56 @@ use connect_api::{ConfigMap, Schema, SchemaType};
 use serde_json::Value;
 
 use crate::error::ConfigIssue;
+use schema_config::SchemaConverterSettings;
+use schema_converter::SchemaConverter;
 
 pub const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
 pub const STRING_CONVERTER: &str = "org.apache.kafka.connect.storage.StringConverter";
 pub const BYTE_ARRAY_CONVERTER: &str = "org.apache.kafka.connect.converters.ByteArrayConverter";
 /// The converters `GET /connector-plugins?connectorsOnly=false` lists.
-pub const CONVERTER_CLASSES: &[&str] = &[JSON_CONVERTER, STRING_CONVERTER, BYTE_ARRAY_CONVERTER];
+pub const CONVERTER_CLASSES: &[&str] = &[
+    JSON_CONVERTER,
+    STRING_CONVERTER,
+    BYTE_ARRAY_CONVERTER,
+    schema_config::AVRO_CONVERTER,
+];
 
 /// A converter chosen and configured for one side of a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Converter {
-    Json { schemas_enable: bool },
+    Json {
+        schemas_enable: bool,
+    },
     String,
     ByteArray,
+    /// A Confluent schema converter, with its registry client and caches.
+    Schema(Arc<SchemaConverter>),
 }
 
 /// Why bytes could not become Connect data (or back); the stage goes into DLQ headers.
+/// A retriable one (the schema registry is unreachable) is tried again after a backoff.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConversionError(pub String);
+#[error("{message}")]
+pub struct ConversionError {
+    pub message: String,
+    pub retriable: bool,
+}
+
+impl ConversionError {
+    pub fn definite(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retriable: false,
+        }
+    }
+
+    pub fn retriable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retriable: true,
+        }
+    }
+}
 
 impl Converter {
     /// Reads `<prefix>` (the class) and `<prefix>.schemas.enable` from a connector config;
@@ -69,6 +109,16 @@ impl Converter {
             }
             "StringConverter" => Ok(Self::String),
             "ByteArrayConverter" => Ok(Self::ByteArray),
+            "AvroConverter" => {
+                let connector = config.get("name").map_or("", String::as_str);
+                let settings = SchemaConverterSettings::parse(
+                    config,
+                    prefix,
+                    schemas::SchemaType::Avro,
+                    connector,
+                )?;
+                Ok(Self::Schema(Arc::new(SchemaConverter::new(settings))))
+            }
             _ => Err(ConfigIssue::new(
                 prefix,
                 format!(
@@ -78,15 +128,30 @@ impl Converter {
         }
     }
 
-    /// Kafka bytes → Connect data.
-    pub fn to_connect(
-        self,
+    /// The class name this converter stands for (DLQ headers, logs).
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            Self::Json { .. } => JSON_CONVERTER,
+            Self::String => STRING_CONVERTER,
+            Self::ByteArray => BYTE_ARRAY_CONVERTER,
+            Self::Schema(_) => schema_config::AVRO_CONVERTER,
+        }
+    }
+
+    /// Kafka bytes of `topic` → Connect data.
+    pub async fn to_connect(
+        &self,
+        topic: &str,
         bytes: Option<&[u8]>,
     ) -> Result<(Option<Schema>, Value), ConversionError> {
+        if let Self::Schema(converter) = self {
+            return converter.to_connect(topic, bytes).await;
+        }
         let Some(bytes) = bytes else {
             return Ok((None, Value::Null));
         };
-        match self {
+        match *self {
+            Self::Schema(_) => Err(ConversionError::definite("unreachable")),
             Self::String => Ok((
                 Some(Schema::optional_string()),
                 Value::String(String::from_utf8_lossy(bytes).into_owned()),
@@ -97,25 +162,25 @@ impl Converter {
             )),
             Self::Json { schemas_enable } => {
                 let parsed: Value = serde_json::from_slice(bytes).map_err(|error| {
-                    ConversionError(format!("Converting byte[] to Kafka Connect data failed due to serialization error: {error}"))
+                    ConversionError::definite(format!("Converting byte[] to Kafka Connect data failed due to serialization error: {error}"))
                 })?;
                 if !schemas_enable {
                     return Ok((None, parsed));
                 }
                 let Value::Object(mut envelope) = parsed else {
-                    return Err(ConversionError(ENVELOPE_MESSAGE.to_owned()));
+                    return Err(ConversionError::definite(ENVELOPE_MESSAGE));
                 };
                 if envelope.len() != 2
                     || !envelope.contains_key("schema")
                     || !envelope.contains_key("payload")
                 {
-                    return Err(ConversionError(ENVELOPE_MESSAGE.to_owned()));
+                    return Err(ConversionError::definite(ENVELOPE_MESSAGE));
                 }
                 let payload = envelope.remove("payload").unwrap_or(Value::Null);
                 let schema = match envelope.remove("schema") {
                     None | Some(Value::Null) => None,
                     Some(schema) => Some(serde_json::from_value(schema).map_err(|error| {
-                        ConversionError(format!("Unknown or malformed schema: {error}"))
+                        ConversionError::definite(format!("Unknown or malformed schema: {error}"))
                     })?),
                 };
                 Ok((schema, payload))
@@ -123,12 +188,16 @@ impl Converter {
         }
     }
 
-    /// Connect data → Kafka bytes; a null value is a tombstone.
-    pub fn from_connect(
-        self,
+    /// Connect data → Kafka bytes for `topic`; a null value is a tombstone.
+    pub async fn from_connect(
+        &self,
+        topic: &str,
         schema: Option<&Schema>,
         value: &Value,
     ) -> Result<Option<Vec<u8>>, ConversionError> {
+        if let Self::Schema(converter) = self {
+            return converter.from_connect(topic, schema, value).await;
+        }
         if value.is_null()
             && !matches!(
                 self,
@@ -139,7 +208,8 @@ impl Converter {
         {
             return Ok(None);
         }
-        match self {
+        match *self {
+            Self::Schema(_) => Err(ConversionError::definite("unreachable")),
             Self::String => Ok(Some(match value {
                 Value::String(text) => text.clone().into_bytes(),
                 other => other.to_string().into_bytes(),
@@ -147,12 +217,12 @@ impl Converter {
             Self::ByteArray => match (schema.map(|s| s.schema_type), value) {
                 (Some(SchemaType::Bytes), Value::String(text)) => {
                     BASE64.decode(text).map(Some).map_err(|error| {
-                        ConversionError(format!("bytes value is not base64: {error}"))
+                        ConversionError::definite(format!("bytes value is not base64: {error}"))
                     })
                 }
                 (_, Value::String(text)) => Ok(Some(text.clone().into_bytes())),
-                _ => Err(ConversionError(
-                    "ByteArrayConverter is not compatible with objects of this type".to_owned(),
+                _ => Err(ConversionError::definite(
+                    "ByteArrayConverter is not compatible with objects of this type",
                 )),
             },
             Self::Json {
@@ -204,15 +274,16 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn json_envelope_round_trips() {
+    #[tokio::test]
+    async fn json_envelope_round_trips() {
         let converter = Converter::Json {
             schemas_enable: true,
         };
         let schema = Schema::structure(vec![Field::new("id", Schema::new(SchemaType::Int32))])
             .named("x.Value");
         let bytes = converter
-            .from_connect(Some(&schema), &json!({"id": 1}))
+            .from_connect("t", Some(&schema), &json!({"id": 1}))
+            .await
             .unwrap()
             .unwrap();
         let text: Value = serde_json::from_slice(&bytes).unwrap();
@@ -220,47 +291,61 @@ mod tests {
             text,
             json!({"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}],"optional":false,"name":"x.Value"},"payload":{"id":1}})
         );
-        let (back_schema, back) = converter.to_connect(Some(&bytes)).unwrap();
+        let (back_schema, back) = converter.to_connect("t", Some(&bytes)).await.unwrap();
         assert_eq!(back_schema, Some(schema));
         assert_eq!(back, json!({"id": 1}));
     }
 
-    #[test]
-    fn json_envelope_is_required_when_schemas_are_enabled() {
+    #[tokio::test]
+    async fn json_envelope_is_required_when_schemas_are_enabled() {
         let converter = Converter::Json {
             schemas_enable: true,
         };
-        assert!(converter.to_connect(Some(br#"{"id":1}"#)).is_err());
+        assert!(
+            converter
+                .to_connect("t", Some(br#"{"id":1}"#))
+                .await
+                .is_err()
+        );
         let plain = Converter::Json {
             schemas_enable: false,
         };
         assert_eq!(
-            plain.to_connect(Some(br#"{"id":1}"#)).unwrap().1,
+            plain.to_connect("t", Some(br#"{"id":1}"#)).await.unwrap().1,
             json!({"id": 1})
         );
     }
 
-    #[test]
-    fn string_and_bytes_round_trip() {
-        let (schema, value) = Converter::String.to_connect(Some(b"hello")).unwrap();
+    #[tokio::test]
+    async fn string_and_bytes_round_trip() {
+        let (schema, value) = Converter::String
+            .to_connect("t", Some(b"hello"))
+            .await
+            .unwrap();
         assert_eq!(
             Converter::String
-                .from_connect(schema.as_ref(), &value)
+                .from_connect("t", schema.as_ref(), &value)
+                .await
                 .unwrap()
                 .unwrap(),
             b"hello"
         );
         let (schema, value) = Converter::ByteArray
-            .to_connect(Some(&[0, 159, 146]))
+            .to_connect("t", Some(&[0, 159, 146]))
+            .await
             .unwrap();
         assert_eq!(
             Converter::ByteArray
-                .from_connect(schema.as_ref(), &value)
+                .from_connect("t", schema.as_ref(), &value)
+                .await
                 .unwrap()
                 .unwrap(),
             vec![0, 159, 146]
         );
-        assert_eq!(Converter::String.to_connect(None).unwrap().1, Value::Null);
+        assert_eq!(
+            Converter::String.to_connect("t", None).await.unwrap().1,
+            Value::Null
+        );
     }
 
     #[test]

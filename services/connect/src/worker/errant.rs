@@ -54,7 +54,7 @@ pub(crate) fn reporter_for(
 }
 
 impl DeadLetterReporter {
-    fn serialize(&self, record: &SinkRecord) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    async fn serialize(&self, record: &SinkRecord) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
         let settings = &self.spec.settings;
         let data = &record.record;
         // A record that the converter cannot write back still reaches the DLQ, as JSON.
@@ -62,11 +62,13 @@ impl DeadLetterReporter {
             |value: &serde_json::Value| (!value.is_null()).then(|| value.to_string().into_bytes());
         let key = settings
             .key_converter
-            .from_connect(data.key_schema.as_ref(), &data.key)
+            .from_connect(&data.topic, data.key_schema.as_ref(), &data.key)
+            .await
             .unwrap_or_else(|_| fallback(&data.key));
         let value = settings
             .value_converter
-            .from_connect(data.value_schema.as_ref(), &data.value)
+            .from_connect(&data.topic, data.value_schema.as_ref(), &data.value)
+            .await
             .unwrap_or_else(|_| fallback(&data.value));
         (key, value)
     }
@@ -104,7 +106,7 @@ impl ErrantRecordReporter for DeadLetterReporter {
             let Some(queue) = &errors.dead_letter_queue else {
                 return Ok(());
             };
-            let (key, value) = self.serialize(record);
+            let (key, value) = self.serialize(record).await;
             let failure = RecordFailure {
                 connector: &self.spec.connector,
                 task: self.spec.task,

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use crate::client_overrides::{self, CONSUMER_PREFIX};
 use crate::connector_config::SinkTopics;
-use crate::converters::header_from_bytes;
+use crate::converters::{ConversionError, header_from_bytes};
 use crate::error_handling::{RecordFailure, Stage, send_to_dead_letter_queue};
 use crate::runtime::Runtime;
 use crate::storage::config_store::TargetState;
@@ -314,13 +314,22 @@ async fn handle(
     {
         tracing::warn!(%error, "cannot record topic usage");
     }
-    match convert(spec, chain, message) {
+    match convert_with_retries(spec, chain, message).await {
         Ok(Some(record)) => {
             batch.push(record);
             Ok(())
         }
         Ok(None) => Ok(()),
-        Err((stage, class_name, text)) => {
+        Err((stage, _, error)) if error.retriable => {
+            // An outage that outlasted the retry budget fails the task rather than
+            // tolerating (skipping) records that are fine.
+            Err(ConnectError::retriable(format!(
+                "{} failed for longer than the retry budget: {error}",
+                stage.name()
+            )))
+        }
+        Err((stage, class_name, error)) => {
+            let text = error.message;
             runtime.metrics.failed_records.inc();
             let errors = &spec.settings.errors;
             let error_metrics = &spec.metrics.errors;
@@ -372,30 +381,55 @@ async fn handle(
     }
 }
 
-fn convert(
+/// A failed conversion: the stage, the class that failed (for DLQ headers) and why.
+type ConvertFailure = (Stage, &'static str, ConversionError);
+
+/// Converts one record, converting it again after a backoff while the failure is
+/// retriable (a schema registry that is down) and within the retry budget: the record
+/// is neither skipped nor is its offset committed meanwhile.
+async fn convert_with_retries(
     spec: &TaskSpec,
     chain: &TransformChain,
     message: &BorrowedMessage<'_>,
-) -> Result<Option<SinkRecord>, (Stage, &'static str, String)> {
+) -> Result<Option<SinkRecord>, ConvertFailure> {
+    let started = tokio::time::Instant::now();
+    let mut attempt = 0_u32;
+    loop {
+        match convert(spec, chain, message).await {
+            Err((_, _, error)) if error.retriable && within_budget(spec, started) => {
+                spec.metrics.errors.operation_failed(true);
+                if attempt.is_multiple_of(10) {
+                    tracing::warn!(connector = spec.connector, attempt, %error, "conversion failed; will retry");
+                }
+                tokio::time::sleep(spec.settings.errors.backoff(attempt)).await;
+                attempt = attempt.saturating_add(1);
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn convert(
+    spec: &TaskSpec,
+    chain: &TransformChain,
+    message: &BorrowedMessage<'_>,
+) -> Result<Option<SinkRecord>, ConvertFailure> {
     let settings = &spec.settings;
+    let topic = message.topic();
     let (key_schema, key) = settings
         .key_converter
-        .to_connect(message.key())
-        .map_err(|e| {
-            (
-                Stage::KeyConverter,
-                "org.apache.kafka.connect.json.JsonConverter",
-                e.0,
-            )
-        })?;
+        .to_connect(topic, message.key())
+        .await
+        .map_err(|e| (Stage::KeyConverter, settings.key_converter.class_name(), e))?;
     let (value_schema, value) = settings
         .value_converter
-        .to_connect(message.payload())
+        .to_connect(topic, message.payload())
+        .await
         .map_err(|e| {
             (
                 Stage::ValueConverter,
-                "org.apache.kafka.connect.json.JsonConverter",
-                e.0,
+                settings.value_converter.class_name(),
+                e,
             )
         })?;
     let headers = message
@@ -424,7 +458,7 @@ fn convert(
         (
             Stage::Transformation,
             "org.apache.kafka.connect.transforms.Transformation",
-            m,
+            ConversionError::definite(m),
         )
     })?
     else {
@@ -478,7 +512,7 @@ async fn put_with_retries(
     }
 }
 
-fn within_budget(spec: &TaskSpec, started: tokio::time::Instant) -> bool {
+pub(crate) fn within_budget(spec: &TaskSpec, started: tokio::time::Instant) -> bool {
     // Retriable put/flush errors are retried at least for 5 minutes, as Kafka's
     // WorkerSinkTask retries RetriableException from put indefinitely; a configured
     // errors.retry.timeout extends that budget.

@@ -34,7 +34,7 @@ use tokio::sync::watch;
 
 use crate::client_overrides::{self, PRODUCER_PREFIX};
 use crate::connector_config::ConnectorSettings;
-use crate::converters::header_to_bytes;
+use crate::converters::{ConversionError, header_to_bytes};
 use crate::error_handling::Stage;
 use crate::runtime::Runtime;
 use crate::storage::config_store::TargetState;
@@ -42,6 +42,7 @@ use crate::storage::offset_store::OffsetWrite;
 use crate::storage::status_store::State;
 use crate::transforms::TransformChain;
 use crate::worker::side_topics::RuntimeSideTopics;
+use crate::worker::sink::within_budget;
 use crate::worker::source_batch::Batch;
 use crate::worker::source_offsets::SourceOffsets;
 use crate::worker::source_transaction::{CommitContext, TransactionalSource};
@@ -585,10 +586,19 @@ async fn enqueue(
                 source.source_offset.clone(),
             ),
         );
-        let produced = match convert(settings, chain, source) {
+        let produced = match convert_with_retries(spec, chain, source).await {
             Ok(Some(produced)) => produced,
             Ok(None) => continue,
-            Err((stage, message)) => {
+            Err((stage, error)) if error.retriable => {
+                // An outage that outlasted the retry budget fails the task: tolerating it
+                // would skip records that are fine.
+                return Err(ConnectError::retriable(format!(
+                    "{} failed for longer than the retry budget: {error}",
+                    stage.name()
+                )));
+            }
+            Err((stage, error)) => {
+                let message = error.message;
                 runtime.metrics.failed_records.inc();
                 spec.metrics
                     .errors
@@ -667,27 +677,53 @@ async fn send(
         })
 }
 
-fn convert(
-    settings: &ConnectorSettings,
+/// Transforms and converts one record. A retriable converter failure (a schema registry
+/// that is down) is tried again after a backoff, within the retry budget: nothing after
+/// it is produced meanwhile and no offset moves past it.
+async fn convert_with_retries(
+    spec: &TaskSpec,
     chain: &TransformChain,
     source: SourceRecord,
-) -> Result<Option<OutgoingRecord>, (Stage, String)> {
+) -> Result<Option<OutgoingRecord>, (Stage, ConversionError)> {
     let Some(record) = chain
         .apply(source.record)
-        .map_err(|m| (Stage::Transformation, m))?
+        .map_err(|m| (Stage::Transformation, ConversionError::definite(m)))?
     else {
         return Ok(None);
     };
+    let started = tokio::time::Instant::now();
+    let mut attempt = 0_u32;
+    loop {
+        match convert(&spec.settings, &record).await {
+            Err((_, error)) if error.retriable && within_budget(spec, started) => {
+                spec.metrics.errors.operation_failed(true);
+                if attempt.is_multiple_of(10) {
+                    tracing::warn!(connector = spec.connector, attempt, %error, "conversion failed; will retry");
+                }
+                tokio::time::sleep(spec.settings.errors.backoff(attempt)).await;
+                attempt = attempt.saturating_add(1);
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn convert(
+    settings: &ConnectorSettings,
+    record: &connect_api::ConnectRecord,
+) -> Result<Option<OutgoingRecord>, (Stage, ConversionError)> {
     let key = settings
         .key_converter
-        .from_connect(record.key_schema.as_ref(), &record.key)
-        .map_err(|e| (Stage::KeyConverter, e.0))?;
+        .from_connect(&record.topic, record.key_schema.as_ref(), &record.key)
+        .await
+        .map_err(|e| (Stage::KeyConverter, e))?;
     let value = settings
         .value_converter
-        .from_connect(record.value_schema.as_ref(), &record.value)
-        .map_err(|e| (Stage::ValueConverter, e.0))?;
+        .from_connect(&record.topic, record.value_schema.as_ref(), &record.value)
+        .await
+        .map_err(|e| (Stage::ValueConverter, e))?;
     Ok(Some(OutgoingRecord {
-        topic: Arc::from(record.topic),
+        topic: Arc::from(record.topic.as_str()),
         key,
         value,
         headers: record
