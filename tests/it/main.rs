@@ -19,6 +19,7 @@ mod bridge_v3;
 mod bridge_v3_admin;
 mod bridge_v3_cluster_admin;
 mod broker_restart_pipelines;
+mod connect_avro;
 mod connect_distributed;
 mod connect_eos;
 mod connect_pipeline;

@@ -32,7 +32,7 @@ use std::collections::HashMap;
 use apache_avro::types::Value as AvroValue;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use connect_api::{Field, Schema, SchemaType};
+use connect_api::{Field, Parameters, Schema, SchemaType};
 use serde_json::{Map, Value, json};
 
 pub const NAMESPACE: &str = "io.confluent.connect.avro";

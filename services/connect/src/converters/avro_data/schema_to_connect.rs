@@ -182,7 +182,7 @@ pub(super) fn to_connect_schema(
             Some("decimal") => {
                 let mut decimal = logical_schema(SchemaType::Bytes, DECIMAL);
                 let scale = property("scale").and_then(Value::as_i64).unwrap_or(0);
-                let mut parameters = Map::new();
+                let mut parameters = Parameters::new();
                 parameters.insert("scale".into(), Value::from(scale.to_string()));
                 if let Some(precision) = property("precision").and_then(Value::as_i64)
                     && precision != DEFAULT_DECIMAL_PRECISION
@@ -255,7 +255,7 @@ pub(super) fn to_connect_schema(
                 ));
             }
             visiting.push(full.clone());
-            let mut parameters = Map::new();
+            let mut parameters = Parameters::new();
             if let Some(doc) = property("doc").and_then(Value::as_str) {
                 parameters.insert(RECORD_DOC.into(), Value::from(doc));
             }
@@ -287,7 +287,7 @@ pub(super) fn to_connect_schema(
             record
         }
         "enum" => {
-            let mut parameters = Map::new();
+            let mut parameters = Parameters::new();
             parameters.insert(ENUM.into(), Value::from(qualified(object, namespace)));
             for symbol in property("symbols")
                 .and_then(Value::as_array)
@@ -353,7 +353,7 @@ pub(super) fn apply_connect_properties(
         let parameters = parameters.as_object().ok_or_else(|| {
             format!("Expected JSON object for schema parameters but found: {parameters}")
         })?;
-        let merged = built.parameters.get_or_insert_with(Map::new);
+        let merged = built.parameters.get_or_insert_with(Parameters::new);
         for (key, value) in parameters {
             if !value.is_string() {
                 return Err(format!(
@@ -368,7 +368,7 @@ pub(super) fn apply_connect_properties(
         (Some(field), None) if !field.is_null() => {
             built
                 .parameters
-                .get_or_insert_with(Map::new)
+                .get_or_insert_with(Parameters::new)
                 .insert(FIELD_DEFAULT_FLAG.into(), Value::from("true"));
             Some(field)
         }
