@@ -4,6 +4,8 @@
 //! - `cargo run --release -p bench -- mirror`: the mirror vs MirrorMaker 2 ([`mirror`]).
 //! - `cargo run --release -p bench -- es-sink`: the Elasticsearch sink vs raw `_bulk` ([`es_sink`]).
 //! - `cargo run --release -p bench -- mysql`: the MySQL CDC source vs a plain `SELECT *` ([`mysql`]).
+//! - `cargo run --release -p bench -- mysql-avro`: a MySQL snapshot with AvroConverter vs
+//!   JsonConverter ([`mysql_avro`]).
 
 // Load generators and probes are throwaway tasks that need no names (clippy.toml names
 // broker_core::task for production code).
@@ -14,6 +16,7 @@ mod es_sink;
 mod mirror;
 mod mysql;
 mod mysql_anchor;
+mod mysql_avro;
 
 // The same allocator as the kafka-gateway binary, so that figures match the product.
 #[global_allocator]
@@ -27,8 +30,11 @@ async fn main() {
         "mirror" => mirror::run(std::env::args().skip(2).collect()).await,
         "es-sink" => es_sink::run(std::env::args().skip(2).collect()).await,
         "mysql" => mysql::run(std::env::args().skip(2).collect()).await,
+        "mysql-avro" => mysql_avro::run(std::env::args().skip(2).collect()).await,
         _ => {
-            eprintln!("usage: cargo run --release -p bench -- bridge|mirror|es-sink|mysql");
+            eprintln!(
+                "usage: cargo run --release -p bench -- bridge|mirror|es-sink|mysql|mysql-avro"
+            );
             std::process::exit(2);
         }
     };

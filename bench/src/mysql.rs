@@ -56,14 +56,14 @@ fn options(args: &[String]) -> BenchResult<Options> {
     Ok(options)
 }
 
-fn var(name: &str, default: &str) -> String {
+pub(crate) fn var(name: &str, default: &str) -> String {
     std::env::var(name)
         .ok()
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(|| default.to_owned())
 }
 
-fn suffix() -> String {
+pub(crate) fn suffix() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

@@ -217,6 +217,15 @@ async fn debezium_mysql_source_to_opensearch_through_avro() {
     let worker = start_worker().await;
     let prefix = unique_name("avrodbz");
     let topic = format!("{prefix}.{database}.items");
+    let (_, plugins) = get(&worker.url("/connector-plugins?connectorsOnly=false")).await;
+    assert!(
+        plugins
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["class"] == AVRO && p["type"] == "converter"),
+        "{plugins}"
+    );
 
     // 1. The config a Debezium user pastes, with Confluent's AvroConverter.
     let source = merged(

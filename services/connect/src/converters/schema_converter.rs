@@ -305,3 +305,68 @@ fn writer_from_json(json: Value) -> Result<WriterSchema, ConversionError> {
         record_name,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use connect_api::ConfigMap;
+    use serde_json::json;
+
+    use super::*;
+
+    /// A converter whose registry is a local port nobody listens on (refused at once).
+    fn unreachable_registry() -> SchemaConverter {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .unwrap();
+        let config: ConfigMap = [(
+            "value.converter.schema.registry.url".to_owned(),
+            format!("http://127.0.0.1:{port}"),
+        )]
+        .into();
+        SchemaConverter::new(
+            SchemaConverterSettings::parse(&config, "value.converter", SchemaType::Avro, "c")
+                .unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_registry_is_retriable_both_ways() {
+        let converter = unreachable_registry();
+        let schema: Schema = serde_json::from_value(json!({"type": "struct", "name": "a.B",
+            "fields": [{"field": "id", "type": "int32"}]}))
+        .unwrap();
+        let error = converter
+            .from_connect("t", Some(&schema), &json!({"id": 1}))
+            .await
+            .unwrap_err();
+        assert!(error.retriable, "{error}");
+        let error = converter
+            .to_connect("t", Some(&[0, 0, 0, 0, 1, 2]))
+            .await
+            .unwrap_err();
+        assert!(error.retriable, "{error}");
+    }
+
+    #[tokio::test]
+    async fn bad_input_is_definite() {
+        let converter = unreachable_registry();
+        let error = converter.to_connect("t", Some(b"{}")).await.unwrap_err();
+        assert!(!error.retriable);
+        assert!(error.message.contains("Unknown magic byte"), "{error}");
+        let error = converter
+            .from_connect("t", None, &json!({"id": 1}))
+            .await
+            .unwrap_err();
+        assert!(!error.retriable, "{error}");
+        // A tombstone needs no registry.
+        assert_eq!(
+            converter.from_connect("t", None, &Value::Null).await,
+            Ok(None)
+        );
+        assert_eq!(
+            converter.to_connect("t", None).await,
+            Ok((None, Value::Null))
+        );
+    }
+}

@@ -63,10 +63,11 @@ impl AvroNames {
 
     /// The definition `name` refers to from `namespace`, with its own namespace.
     fn resolve(&self, name: &str, namespace: &str) -> Option<&(Value, String)> {
-        if !name.contains('.') && !namespace.is_empty() {
-            if let Some(found) = self.0.get(&format!("{namespace}.{name}")) {
-                return Some(found);
-            }
+        if !name.contains('.')
+            && !namespace.is_empty()
+            && let Some(found) = self.0.get(&format!("{namespace}.{name}"))
+        {
+            return Some(found);
         }
         self.0.get(name)
     }
@@ -97,7 +98,7 @@ pub(super) fn view<'a>(
     match schema {
         Value::String(name) => match name.as_str() {
             "null" | "boolean" | "int" | "long" | "float" | "double" | "bytes" | "string" => Ok((
-                std::borrow::Cow::Owned(json!({"type": name})),
+                std::borrow::Cow::Borrowed(primitive_object(name)),
                 namespace.to_owned(),
             )),
             _ => names
@@ -454,4 +455,19 @@ pub(super) fn union_member_name(
             .unwrap_or_default(),
         other => other.to_owned(),
     })
+}
+
+/// `{"type": name}` for a primitive type name, built once: every value of every record
+/// walks through here.
+fn primitive_object(name: &str) -> &'static Value {
+    static OBJECTS: std::sync::LazyLock<HashMap<&'static str, Value>> =
+        std::sync::LazyLock::new(|| {
+            [
+                "null", "boolean", "int", "long", "float", "double", "bytes", "string",
+            ]
+            .into_iter()
+            .map(|name| (name, json!({ "type": name })))
+            .collect()
+        });
+    OBJECTS.get(name).unwrap_or(&Value::Null)
 }
