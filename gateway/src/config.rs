@@ -172,7 +172,7 @@ impl GatewayConfig {
 
     pub(crate) fn validate(&self) -> Result<ValidatedGateway, ConfigError> {
         let kafka = self.kafka.validate("kafka")?;
-        let bridge = self.bridge.validate("bridge")?;
+        let mut bridge = self.bridge.validate("bridge")?;
         let connect = self.connect.validate("connect")?;
         let metrics = self.metrics.validate("metrics")?;
         let schema_registry = self.schema_registry.validate("schema_registry")?;
@@ -210,6 +210,9 @@ impl GatewayConfig {
                 ));
             }
         }
+        if self.schema_registry.enabled && bridge.schema_registry.is_none() {
+            bridge.schema_registry = Some(built_in_registry(&schema_registry.listener));
+        }
         Ok(ValidatedGateway {
             kafka,
             telemetry: self.telemetry.clone(),
@@ -219,6 +222,31 @@ impl GatewayConfig {
             metrics: self.metrics.enabled.then_some(metrics),
             schema_registry: self.schema_registry.enabled.then_some(schema_registry),
         })
+    }
+}
+
+/// The bridge's default registry: the built-in one, over loopback when it listens on every
+/// address. A registry with `[schema_registry.http.auth]` needs the bridge's
+/// `schema_registry_basic_auth_user_info` as well.
+fn built_in_registry(
+    listener: &edge::ValidatedListener,
+) -> bridge::config::SchemaRegistryClientSettings {
+    let mut address = listener.listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(if address.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let scheme = if listener.security.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    bridge::config::SchemaRegistryClientSettings {
+        urls: format!("{scheme}://{address}"),
+        basic_auth: None,
     }
 }
 
@@ -375,6 +403,31 @@ mod tests {
             let registry = validated.schema_registry.unwrap();
             assert_eq!(registry.listener.listen.port(), 8081);
             assert_eq!(registry.topic, "_schemas");
+        });
+    }
+
+    #[test]
+    fn bridge_uses_the_built_in_registry_by_default() {
+        with_config(
+            "[schema_registry]\nenabled = true\n[schema_registry.http]\nlisten = \"0.0.0.0:18081\"\n",
+            &[],
+            |config| {
+                let bridge = config.unwrap().validate().unwrap().bridge.unwrap();
+                let registry = bridge.schema_registry.unwrap();
+                assert_eq!(registry.urls, "http://127.0.0.1:18081");
+            },
+        );
+        with_config(
+            "[schema_registry]\nenabled = true\n[bridge]\nschema_registry_url = \"http://other:8081\"\n",
+            &[],
+            |config| {
+                let bridge = config.unwrap().validate().unwrap().bridge.unwrap();
+                assert_eq!(bridge.schema_registry.unwrap().urls, "http://other:8081");
+            },
+        );
+        with_config("", &[], |config| {
+            let bridge = config.unwrap().validate().unwrap().bridge.unwrap();
+            assert!(bridge.schema_registry.is_none());
         });
     }
 

@@ -77,6 +77,16 @@ pub struct BridgeConfig {
     /// `[bridge.kafka_identities]`: each HTTP principal's own Kafka credentials.
     #[serde(default)]
     pub kafka_identities: KafkaIdentitiesConfig,
+    /// Confluent's `schema.registry.url` for the avro, jsonschema and protobuf formats:
+    /// one or more comma-separated base URLs of a Confluent-compatible registry. Unset: the
+    /// built-in registry when `[schema_registry]` runs in the same process, else none (the
+    /// three formats are then refused).
+    #[serde(default)]
+    pub schema_registry_url: Option<String>,
+    /// Confluent's `basic.auth.user.info` (`user:password`) for that registry; `${env:…}`
+    /// and `${file:…}` references are resolved.
+    #[serde(default)]
+    pub schema_registry_basic_auth_user_info: Option<String>,
 }
 
 fn default_consumer_instance_timeout_ms() -> u64 {
@@ -105,6 +115,8 @@ impl Default for BridgeConfig {
             consumer_request_max_bytes: default_consumer_request_max_bytes(),
             advertised_url: None,
             kafka_identities: KafkaIdentitiesConfig::default(),
+            schema_registry_url: None,
+            schema_registry_basic_auth_user_info: None,
         }
     }
 }
@@ -127,6 +139,42 @@ pub struct ValidatedBridge {
     /// Without a trailing slash.
     pub advertised_url: Option<String>,
     pub identities: ValidatedIdentities,
+    /// The registry of the schema formats; `None` refuses them.
+    pub schema_registry: Option<SchemaRegistryClientSettings>,
+}
+
+/// Where the bridge's schema registry is, validated.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SchemaRegistryClientSettings {
+    /// The comma-separated base URLs, each checked to be http(s).
+    pub urls: String,
+    /// `(user, password)`, resolved from its references.
+    pub basic_auth: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for SchemaRegistryClientSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemaRegistryClientSettings")
+            .field("urls", &self.urls)
+            .field("basic_auth", &self.basic_auth.as_ref().map(|(user, _)| user))
+            .finish()
+    }
+}
+
+impl SchemaRegistryClientSettings {
+    /// The client config of these settings (the URLs were checked by `validate`).
+    pub fn client_config(&self) -> schemas::RegistryClientConfig {
+        let mut config = schemas::RegistryClientConfig::from_urls(&self.urls, "bridge")
+            .unwrap_or_else(|_| schemas::RegistryClientConfig {
+                urls: Vec::new(),
+                basic_auth: None,
+                cache_capacity: schemas::client::DEFAULT_CACHE_CAPACITY,
+                timeout: schemas::client::DEFAULT_TIMEOUT,
+                metrics_label: "bridge".to_owned(),
+            });
+        config.basic_auth.clone_from(&self.basic_auth);
+        config
+    }
 }
 
 impl BridgeConfig {
@@ -189,6 +237,7 @@ impl BridgeConfig {
                 ),
             ));
         }
+        let schema_registry = self.validate_schema_registry(&key)?;
         Ok(ValidatedBridge {
             flavor: self.flavor,
             listener,
@@ -201,7 +250,40 @@ impl BridgeConfig {
             producer,
             advertised_url,
             identities,
+            schema_registry,
         })
+    }
+
+    fn validate_schema_registry(
+        &self,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<Option<SchemaRegistryClientSettings>, ConfigError> {
+        let Some(urls) = &self.schema_registry_url else {
+            if self.schema_registry_basic_auth_user_info.is_some() {
+                return Err(ConfigError::new(
+                    key("schema_registry_basic_auth_user_info"),
+                    format!("needs `{}`", key("schema_registry_url")),
+                ));
+            }
+            return Ok(None);
+        };
+        schemas::RegistryClientConfig::from_urls(urls, "bridge")
+            .map_err(|reason| ConfigError::new(key("schema_registry_url"), reason))?;
+        let basic_auth = match &self.schema_registry_basic_auth_user_info {
+            None => None,
+            Some(text) => {
+                let name = key("schema_registry_basic_auth_user_info");
+                let resolved = broker_core::secrets::resolve(&name, text)?;
+                let (user, password) = resolved
+                    .split_once(':')
+                    .ok_or_else(|| ConfigError::new(name, "must be user:password"))?;
+                Some((user.to_owned(), password.to_owned()))
+            }
+        };
+        Ok(Some(SchemaRegistryClientSettings {
+            urls: urls.clone(),
+            basic_auth,
+        }))
     }
 }
 
@@ -275,6 +357,26 @@ mod tests {
     fn validate_rejects_zero_request_max_bytes() {
         let err = validate("consumer_request_max_bytes = 0").unwrap_err();
         assert_eq!(err.key, "bridge.consumer_request_max_bytes");
+    }
+
+    #[test]
+    fn validate_rejects_bad_schema_registry_url() {
+        let err = validate(r#"schema_registry_url = "ftp://registry:8081""#).unwrap_err();
+        assert_eq!(err.key, "bridge.schema_registry_url");
+        let err = validate(r#"schema_registry_basic_auth_user_info = "u:p""#).unwrap_err();
+        assert_eq!(err.key, "bridge.schema_registry_basic_auth_user_info");
+        let err = validate(
+            "schema_registry_url = \"http://r:8081\"\nschema_registry_basic_auth_user_info = \"nocolon\"",
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "bridge.schema_registry_basic_auth_user_info");
+        let ok = validate(
+            "schema_registry_url = \"http://r:8081\"\nschema_registry_basic_auth_user_info = \"u:p:q\"",
+        )
+        .unwrap();
+        let registry = ok.schema_registry.unwrap();
+        assert_eq!(registry.basic_auth, Some(("u".to_owned(), "p:q".to_owned())));
+        assert_eq!(registry.client_config().urls[0].as_str(), "http://r:8081/");
     }
 
     #[test]

@@ -153,6 +153,19 @@ pub(crate) async fn create_consumer(
 ) -> Result<KafkaJson<CreatedInstance>, ApiError> {
     let flavor = state.config().flavor;
     let request = create::parse(flavor, body)?;
+    if let Some(format) = request.settings.format.schema_format()
+        && (state.schemas().is_none() || flavor == Flavor::Strimzi)
+    {
+        return Err(ApiError::unprocessable(
+            422,
+            format!(
+                "Invalid format type {:?}: it needs a schema registry; set `[bridge] \
+                 schema_registry_url` or enable `[schema_registry]` in the same gateway \
+                 (Confluent flavor only).",
+                format.name()
+            ),
+        ));
+    }
     let name = request.name.clone().unwrap_or_else(|| {
         let suffix: u128 = rand::rng().random();
         format!("rest-consumer-{suffix:032x}")
@@ -536,7 +549,7 @@ pub(crate) async fn get_records(
             "The consumer is neither subscribed nor assigned to any partition.",
         ));
     }
-    let result = records::fetch(&instance, &mut guard, fetch_limits).await;
+    let result = records::fetch(&instance, &mut guard, fetch_limits, state.schemas()).await;
     drop(guard);
     instance.touch();
     let records = result?;

@@ -4,6 +4,8 @@
 //! - [`config`]: `[bridge]` settings and their validation.
 //! - [`routes`]: the route table; [`openapi`]: the document generated from it.
 //! - `produce`, `topics`, `consumers`, `v3`: one module per resource.
+//! - `schema`: keys and values in the schema-registry formats (Avro, JSON Schema,
+//!   Protobuf) through the configured registry.
 //! - [`error`]: the one error type, rendered in the listener flavor's body.
 //! - `caller`, `identity`, `authz`: who calls ([`Principal`](edge::Principal) in the request),
 //!   which Kafka identity the caller runs with, and the route layer that checks its grants;
@@ -20,7 +22,9 @@ pub mod media;
 mod metrics;
 pub mod openapi;
 mod produce;
+mod produce_schema;
 pub mod routes;
+mod schema;
 mod state;
 mod status;
 mod time;
@@ -34,6 +38,7 @@ use edge::http_metrics::HttpMetricsLayer;
 pub use error::{ApiError, ErrorBody};
 pub use openapi::openapi_json;
 pub use routes::router;
+pub use schema::SchemaFormat;
 pub use state::BridgeState;
 
 /// Default port of Confluent REST Proxy, which clients already point at.
@@ -70,7 +75,7 @@ pub async fn serve(
     tcp: tokio::net::TcpListener,
     shutdown: Shutdown,
 ) -> Result<(), BridgeError> {
-    let state = BridgeState::new(config.clone(), clients)?;
+    let state = BridgeState::with_metrics(config.clone(), clients, Some(&registry))?;
     state.register_metrics(&registry);
     config
         .listener

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::config::Flavor;
 use crate::error::ApiError;
+pub use crate::schema::SchemaFormat;
 
 /// The generic v2 media type of metadata and consumer-control bodies.
 pub const V2_JSON: &str = "application/vnd.kafka.v2+json";
@@ -26,6 +27,9 @@ pub enum EmbeddedFormat {
     Json,
     /// UTF-8 strings (Strimzi's `text`).
     Text,
+    /// JSON on the HTTP side, Confluent's wire format with a registered schema in Kafka
+    /// (Confluent only, with a schema registry configured).
+    Schema(SchemaFormat),
 }
 
 impl EmbeddedFormat {
@@ -34,6 +38,7 @@ impl EmbeddedFormat {
             Self::Binary => "binary",
             Self::Json => "json",
             Self::Text => "text",
+            Self::Schema(format) => format.name(),
         }
     }
 
@@ -42,6 +47,17 @@ impl EmbeddedFormat {
             Self::Binary => "application/vnd.kafka.binary.v2+json",
             Self::Json => "application/vnd.kafka.json.v2+json",
             Self::Text => "application/vnd.kafka.text.v2+json",
+            Self::Schema(SchemaFormat::Avro) => "application/vnd.kafka.avro.v2+json",
+            Self::Schema(SchemaFormat::JsonSchema) => "application/vnd.kafka.jsonschema.v2+json",
+            Self::Schema(SchemaFormat::Protobuf) => "application/vnd.kafka.protobuf.v2+json",
+        }
+    }
+
+    /// The schema-registry format, if this is one.
+    pub fn schema_format(self) -> Option<SchemaFormat> {
+        match self {
+            Self::Schema(format) => Some(format),
+            _ => None,
         }
     }
 
@@ -51,7 +67,7 @@ impl EmbeddedFormat {
             "binary" => Some(Self::Binary),
             "json" => Some(Self::Json),
             "text" => Some(Self::Text),
-            _ => None,
+            other => SchemaFormat::from_name(other).map(Self::Schema),
         }
     }
 }
@@ -59,9 +75,9 @@ impl EmbeddedFormat {
 /// What one media type (parameters stripped) says about the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaKind {
+    /// An embedded format, the schema-registry ones (`avro`, `jsonschema`, `protobuf`)
+    /// included.
     Embedded(EmbeddedFormat),
-    /// An embedded format that needs a schema registry (`avro`, `jsonschema`, `protobuf`).
-    SchemaFormat(String),
     /// `application/vnd.kafka.v2+json`, `application/vnd.kafka+json`, `application/json`.
     Generic,
     /// `*/*` or `application/*`.
@@ -80,11 +96,15 @@ pub fn classify(media_type: &str) -> MediaKind {
         "application/vnd.kafka.binary.v2+json" => MediaKind::Embedded(EmbeddedFormat::Binary),
         "application/vnd.kafka.json.v2+json" => MediaKind::Embedded(EmbeddedFormat::Json),
         "application/vnd.kafka.text.v2+json" => MediaKind::Embedded(EmbeddedFormat::Text),
-        "application/vnd.kafka.avro.v2+json" => MediaKind::SchemaFormat("avro".to_owned()),
-        "application/vnd.kafka.jsonschema.v2+json" => {
-            MediaKind::SchemaFormat("jsonschema".to_owned())
+        "application/vnd.kafka.avro.v2+json" => {
+            MediaKind::Embedded(EmbeddedFormat::Schema(SchemaFormat::Avro))
         }
-        "application/vnd.kafka.protobuf.v2+json" => MediaKind::SchemaFormat("protobuf".to_owned()),
+        "application/vnd.kafka.jsonschema.v2+json" => {
+            MediaKind::Embedded(EmbeddedFormat::Schema(SchemaFormat::JsonSchema))
+        }
+        "application/vnd.kafka.protobuf.v2+json" => {
+            MediaKind::Embedded(EmbeddedFormat::Schema(SchemaFormat::Protobuf))
+        }
         V2_JSON | "application/vnd.kafka+json" | "application/json" => MediaKind::Generic,
         "*/*" | "application/*" => MediaKind::Wildcard,
         _ => MediaKind::Other(essence),
@@ -95,26 +115,41 @@ fn header(headers: &HeaderMap, name: axum::http::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The embedded format of a v2 produce body, from its `Content-Type`.
-pub fn produce_format(flavor: Flavor, headers: &HeaderMap) -> Result<EmbeddedFormat, ApiError> {
+/// The embedded format of a v2 produce body, from its `Content-Type`; the schema formats
+/// only with a registry (`has_registry`) on the Confluent flavor.
+pub fn produce_format(
+    flavor: Flavor,
+    has_registry: bool,
+    headers: &HeaderMap,
+) -> Result<EmbeddedFormat, ApiError> {
     let Some(content_type) = header(headers, CONTENT_TYPE) else {
         return Err(ApiError::unsupported_media_type(
             "Content-Type is missing; use application/vnd.kafka.{binary,json,text}.v2+json.",
         ));
     };
     match (classify(content_type), flavor) {
+        (MediaKind::Embedded(EmbeddedFormat::Schema(format)), flavor)
+            if !has_registry || flavor == Flavor::Strimzi =>
+        {
+            Err(schema_format_refused(format))
+        }
         (MediaKind::Embedded(format), _) => Ok(format),
         // The 2019 Confluent docs: a generic type produces binary.
         (MediaKind::Generic, Flavor::Confluent) => Ok(EmbeddedFormat::Binary),
-        (MediaKind::SchemaFormat(name), _) => Err(ApiError::unsupported_media_type(format!(
-            "Embedded format {name} needs a schema registry, which this bridge does not \
-             offer; use binary, json or text."
-        ))),
         _ => Err(ApiError::unsupported_media_type(format!(
             "Content-Type {content_type} is not supported; use \
              application/vnd.kafka.{{binary,json,text}}.v2+json."
         ))),
     }
+}
+
+/// The 415 of a schema format on a listener without a registry.
+pub fn schema_format_refused(format: SchemaFormat) -> ApiError {
+    ApiError::unsupported_media_type(format!(
+        "Embedded format {} needs a schema registry: set `[bridge] schema_registry_url` \
+         or enable `[schema_registry]` in the same gateway (Confluent flavor only).",
+        format.name()
+    ))
 }
 
 /// Checks the `Content-Type` of a consumer-control body: any v2 type (plain or embedded,
@@ -126,7 +161,7 @@ pub fn check_control_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
         )));
     };
     match classify(content_type) {
-        MediaKind::Embedded(_) | MediaKind::SchemaFormat(_) | MediaKind::Generic => Ok(()),
+        MediaKind::Embedded(_) | MediaKind::Generic => Ok(()),
         _ => Err(ApiError::unsupported_media_type(format!(
             "Content-Type {content_type} is not supported; use {V2_JSON}."
         ))),
@@ -164,7 +199,7 @@ pub fn negotiate_records(
     }
     let names_a_format = kinds
         .iter()
-        .any(|k| matches!(k, MediaKind::Embedded(_) | MediaKind::SchemaFormat(_)));
+        .any(|k| matches!(k, MediaKind::Embedded(_)));
     if !names_a_format && format == EmbeddedFormat::Binary {
         return Ok(());
     }
@@ -238,11 +273,11 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         assert_eq!(
-            produce_format(Flavor::Confluent, &headers).unwrap(),
+            produce_format(Flavor::Confluent, false, &headers).unwrap(),
             EmbeddedFormat::Binary
         );
         assert_eq!(
-            produce_format(Flavor::Strimzi, &headers)
+            produce_format(Flavor::Strimzi, false, &headers)
                 .unwrap_err()
                 .status
                 .as_u16(),
@@ -252,6 +287,11 @@ mod tests {
             CONTENT_TYPE,
             HeaderValue::from_static("application/vnd.kafka.avro.v2+json"),
         );
-        assert!(produce_format(Flavor::Confluent, &headers).is_err());
+        assert!(produce_format(Flavor::Confluent, false, &headers).is_err());
+        assert_eq!(
+            produce_format(Flavor::Confluent, true, &headers).unwrap(),
+            EmbeddedFormat::Schema(SchemaFormat::Avro)
+        );
+        assert!(produce_format(Flavor::Strimzi, true, &headers).is_err());
     }
 }

@@ -40,20 +40,31 @@ pub(crate) const QUEUE_FULL_WAIT: Duration = Duration::from_secs(30);
 pub(crate) struct ProduceRequest {
     #[serde(default)]
     pub records: Vec<ProduceRecord>,
-    /// Schema fields of the schema-registry formats; refused (no registry).
+    /// avro, jsonschema, protobuf: the key schema's text, registered under
+    /// `<topic>-key` (TopicNameStrategy).
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub key_schema: Option<Value>,
+    /// avro, jsonschema, protobuf: the id of a registered key schema.
     #[serde(default)]
+    #[schema(value_type = Option<i32>)]
     pub key_schema_id: Option<Value>,
+    /// avro, jsonschema, protobuf: the value schema's text, registered under
+    /// `<topic>-value`.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub value_schema: Option<Value>,
+    /// avro, jsonschema, protobuf: the id of a registered value schema.
     #[serde(default)]
+    #[schema(value_type = Option<i32>)]
     pub value_schema_id: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct ProduceRecord {
-    /// binary: base64 string; json: any JSON; text: a string.
+    /// binary: base64 string; json: any JSON; text: a string; avro: Avro's JSON encoding
+    /// (unions wrapped as `{"type": value}`); jsonschema: JSON valid for the schema;
+    /// protobuf: proto3 JSON of the schema's first message.
     #[serde(default)]
     pub key: Option<Value>,
     #[serde(default)]
@@ -210,7 +221,8 @@ impl FromRequest<BridgeState> for ProduceBody {
 
     async fn from_request(request: Request, state: &BridgeState) -> Result<Self, ApiError> {
         let flavor = state.config().flavor;
-        let format = media::produce_format(flavor, request.headers())?;
+        let format =
+            media::produce_format(flavor, state.schemas().is_some(), request.headers())?;
         let bytes = body_bytes(request, state).await?;
         let request: ProduceRequest = parse_json(flavor, &bytes)?;
         Ok(Self { format, request })
@@ -224,13 +236,19 @@ impl FromRequest<BridgeState> for ProduceBody {
     request_body(content(
         (ProduceRequest = "application/vnd.kafka.binary.v2+json"),
         (ProduceRequest = "application/vnd.kafka.json.v2+json"),
-        (ProduceRequest = "application/vnd.kafka.text.v2+json"))),
+        (ProduceRequest = "application/vnd.kafka.text.v2+json"),
+        (ProduceRequest = "application/vnd.kafka.avro.v2+json"),
+        (ProduceRequest = "application/vnd.kafka.jsonschema.v2+json"),
+        (ProduceRequest = "application/vnd.kafka.protobuf.v2+json"))),
     responses(
         (status = 200, description = "Every record acknowledged or failed", body = Value),
         (status = 204, description = "Strimzi `async=true`: accepted, not awaited"),
         (status = 404, description = "Unknown topic (40401)", body = crate::ErrorBody),
         (status = 415, description = "Unsupported Content-Type", body = crate::ErrorBody),
-        (status = 422, description = "Invalid records", body = crate::ErrorBody))
+        (status = 422, description = "Invalid records: 42201/42202 key/value schema missing, \
+            42205 invalid schema, 42207 registry refusal; a record that does not match its \
+            schema answers 422 with its own 42203 entry in `offsets`", body = crate::ErrorBody),
+        (status = 503, description = "Schema registry unreachable (50003)", body = crate::ErrorBody))
 )]
 pub(crate) async fn produce_to_topic(
     State(state): State<BridgeState>,
@@ -252,12 +270,18 @@ pub(crate) async fn produce_to_topic(
     request_body(content(
         (ProduceRequest = "application/vnd.kafka.binary.v2+json"),
         (ProduceRequest = "application/vnd.kafka.json.v2+json"),
-        (ProduceRequest = "application/vnd.kafka.text.v2+json"))),
+        (ProduceRequest = "application/vnd.kafka.text.v2+json"),
+        (ProduceRequest = "application/vnd.kafka.avro.v2+json"),
+        (ProduceRequest = "application/vnd.kafka.jsonschema.v2+json"),
+        (ProduceRequest = "application/vnd.kafka.protobuf.v2+json"))),
     responses(
         (status = 200, description = "Every record acknowledged or failed", body = Value),
         (status = 404, description = "Unknown topic (40401) or partition (40402)", body = crate::ErrorBody),
         (status = 415, description = "Unsupported Content-Type", body = crate::ErrorBody),
-        (status = 422, description = "Invalid records", body = crate::ErrorBody))
+        (status = 422, description = "Invalid records: 42201/42202 key/value schema missing, \
+            42205 invalid schema, 42207 registry refusal; a record that does not match its \
+            schema answers 422 with its own 42203 entry in `offsets`", body = crate::ErrorBody),
+        (status = 503, description = "Schema registry unreachable (50003)", body = crate::ErrorBody))
 )]
 pub(crate) async fn produce_to_partition(
     State(state): State<BridgeState>,
@@ -284,17 +308,9 @@ async fn produce(
     if request.records.is_empty() {
         return Err(ApiError::unprocessable(422, "records may not be empty"));
     }
-    if request.key_schema.is_some()
-        || request.key_schema_id.is_some()
-        || request.value_schema.is_some()
-        || request.value_schema_id.is_some()
-    {
-        return Err(ApiError::unprocessable(
-            42205,
-            "Schemas need a schema registry, which this bridge does not offer.",
-        ));
-    }
     let partitions = state.partition_count(&topic).await?;
+    let schemas = crate::produce_schema::RequestSchemas::resolve(&state, &topic, format, &request)
+        .await?;
     if let Some(partition) = path_partition
         && (partition < 0 || partition >= partitions)
     {
@@ -313,7 +329,17 @@ async fn produce(
             (Some(own), _, _) => Some(own),
             (None, path, _) => path,
         };
-        let decoded = decode_record(&topic_name, format, record, index)?;
+        let decoded = match &schemas {
+            // A value that does not match its schema fails alone, as a Kafka error would.
+            Some(schemas) => match schemas.encode_record(&topic_name, record, index) {
+                Ok(decoded) => decoded,
+                Err(error) => {
+                    outgoing.push(Err(error));
+                    continue;
+                }
+            },
+            None => decode_record(&topic_name, format, record, index)?,
+        };
         outgoing.push(match partition {
             Some(p) if p < 0 || p >= partitions => Err(ApiError::partition_not_found(&topic, p)),
             _ => Ok(OutgoingRecord {
@@ -334,7 +360,8 @@ async fn produce(
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     let results = send_all(&state, &producer, &topic, outgoing).await;
-    Ok(render_v2_results(flavor, &results))
+    let ids = schemas.as_ref().map(|s| s.ids()).unwrap_or_default();
+    Ok(render_v2_results(flavor, &results, ids))
 }
 
 /// Turns one request record into bytes for the embedded format.
@@ -346,8 +373,20 @@ pub(crate) fn decode_record(
 ) -> Result<OutgoingRecord, ApiError> {
     let key = embedded_bytes(format, record.key, index, "key")?;
     let value = embedded_bytes(format, record.value, index, "value")?;
+    outgoing_record(topic, key, value, record.headers, record.timestamp, index)
+}
+
+/// A record of the produce path from its bytes and request fields.
+pub(crate) fn outgoing_record(
+    topic: &Arc<str>,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    request_headers: Option<Vec<RecordHeader>>,
+    timestamp: Option<i64>,
+    index: usize,
+) -> Result<OutgoingRecord, ApiError> {
     let mut headers = Vec::new();
-    for header in record.headers.unwrap_or_default() {
+    for header in request_headers.unwrap_or_default() {
         let value = match header.value {
             None => None,
             Some(text) => Some(BASE64.decode(text.as_bytes()).map_err(|error| {
@@ -366,7 +405,7 @@ pub(crate) fn decode_record(
         key,
         value,
         headers,
-        timestamp: record.timestamp,
+        timestamp,
         ..OutgoingRecord::to_topic(Arc::clone(topic))
     })
 }
@@ -421,7 +460,11 @@ enum V2Offset {
     },
 }
 
-fn render_v2_results(flavor: Flavor, results: &[Result<Delivered, RecordFailure>]) -> Response {
+fn render_v2_results(
+    flavor: Flavor,
+    results: &[Result<Delivered, RecordFailure>],
+    (key_schema_id, value_schema_id): (Option<i32>, Option<i32>),
+) -> Response {
     let offsets: Vec<V2Offset> = results
         .iter()
         .map(|result| match (flavor, result) {
@@ -447,14 +490,15 @@ fn render_v2_results(flavor: Flavor, results: &[Result<Delivered, RecordFailure>
             },
         })
         .collect();
-    // Confluent answers 401/403 when a record failed on credentials; otherwise 200 even
-    // when some records failed.
+    // Confluent answers 401/403 when a record failed on credentials, and 422 here when a
+    // record did not match its schema; otherwise 200 even when some records failed.
     let status = results
         .iter()
         .filter_map(|r| r.as_ref().err())
         .find_map(|f| match f.error_code {
             40101 => Some(StatusCode::UNAUTHORIZED),
             40301 => Some(StatusCode::FORBIDDEN),
+            42203 => Some(StatusCode::UNPROCESSABLE_ENTITY),
             _ => None,
         })
         .filter(|_| flavor == Flavor::Confluent)
@@ -462,8 +506,8 @@ fn render_v2_results(flavor: Flavor, results: &[Result<Delivered, RecordFailure>
     let body = match flavor {
         Flavor::Confluent => serde_json::json!({
             "offsets": offsets,
-            "key_schema_id": null,
-            "value_schema_id": null,
+            "key_schema_id": key_schema_id,
+            "value_schema_id": value_schema_id,
         }),
         Flavor::Strimzi => serde_json::json!({ "offsets": offsets }),
     };

@@ -51,6 +51,7 @@ struct Inner {
     partition_counts: Mutex<HashMap<String, (i32, Instant)>>,
     metrics: BridgeMetrics,
     enqueuer: Enqueuer,
+    schemas: Option<crate::schema::SchemaCodecs>,
 }
 
 /// How long a metadata request may take before the handler answers with a retriable error.
@@ -62,6 +63,21 @@ impl BridgeState {
     /// Creates the shared producer, admin client and consumer registry; must run inside a
     /// tokio runtime (the registry spawns its expiry task).
     pub fn new(config: ValidatedBridge, clients: KafkaClients) -> Result<Self, BrokerError> {
+        Self::with_metrics(config, clients, None)
+    }
+
+    /// [`Self::new`], with the schema registry client counted in `metrics`.
+    pub fn with_metrics(
+        config: ValidatedBridge,
+        clients: KafkaClients,
+        metrics: Option<&broker_core::telemetry::MetricsRegistry>,
+    ) -> Result<Self, BrokerError> {
+        let schemas = config.schema_registry.as_ref().map(|settings| {
+            crate::schema::SchemaCodecs::new(schemas::RegistryClient::new(
+                settings.client_config(),
+                metrics,
+            ))
+        });
         let inspector = ClusterInspector::new(&clients, METADATA_TIMEOUT)?;
         let producer = broker_core::clients::create(
             &config.producer.client_config(&clients),
@@ -90,6 +106,7 @@ impl BridgeState {
                 partition_counts: Mutex::new(HashMap::new()),
                 metrics: BridgeMetrics::default(),
                 enqueuer: Enqueuer::new("bridge").with_bound(crate::produce::QUEUE_FULL_WAIT),
+                schemas,
             }),
         })
     }
@@ -168,6 +185,11 @@ impl BridgeState {
 
     pub(crate) fn metrics(&self) -> &BridgeMetrics {
         &self.inner.metrics
+    }
+
+    /// The schema codecs, when a registry is configured.
+    pub(crate) fn schemas(&self) -> Option<&crate::schema::SchemaCodecs> {
+        self.inner.schemas.as_ref()
     }
 
     pub(crate) fn consumers(&self) -> &ConsumerRegistry {

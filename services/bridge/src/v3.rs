@@ -10,6 +10,7 @@ pub(crate) mod groups;
 pub(crate) mod members;
 pub(crate) mod partitions;
 pub(crate) mod records;
+pub(crate) mod schema_data;
 pub(crate) mod topics;
 
 use axum::http::HeaderMap;

@@ -138,7 +138,10 @@ pub(crate) fn parse(flavor: Flavor, body: Option<Value>) -> Result<CreateRequest
         Some(text) => EmbeddedFormat::from_name(&text).ok_or_else(|| {
             ApiError::unprocessable(
                 422,
-                format!("Invalid format type {text:?}; use binary, json or text."),
+                format!(
+                    "Invalid format type {text:?}; use binary, json, text, avro, jsonschema \
+                     or protobuf."
+                ),
             )
         })?,
     };
@@ -251,7 +254,7 @@ mod tests {
         let error = parse(Flavor::Strimzi, Some(json!({"auto.comit.enable": true}))).unwrap_err();
         assert_eq!(error.status, StatusCode::BAD_REQUEST);
         assert!(error.message.contains("auto.comit.enable"));
-        let error = parse(Flavor::Confluent, Some(json!({"format": "avro"}))).unwrap_err();
+        let error = parse(Flavor::Confluent, Some(json!({"format": "xml"}))).unwrap_err();
         assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
     }
 

@@ -34,6 +34,7 @@ use super::body::ChunkedBody;
 use super::instance::{ConsumerInstance, InstanceState};
 use crate::error::ApiError;
 use crate::media::EmbeddedFormat;
+use crate::schema::{SchemaCodecs, SchemaError};
 
 // The schema of what `RecordsWriter` writes by hand; the unit tests check the two agree.
 /// One record as both flavors return it (Strimzi's fields; Confluent's are a subset).
@@ -98,6 +99,8 @@ enum Refusal {
 /// Writes records into the body of one response and remembers the offsets handed out.
 struct RecordsWriter {
     format: EmbeddedFormat,
+    /// The schemas of the schema formats, compiled before a record is written.
+    codecs: Option<SchemaCodecs>,
     max_bytes: usize,
     overflow: Overflow,
     /// With [`Overflow::Refuse`], the records written, to give back if the answer is 422.
@@ -111,13 +114,19 @@ struct RecordsWriter {
 }
 
 impl RecordsWriter {
-    fn new(format: EmbeddedFormat, max_bytes: usize, overflow: Overflow) -> Self {
+    fn new(
+        format: EmbeddedFormat,
+        codecs: Option<SchemaCodecs>,
+        max_bytes: usize,
+        overflow: Overflow,
+    ) -> Self {
         // Base64 makes 4 bytes of 3; JSON adds a little per record.
         let expected = max_bytes.saturating_mul(4) / 3 + 64;
         let mut body = ChunkedBody::new(expected);
         body.open().push('[');
         Self {
             format,
+            codecs,
             max_bytes,
             overflow,
             held: Vec::new(),
@@ -195,9 +204,11 @@ impl RecordsWriter {
         body.push_str("{\"topic\":");
         push_json_string(body, message.topic());
         body.push_str(",\"key\":");
-        push_embedded(body, format, message.key()).map_err(|reason| describe("key", reason))?;
+        let codecs = self.codecs.as_ref();
+        push_embedded(body, format, codecs, message.key())
+            .map_err(|reason| describe("key", reason))?;
         body.push_str(",\"value\":");
-        push_embedded(body, format, message.payload())
+        push_embedded(body, format, codecs, message.payload())
             .map_err(|reason| describe("value", reason))?;
         // Writing to a String cannot fail.
         let _ = write!(
@@ -282,6 +293,7 @@ fn push_base64(body: &mut String, bytes: &[u8]) {
 fn push_embedded(
     body: &mut String,
     format: EmbeddedFormat,
+    codecs: Option<&SchemaCodecs>,
     bytes: Option<&[u8]>,
 ) -> Result<(), String> {
     let Some(bytes) = bytes else {
@@ -302,26 +314,76 @@ fn push_embedded(
                 .map_err(|error| format!("is not UTF-8 text ({error})"))?;
             push_json_string(body, text);
         }
+        EmbeddedFormat::Schema(schema_format) => {
+            let codecs = codecs.ok_or_else(|| "needs a schema registry".to_owned())?;
+            let value = codecs.decode(schema_format, bytes)?;
+            // Writing a Value to a String cannot fail.
+            let _ = serde_json::to_writer(StringWriter(body), &value);
+        }
     }
     Ok(())
 }
 
+/// `io::Write` into the body, for serde_json (which writes valid UTF-8 only).
+struct StringWriter<'a>(&'a mut String);
+
+impl std::io::Write for StringWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))?;
+        self.0.push_str(text);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Compiles the schemas a record's key and value name, so that writing it needs no
+/// registry call; only an unreachable registry is an error here.
+async fn prepare_schemas(
+    codecs: Option<&SchemaCodecs>,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+) -> Result<(), SchemaError> {
+    let Some(codecs) = codecs else {
+        return Ok(());
+    };
+    codecs.prepare(key).await?;
+    codecs.prepare(value).await
+}
+
 /// Takes records from the pending queue and the consumer until a limit is reached, and
 /// renders them as the JSON array of the response.
+///
+/// In a schema format, the schemas of each record are compiled before it is written; a
+/// registry that cannot be reached ends the response there (the record stays pending), and
+/// is a 503 when nothing came before it.
 pub(crate) async fn fetch(
     instance: &ConsumerInstance,
     state: &mut InstanceState,
     limits: FetchLimits,
+    codecs: Option<&SchemaCodecs>,
 ) -> Result<RenderedRecords, ApiError> {
     let deadline = tokio::time::Instant::now() + limits.wait;
-    let mut writer =
-        RecordsWriter::new(instance.settings.format, limits.max_bytes, limits.overflow);
+    let codecs = codecs.filter(|_| instance.settings.format.schema_format().is_some());
+    let mut writer = RecordsWriter::new(
+        instance.settings.format,
+        codecs.cloned(),
+        limits.max_bytes,
+        limits.overflow,
+    );
     let hold = limits.overflow == Overflow::Refuse;
     let refused = loop {
         if writer.count >= limits.max_records {
             break None;
         }
         if let Some(message) = state.pending.pop_front() {
+            if let Err(error) = prepare_schemas(codecs, message.key(), message.payload()).await {
+                state.pending.push_front(message);
+                break Some(Refusal::Unrenderable(error.into_api()));
+            }
             match writer.take(&message) {
                 Ok(()) => {
                     if hold {
@@ -349,7 +411,11 @@ pub(crate) async fn fetch(
             }
         };
         match received {
-            Ok(message) => match writer.take(&message) {
+            Ok(message) => match prepare_schemas(codecs, message.key(), message.payload())
+                .await
+                .map_err(|error| Refusal::Unrenderable(error.into_api()))
+                .and_then(|()| writer.take(&message))
+            {
                 Ok(()) if hold => writer.held.push(message.detach()),
                 Ok(()) => {}
                 Err(refusal) => {
@@ -439,6 +505,7 @@ mod tests {
             (EmbeddedFormat::Text, Some(b)) => {
                 Value::String(String::from_utf8(b.to_vec()).unwrap())
             }
+            (EmbeddedFormat::Schema(_), Some(_)) => unreachable!("not rendered by serde"),
         };
         let record = ConsumedRecord {
             topic: message.topic().to_owned(),
@@ -461,7 +528,7 @@ mod tests {
     }
 
     fn by_hand(format: EmbeddedFormat, message: &OwnedMessage) -> Result<Value, Refusal> {
-        let mut writer = RecordsWriter::new(format, 1024, Overflow::Truncate);
+        let mut writer = RecordsWriter::new(format, None, 1024, Overflow::Truncate);
         writer.take(message)?;
         writer.body.open().push(']');
         Ok(serde_json::from_str(&writer.body.text()).expect("valid JSON"))
@@ -498,7 +565,7 @@ mod tests {
 
     #[test]
     fn unrenderable_record_leaves_the_body_unchanged() {
-        let mut writer = RecordsWriter::new(EmbeddedFormat::Json, 1024, Overflow::Truncate);
+        let mut writer = RecordsWriter::new(EmbeddedFormat::Json, None, 1024, Overflow::Truncate);
         writer.take(&message(None, Some(b"1"), false)).ok().unwrap();
         let before = writer.body.clone();
         let refusal = writer.take(&message(None, Some(b"{not json"), false));
@@ -511,7 +578,7 @@ mod tests {
 
     #[test]
     fn records_past_max_bytes_are_refused() {
-        let mut writer = RecordsWriter::new(EmbeddedFormat::Binary, 10, Overflow::Truncate);
+        let mut writer = RecordsWriter::new(EmbeddedFormat::Binary, None, 10, Overflow::Truncate);
         writer
             .take(&message(Some(b"12345"), Some(b"123"), false))
             .ok()
@@ -523,7 +590,7 @@ mod tests {
 
     #[test]
     fn strimzi_bounds_the_rendered_response() {
-        let mut writer = RecordsWriter::new(EmbeddedFormat::Binary, 200, Overflow::Refuse);
+        let mut writer = RecordsWriter::new(EmbeddedFormat::Binary, None, 200, Overflow::Refuse);
         writer.take(&message(None, Some(b"x"), false)).ok().unwrap();
         let before = writer.body.clone();
         let refusal = writer.take(&message(None, Some(&[b'x'; 40]), false));
@@ -536,7 +603,7 @@ mod tests {
 
     #[test]
     fn offsets_are_kept_once_per_partition() {
-        let mut writer = RecordsWriter::new(EmbeddedFormat::Binary, 1024, Overflow::Truncate);
+        let mut writer = RecordsWriter::new(EmbeddedFormat::Binary, None, 1024, Overflow::Truncate);
         for _ in 0..3 {
             writer.take(&message(None, Some(b"x"), false)).ok().unwrap();
         }

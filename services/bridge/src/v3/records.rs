@@ -28,6 +28,7 @@ use super::check_cluster;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, check_v3_content_type};
 use crate::produce::{self, RecordFailure};
+use crate::schema::SchemaFormat;
 use crate::state::BridgeState;
 
 /// Records produced but not yet reported, per request.
@@ -35,12 +36,30 @@ const IN_FLIGHT: usize = 1024;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct V3Data {
-    /// BINARY (base64 `data`), JSON (any `data`) or STRING.
+    /// BINARY (base64 `data`), JSON (any `data`), STRING, or with a schema registry AVRO
+    /// (Avro's JSON encoding), JSONSCHEMA, PROTOBUF (proto3 JSON). Without a type, a
+    /// `schema_id`, `schema_version` or `subject` names a registered schema of any type.
     #[serde(default, rename = "type")]
     pub data_type: Option<String>,
     #[schema(value_type = Object)]
     #[serde(default)]
     pub data: Value,
+    /// The subject of `schema_version` / the latest version / a registered `schema`,
+    /// instead of the one `subject_name_strategy` gives.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// TOPIC_NAME (default), RECORD_NAME or TOPIC_RECORD_NAME.
+    #[serde(default)]
+    pub subject_name_strategy: Option<String>,
+    /// A registered schema's id.
+    #[serde(default)]
+    pub schema_id: Option<i32>,
+    /// A version of the subject.
+    #[serde(default)]
+    pub schema_version: Option<i32>,
+    /// A schema text, registered under the subject (if new) and used.
+    #[serde(default)]
+    pub schema: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -65,12 +84,32 @@ pub(crate) struct V3Record {
     pub timestamp: Option<String>,
 }
 
-/// A record ready to send, with the type and size of its key and value.
-type Prepared = (
-    OutgoingRecord,
-    Option<(String, usize)>,
-    Option<(String, usize)>,
-);
+/// What a delivery report says about a key or value.
+#[derive(Debug, Clone)]
+pub(crate) struct DataInfo {
+    pub data_type: String,
+    pub size: usize,
+    /// Schema formats only: the subject, id and version of the schema used.
+    pub schema: Option<(Option<String>, i32, Option<i32>)>,
+}
+
+impl DataInfo {
+    fn to_json(&self) -> Value {
+        match &self.schema {
+            None => json!({"type": self.data_type, "size": self.size}),
+            Some((subject, id, version)) => json!({
+                "type": self.data_type,
+                "subject": subject,
+                "schema_id": id,
+                "schema_version": version,
+                "size": self.size,
+            }),
+        }
+    }
+}
+
+/// A record ready to send, with what the report says of its key and value.
+type Prepared = (OutgoingRecord, Option<DataInfo>, Option<DataInfo>);
 
 struct Context {
     cluster_id: String,
@@ -83,13 +122,13 @@ struct Context {
 enum Pending {
     Sent {
         delivery: DeliveryFuture,
-        key: Option<(String, usize)>,
-        value: Option<(String, usize)>,
+        key: Option<DataInfo>,
+        value: Option<DataInfo>,
     },
     Failed(RecordFailure),
 }
 
-fn failure(status: StatusCode, message: String) -> RecordFailure {
+pub(crate) fn failure(status: StatusCode, message: String) -> RecordFailure {
     RecordFailure {
         error_code: u32::from(status.as_u16()),
         http_status: status.as_u16(),
@@ -97,14 +136,33 @@ fn failure(status: StatusCode, message: String) -> RecordFailure {
     }
 }
 
-fn data_bytes(
+async fn data_bytes(
+    state: &BridgeState,
+    topic: &str,
     data: Option<V3Data>,
     field: &str,
-) -> Result<Option<(String, Vec<u8>)>, RecordFailure> {
+) -> Result<Option<(DataInfo, Vec<u8>)>, RecordFailure> {
     let Some(data) = data else {
         return Ok(None);
     };
-    let data_type = data.data_type.unwrap_or_default().to_ascii_uppercase();
+    let data_type = data.data_type.clone().unwrap_or_default().to_ascii_uppercase();
+    let names_schema = data.schema_id.is_some()
+        || data.schema_version.is_some()
+        || data.subject.is_some()
+        || data.schema.is_some();
+    let schema_format = match data_type.as_str() {
+        "AVRO" => Some(Some(SchemaFormat::Avro)),
+        "JSONSCHEMA" => Some(Some(SchemaFormat::JsonSchema)),
+        "PROTOBUF" => Some(Some(SchemaFormat::Protobuf)),
+        // REST Proxy: no type, but a schema named: the registered schema's own type.
+        "" if names_schema => Some(None),
+        _ => None,
+    };
+    if let Some(format) = schema_format {
+        return crate::v3::schema_data::encode(state, topic, field, format, data)
+            .await
+            .map(Some);
+    }
     let bytes = match (data_type.as_str(), data.data) {
         (_, Value::Null) => return Ok(None),
         ("BINARY", Value::String(text)) => BASE64.decode(text.as_bytes()).map_err(|_| {
@@ -119,7 +177,7 @@ fn data_bytes(
             return Err(failure(
                 StatusCode::BAD_REQUEST,
                 format!(
-                    "Bad Request: {field} needs a type (BINARY, JSON or STRING); schema registry lookups are not offered."
+                    "Bad Request: {field} needs a type (BINARY, JSON, STRING, AVRO, JSONSCHEMA or PROTOBUF) or a schema_id, schema_version or subject."
                 ),
             ));
         }
@@ -130,10 +188,19 @@ fn data_bytes(
             ));
         }
     };
-    Ok(Some((data_type, bytes)))
+    let info = DataInfo {
+        data_type,
+        size: bytes.len(),
+        schema: None,
+    };
+    Ok(Some((info, bytes)))
 }
 
-fn prepare(context: &Context, record: V3Record) -> Result<Prepared, RecordFailure> {
+async fn prepare(
+    state: &BridgeState,
+    context: &Context,
+    record: V3Record,
+) -> Result<Prepared, RecordFailure> {
     if let Some(partition) = record.partition_id
         && (partition < 0 || partition >= context.partitions)
     {
@@ -145,8 +212,8 @@ fn prepare(context: &Context, record: V3Record) -> Result<Prepared, RecordFailur
             ),
         ));
     }
-    let key = data_bytes(record.key, "key")?;
-    let value = data_bytes(record.value, "value")?;
+    let key = data_bytes(state, &context.topic, record.key, "key").await?;
+    let value = data_bytes(state, &context.topic, record.value, "value").await?;
     let timestamp = match record.timestamp {
         None => None,
         Some(text) => Some(crate::time::parse_rfc3339(&text).ok_or_else(|| {
@@ -169,8 +236,8 @@ fn prepare(context: &Context, record: V3Record) -> Result<Prepared, RecordFailur
         };
         headers.push((header.name, value));
     }
-    let key_info = key.as_ref().map(|(t, b)| (t.clone(), b.len()));
-    let value_info = value.as_ref().map(|(t, b)| (t.clone(), b.len()));
+    let key_info = key.as_ref().map(|(info, _)| info.clone());
+    let value_info = value.as_ref().map(|(info, _)| info.clone());
     Ok((
         OutgoingRecord {
             partition: record.partition_id,
@@ -190,7 +257,10 @@ async fn start(
     context: &Context,
     record: Result<V3Record, RecordFailure>,
 ) -> Pending {
-    let prepared = record.and_then(|record| prepare(context, record));
+    let prepared = match record {
+        Ok(record) => prepare(state, context, record).await,
+        Err(failure) => Err(failure),
+    };
     match prepared {
         Ok((outgoing, key, value)) => {
             match produce::enqueue(state, &context.producer, &outgoing).await {
@@ -224,9 +294,7 @@ async fn outcome(context: &Context, pending: Pending) -> (StatusCode, Value) {
     };
     match produce::delivered(delivery).await {
         Ok(delivered) => {
-            let size = |info: Option<(String, usize)>| {
-                info.map_or(Value::Null, |(t, s)| json!({"type": t, "size": s}))
-            };
+            let size = |info: Option<DataInfo>| info.map_or(Value::Null, |info| info.to_json());
             (
                 StatusCode::OK,
                 json!({
