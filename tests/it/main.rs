@@ -14,6 +14,7 @@ mod bridge_edge;
 mod bridge_outage;
 mod bridge_produce;
 mod bridge_restart;
+mod bridge_schemas;
 mod bridge_topics;
 mod bridge_v3;
 mod bridge_v3_admin;
