@@ -38,11 +38,11 @@ const LATENCY_DURATION: Duration = Duration::from_secs(10);
 const CONSUME_LIMIT: Duration = Duration::from_secs(25);
 const GATEWAY_START_LIMIT: Duration = Duration::from_secs(20);
 
-type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+pub(crate) type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// Resident and peak resident memory of a process, MiB, from `/proc/<pid>/status`.
 #[derive(Debug, Clone, Copy, Default)]
-struct Memory {
+pub(crate) struct Memory {
     rss_mib: f64,
     peak_mib: f64,
 }
@@ -81,9 +81,9 @@ impl std::fmt::Display for Memory {
 }
 
 /// The `kafka-gateway bridge` child process; stopped with SIGTERM when dropped.
-struct Gateway {
-    child: Child,
-    base: String,
+pub(crate) struct Gateway {
+    pub(crate) child: Child,
+    pub(crate) base: String,
     directory: PathBuf,
 }
 
@@ -110,13 +110,11 @@ impl Gateway {
     }
 
     async fn start(bootstrap: &str, http: &reqwest::Client) -> BenchResult<Self> {
-        let binary = Self::binary()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let directory =
             std::env::temp_dir().join(format!("bench-bridge-{:08x}", rand::random::<u32>()));
-        std::fs::create_dir_all(&directory)?;
         let mut config = format!(
             "[kafka]\nbootstrap_servers = \"{bootstrap}\"\n\n[telemetry]\nlog_level = \"warn\"\n\n\
              [bridge]\nenabled = true\n\n[bridge.http]\nlisten = \"127.0.0.1:{port}\"\n\
@@ -137,12 +135,33 @@ impl Gateway {
                 config.push_str(&format!("\"{}\" = \"{}\"\n", name.trim(), value.trim()));
             }
         }
+        Self::launch(
+            http,
+            "bridge",
+            &config,
+            directory,
+            format!("http://127.0.0.1:{port}"),
+        )
+        .await
+    }
+
+    /// Starts `kafka-gateway <subcommand>` with `config` in `directory`, ready once `base`
+    /// answers `GET /`.
+    pub(crate) async fn launch(
+        http: &reqwest::Client,
+        subcommand: &str,
+        config: &str,
+        directory: PathBuf,
+        base: String,
+    ) -> BenchResult<Self> {
+        let binary = Self::binary()?;
+        std::fs::create_dir_all(&directory)?;
         let config_path = directory.join("gateway.toml");
         std::fs::write(&config_path, config)?;
         let log = std::fs::File::create(directory.join("gateway.log"))?;
         let mut command = Command::new(&binary);
         command
-            .arg("bridge")
+            .arg(subcommand)
             .arg("--config")
             .arg(&config_path)
             .stdin(Stdio::null())
@@ -158,7 +177,7 @@ impl Gateway {
             .map_err(|error| format!("starting {}: {error}", binary.display()))?;
         let mut gateway = Self {
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            base,
             directory,
         };
         gateway.wait_ready(http).await?;
@@ -187,11 +206,11 @@ impl Gateway {
         }
     }
 
-    fn memory(&self) -> Memory {
+    pub(crate) fn memory(&self) -> Memory {
         Memory::of(self.child.id())
     }
 
-    fn log_path(&self) -> PathBuf {
+    pub(crate) fn log_path(&self) -> PathBuf {
         self.directory.join("gateway.log")
     }
 }
@@ -216,7 +235,7 @@ impl Drop for Gateway {
     }
 }
 
-async fn create_topic(clients: &KafkaClients, name: &str) -> BenchResult<()> {
+pub(crate) async fn create_topic(clients: &KafkaClients, name: &str) -> BenchResult<()> {
     let admin = clients.admin()?;
     let results = admin
         .create_topics(
@@ -231,7 +250,7 @@ async fn create_topic(clients: &KafkaClients, name: &str) -> BenchResult<()> {
     Ok(())
 }
 
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}_{:016x}", rand::random::<u64>())
 }
 

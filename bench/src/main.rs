@@ -3,6 +3,8 @@
 //! - `cargo run --release -p bench -- bridge`: the HTTP bridge ([`bridge`]).
 //! - `cargo run --release -p bench -- mirror`: the mirror vs MirrorMaker 2 ([`mirror`]).
 //! - `cargo run --release -p bench -- es-sink`: the Elasticsearch sink vs raw `_bulk` ([`es_sink`]).
+//! - `cargo run --release -p bench -- schemas`: the bridge's Avro vs JSON formats and the
+//!   schema registry under load ([`schemas`]).
 //! - `cargo run --release -p bench -- mysql`: the MySQL CDC source vs a plain `SELECT *` ([`mysql`]).
 //! - `cargo run --release -p bench -- mysql-avro`: a MySQL snapshot with AvroConverter vs
 //!   JsonConverter ([`mysql_avro`]).
@@ -17,6 +19,7 @@ mod mirror;
 mod mysql;
 mod mysql_anchor;
 mod mysql_avro;
+mod schemas;
 
 // The same allocator as the kafka-gateway binary, so that figures match the product.
 #[global_allocator]
@@ -31,9 +34,10 @@ async fn main() {
         "es-sink" => es_sink::run(std::env::args().skip(2).collect()).await,
         "mysql" => mysql::run(std::env::args().skip(2).collect()).await,
         "mysql-avro" => mysql_avro::run(std::env::args().skip(2).collect()).await,
+        "schemas" => schemas::run().await,
         _ => {
             eprintln!(
-                "usage: cargo run --release -p bench -- bridge|mirror|es-sink|mysql|mysql-avro"
+                "usage: cargo run --release -p bench -- bridge|mirror|es-sink|mysql|mysql-avro|schemas"
             );
             std::process::exit(2);
         }

@@ -117,7 +117,9 @@ async fn raw_values(bridge: &Bridge, topic: &str, count: usize) -> Vec<Vec<u8>> 
 
 fn schema_id_of(framed: &[u8]) -> i64 {
     assert_eq!(framed[0], 0, "magic byte: {framed:?}");
-    i64::from(i32::from_be_bytes([framed[1], framed[2], framed[3], framed[4]]))
+    i64::from(i32::from_be_bytes([
+        framed[1], framed[2], framed[3], framed[4],
+    ]))
 }
 
 const ORDER_AVRO: &str = r#"{"type":"record","name":"Order","namespace":"shop","fields":[
@@ -155,7 +157,10 @@ async fn avro_v2_produce_and_consume_with_schema_ids() {
     assert_eq!(offsets[0]["offset"], json!(0), "{reply:?}");
     assert_eq!(offsets[1]["error_code"], json!(42203), "{reply:?}");
     let reason = offsets[1]["error"].as_str().expect("error");
-    assert!(reason.contains("records[1].value") && reason.contains("$.id"), "{reason}");
+    assert!(
+        reason.contains("records[1].value") && reason.contains("$.id"),
+        "{reason}"
+    );
     assert_eq!(offsets[2]["offset"], json!(1), "{reply:?}");
     let key_id = reply.body["key_schema_id"].as_i64().expect("key id");
     let value_id = reply.body["value_schema_id"].as_i64().expect("value id");
@@ -182,8 +187,14 @@ async fn avro_v2_produce_and_consume_with_schema_ids() {
         .await
         .expect("json");
     let subjects = subjects.as_array().expect("list");
-    assert!(subjects.contains(&json!(format!("{topic}-key"))), "{subjects:?}");
-    assert!(subjects.contains(&json!(format!("{topic}-value"))), "{subjects:?}");
+    assert!(
+        subjects.contains(&json!(format!("{topic}-key"))),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.contains(&json!(format!("{topic}-value"))),
+        "{subjects:?}"
+    );
 
     // Keys without a schema are refused as REST Proxy does.
     let reply = bridge
@@ -246,7 +257,10 @@ async fn jsonschema_v2_validates_and_consumes() {
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
     let offsets = reply.body["offsets"].as_array().expect("offsets");
     assert_eq!(offsets[1]["error_code"], json!(42203), "{reply:?}");
-    assert!(offsets[1]["error"].as_str().unwrap().contains("/age"), "{reply:?}");
+    assert!(
+        offsets[1]["error"].as_str().unwrap().contains("/age"),
+        "{reply:?}"
+    );
     assert_eq!(offsets[2]["error_code"], json!(42203), "{reply:?}");
     assert_eq!(offsets[3]["offset"], json!(1), "{reply:?}");
     let value_id = reply.body["value_schema_id"].as_i64().expect("id");
@@ -314,7 +328,10 @@ async fn protobuf_v2_produce_and_consume() {
         records[0]["value"],
         json!({"id": "5", "note": "n", "tags": ["a", "b"]})
     );
-    assert_eq!(records[1]["value"], json!({"id": "7", "note": "", "tags": []}));
+    assert_eq!(
+        records[1]["value"],
+        json!({"id": "7", "note": "", "tags": []})
+    );
     let raw = raw_values(&bridge, &topic, 2).await;
     assert_eq!(schema_id_of(&raw[0]), value_id);
     // The first message of the file: message indexes [0] as the single byte 0.
@@ -348,15 +365,25 @@ async fn v3_produce_with_types_ids_versions_and_strategies() {
     };
 
     // A schema text under TOPIC_NAME (the default), then the id it got without a type.
-    let reply = produce(&avro_topic, json!({
+    let reply = produce(
+        &avro_topic,
+        json!({
         "key": {"type": "AVRO", "schema": "\"string\"", "data": "k1"},
         "value": {"type": "AVRO", "schema": ORDER_AVRO,
-                  "data": {"id": 1, "raw": "", "kind": "NEW"}}})).await;
+                  "data": {"id": 1, "raw": "", "kind": "NEW"}}}),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     assert_eq!(reply.body["value"]["type"], json!("AVRO"), "{reply:?}");
-    assert_eq!(reply.body["value"]["subject"], json!(format!("{avro_topic}-value")));
+    assert_eq!(
+        reply.body["value"]["subject"],
+        json!(format!("{avro_topic}-value"))
+    );
     assert_eq!(reply.body["value"]["schema_version"], json!(1), "{reply:?}");
-    assert_eq!(reply.body["key"]["subject"], json!(format!("{avro_topic}-key")));
+    assert_eq!(
+        reply.body["key"]["subject"],
+        json!(format!("{avro_topic}-key"))
+    );
     let value_id = reply.body["value"]["schema_id"].as_i64().expect("id");
     let reply = produce(&avro_topic, json!({
         "value": {"schema_id": value_id, "data": {"id": 2, "note": {"string": "x"}, "raw": "", "kind": "OLD"}}})).await;
@@ -364,15 +391,29 @@ async fn v3_produce_with_types_ids_versions_and_strategies() {
     assert_eq!(reply.body["value"]["type"], json!("AVRO"), "{reply:?}");
     assert_eq!(reply.body["value"]["schema_id"], json!(value_id));
     // The latest version of the topic's subject when nothing else is said.
-    let reply = produce(&avro_topic, json!({
-        "value": {"type": "AVRO", "data": {"id": 3, "raw": "", "kind": "OLD"}}})).await;
+    let reply = produce(
+        &avro_topic,
+        json!({
+        "value": {"type": "AVRO", "data": {"id": 3, "raw": "", "kind": "OLD"}}}),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     assert_eq!(reply.body["value"]["schema_version"], json!(1), "{reply:?}");
     // A value that does not match is the record's own 400.
-    let reply = produce(&avro_topic, json!({
-        "value": {"schema_id": value_id, "data": {"id": "x"}}})).await;
+    let reply = produce(
+        &avro_topic,
+        json!({
+        "value": {"schema_id": value_id, "data": {"id": "x"}}}),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{reply:?}");
-    assert!(reply.body["message"].as_str().unwrap().contains("Conversion"), "{reply:?}");
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Conversion"),
+        "{reply:?}"
+    );
     let base = subscribed(&bridge, &avro_topic, "avro").await;
     let records = bridge.records_until(&base, AVRO, 3).await;
     assert_eq!(records[0]["key"], json!("k1"));
@@ -380,34 +421,57 @@ async fn v3_produce_with_types_ids_versions_and_strategies() {
     assert_eq!(records[2]["value"]["id"], json!(3));
 
     // TOPIC_RECORD_NAME, then that subject's version 1.
-    let reply = produce(&proto_topic, json!({
+    let reply = produce(
+        &proto_topic,
+        json!({
         "value": {"type": "PROTOBUF", "subject_name_strategy": "TOPIC_RECORD_NAME",
-                  "schema": ORDER_PROTO, "data": {"id": "9"}}})).await;
+                  "schema": ORDER_PROTO, "data": {"id": "9"}}}),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     let subject = format!("{proto_topic}-shop.Order");
     assert_eq!(reply.body["value"]["subject"], json!(subject), "{reply:?}");
-    let reply = produce(&proto_topic, json!({
+    let reply = produce(
+        &proto_topic,
+        json!({
         "value": {"type": "PROTOBUF", "subject": subject, "schema_version": 1,
-                  "data": {"id": "10", "tags": ["t"]}}})).await;
+                  "data": {"id": "10", "tags": ["t"]}}}),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     assert_eq!(reply.body["value"]["schema_version"], json!(1), "{reply:?}");
     let base = subscribed(&bridge, &proto_topic, "protobuf").await;
     let records = bridge.records_until(&base, PROTOBUF, 2).await;
-    assert_eq!(records[1]["value"], json!({"id": "10", "note": "", "tags": ["t"]}));
+    assert_eq!(
+        records[1]["value"],
+        json!({"id": "10", "note": "", "tags": ["t"]})
+    );
 
     // RECORD_NAME takes a JSON Schema's title.
     let title = unique_name("Person");
     let schema = json!({"type": "object", "title": title,
         "properties": {"name": {"type": "string"}}, "required": ["name"]})
     .to_string();
-    let reply = produce(&json_topic, json!({
+    let reply = produce(
+        &json_topic,
+        json!({
         "value": {"type": "JSONSCHEMA", "subject_name_strategy": "RECORD_NAME",
-                  "schema": schema, "data": {"name": "ann"}}})).await;
+                  "schema": schema, "data": {"name": "ann"}}}),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     assert_eq!(reply.body["value"]["subject"], json!(title), "{reply:?}");
-    assert_eq!(reply.body["value"]["type"], json!("JSONSCHEMA"), "{reply:?}");
-    let reply = produce(&json_topic, json!({
-        "value": {"type": "JSONSCHEMA", "subject": title, "data": {"nom": "ann"}}})).await;
+    assert_eq!(
+        reply.body["value"]["type"],
+        json!("JSONSCHEMA"),
+        "{reply:?}"
+    );
+    let reply = produce(
+        &json_topic,
+        json!({
+        "value": {"type": "JSONSCHEMA", "subject": title, "data": {"nom": "ann"}}}),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{reply:?}");
 }
 
@@ -430,7 +494,12 @@ async fn an_unreachable_registry_is_a_503_not_a_silent_drop() {
         .await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{reply:?}");
     assert_eq!(reply.body["error_code"], json!(50003), "{reply:?}");
-    assert!(reply.body["message"].as_str().unwrap().contains("Schema registry unavailable"));
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Schema registry unavailable")
+    );
 
     let cluster = cluster_id(&bridge).await;
     let reply = bridge
@@ -457,7 +526,10 @@ async fn an_unreachable_registry_is_a_503_not_a_silent_drop() {
     let started = Instant::now();
     let mut refusals = 0;
     while refusals < 2 {
-        assert!(started.elapsed() < Duration::from_secs(30), "no 503 within 30 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no 503 within 30 s"
+        );
         let reply = bridge
             .call_with(
                 axum::http::Method::GET,

@@ -90,7 +90,11 @@ async fn confluent_python_serializers_and_the_bridge_read_each_other() {
         let reply = bridge
             .post(&format!("/topics/{from_bridge}-{format}"), media, &body)
             .await;
-        assert_eq!(reply.status, axum::http::StatusCode::OK, "{format}: {reply:?}");
+        assert_eq!(
+            reply.status,
+            axum::http::StatusCode::OK,
+            "{format}: {reply:?}"
+        );
     }
     let lines = run_script(vec![
         "consume".into(),

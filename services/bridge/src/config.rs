@@ -156,7 +156,10 @@ impl std::fmt::Debug for SchemaRegistryClientSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SchemaRegistryClientSettings")
             .field("urls", &self.urls)
-            .field("basic_auth", &self.basic_auth.as_ref().map(|(user, _)| user))
+            .field(
+                "basic_auth",
+                &self.basic_auth.as_ref().map(|(user, _)| user),
+            )
             .finish()
     }
 }
@@ -375,7 +378,10 @@ mod tests {
         )
         .unwrap();
         let registry = ok.schema_registry.unwrap();
-        assert_eq!(registry.basic_auth, Some(("u".to_owned(), "p:q".to_owned())));
+        assert_eq!(
+            registry.basic_auth,
+            Some(("u".to_owned(), "p:q".to_owned()))
+        );
         assert_eq!(registry.client_config().urls[0].as_str(), "http://r:8081/");
     }
 

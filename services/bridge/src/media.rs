@@ -197,9 +197,7 @@ pub fn negotiate_records(
     if kinds.contains(&MediaKind::Embedded(format)) {
         return Ok(());
     }
-    let names_a_format = kinds
-        .iter()
-        .any(|k| matches!(k, MediaKind::Embedded(_)));
+    let names_a_format = kinds.iter().any(|k| matches!(k, MediaKind::Embedded(_)));
     if !names_a_format && format == EmbeddedFormat::Binary {
         return Ok(());
     }

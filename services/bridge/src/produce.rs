@@ -221,8 +221,7 @@ impl FromRequest<BridgeState> for ProduceBody {
 
     async fn from_request(request: Request, state: &BridgeState) -> Result<Self, ApiError> {
         let flavor = state.config().flavor;
-        let format =
-            media::produce_format(flavor, state.schemas().is_some(), request.headers())?;
+        let format = media::produce_format(flavor, state.schemas().is_some(), request.headers())?;
         let bytes = body_bytes(request, state).await?;
         let request: ProduceRequest = parse_json(flavor, &bytes)?;
         Ok(Self { format, request })
@@ -309,8 +308,8 @@ async fn produce(
         return Err(ApiError::unprocessable(422, "records may not be empty"));
     }
     let partitions = state.partition_count(&topic).await?;
-    let schemas = crate::produce_schema::RequestSchemas::resolve(&state, &topic, format, &request)
-        .await?;
+    let schemas =
+        crate::produce_schema::RequestSchemas::resolve(&state, &topic, format, &request).await?;
     if let Some(partition) = path_partition
         && (partition < 0 || partition >= partitions)
     {

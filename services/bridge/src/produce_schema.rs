@@ -13,8 +13,8 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::media::EmbeddedFormat;
 use crate::produce::{ProduceRecord, ProduceRequest, outgoing_record};
-use crate::schema::strategy::{self, SchemaChoice, SubjectNameStrategy};
 use crate::schema::ReadySchema;
+use crate::schema::strategy::{self, SchemaChoice, SubjectNameStrategy};
 use crate::state::BridgeState;
 
 /// The key and value schemas of one request.
@@ -106,19 +106,19 @@ impl RequestSchemas {
         record: ProduceRecord,
         index: usize,
     ) -> Result<OutgoingRecord, ApiError> {
-        let encode = |schema: &Option<Arc<ReadySchema>>, json: Option<Value>, field: &str| {
-            match (schema, json) {
-                (_, None | Some(Value::Null)) => Ok(None),
-                (Some(schema), Some(json)) => schema.encode(&json).map(Some).map_err(|error| {
-                    let mut api = error.into_api();
-                    api.message = format!("records[{index}].{field}: {}", api.message);
-                    api
-                }),
-                (None, Some(_)) => Err(ApiError::unprocessable(
-                    42203,
-                    format!("records[{index}].{field} has no schema"),
-                )),
-            }
+        let encode = |schema: &Option<Arc<ReadySchema>>, json: Option<Value>, field: &str| match (
+            schema, json,
+        ) {
+            (_, None | Some(Value::Null)) => Ok(None),
+            (Some(schema), Some(json)) => schema.encode(&json).map(Some).map_err(|error| {
+                let mut api = error.into_api();
+                api.message = format!("records[{index}].{field}: {}", api.message);
+                api
+            }),
+            (None, Some(_)) => Err(ApiError::unprocessable(
+                42203,
+                format!("records[{index}].{field} has no schema"),
+            )),
         };
         let key = encode(&self.key, record.key, "key")?;
         let value = encode(&self.value, record.value, "value")?;

@@ -363,9 +363,9 @@ impl SchemaCodecs {
         }
         match &ready.compiled {
             CompiledSchema::Avro(avro) => {
-                let value = avro
-                    .decode(framed.payload)
-                    .map_err(|error| format!("is not an Avro datum of schema {} ({error})", ready.id))?;
+                let value = avro.decode(framed.payload).map_err(|error| {
+                    format!("is not an Avro datum of schema {} ({error})", ready.id)
+                })?;
                 avro_json::to_json(&value, &avro.schema, &ready.avro_names)
             }
             CompiledSchema::Json(_) => serde_json::from_slice(framed.payload)

@@ -113,7 +113,10 @@ pub(crate) fn from_json(json: &Value, schema: &Schema, names: &Names) -> Result<
 fn mismatch(path: &str, expected: &str, json: &Value) -> String {
     let mut shown = json.to_string();
     if shown.len() > 80 {
-        let cut = (0..=80).rev().find(|i| shown.is_char_boundary(*i)).unwrap_or(0);
+        let cut = (0..=80)
+            .rev()
+            .find(|i| shown.is_char_boundary(*i))
+            .unwrap_or(0);
         shown.truncate(cut);
         shown.push('…');
     }
@@ -139,7 +142,12 @@ fn long(json: &Value, path: &str, expected: &str) -> Result<i64, String> {
     json.as_i64().ok_or_else(|| mismatch(path, expected, json))
 }
 
-fn convert_in(json: &Value, schema: &Schema, names: &Names, path: &str) -> Result<AvroValue, String> {
+fn convert_in(
+    json: &Value,
+    schema: &Schema,
+    names: &Names,
+    path: &str,
+) -> Result<AvroValue, String> {
     let schema = names.resolve(schema)?;
     Ok(match schema {
         Schema::Null if json.is_null() => AvroValue::Null,
@@ -182,7 +190,10 @@ fn convert_in(json: &Value, schema: &Schema, names: &Names, path: &str) -> Resul
                 object
                     .iter()
                     .map(|(k, v)| {
-                        Ok((k.clone(), convert_in(v, &map.types, names, &format!("{path}.{k}"))?))
+                        Ok((
+                            k.clone(),
+                            convert_in(v, &map.types, names, &format!("{path}.{k}"))?,
+                        ))
                     })
                     .collect::<Result<_, String>>()?,
             )
@@ -203,9 +214,13 @@ fn convert_in(json: &Value, schema: &Schema, names: &Names, path: &str) -> Resul
                 let field_path = format!("{path}.{}", field.name);
                 let value = match (object.get(&field.name), &field.default) {
                     (Some(value), _) => convert_in(value, &field.schema, names, &field_path)?,
-                    (None, Some(default)) => default_in(default, &field.schema, names, &field_path)?,
+                    (None, Some(default)) => {
+                        default_in(default, &field.schema, names, &field_path)?
+                    }
                     (None, None) => {
-                        return Err(format!("{field_path}: missing, and the field has no default"));
+                        return Err(format!(
+                            "{field_path}: missing, and the field has no default"
+                        ));
                     }
                 };
                 fields.push((field.name.clone(), value));
@@ -219,7 +234,10 @@ fn convert_in(json: &Value, schema: &Schema, names: &Names, path: &str) -> Resul
                 .iter()
                 .position(|s| s == symbol)
                 .ok_or_else(|| {
-                    format!("{path}: {symbol} is not a symbol of {}", inner.name.fullname(None))
+                    format!(
+                        "{path}: {symbol} is not a symbol of {}",
+                        inner.name.fullname(None)
+                    )
                 })?;
             AvroValue::Enum(u32::try_from(index).unwrap_or(u32::MAX), symbol.to_owned())
         }
@@ -287,7 +305,9 @@ fn convert_in(json: &Value, schema: &Schema, names: &Names, path: &str) -> Resul
             AvroValue::Duration(apache_avro::Duration::from(bytes))
         }
         Schema::BigDecimal | Schema::Ref { .. } => {
-            return Err(format!("{path}: this bridge cannot write {schema:?} values"));
+            return Err(format!(
+                "{path}: this bridge cannot write {schema:?} values"
+            ));
         }
     })
 }
@@ -296,7 +316,12 @@ fn string<'a>(json: &'a Value, path: &str, expected: &str) -> Result<&'a str, St
     json.as_str().ok_or_else(|| mismatch(path, expected, json))
 }
 
-fn union_in(json: &Value, union: &UnionSchema, names: &Names, path: &str) -> Result<AvroValue, String> {
+fn union_in(
+    json: &Value,
+    union: &UnionSchema,
+    names: &Names,
+    path: &str,
+) -> Result<AvroValue, String> {
     let variants = union.variants();
     let index_of = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
     if json.is_null() {
@@ -339,7 +364,12 @@ fn union_in(json: &Value, union: &UnionSchema, names: &Names, path: &str) -> Res
 
 /// A field default: written like a value, but a union's default is its first branch,
 /// unwrapped.
-fn default_in(default: &Value, schema: &Schema, names: &Names, path: &str) -> Result<AvroValue, String> {
+fn default_in(
+    default: &Value,
+    schema: &Schema,
+    names: &Names,
+    path: &str,
+) -> Result<AvroValue, String> {
     match names.resolve(schema)? {
         Schema::Union(union) => {
             let first = union
@@ -361,10 +391,7 @@ pub(crate) fn to_json(value: &AvroValue, schema: &Schema, names: &Names) -> Resu
     Ok(match (value, schema) {
         (AvroValue::Null, _) => Value::Null,
         (AvroValue::Boolean(b), _) => Value::Bool(*b),
-        (
-            AvroValue::Int(n) | AvroValue::Date(n) | AvroValue::TimeMillis(n),
-            _,
-        ) => Value::from(*n),
+        (AvroValue::Int(n) | AvroValue::Date(n) | AvroValue::TimeMillis(n), _) => Value::from(*n),
         (
             AvroValue::Long(n)
             | AvroValue::TimeMicros(n)
@@ -386,7 +413,9 @@ pub(crate) fn to_json(value: &AvroValue, schema: &Schema, names: &Names) -> Resu
         }
         (AvroValue::Uuid(uuid), _) => latin1_string(uuid.as_bytes()),
         (AvroValue::Decimal(decimal), _) => {
-            let bytes: Vec<u8> = decimal.try_into().map_err(|e: apache_avro::Error| e.to_string())?;
+            let bytes: Vec<u8> = decimal
+                .try_into()
+                .map_err(|e: apache_avro::Error| e.to_string())?;
             latin1_string(&bytes)
         }
         (AvroValue::Duration(duration), _) => {

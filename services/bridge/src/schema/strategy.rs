@@ -12,6 +12,7 @@ use super::{ReadySchema, SchemaCodecs, SchemaError, SchemaFormat};
 
 /// Confluent's `subject.name.strategy`, by its v3 name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(clippy::enum_variant_names)] // Confluent's names: TOPIC_NAME, RECORD_NAME, …
 pub(crate) enum SubjectNameStrategy {
     /// `<topic>-key` / `<topic>-value`.
     #[default]

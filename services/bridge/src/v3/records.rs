@@ -145,7 +145,11 @@ async fn data_bytes(
     let Some(data) = data else {
         return Ok(None);
     };
-    let data_type = data.data_type.clone().unwrap_or_default().to_ascii_uppercase();
+    let data_type = data
+        .data_type
+        .clone()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
     let names_schema = data.schema_id.is_some()
         || data.schema_version.is_some()
         || data.subject.is_some()

@@ -55,7 +55,11 @@ pub(crate) async fn encode(
     let format = match format {
         Some(format) => format,
         None => match &choice {
-            SchemaChoice::Id(id) => codecs.by_id(*id).await.map_err(record_failure)?.format(),
+            SchemaChoice::Id(id) => codecs
+                .by_id(*id)
+                .await
+                .map_err(|error| record_failure(&error))?
+                .format(),
             SchemaChoice::Text(_) => {
                 return Err(bad(format!("{field} with a schema text needs a type.")));
             }
@@ -64,7 +68,7 @@ pub(crate) async fn encode(
                     Some(subject) => subject.to_owned(),
                     None => strategy
                         .subject(topic, is_key, None)
-                        .map_err(record_failure)?,
+                        .map_err(|error| record_failure(&error))?,
                 };
                 let registered = match &choice {
                     SchemaChoice::Version(version) => {
@@ -72,8 +76,8 @@ pub(crate) async fn encode(
                     }
                     _ => codecs.client().latest(&subject).await,
                 };
-                let registered = registered
-                    .map_err(|error| record_failure(SchemaError::from_client(error)))?;
+                let registered =
+                    registered.map_err(|error| record_failure(&SchemaError::from_client(error)))?;
                 SchemaFormat::of_schema_type(registered.schema_type)
             }
         },
@@ -88,8 +92,11 @@ pub(crate) async fn encode(
         strategy,
     )
     .await
-    .map_err(record_failure)?;
-    let bytes = chosen.schema.encode(&data.data).map_err(record_failure)?;
+    .map_err(|error| record_failure(&error))?;
+    let bytes = chosen
+        .schema
+        .encode(&data.data)
+        .map_err(|error| record_failure(&error))?;
     let info = DataInfo {
         data_type: format.v3_type().to_owned(),
         size: bytes.len(),
@@ -100,8 +107,8 @@ pub(crate) async fn encode(
 
 /// A schema error as a v3 report: REST Proxy answers 400 for what the request got wrong
 /// (its v3 codes are HTTP statuses), 503 when the registry is unreachable.
-fn record_failure(error: SchemaError) -> RecordFailure {
-    let status = match &error {
+fn record_failure(error: &SchemaError) -> RecordFailure {
+    let status = match error {
         SchemaError::RegistryUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         SchemaError::RegistryRejected { .. }
         | SchemaError::InvalidSchema(_)
