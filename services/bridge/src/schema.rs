@@ -233,6 +233,9 @@ pub(crate) fn framed_id(bytes: &[u8]) -> Result<i32, SchemaError> {
 pub(crate) struct SchemaCodecs {
     client: RegistryClient,
     ready: Arc<Mutex<HashMap<i32, Arc<ReadySchema>>>>,
+    /// One fetch per id at a time: concurrent requests for an id not yet compiled wait
+    /// for the first one instead of each asking the registry.
+    fetching: Arc<Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 /// Compiled schemas kept, as the client's `schemas.cache.config`.
@@ -243,6 +246,7 @@ impl SchemaCodecs {
         Self {
             client,
             ready: Arc::default(),
+            fetching: Arc::default(),
         }
     }
 
@@ -255,6 +259,26 @@ impl SchemaCodecs {
         if let Some(ready) = self.cached(id) {
             return Ok(ready);
         }
+        let gate = Arc::clone(
+            self.fetching
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(id)
+                .or_default(),
+        );
+        let _only_fetch = gate.lock().await;
+        if let Some(ready) = self.cached(id) {
+            return Ok(ready);
+        }
+        let fetched = self.fetch(id).await;
+        self.fetching
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        fetched
+    }
+
+    async fn fetch(&self, id: i32) -> Result<Arc<ReadySchema>, SchemaError> {
         let registered = self
             .client
             .schema_by_id(id)
