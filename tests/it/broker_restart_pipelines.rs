@@ -22,7 +22,9 @@ use tests::{Services, create_topic, kafka_clients, unique_name};
 
 use crate::connect_support::{ClusterNames, TestWorker, call, wait_for_state};
 use crate::es_sink_support::{count, delete_index, search_url};
-use crate::mirror_common::{MirrorProcess, high_watermarks, produce_numbered, read_distinct_keys};
+use crate::mirror_common::{
+    MirrorProcess, high_watermarks, produce_numbered, read_distinct_keys, wait_for_copied,
+};
 use crate::mysql_common::{Writer, cdc_config, exec, items_table, shared, table_rows};
 
 const SNAPSHOT_ROWS: i64 = 500;
@@ -282,20 +284,5 @@ async fn mirror_resumes_after_its_source_broker_restarts_and_copies_everything()
         let id: u32 = record.key.parse().unwrap();
         assert_eq!(record.value, format!("value-{id}"));
         assert_eq!(record.partition, i32::try_from(id % 3).unwrap());
-    }
-}
-
-async fn wait_for_copied(b: &broker_core::KafkaClients, remote: &str, at_least: i64) {
-    let started = Instant::now();
-    loop {
-        let copied: i64 = high_watermarks(b, remote).await.values().sum();
-        if copied > at_least {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the mirror copied {copied} records in 120 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

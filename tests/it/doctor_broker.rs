@@ -38,10 +38,7 @@ impl Drop for ThrowawayBroker {
 }
 
 fn kafka_libs() -> PathBuf {
-    let services = std::env::var_os("GATEWAY_SERVICES_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/services"),
-        PathBuf::from,
-    );
+    let services = tests::services_dir();
     let libs = services.join("kafka/libs");
     assert!(
         libs.join(".stamp").exists(),

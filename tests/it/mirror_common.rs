@@ -367,6 +367,22 @@ pub(crate) async fn wait_for_topic(
 }
 
 /// Sum of high watermarks of `topic` (records written, markers included).
+/// Waits (at most 120 s) until more than `at_least` records are on the target `remote`.
+pub(crate) async fn wait_for_copied(b: &KafkaClients, remote: &str, at_least: i64) {
+    let started = Instant::now();
+    loop {
+        let copied: i64 = high_watermarks(b, remote).await.values().sum();
+        if copied > at_least {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the mirror copied {copied} records in 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub(crate) async fn high_watermarks(clients: &KafkaClients, topic: &str) -> BTreeMap<i32, i64> {
     let inspector = ClusterInspector::new(clients, Duration::from_secs(5)).expect("inspector");
     let mut marks = BTreeMap::new();

@@ -16,7 +16,7 @@ use tests::{Services, create_topic, kafka_clients, unique_name};
 
 use crate::mirror_common::{
     MirrorProcess, RunningMirror, Seen, committed_offsets, high_watermarks, produce_numbered,
-    properties, properties_text, read_distinct_keys, replication_group,
+    properties, properties_text, read_distinct_keys, replication_group, wait_for_copied,
 };
 
 /// Records on the source before the mirror starts.
@@ -174,21 +174,6 @@ async fn uncommitted_after_stop(a: &KafkaClients, topic: &str) -> Vec<(i32, i64,
         })
         .filter(|(_, committed, end)| committed < end)
         .collect()
-}
-
-async fn wait_for_copied(b: &KafkaClients, remote: &str, at_least: i64) {
-    let started = Instant::now();
-    loop {
-        let copied: i64 = high_watermarks(b, remote).await.values().sum();
-        if copied > at_least {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the mirror copied {copied} records in 120 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Records on the target past the offsets the replication group committed on the source.

@@ -12,20 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::START_HINT;
 use crate::process::{ChildGuard, free_port};
-
-/// The cache folder `scripts/services` fills (`GATEWAY_SERVICES_DIR`, else the
-/// repository's `.cache/services`).
-pub fn services_dir() -> PathBuf {
-    std::env::var("GATEWAY_SERVICES_DIR")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/services"),
-            PathBuf::from,
-        )
-}
+use crate::{START_HINT, services_dir};
 
 /// The group and internal topics of one Kafka Connect cluster.
 #[derive(Debug, Clone)]

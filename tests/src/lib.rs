@@ -27,6 +27,18 @@ use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 pub const START_HINT: &str = "start the local services with `scripts/services up` \
      (then `eval \"$(scripts/services env)\"`)";
 
+/// The cache folder `scripts/services` fills (`GATEWAY_SERVICES_DIR`, else the
+/// repository's `.cache/services`): Kafka's jars, Debezium's, the services' data.
+pub fn services_dir() -> std::path::PathBuf {
+    std::env::var("GATEWAY_SERVICES_DIR")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/services"),
+            std::path::PathBuf::from,
+        )
+}
+
 /// Where each real service listens.
 #[derive(Debug, Clone)]
 pub struct Services {

@@ -42,10 +42,7 @@ fn free_port() -> u16 {
 }
 
 fn kafka_libs() -> PathBuf {
-    let services = std::env::var_os("GATEWAY_SERVICES_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/services"),
-        PathBuf::from,
-    );
+    let services = crate::services_dir();
     services.join("kafka/libs")
 }
 
