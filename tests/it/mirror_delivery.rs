@@ -3,7 +3,14 @@
 //! again; more records are written while it is down. Every record is then checked on the
 //! target, key by key (the drill is in `mirror_drill`).
 
-use crate::mirror_drill::{Crash, RECORDS, crash_and_restart};
+use std::time::{Duration, Instant};
+
+use tests::{Services, create_topic, kafka_clients, unique_name};
+
+use crate::mirror_common::{
+    MirrorProcess, high_watermarks, produce_numbered, properties_text, wait_for_copied,
+};
+use crate::mirror_drill::{Crash, PARTITIONS, RECORDS, crash_and_restart, uncommitted_window};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn at_least_once_loses_nothing_across_a_kill_9() {
@@ -56,4 +63,61 @@ async fn exactly_once_copies_every_record_once_across_a_kill_9() {
         duplicated.first()
     );
     assert_eq!(drill.counts.len(), usize::try_from(RECORDS).unwrap());
+}
+
+/// #21: offsets are committed as soon as the offset-map records covering them are
+/// acknowledged, so at a kill -9 under steady load the records on the target past the
+/// committed source offsets (what a restart copies again) are at most one
+/// `offset.flush.interval.ms` of copying, plus the map's acknowledgement time (0.5 s
+/// allowed). The copy rate is measured over the 2 s before the kill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn at_least_once_kill_9_leaves_at_most_one_commit_interval_uncommitted() {
+    const INTERVAL: Duration = Duration::from_secs(1);
+    const ACK_ALLOWANCE: Duration = Duration::from_millis(500);
+    let services = Services::from_env();
+    let a = kafka_clients(&services.kafka_bootstrap).await;
+    let b = kafka_clients(&services.kafka_b_bootstrap).await;
+    let topic = unique_name("mirror_interval");
+    let remote = format!("A.{topic}");
+    create_topic(&a, &topic, PARTITIONS).await;
+    let producer = a.producer().expect("producer");
+    let steady = tokio::spawn({
+        let (producer, topic) = (producer.clone(), topic.clone());
+        async move {
+            // About 4,000 records/s, in steps of 200 every 50 ms, until aborted.
+            for step in 0_u32.. {
+                produce_numbered(&producer, &topic, step * 200..(step + 1) * 200, PARTITIONS).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
+    let extra = format!("offset.flush.interval.ms = {}", INTERVAL.as_millis());
+    let mirror = MirrorProcess::start(&properties_text(&topic, &extra));
+    wait_for_copied(&b, &remote, 1).await;
+    // Several commit intervals of steady copying, then the rate over the last 2 s.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let copied_before: i64 = high_watermarks(&b, &remote).await.values().sum();
+    let rate_from = Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let copied_at_kill: i64 = high_watermarks(&b, &remote).await.values().sum();
+    let rate = (copied_at_kill - copied_before) as f64 / rate_from.elapsed().as_secs_f64();
+    mirror.kill();
+    steady.abort();
+    let on_target = high_watermarks(&b, &remote).await;
+    let window = uncommitted_window(&a, &topic, &on_target).await;
+    let allowed = rate * (INTERVAL + ACK_ALLOWANCE).as_secs_f64();
+    eprintln!(
+        "at-least-once kill -9 under steady load: {window} records past the committed offsets, \
+         copy rate {rate:.0} records/s, one interval = {:.0} records",
+        rate * INTERVAL.as_secs_f64()
+    );
+    assert!(
+        rate > 0.0,
+        "the mirror copied nothing in the 2 s before the kill"
+    );
+    assert!(
+        window as f64 <= allowed,
+        "{window} records past the committed offsets at the kill, more than one interval \
+         ({INTERVAL:?}) plus {ACK_ALLOWANCE:?} at {rate:.0} records/s ({allowed:.0})"
+    );
 }

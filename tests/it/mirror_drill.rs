@@ -24,7 +24,7 @@ pub(crate) const BEFORE_CRASH: u32 = 20_000;
 /// Records written while the mirror is down.
 pub(crate) const DURING_OUTAGE: u32 = 5_000;
 pub(crate) const RECORDS: u32 = BEFORE_CRASH + DURING_OUTAGE;
-const PARTITIONS: i32 = 3;
+pub(crate) const PARTITIONS: i32 = 3;
 /// How long the restarted mirror may take to copy everything before the drill fails.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -177,7 +177,11 @@ async fn uncommitted_after_stop(a: &KafkaClients, topic: &str) -> Vec<(i32, i64,
 }
 
 /// Records on the target past the offsets the replication group committed on the source.
-async fn uncommitted_window(a: &KafkaClients, topic: &str, on_target: &BTreeMap<i32, i64>) -> i64 {
+pub(crate) async fn uncommitted_window(
+    a: &KafkaClients,
+    topic: &str,
+    on_target: &BTreeMap<i32, i64>,
+) -> i64 {
     let (reader, group, source) = (a.clone(), replication_group(topic), topic.to_owned());
     let committed = tokio::task::spawn_blocking(move || {
         committed_offsets(&reader, &group, &source, PARTITIONS)

@@ -18,6 +18,7 @@ mod consumers;
 pub mod error;
 mod extract;
 mod identity;
+mod json_text;
 pub mod media;
 mod metrics;
 pub mod openapi;

@@ -363,10 +363,16 @@ impl SchemaCodecs {
         }
     }
 
-    /// A framed key or value as JSON in `format`, with a schema already [prepared].
+    /// Writes the JSON of a framed key or value in `format` to `out`, with a schema already
+    /// [prepared]; the error says why the bytes are not a datum of that format.
     ///
     /// [prepared]: Self::prepare
-    pub(crate) fn decode(&self, format: SchemaFormat, bytes: &[u8]) -> Result<Value, String> {
+    pub(crate) fn decode_into(
+        &self,
+        format: SchemaFormat,
+        bytes: &[u8],
+        out: &mut String,
+    ) -> Result<(), String> {
         let framed = match format {
             SchemaFormat::Protobuf => wire::unframe_protobuf(bytes),
             _ => wire::unframe(bytes),
@@ -385,19 +391,21 @@ impl SchemaCodecs {
                 framed.schema_id
             ));
         }
-        match &ready.compiled {
+        let value = match &ready.compiled {
             CompiledSchema::Avro(avro) => {
                 let value = avro.decode(framed.payload).map_err(|error| {
                     format!("is not an Avro datum of schema {} ({error})", ready.id)
                 })?;
-                avro_json::to_json(&value, &avro.schema, &ready.avro_names)
+                return avro_json::write_json(&value, &avro.schema, &ready.avro_names, out);
             }
-            CompiledSchema::Json(_) => serde_json::from_slice(framed.payload)
-                .map_err(|error| format!("is not JSON ({error})")),
+            CompiledSchema::Json(_) => serde_json::from_slice::<Value>(framed.payload)
+                .map_err(|error| format!("is not JSON ({error})"))?,
             CompiledSchema::Protobuf(protobuf) => {
-                decode_protobuf(protobuf, &framed.message_indexes, framed.payload)
+                decode_protobuf(protobuf, &framed.message_indexes, framed.payload)?
             }
-        }
+        };
+        out.push_str(&value.to_string());
+        Ok(())
     }
 }
 

@@ -6,10 +6,11 @@
 //! so the id it picks (`max id + 1`) is past every id the previous primary wrote: ids are
 //! never reused, even across a crash. Other instances forward writes (`routes::forward`).
 
+pub mod parse_cache;
 pub mod plan;
 pub mod read;
 
-use std::sync::RwLockReadGuard;
+use std::sync::{Arc, RwLockReadGuard};
 
 use broker_core::{KafkaClients, Shutdown};
 use tokio::sync::{Mutex, watch};
@@ -17,11 +18,12 @@ use tokio::sync::{Mutex, watch};
 use crate::config::ValidatedSchemaRegistry;
 use crate::election::{self, LeaderView};
 use crate::error::ApiError;
-use crate::model::{CompatibilityLevel, Mode};
+use crate::model::{CompatibilityLevel, Mode, SchemaType};
+use crate::registry::parse_cache::ParseCache;
 use crate::registry::plan::{RegisterPlan, RegisterRequest};
 use crate::registry::read::VersionSelector;
 use crate::store::kafka::{KafkaStore, StoreError};
-use crate::store::records::Record;
+use crate::store::records::{Record, SchemaReference};
 use crate::store::state::RegistryState;
 
 /// Longest wait for an election in progress before a write answers 50004.
@@ -35,6 +37,7 @@ pub struct Registry {
     /// Serializes writes; holds the leadership term whose NOOP sync completed.
     write_lock: Mutex<Option<u64>>,
     cluster_id: String,
+    parsed: ParseCache,
 }
 
 impl Registry {
@@ -76,6 +79,7 @@ impl Registry {
             leader,
             write_lock: Mutex::new(None),
             cluster_id,
+            parsed: ParseCache::default(),
         })
     }
 
@@ -103,6 +107,24 @@ impl Registry {
         match tokio::time::timeout(LEADER_WAIT, known).await {
             Ok(Ok(view)) => view.clone(),
             _ => self.leader(),
+        }
+    }
+
+    /// [`plan::parse_submitted`], through the cache when the schema has no references.
+    pub fn parse_submitted(
+        &self,
+        state: &RegistryState,
+        schema_type: SchemaType,
+        text: &str,
+        references: &[SchemaReference],
+        normalize: bool,
+    ) -> Result<Arc<schemas::format::ParsedSchema>, ApiError> {
+        let parse = || plan::parse_submitted(state, schema_type, text, references, normalize);
+        if references.is_empty() {
+            self.parsed
+                .get_or_parse(schema_type, text, normalize, parse)
+        } else {
+            parse().map(Arc::new)
         }
     }
 

@@ -33,6 +33,7 @@ use serde_json::Value;
 use super::body::ChunkedBody;
 use super::instance::{ConsumerInstance, InstanceState};
 use crate::error::ApiError;
+use crate::json_text::push_json_string;
 use crate::media::EmbeddedFormat;
 use crate::schema::{SchemaCodecs, SchemaError};
 
@@ -254,35 +255,6 @@ impl RecordsWriter {
     }
 }
 
-/// A JSON string literal of `text`.
-fn push_json_string(body: &mut String, text: &str) {
-    body.push('"');
-    let mut start = 0;
-    for (index, byte) in text.bytes().enumerate() {
-        let escaped = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
-        };
-        // `index` is an ASCII byte, so both slices end on character boundaries.
-        body.push_str(&text[start..index]);
-        if escaped.is_empty() {
-            let _ = write!(body, "\\u{byte:04x}");
-        } else {
-            body.push_str(escaped);
-        }
-        start = index + 1;
-    }
-    body.push_str(&text[start..]);
-    body.push('"');
-}
-
 fn push_base64(body: &mut String, bytes: &[u8]) {
     body.push('"');
     BASE64.encode_string(bytes, body);
@@ -316,28 +288,14 @@ fn push_embedded(
         }
         EmbeddedFormat::Schema(schema_format) => {
             let codecs = codecs.ok_or_else(|| "needs a schema registry".to_owned())?;
-            let value = codecs.decode(schema_format, bytes)?;
-            // Writing a Value to a String cannot fail.
-            let _ = serde_json::to_writer(StringWriter(body), &value);
+            // Nothing of a record that fails half-way stays in the body.
+            let mark = body.len();
+            codecs
+                .decode_into(schema_format, bytes, body)
+                .inspect_err(|_| body.truncate(mark))?;
         }
     }
     Ok(())
-}
-
-/// `io::Write` into the body, for serde_json (which writes valid UTF-8 only).
-struct StringWriter<'a>(&'a mut String);
-
-impl std::io::Write for StringWriter<'_> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))?;
-        self.0.push_str(text);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Compiles the schemas a record's key and value name, so that writing it needs no

@@ -11,11 +11,14 @@
 //! union or a byte string cannot be told apart), and has no JSON encoding of a datum.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use apache_avro::Schema;
 use apache_avro::schema::{InnerDecimalSchema, UnionSchema, UuidSchema};
 use apache_avro::types::Value as AvroValue;
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
+
+use crate::json_text::push_json_string;
 
 /// Named types by full name, to follow `Schema::Ref`s.
 #[derive(Debug, Clone, Default)]
@@ -385,13 +388,23 @@ fn default_in(
     }
 }
 
-/// The JSON encoding of an Avro value of `schema` (what REST Proxy answers consumers).
-pub(crate) fn to_json(value: &AvroValue, schema: &Schema, names: &Names) -> Result<Value, String> {
+/// Writes `value` (a datum of `schema`) to `out` in Avro's JSON encoding: record fields in
+/// the schema's order (as REST Proxy prints them), map entries sorted by key so that the
+/// same datum always renders the same text. Written straight into the response body, with
+/// no `serde_json::Value` in between: this is the per-record cost of an Avro consumer.
+pub(crate) fn write_json(
+    value: &AvroValue,
+    schema: &Schema,
+    names: &Names,
+    out: &mut String,
+) -> Result<(), String> {
     let schema = names.resolve(schema)?;
-    Ok(match (value, schema) {
-        (AvroValue::Null, _) => Value::Null,
-        (AvroValue::Boolean(b), _) => Value::Bool(*b),
-        (AvroValue::Int(n) | AvroValue::Date(n) | AvroValue::TimeMillis(n), _) => Value::from(*n),
+    match (value, schema) {
+        (AvroValue::Null, _) => out.push_str("null"),
+        (AvroValue::Boolean(b), _) => out.push_str(if *b { "true" } else { "false" }),
+        (AvroValue::Int(n) | AvroValue::Date(n) | AvroValue::TimeMillis(n), _) => {
+            out.push_str(itoa::Buffer::new().format(*n));
+        }
         (
             AvroValue::Long(n)
             | AvroValue::TimeMicros(n)
@@ -402,48 +415,62 @@ pub(crate) fn to_json(value: &AvroValue, schema: &Schema, names: &Names) -> Resu
             | AvroValue::LocalTimestampMicros(n)
             | AvroValue::LocalTimestampNanos(n),
             _,
-        ) => Value::from(*n),
-        (AvroValue::Float(x), _) => number(f64::from(*x)),
-        (AvroValue::Double(x), _) => number(*x),
-        (AvroValue::Bytes(bytes) | AvroValue::Fixed(_, bytes), _) => latin1_string(bytes),
-        (AvroValue::String(text), _) => Value::String(text.clone()),
-        (AvroValue::Enum(_, symbol), _) => Value::String(symbol.clone()),
+        ) => out.push_str(itoa::Buffer::new().format(*n)),
+        (AvroValue::Float(x), _) => push_number(out, f64::from(*x)),
+        (AvroValue::Double(x), _) => push_number(out, *x),
+        (AvroValue::Bytes(bytes) | AvroValue::Fixed(_, bytes), _) => push_latin1(out, bytes),
+        (AvroValue::String(text) | AvroValue::Enum(_, text), _) => push_json_string(out, text),
         (AvroValue::Uuid(uuid), Schema::Uuid(UuidSchema::String) | Schema::String) => {
-            Value::String(uuid.as_hyphenated().to_string())
+            push_json_string(out, &uuid.as_hyphenated().to_string());
         }
-        (AvroValue::Uuid(uuid), _) => latin1_string(uuid.as_bytes()),
+        (AvroValue::Uuid(uuid), _) => push_latin1(out, uuid.as_bytes()),
         (AvroValue::Decimal(decimal), _) => {
             let bytes: Vec<u8> = decimal
                 .try_into()
                 .map_err(|e: apache_avro::Error| e.to_string())?;
-            latin1_string(&bytes)
+            push_latin1(out, &bytes);
         }
         (AvroValue::Duration(duration), _) => {
             let bytes: [u8; 12] = (*duration).into();
-            latin1_string(&bytes)
+            push_latin1(out, &bytes);
         }
-        (AvroValue::Array(items), Schema::Array(array)) => Value::Array(
-            items
-                .iter()
-                .map(|item| to_json(item, &array.items, names))
-                .collect::<Result<_, _>>()?,
-        ),
+        (AvroValue::Array(items), Schema::Array(array)) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_json(item, &array.items, names, out)?;
+            }
+            out.push(']');
+        }
         (AvroValue::Map(entries), Schema::Map(map)) => {
-            // Sorted, so that the same datum always renders the same text.
             let mut sorted: Vec<_> = entries.iter().collect();
             sorted.sort_by(|a, b| a.0.cmp(b.0));
-            let mut object = Map::new();
-            for (key, entry) in sorted {
-                object.insert(key.clone(), to_json(entry, &map.types, names)?);
+            out.push('{');
+            for (index, (key, entry)) in sorted.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                push_json_string(out, key);
+                out.push(':');
+                write_json(entry, &map.types, names, out)?;
             }
-            Value::Object(object)
+            out.push('}');
         }
         (AvroValue::Record(fields), Schema::Record(record)) => {
-            let mut object = Map::new();
-            for ((name, field_value), field) in fields.iter().zip(&record.fields) {
-                object.insert(name.clone(), to_json(field_value, &field.schema, names)?);
+            out.push('{');
+            for (index, ((name, field_value), field)) in
+                fields.iter().zip(&record.fields).enumerate()
+            {
+                if index > 0 {
+                    out.push(',');
+                }
+                push_json_string(out, name);
+                out.push(':');
+                write_json(field_value, &field.schema, names, out)?;
             }
-            Value::Object(object)
+            out.push('}');
         }
         (AvroValue::Union(index, inner), Schema::Union(union)) => {
             let branch = usize::try_from(*index)
@@ -451,25 +478,36 @@ pub(crate) fn to_json(value: &AvroValue, schema: &Schema, names: &Names) -> Resu
                 .and_then(|i| union.variants().get(i))
                 .ok_or_else(|| format!("union branch {index} is out of range"))?;
             if matches!(**inner, AvroValue::Null) {
-                Value::Null
+                out.push_str("null");
             } else {
-                let mut object = Map::new();
-                object.insert(branch_name(branch), to_json(inner, branch, names)?);
-                Value::Object(object)
+                out.push('{');
+                push_json_string(out, &branch_name(branch));
+                out.push(':');
+                write_json(inner, branch, names, out)?;
+                out.push('}');
             }
         }
         (other, schema) => {
             return Err(format!("the datum {other:?} does not match {schema:?}"));
         }
-    })
+    }
+    Ok(())
 }
 
-fn number(x: f64) -> Value {
-    Number::from_f64(x).map_or(Value::Null, Value::Number)
+/// A double as serde_json prints it; JSON has no NaN or infinity, so those are `null`.
+fn push_number(out: &mut String, x: f64) {
+    match Number::from_f64(x) {
+        Some(number) => {
+            let _ = write!(out, "{number}");
+        }
+        None => out.push_str("null"),
+    }
 }
 
-fn latin1_string(bytes: &[u8]) -> Value {
-    Value::String(bytes.iter().map(|b| char::from(*b)).collect())
+/// Bytes as a string whose characters are the bytes (ISO-8859-1).
+fn push_latin1(out: &mut String, bytes: &[u8]) {
+    let text: String = bytes.iter().map(|b| char::from(*b)).collect();
+    push_json_string(out, &text);
 }
 
 #[cfg(test)]
@@ -497,7 +535,9 @@ mod tests {
         let input = json!({"name":"x","age":{"int":5},"raw":"\u{00ff}a","kind":"B",
             "next":{"com.x.User":{"name":"y","raw":"","kind":"A","tags":{}}},"tags":{"a":1}});
         let value = from_json(&input, &schema, &names).unwrap();
-        let back = to_json(&value, &schema, &names).unwrap();
+        let mut text = String::new();
+        write_json(&value, &schema, &names, &mut text).unwrap();
+        let back: Value = serde_json::from_str(&text).unwrap();
         let expected = json!({"name":"x","age":{"int":5},"raw":"\u{00ff}a","kind":"B",
             "next":{"com.x.User":{"name":"y","age":null,"raw":"","kind":"A","next":null,"tags":{}}},
             "tags":{"a":1}});

@@ -5,8 +5,9 @@
 //! (2) the offset-map runs covering those records were acknowledged too.
 //!
 //! Commits are pipelined: at each `offset.flush.interval.ms` the runs acknowledged so far
-//! are written to the map, and the positions they cover are committed at the next tick
-//! once the map records are acknowledged, so the data path never waits for a flush. On
+//! are written to the map, and the positions they cover are committed as soon as the map
+//! records are acknowledged, so the data path never waits for a flush and a crash re-copies
+//! at most one interval (plus the map's acknowledgement time). On
 //! revocation and shutdown the task drains: flush, write the last runs, flush, commit
 //! synchronously.
 
@@ -289,25 +290,27 @@ pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
             // The drain committed everything acknowledged; older positions are stale.
             pending = None;
         }
+        // Committed as soon as the map records are acknowledged (not at the next tick),
+        // so a crash re-copies at most one interval of records.
+        if let Some(commit) = &pending {
+            if commit.batch.failed() {
+                return Err(MirrorError::Task {
+                    task: flow,
+                    reason: "offset map records were refused by the target".to_owned(),
+                });
+            }
+            if commit.batch.done() {
+                if !commit.positions.is_empty() {
+                    consumer
+                        .commit(&positions_list(&commit.positions)?, CommitMode::Async)
+                        .map_err(|e| consumer_failure(&consumer, &flow, "commit", e))?;
+                }
+                pending = None;
+            }
+        }
         if Instant::now() >= next_commit {
             next_commit = Instant::now() + context.flow.commit_interval;
             pipeline.check_failures()?;
-            if let Some(commit) = &pending {
-                if commit.batch.failed() {
-                    return Err(MirrorError::Task {
-                        task: flow,
-                        reason: "offset map records were refused by the target".to_owned(),
-                    });
-                }
-                if commit.batch.done() {
-                    if !commit.positions.is_empty() {
-                        consumer
-                            .commit(&positions_list(&commit.positions)?, CommitMode::Async)
-                            .map_err(|e| consumer_failure(&consumer, &flow, "commit", e))?;
-                    }
-                    pending = None;
-                }
-            }
             if pending.is_none() {
                 let batch = Arc::new(BatchAck::default());
                 let positions = pipeline.write_runs(Some(&batch))?;

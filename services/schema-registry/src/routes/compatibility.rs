@@ -54,7 +54,7 @@ pub(crate) async fn check_version(
         }
         Err(error) => return Err(error),
     };
-    let parsed = match plan::parse_submitted(
+    let parsed = match registry.parse_submitted(
         &state,
         schema_type,
         &body.schema,
@@ -87,7 +87,7 @@ pub(crate) async fn check_all(
     let verbose = flag(&params, "verbose");
     let schema_type = body.schema_type()?;
     let state = registry.state();
-    let parsed = match plan::parse_submitted(
+    let parsed = match registry.parse_submitted(
         &state,
         schema_type,
         &body.schema,

@@ -151,7 +151,7 @@ pub(crate) async fn lookup(
         return Err(ApiError::subject_not_found(&subject));
     }
     let normalize = flag(&params, "normalize") || read::config_normalize(&state, &subject);
-    let parsed = plan::parse_submitted(
+    let parsed = registry.parse_submitted(
         &state,
         schema_type,
         &body.schema,
