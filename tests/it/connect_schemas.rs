@@ -8,7 +8,10 @@
 //!   against the writer's schema) or ProtobufDeserializer reads what it wrote; the ES sink
 //!   with the same converter turns the change events into documents;
 //! - records written by Confluent's Python JSONSerializer (a plain JSON Schema) or
-//!   ProtobufSerializer reach OpenSearch through the sink.
+//!   ProtobufSerializer reach OpenSearch through the sink;
+//! - Connect's Decimal, Date and Timestamp written by the ProtobufConverter are what
+//!   Confluent's ProtobufDeserializer reads as `confluent.type.Decimal`, `google.type.Date`
+//!   and `google.protobuf.Timestamp`.
 //!
 //! The registry outage behaviour is the converters' shared code path, tested with the
 //! AvroConverter in `connect_avro`. Needs the binary (`cargo build -p gateway`) and the
@@ -325,5 +328,86 @@ async fn python_records_reach_opensearch(format: Format) {
     }
     let ids: Vec<String> = documents(&search, &index).await.into_keys().collect();
     assert_eq!(ids, ["1", "2", "3"]);
+    worker.stop().await;
+}
+
+/// Connect's logical types (Debezium's `time.precision.mode=connect` and a DECIMAL) as
+/// ProtobufData writes them, read by Confluent's Python ProtobufDeserializer:
+/// `confluent.type.Decimal`, `google.type.Date`, `google.protobuf.Timestamp`.
+#[tokio::test]
+async fn logical_types_reach_confluents_python_protobuf_deserializer() {
+    let registry = Registry::start().await;
+    let mut mysql = shared().await;
+    let database = unique_name("proto_db");
+    exec(&mut mysql, &format!("CREATE DATABASE `{database}`")).await;
+    exec(
+        &mut mysql,
+        &format!(
+            "CREATE TABLE `{database}`.prices (id INT PRIMARY KEY, amount DECIMAL(10,2), \
+             day DATE, at DATETIME(3))"
+        ),
+    )
+    .await;
+    exec(
+        &mut mysql,
+        &format!(
+            "INSERT INTO `{database}`.prices VALUES \
+             (1, 123.45, '2024-01-02', '2024-01-02 03:04:05.678'), (2, -0.5, NULL, NULL)"
+        ),
+    )
+    .await;
+    let worker = start_worker().await;
+    let prefix = unique_name("protologic");
+    let topic = format!("{prefix}.{database}.prices");
+    let source = merged(
+        cdc_config(&Services::from_env().mysql_url, &prefix, &database),
+        &merged(
+            schema_converters(Format::Protobuf.class(), &registry.url),
+            &json!({"time.precision.mode": "connect"}),
+        ),
+    );
+    create(&worker, &format!("{prefix}-source"), source).await;
+    let lines = run_script(vec![
+        "decode".into(),
+        "protobuf".into(),
+        Services::from_env().kafka_bootstrap,
+        registry.url.clone(),
+        topic.clone(),
+        "2".into(),
+    ])
+    .await;
+    let (_, value_schema) = latest_schema(&registry, &format!("{topic}-value")).await;
+    let tokens: String = value_schema.split_whitespace().collect();
+    for expected in [
+        "confluent.type.Decimalamount=2",
+        "google.type.Dateday=3",
+        "google.protobuf.Timestampat=4",
+        r#"import"confluent/type/decimal.proto";"#,
+    ] {
+        assert!(tokens.contains(expected), "{expected}: {value_schema}");
+    }
+    assert_eq!(
+        independent::check(&lines, "decoded")["count"],
+        2,
+        "{lines:?}"
+    );
+    let after = |id: i64| {
+        lines
+            .iter()
+            .find(|l| l["check"] == "record" && l["key"]["fields"]["id"] == id)
+            .map(|l| l["value"]["fields"]["after"].clone())
+            .unwrap_or_else(|| panic!("no record {id} in {lines:?}"))
+    };
+    // 123.45: unscaled 12345 = 0x3039, five digits, scale 2.
+    assert_eq!(
+        after(1),
+        json!({"id": 1, "amount": {"value": "MDk=", "precision": 5, "scale": 2},
+               "day": {"year": 2024, "month": 1, "day": 2}, "at": "2024-01-02T03:04:05.678Z"})
+    );
+    // -0.5: unscaled -50 = 0xce; null logical values are absent messages.
+    assert_eq!(
+        after(2),
+        json!({"id": 2, "amount": {"value": "zg==", "precision": 2, "scale": 2}})
+    );
     worker.stop().await;
 }
