@@ -22,6 +22,8 @@ pub mod json_schema_data;
 pub mod protobuf_data;
 pub mod schema_config;
 pub mod schema_converter;
+#[cfg(test)]
+mod test_fixtures;
 
 use std::sync::Arc;
 

@@ -2,6 +2,7 @@
 //! schemas (its mapping rules and `JsonSchemaDataTest`'s fixtures), compared as JSON.
 
 use super::*;
+use crate::converters::test_fixtures::debezium_envelope;
 
 fn connect(schema: Value) -> Schema {
     serde_json::from_value(schema).unwrap()
@@ -9,39 +10,6 @@ fn connect(schema: Value) -> Schema {
 
 fn json_schema(schema: &Schema) -> Value {
     json_schema_of(schema, JsonSchemaDataOptions::default()).unwrap()
-}
-
-/// A Debezium MySQL change event schema (Decimal, Date, Timestamp, optional fields, nested
-/// structs), with an array and a map added to the row.
-fn debezium_envelope() -> Schema {
-    let row = json!({"type": "struct", "optional": true, "name": "dbz.shop.orders.Value", "fields": [
-        {"field": "id", "type": "int32", "optional": false},
-        {"field": "qty", "type": "int16", "optional": true},
-        {"field": "price", "type": "bytes", "optional": true, "name": "org.apache.kafka.connect.data.Decimal",
-         "version": 1, "parameters": {"scale": "2", "connect.decimal.precision": "10"}},
-        {"field": "day", "type": "int32", "optional": true, "name": "org.apache.kafka.connect.data.Date", "version": 1},
-        {"field": "at", "type": "int64", "optional": false, "name": "org.apache.kafka.connect.data.Timestamp", "version": 1},
-        {"field": "tags", "type": "array", "optional": true, "items": {"type": "string", "optional": false}},
-        {"field": "counts", "type": "map", "optional": false, "keys": {"type": "string", "optional": false},
-         "values": {"type": "int64", "optional": false}},
-        {"field": "raw", "type": "bytes", "optional": true},
-    ]});
-    let mut after = row.clone();
-    after["field"] = json!("after");
-    let mut before = row;
-    before["field"] = json!("before");
-    connect(
-        json!({"type": "struct", "optional": false, "name": "dbz.shop.orders.Envelope", "version": 1, "fields": [
-            before, after,
-            {"field": "source", "type": "struct", "optional": false, "name": "io.debezium.connector.mysql.Source", "fields": [
-                {"field": "version", "type": "string", "optional": false},
-                {"field": "snapshot", "type": "string", "optional": true, "name": "io.debezium.data.Enum", "version": 1,
-                 "parameters": {"allowed": "true,first,last,false"}, "default": "false"},
-            ]},
-            {"field": "op", "type": "string", "optional": false},
-            {"field": "ts_ms", "type": "int64", "optional": true},
-        ]}),
-    )
 }
 
 #[test]
@@ -54,8 +22,8 @@ fn debezium_envelope_maps_as_confluent_does() {
             "connect.parameters": {"scale": "2", "connect.decimal.precision": "10"}}], "connect.index": 2},
         "day": {"oneOf": [{"type": "null"}, {"type": "integer", "connect.type": "int32",
             "title": "org.apache.kafka.connect.data.Date", "connect.version": 1}], "connect.index": 3},
-        "at": {"type": "integer", "connect.type": "int64", "title": "org.apache.kafka.connect.data.Timestamp",
-            "connect.version": 1, "connect.index": 4},
+        "at": {"oneOf": [{"type": "null"}, {"type": "integer", "connect.type": "int64",
+            "title": "org.apache.kafka.connect.data.Timestamp", "connect.version": 1}], "connect.index": 4},
         "tags": {"oneOf": [{"type": "null"}, {"type": "array", "items": {"type": "string"}}], "connect.index": 5},
         "counts": {"type": "object", "additionalProperties": {"type": "integer", "connect.type": "int64"},
             "connect.type": "map", "connect.index": 6},

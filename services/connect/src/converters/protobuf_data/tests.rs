@@ -7,41 +7,10 @@ use schemas::compiled::ProtobufSchema;
 use serde_json::json;
 
 use super::*;
+use crate::converters::test_fixtures::debezium_envelope;
 
 fn connect(schema: Value) -> Schema {
     serde_json::from_value(schema).unwrap()
-}
-
-/// A Debezium MySQL change event schema (Decimal, Date, Timestamp, optional fields, nested
-/// structs), with an array and a map added to the row.
-fn debezium_envelope() -> Schema {
-    let row = json!({"type": "struct", "optional": true, "name": "dbz.shop.orders.Value", "fields": [
-        {"field": "id", "type": "int32", "optional": false},
-        {"field": "qty", "type": "int16", "optional": true},
-        {"field": "price", "type": "bytes", "optional": true, "name": "org.apache.kafka.connect.data.Decimal",
-         "version": 1, "parameters": {"scale": "2", "connect.decimal.precision": "10"}},
-        {"field": "day", "type": "int32", "optional": true, "name": "org.apache.kafka.connect.data.Date", "version": 1},
-        {"field": "at", "type": "int64", "optional": true, "name": "org.apache.kafka.connect.data.Timestamp", "version": 1},
-        {"field": "tags", "type": "array", "optional": true, "items": {"type": "string", "optional": false}},
-        {"field": "counts", "type": "map", "optional": true, "keys": {"type": "string", "optional": false},
-         "values": {"type": "int64", "optional": false}},
-    ]});
-    let mut after = row.clone();
-    after["field"] = json!("after");
-    let mut before = row;
-    before["field"] = json!("before");
-    connect(
-        json!({"type": "struct", "optional": false, "name": "dbz.shop.orders.Envelope", "version": 1, "fields": [
-            before, after,
-            {"field": "source", "type": "struct", "optional": false, "name": "io.debezium.connector.mysql.Source", "fields": [
-                {"field": "version", "type": "string", "optional": false},
-                {"field": "snapshot", "type": "string", "optional": true, "name": "io.debezium.data.Enum", "version": 1,
-                 "parameters": {"allowed": "true,first,last,false"}, "default": "false"},
-            ]},
-            {"field": "op", "type": "string", "optional": false},
-            {"field": "ts_ms", "type": "int64", "optional": true},
-        ]}),
-    )
 }
 
 const EXPECTED_PROTO: &str = r#"syntax = "proto3";
@@ -66,6 +35,7 @@ message Envelope {
     google.protobuf.Timestamp at = 5;
     repeated string tags = 6;
     repeated ConnectDefault1Entry counts = 7;
+    bytes raw = 8;
     message ConnectDefault1Entry {
       string key = 1;
       int64 value = 2;
@@ -121,7 +91,7 @@ fn values_round_trip_through_protobuf_bytes() {
     let value = json!({
         "before": null,
         "after": {"id": 1, "qty": 2, "price": "MDk=", "day": 19_724, "at": 1_704_164_645_678_i64,
-                  "tags": ["a", "b"], "counts": {"x": 3}},
+                  "tags": ["a", "b"], "counts": {"x": 3}, "raw": "AQI="},
         "source": {"version": "2.7", "snapshot": "true"},
         "op": "c", "ts_ms": 5,
     });
