@@ -1,20 +1,21 @@
-"""Confluent's own Python client (confluent-kafka, its JSON Schema and Protobuf serializers)
-against what our Connect JsonSchemaConverter and ProtobufConverter write and read, with our
-registry at the given URL.
+"""Confluent's own Python client (confluent-kafka, fastavro, its Avro, JSON Schema and
+Protobuf serializers) against what our Connect AvroConverter, JsonSchemaConverter and
+ProtobufConverter write and read, with our registry at the given URL.
 
-    connect_schemas.py decode json|protobuf <bootstrap> <registry> <topic> <count>
-        reads <count> records of <topic> from the start with JSONDeserializer (which
-        validates each payload against the writer's schema) or ProtobufDeserializer (the
-        message class built from the registered schema, fetched as a serialized
-        FileDescriptorProto) for key and value; prints one {"check": "record", ...} line per
-        record, then {"check": "decoded", "count": n}.
-    connect_schemas.py produce json|protobuf <bootstrap> <registry> <topic>
-        writes three orders with JSONSerializer (a plain JSON Schema, no Connect
-        annotations) or ProtobufSerializer (a shop.Order message); the key is the order id
-        as a plain string; prints {"check": "produced", "count": 3}.
+    connect_schemas.py decode avro|json|protobuf <bootstrap> <registry> <topic> <count>
+        reads <count> records of <topic> from the start with AvroDeserializer,
+        JSONDeserializer (which validates each payload against the writer's schema) or
+        ProtobufDeserializer (the message class built from the registered schema, fetched
+        as a serialized FileDescriptorProto) for key and value; prints one
+        {"check": "record", ...} line per record, then {"check": "decoded", "count": n}.
+    connect_schemas.py produce avro|json|protobuf <bootstrap> <registry> <topic>
+        writes three orders with AvroSerializer (key "long", value a shop.Order record),
+        JSONSerializer (a plain JSON Schema, no Connect annotations; the key a plain string)
+        or ProtobufSerializer (a shop.Order message; the key a plain string); prints
+        {"check": "produced", "count": 3}.
 
-Exits non-zero on any exception; the Rust tests (tests/it/connect_schemas.rs) assert on
-the lines.
+Exits non-zero on any exception; the Rust tests (tests/it/connect_avro.rs,
+tests/it/connect_schemas.rs) assert on the lines.
 """
 
 import base64
@@ -24,6 +25,7 @@ import time
 
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.confluent import meta_pb2
 from confluent_kafka.schema_registry.confluent.type import decimal_pb2
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
@@ -94,7 +96,9 @@ class ProtobufReader:
 
 def decode(kind, bootstrap, registry, topic, count):
     client = SchemaRegistryClient({"url": registry})
-    if kind == "json":
+    if kind == "avro":
+        deserializer = AvroDeserializer(client)
+    elif kind == "json":
         deserializer = JSONDeserializer(None, schema_registry_client=client)
     else:
         deserializer = ProtobufReader(client)
@@ -118,6 +122,17 @@ def decode(kind, bootstrap, registry, topic, count):
     consumer.close()
     report("decoded", count=seen)
 
+
+ORDER_AVRO_SCHEMA = json.dumps({
+    "type": "record", "name": "Order", "namespace": "shop",
+    "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "item", "type": "string"},
+        {"name": "qty", "type": "int"},
+        {"name": "note", "type": ["null", "string"], "default": None},
+        {"name": "tags", "type": {"type": "array", "items": "string"}},
+    ],
+})
 
 ORDER_JSON_SCHEMA = json.dumps({
     "$schema": "http://json-schema.org/draft-07/schema#", "title": "Order", "type": "object",
@@ -156,7 +171,11 @@ def order_message_class():
 def produce(kind, bootstrap, registry, topic):
     client = SchemaRegistryClient({"url": registry})
     producer = Producer({"bootstrap.servers": bootstrap})
-    if kind == "json":
+    keys = AvroSerializer(client, '"long"') if kind == "avro" else None
+    if kind == "avro":
+        serializer = AvroSerializer(client, ORDER_AVRO_SCHEMA)
+        values = ORDERS
+    elif kind == "json":
         serializer = JSONSerializer(ORDER_JSON_SCHEMA, client)
         values = ORDERS
     else:
@@ -170,7 +189,11 @@ def produce(kind, bootstrap, registry, topic):
             values.append(message)
     for order, value in zip(ORDERS, values):
         framed = serializer(value, SerializationContext(topic, MessageField.VALUE))
-        producer.produce(topic, key=str(order["id"]).encode(), value=framed, partition=0)
+        if keys is None:
+            key = str(order["id"]).encode()
+        else:
+            key = keys(order["id"], SerializationContext(topic, MessageField.KEY))
+        producer.produce(topic, key=key, value=framed, partition=0)
     remaining = producer.flush(30)
     assert remaining == 0, f"{remaining} records not delivered"
     report("produced", count=len(ORDERS))
@@ -178,7 +201,7 @@ def produce(kind, bootstrap, registry, topic):
 
 if __name__ == "__main__":
     mode, kind = sys.argv[1], sys.argv[2]
-    if kind not in ("json", "protobuf"):
+    if kind not in ("avro", "json", "protobuf"):
         raise SystemExit(f"unknown format {kind}")
     if mode == "decode":
         decode(kind, sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))

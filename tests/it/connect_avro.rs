@@ -67,8 +67,8 @@ async fn debezium_mysql_source_to_opensearch_through_avro() {
         );
         tokio::task::spawn_blocking(move || {
             independent::run(
-                "connect_avro.py",
-                &["decode", &bootstrap, &url, &topic, "3"],
+                "connect_schemas.py",
+                &["decode", "avro", &bootstrap, &url, &topic, "3"],
             )
         })
         .await
@@ -214,7 +214,10 @@ async fn records_of_confluents_python_serializer_reach_opensearch() {
             topic.clone(),
         );
         tokio::task::spawn_blocking(move || {
-            independent::run("connect_avro.py", &["produce", &bootstrap, &url, &topic])
+            independent::run(
+                "connect_schemas.py",
+                &["produce", "avro", &bootstrap, &url, &topic],
+            )
         })
         .await
         .unwrap()
@@ -290,8 +293,8 @@ async fn a_registry_outage_stalls_sink_and_source_tasks_without_loss() {
     let produced_topic = topic.clone();
     let lines = tokio::task::spawn_blocking(move || {
         independent::run(
-            "connect_avro.py",
-            &["produce", &bootstrap, &url, &produced_topic],
+            "connect_schemas.py",
+            &["produce", "avro", &bootstrap, &url, &produced_topic],
         )
     })
     .await
