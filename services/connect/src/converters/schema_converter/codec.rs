@@ -301,8 +301,8 @@ fn avro_writer(json: Value) -> Result<WriterSchema, String> {
     })
 }
 
-/// Confluent's `JsonSchema.name()`: the title, else `record`… only a titled schema has a
-/// record name here, so the record strategies refuse an untitled one.
+/// The record name of a JSON Schema for the record name strategies: its `title` (the
+/// Connect schema's name); an untitled schema has none and those strategies refuse it.
 fn json_title(json: &Value) -> Option<String> {
     json.get("title").and_then(Value::as_str).map(str::to_owned)
 }
