@@ -3,6 +3,8 @@
 //! a service's own values (bridge JSON, Connect data) into these is the service's job;
 //! this module holds only what both need.
 
+mod known_protos;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -169,11 +171,14 @@ impl jsonschema::Retrieve for References {
     }
 }
 
-/// A `.proto` file in a descriptor pool with its imports (references and Google's
-/// well-known types).
+/// A `.proto` file in a descriptor pool with its imports (references, Google's
+/// well-known types and the files Confluent imports without references: `confluent/meta.proto`,
+/// `confluent/type/decimal.proto`, `google/type/date.proto`, `google/type/timeofday.proto`).
 #[derive(Debug, Clone)]
 pub struct ProtobufSchema {
     pub file: FileDescriptor,
+    /// `(confluent.field_meta).params` of the file's fields, by the field's full name.
+    field_params: Arc<HashMap<String, Vec<(String, String)>>>,
 }
 
 /// The name the registered schema's own file gets in the pool.
@@ -183,22 +188,57 @@ impl ProtobufSchema {
     pub fn compile(text: &str, references: &[ResolvedReference]) -> Result<Self, String> {
         // The global pool holds Google's well-known types, which schemas import by name.
         let mut pool = DescriptorPool::global();
-        // References arrive dependencies first, so each file's imports are in the pool.
+        let main = parse(MAIN_FILE, text)?;
+        let mut field_params = HashMap::new();
+        collect_field_params(
+            &main.package.clone().unwrap_or_default(),
+            &main.message_type,
+            &mut field_params,
+        );
+        // Confluent's known imports first (they import only Google's files), then the
+        // references, which arrive dependencies first.
+        let mut imports: Vec<String> = main.dependency.clone();
         for reference in references {
-            if pool.get_file_by_name(&reference.name).is_some() {
+            if let Ok(descriptor) = protox_parse::parse(&reference.name, &reference.schema) {
+                imports.extend(descriptor.dependency);
+            }
+        }
+        let referenced: Vec<(&str, &str)> = references
+            .iter()
+            .map(|reference| (reference.name.as_str(), reference.schema.as_str()))
+            .collect();
+        let known = known_protos::KNOWN_PROTOS
+            .iter()
+            .filter(|(name, _)| {
+                imports.iter().any(|import| import == name)
+                    && !referenced.iter().any(|(reference, _)| reference == name)
+            })
+            .copied();
+        for (name, schema) in known.chain(referenced.iter().copied()) {
+            if pool.get_file_by_name(name).is_some() {
                 continue;
             }
-            let descriptor = parse(&reference.name, &reference.schema)?;
+            let descriptor = parse(name, schema)?;
             pool.add_file_descriptor_proto(descriptor)
-                .map_err(|error| format!("Invalid schema {}: {error}", reference.name))?;
+                .map_err(|error| format!("Invalid schema {name}: {error}"))?;
         }
-        let descriptor = parse(MAIN_FILE, text)?;
-        pool.add_file_descriptor_proto(descriptor)
+        pool.add_file_descriptor_proto(main)
             .map_err(|error| format!("Invalid schema {text}: {error}"))?;
         let file = pool
             .get_file_by_name(MAIN_FILE)
             .ok_or_else(|| "the schema's file is missing from its pool".to_owned())?;
-        Ok(Self { file })
+        Ok(Self {
+            file,
+            field_params: Arc::new(field_params),
+        })
+    }
+
+    /// The `(confluent.field_meta).params` of a field (Connect's `connect.type`, a
+    /// decimal's `precision` and `scale`), empty when it has none.
+    pub fn field_params(&self, field_full_name: &str) -> &[(String, String)] {
+        self.field_params
+            .get(field_full_name)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The message at Confluent's message indexes (`[0]` is the file's first message).
@@ -257,6 +297,38 @@ fn indexes_of(message: &MessageDescriptor) -> Option<Vec<i32>> {
                 return Some(path);
             }
         }
+    }
+}
+
+/// Walks the messages of a parsed file for fields with `(confluent.field_meta)` options.
+fn collect_field_params(
+    scope: &str,
+    messages: &[prost_types::DescriptorProto],
+    out: &mut HashMap<String, Vec<(String, String)>>,
+) {
+    for message in messages {
+        let name = message.name.clone().unwrap_or_default();
+        let full = if scope.is_empty() {
+            name
+        } else {
+            format!("{scope}.{name}")
+        };
+        for field in &message.field {
+            let Some(options) = &field.options else {
+                continue;
+            };
+            for option in &options.uninterpreted_option {
+                let is_field_meta = option.name.len() == 1
+                    && option.name[0].name_part.trim_start_matches('.') == "confluent.field_meta";
+                if let (true, Some(aggregate)) = (is_field_meta, &option.aggregate_value) {
+                    out.insert(
+                        format!("{full}.{}", field.name.clone().unwrap_or_default()),
+                        known_protos::field_meta_params(aggregate),
+                    );
+                }
+            }
+        }
+        collect_field_params(&full, &message.nested_type, out);
     }
 }
 

@@ -11,202 +11,25 @@
 //!
 //! Needs the binary (`cargo build -p gateway`) and the Python venv (`scripts/install-deps`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use connect_api::ConnectorPlugin;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{Value, json};
-use tests::process::{GatewayProcess, free_port};
 use tests::{Services, create_topic, http_client, independent, unique_name};
 
-use crate::connect_support::{ClusterNames, TestWorker, clients, get, wait_for_state};
-use crate::es_sink_support::{create_connector, documents, search_url, sink_config};
+use crate::connect_schema_support::{
+    Registry, by_id, create, eventually, index_documents, items_database, merged,
+    schema_converters, start_worker,
+};
+use crate::connect_support::{TestWorker, clients, get, wait_for_state};
+use crate::es_sink_support::{documents, search_url, sink_config};
 use crate::mysql_common::{cdc_config, exec, shared};
 
 const AVRO: &str = "io.confluent.connect.avro.AvroConverter";
 
-/// A registry process on a fixed port and topic, which a test can kill and start again.
-struct Registry {
-    process: Option<GatewayProcess>,
-    dir: std::path::PathBuf,
-    config: std::path::PathBuf,
-    url: String,
-    starts: u32,
-}
-
-impl Registry {
-    async fn start() -> Self {
-        let dir = std::env::temp_dir().join(unique_name("connect_avro"));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let port = free_port();
-        let config = dir.join("registry.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[kafka]\nbootstrap_servers = \"{}\"\n\n[schema_registry]\nenabled = true\n\
-                 kafkastore_topic = \"{}\"\ngroup_id = \"{}\"\nelection_session_timeout_ms = 6000\n\n\
-                 [schema_registry.http]\nlisten = \"127.0.0.1:{port}\"\n",
-                Services::from_env().kafka_bootstrap,
-                unique_name("_schemas_connect"),
-                unique_name("sr_connect"),
-            ),
-        )
-        .expect("config file");
-        let mut registry = Self {
-            process: None,
-            dir,
-            config,
-            url: format!("http://127.0.0.1:{port}"),
-            starts: 0,
-        };
-        registry.start_again().await;
-        registry
-    }
-
-    async fn start_again(&mut self) {
-        self.starts += 1;
-        let process = GatewayProcess::spawn(
-            &[
-                "schema-registry",
-                "--config",
-                self.config.to_str().expect("utf-8"),
-            ],
-            &[],
-            self.dir.join(format!("registry-{}.log", self.starts)),
-        );
-        let started = Instant::now();
-        loop {
-            if let Ok(reply) = http_client()
-                .get(format!("{}/subjects", self.url))
-                .send()
-                .await
-                && reply.status().is_success()
-            {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "the registry did not answer within 60 s:\n{}",
-                process.log()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        self.process = Some(process);
-    }
-
-    /// `kill -9`: the registry is gone at once.
-    fn kill(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            let _ = process.child.0.kill();
-            let _ = process.child.0.wait();
-        }
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        http_client()
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .expect("registry answers")
-            .json()
-            .await
-            .expect("JSON")
-    }
-}
-
-fn plugins() -> connect::PluginRegistry {
-    crate::mysql_common::plugins()
-        .with(ConnectorPlugin::sink(elasticsearch_sink::ElasticsearchSink))
-}
-
-async fn start_worker() -> TestWorker {
-    TestWorker::start_with_plugins(&clients().await, ClusterNames::unique().config(), plugins())
-        .await
-}
-
 fn avro_converters(registry: &str) -> Value {
-    json!({
-        "key.converter": AVRO, "key.converter.schema.registry.url": registry,
-        "value.converter": AVRO, "value.converter.schema.registry.url": registry,
-    })
-}
-
-/// `base` with `extra`'s keys; JsonConverter's own keys go (the AvroConverter refuses
-/// keys it does not know).
-fn merged(mut base: Value, extra: &Value) -> Value {
-    if let Some(target) = base.as_object_mut() {
-        target.remove("key.converter.schemas.enable");
-        target.remove("value.converter.schemas.enable");
-    }
-    if let (Some(target), Some(more)) = (base.as_object_mut(), extra.as_object()) {
-        for (key, value) in more {
-            target.insert(key.clone(), value.clone());
-        }
-    }
-    base
-}
-
-/// Polls `check` every 300 ms until it answers `Some`, or fails with `what`.
-async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
-/// `items` with three rows in a new database.
-async fn items_database() -> String {
-    let mut mysql = shared().await;
-    let database = unique_name("avro_db");
-    exec(&mut mysql, &format!("CREATE DATABASE `{database}`")).await;
-    exec(
-        &mut mysql,
-        &format!(
-            "CREATE TABLE `{database}`.items (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, \
-             qty SMALLINT, created DATETIME(3))"
-        ),
-    )
-    .await;
-    exec(
-        &mut mysql,
-        &format!(
-            "INSERT INTO `{database}`.items VALUES (1, 'book', 2, '2024-01-02 03:04:05.678'), \
-             (2, 'pen', NULL, NULL), (3, 'lamp', 7, '2024-05-06 07:08:09.000')"
-        ),
-    )
-    .await;
-    database
-}
-
-async fn create(worker: &TestWorker, name: &str, config: Value) {
-    create_connector(worker, name, config).await;
-}
-
-async fn index_documents(search: &str, index: &str, expected: usize) -> Vec<Value> {
-    eventually(
-        &format!("{expected} documents in {index}"),
-        Duration::from_secs(90),
-        || async {
-            let docs = documents(search, index).await;
-            (docs.len() == expected).then(|| docs.into_values().collect::<Vec<_>>())
-        },
-    )
-    .await
-}
-
-fn by_id(docs: &[Value], id: i64) -> &Value {
-    docs.iter()
-        .find(|doc| doc["id"] == id)
-        .unwrap_or_else(|| panic!("no document with id {id} in {docs:?}"))
+    schema_converters(AVRO, registry)
 }
 
 #[tokio::test]
@@ -244,8 +67,8 @@ async fn debezium_mysql_source_to_opensearch_through_avro() {
         );
         tokio::task::spawn_blocking(move || {
             independent::run(
-                "connect_avro.py",
-                &["decode", &bootstrap, &url, &topic, "3"],
+                "connect_schemas.py",
+                &["decode", "avro", &bootstrap, &url, &topic, "3"],
             )
         })
         .await
@@ -391,7 +214,10 @@ async fn records_of_confluents_python_serializer_reach_opensearch() {
             topic.clone(),
         );
         tokio::task::spawn_blocking(move || {
-            independent::run("connect_avro.py", &["produce", &bootstrap, &url, &topic])
+            independent::run(
+                "connect_schemas.py",
+                &["produce", "avro", &bootstrap, &url, &topic],
+            )
         })
         .await
         .unwrap()
@@ -467,8 +293,8 @@ async fn a_registry_outage_stalls_sink_and_source_tasks_without_loss() {
     let produced_topic = topic.clone();
     let lines = tokio::task::spawn_blocking(move || {
         independent::run(
-            "connect_avro.py",
-            &["produce", &bootstrap, &url, &produced_topic],
+            "connect_schemas.py",
+            &["produce", "avro", &bootstrap, &url, &produced_topic],
         )
     })
     .await

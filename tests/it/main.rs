@@ -26,6 +26,8 @@ mod connect_distributed;
 mod connect_eos;
 mod connect_pipeline;
 mod connect_rest;
+mod connect_schema_support;
+mod connect_schemas;
 mod connect_sink_offsets;
 mod connect_storage;
 mod connect_support;

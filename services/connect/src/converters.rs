@@ -6,8 +6,11 @@
 //! - `org.apache.kafka.connect.converters.ByteArrayConverter`: pass-through; the bytes are
 //!   carried as a base64 string with a BYTES schema, as JsonConverter would.
 //!
-//! - Confluent's `io.confluent.connect.avro.AvroConverter` with a Schema Registry
-//!   ([`schema_converter`], mapping in [`avro_data`], settings in [`schema_config`]).
+//! - Confluent's `io.confluent.connect.avro.AvroConverter`,
+//!   `io.confluent.connect.json.JsonSchemaConverter` and
+//!   `io.confluent.connect.protobuf.ProtobufConverter` with a Schema Registry
+//!   ([`schema_converter`], mappings in [`avro_data`], [`json_schema_data`] and
+//!   [`protobuf_data`], settings in [`schema_config`]).
 //!
 //! A null payload (tombstone) is a null value both ways. JsonConverter's bytes are the ones
 //! Kafka Connect writes for the same record ([`java_json`]).
@@ -15,8 +18,12 @@
 pub mod java_json;
 
 pub mod avro_data;
+pub mod json_schema_data;
+pub mod protobuf_data;
 pub mod schema_config;
 pub mod schema_converter;
+#[cfg(test)]
+mod test_fixtures;
 
 use std::sync::Arc;
 
@@ -38,6 +45,8 @@ pub const CONVERTER_CLASSES: &[&str] = &[
     STRING_CONVERTER,
     BYTE_ARRAY_CONVERTER,
     schema_config::AVRO_CONVERTER,
+    schema_config::JSON_SCHEMA_CONVERTER,
+    schema_config::PROTOBUF_CONVERTER,
 ];
 
 /// A converter chosen and configured for one side of a record.
@@ -109,14 +118,9 @@ impl Converter {
             }
             "StringConverter" => Ok(Self::String),
             "ByteArrayConverter" => Ok(Self::ByteArray),
-            "AvroConverter" => {
+            _ if let Some(format) = SchemaConverterSettings::format_of(class) => {
                 let connector = config.get("name").map_or("", String::as_str);
-                let settings = SchemaConverterSettings::parse(
-                    config,
-                    prefix,
-                    schemas::SchemaType::Avro,
-                    connector,
-                )?;
+                let settings = SchemaConverterSettings::parse(config, prefix, format, connector)?;
                 Ok(Self::Schema(Arc::new(SchemaConverter::new(settings))))
             }
             _ => Err(ConfigIssue::new(
@@ -134,7 +138,11 @@ impl Converter {
             Self::Json { .. } => JSON_CONVERTER,
             Self::String => STRING_CONVERTER,
             Self::ByteArray => BYTE_ARRAY_CONVERTER,
-            Self::Schema(_) => schema_config::AVRO_CONVERTER,
+            Self::Schema(converter) => match converter.format() {
+                schemas::SchemaType::Avro => schema_config::AVRO_CONVERTER,
+                schemas::SchemaType::Json => schema_config::JSON_SCHEMA_CONVERTER,
+                schemas::SchemaType::Protobuf => schema_config::PROTOBUF_CONVERTER,
+            },
         }
     }
 
@@ -346,6 +354,28 @@ mod tests {
             Converter::String.to_connect("t", None).await.unwrap().1,
             Value::Null
         );
+    }
+
+    #[test]
+    fn the_three_schema_converters_are_known_by_class() {
+        for class in [
+            schema_config::AVRO_CONVERTER,
+            schema_config::JSON_SCHEMA_CONVERTER,
+            schema_config::PROTOBUF_CONVERTER,
+        ] {
+            let config: ConfigMap = [
+                ("value.converter".to_owned(), class.to_owned()),
+                (
+                    "value.converter.schema.registry.url".to_owned(),
+                    "http://127.0.0.1:1".to_owned(),
+                ),
+            ]
+            .into();
+            let converter =
+                Converter::from_config(&config, "value.converter", Converter::String).unwrap();
+            assert_eq!(converter.class_name(), class);
+            assert!(CONVERTER_CLASSES.contains(&class));
+        }
     }
 
     #[test]

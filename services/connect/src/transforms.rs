@@ -12,7 +12,7 @@ mod debezium;
 mod fields;
 mod headers;
 mod predicates;
-mod routing;
+pub(crate) mod routing;
 
 use connect_api::{ConfigMap, ConnectRecord, Schema};
 use serde_json::Value;

@@ -8,6 +8,7 @@ use schemas::client::DEFAULT_CACHE_CAPACITY;
 use schemas::{RegistryClientConfig, SchemaType};
 
 use super::avro_data::AvroDataOptions;
+use super::json_schema_data::JsonSchemaDataOptions;
 use crate::error::ConfigIssue;
 
 pub const AVRO_CONVERTER: &str = "io.confluent.connect.avro.AvroConverter";
@@ -19,7 +20,8 @@ const RECORD_NAME_STRATEGY: &str = "io.confluent.kafka.serializers.subject.Recor
 const TOPIC_RECORD_NAME_STRATEGY: &str =
     "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy";
 
-/// Keys the converters read; anything else under the prefix is a typo.
+/// Keys every schema converter reads; anything else under the prefix (and not a key of
+/// the format's own, below) is a typo.
 const KNOWN_KEYS: &[&str] = &[
     "schema.registry.url",
     "basic.auth.credentials.source",
@@ -30,11 +32,27 @@ const KNOWN_KEYS: &[&str] = &[
     "normalize.schemas",
     "key.subject.name.strategy",
     "value.subject.name.strategy",
+    "schemas.cache.config",
+];
+/// `AvroConverter`'s own keys (`AvroDataConfig`).
+const AVRO_KEYS: &[&str] = &[
     "enhanced.avro.schema.support",
     "connect.meta.data",
-    "schemas.cache.config",
     "scrub.invalid.names",
 ];
+/// `JsonSchemaConverter`'s own keys (`JsonSchemaDataConfig`) that change the mapping.
+const JSON_SCHEMA_KEYS: &[&str] = &[
+    "object.additional.properties",
+    "use.optional.for.nonrequired",
+];
+
+fn format_keys(format: SchemaType) -> &'static [&'static str] {
+    match format {
+        SchemaType::Avro => AVRO_KEYS,
+        SchemaType::Json => JSON_SCHEMA_KEYS,
+        SchemaType::Protobuf => &[],
+    }
+}
 
 /// How the subject of a schema is named (`{key,value}.subject.name.strategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +107,7 @@ pub struct SchemaConverterSettings {
     pub normalize: bool,
     pub subject_name_strategy: SubjectNameStrategy,
     pub avro: AvroDataOptions,
+    pub json_schema: JsonSchemaDataOptions,
 }
 
 impl SchemaConverterSettings {
@@ -116,7 +135,7 @@ impl SchemaConverterSettings {
                 .map(|v| v.trim())
                 .filter(|v| !v.is_empty())
         };
-        refuse_unknown_keys(config, prefix)?;
+        refuse_unknown_keys(config, prefix, format)?;
         let is_key = prefix.starts_with("key.");
         let url_key = key_of("schema.registry.url");
         let urls = get("schema.registry.url").ok_or_else(|| {
@@ -204,6 +223,10 @@ impl SchemaConverterSettings {
                 enhanced_schema_support: boolean("enhanced.avro.schema.support", false)?,
                 scrub_invalid_names: boolean("scrub.invalid.names", false)?,
             },
+            json_schema: JsonSchemaDataOptions {
+                object_additional_properties: boolean("object.additional.properties", true)?,
+                use_optional_for_nonrequired: boolean("use.optional.for.nonrequired", false)?,
+            },
         })
     }
 }
@@ -215,17 +238,26 @@ fn invalid(key: &str, value: &str, reason: &str) -> ConfigIssue {
     )
 }
 
-fn refuse_unknown_keys(config: &ConfigMap, prefix: &str) -> Result<(), ConfigIssue> {
+fn refuse_unknown_keys(
+    config: &ConfigMap,
+    prefix: &str,
+    format: SchemaType,
+) -> Result<(), ConfigIssue> {
     let head = format!("{prefix}.");
+    let known: Vec<&str> = KNOWN_KEYS
+        .iter()
+        .chain(format_keys(format))
+        .copied()
+        .collect();
     for key in config.keys() {
         if let Some(rest) = key.strip_prefix(&head)
-            && !KNOWN_KEYS.contains(&rest)
+            && !known.contains(&rest)
         {
             return Err(ConfigIssue::new(
                 key,
                 format!(
                     "Unknown configuration {key} for the schema converter (known: {})",
-                    KNOWN_KEYS.join(", ")
+                    known.join(", ")
                 ),
             ));
         }
@@ -359,6 +391,32 @@ mod tests {
             .unwrap_err();
             assert_eq!(issue.key, key, "{issue:?}");
         }
+    }
+
+    #[test]
+    fn validate_rejects_keys_of_another_format() {
+        let issue = SchemaConverterSettings::parse(
+            &config(&[
+                ("value.converter.schema.registry.url", "http://a"),
+                ("value.converter.enhanced.avro.schema.support", "true"),
+            ]),
+            "value.converter",
+            SchemaType::Json,
+            "c",
+        )
+        .unwrap_err();
+        assert_eq!(issue.key, "value.converter.enhanced.avro.schema.support");
+        let settings = SchemaConverterSettings::parse(
+            &config(&[
+                ("value.converter.schema.registry.url", "http://a"),
+                ("value.converter.object.additional.properties", "false"),
+            ]),
+            "value.converter",
+            SchemaType::Json,
+            "c",
+        )
+        .unwrap();
+        assert!(!settings.json_schema.object_additional_properties);
     }
 
     #[test]

@@ -1,61 +1,50 @@
-//! Confluent's schema converters: Connect data ↔ Confluent's wire format (magic byte,
-//! schema id, payload) with the schema kept in a Schema Registry.
+//! Confluent's schema converters (`AvroConverter`, `JsonSchemaConverter`,
+//! `ProtobufConverter`): Connect data ↔ Confluent's wire format (magic byte, schema id,
+//! Protobuf message indexes, payload) with the schema kept in a Schema Registry.
 //!
-//! Outgoing (sources, and a sink's DLQ): the Connect schema is mapped once to an Avro
-//! schema ([`super::avro_data`]), its id found by the configured [`SchemaLookup`] under the
+//! Outgoing (sources, and a sink's DLQ): the Connect schema is mapped once to the format's
+//! schema ([`codec`]: [`super::avro_data`], [`super::json_schema_data`],
+//! [`super::protobuf_data`]), its id found by the configured [`SchemaLookup`] under the
 //! subject of the configured strategy, then each value is encoded and framed. Incoming
-//! (sinks): the id in the frame is resolved through the registry client (cached by id),
-//! the writer's schema mapped to a Connect schema once, each value decoded with it.
+//! (sinks): the id in the frame is resolved through the registry client (cached by id and
+//! message indexes), the writer's schema mapped to a Connect schema once, each value
+//! decoded with it. The three formats share all of this; only [`codec`] differs.
 //!
 //! A registry that cannot be reached or answers 5xx is a retriable error: the runtime
 //! backs off and converts the same record again, so nothing is skipped and no offset
 //! moves past it. A 4xx (unknown subject, incompatible schema…) fails the record.
 
+mod codec;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use connect_api::Schema;
-use schemas::compiled::AvroSchema;
-use schemas::{ClientError, RegistryClient, SchemaType, wire};
+use schemas::{ClientError, RegistryClient, SchemaType};
 use serde_json::Value;
 
 use super::ConversionError;
-use super::avro_data::{self, AvroNames};
 use super::schema_config::{SchemaConverterSettings, SchemaLookup};
+use codec::{Codec, ReaderSchema, WriterSchema};
 
 /// One configured converter; cheap to share (its caches are behind locks).
 #[derive(Debug)]
 pub struct SchemaConverter {
     settings: SchemaConverterSettings,
+    codec: Codec,
     client: RegistryClient,
-    /// Connect schema (its JSON text) → the Avro schema written for it.
+    /// Connect schema (its JSON text) → the schema written for it.
     outgoing: Mutex<HashMap<String, Arc<WriterSchema>>>,
-    /// (subject, Avro schema text) → id, and subject → latest version, once found.
+    /// (subject, schema text) → id, and subject → latest version, once found.
     ids: Mutex<HashMap<(String, Arc<str>), i32>>,
     latest: Mutex<HashMap<String, (i32, Arc<WriterSchema>)>>,
-    /// Schema id → the schema a payload was written with, mapped to Connect.
-    incoming: Mutex<HashMap<i32, Arc<ReaderSchema>>>,
+    /// (schema id, message indexes) → the schema a payload was written with, mapped to
+    /// Connect.
+    incoming: Mutex<HashMap<ReaderKey, Arc<ReaderSchema>>>,
 }
 
-/// An Avro schema ready to encode Connect values.
-#[derive(Debug)]
-struct WriterSchema {
-    text: Arc<str>,
-    json: Value,
-    names: AvroNames,
-    compiled: AvroSchema,
-    /// The record's full name, for the record name strategies.
-    record_name: Option<String>,
-}
-
-/// A registered schema ready to decode payloads into Connect data.
-#[derive(Debug)]
-struct ReaderSchema {
-    json: Value,
-    names: AvroNames,
-    compiled: AvroSchema,
-    connect: Schema,
-}
+/// A schema id and the Protobuf message indexes of a payload (empty for the others).
+type ReaderKey = (i32, Vec<i32>);
 
 fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -74,11 +63,31 @@ fn registry_error(what: &str, error: &ClientError) -> ConversionError {
     }
 }
 
+/// Empties a cache that reached `capacity` before one more entry goes in.
+fn insert_bounded<K: std::hash::Hash + Eq, V>(
+    cache: &Mutex<HashMap<K, V>>,
+    capacity: usize,
+    key: K,
+    value: V,
+) {
+    let mut cache = locked(cache);
+    if cache.len() >= capacity {
+        cache.clear();
+    }
+    cache.insert(key, value);
+}
+
 impl SchemaConverter {
     pub fn new(settings: SchemaConverterSettings) -> Self {
         let client = RegistryClient::new(settings.registry.clone(), None);
+        let codec = match settings.format {
+            SchemaType::Avro => Codec::Avro(settings.avro),
+            SchemaType::Json => Codec::JsonSchema(settings.json_schema),
+            SchemaType::Protobuf => Codec::Protobuf,
+        };
         Self {
             settings,
+            codec,
             client,
             outgoing: Mutex::default(),
             ids: Mutex::default(),
@@ -101,10 +110,11 @@ impl SchemaConverter {
         if value.is_null() {
             return Ok(None);
         }
+        let label = self.codec.label();
         let schema = schema.ok_or_else(|| {
-            definite(
-                "the AvroConverter needs a Connect schema; schemaless values are not supported",
-            )
+            definite(format!(
+                "the {label} converter needs a Connect schema; schemaless values are not supported"
+            ))
         })?;
         let derived = self.writer_schema(schema)?;
         let subject = self
@@ -113,18 +123,15 @@ impl SchemaConverter {
             .subject(topic, self.settings.is_key, derived.record_name.as_deref())
             .map_err(definite)?;
         let (id, writer) = self.schema_id(&subject, &derived).await?;
-        let avro_value =
-            avro_data::avro_value_of(&writer.json, &writer.names, value).map_err(|error| {
+        let bytes = self
+            .codec
+            .encode(&writer, id, schema, value)
+            .map_err(|error| {
                 definite(format!(
-                    "Failed to serialize Avro data from topic {topic}: {error}"
+                    "Failed to serialize {label} data from topic {topic}: {error}"
                 ))
             })?;
-        let datum = writer.compiled.encode(avro_value).map_err(|error| {
-            definite(format!(
-                "Failed to serialize Avro data from topic {topic}: {error}"
-            ))
-        })?;
-        Ok(Some(wire::frame(id, &datum)))
+        Ok(Some(bytes))
     }
 
     /// Framed bytes → Connect data; no bytes is a null value without a schema.
@@ -136,25 +143,25 @@ impl SchemaConverter {
         let Some(bytes) = bytes else {
             return Ok((None, Value::Null));
         };
-        let framed = wire::unframe(bytes).map_err(|error| {
+        let label = self.codec.label();
+        let failed = |error: String| {
             definite(format!(
-                "Failed to deserialize data for topic {topic} to Avro: {error}"
+                "Failed to deserialize data for topic {topic} to {label}: {error}"
             ))
-        })?;
-        let reader = self.reader_schema(framed.schema_id).await?;
-        let decoded = reader.compiled.decode(framed.payload).map_err(|error| {
-            definite(format!(
-                "Failed to deserialize data for topic {topic} to Avro: error deserializing Avro message for id {}: {error}",
-                framed.schema_id
-            ))
-        })?;
-        let value = avro_data::connect_value_of(&reader.json, &reader.names, &decoded).map_err(
-            |error| {
-                definite(format!(
-                    "Failed to convert Avro data of topic {topic}: {error}"
+        };
+        let framed = self.codec.unframe(bytes).map_err(failed)?;
+        let reader = self
+            .reader_schema(framed.schema_id, framed.message_indexes)
+            .await?;
+        let value = self
+            .codec
+            .decode(&reader, framed.payload)
+            .map_err(|error| {
+                failed(format!(
+                    "error deserializing {label} message for id {}: {error}",
+                    framed.schema_id
                 ))
-            },
-        )?;
+            })?;
         Ok((Some(reader.connect.clone()), value))
     }
 
@@ -163,14 +170,13 @@ impl SchemaConverter {
         if let Some(found) = locked(&self.outgoing).get(&key) {
             return Ok(Arc::clone(found));
         }
-        let json = avro_data::avro_schema_of(schema, self.settings.avro)
-            .map_err(|error| definite(format!("Cannot map the Connect schema to Avro: {error}")))?;
-        let writer = Arc::new(writer_from_json(json)?);
-        let mut cache = locked(&self.outgoing);
-        if cache.len() >= self.settings.registry.cache_capacity {
-            cache.clear();
-        }
-        cache.insert(key, Arc::clone(&writer));
+        let writer = Arc::new(self.codec.derive(schema).map_err(definite)?);
+        insert_bounded(
+            &self.outgoing,
+            self.settings.registry.cache_capacity,
+            key,
+            Arc::clone(&writer),
+        );
         Ok(writer)
     }
 
@@ -189,7 +195,7 @@ impl SchemaConverter {
         } else if let Some(id) = locked(&self.ids).get(&cache_key) {
             return Ok((*id, Arc::clone(derived)));
         }
-        let format = self.settings.format;
+        let (format, label) = (self.settings.format, self.codec.label());
         let (normalize, text) = (self.settings.normalize, &*derived.text);
         let id = match self.settings.lookup {
             SchemaLookup::AutoRegister => self
@@ -198,7 +204,7 @@ impl SchemaConverter {
                 .await
                 .map_err(|error| {
                     registry_error(
-                        &format!("Error registering Avro schema under subject {subject}"),
+                        &format!("Error registering {label} schema under subject {subject}"),
                         &error,
                     )
                 })?,
@@ -208,7 +214,7 @@ impl SchemaConverter {
                     .await
                     .map_err(|error| {
                         registry_error(
-                            &format!("Error retrieving Avro schema id of subject {subject}"),
+                            &format!("Error retrieving {label} schema id of subject {subject}"),
                             &error,
                         )
                     })?
@@ -221,12 +227,9 @@ impl SchemaConverter {
                         &error,
                     )
                 })?;
-                let json: Value = serde_json::from_str(&latest.schema).map_err(|error| {
-                    definite(format!(
-                        "the latest schema of {subject} is not JSON: {error}"
-                    ))
-                })?;
-                let writer = Arc::new(writer_from_json(json)?);
+                let writer = Arc::new(self.codec.writer_of(&latest).map_err(|error| {
+                    definite(format!("the latest schema of {subject}: {error}"))
+                })?);
                 locked(&self.latest).insert(subject.to_owned(), (latest.id, Arc::clone(&writer)));
                 return Ok((latest.id, writer));
             }
@@ -235,75 +238,35 @@ impl SchemaConverter {
         Ok((id, Arc::clone(derived)))
     }
 
-    async fn reader_schema(&self, id: i32) -> Result<Arc<ReaderSchema>, ConversionError> {
-        if let Some(found) = locked(&self.incoming).get(&id) {
+    async fn reader_schema(
+        &self,
+        id: i32,
+        message_indexes: Vec<i32>,
+    ) -> Result<Arc<ReaderSchema>, ConversionError> {
+        let key = (id, message_indexes);
+        if let Some(found) = locked(&self.incoming).get(&key) {
             return Ok(Arc::clone(found));
         }
+        let label = self.codec.label();
         let registered = self.client.schema_by_id(id).await.map_err(|error| {
-            registry_error(&format!("Error retrieving Avro schema for id {id}"), &error)
+            registry_error(
+                &format!("Error retrieving {label} schema for id {id}"),
+                &error,
+            )
         })?;
-        if registered.schema_type != SchemaType::Avro {
-            return Err(definite(format!(
-                "schema id {id} is a {} schema, not an Avro one",
-                registered.schema_type.as_str()
-            )));
-        }
-        let parse = |text: &str| {
-            serde_json::from_str::<Value>(text)
-                .map_err(|error| definite(format!("schema id {id} is not JSON: {error}")))
-        };
-        let json = parse(&registered.schema)?;
-        let mut all = Vec::new();
-        for reference in &registered.resolved_references {
-            all.push(parse(&reference.schema)?);
-        }
-        all.push(json.clone());
-        let names = AvroNames::collect(&all.iter().collect::<Vec<_>>());
-        let connect = avro_data::connect_schema_of(&json, &names)
-            .map_err(|error| definite(format!("schema id {id} has no Connect schema: {error}")))?;
-        let compiled = AvroSchema::compile(&registered.schema, &registered.resolved_references)
-            .map_err(definite)?;
-        let reader = Arc::new(ReaderSchema {
-            json,
-            names,
-            compiled,
-            connect,
-        });
-        let mut cache = locked(&self.incoming);
-        if cache.len() >= self.settings.registry.cache_capacity {
-            cache.clear();
-        }
-        cache.insert(id, Arc::clone(&reader));
+        let reader = Arc::new(
+            self.codec
+                .reader_of(&registered, &key.1)
+                .map_err(definite)?,
+        );
+        insert_bounded(
+            &self.incoming,
+            self.settings.registry.cache_capacity,
+            key,
+            Arc::clone(&reader),
+        );
         Ok(reader)
     }
-}
-
-fn writer_from_json(json: Value) -> Result<WriterSchema, ConversionError> {
-    let text: Arc<str> = Arc::from(json.to_string());
-    let compiled = AvroSchema::compile(&text, &[]).map_err(definite)?;
-    let names = AvroNames::collect(&[&json]);
-    let record_name = match &json {
-        Value::Object(object) if object.get("type").is_some_and(|t| t == "record") => {
-            let name = object
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            Some(match object.get("namespace").and_then(Value::as_str) {
-                Some(namespace) if !namespace.is_empty() && !name.contains('.') => {
-                    format!("{namespace}.{name}")
-                }
-                _ => name.to_owned(),
-            })
-        }
-        _ => None,
-    };
-    Ok(WriterSchema {
-        text,
-        json,
-        names,
-        compiled,
-        record_name,
-    })
 }
 
 #[cfg(test)]
@@ -314,7 +277,7 @@ mod tests {
     use super::*;
 
     /// A converter whose registry is a local port nobody listens on (refused at once).
-    fn unreachable_registry() -> SchemaConverter {
+    fn unreachable_registry_for(format: SchemaType) -> SchemaConverter {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .map(|address| address.port())
@@ -325,14 +288,25 @@ mod tests {
         )]
         .into();
         SchemaConverter::new(
-            SchemaConverterSettings::parse(&config, "value.converter", SchemaType::Avro, "c")
-                .unwrap(),
+            SchemaConverterSettings::parse(&config, "value.converter", format, "c").unwrap(),
         )
     }
 
+    fn unreachable_registry() -> SchemaConverter {
+        unreachable_registry_for(SchemaType::Avro)
+    }
+
+    const FORMATS: [SchemaType; 3] = [SchemaType::Avro, SchemaType::Json, SchemaType::Protobuf];
+
     #[tokio::test]
     async fn an_unreachable_registry_is_retriable_both_ways() {
-        let converter = unreachable_registry();
+        for format in FORMATS {
+            an_unreachable_registry_is_retriable_for(format).await;
+        }
+    }
+
+    async fn an_unreachable_registry_is_retriable_for(format: SchemaType) {
+        let converter = unreachable_registry_for(format);
         let schema: Schema = serde_json::from_value(json!({"type": "struct", "name": "a.B",
             "fields": [{"field": "id", "type": "int32"}]}))
         .unwrap();
@@ -342,7 +316,7 @@ mod tests {
             .unwrap_err();
         assert!(error.retriable, "{error}");
         let error = converter
-            .to_connect("t", Some(&[0, 0, 0, 0, 1, 2]))
+            .to_connect("t", Some(&[0, 0, 0, 0, 1, 0, 2]))
             .await
             .unwrap_err();
         assert!(error.retriable, "{error}");
