@@ -33,6 +33,10 @@ pub struct SchemaConverter {
     settings: SchemaConverterSettings,
     codec: Codec,
     client: RegistryClient,
+    /// The Connect schemas seen last and the schemas written for them, compared by value:
+    /// a source sends a few schemas (one envelope per table) over and over, and comparing
+    /// is far cheaper than rendering the key of `outgoing` for every record.
+    recent: Mutex<Vec<(Schema, Arc<WriterSchema>)>>,
     /// Connect schema (its JSON text) → the schema written for it.
     outgoing: Mutex<HashMap<String, Arc<WriterSchema>>>,
     /// (subject, schema text) → id, and subject → latest version, once found.
@@ -42,6 +46,9 @@ pub struct SchemaConverter {
     /// Connect.
     incoming: Mutex<HashMap<ReaderKey, Arc<ReaderSchema>>>,
 }
+
+/// Connect schemas compared by value before the keyed cache (see `recent`).
+const RECENT_SCHEMAS: usize = 16;
 
 /// A schema id and the Protobuf message indexes of a payload (empty for the others).
 type ReaderKey = (i32, Vec<i32>);
@@ -89,6 +96,7 @@ impl SchemaConverter {
             settings,
             codec,
             client,
+            recent: Mutex::default(),
             outgoing: Mutex::default(),
             ids: Mutex::default(),
             latest: Mutex::default(),
@@ -166,17 +174,29 @@ impl SchemaConverter {
     }
 
     fn writer_schema(&self, schema: &Schema) -> Result<Arc<WriterSchema>, ConversionError> {
-        let key = serde_json::to_string(schema).map_err(|error| definite(error.to_string()))?;
-        if let Some(found) = locked(&self.outgoing).get(&key) {
+        if let Some((_, found)) = locked(&self.recent).iter().find(|(seen, _)| seen == schema) {
             return Ok(Arc::clone(found));
         }
-        let writer = Arc::new(self.codec.derive(schema).map_err(definite)?);
-        insert_bounded(
-            &self.outgoing,
-            self.settings.registry.cache_capacity,
-            key,
-            Arc::clone(&writer),
-        );
+        let key = serde_json::to_string(schema).map_err(|error| definite(error.to_string()))?;
+        let found = locked(&self.outgoing).get(&key).cloned();
+        let writer = match found {
+            Some(found) => found,
+            None => {
+                let writer = Arc::new(self.codec.derive(schema).map_err(definite)?);
+                insert_bounded(
+                    &self.outgoing,
+                    self.settings.registry.cache_capacity,
+                    key,
+                    Arc::clone(&writer),
+                );
+                writer
+            }
+        };
+        let mut recent = locked(&self.recent);
+        if recent.len() >= RECENT_SCHEMAS {
+            recent.remove(0);
+        }
+        recent.push((schema.clone(), Arc::clone(&writer)));
         Ok(writer)
     }
 
