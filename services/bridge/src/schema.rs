@@ -193,9 +193,9 @@ impl ReadySchema {
         };
         match &self.compiled {
             CompiledSchema::Avro(avro) => {
-                let value = avro_json::from_json(json, &avro.schema, &self.avro_names)
+                let mut datum = Vec::with_capacity(256);
+                avro_json::encode_json(json, &avro.schema, &self.avro_names, &mut datum)
                     .map_err(conversion)?;
-                let datum = avro.encode(value).map_err(conversion)?;
                 Ok(wire::frame(self.id, &datum))
             }
             CompiledSchema::Json(schema) => {
@@ -393,10 +393,10 @@ impl SchemaCodecs {
         }
         let value = match &ready.compiled {
             CompiledSchema::Avro(avro) => {
-                let value = avro.decode(framed.payload).map_err(|error| {
-                    format!("is not an Avro datum of schema {} ({error})", ready.id)
-                })?;
-                return avro_json::write_json(&value, &avro.schema, &ready.avro_names, out);
+                return avro_json::write_json(framed.payload, &avro.schema, &ready.avro_names, out)
+                    .map_err(|error| {
+                        format!("is not an Avro datum of schema {} ({error})", ready.id)
+                    });
             }
             CompiledSchema::Json(_) => serde_json::from_slice::<Value>(framed.payload)
                 .map_err(|error| format!("is not JSON ({error})"))?,
