@@ -39,6 +39,7 @@ pub(crate) const QUEUE_FULL_WAIT: Duration = Duration::from_secs(30);
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct ProduceRequest {
     #[serde(default)]
+    #[schema(min_items = 1)]
     pub records: Vec<ProduceRecord>,
     /// avro, jsonschema, protobuf: the key schema's text, registered under
     /// `<topic>-key` (TopicNameStrategy).
