@@ -29,8 +29,8 @@ pub struct SharedAnswers {
 
 /// Adds `shared` to every operation that does not document the status itself, gives every
 /// error response without a body the error body, and names the media type of the JSON
-/// success bodies: `success_media_type(path)` replaces `application/json` (utoipa's default)
-/// when the service answers another type on that path.
+/// success bodies: `success_media_type(path)` replaces `application/json` and `text/plain`
+/// (utoipa's defaults) when the service answers another type on that path.
 pub fn document_shared_answers(
     document: &mut OpenApi,
     shared: &SharedAnswers,
@@ -77,10 +77,13 @@ fn document_operation(
             continue;
         };
         if status.starts_with('2') {
-            if let Some(media_type) = success_type
-                && let Some(content) = response.content.shift_remove("application/json")
-            {
-                response.content.insert(media_type.to_owned(), content);
+            // utoipa's defaults: `application/json`, `text/plain` for a bare number.
+            for default in ["application/json", "text/plain"] {
+                if let Some(media_type) = success_type
+                    && let Some(content) = response.content.shift_remove(default)
+                {
+                    response.content.insert(media_type.to_owned(), content);
+                }
             }
         } else if response.content.is_empty() {
             let schema = Ref::from_schema_name(shared.error_schema);
