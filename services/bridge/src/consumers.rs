@@ -49,6 +49,8 @@ pub(crate) struct CreatedInstance {
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub(crate) struct TopicPartition {
+    /// A legal Kafka topic name.
+    #[schema(pattern = "^(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}$")]
     pub topic: String,
     pub partition: i32,
 }
@@ -129,6 +131,8 @@ pub(crate) struct SubscriptionRequest {
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub(crate) struct PartitionOffset {
+    /// A legal Kafka topic name.
+    #[schema(pattern = "^(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}$")]
     pub topic: String,
     pub partition: i32,
     pub offset: i64,
@@ -138,6 +142,8 @@ pub(crate) struct PartitionOffset {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct PartitionTimestamp {
+    /// A legal Kafka topic name.
+    #[schema(pattern = "^(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}$")]
     pub topic: String,
     pub partition: i32,
     /// An RFC 3339 instant, or epoch milliseconds.

@@ -26,7 +26,6 @@ use utoipa::OpenApi;
         crate::v3::acls::AclFilterPatternType,
         crate::v3::acls::AclFilterOperation,
         crate::v3::acls::AclFilterPermission,
-        crate::v3::acls::AclAnyNamed,
         crate::v3::acls::AclDeleteResourceType
     ))
 )]

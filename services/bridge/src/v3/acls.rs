@@ -51,7 +51,7 @@ pub(crate) struct CreateAclRequest {
 
 // The values of the ACL fields, as Kafka names them (documentation only: the handlers
 // read strings and parse them with `parse_code`). A filter also takes ANY (and MATCH for
-// the pattern type), or an empty value for ANY.
+// the pattern type).
 
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -100,14 +100,12 @@ pub(crate) enum AclPermissionName {
     Deny,
 }
 
-/// A filter value: one of the binding values, ANY, or empty (ANY).
-#[derive(serde::Serialize, utoipa::ToSchema)]
+/// A filter value: one of the binding values, or ANY.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
 #[allow(dead_code)]
 pub(crate) enum AclAny {
-    #[serde(rename = "ANY")]
     Any,
-    #[serde(rename = "")]
-    Unset,
 }
 
 /// MATCH: literal, wildcard and prefixed bindings that match the name.
@@ -131,15 +129,8 @@ pub(crate) enum AclFilterResourceType {
 #[serde(untagged)]
 #[allow(dead_code)]
 pub(crate) enum AclDeleteResourceType {
-    Any(AclAnyNamed),
+    Any(AclAny),
     Value(AclResourceType),
-}
-
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
-#[allow(dead_code)]
-pub(crate) enum AclAnyNamed {
-    Any,
 }
 
 #[derive(utoipa::ToSchema)]
@@ -277,7 +268,10 @@ fn filter(query: &AclFilterQuery) -> Result<AclBindingFilter, ApiError> {
     where
         T: std::fmt::Display,
     {
-        set(value).map_or(Ok(any), |v| parse_code(field, v, from_code))
+        // An empty value is not ANY: it is refused as Confluent refuses it.
+        value
+            .as_deref()
+            .map_or(Ok(any), |v| parse_code(field, v, from_code))
     }
     Ok(AclBindingFilter {
         resource_type: code(
