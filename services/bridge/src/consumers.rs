@@ -84,10 +84,28 @@ pub(crate) enum SubscriptionBody {
 #[serde(untagged)]
 #[allow(dead_code)]
 pub(crate) enum SeekTimestamp {
-    Millis(i64),
+    Millis(EpochMillis),
     #[schema(format = DateTime)]
     Instant(String),
 }
+
+/// Epoch milliseconds, not negative (documentation only; librdkafka refuses a negative
+/// time, 400).
+#[derive(Debug)]
+pub(crate) struct EpochMillis;
+
+impl utoipa::PartialSchema for EpochMillis {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(0))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EpochMillis {}
 
 /// A legal Kafka topic name: 1 to 249 of `a-z A-Z 0-9 . _ -`, not `.` or `..`
 /// (documentation only).
@@ -301,14 +319,7 @@ pub(crate) async fn subscribe(
         ApiError::unprocessable(422, "A subscription needs `topics` or `topic_pattern`.")
     })?;
     let topics = body.topics.unwrap_or_default();
-    if let Some(illegal) = topics.iter().find(|topic| !is_legal_topic_name(topic)) {
-        return Err(ApiError::unprocessable(
-            422,
-            format!(
-                "Invalid topic name {illegal:?}: Kafka topic names are 1 to 249 of a-z, A-Z, 0-9, `.`, `_` and `-`."
-            ),
-        ));
-    }
+    require_legal_topic_names(topics.iter().map(String::as_str))?;
     for topic in &topics {
         caller.require_topic(TopicOperation::Consume, topic)?;
     }
@@ -380,6 +391,23 @@ pub(crate) async fn unsubscribe(
     let mut guard = instance.state.lock().await;
     instance.unsubscribe(&mut guard);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// 422 for a name no topic can have, before anything asks Kafka (or librdkafka, which
+/// answers some with a 500-worthy "invalid argument").
+fn require_legal_topic_names<'a>(
+    mut topics: impl Iterator<Item = &'a str>,
+) -> Result<(), ApiError> {
+    match topics.find(|topic| !is_legal_topic_name(topic)) {
+        Some(illegal) => Err(ApiError::unprocessable(
+            422,
+            format!(
+                "Invalid topic name {illegal:?}: Kafka topic names are 1 to 249 of a-z, A-Z, \
+                 0-9, `.`, `_` and `-`."
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Kafka's rule for topic names (`org.apache.kafka.common.internals.Topic::validate`).
@@ -671,7 +699,8 @@ pub(crate) async fn get_records(
     request_body(content = Option<OffsetsRequest>, content_type = "application/vnd.kafka.v2+json"),
     responses((status = 200, description = "Confluent: `[]`", body = Vec<Value>),
         (status = 204, description = "Strimzi"),
-        (status = 404, description = "40403", body = crate::ErrorBody)))]
+        (status = 404, description = "40403", body = crate::ErrorBody),
+        (status = 422, description = "An illegal topic name", body = crate::ErrorBody)))]
 pub(crate) async fn commit_offsets(
     State(state): State<BridgeState>,
     ApiPath((group, name)): InstancePath,
@@ -680,6 +709,11 @@ pub(crate) async fn commit_offsets(
 ) -> Result<Response, ApiError> {
     let flavor = state.config().flavor;
     let instance = state.consumers().get(&group, &name)?;
+    require_legal_topic_names(
+        body.iter()
+            .flat_map(|request| &request.offsets)
+            .map(|offset| offset.topic.as_str()),
+    )?;
     // Committing for a topic is a consumer's act on it, as Kafka's READ on the topic.
     for offset in body.iter().flat_map(|request| &request.offsets) {
         caller.require_topic(TopicOperation::Consume, &offset.topic)?;
@@ -716,7 +750,8 @@ pub(crate) async fn commit_offsets(
     params(("group" = String, Path), ("instance" = String, Path)),
     request_body(content = PartitionsRequest, content_type = "application/vnd.kafka.v2+json"),
     responses((status = 200, body = Value),
-        (status = 404, description = "40402 no body, 40403 unknown instance", body = crate::ErrorBody)))]
+        (status = 404, description = "40402 no body, 40403 unknown instance", body = crate::ErrorBody),
+        (status = 422, description = "An illegal topic name", body = crate::ErrorBody)))]
 pub(crate) async fn get_offsets(
     State(state): State<BridgeState>,
     ApiPath((group, name)): InstancePath,
@@ -730,6 +765,7 @@ pub(crate) async fn get_offsets(
             "The request needs a body {\"partitions\":[{\"topic\",\"partition\"}]}.",
         )
     })?;
+    require_legal_topic_names(body.partitions.iter().map(|tp| tp.topic.as_str()))?;
     let partitions: Vec<(String, i32)> = body
         .partitions
         .into_iter()
