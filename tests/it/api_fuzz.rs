@@ -1,9 +1,9 @@
-//! schemathesis against the committed OpenAPI documents of the bridge and the connect API,
-//! with the real `kafka-gateway` binary on real Kafka (`scripts/fuzz-api`): on connect every
-//! schemathesis check (no 5xx, no undocumented status or content type, schema-valid requests
-//! accepted and schema-violating ones refused, responses as documented); on the bridge no
-//! 5xx and no response outside its documented schema (the rest is #18). Bounded (examples
-//! per operation, time per API) and deterministic, so it runs in CI and a failure reproduces.
+//! schemathesis against the committed OpenAPI documents of the bridge, the connect API and
+//! the schema registry, with the real `kafka-gateway` binary on real Kafka
+//! (`scripts/fuzz-api`): every schemathesis check on every API (no 5xx, no undocumented
+//! status or content type, schema-valid requests accepted and schema-violating ones refused,
+//! responses as documented), the stateful phase included. Bounded (25 examples per
+//! operation, 70 s per API) and deterministic, so it runs in CI and a failure reproduces.
 
 use std::process::Command;
 

@@ -446,6 +446,20 @@ async fn pattern_subscription_and_invalid_configs() {
         )
         .await;
     assert_eq!(both.body["error_code"], json!(40903));
+    // An illegal topic name is invalid input, not librdkafka's 500 "invalid argument".
+    let illegal = bridge
+        .post(
+            &format!("{base}/subscription"),
+            V2,
+            &json!({"topics": [""]}),
+        )
+        .await;
+    assert_eq!(
+        illegal.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{illegal:?}"
+    );
+    assert_eq!(illegal.body["error_code"], json!(422));
 
     for (body, status, code) in [
         (json!({"fetch.min.bytes": 20_000_000}), 422, 40001),

@@ -286,4 +286,16 @@ async fn batch_produce_reports_per_entry() {
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{refused:?}");
     assert_eq!(refused.body["error_code"], json!(400));
+
+    // An entry that is not an object fails the request (Confluent's entries are typed),
+    // rather than a 207 with a failure that has no id.
+    let not_an_object = bridge
+        .post(&path, "application/json", &json!({"entries": [["a"]]}))
+        .await;
+    assert_eq!(
+        not_an_object.status,
+        StatusCode::BAD_REQUEST,
+        "{not_an_object:?}"
+    );
+    assert_eq!(not_an_object.body["error_code"], json!(400));
 }

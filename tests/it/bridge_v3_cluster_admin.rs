@@ -112,6 +112,15 @@ async fn acls_are_listed_created_and_deleted() {
     assert_eq!(any.status, StatusCode::BAD_REQUEST, "{any:?}");
     let unfiltered = bridge.call(Method::DELETE, &base, None, None).await;
     assert_eq!(unfiltered.status, StatusCode::BAD_REQUEST, "{unfiltered:?}");
+    // A malformed query gets the error body too, not axum's plain text.
+    let twice = bridge
+        .get(&format!("{base}?resource_type=TOPIC&resource_type=GROUP"))
+        .await;
+    assert_eq!(twice.status, StatusCode::BAD_REQUEST, "{twice:?}");
+    assert_eq!(twice.body["error_code"], 400, "{twice:?}");
+    // An empty enum value is not ANY.
+    let empty = bridge.get(&format!("{base}?pattern_type=")).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{empty:?}");
 
     let deleted = bridge
         .call(

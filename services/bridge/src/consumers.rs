@@ -49,6 +49,8 @@ pub(crate) struct CreatedInstance {
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub(crate) struct TopicPartition {
+    /// A legal Kafka topic name.
+    #[schema(pattern = "^(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}$")]
     pub topic: String,
     pub partition: i32,
 }
@@ -56,6 +58,85 @@ pub(crate) struct TopicPartition {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct PartitionsRequest {
     pub partitions: Vec<TopicPartition>,
+}
+
+/// A subscription as the handler accepts it (documentation only): a non-empty topic list
+/// or a pattern (both: 409, mutually exclusive).
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum SubscriptionBody {
+    Topics {
+        /// Legal Kafka topic names.
+        #[schema(min_items = 1, inline, value_type = Vec<TopicName>)]
+        topics: Vec<String>,
+        topic_pattern: Option<String>,
+    },
+    Pattern {
+        topic_pattern: String,
+        #[schema(inline, value_type = Option<Vec<TopicName>>)]
+        topics: Option<Vec<String>>,
+    },
+}
+
+/// A seek timestamp: epoch milliseconds or an RFC 3339 instant (documentation only).
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum SeekTimestamp {
+    Millis(EpochMillis),
+    #[schema(format = DateTime)]
+    Instant(String),
+}
+
+/// Epoch milliseconds, not negative (documentation only; librdkafka refuses a negative
+/// time, 400).
+#[derive(Debug)]
+pub(crate) struct EpochMillis;
+
+impl utoipa::PartialSchema for EpochMillis {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(0))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EpochMillis {}
+
+/// A legal Kafka topic name: 1 to 249 of `a-z A-Z 0-9 . _ -`, not `.` or `..`
+/// (documentation only).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = "^(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}$")]
+#[allow(dead_code)]
+pub(crate) struct TopicName(String);
+
+/// A seek as the handler accepts it (documentation only): at least one offset or one
+/// timestamp.
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum PositionsBody {
+    Offsets {
+        #[schema(min_items = 1)]
+        offsets: Vec<PartitionOffset>,
+    },
+    Timestamps {
+        #[schema(min_items = 1)]
+        timestamps: Vec<PartitionTimestamp>,
+    },
+}
+
+/// The body of a seek to the beginning or the end: [`PartitionsRequest`] with at least one
+/// partition (documentation only; the handlers read a `PartitionsRequest`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct SeekPartitionsRequest {
+    #[schema(min_items = 1)]
+    partitions: Vec<TopicPartition>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -68,6 +149,8 @@ pub(crate) struct SubscriptionRequest {
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub(crate) struct PartitionOffset {
+    /// A legal Kafka topic name.
+    #[schema(pattern = "^(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}$")]
     pub topic: String,
     pub partition: i32,
     pub offset: i64,
@@ -77,10 +160,12 @@ pub(crate) struct PartitionOffset {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct PartitionTimestamp {
+    /// A legal Kafka topic name.
+    #[schema(pattern = "^(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}$")]
     pub topic: String,
     pub partition: i32,
     /// An RFC 3339 instant, or epoch milliseconds.
-    #[schema(value_type = String)]
+    #[schema(value_type = SeekTimestamp)]
     pub timestamp: Value,
 }
 
@@ -106,7 +191,8 @@ pub(crate) struct RecordsQuery {
     pub timeout: Option<i64>,
     /// Most key + value bytes in the response.
     pub max_bytes: Option<i64>,
-    /// Most records in the response (a gateway extension).
+    /// Most records in the response (a gateway extension); at least 1.
+    #[param(minimum = 1)]
     pub max_records: Option<i64>,
 }
 
@@ -137,8 +223,8 @@ fn base_uri(state: &BridgeState, headers: &HeaderMap, group: &str, name: &str) -
 /// Create a consumer instance in a group.
 #[utoipa::path(post, path = "/consumers/{group}", tag = "v2 consumers",
     params(("group" = String, Path, description = "Consumer group id")),
-    request_body(content = Value, content_type = "application/vnd.kafka.v2+json",
-        description = "name, format, auto.offset.reset, auto.commit.enable | enable.auto.commit, fetch.min.bytes, consumer.request.timeout.ms, isolation.level"),
+    request_body(content = Option<create::CreateConsumerRequest>, content_type = "application/vnd.kafka.v2+json",
+        description = "Optional: an empty body (or `null`) takes every default"),
     responses(
         (status = 200, body = CreatedInstance),
         (status = 409, description = "40902 name taken", body = crate::ErrorBody),
@@ -219,7 +305,7 @@ pub(crate) async fn delete_consumer(
 /// Subscribe to topics or a pattern.
 #[utoipa::path(post, path = "/consumers/{group}/instances/{instance}/subscription", tag = "v2 consumers",
     params(("group" = String, Path), ("instance" = String, Path)),
-    request_body(content = SubscriptionRequest, content_type = "application/vnd.kafka.v2+json"),
+    request_body(content = SubscriptionBody, content_type = "application/vnd.kafka.v2+json"),
     responses((status = 204), (status = 404, description = "40403", body = crate::ErrorBody),
         (status = 409, description = "40903", body = crate::ErrorBody)))]
 pub(crate) async fn subscribe(
@@ -233,6 +319,7 @@ pub(crate) async fn subscribe(
         ApiError::unprocessable(422, "A subscription needs `topics` or `topic_pattern`.")
     })?;
     let topics = body.topics.unwrap_or_default();
+    require_legal_topic_names(topics.iter().map(String::as_str))?;
     for topic in &topics {
         caller.require_topic(TopicOperation::Consume, topic)?;
     }
@@ -306,6 +393,33 @@ pub(crate) async fn unsubscribe(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// 422 for a name no topic can have, before anything asks Kafka (or librdkafka, which
+/// answers some with a 500-worthy "invalid argument").
+fn require_legal_topic_names<'a>(
+    mut topics: impl Iterator<Item = &'a str>,
+) -> Result<(), ApiError> {
+    match topics.find(|topic| !is_legal_topic_name(topic)) {
+        Some(illegal) => Err(ApiError::unprocessable(
+            422,
+            format!(
+                "Invalid topic name {illegal:?}: Kafka topic names are 1 to 249 of a-z, A-Z, \
+                 0-9, `.`, `_` and `-`."
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Kafka's rule for topic names (`org.apache.kafka.common.internals.Topic::validate`).
+fn is_legal_topic_name(name: &str) -> bool {
+    (1..=249).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
+}
+
 async fn check_partitions(
     state: &BridgeState,
     partitions: &[(String, i32)],
@@ -368,7 +482,7 @@ pub(crate) async fn get_assignments(
 /// Seek to offsets or timestamps.
 #[utoipa::path(post, path = "/consumers/{group}/instances/{instance}/positions", tag = "v2 consumers",
     params(("group" = String, Path), ("instance" = String, Path)),
-    request_body(content = PositionsRequest, content_type = "application/vnd.kafka.v2+json"),
+    request_body(content = PositionsBody, content_type = "application/vnd.kafka.v2+json"),
     responses((status = 204), (status = 404, description = "40403", body = crate::ErrorBody),
         (status = 409, description = "40903 partition not assigned", body = crate::ErrorBody)))]
 pub(crate) async fn seek(
@@ -449,8 +563,10 @@ async fn seek_to(
 /// Seek to the first offset of partitions.
 #[utoipa::path(post, path = "/consumers/{group}/instances/{instance}/positions/beginning", tag = "v2 consumers",
     params(("group" = String, Path), ("instance" = String, Path)),
-    request_body(content = PartitionsRequest, content_type = "application/vnd.kafka.v2+json"),
-    responses((status = 204), (status = 409, description = "40903 partition not assigned", body = crate::ErrorBody)))]
+    request_body(content = SeekPartitionsRequest, content_type = "application/vnd.kafka.v2+json"),
+    responses((status = 204), (status = 404, description = "40403 unknown instance", body = crate::ErrorBody),
+        (status = 409, description = "40903 partition not assigned", body = crate::ErrorBody),
+        (status = 422, description = "`partitions` empty", body = crate::ErrorBody)))]
 pub(crate) async fn seek_beginning(
     State(state): State<BridgeState>,
     ApiPath((group, name)): InstancePath,
@@ -462,8 +578,10 @@ pub(crate) async fn seek_beginning(
 /// Seek past the last offset of partitions.
 #[utoipa::path(post, path = "/consumers/{group}/instances/{instance}/positions/end", tag = "v2 consumers",
     params(("group" = String, Path), ("instance" = String, Path)),
-    request_body(content = PartitionsRequest, content_type = "application/vnd.kafka.v2+json"),
-    responses((status = 204), (status = 409, description = "40903 partition not assigned", body = crate::ErrorBody)))]
+    request_body(content = SeekPartitionsRequest, content_type = "application/vnd.kafka.v2+json"),
+    responses((status = 204), (status = 404, description = "40403 unknown instance", body = crate::ErrorBody),
+        (status = 409, description = "40903 partition not assigned", body = crate::ErrorBody),
+        (status = 422, description = "`partitions` empty", body = crate::ErrorBody)))]
 pub(crate) async fn seek_end(
     State(state): State<BridgeState>,
     ApiPath((group, name)): InstancePath,
@@ -581,7 +699,8 @@ pub(crate) async fn get_records(
     request_body(content = Option<OffsetsRequest>, content_type = "application/vnd.kafka.v2+json"),
     responses((status = 200, description = "Confluent: `[]`", body = Vec<Value>),
         (status = 204, description = "Strimzi"),
-        (status = 404, description = "40403", body = crate::ErrorBody)))]
+        (status = 404, description = "40403", body = crate::ErrorBody),
+        (status = 422, description = "An illegal topic name", body = crate::ErrorBody)))]
 pub(crate) async fn commit_offsets(
     State(state): State<BridgeState>,
     ApiPath((group, name)): InstancePath,
@@ -590,6 +709,11 @@ pub(crate) async fn commit_offsets(
 ) -> Result<Response, ApiError> {
     let flavor = state.config().flavor;
     let instance = state.consumers().get(&group, &name)?;
+    require_legal_topic_names(
+        body.iter()
+            .flat_map(|request| &request.offsets)
+            .map(|offset| offset.topic.as_str()),
+    )?;
     // Committing for a topic is a consumer's act on it, as Kafka's READ on the topic.
     for offset in body.iter().flat_map(|request| &request.offsets) {
         caller.require_topic(TopicOperation::Consume, &offset.topic)?;
@@ -626,7 +750,8 @@ pub(crate) async fn commit_offsets(
     params(("group" = String, Path), ("instance" = String, Path)),
     request_body(content = PartitionsRequest, content_type = "application/vnd.kafka.v2+json"),
     responses((status = 200, body = Value),
-        (status = 404, description = "40402 no body, 40403 unknown instance", body = crate::ErrorBody)))]
+        (status = 404, description = "40402 no body, 40403 unknown instance", body = crate::ErrorBody),
+        (status = 422, description = "An illegal topic name", body = crate::ErrorBody)))]
 pub(crate) async fn get_offsets(
     State(state): State<BridgeState>,
     ApiPath((group, name)): InstancePath,
@@ -640,6 +765,7 @@ pub(crate) async fn get_offsets(
             "The request needs a body {\"partitions\":[{\"topic\",\"partition\"}]}.",
         )
     })?;
+    require_legal_topic_names(body.partitions.iter().map(|tp| tp.topic.as_str()))?;
     let partitions: Vec<(String, i32)> = body
         .partitions
         .into_iter()
@@ -653,4 +779,19 @@ pub(crate) async fn get_offsets(
         })
         .collect();
     Ok(KafkaJson::v2(json!({ "offsets": offsets })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legal_topic_names_follow_kafka() {
+        for legal in ["a", "orders.v1", "_x-y", &"t".repeat(249)] {
+            assert!(is_legal_topic_name(legal), "{legal}");
+        }
+        for illegal in ["", ".", "..", "a b", "é", &"t".repeat(250)] {
+            assert!(!is_legal_topic_name(illegal), "{illegal}");
+        }
+    }
 }

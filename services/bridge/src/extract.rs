@@ -39,15 +39,26 @@ pub(crate) async fn body_bytes(request: Request, state: &BridgeState) -> Result<
 /// Parses a JSON body: a syntax error is a 400; a well-formed body of the wrong shape is a
 /// 422 (Confluent) or a 400 (Strimzi, whose OpenAPI validation answers 400).
 pub(crate) fn parse_json<T: DeserializeOwned>(flavor: Flavor, bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|error| {
-        let message = format!("Invalid JSON body: {error}");
-        match (error.classify(), flavor) {
-            (serde_json::error::Category::Data, Flavor::Confluent) => {
-                ApiError::unprocessable(422, message)
-            }
-            _ => ApiError::bad_request(message),
+    serde_json::from_slice(bytes).map_err(|error| json_error(flavor, &error))
+}
+
+/// [`parse_json`] for control bodies (no records in them): integral floats (`3.0`) are
+/// also taken for integer fields, as Confluent's Jackson takes them.
+pub(crate) fn parse_control_json<T: DeserializeOwned>(
+    flavor: Flavor,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
+    edge::json::from_slice_integral_floats(bytes).map_err(|error| json_error(flavor, &error))
+}
+
+fn json_error(flavor: Flavor, error: &serde_json::Error) -> ApiError {
+    let message = format!("Invalid JSON body: {error}");
+    match (error.classify(), flavor) {
+        (serde_json::error::Category::Data, Flavor::Confluent) => {
+            ApiError::unprocessable(422, message)
         }
-    })
+        _ => ApiError::bad_request(message),
+    }
 }
 
 /// A consumer-control body: `Content-Type` must be a v2 type when a body is present; an
@@ -61,12 +72,20 @@ impl<T: DeserializeOwned> FromRequest<BridgeState> for ControlJson<T> {
     async fn from_request(request: Request, state: &BridgeState) -> Result<Self, ApiError> {
         let headers = request.headers().clone();
         let bytes = body_bytes(request, state).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if is_no_body(&bytes) {
             return Ok(Self(None));
         }
         media::check_control_content_type(&headers)?;
-        parse_json(state.config().flavor, &bytes).map(|value| Self(Some(value)))
+        parse_control_json(state.config().flavor, &bytes).map(|value| Self(Some(value)))
     }
+}
+
+/// An empty body, or a JSON `null`: Confluent's Jackson reads `null` as no body, so a
+/// commit with `null` commits everything fetched and a create with `null` takes every
+/// default, as with an empty body.
+fn is_no_body(bytes: &[u8]) -> bool {
+    let text = bytes.trim_ascii();
+    text.is_empty() || text == b"null"
 }
 
 /// A v3 body: `Content-Type: application/json`.
@@ -79,7 +98,7 @@ impl<T: DeserializeOwned> FromRequest<BridgeState> for V3Json<T> {
     async fn from_request(request: Request, state: &BridgeState) -> Result<Self, ApiError> {
         check_v3_content_type(request.headers())?;
         let bytes = body_bytes(request, state).await?;
-        parse_json(Flavor::Confluent, &bytes).map(Self)
+        parse_control_json(Flavor::Confluent, &bytes).map(Self)
     }
 }
 
@@ -95,5 +114,20 @@ pub(crate) fn check_v3_content_type(headers: &axum::http::HeaderMap) -> Result<(
         Err(ApiError::unsupported_media_type(format!(
             "Content-Type `{content_type}` is not supported; use application/json."
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_body_or_null_is_no_body() {
+        for body in [&b""[..], b"  \n", b"null", b" null\n"] {
+            assert!(is_no_body(body), "{body:?}");
+        }
+        for body in [&b"{}"[..], b"[]", b"nul", b"\"null\""] {
+            assert!(!is_no_body(body), "{body:?}");
+        }
     }
 }

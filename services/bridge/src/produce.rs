@@ -38,7 +38,8 @@ pub(crate) const QUEUE_FULL_WAIT: Duration = Duration::from_secs(30);
 /// A v2 produce body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct ProduceRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "records_as_objects")]
+    #[schema(min_items = 1)]
     pub records: Vec<ProduceRecord>,
     /// avro, jsonschema, protobuf: the key schema's text, registered under
     /// `<topic>-key` (TopicNameStrategy).
@@ -58,6 +59,20 @@ pub(crate) struct ProduceRequest {
     #[serde(default)]
     #[schema(value_type = Option<i32>)]
     pub value_schema_id: Option<Value>,
+}
+
+/// Each record must be a JSON object: serde's derived structs also take an array of the
+/// fields in order (`[key, value]`), which Confluent's Jackson refuses.
+fn records_as_objects<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ProduceRecord>, D::Error> {
+    let objects: Vec<serde_json::Map<String, Value>> = Deserialize::deserialize(deserializer)?;
+    objects
+        .into_iter()
+        .map(|object| {
+            serde_json::from_value(Value::Object(object)).map_err(serde::de::Error::custom)
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -520,6 +535,15 @@ mod tests {
 
     fn topic() -> Arc<str> {
         Arc::from("t")
+    }
+
+    #[test]
+    fn a_record_is_an_object_not_an_array() {
+        let parsed: ProduceRequest =
+            serde_json::from_value(json!({"records": [{"value": "v"}]})).unwrap();
+        assert_eq!(parsed.records[0].value, Some(json!("v")));
+        let refused = serde_json::from_value::<ProduceRequest>(json!({"records": [[null, null]]}));
+        assert!(refused.is_err());
     }
 
     fn record(key: Value, value: Value) -> ProduceRecord {

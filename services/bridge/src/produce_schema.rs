@@ -137,27 +137,36 @@ fn choice(
     id: &Option<Value>,
     side: &str,
 ) -> Result<Option<SchemaChoice>, ApiError> {
+    // An id is checked even beside a text (which wins), as Confluent's typed request reads
+    // it: 2^31 is not a schema id.
+    let id = match id {
+        Some(Value::Number(number)) => Some(
+            number
+                .as_i64()
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or_else(|| {
+                    ApiError::unprocessable(42205, format!("{side}_schema_id must be a schema id"))
+                })?,
+        ),
+        Some(Value::Null) | None => None,
+        Some(other) => {
+            return Err(ApiError::unprocessable(
+                42205,
+                format!("{side}_schema_id must be a schema id, not {other}"),
+            ));
+        }
+    };
     match (text, id) {
         (Some(Value::String(text)), _) => Ok(Some(SchemaChoice::Text(text.clone()))),
         // A schema given as a JSON document rather than a string is taken as its text.
         (Some(object @ (Value::Object(_) | Value::Array(_))), _) => {
             Ok(Some(SchemaChoice::Text(object.to_string())))
         }
-        (Some(Value::Null) | None, Some(Value::Number(number))) => number
-            .as_i64()
-            .and_then(|n| i32::try_from(n).ok())
-            .map(|n| Some(SchemaChoice::Id(n)))
-            .ok_or_else(|| {
-                ApiError::unprocessable(42205, format!("{side}_schema_id must be a schema id"))
-            }),
-        (Some(Value::Null) | None, Some(Value::Null) | None) => Ok(None),
+        (Some(Value::Null) | None, Some(id)) => Ok(Some(SchemaChoice::Id(id))),
+        (Some(Value::Null) | None, None) => Ok(None),
         (Some(other), _) => Err(ApiError::unprocessable(
             42205,
             format!("{side}_schema must be the schema's text, not {other}"),
-        )),
-        (_, Some(other)) => Err(ApiError::unprocessable(
-            42205,
-            format!("{side}_schema_id must be a schema id, not {other}"),
         )),
     }
 }
@@ -182,6 +191,12 @@ mod tests {
         let error = choice(&None, &Some(json!("7")), "value").unwrap_err();
         assert_eq!(error.error_code, 42205);
         assert!(choice(&Some(json!(5)), &None, "key").is_err());
+    }
+
+    #[test]
+    fn an_id_out_of_range_is_refused_even_beside_a_text() {
+        let error = choice(&Some(json!("")), &Some(json!(2_147_483_648_i64)), "value").unwrap_err();
+        assert_eq!(error.error_code, 42205);
     }
 
     #[test]

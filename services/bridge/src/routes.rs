@@ -101,7 +101,8 @@ pub fn api_router() -> OpenApiRouter<BridgeState> {
 pub fn router(state: BridgeState) -> Router {
     let listener = state.config().listener.clone();
     let flavor = state.config().flavor;
-    let (routes, openapi) = api_router().split_for_parts();
+    let (routes, mut openapi) = api_router().split_for_parts();
+    crate::openapi::complete(&mut openapi);
     let routes = routes
         .merge(SwaggerUi::new("/swagger-ui").url("/openapi.json", openapi))
         .fallback(route_not_found)

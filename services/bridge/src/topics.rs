@@ -193,9 +193,12 @@ pub(crate) async fn get_partition_offsets(
 /// Strimzi's `POST /admin/topics` body.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub(crate) struct NewTopicRequest {
+    /// Kafka's legal topic names: 1 to 249 of `a-z A-Z 0-9 . _ -`, not `.` or `..`.
+    #[schema(pattern = "^(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}$")]
     pub topic_name: String,
     /// The broker's `num.partitions` when absent.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub partitions_count: Option<i32>,
     /// The broker's `default.replication.factor` when absent.
     #[serde(default)]

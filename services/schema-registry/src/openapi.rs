@@ -17,13 +17,46 @@ use utoipa::OpenApi;
         (name = "compatibility", description = "Compatibility checks"),
         (name = "config", description = "Compatibility levels"),
         (name = "mode", description = "READWRITE, READONLY, IMPORT")
-    )
+    ),
+    components(schemas(crate::error::ErrorBody))
 )]
 pub struct ApiDoc;
 
+/// What every route may answer besides its handler's own statuses: the body extractor
+/// (`routes/body.rs`: 400 malformed JSON, 422 well-formed JSON of the wrong shape; any
+/// `Content-Type` is read), the query flags (400) and the edge (413, 503, 504).
+const SHARED_ANSWERS: edge::openapi::SharedAnswers = edge::openapi::SharedAnswers {
+    error_schema: "ErrorBody",
+    error_media_type: crate::error::CONTENT_TYPE,
+    with_body: &[
+        (400, "Malformed JSON body"),
+        (413, "Body larger than the listener's max_body_bytes"),
+        (422, "Unrecognized request body"),
+    ],
+    with_query: &[(400, "A query flag that is neither true nor false")],
+    everywhere: &[
+        (503, "Too many concurrent requests"),
+        (
+            504,
+            "The request did not finish within the listener's request_timeout_ms",
+        ),
+    ],
+};
+
+/// The handlers' document with the answers every route shares; every answer, errors
+/// included, is `application/vnd.schemaregistry.v1+json` (`routes/body.rs::ok`,
+/// `ApiError::into_response`).
+pub fn complete(document: &mut utoipa::openapi::OpenApi) {
+    edge::openapi::document_shared_answers(document, &SHARED_ANSWERS, |_| {
+        Some(crate::error::CONTENT_TYPE)
+    });
+}
+
 /// The document the registry serves at `/openapi.json`, pretty-printed with a final newline.
 pub fn openapi_json() -> String {
-    edge::openapi::pretty_json(&crate::routes::api_router().into_openapi())
+    let mut document = crate::routes::api_router().into_openapi();
+    complete(&mut document);
+    edge::openapi::pretty_json(&document)
 }
 
 #[cfg(test)]

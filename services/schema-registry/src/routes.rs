@@ -83,7 +83,8 @@ pub fn api_router() -> OpenApiRouter<Arc<Registry>> {
 pub fn router(registry: Arc<Registry>) -> Router {
     let listener = registry.config().listener.clone();
     let forwarder = Forwarder::new(Arc::clone(&registry));
-    let (routes, openapi) = api_router().split_for_parts();
+    let (routes, mut openapi) = api_router().split_for_parts();
+    crate::openapi::complete(&mut openapi);
     let routes = routes
         .merge(SwaggerUi::new("/swagger-ui").url("/openapi.json", openapi))
         .fallback(route_not_found)

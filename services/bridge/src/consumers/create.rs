@@ -8,12 +8,105 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use edge::json::integral_float_as_integer;
 use serde_json::{Map, Value};
 
 use super::instance::InstanceSettings;
 use crate::config::Flavor;
 use crate::error::ApiError;
 use crate::media::EmbeddedFormat;
+
+/// The create body as [`parse`] accepts it (documentation only: the handler reads a JSON
+/// object field by field, so that both products' spellings and types are taken).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct CreateConsumerRequest {
+    /// The instance name (default `rest-consumer-<random>`): not empty, without `/` or
+    /// control characters.
+    #[schema(pattern = "^[^/\\u0000-\\u001f\\u007f-\\u009f]+$")]
+    name: Option<String>,
+    /// Deprecated spelling of `name`, which it overrides.
+    #[schema(pattern = "^[^/\\u0000-\\u001f\\u007f-\\u009f]+$")]
+    id: Option<String>,
+    /// binary (default), json, text (Strimzi), avro, jsonschema, protobuf (with a schema
+    /// registry, Confluent flavor); read in any case.
+    format: Option<ConsumerFormat>,
+    #[serde(rename = "auto.offset.reset")]
+    auto_offset_reset: Option<OffsetReset>,
+    /// Confluent's spelling: `"true"` or `"false"` (a boolean is also taken).
+    #[serde(rename = "auto.commit.enable")]
+    auto_commit_enable: Option<Flag>,
+    /// Strimzi's spelling: a boolean (`"true"`/`"false"` are also taken).
+    #[serde(rename = "enable.auto.commit")]
+    enable_auto_commit: Option<Flag>,
+    /// Confluent: bytes the bridge accumulates before answering; Strimzi: the consumer's.
+    #[serde(rename = "fetch.min.bytes")]
+    #[schema(minimum = -1, maximum = 10_000_000)]
+    fetch_min_bytes: Option<i64>,
+    /// Alias of `fetch.min.bytes`.
+    #[serde(rename = "responseMinBytes")]
+    #[schema(minimum = -1, maximum = 10_000_000)]
+    response_min_bytes: Option<i64>,
+    /// Longest wait of a records request, ms.
+    #[serde(rename = "consumer.request.timeout.ms")]
+    #[schema(minimum = 0)]
+    consumer_request_timeout_ms: Option<i64>,
+    /// Alias of `consumer.request.timeout.ms`.
+    #[serde(rename = "requestWaitMs")]
+    #[schema(minimum = 0)]
+    request_wait_ms: Option<i64>,
+    #[serde(rename = "isolation.level")]
+    isolation_level: Option<IsolationLevel>,
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ConsumerFormat {
+    Binary,
+    Json,
+    Text,
+    Avro,
+    Jsonschema,
+    Protobuf,
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum OffsetReset {
+    Earliest,
+    Latest,
+    None,
+    Smallest,
+    Largest,
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum IsolationLevel {
+    ReadCommitted,
+    ReadUncommitted,
+}
+
+/// A boolean, or its text.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum Flag {
+    Boolean(bool),
+    Text(FlagText),
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum FlagText {
+    True,
+    False,
+}
 
 /// What a create request asks for.
 #[derive(Debug, Clone)]
@@ -85,6 +178,10 @@ fn int_field(
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
+        // `230.0` is an integer for JSON Schema and for Confluent's Jackson.
+        Some(Value::Number(n)) if n.as_f64().and_then(integral_float_as_integer).is_some() => {
+            Ok(n.as_f64().and_then(integral_float_as_integer))
+        }
         Some(Value::String(text)) => text.trim().parse().map(Some).map_err(|_| {
             invalid(
                 flavor,
@@ -121,18 +218,18 @@ pub(crate) fn parse(flavor: Flavor, body: Option<Value>) -> Result<CreateRequest
             ),
         ));
     }
-    let name = match string_field(flavor, &body, "id")? {
-        Some(id) => Some(id),
-        None => string_field(flavor, &body, "name")?,
-    };
-    if let Some(name) = &name
-        && (name.is_empty() || name.contains('/') || name.chars().any(char::is_control))
-    {
-        return Err(invalid(
-            flavor,
-            format!("Invalid consumer name {name:?}: must be non-empty without `/`."),
-        ));
+    // Both spellings are checked; `id` wins.
+    let id = string_field(flavor, &body, "id")?;
+    let name = string_field(flavor, &body, "name")?;
+    for given in id.iter().chain(name.iter()) {
+        if given.is_empty() || given.contains('/') || given.chars().any(char::is_control) {
+            return Err(invalid(
+                flavor,
+                format!("Invalid consumer name {given:?}: must be non-empty without `/`."),
+            ));
+        }
     }
+    let name = id.or(name);
     let format = match string_field(flavor, &body, "format")? {
         None => EmbeddedFormat::Binary,
         Some(text) => EmbeddedFormat::from_name(&text).ok_or_else(|| {
@@ -177,10 +274,17 @@ pub(crate) fn parse(flavor: Flavor, body: Option<Value>) -> Result<CreateRequest
     };
     properties.push(("enable.auto.commit", auto_commit.to_string()));
 
-    let min_bytes = match int_field(flavor, &body, "fetch.min.bytes")? {
-        Some(v) => Some(v),
-        None => int_field(flavor, &body, "responseMinBytes")?,
-    };
+    // Both spellings are checked, the first one wins.
+    let alias = int_field(flavor, &body, "responseMinBytes")?;
+    if let Some(alias) = alias
+        && !(-1..=10_000_000).contains(&alias)
+    {
+        return Err(ApiError::unprocessable(
+            40001,
+            format!("`responseMinBytes` must be from -1 to 10000000, not {alias}."),
+        ));
+    }
+    let min_bytes = int_field(flavor, &body, "fetch.min.bytes")?.or(alias);
     let mut response_min_bytes = None;
     if let Some(min_bytes) = min_bytes {
         if !(-1..=10_000_000).contains(&min_bytes) {
@@ -199,10 +303,16 @@ pub(crate) fn parse(flavor: Flavor, body: Option<Value>) -> Result<CreateRequest
             Flavor::Strimzi => {}
         }
     }
-    let request_timeout = match int_field(flavor, &body, "consumer.request.timeout.ms")? {
-        Some(v) => Some(v),
-        None => int_field(flavor, &body, "requestWaitMs")?,
-    };
+    let alias = int_field(flavor, &body, "requestWaitMs")?;
+    if let Some(ms) = alias
+        && ms < 0
+    {
+        return Err(invalid(
+            flavor,
+            format!("`requestWaitMs` must not be negative, not {ms}."),
+        ));
+    }
+    let request_timeout = int_field(flavor, &body, "consumer.request.timeout.ms")?.or(alias);
     let request_timeout = match request_timeout {
         None => None,
         Some(ms) if ms >= 0 => Some(Duration::from_millis(ms.unsigned_abs())),
@@ -256,6 +366,41 @@ mod tests {
         assert!(error.message.contains("auto.comit.enable"));
         let error = parse(Flavor::Confluent, Some(json!({"format": "xml"}))).unwrap_err();
         assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[test]
+    fn an_alias_out_of_range_is_refused_even_beside_the_main_spelling() {
+        let error = parse(
+            Flavor::Confluent,
+            Some(json!({"fetch.min.bytes": 0, "responseMinBytes": -2})),
+        )
+        .unwrap_err();
+        assert_eq!(error.error_code, 40001);
+        let error = parse(
+            Flavor::Confluent,
+            Some(json!({"consumer.request.timeout.ms": 0, "requestWaitMs": -1})),
+        )
+        .unwrap_err();
+        assert!(error.message.contains("requestWaitMs"), "{}", error.message);
+    }
+
+    #[test]
+    fn an_invalid_name_is_refused_even_beside_an_id() {
+        let error = parse(Flavor::Confluent, Some(json!({"id": "0", "name": ""}))).unwrap_err();
+        assert_eq!(error.error_code, 42204);
+        let request = parse(Flavor::Confluent, Some(json!({"id": "a", "name": "b"}))).unwrap();
+        assert_eq!(request.name.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn integral_floats_are_integers() {
+        let request = parse(
+            Flavor::Confluent,
+            Some(json!({"responseMinBytes": 230.0, "requestWaitMs": 192})),
+        )
+        .unwrap();
+        assert_eq!(request.settings.response_min_bytes, Some(230));
+        assert!(parse(Flavor::Confluent, Some(json!({"fetch.min.bytes": 2.5}))).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! (the bridge's own ACLs have no cluster resource; a principal that may manage every topic
 //! is its cluster administrator).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use broker_core::BrokerError;
 use broker_core::wire::{
@@ -20,27 +20,142 @@ use serde_json::{Value, json};
 use super::{cluster_base, list};
 use crate::caller::Caller;
 use crate::error::ApiError;
-use crate::extract::{ApiPath, V3Json};
+use crate::extract::{ApiPath, ApiQuery, V3Json};
 use crate::state::BridgeState;
 
 /// Body of `POST …/acls`: one binding, every field required.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateAclRequest {
-    /// TOPIC, GROUP, CLUSTER, TRANSACTIONAL_ID, DELEGATION_TOKEN or USER.
+    /// Read in any case.
+    #[schema(value_type = AclResourceType)]
     pub resource_type: String,
+    /// Not empty (Kafka refuses an empty name).
+    #[schema(min_length = 1)]
     pub resource_name: String,
-    /// LITERAL or PREFIXED.
+    /// Read in any case.
+    #[schema(value_type = AclPatternType)]
     pub pattern_type: String,
-    /// `User:alice`.
+    /// `User:alice`: a type, `:`, a name.
+    #[schema(pattern = "^[^:]+:.+$")]
     pub principal: String,
     /// `*` or an address.
     pub host: String,
-    /// ALL, READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
-    /// ALTER_CONFIGS, IDEMPOTENT_WRITE, CREATE_TOKENS, DESCRIBE_TOKENS.
+    /// Read in any case.
+    #[schema(value_type = AclOperationName)]
     pub operation: String,
-    /// ALLOW or DENY.
+    /// Read in any case.
+    #[schema(value_type = AclPermissionName)]
     pub permission: String,
+}
+
+// The values of the ACL fields, as Kafka names them (documentation only: the handlers
+// read strings and parse them with `parse_code`). A filter also takes ANY (and MATCH for
+// the pattern type).
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)]
+pub(crate) enum AclResourceType {
+    Topic,
+    Group,
+    Cluster,
+    TransactionalId,
+    DelegationToken,
+    User,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)]
+pub(crate) enum AclPatternType {
+    Literal,
+    Prefixed,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)]
+pub(crate) enum AclOperationName {
+    All,
+    Read,
+    Write,
+    Create,
+    Delete,
+    Alter,
+    Describe,
+    ClusterAction,
+    DescribeConfigs,
+    AlterConfigs,
+    IdempotentWrite,
+    CreateTokens,
+    DescribeTokens,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)]
+pub(crate) enum AclPermissionName {
+    Allow,
+    Deny,
+}
+
+/// A filter value: one of the binding values, or ANY.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)]
+pub(crate) enum AclAny {
+    Any,
+}
+
+/// MATCH: literal, wildcard and prefixed bindings that match the name.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)]
+pub(crate) enum AclMatch {
+    Match,
+}
+
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum AclFilterResourceType {
+    Any(AclAny),
+    Value(AclResourceType),
+}
+
+/// The resource type of a delete: required, so that a query cannot delete every ACL.
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum AclDeleteResourceType {
+    Any(AclAny),
+    Value(AclResourceType),
+}
+
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum AclFilterPatternType {
+    Any(AclAny),
+    Match(AclMatch),
+    Value(AclPatternType),
+}
+
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum AclFilterOperation {
+    Any(AclAny),
+    Value(AclOperationName),
+}
+
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum AclFilterPermission {
+    Any(AclAny),
+    Value(AclPermissionName),
 }
 
 /// Body of `POST …/acls:batch`.
@@ -55,16 +170,20 @@ pub(crate) struct CreateAclBatchRequest {
 #[into_params(parameter_in = Query)]
 pub(crate) struct AclFilterQuery {
     /// ANY (default), TOPIC, GROUP, CLUSTER, TRANSACTIONAL_ID, DELEGATION_TOKEN, USER;
-    /// required to delete, so an empty query cannot delete every ACL.
+    /// required to delete (and not ANY), so a query cannot delete every ACL.
+    #[param(value_type = Option<AclFilterResourceType>)]
     pub resource_type: Option<String>,
     pub resource_name: Option<String>,
     /// ANY (default), MATCH, LITERAL, PREFIXED.
+    #[param(value_type = Option<AclFilterPatternType>)]
     pub pattern_type: Option<String>,
     pub principal: Option<String>,
     pub host: Option<String>,
     /// ANY (default) or an operation.
+    #[param(value_type = Option<AclFilterOperation>)]
     pub operation: Option<String>,
     /// ANY (default), ALLOW, DENY.
+    #[param(value_type = Option<AclFilterPermission>)]
     pub permission: Option<String>,
 }
 
@@ -149,7 +268,10 @@ fn filter(query: &AclFilterQuery) -> Result<AclBindingFilter, ApiError> {
     where
         T: std::fmt::Display,
     {
-        set(value).map_or(Ok(any), |v| parse_code(field, v, from_code))
+        // An empty value is not ANY: it is refused as Confluent refuses it.
+        value
+            .as_deref()
+            .map_or(Ok(any), |v| parse_code(field, v, from_code))
     }
     Ok(AclBindingFilter {
         resource_type: code(
@@ -245,7 +367,7 @@ fn acl_error(error: WireError) -> ApiError {
 pub(crate) async fn list_acls(
     State(state): State<BridgeState>,
     ApiPath(cluster_id): ApiPath<String>,
-    Query(query): Query<AclFilterQuery>,
+    ApiQuery(query): ApiQuery<AclFilterQuery>,
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<axum::Json<Value>, ApiError> {
@@ -330,14 +452,21 @@ pub(crate) async fn create_acls(
 /// Delete the ACLs matching the query; answers the deleted ones. `resource_type` is
 /// required, so an empty query cannot delete every ACL of the cluster.
 #[utoipa::path(delete, path = "/v3/clusters/{cluster_id}/acls", tag = "v3",
-    params(("cluster_id" = String, Path), AclFilterQuery),
+    params(("cluster_id" = String, Path),
+        ("resource_type" = AclDeleteResourceType, Query, description = "Required: ANY or a resource type"),
+        ("resource_name" = Option<String>, Query),
+        ("pattern_type" = Option<AclFilterPatternType>, Query, description = "ANY (default), MATCH, LITERAL, PREFIXED"),
+        ("principal" = Option<String>, Query),
+        ("host" = Option<String>, Query),
+        ("operation" = Option<AclFilterOperation>, Query, description = "ANY (default) or an operation"),
+        ("permission" = Option<AclFilterPermission>, Query, description = "ANY (default), ALLOW, DENY")),
     responses((status = 200, description = "`{\"data\": [KafkaAcl]}`: the deleted ACLs", body = Value),
         (status = 400, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody),
         (status = 404, body = crate::ErrorBody)))]
 pub(crate) async fn delete_acls(
     State(state): State<BridgeState>,
     ApiPath(cluster_id): ApiPath<String>,
-    Query(query): Query<AclFilterQuery>,
+    ApiQuery(query): ApiQuery<AclFilterQuery>,
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<axum::Json<Value>, ApiError> {

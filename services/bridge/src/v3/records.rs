@@ -535,9 +535,11 @@ const BATCH_MAX_ENTRIES: usize = 10;
 /// `POST …/records:batch`: entries with ids, each produced like a single record.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct BatchRequest {
-    /// Each entry is a record (as for `/records`) with an `id` of 1 to 80 characters.
-    #[schema(value_type = Vec<Object>)]
-    pub entries: Vec<Value>,
+    /// Each entry is a record (as for `/records`) with an `id` of 1 to 80 characters; an
+    /// entry that is not a JSON object fails the whole request (400), as in Confluent,
+    /// whose entries are typed.
+    #[schema(value_type = Vec<Object>, min_items = 1, max_items = 10)]
+    pub entries: Vec<serde_json::Map<String, Value>>,
 }
 
 /// The entry's id, or why it has none usable.
@@ -591,6 +593,7 @@ pub(crate) async fn produce_batch(
     let mut started = Vec::with_capacity(batch.entries.len());
     let mut seen = std::collections::HashSet::new();
     for entry in batch.entries {
+        let entry = Value::Object(entry);
         let pending = match entry_id(&entry) {
             Ok(id) if !seen.insert(id.clone()) => Err((
                 Value::String(id),

@@ -26,6 +26,8 @@ pub(crate) struct TopicConfig {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct CreateTopicRequest {
+    /// Kafka's legal topic names: 1 to 249 of `a-z A-Z 0-9 . _ -`, not `.` or `..`.
+    #[schema(pattern = "^(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}$")]
     pub topic_name: String,
     #[serde(default)]
     pub partitions_count: Option<i32>,

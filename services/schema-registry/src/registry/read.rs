@@ -41,7 +41,6 @@ pub struct SchemaEntity {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_type: Option<SchemaType>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
     pub references: Vec<SchemaReference>,
     pub schema: String,
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Serialize;
 
@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::registry::Registry;
 use crate::registry::plan;
 use crate::registry::read::{self, VersionSelector, effective_level};
-use crate::routes::body::{JsonBody, Params, flag, ok};
+use crate::routes::body::{JsonBody, QueryParams, flag, ok};
 use crate::routes::subjects::SchemaRequest;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -40,7 +40,7 @@ fn answer(messages: Vec<String>, verbose: bool) -> Response {
 pub(crate) async fn check_version(
     State(registry): State<Arc<Registry>>,
     Path((subject, version)): Path<(String, String)>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
     JsonBody(body): JsonBody<SchemaRequest>,
 ) -> Result<Response, ApiError> {
     let selector = VersionSelector::parse(&version)?;
@@ -81,7 +81,7 @@ pub(crate) async fn check_version(
 pub(crate) async fn check_all(
     State(registry): State<Arc<Registry>>,
     Path(subject): Path<String>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
     JsonBody(body): JsonBody<SchemaRequest>,
 ) -> Result<Response, ApiError> {
     let verbose = flag(&params, "verbose");

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Serialize;
 
@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::model::SchemaType;
 use crate::registry::{Registry, read};
 use crate::routes::Visibility;
-use crate::routes::body::{Params, flag, ok};
+use crate::routes::body::{Params, QueryParams, flag, ok};
 use crate::store::records::SchemaReference;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -20,7 +20,6 @@ pub(crate) struct SchemaById {
     #[serde(skip_serializing_if = "Option::is_none")]
     schema_type: Option<SchemaType>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
     references: Vec<SchemaReference>,
     schema: String,
 }
@@ -71,7 +70,7 @@ pub(crate) async fn get_schema(
     State(registry): State<Arc<Registry>>,
     visibility: Visibility,
     Path(id): Path<String>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
 ) -> Result<Response, ApiError> {
     let format = params.get("format").map(String::as_str);
     Ok(ok(&stored(&registry, parse_id(&id)?, &visibility, format)?))
@@ -119,7 +118,7 @@ pub(crate) async fn get_schema_subjects(
     State(registry): State<Arc<Registry>>,
     visibility: Visibility,
     Path(id): Path<String>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
 ) -> Result<Response, ApiError> {
     let mut subjects: Vec<String> = usages(&registry, &id, &params, &visibility)?
         .into_iter()
@@ -137,7 +136,7 @@ pub(crate) async fn get_schema_versions(
     State(registry): State<Arc<Registry>>,
     visibility: Visibility,
     Path(id): Path<String>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
 ) -> Result<Response, ApiError> {
     let versions: Vec<SubjectVersion> = usages(&registry, &id, &params, &visibility)?
         .into_iter()

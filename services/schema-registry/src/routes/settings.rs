@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
@@ -10,11 +10,13 @@ use crate::error::ApiError;
 use crate::model::{CompatibilityLevel, Mode};
 use crate::registry::Registry;
 use crate::registry::read::{effective_level, effective_mode};
-use crate::routes::body::{JsonBody, Params, flag, ok};
+use crate::routes::body::{JsonBody, QueryParams, flag, ok};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct ConfigUpdate {
-    /// NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE.
+    /// NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE
+    /// (read in any case, as Confluent reads it).
+    #[schema(value_type = CompatibilityLevel)]
     compatibility: String,
     #[serde(default)]
     normalize: Option<bool>,
@@ -37,7 +39,8 @@ pub(crate) struct ConfigView {
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub(crate) struct ModeBody {
-    /// READWRITE, READONLY, READONLY_OVERRIDE or IMPORT.
+    /// READWRITE, READONLY, READONLY_OVERRIDE or IMPORT (read in any case).
+    #[schema(value_type = Mode)]
     mode: String,
 }
 
@@ -89,7 +92,7 @@ pub(crate) async fn delete_global_config(
 pub(crate) async fn get_subject_config(
     State(registry): State<Arc<Registry>>,
     Path(subject): Path<String>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
 ) -> Result<Response, ApiError> {
     let state = registry.state();
     let own = state.config(Some(&subject));
@@ -163,7 +166,7 @@ fn parse_mode(body: &ModeBody) -> Result<Mode, ApiError> {
     responses((status = 200, body = ModeBody), (status = 422, description = "42204 invalid mode, 42205 not permitted")))]
 pub(crate) async fn put_global_mode(
     State(registry): State<Arc<Registry>>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
     JsonBody(body): JsonBody<ModeBody>,
 ) -> Result<Response, ApiError> {
     let mode = parse_mode(&body)?;
@@ -186,7 +189,7 @@ pub(crate) async fn delete_global_mode(
 pub(crate) async fn get_subject_mode(
     State(registry): State<Arc<Registry>>,
     Path(subject): Path<String>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
 ) -> Result<Response, ApiError> {
     let state = registry.state();
     if flag(&params, "defaultToGlobal") {
@@ -204,7 +207,7 @@ pub(crate) async fn get_subject_mode(
 pub(crate) async fn put_subject_mode(
     State(registry): State<Arc<Registry>>,
     Path(subject): Path<String>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
     JsonBody(body): JsonBody<ModeBody>,
 ) -> Result<Response, ApiError> {
     let mode = parse_mode(&body)?;

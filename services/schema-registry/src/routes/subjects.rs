@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +13,7 @@ use crate::registry::Registry;
 use crate::registry::plan::{self, RegisterRequest};
 use crate::registry::read::{self, SchemaEntity, VersionSelector, config_normalize};
 use crate::routes::Visibility;
-use crate::routes::body::{JsonBody, Params, flag, ok};
+use crate::routes::body::{JsonBody, Params, QueryParams, flag, ok};
 use crate::store::records::SchemaReference;
 
 /// Body of register, lookup and compatibility checks. Unknown fields (`metadata`,
@@ -24,9 +24,9 @@ pub(crate) struct SchemaRequest {
     pub(crate) schema: String,
     /// AVRO (default), JSON or PROTOBUF.
     #[serde(default)]
+    #[schema(value_type = Option<SchemaType>)]
     pub(crate) schema_type: Option<String>,
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
     pub(crate) references: Vec<SchemaReference>,
     /// IMPORT mode only: the id to register under.
     #[serde(default)]
@@ -59,7 +59,7 @@ pub(crate) struct RegisteredId {
 pub(crate) async fn list_subjects(
     State(registry): State<Arc<Registry>>,
     visibility: Visibility,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
 ) -> Response {
     let prefix = params.get("subjectPrefix").map_or("", String::as_str);
     let deleted_only = flag(&params, "deletedOnly");
@@ -81,7 +81,7 @@ pub(crate) async fn list_subjects(
 pub(crate) async fn list_versions(
     State(registry): State<Arc<Registry>>,
     Path(subject): Path<String>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
 ) -> Result<Response, ApiError> {
     let deleted_only = flag(&params, "deletedOnly");
     let include_deleted = deleted_only || flag(&params, "deleted");
@@ -114,7 +114,7 @@ pub(crate) async fn list_versions(
 pub(crate) async fn register(
     State(registry): State<Arc<Registry>>,
     Path(subject): Path<String>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
     JsonBody(body): JsonBody<SchemaRequest>,
 ) -> Result<Response, ApiError> {
     let normalize = flag(&params, "normalize") || config_normalize(&registry.state(), &subject);
@@ -140,7 +140,7 @@ pub(crate) async fn register(
 pub(crate) async fn lookup(
     State(registry): State<Arc<Registry>>,
     Path(subject): Path<String>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
     JsonBody(body): JsonBody<SchemaRequest>,
 ) -> Result<Response, ApiError> {
     let schema_type = body.schema_type()?;
@@ -179,7 +179,7 @@ pub(crate) async fn lookup(
 pub(crate) async fn get_version(
     State(registry): State<Arc<Registry>>,
     Path((subject, version)): Path<(String, String)>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
 ) -> Result<Response, ApiError> {
     Ok(ok(&version_entity(&registry, &subject, &version, &params)?))
 }
@@ -208,7 +208,7 @@ fn version_entity(
 pub(crate) async fn get_version_schema(
     State(registry): State<Arc<Registry>>,
     Path((subject, version)): Path<(String, String)>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
 ) -> Result<Response, ApiError> {
     let entity = version_entity(&registry, &subject, &version, &params)?;
     let mut response = axum::response::IntoResponse::into_response(entity.schema);
@@ -243,7 +243,7 @@ pub(crate) async fn referenced_by(
 pub(crate) async fn delete_version(
     State(registry): State<Arc<Registry>>,
     Path((subject, version)): Path<(String, String)>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
 ) -> Result<Response, ApiError> {
     let selector = VersionSelector::parse(&version)?;
     let version = registry
@@ -260,7 +260,7 @@ pub(crate) async fn delete_version(
 pub(crate) async fn delete_subject(
     State(registry): State<Arc<Registry>>,
     Path(subject): Path<String>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
 ) -> Result<Response, ApiError> {
     let versions = registry
         .delete_subject(&subject, flag(&params, "permanent"))

@@ -24,7 +24,9 @@
 use serde::{Deserialize, Serialize};
 
 /// A reference from one schema to another registered one.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub struct SchemaReference {
     pub name: String,
     pub subject: String,
