@@ -390,3 +390,73 @@ async fn consumer_groups_are_described_with_members_and_assignments() {
         StatusCode::NO_CONTENT
     );
 }
+
+/// `[bridge] max_partitions_per_topic`: a create or a growth above it is refused with 400
+/// before Kafka is asked, on v3 and on the v2 admin route; at the limit it is done.
+#[tokio::test]
+async fn partition_counts_above_the_configured_limit_are_refused() {
+    let bridge = Bridge::with_config(bridge::BridgeConfig {
+        max_partitions_per_topic: Some(3),
+        ..bridge::BridgeConfig::default()
+    })
+    .await;
+    let id = cluster_id(&bridge).await;
+    let topic = unique_name("v3_limit");
+    let too_many = bridge
+        .post(
+            &format!("/v3/clusters/{id}/topics"),
+            JSON_CT,
+            &json!({"topic_name": topic, "partitions_count": 4}),
+        )
+        .await;
+    assert_eq!(too_many.status, StatusCode::BAD_REQUEST, "{too_many:?}");
+    assert!(
+        too_many.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("max_partitions_per_topic")),
+        "{too_many:?}"
+    );
+    assert!(
+        bridge
+            .get(&format!("/v3/clusters/{id}/topics/{topic}"))
+            .await
+            .status
+            == StatusCode::NOT_FOUND,
+        "the refused topic was created"
+    );
+    let created = bridge
+        .post(
+            &format!("/v3/clusters/{id}/topics"),
+            JSON_CT,
+            &json!({"topic_name": topic, "partitions_count": 2}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    let url = format!("/v3/clusters/{id}/topics/{topic}");
+    let grow = |count: i32| {
+        let url = url.clone();
+        let bridge = &bridge;
+        async move {
+            bridge
+                .call(
+                    Method::PATCH,
+                    &url,
+                    Some(JSON_CT),
+                    Some(&json!({"partitions_count": count})),
+                )
+                .await
+        }
+    };
+    let refused = grow(4).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{refused:?}");
+    let grown = grow(3).await;
+    assert_eq!(grown.status, StatusCode::OK, "{grown:?}");
+    let v2 = bridge
+        .post(
+            "/admin/topics",
+            JSON_CT,
+            &json!({"topic_name": unique_name("v2_limit"), "partitions_count": 5}),
+        )
+        .await;
+    assert_eq!(v2.status, StatusCode::BAD_REQUEST, "{v2:?}");
+}

@@ -37,6 +37,7 @@ pub enum Flavor {
 /// consumer_request_timeout_ms = 1000
 /// consumer_request_max_bytes = 67108864
 /// advertised_url = "http://bridge.example:8082"
+/// max_partitions_per_topic = 1000      # unset: no limit (as REST Proxy)
 /// [bridge.http]
 /// listen = "0.0.0.0:8082"
 /// [bridge.producer]
@@ -87,6 +88,12 @@ pub struct BridgeConfig {
     /// and `${file:…}` references are resolved.
     #[serde(default)]
     pub schema_registry_basic_auth_user_info: Option<String>,
+    /// Most partitions a topic may be created with or grown to over HTTP; more is refused
+    /// with 400 before Kafka is asked. Kafka itself has no such limit, and one request for
+    /// a topic of thousands of partitions can exhaust a broker's file descriptors (our own
+    /// API fuzzing took a broker down that way). Unset: no limit, as REST Proxy.
+    #[serde(default)]
+    pub max_partitions_per_topic: Option<u32>,
 }
 
 fn default_consumer_instance_timeout_ms() -> u64 {
@@ -117,6 +124,7 @@ impl Default for BridgeConfig {
             kafka_identities: KafkaIdentitiesConfig::default(),
             schema_registry_url: None,
             schema_registry_basic_auth_user_info: None,
+            max_partitions_per_topic: None,
         }
     }
 }
@@ -141,6 +149,8 @@ pub struct ValidatedBridge {
     pub identities: ValidatedIdentities,
     /// The registry of the schema formats; `None` refuses them.
     pub schema_registry: Option<SchemaRegistryClientSettings>,
+    /// `max_partitions_per_topic`; `None`: no limit.
+    pub max_partitions_per_topic: Option<u32>,
 }
 
 /// Where the bridge's schema registry is, validated.
@@ -241,6 +251,12 @@ impl BridgeConfig {
             ));
         }
         let schema_registry = self.validate_schema_registry(&key)?;
+        if self.max_partitions_per_topic == Some(0) {
+            return Err(ConfigError::new(
+                key("max_partitions_per_topic"),
+                "must be at least 1 (leave it unset for no limit)",
+            ));
+        }
         Ok(ValidatedBridge {
             flavor: self.flavor,
             listener,
@@ -254,6 +270,7 @@ impl BridgeConfig {
             advertised_url,
             identities,
             schema_registry,
+            max_partitions_per_topic: self.max_partitions_per_topic,
         })
     }
 
@@ -340,6 +357,21 @@ mod tests {
     fn validate_rejects_short_instance_timeout() {
         let err = validate("consumer_instance_timeout_ms = 10").unwrap_err();
         assert_eq!(err.key, "bridge.consumer_instance_timeout_ms");
+    }
+
+    #[test]
+    fn validate_rejects_a_zero_partition_limit() {
+        let err = validate("max_partitions_per_topic = 0").unwrap_err();
+        assert!(
+            err.to_string().contains("bridge.max_partitions_per_topic"),
+            "{err}"
+        );
+        assert_eq!(
+            validate("max_partitions_per_topic = 64")
+                .unwrap()
+                .max_partitions_per_topic,
+            Some(64)
+        );
     }
 
     #[test]

@@ -225,6 +225,9 @@ pub(crate) async fn create_topic(
             "partitions_count must be at least 1.",
         ));
     }
+    if let Some(partitions) = request.partitions_count {
+        crate::v3::topics::check_partition_limit(&state, partitions)?;
+    }
     let topic = rdkafka::admin::NewTopic::new(
         name,
         request.partitions_count.unwrap_or(-1),

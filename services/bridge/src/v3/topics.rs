@@ -127,6 +127,19 @@ pub(crate) async fn list_topics(
     )))
 }
 
+/// Refuses a partition count above `[bridge] max_partitions_per_topic` (400).
+pub(crate) fn check_partition_limit(state: &BridgeState, partitions: i32) -> Result<(), ApiError> {
+    match state.config().max_partitions_per_topic {
+        Some(limit) if i64::from(partitions) > i64::from(limit) => {
+            Err(ApiError::bad_request(format!(
+                "partitions_count {partitions} is more than this gateway allows per topic \
+                 ({limit}, [bridge] max_partitions_per_topic)."
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Create a topic.
 #[utoipa::path(post, path = "/v3/clusters/{cluster_id}/topics", tag = "v3",
     params(("cluster_id" = String, Path)),
@@ -149,6 +162,7 @@ pub(crate) async fn create_topic(
             "partitions_count must be at least 1.",
         ));
     }
+    check_partition_limit(&state, partitions)?;
     let replication = request
         .replication_factor
         .map_or(TopicReplication::Fixed(-1), TopicReplication::Fixed);
@@ -254,6 +268,7 @@ pub(crate) async fn update_partition_count(
         )));
     }
     if wanted > have {
+        check_partition_limit(&state, request.partitions_count)?;
         let results = state
             .admin()
             .create_partitions(&[NewPartitions::new(&topic, wanted)], &admin_options())
