@@ -19,12 +19,12 @@ use serde_json::{Value, json};
 use tests::{Services, create_topic, http_client, independent, unique_name};
 
 use crate::connect_schema_support::{
-    Registry, by_id, create, eventually, index_documents, items_database, merged,
-    schema_converters, start_worker,
+    Registry, binlog_changes_reach_opensearch, by_id, create, eventually, index_documents,
+    items_database, merged, schema_converters, start_worker,
 };
 use crate::connect_support::{TestWorker, clients, get, wait_for_state};
 use crate::es_sink_support::{documents, search_url, sink_config};
-use crate::mysql_common::{cdc_config, exec, shared};
+use crate::mysql_common::cdc_config;
 
 const AVRO: &str = "io.confluent.connect.avro.AvroConverter";
 
@@ -177,26 +177,7 @@ async fn debezium_mysql_source_to_opensearch_through_avro() {
     assert_eq!(properties["created"]["type"], "long", "{mapping}");
 
     // 5. Changes in the binlog follow: an update and a delete.
-    let mut mysql = shared().await;
-    exec(
-        &mut mysql,
-        &format!("UPDATE `{database}`.items SET qty = 5 WHERE id = 1"),
-    )
-    .await;
-    exec(
-        &mut mysql,
-        &format!("DELETE FROM `{database}`.items WHERE id = 3"),
-    )
-    .await;
-    eventually(
-        "the update and the delete in OpenSearch",
-        Duration::from_secs(60),
-        || async {
-            let docs: Vec<Value> = documents(&search, &index).await.into_values().collect();
-            (docs.len() == 2 && by_id(&docs, 1)["qty"] == 5).then_some(())
-        },
-    )
-    .await;
+    binlog_changes_reach_opensearch(&database, &search, &index).await;
     worker.stop().await;
 }
 

@@ -197,3 +197,28 @@ pub(crate) fn by_id(docs: &[Value], id: i64) -> &Value {
         .find(|doc| doc["id"] == id)
         .unwrap_or_else(|| panic!("no document with id {id} in {docs:?}"))
 }
+
+/// An update of row 1 (`qty = 5`) and a delete of row 3 of the [`items_database`] table,
+/// until OpenSearch shows both in `index`.
+pub(crate) async fn binlog_changes_reach_opensearch(database: &str, search: &str, index: &str) {
+    let mut mysql = shared().await;
+    exec(
+        &mut mysql,
+        &format!("UPDATE `{database}`.items SET qty = 5 WHERE id = 1"),
+    )
+    .await;
+    exec(
+        &mut mysql,
+        &format!("DELETE FROM `{database}`.items WHERE id = 3"),
+    )
+    .await;
+    eventually(
+        "the update and the delete in OpenSearch",
+        Duration::from_secs(60),
+        || async {
+            let docs: Vec<Value> = documents(search, index).await.into_values().collect();
+            (docs.len() == 2 && by_id(&docs, 1)["qty"] == 5).then_some(())
+        },
+    )
+    .await;
+}

@@ -17,14 +17,12 @@
 //! AvroConverter in `connect_avro`. Needs the binary (`cargo build -p gateway`) and the
 //! Python venv (`scripts/install-deps`).
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use tests::{Services, create_topic, http_client, independent, unique_name};
 
 use crate::connect_schema_support::{
-    Registry, by_id, create, eventually, index_documents, items_database, merged,
-    schema_converters, start_worker,
+    Registry, binlog_changes_reach_opensearch, by_id, create, index_documents, items_database,
+    merged, schema_converters, start_worker,
 };
 use crate::connect_support::{clients, get};
 use crate::es_sink_support::{documents, search_url, sink_config};
@@ -233,26 +231,7 @@ async fn debezium_mysql_source_to_opensearch(format: Format) {
     assert_eq!(by_id(&docs, 2), &expected_pen);
 
     // 5. Changes in the binlog follow: an update and a delete.
-    let mut mysql = shared().await;
-    exec(
-        &mut mysql,
-        &format!("UPDATE `{database}`.items SET qty = 5 WHERE id = 1"),
-    )
-    .await;
-    exec(
-        &mut mysql,
-        &format!("DELETE FROM `{database}`.items WHERE id = 3"),
-    )
-    .await;
-    eventually(
-        "the update and the delete in OpenSearch",
-        Duration::from_secs(60),
-        || async {
-            let docs: Vec<Value> = documents(&search, &index).await.into_values().collect();
-            (docs.len() == 2 && by_id(&docs, 1)["qty"] == 5).then_some(())
-        },
-    )
-    .await;
+    binlog_changes_reach_opensearch(&database, &search, &index).await;
     worker.stop().await;
 }
 

@@ -72,6 +72,18 @@ pub struct Field {
 }
 
 impl Schema {
+    /// An array schema's items; the error says they are missing.
+    pub fn items_schema(&self) -> Result<&Schema, &'static str> {
+        self.items.as_deref().ok_or("an array schema has no items")
+    }
+
+    /// A map schema's keys and values; the error says which is missing.
+    pub fn map_schemas(&self) -> Result<(&Schema, &Schema), &'static str> {
+        let keys = self.keys.as_deref().ok_or("a map schema has no keys")?;
+        let values = self.values.as_deref().ok_or("a map schema has no values")?;
+        Ok((keys, values))
+    }
+
     pub fn new(schema_type: SchemaType) -> Self {
         Self {
             schema_type,

@@ -53,19 +53,12 @@ fn from_connect(
             connect_type(&mut out, kind, "bytes");
         }
         SchemaType::Array => {
-            let items = schema
-                .items
-                .as_deref()
-                .ok_or("an array schema has no items")?;
+            let items = schema.items_schema()?;
             out.insert("type".into(), Value::from("array"));
             out.insert("items".into(), from_connect(items, None, false, options)?);
         }
         SchemaType::Map => {
-            let keys = schema.keys.as_deref().ok_or("a map schema has no keys")?;
-            let values = schema
-                .values
-                .as_deref()
-                .ok_or("a map schema has no values")?;
+            let (keys, values) = schema.map_schemas()?;
             if keys.schema_type == SchemaType::String && !keys.optional {
                 out.insert("type".into(), Value::from("object"));
                 out.insert(

@@ -46,10 +46,7 @@ pub fn connect_value_of(schema: &Schema, json: &Value) -> Result<Value, String> 
             _ => return Err(mismatch("base64 bytes")),
         },
         SchemaType::Array => {
-            let items = schema
-                .items
-                .as_deref()
-                .ok_or("an array schema has no items")?;
+            let items = schema.items_schema()?;
             let elements = json.as_array().ok_or_else(|| mismatch("an array"))?;
             Value::Array(
                 elements
@@ -59,11 +56,7 @@ pub fn connect_value_of(schema: &Schema, json: &Value) -> Result<Value, String> 
             )
         }
         SchemaType::Map => {
-            let keys = schema.keys.as_deref().ok_or("a map schema has no keys")?;
-            let values = schema
-                .values
-                .as_deref()
-                .ok_or("a map schema has no values")?;
+            let (keys, values) = schema.map_schemas()?;
             if keys.schema_type == SchemaType::String && !keys.optional {
                 let entries = json.as_object().ok_or_else(|| {
                     mismatch("an object (maps with string keys are JSON objects)")

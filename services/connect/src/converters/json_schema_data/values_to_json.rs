@@ -25,10 +25,7 @@ pub fn json_value_of(schema: &Schema, value: &Value) -> Result<Value, String> {
     let mismatch = |expected: &str| format!("{value} is not {expected}");
     Ok(match schema.schema_type {
         SchemaType::Array => {
-            let items = schema
-                .items
-                .as_deref()
-                .ok_or("an array schema has no items")?;
+            let items = schema.items_schema()?;
             let elements = value.as_array().ok_or_else(|| mismatch("an array"))?;
             Value::Array(
                 elements
@@ -38,11 +35,7 @@ pub fn json_value_of(schema: &Schema, value: &Value) -> Result<Value, String> {
             )
         }
         SchemaType::Map => {
-            let keys = schema.keys.as_deref().ok_or("a map schema has no keys")?;
-            let values = schema
-                .values
-                .as_deref()
-                .ok_or("a map schema has no values")?;
+            let (keys, values) = schema.map_schemas()?;
             if keys.schema_type == SchemaType::String && !keys.optional {
                 let entries = value.as_object().ok_or_else(|| mismatch("a map"))?;
                 Value::Object(

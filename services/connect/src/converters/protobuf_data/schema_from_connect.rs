@@ -109,10 +109,7 @@ impl Writer {
         let mut label = "";
         if schema.schema_type == SchemaType::Array {
             label = "repeated ";
-            schema = schema
-                .items
-                .as_deref()
-                .ok_or("an array schema has no items")?;
+            schema = schema.items_schema()?;
             if schema.schema_type == SchemaType::Array {
                 return Err(format!("field {}: Array cannot be nested", field.field));
             }
@@ -151,11 +148,7 @@ impl Writer {
     }
 
     fn map_entry(&mut self, name: &str, schema: &Schema, depth: usize) -> Result<String, String> {
-        let keys = schema.keys.as_deref().ok_or("a map schema has no keys")?;
-        let values = schema
-            .values
-            .as_deref()
-            .ok_or("a map schema has no values")?;
+        let (keys, values) = schema.map_schemas()?;
         let entry = Schema::structure(vec![
             Field::new("key", keys.clone()),
             Field::new("value", values.clone()),

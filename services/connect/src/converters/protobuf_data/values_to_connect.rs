@@ -98,10 +98,7 @@ fn value_of(value: &Proto, schema: &Schema) -> Result<Value, String> {
                 schema,
             )?,
             _ => {
-                let element = schema
-                    .items
-                    .as_deref()
-                    .ok_or("an array schema has no items")?;
+                let element = schema.items_schema()?;
                 Value::Array(
                     items
                         .iter()
@@ -142,11 +139,7 @@ fn map_value_of<'a>(
     entries: impl Iterator<Item = Result<Entry<'a>, String>>,
     schema: &Schema,
 ) -> Result<Value, String> {
-    let keys = schema.keys.as_deref().ok_or("a map schema has no keys")?;
-    let values = schema
-        .values
-        .as_deref()
-        .ok_or("a map schema has no values")?;
+    let (keys, values) = schema.map_schemas()?;
     let string_keys = keys.schema_type == SchemaType::String;
     let mut object = Map::new();
     let mut pairs = Vec::new();

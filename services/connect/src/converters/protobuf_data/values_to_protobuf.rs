@@ -49,10 +49,7 @@ fn field_value_of(
 ) -> Result<Option<Proto>, String> {
     match schema.schema_type {
         SchemaType::Array => {
-            let items = schema
-                .items
-                .as_deref()
-                .ok_or("an array schema has no items")?;
+            let items = schema.items_schema()?;
             let elements = value
                 .as_array()
                 .ok_or_else(|| format!("{value} is not an array"))?;
@@ -66,11 +63,7 @@ fn field_value_of(
             Ok(Some(Proto::List(converted)))
         }
         SchemaType::Map => {
-            let keys = schema.keys.as_deref().ok_or("a map schema has no keys")?;
-            let values = schema
-                .values
-                .as_deref()
-                .ok_or("a map schema has no values")?;
+            let (keys, values) = schema.map_schemas()?;
             let pairs: Vec<(Value, &Value)> = match value {
                 Value::Object(entries) => entries
                     .iter()
