@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use tests::{Services, create_topic, http_client, independent, unique_name};
 
 use crate::connect_schema_support::{
-    Registry, binlog_changes_reach_opensearch, by_id, create, eventually, index_documents,
-    items_database, merged, schema_converters, start_worker,
+    Registry, binlog_changes_reach_opensearch, by_id, change_events_reach_opensearch, create,
+    eventually, index_documents, items_database, merged, schema_converters, start_worker,
 };
 use crate::connect_support::{TestWorker, clients, get, wait_for_state};
 use crate::es_sink_support::{documents, search_url, sink_config};
@@ -140,24 +140,14 @@ async fn debezium_mysql_source_to_opensearch_through_avro() {
     assert_eq!(first["value"]["source"]["db"], database.as_str());
 
     // 4. The ES sink reads them with AvroConverter into OpenSearch.
-    let sink = merged(
-        merged(
-            sink_config(&search, &topic, &json!({})),
-            &avro_converters(&registry.url),
-        ),
-        &json!({
-            "transforms": "unwrap",
-            "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
-            "behavior.on.null.values": "delete",
-        }),
-    );
-    create(&worker, &format!("{prefix}-sink"), sink).await;
-    let index = topic.to_lowercase();
-    let docs = index_documents(&search, &index, 3).await;
-    assert_eq!(
-        by_id(&docs, 1),
-        &json!({"id": 1, "name": "book", "qty": 2, "created": 1_704_164_645_678_i64})
-    );
+    let (index, docs) = change_events_reach_opensearch(
+        &worker,
+        &prefix,
+        &search,
+        &topic,
+        &avro_converters(&registry.url),
+    )
+    .await;
     assert_eq!(
         by_id(&docs, 2),
         &json!({"id": 2, "name": "pen", "qty": null, "created": null})

@@ -11,7 +11,7 @@ use tests::process::{GatewayProcess, free_port};
 use tests::{Services, http_client, unique_name};
 
 use crate::connect_support::{ClusterNames, TestWorker, clients};
-use crate::es_sink_support::{create_connector, documents};
+use crate::es_sink_support::{create_connector, documents, sink_config};
 use crate::mysql_common::{exec, shared};
 
 /// `key.converter` and `value.converter` = `class`, both with the registry at `registry`.
@@ -221,4 +221,32 @@ pub(crate) async fn binlog_changes_reach_opensearch(database: &str, search: &str
         },
     )
     .await;
+}
+
+/// The ES sink with `converters` and Debezium's ExtractNewRecordState reads the change
+/// events of the [`items_database`] table from `topic` into OpenSearch; answers the index
+/// and its three documents, row 1 checked.
+pub(crate) async fn change_events_reach_opensearch(
+    worker: &TestWorker,
+    prefix: &str,
+    search: &str,
+    topic: &str,
+    converters: &Value,
+) -> (String, Vec<Value>) {
+    let sink = merged(
+        merged(sink_config(search, topic, &json!({})), converters),
+        &json!({
+            "transforms": "unwrap",
+            "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+            "behavior.on.null.values": "delete",
+        }),
+    );
+    create(worker, &format!("{prefix}-sink"), sink).await;
+    let index = topic.to_lowercase();
+    let docs = index_documents(search, &index, 3).await;
+    assert_eq!(
+        by_id(&docs, 1),
+        &json!({"id": 1, "name": "book", "qty": 2, "created": 1_704_164_645_678_i64})
+    );
+    (index, docs)
 }

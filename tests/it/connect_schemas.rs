@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use tests::{Services, create_topic, http_client, independent, unique_name};
 
 use crate::connect_schema_support::{
-    Registry, binlog_changes_reach_opensearch, by_id, create, index_documents, items_database,
-    merged, schema_converters, start_worker,
+    Registry, binlog_changes_reach_opensearch, by_id, change_events_reach_opensearch, create,
+    index_documents, items_database, merged, schema_converters, start_worker,
 };
 use crate::connect_support::{clients, get};
 use crate::es_sink_support::{documents, search_url, sink_config};
@@ -208,21 +208,8 @@ async fn debezium_mysql_source_to_opensearch(format: Format) {
     }
 
     // 4. The ES sink reads them with the same converter into OpenSearch.
-    let sink = merged(
-        merged(sink_config(&search, &topic, &json!({})), &converters),
-        &json!({
-            "transforms": "unwrap",
-            "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
-            "behavior.on.null.values": "delete",
-        }),
-    );
-    create(&worker, &format!("{prefix}-sink"), sink).await;
-    let index = topic.to_lowercase();
-    let docs = index_documents(&search, &index, 3).await;
-    assert_eq!(
-        by_id(&docs, 1),
-        &json!({"id": 1, "name": "book", "qty": 2, "created": 1_704_164_645_678_i64})
-    );
+    let (index, docs) =
+        change_events_reach_opensearch(&worker, &prefix, &search, &topic, &converters).await;
     let expected_pen = match format {
         Format::JsonSchema => json!({"id": 2, "name": "pen", "qty": null, "created": null}),
         // Without wrappers (Confluent's default) a null scalar is proto3's default.
