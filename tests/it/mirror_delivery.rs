@@ -14,7 +14,8 @@ use crate::mirror_drill::{Crash, PARTITIONS, RECORDS, crash_and_restart, uncommi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn at_least_once_loses_nothing_across_a_kill_9() {
-    let drill = crash_and_restart(Crash::Kill9, "", false).await;
+    // Two tasks, as in #21's drill: both must get their partitions back at once.
+    let drill = crash_and_restart(Crash::Kill9, "tasks.max = 2", false).await;
     let missing = drill.missing();
     assert!(
         missing.is_empty(),
@@ -91,7 +92,10 @@ async fn at_least_once_kill_9_leaves_at_most_one_commit_interval_uncommitted() {
             }
         }
     });
-    let extra = format!("offset.flush.interval.ms = {}", INTERVAL.as_millis());
+    let extra = format!(
+        "tasks.max = 2\noffset.flush.interval.ms = {}",
+        INTERVAL.as_millis()
+    );
     let mirror = MirrorProcess::start(&properties_text(&topic, &extra));
     wait_for_copied(&b, &remote, 1).await;
     // Several commit intervals of steady copying, then the rate over the last 2 s.
