@@ -21,8 +21,9 @@ use tests::{Services, create_topic, http_client, independent, unique_name};
 use crate::connect_schema_support::{
     Registry, binlog_changes_reach_opensearch, by_id, change_events_reach_opensearch, create,
     eventually, index_documents, items_database, merged, schema_converters, start_worker,
+    start_worker_with,
 };
-use crate::connect_support::{TestWorker, clients, get, wait_for_state};
+use crate::connect_support::{ClusterNames, TestWorker, clients, get, wait_for_state};
 use crate::es_sink_support::{documents, search_url, sink_config};
 use crate::mysql_common::cdc_config;
 
@@ -359,4 +360,68 @@ async fn watermarks(topic: &str) -> (i64, i64) {
     })
     .await
     .unwrap()
+}
+
+/// `[connect.converters]`: a worker whose default converters are Confluent's AvroConverter
+/// (a Kafka Connect worker with `key.converter` / `value.converter` in its properties) runs
+/// a connector whose config names no converter with them: Confluent's Python deserializer
+/// reads its change events, and the subjects are the connector's.
+#[tokio::test]
+async fn worker_level_avro_converters_apply_to_connectors_without_their_own() {
+    let registry = Registry::start().await;
+    let database = items_database().await;
+    let mut config = ClusterNames::unique().config();
+    config.converter_defaults = [
+        ("key.converter", AVRO),
+        ("key.converter.schema.registry.url", registry.url.as_str()),
+        ("value.converter", AVRO),
+        ("value.converter.schema.registry.url", registry.url.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let worker = start_worker_with(config).await;
+    let prefix = unique_name("avroworker");
+    let topic = format!("{prefix}.{database}.items");
+    let mut source = cdc_config(&Services::from_env().mysql_url, &prefix, &database);
+    for key in [
+        "key.converter",
+        "key.converter.schemas.enable",
+        "value.converter",
+        "value.converter.schemas.enable",
+    ] {
+        source.as_object_mut().unwrap().remove(key);
+    }
+    create(&worker, &format!("{prefix}-source"), source).await;
+    let lines = {
+        let (bootstrap, url, topic) = (
+            Services::from_env().kafka_bootstrap,
+            registry.url.clone(),
+            topic.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            independent::run(
+                "connect_schemas.py",
+                &["decode", "avro", &bootstrap, &url, &topic, "3"],
+            )
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        independent::check(&lines, "decoded")["count"],
+        3,
+        "{lines:?}"
+    );
+    let subjects = registry.get("/subjects").await;
+    for side in ["key", "value"] {
+        assert!(
+            subjects
+                .as_array()
+                .unwrap()
+                .contains(&json!(format!("{topic}-{side}"))),
+            "{subjects}"
+        );
+    }
+    worker.stop().await;
 }

@@ -117,8 +117,12 @@ fn plugins() -> connect::PluginRegistry {
 }
 
 pub(crate) async fn start_worker() -> TestWorker {
-    TestWorker::start_with_plugins(&clients().await, ClusterNames::unique().config(), plugins())
-        .await
+    start_worker_with(ClusterNames::unique().config()).await
+}
+
+/// A worker of its own cluster with `config` (e.g. worker-level converters).
+pub(crate) async fn start_worker_with(config: connect::ValidatedConnect) -> TestWorker {
+    TestWorker::start_with_plugins(&clients().await, config, plugins()).await
 }
 
 /// `base` with `extra`'s keys; JsonConverter's own keys go (the schema converters refuse

@@ -1,12 +1,15 @@
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use broker_core::ConfigError;
+use connect_api::ConfigMap;
 use edge::{ListenerConfig, ValidatedListener};
 use serde::Deserialize;
 
 use crate::DEFAULT_PORT;
 pub use crate::client_overrides::OverridePolicy;
+use crate::converters::Converter;
 
 /// `[connect]` in `gateway.toml`. Names and defaults follow Kafka Connect's distributed
 /// worker (`group.id`, `config.storage.topic`, ...), spelled with underscores.
@@ -56,6 +59,12 @@ pub struct ConnectConfig {
     /// `consumer.override.*` keys a connector may set (`All`, `Principal`, `None`).
     #[serde(default)]
     pub connector_client_config_override_policy: OverridePolicy,
+    /// `[connect.converters]`: the worker's `key.converter` / `value.converter` and their
+    /// settings (`key.converter.schema.registry.url`, …), under Kafka Connect's own names,
+    /// used by every connector whose config names no converter of its own (as a Kafka
+    /// Connect worker's properties are). Unset: JsonConverter with schemas.
+    #[serde(default)]
+    pub converters: BTreeMap<String, String>,
     /// `[connect.http]`: listen address and edge limits.
     #[serde(default)]
     pub http: ListenerConfig,
@@ -120,6 +129,7 @@ impl Default for ConnectConfig {
             exactly_once_source_support: ExactlyOnceSourceSupport::Disabled,
             topic_creation_enable: true,
             connector_client_config_override_policy: OverridePolicy::All,
+            converters: BTreeMap::new(),
             http: ListenerConfig::default(),
         }
     }
@@ -140,6 +150,8 @@ pub struct ValidatedConnect {
     pub exactly_once_source: bool,
     pub topic_creation_enable: bool,
     pub override_policy: OverridePolicy,
+    /// `[connect.converters]`, each converter checked.
+    pub converter_defaults: ConfigMap,
     pub listener: ValidatedListener,
 }
 
@@ -213,6 +225,7 @@ impl ConnectConfig {
                 ));
             }
         };
+        let converter_defaults = self.validate_converters(prefix)?;
         let [
             config_storage_topic,
             offset_storage_topic,
@@ -233,6 +246,7 @@ impl ConnectConfig {
                 == ExactlyOnceSourceSupport::Enabled,
             topic_creation_enable: self.topic_creation_enable,
             override_policy: self.connector_client_config_override_policy,
+            converter_defaults,
             listener: self.http.validate(
                 &format!("{prefix}.http"),
                 SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
@@ -241,9 +255,92 @@ impl ConnectConfig {
     }
 }
 
+/// The prefixes `[connect.converters]` may hold, as a Kafka Connect worker's properties.
+const CONVERTER_PREFIXES: [&str; 2] = ["key.converter", "value.converter"];
+
+impl ConnectConfig {
+    /// `[connect.converters]`: only converter keys, and each converter as its connector
+    /// config would be checked (class, settings under its prefix).
+    fn validate_converters(&self, prefix: &str) -> Result<ConfigMap, ConfigError> {
+        let defaults: ConfigMap = self.converters.clone().into_iter().collect();
+        for key in defaults.keys() {
+            let known = CONVERTER_PREFIXES.iter().any(|converter| {
+                key == converter
+                    || key
+                        .strip_prefix(converter)
+                        .is_some_and(|rest| rest.starts_with('.'))
+            });
+            if !known {
+                return Err(ConfigError::new(
+                    format!("{prefix}.converters.\"{key}\""),
+                    "unknown key: [connect.converters] holds key.converter, value.converter and \
+                     their settings (key.converter.<name>, value.converter.<name>)",
+                ));
+            }
+        }
+        for converter in CONVERTER_PREFIXES {
+            if defaults.contains_key(converter) {
+                Converter::from_config(&defaults, converter, Converter::String).map_err(
+                    |issue| {
+                        ConfigError::new(
+                            format!("{prefix}.converters.\"{}\"", issue.key),
+                            issue.message,
+                        )
+                    },
+                )?;
+            }
+        }
+        Ok(defaults)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worker_converters_are_checked_by_name() {
+        let config = |pairs: &[(&str, &str)]| ConnectConfig {
+            converters: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..ConnectConfig::default()
+        };
+        let avro = config(&[
+            ("value.converter", "io.confluent.connect.avro.AvroConverter"),
+            (
+                "value.converter.schema.registry.url",
+                "http://registry:8081",
+            ),
+        ]);
+        assert_eq!(
+            avro.validate("connect").unwrap().converter_defaults.len(),
+            2
+        );
+        let typo = config(&[("value.convertor", "JsonConverter")]);
+        let error = typo.validate("connect").unwrap_err().to_string();
+        assert!(
+            error.contains("connect.converters.\"value.convertor\""),
+            "{error}"
+        );
+        let unknown_class = config(&[("key.converter", "com.example.Nope")]);
+        let error = unknown_class.validate("connect").unwrap_err().to_string();
+        assert!(
+            error.contains("connect.converters.\"key.converter\""),
+            "{error}"
+        );
+        let bad_setting = config(&[
+            ("value.converter", "io.confluent.connect.avro.AvroConverter"),
+            (
+                "value.converter.schema.registry.url",
+                "http://registry:8081",
+            ),
+            ("value.converter.auto.register.schemaz", "true"),
+        ]);
+        let error = bad_setting.validate("connect").unwrap_err().to_string();
+        assert!(error.contains("auto.register.schemaz"), "{error}");
+    }
 
     #[test]
     fn defaults_match_kafka_connect() {

@@ -1,6 +1,8 @@
 //! The settings every connector has (Kafka's `ConnectorConfig` / `SinkConnectorConfig`),
 //! their `ConfigDef` for `/config/validate`, and their parsing into [`ConnectorSettings`].
 
+use std::sync::Arc;
+
 use connect_api::{
     ConfigDef, ConfigKey, ConfigMap, ConfigType, ConfigValue, ConnectorPlugin, Importance, Width,
 };
@@ -60,7 +62,7 @@ fn tolerance(value: &str) -> Result<(), String> {
 }
 
 /// The worker settings that change what a connector config may contain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerPolicies {
     /// `topic.creation.enable`: when false, `topic.creation.*` keys are ignored.
     pub topic_creation_enable: bool,
@@ -68,6 +70,9 @@ pub struct WorkerPolicies {
     pub override_policy: OverridePolicy,
     /// `exactly.once.source.support=enabled`: `exactly.once.support=required` needs it.
     pub exactly_once_source: bool,
+    /// The worker's `key.converter` / `value.converter` and their settings, for connectors
+    /// that name none (`[connect.converters]`).
+    pub converter_defaults: Arc<ConfigMap>,
 }
 
 impl Default for WorkerPolicies {
@@ -76,6 +81,7 @@ impl Default for WorkerPolicies {
             topic_creation_enable: true,
             override_policy: OverridePolicy::All,
             exactly_once_source: false,
+            converter_defaults: Arc::default(),
         }
     }
 }
@@ -309,6 +315,14 @@ impl ConnectorSettings {
             schemas_enable: true,
         };
         let converter = |prefix: &str| match config.get(prefix).map(|c| c.trim()) {
+            // As Kafka Connect: the worker's converter, with the worker's settings for it.
+            None | Some("") if policies.converter_defaults.contains_key(prefix) => {
+                let mut worker = (*policies.converter_defaults).clone();
+                if let Some(name) = config.get("name") {
+                    worker.insert("name".to_owned(), name.clone());
+                }
+                Converter::from_config(&worker, prefix, default.clone())
+            }
             None | Some("") => Ok(default.clone()),
             Some(_) => Converter::from_config(config, prefix, default.clone()),
         };
@@ -366,6 +380,48 @@ mod tests {
     }
 
     #[test]
+    fn a_connector_without_converters_takes_the_workers() {
+        let plugins = crate::builtin_plugins();
+        let plugin = plugins.find("FileStreamSource").unwrap();
+        let defaults: ConfigMap = [
+            (
+                "value.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            ("value.converter.schemas.enable", "false"),
+            (
+                "key.converter",
+                "org.apache.kafka.connect.storage.StringConverter",
+            ),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let policies = WorkerPolicies {
+            converter_defaults: Arc::new(defaults),
+            ..WorkerPolicies::default()
+        };
+        let settings =
+            ConnectorSettings::parse(plugin, &source_config(&[]), policies.clone()).unwrap();
+        assert!(matches!(
+            settings.value_converter,
+            Converter::Json {
+                schemas_enable: false
+            }
+        ));
+        assert!(matches!(settings.key_converter, Converter::String));
+        // A connector's own converter wins, without the worker's settings for its prefix.
+        let own = source_config(&[("value.converter", "JsonConverter")]);
+        let settings = ConnectorSettings::parse(plugin, &own, policies).unwrap();
+        assert!(matches!(
+            settings.value_converter,
+            Converter::Json {
+                schemas_enable: true
+            }
+        ));
+    }
+
+    #[test]
     fn source_without_topic_creation_keys_creates_nothing() {
         let plugins = crate::builtin_plugins();
         let plugin = plugins.find("FileStreamSource").unwrap();
@@ -392,7 +448,7 @@ mod tests {
             topic_creation_enable: false,
             ..WorkerPolicies::default()
         };
-        assert!(errors(&config, disabled).is_empty());
+        assert!(errors(&config, disabled.clone()).is_empty());
         let settings = ConnectorSettings::parse(plugin, &config, disabled).unwrap();
         assert!(settings.topic_creation.is_none());
     }

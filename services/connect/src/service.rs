@@ -132,6 +132,7 @@ impl Worker {
                 topic_creation_enable: config.topic_creation_enable,
                 override_policy: config.override_policy,
                 exactly_once_source: config.exactly_once_source,
+                converter_defaults: Arc::new(config.converter_defaults.clone()),
             },
             config.offset_flush_interval,
             OffsetsTopicLayout {
