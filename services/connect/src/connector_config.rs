@@ -152,7 +152,7 @@ pub fn plugin_definition(plugin: &ConnectorPlugin) -> ConfigDef {
 pub fn validate(
     plugin: &ConnectorPlugin,
     config: &ConfigMap,
-    policies: WorkerPolicies,
+    policies: &WorkerPolicies,
 ) -> (ConfigDef, Vec<ConfigValue>) {
     let mut def = common_def(plugin.type_name());
     if plugin.type_name() == "source" {
@@ -304,7 +304,7 @@ impl ConnectorSettings {
     pub fn parse(
         plugin: &ConnectorPlugin,
         config: &ConfigMap,
-        policies: WorkerPolicies,
+        policies: &WorkerPolicies,
     ) -> Result<Self, ConfigIssue> {
         let tasks_max = config
             .get("tasks.max")
@@ -368,7 +368,7 @@ mod tests {
         .collect()
     }
 
-    fn errors(config: &ConfigMap, policies: WorkerPolicies) -> Vec<String> {
+    fn errors(config: &ConfigMap, policies: &WorkerPolicies) -> Vec<String> {
         let plugins = crate::builtin_plugins();
         let plugin = plugins.find("FileStreamSource").unwrap();
         validate(plugin, config, policies)
@@ -401,8 +401,7 @@ mod tests {
             converter_defaults: Arc::new(defaults),
             ..WorkerPolicies::default()
         };
-        let settings =
-            ConnectorSettings::parse(plugin, &source_config(&[]), policies.clone()).unwrap();
+        let settings = ConnectorSettings::parse(plugin, &source_config(&[]), &policies).unwrap();
         assert!(matches!(
             settings.value_converter,
             Converter::Json {
@@ -412,7 +411,7 @@ mod tests {
         assert!(matches!(settings.key_converter, Converter::String));
         // A connector's own converter wins, without the worker's settings for its prefix.
         let own = source_config(&[("value.converter", "JsonConverter")]);
-        let settings = ConnectorSettings::parse(plugin, &own, policies).unwrap();
+        let settings = ConnectorSettings::parse(plugin, &own, &policies).unwrap();
         assert!(matches!(
             settings.value_converter,
             Converter::Json {
@@ -426,9 +425,9 @@ mod tests {
         let plugins = crate::builtin_plugins();
         let plugin = plugins.find("FileStreamSource").unwrap();
         let config = source_config(&[]);
-        assert!(errors(&config, WorkerPolicies::default()).is_empty());
+        assert!(errors(&config, &WorkerPolicies::default()).is_empty());
         let settings =
-            ConnectorSettings::parse(plugin, &config, WorkerPolicies::default()).unwrap();
+            ConnectorSettings::parse(plugin, &config, &WorkerPolicies::default()).unwrap();
         assert!(settings.topic_creation.is_none());
     }
 
@@ -441,15 +440,15 @@ mod tests {
             ("topic.creation.default.partitions", "0"),
         ]);
         assert_eq!(
-            errors(&config, WorkerPolicies::default()),
+            errors(&config, &WorkerPolicies::default()),
             ["topic.creation.default.partitions"]
         );
         let disabled = WorkerPolicies {
             topic_creation_enable: false,
             ..WorkerPolicies::default()
         };
-        assert!(errors(&config, disabled.clone()).is_empty());
-        let settings = ConnectorSettings::parse(plugin, &config, disabled).unwrap();
+        assert!(errors(&config, &disabled).is_empty());
+        let settings = ConnectorSettings::parse(plugin, &config, &disabled).unwrap();
         assert!(settings.topic_creation.is_none());
     }
 
@@ -457,19 +456,19 @@ mod tests {
     fn validate_rejects_required_exactly_once_on_an_at_least_once_worker() {
         let config = source_config(&[("exactly.once.support", "required")]);
         assert_eq!(
-            errors(&config, WorkerPolicies::default()),
+            errors(&config, &WorkerPolicies::default()),
             ["exactly.once.support"]
         );
         let exactly_once = WorkerPolicies {
             exactly_once_source: true,
             ..WorkerPolicies::default()
         };
-        assert!(errors(&config, exactly_once).is_empty());
+        assert!(errors(&config, &exactly_once).is_empty());
         // A value the ConfigDef refuses gets that one error only, as in Kafka.
         let typo = source_config(&[("exactly.once.support", "always")]);
         let plugins = crate::builtin_plugins();
         let plugin = plugins.find("FileStreamSource").unwrap();
-        let values = validate(plugin, &typo, WorkerPolicies::default()).1;
+        let values = validate(plugin, &typo, &WorkerPolicies::default()).1;
         let value = values
             .iter()
             .find(|v| v.name == "exactly.once.support")
@@ -494,11 +493,11 @@ mod tests {
     #[test]
     fn validate_rejects_overrides_under_policy_none() {
         let config = source_config(&[("producer.override.acks", "1")]);
-        assert!(errors(&config, WorkerPolicies::default()).is_empty());
+        assert!(errors(&config, &WorkerPolicies::default()).is_empty());
         let none = WorkerPolicies {
             override_policy: OverridePolicy::None,
             ..WorkerPolicies::default()
         };
-        assert_eq!(errors(&config, none), ["producer.override.acks"]);
+        assert_eq!(errors(&config, &none), ["producer.override.acks"]);
     }
 }

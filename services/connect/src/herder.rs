@@ -211,7 +211,7 @@ pub fn validate_config(runtime: &Runtime, config: &ConfigMap) -> Result<ConfigIn
     // The answer shows the references, not what they resolved to.
     let resolved = crate::config_providers::resolve(config)
         .map_err(|error| RestError::bad_request(error.to_string()))?;
-    let (def, mut values) = connector_config::validate(plugin, &resolved, runtime.policies.clone());
+    let (def, mut values) = connector_config::validate(plugin, &resolved, &runtime.policies);
     // Side-topic clients (a schema history) against this worker's cluster and policy.
     if let ConnectorPlugin::Source(source) = plugin
         && let Some(request) = source.side_topic_clients(&resolved)

@@ -297,7 +297,7 @@ impl Supervisor {
             }
         };
         let mut max_tasks = 1;
-        let generated = ConnectorSettings::parse(&plugin, &resolved, runtime.policies.clone())
+        let generated = ConnectorSettings::parse(&plugin, &resolved, &runtime.policies)
             .map_err(|issue| connect_api::ConnectError::config(issue.key, issue.message))
             .and_then(|settings| {
                 max_tasks = settings.tasks_max;
@@ -369,8 +369,7 @@ impl Supervisor {
                     return None;
                 }
             };
-        let settings = match ConnectorSettings::parse(&plugin, &resolved, runtime.policies.clone())
-        {
+        let settings = match ConnectorSettings::parse(&plugin, &resolved, &runtime.policies) {
             Ok(settings) => settings,
             Err(issue) => {
                 let error = connect_api::ConnectError::config(issue.key, issue.message);
