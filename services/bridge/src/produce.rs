@@ -261,7 +261,10 @@ impl FromRequest<BridgeState> for ProduceBody {
         (status = 415, description = "Unsupported Content-Type", body = crate::ErrorBody),
         (status = 422, description = "Invalid records: 42201/42202 key/value schema missing, \
             42205 invalid schema, 42207 registry refusal; a record that does not match its \
-            schema answers 422 with its own 42203 entry in `offsets`", body = crate::ErrorBody),
+            schema answers 422 with its own 42203 entry in `offsets` (the produce response, \
+            in the v2 media type)", content(
+            (crate::ErrorBody = "application/json"),
+            (Value = "application/vnd.kafka.v2+json"))),
         (status = 503, description = "Schema registry unreachable (50003)", body = crate::ErrorBody))
 )]
 pub(crate) async fn produce_to_topic(
@@ -294,7 +297,10 @@ pub(crate) async fn produce_to_topic(
         (status = 415, description = "Unsupported Content-Type", body = crate::ErrorBody),
         (status = 422, description = "Invalid records: 42201/42202 key/value schema missing, \
             42205 invalid schema, 42207 registry refusal; a record that does not match its \
-            schema answers 422 with its own 42203 entry in `offsets`", body = crate::ErrorBody),
+            schema answers 422 with its own 42203 entry in `offsets` (the produce response, \
+            in the v2 media type)", content(
+            (crate::ErrorBody = "application/json"),
+            (Value = "application/vnd.kafka.v2+json"))),
         (status = 503, description = "Schema registry unreachable (50003)", body = crate::ErrorBody))
 )]
 pub(crate) async fn produce_to_partition(
