@@ -29,10 +29,6 @@ enum Phase {
         receiver: mpsc::Receiver<SnapshotItem>,
         reader: tokio::task::JoinHandle<()>,
         start: BinlogPosition,
-        /// The rest of the chunk read last, handed out `max.batch.size` records per poll:
-        /// the runtime keeps several polled batches in flight, so a batch as big as a
-        /// chunk (`snapshot.fetch.size`) multiplied the records held in memory.
-        pending: Vec<SourceRecord>,
     },
     Streaming {
         receiver: mpsc::Receiver<StreamItem>,
@@ -205,7 +201,6 @@ impl CdcTask {
             receiver,
             reader,
             start,
-            pending: Vec::new(),
         };
         Ok(())
     }
@@ -352,26 +347,14 @@ impl SourceTask for CdcTask {
                 Ok(Vec::new())
             }
             Phase::Snapshot {
-                receiver,
-                start,
-                pending,
-                ..
+                receiver, start, ..
             } => {
-                let most = self.config.max_batch_size.max(1);
-                if !pending.is_empty() {
-                    let rest = pending.split_off(most.min(pending.len()));
-                    let batch = std::mem::replace(pending, rest);
-                    // The chunk's last records: their offset is the chunk's resume point.
-                    self.chunk_done = pending.is_empty();
-                    return Ok(self.deliverable(batch));
-                }
                 let item = tokio::time::timeout(wait, receiver.recv()).await;
                 match item {
                     Err(_) => Ok(Vec::new()),
-                    Ok(Some(SnapshotItem::Records(mut records))) => {
-                        let rest = records.split_off(most.min(records.len()));
-                        self.chunk_done = rest.is_empty();
-                        *pending = rest;
+                    Ok(Some(SnapshotItem::Records { records, chunk_end })) => {
+                        // The chunk's last records: their offset is the chunk's resume point.
+                        self.chunk_done = chunk_end;
                         Ok(self.deliverable(records))
                     }
                     Ok(Some(SnapshotItem::Done)) => {
