@@ -5,6 +5,11 @@
 //!   survives a leader change without duplicates; `partitioner=murmur2_random` so that a
 //!   keyed record lands on the partition the Java client would choose (librdkafka's default
 //!   `consistent_random` uses CRC32 and would split a key's history across partitions).
+//!   `queue.buffering.max.kbytes=32768`: librdkafka queues up to 1 GiB of records per
+//!   producer by default; Kafka's Java producer bounds its queue at 32 MiB (`buffer.memory`).
+//!   With 1 GiB, whatever produces faster than the brokers acknowledge (a CDC snapshot, a
+//!   burst of HTTP produce) grows the process instead of waiting; a full queue makes the
+//!   caller wait (broker-core's enqueue), which is the backpressure we want.
 //! - consumers: `enable.auto.offset.store=false`, so an offset is stored only once the
 //!   service has handed the record on (at-least-once by construction).
 //!
@@ -27,6 +32,7 @@ pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("partitioner", "murmur2_random"),
     ("compression.type", "lz4"),
     ("linger.ms", "5"),
+    ("queue.buffering.max.kbytes", "32768"),
 ];
 
 /// Consumer properties the gateway sets unless the user overrides them.

@@ -235,7 +235,7 @@ impl Encoder {
         } else {
             document_of(
                 &record.value,
-                record.value_schema.as_ref(),
+                record.value_schema.as_deref(),
                 self.config.compact_map_entries,
             )
         };
@@ -590,7 +590,7 @@ mod tests {
             },
         )]);
         let mut input = record("t", json!("k"), json!({"m": {"a": 1}}));
-        input.record.value_schema = Some(schema);
+        input.record.value_schema = Some(schema.into());
         let compact = encoder(&[]).encode(&input).unwrap();
         assert_eq!(lines(&compact)[1], json!({"m": {"a": 1}}));
         let entries = encoder(&[("compact.map.entries", "false")])

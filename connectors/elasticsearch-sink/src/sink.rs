@@ -236,7 +236,7 @@ impl ElasticsearchSinkTask {
                 if self.shared.config.ignores_schema(&record.record.topic) {
                     None
                 } else {
-                    record.record.value_schema.as_ref().and_then(|schema| {
+                    record.record.value_schema.as_deref().and_then(|schema| {
                         mappings_of(schema, self.shared.config.compact_map_entries)
                     })
                 };

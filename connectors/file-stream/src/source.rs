@@ -201,7 +201,7 @@ impl FileStreamSourceTask {
             source_offset: offset,
             record: ConnectRecord::new(
                 &self.config.topic,
-                Some(Schema::new(connect_api::SchemaType::String)),
+                Some(Schema::new(connect_api::SchemaType::String).into()),
                 Value::String(line),
             ),
         }

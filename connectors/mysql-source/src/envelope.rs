@@ -3,6 +3,8 @@
 //! change event. Schemas are spelled the way Debezium's `JsonConverter` output shows them
 //! with `schemas.enable=true`.
 
+use std::sync::Arc;
+
 use connect_api::{ConnectRecord, Field, Header, Schema, SchemaType, SourceRecord};
 use serde_json::{Map, Value};
 
@@ -101,7 +103,7 @@ fn transaction_schema() -> Schema {
 }
 
 /// `<prefix>.<db>.<table>.Envelope`.
-pub fn envelope_schema(table: &TableSchema, connector: &str) -> Schema {
+pub fn envelope_schema(table: &TableSchema, connector: &str) -> Arc<Schema> {
     let mut schema = Schema::structure(vec![
         f("before", table.row_schema.clone()),
         f("after", table.row_schema.clone()),
@@ -114,7 +116,7 @@ pub fn envelope_schema(table: &TableSchema, connector: &str) -> Schema {
     ])
     .named(format!("{}.Envelope", table.topic));
     schema.version = Some(2);
-    schema
+    Arc::new(schema)
 }
 
 pub fn now_micros() -> i64 {
@@ -168,7 +170,7 @@ pub struct Change {
 /// `__debezium.oldkey`, each holding the other key.
 pub fn records(
     table: &TableSchema,
-    envelope: &Schema,
+    envelope: &Arc<Schema>,
     change: Change,
     info: &SourceInfo,
     partition: &Map<String, Value>,
@@ -216,7 +218,7 @@ pub fn records(
 /// What every record of one row change shares.
 struct ChangeEvent<'a> {
     table: &'a TableSchema,
-    envelope: &'a Schema,
+    envelope: &'a Arc<Schema>,
     info: &'a SourceInfo,
     partition: &'a Map<String, Value>,
     offset: &'a Map<String, Value>,
@@ -318,7 +320,7 @@ pub fn schema_change(
     SourceRecord {
         source_partition: partition.clone(),
         source_offset: offset.clone(),
-        record: ConnectRecord::new(prefix, Some(value_schema), Value::Object(value))
-            .with_key(Some(key_schema), Value::Object(key)),
+        record: ConnectRecord::new(prefix, Some(Arc::new(value_schema)), Value::Object(value))
+            .with_key(Some(Arc::new(key_schema)), Value::Object(key)),
     }
 }

@@ -39,7 +39,7 @@ pub struct TableSchema {
     /// Indexes into `columns` of the primary key (empty: keyless table).
     pub primary_key: Vec<usize>,
     pub topic: String,
-    pub key_schema: Option<Schema>,
+    pub key_schema: Option<std::sync::Arc<Schema>>,
     pub row_schema: Schema,
 }
 
@@ -100,6 +100,7 @@ pub fn build(
                 .collect(),
         )
         .named(format!("{base}.Key"))
+        .into()
     });
     let row_schema = Schema::structure(
         columns

@@ -323,10 +323,10 @@ pub fn heartbeat_record(
         source_offset: offset.to_map(now / 1000),
         record: ConnectRecord::new(
             format!("__debezium-heartbeat.{prefix}"),
-            Some(value_schema),
+            Some(value_schema.into()),
             Value::Object(value),
         )
-        .with_key(Some(key_schema), Value::Object(key)),
+        .with_key(Some(key_schema.into()), Value::Object(key)),
     }
 }
 

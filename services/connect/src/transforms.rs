@@ -8,6 +8,8 @@
 //! side has a Connect schema, the SMTs that change its shape update the schema too, or
 //! drop it (the record then travels schemaless) where an exact schema cannot be derived.
 
+use std::sync::Arc;
+
 mod debezium;
 mod fields;
 mod headers;
@@ -28,7 +30,7 @@ pub enum Side {
 }
 
 impl Side {
-    pub fn of(record: &mut ConnectRecord, side: Side) -> (&mut Option<Schema>, &mut Value) {
+    pub fn of(record: &mut ConnectRecord, side: Side) -> (&mut Option<Arc<Schema>>, &mut Value) {
         match side {
             Side::Key => (&mut record.key_schema, &mut record.key),
             Side::Value => (&mut record.value_schema, &mut record.value),

@@ -60,7 +60,7 @@ pub fn spawn(job: StreamJob) -> (mpsc::Receiver<StreamItem>, tokio::task::JoinHa
 }
 
 /// A table as the stream sees it: schema and envelope schema, or not captured.
-type Captured = Option<Arc<(TableSchema, Schema)>>;
+type Captured = Option<Arc<(TableSchema, Arc<Schema>)>>;
 
 struct Reader {
     job: StreamJob,

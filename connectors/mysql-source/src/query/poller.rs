@@ -457,7 +457,7 @@ impl QueryTask {
         Ok(SourceRecord {
             source_partition: partition(name, is_query),
             source_offset: offset,
-            record: ConnectRecord::new(topic, Some(schema), Value::Object(value)),
+            record: ConnectRecord::new(topic, Some(schema.into()), Value::Object(value)),
         })
     }
 }

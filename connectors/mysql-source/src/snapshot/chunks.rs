@@ -386,7 +386,7 @@ fn resume_offset(
 fn read_event(
     job: &SnapshotJob,
     table: &TableSchema,
-    envelope_schema: &Schema,
+    envelope_schema: &Arc<Schema>,
     values: Vec<Value>,
     marker: &'static str,
     offset: &StoredOffset,
@@ -477,7 +477,7 @@ impl SnapshotMeter {
 }
 
 /// The key schema is part of each record; re-exported for tests.
-pub fn key_schema(table: &TableSchema) -> Option<Schema> {
+pub fn key_schema(table: &TableSchema) -> Option<Arc<Schema>> {
     table.key_schema.clone()
 }
 

@@ -8,6 +8,8 @@
 //! envelope fields as `__<name>` (`source.<name>` for source fields), `add.headers` the
 //! same as headers.
 
+use std::sync::Arc;
+
 use connect_api::{ConnectRecord, Field, Header, Schema, SchemaType};
 use serde_json::{Map, Value};
 
@@ -161,7 +163,7 @@ impl Transformation for ExtractNewRecordState {
             });
         }
         record.value = row;
-        record.value_schema = schema;
+        record.value_schema = schema.map(Arc::new);
         Ok(Some(record))
     }
 }

@@ -1,6 +1,8 @@
 //! Field SMTs on struct/map values: `InsertField`, `ReplaceField`, `MaskField`,
 //! `ValueToKey`, `ExtractField`, `HoistField`, `Cast`, `Flatten`.
 
+use std::sync::Arc;
+
 use connect_api::{ConnectRecord, Field, Schema, SchemaType};
 use serde_json::{Map, Value};
 
@@ -20,8 +22,12 @@ fn as_object<'a>(
     }
 }
 
-fn add_field(schema: &mut Option<Schema>, name: &str, field_schema: Schema) {
-    if let Some(fields) = schema.as_mut().and_then(|s| s.fields.as_mut()) {
+fn add_field(schema: &mut Option<Arc<Schema>>, name: &str, field_schema: Schema) {
+    if let Some(fields) = schema
+        .as_mut()
+        .map(Arc::make_mut)
+        .and_then(|s| s.fields.as_mut())
+    {
         fields.retain(|f| f.field != name);
         fields.push(Field::new(name, field_schema));
     }
@@ -177,7 +183,11 @@ impl Transformation for ReplaceField {
                 map.insert(self.renamed(&name).to_owned(), field_value);
             }
         }
-        if let Some(fields) = schema.as_mut().and_then(|s| s.fields.as_mut()) {
+        if let Some(fields) = schema
+            .as_mut()
+            .map(Arc::make_mut)
+            .and_then(|s| s.fields.as_mut())
+        {
             fields.retain(|f| self.keep(&f.field));
             for field in fields.iter_mut() {
                 field.field = self.renamed(&field.field).to_owned();
@@ -278,14 +288,14 @@ impl Transformation for ValueToKey {
                 field.clone(),
                 map.get(field).cloned().unwrap_or(Value::Null),
             );
-            if let Some(found) = record.value_schema.as_ref().and_then(|s| s.field(field)) {
+            if let Some(found) = record.value_schema.as_deref().and_then(|s| s.field(field)) {
                 key_fields.push(found.clone());
             }
         }
         record.key_schema = record
             .value_schema
             .as_ref()
-            .map(|_| Schema::structure(key_fields));
+            .map(|_| Arc::new(Schema::structure(key_fields)));
         record.key = Value::Object(key);
         Ok(Some(record))
     }
@@ -327,7 +337,8 @@ impl Transformation for ExtractField {
                     ));
                 }
             };
-            current_schema = current_schema.and_then(|s| s.field(name).map(|f| f.schema.clone()));
+            current_schema =
+                current_schema.and_then(|s| s.field(name).map(|f| Arc::new(f.schema.clone())));
         }
         *value = current_value;
         *schema = current_schema;
@@ -356,9 +367,10 @@ impl Transformation for HoistField {
         let mut map = Map::new();
         map.insert(self.field.clone(), std::mem::take(value));
         *value = Value::Object(map);
-        *schema = schema
-            .take()
-            .map(|inner| Schema::structure(vec![Field::new(&self.field, inner)]));
+        *schema = schema.take().map(|inner| {
+            let inner = Arc::unwrap_or_clone(inner);
+            Arc::new(Schema::structure(vec![Field::new(&self.field, inner)]))
+        });
         Ok(Some(record))
     }
 }
@@ -454,7 +466,7 @@ impl Transformation for Cast {
         if let Some(target) = self.whole {
             *value = cast_value(value, target)?;
             if let Some(schema) = schema.as_mut() {
-                schema.schema_type = target;
+                Arc::make_mut(schema).schema_type = target;
             }
             return Ok(Some(record));
         }
@@ -466,6 +478,7 @@ impl Transformation for Cast {
                 }
                 if let Some(field_schema) = schema
                     .as_mut()
+                    .map(Arc::make_mut)
                     .and_then(|s| s.fields.as_mut())
                     .and_then(|f| f.iter_mut().find(|f| &f.field == field))
                 {
@@ -538,7 +551,7 @@ impl Transformation for Flatten {
                 let mut flat = Schema::structure(fields);
                 flat.name.clone_from(&current.name);
                 flat.optional = current.optional;
-                *schema = Some(flat);
+                *schema = Some(Arc::new(flat));
             }
         }
         Ok(Some(record))

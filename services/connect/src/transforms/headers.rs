@@ -1,6 +1,8 @@
 //! Header SMTs: `InsertHeader` (`header`, `value.literal`), `DropHeaders` (`headers`),
 //! `HeaderFrom` (`fields`, `headers`, `operation=move|copy`).
 
+use std::sync::Arc;
+
 use connect_api::{ConnectRecord, Header};
 use serde_json::Value;
 
@@ -115,7 +117,10 @@ impl Transformation for HeaderFrom {
                 });
             }
             if self.remove
-                && let Some(fields) = schema.as_mut().and_then(|s| s.fields.as_mut())
+                && let Some(fields) = schema
+                    .as_mut()
+                    .map(Arc::make_mut)
+                    .and_then(|s| s.fields.as_mut())
             {
                 fields.retain(|f| !self.fields.contains(&f.field));
             }

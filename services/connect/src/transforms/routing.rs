@@ -1,5 +1,7 @@
 //! Record-level SMTs: `RegexRouter`, `TimestampRouter`, `Filter`, `TimestampConverter`.
 
+use std::sync::Arc;
+
 use connect_api::{ConnectRecord, Schema, SchemaType};
 use regex::Regex;
 use serde_json::Value;
@@ -207,7 +209,7 @@ impl Transformation for TimestampConverter {
                 let (converted, new_schema) = self.convert(value)?;
                 *value = converted;
                 if schema.is_some() {
-                    *schema = Some(new_schema);
+                    *schema = Some(new_schema.into());
                 }
             }
             Some(field) => {
@@ -218,6 +220,7 @@ impl Transformation for TimestampConverter {
                     map.insert(field.clone(), converted);
                     if let Some(field_schema) = schema
                         .as_mut()
+                        .map(Arc::make_mut)
                         .and_then(|s| s.fields.as_mut())
                         .and_then(|fields| fields.iter_mut().find(|f| &f.field == field))
                     {

@@ -62,12 +62,12 @@ impl DeadLetterReporter {
             |value: &serde_json::Value| (!value.is_null()).then(|| value.to_string().into_bytes());
         let key = settings
             .key_converter
-            .from_connect(&data.topic, data.key_schema.as_ref(), &data.key)
+            .from_connect(&data.topic, data.key_schema.as_deref(), &data.key)
             .await
             .unwrap_or_else(|_| fallback(&data.key));
         let value = settings
             .value_converter
-            .from_connect(&data.topic, data.value_schema.as_ref(), &data.value)
+            .from_connect(&data.topic, data.value_schema.as_deref(), &data.value)
             .await
             .unwrap_or_else(|_| fallback(&data.value));
         (key, value)

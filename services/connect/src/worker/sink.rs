@@ -447,9 +447,9 @@ async fn convert(
     let record = ConnectRecord {
         topic: message.topic().to_owned(),
         kafka_partition: Some(message.partition()),
-        key_schema,
+        key_schema: key_schema.map(Arc::new),
         key,
-        value_schema,
+        value_schema: value_schema.map(Arc::new),
         value,
         timestamp: message.timestamp().to_millis(),
         headers,

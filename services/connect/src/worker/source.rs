@@ -714,12 +714,12 @@ async fn convert(
 ) -> Result<Option<OutgoingRecord>, (Stage, ConversionError)> {
     let key = settings
         .key_converter
-        .from_connect(&record.topic, record.key_schema.as_ref(), &record.key)
+        .from_connect(&record.topic, record.key_schema.as_deref(), &record.key)
         .await
         .map_err(|e| (Stage::KeyConverter, e))?;
     let value = settings
         .value_converter
-        .from_connect(&record.topic, record.value_schema.as_ref(), &record.value)
+        .from_connect(&record.topic, record.value_schema.as_deref(), &record.value)
         .await
         .map_err(|e| (Stage::ValueConverter, e))?;
     Ok(Some(OutgoingRecord {
