@@ -22,7 +22,7 @@ use std::io;
 
 use connect_api::{Schema, SchemaType};
 use serde::Serialize;
-use serde_json::ser::Formatter;
+use serde_json::ser::{CharEscape, Formatter};
 use serde_json::{Map, Value};
 
 /// The envelope JsonConverter writes with `schemas.enable=true`.
@@ -79,6 +79,10 @@ fn write_value(out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value) {
         // Java writes a FLOAT32 with Float.toString: the shortest digits of the f32.
         #[allow(clippy::cast_possible_truncation)]
         (SchemaType::Float, Value::Number(number)) => match number.as_f64() {
+            // Jackson quotes a non-finite number (`"Infinity"`).
+            Some(wide) if !(wide as f32).is_finite() => {
+                serialize_into(out, &java_float(wide as f32));
+            }
             Some(wide) => out.extend_from_slice(java_float(wide as f32).as_bytes()),
             None => serialize_into(out, value),
         },
@@ -124,10 +128,53 @@ fn serialize_into(out: &mut Vec<u8>, value: &impl Serialize) {
     let _ = value.serialize(&mut serializer);
 }
 
-/// serde_json's compact output with Java's spelling of floating-point numbers.
+/// serde_json's compact output with Jackson's spelling of strings and Java's of
+/// floating-point numbers.
 struct JavaFormatter;
 
 impl Formatter for JavaFormatter {
+    /// Jackson writes control characters as `\u00XX` with upper-case hex digits (and the
+    /// short forms `\b \t \n \f \r`).
+    fn write_char_escape<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        char_escape: CharEscape,
+    ) -> io::Result<()> {
+        let short = |c: u8| [b'\\', c];
+        match char_escape {
+            CharEscape::Quote => writer.write_all(&short(b'"')),
+            CharEscape::ReverseSolidus => writer.write_all(&short(b'\\')),
+            CharEscape::Solidus => writer.write_all(&short(b'/')),
+            CharEscape::Backspace => writer.write_all(&short(b'b')),
+            CharEscape::FormFeed => writer.write_all(&short(b'f')),
+            CharEscape::LineFeed => writer.write_all(&short(b'n')),
+            CharEscape::CarriageReturn => writer.write_all(&short(b'r')),
+            CharEscape::Tab => writer.write_all(&short(b't')),
+            CharEscape::AsciiControl(byte) => write!(writer, "\\u{:04X}", u16::from(byte)),
+        }
+    }
+
+    /// Jackson's UTF-8 generator writes a character outside the Basic Multilingual Plane
+    /// as the escaped UTF-16 surrogate pair (`😀` → `\uD83D\uDE00`); the rest as UTF-8.
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (index, character) in fragment.char_indices() {
+            if u32::from(character) > 0xFFFF {
+                writer.write_all(&fragment.as_bytes()[start..index])?;
+                let mut units = [0_u16; 2];
+                for unit in character.encode_utf16(&mut units) {
+                    write!(writer, "\\u{unit:04X}")?;
+                }
+                start = index + character.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+
     fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
         writer.write_all(java_double(value).as_bytes())
     }
@@ -137,14 +184,37 @@ impl Formatter for JavaFormatter {
     }
 }
 
-/// Java's `Double.toString`.
+/// Java's `Double.toString` (JDK 19 and later, whose digits are the shortest that read
+/// back; JDK 17 sometimes writes more, e.g. `9.999999999999999E22` for `1.0E23`).
 pub fn java_double(value: f64) -> String {
-    java_spelling(value, &format!("{:e}", value.abs()))
+    java_spelling(
+        value,
+        &at_least_two_digits(format!("{:e}", value.abs()), || {
+            format!("{:.1e}", value.abs())
+        }),
+    )
 }
 
 /// Java's `Float.toString`: the same layout with the shortest digits of the 32-bit value.
 pub fn java_float(value: f32) -> String {
-    java_spelling(f64::from(value), &format!("{:e}", value.abs()))
+    java_spelling(
+        f64::from(value),
+        &at_least_two_digits(format!("{:e}", value.abs()), || {
+            format!("{:.1e}", value.abs())
+        }),
+    )
+}
+
+/// Java writes at least two significant digits: when one digit is enough to read the value
+/// back, it writes the two-digit decimal closest to the value (`4.9E-324` for the smallest
+/// double, where the shortest form is `5e-324`).
+fn at_least_two_digits(shortest: String, two_digits: impl FnOnce() -> String) -> String {
+    let mantissa = shortest.split('e').next().unwrap_or_default();
+    if mantissa.contains('.') {
+        shortest
+    } else {
+        two_digits()
+    }
 }
 
 /// Plain decimal with at least one fraction digit for 10^-3 ≤ |x| < 10^7, else
@@ -180,7 +250,9 @@ fn java_spelling(value: f64, scientific: &str) -> String {
             format!("{whole}.{fraction}")
         } else {
             let zeros = "0".repeat(usize::try_from(-exponent - 1).unwrap_or(0));
-            format!("0.{zeros}{digits}")
+            // "1.0e-3" is read as digits "10": the zero only pads the d.d form.
+            let significant = digits.trim_end_matches('0');
+            format!("0.{zeros}{significant}")
         };
         format!("{sign}{plain}")
     } else {
@@ -215,8 +287,31 @@ mod tests {
         ] {
             assert_eq!(java_double(value), java, "{value}");
         }
+        assert_eq!(java_double(5e-324), "4.9E-324");
+        assert_eq!(java_double(1e7), "1.0E7");
+        assert_eq!(java_double(100.0), "100.0");
         assert_eq!(java_float(1.1), "1.1");
         assert_eq!(java_float(3.4e38), "3.4E38");
+        assert_eq!(java_float(f32::from_bits(1)), "1.4E-45");
+        assert_eq!(java_float(f32::INFINITY), "Infinity");
+    }
+
+    #[test]
+    fn strings_are_escaped_as_jackson_does() {
+        let text = "a\u{1}\u{b}\u{1f}\u{7f}\"\\/\u{2028} 😀 é\u{8}\u{c}\t";
+        assert_eq!(
+            String::from_utf8(payload_bytes(None, &json!(text))).unwrap(),
+            "\"a\\u0001\\u000B\\u001F\u{7f}\\\"\\\\/\u{2028} \\uD83D\\uDE00 é\\b\\f\\t\""
+        );
+    }
+
+    #[test]
+    fn a_float32_too_large_for_32_bits_is_quoted_as_jackson_does() {
+        let schema = Schema::new(SchemaType::Float);
+        assert_eq!(
+            String::from_utf8(payload_bytes(Some(&schema), &json!(1e300))).unwrap(),
+            "\"Infinity\""
+        );
     }
 
     fn field(name: &str, schema: Schema) -> Field {
