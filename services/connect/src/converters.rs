@@ -4,7 +4,9 @@
 //!   the payload in `{"schema":…,"payload":…}`; without it the payload is plain JSON.
 //! - `org.apache.kafka.connect.storage.StringConverter`: UTF-8 text, STRING schema.
 //! - `org.apache.kafka.connect.converters.ByteArrayConverter`: pass-through; the bytes are
-//!   carried as a base64 string with a BYTES schema, as JsonConverter would.
+//!   carried as a base64 string with a BYTES schema, as JsonConverter would. A value with
+//!   another schema (a FileStreamSource line is a STRING) fails as in Kafka Connect; a
+//!   schemaless string is written as its UTF-8 bytes.
 //!
 //! - Confluent's `io.confluent.connect.avro.AvroConverter`,
 //!   `io.confluent.connect.json.JsonSchemaConverter` and
@@ -223,6 +225,12 @@ impl Converter {
                 other => other.to_string().into_bytes(),
             })),
             Self::ByteArray => match (schema.map(|s| s.schema_type), value) {
+                (Some(kind), _) if kind != SchemaType::Bytes => {
+                    Err(ConversionError::definite(format!(
+                        "Invalid schema type for ByteArrayConverter: {}",
+                        kind.kafka_name()
+                    )))
+                }
                 (Some(SchemaType::Bytes), Value::String(text)) => {
                     BASE64.decode(text).map(Some).map_err(|error| {
                         ConversionError::definite(format!("bytes value is not base64: {error}"))
@@ -252,12 +260,13 @@ const ENVELOPE_MESSAGE: &str = "JsonConverter with schemas.enable requires \"sch
      contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your \
      converter configuration.";
 
-/// Header values on the wire (what `SimpleHeaderConverter` writes for simple values).
+/// Header values on the wire (what `SimpleHeaderConverter` writes for simple values: a
+/// string as its UTF-8 bytes, a number as Java spells it, `1.0E10` for a float64).
 pub fn header_to_bytes(value: &Value) -> Option<Vec<u8>> {
     match value {
         Value::Null => None,
         Value::String(text) => Some(text.clone().into_bytes()),
-        other => Some(other.to_string().into_bytes()),
+        other => Some(java_json::payload_bytes(None, other)),
     }
 }
 
