@@ -13,7 +13,7 @@ use crate::error::ConfigIssue;
 use crate::error_handling::ErrorPolicy;
 use crate::exactly_once::{self, SourceTransactionSettings};
 use crate::topic_creation::{self, TopicCreation};
-use crate::transforms::TransformChain;
+use crate::transforms::{Direction, TransformChain};
 
 const COMMON: &str = "Common";
 const TRANSFORMS: &str = "Transforms";
@@ -208,7 +208,12 @@ pub fn validate(
             add_issue(issue);
         }
     }
-    if let Err(issues) = TransformChain::from_config(config) {
+    let direction = if plugin.type_name() == "sink" {
+        Direction::Sink
+    } else {
+        Direction::Source
+    };
+    if let Err(issues) = TransformChain::from_config(config, direction) {
         issues.into_iter().for_each(&mut add_issue);
     }
     if plugin.type_name() == "sink" {
