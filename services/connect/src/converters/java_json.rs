@@ -11,6 +11,10 @@
 //! - FLOAT64 (`double`) values as Java's `Double.toString` spells them (`1.0`, `1.0E20`,
 //!   `1.0E-4`), also when the value arrived as an integer; FLOAT32 (`float`) with the
 //!   shortest digits of the 32-bit value, as `Float.toString`;
+//! - strings escaped as Jackson's UTF-8 generator does: control characters as `\u00XX`
+//!   with upper-case hex (or `\b \t \n \f \r`), a character beyond the Basic
+//!   Multilingual Plane as its escaped surrogate pair, everything else as UTF-8;
+//! - a Decimal as base64 or, with `decimal.format=NUMERIC`, as `BigDecimal.toString`;
 //! - no whitespace (Jackson's default).
 //!
 //! Why our own writer: serde_json's maps forget insertion order (its `preserve_order`
@@ -25,38 +29,58 @@ use serde::Serialize;
 use serde_json::ser::{CharEscape, Formatter};
 use serde_json::{Map, Value};
 
+use super::decimal_text::{DECIMAL, decimal_text};
+
+/// JsonConverter's `decimal.format`: how a Decimal payload is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecimalFormat {
+    /// The unscaled value's two's complement bytes in base64 (our data model's form).
+    #[default]
+    Base64,
+    /// A JSON number spelled as `BigDecimal.toString` (`12.30`, `1.2E-8`, `1E+3`).
+    Numeric,
+}
+
 /// The envelope JsonConverter writes with `schemas.enable=true`.
-pub fn envelope_bytes(schema: Option<&Schema>, value: &Value) -> Vec<u8> {
+pub fn envelope_bytes(schema: Option<&Schema>, value: &Value, decimals: DecimalFormat) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(b"{\"schema\":");
     serialize_into(&mut out, &schema);
     out.extend_from_slice(b",\"payload\":");
-    write_value(&mut out, schema, value);
+    write_value(&mut out, schema, value, decimals);
     out.push(b'}');
     out
 }
 
 /// The payload alone, as JsonConverter writes it with `schemas.enable=false`.
-pub fn payload_bytes(schema: Option<&Schema>, value: &Value) -> Vec<u8> {
+pub fn payload_bytes(schema: Option<&Schema>, value: &Value, decimals: DecimalFormat) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
-    write_value(&mut out, schema, value);
+    write_value(&mut out, schema, value, decimals);
     out
 }
 
-fn write_value(out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value) {
+fn write_value(out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value, decimals: DecimalFormat) {
     let Some(schema) = schema else {
         serialize_into(out, value);
         return;
     };
     match (schema.schema_type, value) {
-        (SchemaType::Struct, Value::Object(object)) => write_struct(out, schema, object),
+        (SchemaType::Struct, Value::Object(object)) => write_struct(out, schema, object, decimals),
+        (SchemaType::Bytes, Value::String(base64))
+            if decimals == DecimalFormat::Numeric && schema.name.as_deref() == Some(DECIMAL) =>
+        {
+            match decimal_text(base64, decimal_scale(schema)) {
+                Some(text) => out.extend_from_slice(text.as_bytes()),
+                None => serialize_into(out, value),
+            }
+        }
         (SchemaType::Array, Value::Array(items)) => {
             out.push(b'[');
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
                     out.push(b',');
                 }
-                write_value(out, schema.items.as_deref(), item);
+                write_value(out, schema.items.as_deref(), item, decimals);
             }
             out.push(b']');
         }
@@ -68,7 +92,7 @@ fn write_value(out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value) {
                 }
                 serialize_into(out, key);
                 out.push(b':');
-                write_value(out, schema.values.as_deref(), child);
+                write_value(out, schema.values.as_deref(), child, decimals);
             }
             out.push(b'}');
         }
@@ -90,7 +114,12 @@ fn write_value(out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value) {
     }
 }
 
-fn write_struct(out: &mut Vec<u8>, schema: &Schema, object: &Map<String, Value>) {
+fn write_struct(
+    out: &mut Vec<u8>,
+    schema: &Schema,
+    object: &Map<String, Value>,
+    decimals: DecimalFormat,
+) {
     out.push(b'{');
     let fields = schema.fields.as_deref().unwrap_or_default();
     let mut first = true;
@@ -107,6 +136,7 @@ fn write_struct(out: &mut Vec<u8>, schema: &Schema, object: &Map<String, Value>)
             out,
             Some(&field.schema),
             object.get(&field.field).unwrap_or(&Value::Null),
+            decimals,
         );
     }
     // A key the schema does not declare is kept (after the declared ones) rather than
@@ -120,6 +150,19 @@ fn write_struct(out: &mut Vec<u8>, schema: &Schema, object: &Map<String, Value>)
         }
     }
     out.push(b'}');
+}
+
+/// A Decimal schema's `scale` parameter (a string, as Kafka's `Decimal.builder` sets it).
+pub(crate) fn decimal_scale(schema: &Schema) -> i32 {
+    schema
+        .parameters
+        .as_ref()
+        .and_then(|parameters| parameters.get("scale"))
+        .and_then(|scale| match scale {
+            Value::String(text) => text.trim().parse().ok(),
+            other => other.as_i64().and_then(|n| i32::try_from(n).ok()),
+        })
+        .unwrap_or(0)
 }
 
 fn serialize_into(out: &mut Vec<u8>, value: &impl Serialize) {
@@ -300,7 +343,7 @@ mod tests {
     fn strings_are_escaped_as_jackson_does() {
         let text = "a\u{1}\u{b}\u{1f}\u{7f}\"\\/\u{2028} 😀 é\u{8}\u{c}\t";
         assert_eq!(
-            String::from_utf8(payload_bytes(None, &json!(text))).unwrap(),
+            String::from_utf8(payload_bytes(None, &json!(text), DecimalFormat::Base64)).unwrap(),
             "\"a\\u0001\\u000B\\u001F\u{7f}\\\"\\\\/\u{2028} \\uD83D\\uDE00 é\\b\\f\\t\""
         );
     }
@@ -309,7 +352,12 @@ mod tests {
     fn a_float32_too_large_for_32_bits_is_quoted_as_jackson_does() {
         let schema = Schema::new(SchemaType::Float);
         assert_eq!(
-            String::from_utf8(payload_bytes(Some(&schema), &json!(1e300))).unwrap(),
+            String::from_utf8(payload_bytes(
+                Some(&schema),
+                &json!(1e300),
+                DecimalFormat::Base64
+            ))
+            .unwrap(),
             "\"Infinity\""
         );
     }
@@ -340,7 +388,8 @@ mod tests {
             field("m", Schema::new(SchemaType::String).optional()),
         ]);
         let value = json!({"a": 3, "d": "MDk=", "extra": true, "f": f64::from(1.1_f32), "z": 1});
-        let bytes = String::from_utf8(envelope_bytes(Some(&schema), &value)).unwrap();
+        let bytes = String::from_utf8(envelope_bytes(Some(&schema), &value, DecimalFormat::Base64))
+            .unwrap();
         assert_eq!(
             bytes,
             concat!(
@@ -354,11 +403,16 @@ mod tests {
             )
         );
         assert_eq!(
-            String::from_utf8(payload_bytes(None, &json!({"b": 1.0e20}))).unwrap(),
+            String::from_utf8(payload_bytes(
+                None,
+                &json!({"b": 1.0e20}),
+                DecimalFormat::Base64
+            ))
+            .unwrap(),
             r#"{"b":1.0E20}"#
         );
         assert_eq!(
-            String::from_utf8(envelope_bytes(None, &json!("x"))).unwrap(),
+            String::from_utf8(envelope_bytes(None, &json!("x"), DecimalFormat::Base64)).unwrap(),
             r#"{"schema":null,"payload":"x"}"#
         );
     }
