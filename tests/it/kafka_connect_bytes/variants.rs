@@ -11,7 +11,9 @@ const SMT: &str = "org.apache.kafka.connect.transforms.";
 pub(super) enum Input {
     /// Text JSON must escape, multi-byte UTF-8, line-ending rules, a long line.
     Text,
-    /// What `Double.parseDouble` / `Float.parseFloat` read.
+    /// What `Double.parseDouble` / `Float.parseFloat` read. Values that JDK 17 spells with
+    /// more than the shortest digits (`1e23`, `8.41E21`, `123456789.123` as a float32) are
+    /// left out: ours is the JDK 19+ spelling (docs/connect.md).
     Numbers,
     /// What `Byte.parseByte` reads.
     SmallIntegers,
