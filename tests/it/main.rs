@@ -52,6 +52,7 @@ mod gateway_pipeline;
 mod harness_kafka;
 mod harness_mariadb;
 mod harness_opensearch;
+mod kafka_connect_bytes;
 mod metrics_exporter;
 mod mirror_acls;
 mod mirror_common;

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use crate::process::{ChildGuard, free_port};
 use crate::{START_HINT, services_dir};
 
+/// Debezium's MariaDB connector, which [`KafkaConnectProcess::start`] waits for.
+const MARIADB_CONNECTOR: &str = "io.debezium.connector.mariadb.MariaDbConnector";
+
 /// The group and internal topics of one Kafka Connect cluster.
 #[derive(Debug, Clone)]
 pub struct KafkaConnectCluster {
@@ -72,10 +75,25 @@ impl KafkaConnectProcess {
     /// Starts a worker and waits (up to `ready_within`) until its REST API lists
     /// Debezium's MariaDB connector. Panics with how to get the jars when they are missing.
     pub async fn start(cluster: &KafkaConnectCluster, ready_within: Duration) -> Self {
+        Self::start_listing(cluster, MARIADB_CONNECTOR, ready_within).await
+    }
+
+    /// Starts a worker and waits (up to `ready_within`) until its REST API lists
+    /// `plugin_class` (a Debezium class on the plugin path, or one of Kafka's own on the
+    /// classpath such as `org.apache.kafka.connect.file.FileStreamSourceConnector`).
+    pub async fn start_listing(
+        cluster: &KafkaConnectCluster,
+        plugin_class: &str,
+        ready_within: Duration,
+    ) -> Self {
         let services = services_dir();
         let kafka_libs = services.join("kafka/libs");
         let plugin_path = services.join("debezium");
-        for needed in [&kafka_libs, &plugin_path.join("libs")] {
+        let mut needed = vec![kafka_libs.clone()];
+        if plugin_class.starts_with("io.debezium.") {
+            needed.push(plugin_path.join("libs"));
+        }
+        for needed in &needed {
             if std::fs::read_dir(needed).map_or(true, |mut d| d.next().is_none()) {
                 panic!(
                     "{} is missing or empty: the Kafka and Debezium jars are fetched by \
@@ -109,11 +127,11 @@ impl KafkaConnectProcess {
             url: format!("http://127.0.0.1:{port}"),
             log_path,
         };
-        process.wait_ready(ready_within).await;
+        process.wait_ready(plugin_class, ready_within).await;
         process
     }
 
-    async fn wait_ready(&mut self, within: Duration) {
+    async fn wait_ready(&mut self, plugin_class: &str, within: Duration) {
         let deadline = Instant::now() + within;
         let client = crate::http_client();
         loop {
@@ -129,7 +147,7 @@ impl KafkaConnectProcess {
                 && response
                     .text()
                     .await
-                    .is_ok_and(|t| t.contains("io.debezium.connector.mariadb.MariaDbConnector"))
+                    .is_ok_and(|t| t.contains(plugin_class))
             {
                 // The plugin list answers before the worker joined its group; /connectors
                 // answers once the config topic has been read.

@@ -28,6 +28,24 @@ impl SchemaType {
     pub fn parse(text: &str) -> Option<Self> {
         serde_json::from_value(Value::String(text.to_ascii_lowercase())).ok()
     }
+
+    /// The name of Kafka's `Schema.Type` constant (`FLOAT64`), as its messages spell it.
+    pub fn kafka_name(self) -> &'static str {
+        match self {
+            Self::Boolean => "BOOLEAN",
+            Self::Int8 => "INT8",
+            Self::Int16 => "INT16",
+            Self::Int32 => "INT32",
+            Self::Int64 => "INT64",
+            Self::Float => "FLOAT32",
+            Self::Double => "FLOAT64",
+            Self::Bytes => "BYTES",
+            Self::String => "STRING",
+            Self::Array => "ARRAY",
+            Self::Map => "MAP",
+            Self::Struct => "STRUCT",
+        }
+    }
 }
 
 /// A schema's parameters in the order they were set, as Java's `SchemaBuilder` keeps them

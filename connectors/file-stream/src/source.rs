@@ -199,12 +199,37 @@ impl FileStreamSourceTask {
         SourceRecord {
             source_partition: self.partition.clone(),
             source_offset: offset,
-            record: ConnectRecord::new(
-                &self.config.topic,
-                Some(Schema::new(connect_api::SchemaType::String).into()),
-                Value::String(line),
-            ),
+            record: ConnectRecord {
+                // Kafka's task stamps each record with the time it read the line.
+                timestamp: Some(now_millis()),
+                ..ConnectRecord::new(
+                    &self.config.topic,
+                    Some(Schema::new(connect_api::SchemaType::String).into()),
+                    Value::String(line),
+                )
+            },
         }
+    }
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+/// Where the first line of `bytes` ends and where the next one starts, with Kafka's
+/// rules: a line ends at `\n`, `\r\n` or a lone `\r`; a `\r` as the last byte waits for
+/// the next byte (it may be the first half of `\r\n`).
+fn line_end(bytes: &[u8]) -> Option<(usize, usize)> {
+    let end = bytes.iter().position(|b| *b == b'\n' || *b == b'\r')?;
+    match (bytes[end], bytes.get(end + 1)) {
+        (b'\n', _) => Some((end, end + 1)),
+        (_, None) => None,
+        (_, Some(b'\n')) => Some((end, end + 2)),
+        (_, Some(_)) => Some((end, end + 1)),
     }
 }
 
@@ -226,16 +251,12 @@ impl SourceTask for FileStreamSourceTask {
         let mut records = Vec::new();
         let mut consumed = 0_usize;
         while records.len() < self.config.batch_size {
-            let Some(newline) = self.pending[consumed..].iter().position(|b| *b == b'\n') else {
+            let Some((end, next)) = line_end(&self.pending[consumed..]) else {
                 break;
             };
-            let end = consumed + newline;
-            let mut line = &self.pending[consumed..end];
-            if line.last() == Some(&b'\r') {
-                line = &line[..line.len() - 1];
-            }
-            let text = String::from_utf8_lossy(line).into_owned();
-            consumed = end + 1;
+            let text =
+                String::from_utf8_lossy(&self.pending[consumed..consumed + end]).into_owned();
+            consumed += next;
             let position = self.position + consumed as u64;
             records.push(self.record(text, position));
         }
@@ -293,6 +314,17 @@ mod tests {
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].record.value, Value::from("partial line"));
         let _ = tokio::fs::remove_file(&path).await;
+    }
+
+    #[test]
+    fn lines_end_at_newline_crlf_and_a_lone_carriage_return_as_in_kafka() {
+        assert_eq!(line_end(b"a\nb"), Some((1, 2)));
+        assert_eq!(line_end(b"a\r\nb"), Some((1, 3)));
+        assert_eq!(line_end(b"a\rb"), Some((1, 2)));
+        assert_eq!(line_end(b"\n"), Some((0, 1)));
+        // A trailing \r may be the first half of \r\n: wait for the next byte.
+        assert_eq!(line_end(b"a\r"), None);
+        assert_eq!(line_end(b"no end"), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::error::ConfigIssue;
 use crate::error_handling::ErrorPolicy;
 use crate::exactly_once::{self, SourceTransactionSettings};
 use crate::topic_creation::{self, TopicCreation};
-use crate::transforms::TransformChain;
+use crate::transforms::{Direction, TransformChain};
 
 const COMMON: &str = "Common";
 const TRANSFORMS: &str = "Transforms";
@@ -189,18 +189,8 @@ pub fn validate(
         }
     };
     for (prefix, default) in [
-        (
-            "key.converter",
-            Converter::Json {
-                schemas_enable: true,
-            },
-        ),
-        (
-            "value.converter",
-            Converter::Json {
-                schemas_enable: true,
-            },
-        ),
+        ("key.converter", Converter::json(true)),
+        ("value.converter", Converter::json(true)),
     ] {
         if config.get(prefix).is_some_and(|c| !c.trim().is_empty())
             && let Err(issue) = Converter::from_config(config, prefix, default)
@@ -208,7 +198,12 @@ pub fn validate(
             add_issue(issue);
         }
     }
-    if let Err(issues) = TransformChain::from_config(config) {
+    let direction = if plugin.type_name() == "sink" {
+        Direction::Sink
+    } else {
+        Direction::Source
+    };
+    if let Err(issues) = TransformChain::from_config(config, direction) {
         issues.into_iter().for_each(&mut add_issue);
     }
     if plugin.type_name() == "sink" {
@@ -311,9 +306,7 @@ impl ConnectorSettings {
             .map_or(Ok(1), |v| v.trim().parse::<usize>())
             .map_err(|_| ConfigIssue::new("tasks.max", "Not a number of type INT"))?
             .max(1);
-        let default = Converter::Json {
-            schemas_enable: true,
-        };
+        let default = Converter::json(true);
         let converter = |prefix: &str| match config.get(prefix).map(|c| c.trim()) {
             // As Kafka Connect: the worker's converter, with the worker's settings for it.
             None | Some("") if policies.converter_defaults.contains_key(prefix) => {
@@ -405,7 +398,8 @@ mod tests {
         assert!(matches!(
             settings.value_converter,
             Converter::Json {
-                schemas_enable: false
+                schemas_enable: false,
+                ..
             }
         ));
         assert!(matches!(settings.key_converter, Converter::String));
@@ -415,7 +409,8 @@ mod tests {
         assert!(matches!(
             settings.value_converter,
             Converter::Json {
-                schemas_enable: true
+                schemas_enable: true,
+                ..
             }
         ));
     }

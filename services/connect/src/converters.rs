@@ -2,9 +2,13 @@
 //!
 //! - `org.apache.kafka.connect.json.JsonConverter`: `schemas.enable` (default true) wraps
 //!   the payload in `{"schema":…,"payload":…}`; without it the payload is plain JSON.
+//!   `decimal.format` writes a Decimal as base64 (`BASE64`, the default) or as a JSON
+//!   number (`NUMERIC`, [`decimal_text`]); both are read.
 //! - `org.apache.kafka.connect.storage.StringConverter`: UTF-8 text, STRING schema.
 //! - `org.apache.kafka.connect.converters.ByteArrayConverter`: pass-through; the bytes are
-//!   carried as a base64 string with a BYTES schema, as JsonConverter would.
+//!   carried as a base64 string with a BYTES schema, as JsonConverter would. A value with
+//!   another schema (a FileStreamSource line is a STRING) fails as in Kafka Connect; a
+//!   schemaless string is written as its UTF-8 bytes.
 //!
 //! - Confluent's `io.confluent.connect.avro.AvroConverter`,
 //!   `io.confluent.connect.json.JsonSchemaConverter` and
@@ -15,6 +19,7 @@
 //! A null payload (tombstone) is a null value both ways. JsonConverter's bytes are the ones
 //! Kafka Connect writes for the same record ([`java_json`]).
 
+pub mod decimal_text;
 pub mod java_json;
 
 pub mod avro_data;
@@ -33,6 +38,7 @@ use connect_api::{ConfigMap, Schema, SchemaType};
 use serde_json::Value;
 
 use crate::error::ConfigIssue;
+pub use java_json::DecimalFormat;
 use schema_config::SchemaConverterSettings;
 use schema_converter::SchemaConverter;
 
@@ -54,6 +60,8 @@ pub const CONVERTER_CLASSES: &[&str] = &[
 pub enum Converter {
     Json {
         schemas_enable: bool,
+        /// How a Decimal payload is written (`decimal.format`); both are read.
+        decimal_format: DecimalFormat,
     },
     String,
     ByteArray,
@@ -87,6 +95,14 @@ impl ConversionError {
 }
 
 impl Converter {
+    /// JsonConverter with `schemas.enable` and the default `decimal.format=BASE64`.
+    pub fn json(schemas_enable: bool) -> Self {
+        Self::Json {
+            schemas_enable,
+            decimal_format: DecimalFormat::Base64,
+        }
+    }
+
     /// Reads `<prefix>` (the class) and `<prefix>.schemas.enable` from a connector config;
     /// a missing class means `default`.
     pub fn from_config(
@@ -114,7 +130,24 @@ impl Converter {
                         ));
                     }
                 };
-                Ok(Self::Json { schemas_enable })
+                let key = format!("{prefix}.decimal.format");
+                let decimal_format = match config.get(&key).map(|v| v.trim().to_ascii_uppercase()) {
+                    None => DecimalFormat::Base64,
+                    Some(v) if v == "BASE64" => DecimalFormat::Base64,
+                    Some(v) if v == "NUMERIC" => DecimalFormat::Numeric,
+                    Some(v) => {
+                        return Err(ConfigIssue::new(
+                            key.clone(),
+                            format!(
+                                "Invalid value {v} for configuration {key}: String must be one of (case insensitive): BASE64, NUMERIC"
+                            ),
+                        ));
+                    }
+                };
+                Ok(Self::Json {
+                    schemas_enable,
+                    decimal_format,
+                })
             }
             "StringConverter" => Ok(Self::String),
             "ByteArrayConverter" => Ok(Self::ByteArray),
@@ -168,7 +201,7 @@ impl Converter {
                 Some(Schema::new(SchemaType::Bytes).optional()),
                 Value::String(BASE64.encode(bytes)),
             )),
-            Self::Json { schemas_enable } => {
+            Self::Json { schemas_enable, .. } => {
                 let parsed: Value = serde_json::from_slice(bytes).map_err(|error| {
                     ConversionError::definite(format!("Converting byte[] to Kafka Connect data failed due to serialization error: {error}"))
                 })?;
@@ -185,12 +218,18 @@ impl Converter {
                     return Err(ConversionError::definite(ENVELOPE_MESSAGE));
                 }
                 let payload = envelope.remove("payload").unwrap_or(Value::Null);
-                let schema = match envelope.remove("schema") {
+                let mut payload = payload;
+                let schema: Option<Schema> = match envelope.remove("schema") {
                     None | Some(Value::Null) => None,
                     Some(schema) => Some(serde_json::from_value(schema).map_err(|error| {
                         ConversionError::definite(format!("Unknown or malformed schema: {error}"))
                     })?),
                 };
+                if let Some(schema) = &schema {
+                    // A Decimal may arrive as a number (decimal.format=NUMERIC).
+                    decimal_text::numbers_to_base64(schema, &mut payload)
+                        .map_err(ConversionError::definite)?;
+                }
                 Ok((schema, payload))
             }
         }
@@ -210,7 +249,8 @@ impl Converter {
             && !matches!(
                 self,
                 Self::Json {
-                    schemas_enable: true
+                    schemas_enable: true,
+                    ..
                 }
             )
         {
@@ -223,6 +263,12 @@ impl Converter {
                 other => other.to_string().into_bytes(),
             })),
             Self::ByteArray => match (schema.map(|s| s.schema_type), value) {
+                (Some(kind), _) if kind != SchemaType::Bytes => {
+                    Err(ConversionError::definite(format!(
+                        "Invalid schema type for ByteArrayConverter: {}",
+                        kind.kafka_name()
+                    )))
+                }
                 (Some(SchemaType::Bytes), Value::String(text)) => {
                     BASE64.decode(text).map(Some).map_err(|error| {
                         ConversionError::definite(format!("bytes value is not base64: {error}"))
@@ -235,14 +281,24 @@ impl Converter {
             },
             Self::Json {
                 schemas_enable: false,
-            } => Ok(Some(java_json::payload_bytes(schema, value))),
+                decimal_format,
+            } => Ok(Some(java_json::payload_bytes(
+                schema,
+                value,
+                decimal_format,
+            ))),
             Self::Json {
                 schemas_enable: true,
+                decimal_format,
             } => {
                 if value.is_null() && schema.is_none() {
                     return Ok(None);
                 }
-                Ok(Some(java_json::envelope_bytes(schema, value)))
+                Ok(Some(java_json::envelope_bytes(
+                    schema,
+                    value,
+                    decimal_format,
+                )))
             }
         }
     }
@@ -252,12 +308,13 @@ const ENVELOPE_MESSAGE: &str = "JsonConverter with schemas.enable requires \"sch
      contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your \
      converter configuration.";
 
-/// Header values on the wire (what `SimpleHeaderConverter` writes for simple values).
+/// Header values on the wire (what `SimpleHeaderConverter` writes for simple values: a
+/// string as its UTF-8 bytes, a number as Java spells it, `1.0E10` for a float64).
 pub fn header_to_bytes(value: &Value) -> Option<Vec<u8>> {
     match value {
         Value::Null => None,
         Value::String(text) => Some(text.clone().into_bytes()),
-        other => Some(other.to_string().into_bytes()),
+        other => Some(java_json::payload_bytes(None, other, DecimalFormat::Base64)),
     }
 }
 
@@ -284,9 +341,7 @@ mod tests {
 
     #[tokio::test]
     async fn json_envelope_round_trips() {
-        let converter = Converter::Json {
-            schemas_enable: true,
-        };
+        let converter = Converter::json(true);
         let schema = Schema::structure(vec![Field::new("id", Schema::new(SchemaType::Int32))])
             .named("x.Value");
         let bytes = converter
@@ -304,20 +359,66 @@ mod tests {
         assert_eq!(back, json!({"id": 1}));
     }
 
+    fn decimal_schema(scale: &str) -> Schema {
+        let mut schema = Schema::new(SchemaType::Bytes).named(decimal_text::DECIMAL);
+        schema.version = Some(1);
+        let mut parameters = connect_api::Parameters::new();
+        parameters.insert("scale".into(), json!(scale));
+        schema.parameters = Some(parameters);
+        schema
+    }
+
+    fn json_config(pairs: &[(&str, &str)]) -> Result<Converter, ConfigIssue> {
+        let mut config: ConfigMap =
+            [("value.converter".to_owned(), JSON_CONVERTER.to_owned())].into();
+        for (key, value) in pairs {
+            config.insert(format!("value.converter.{key}"), (*value).to_owned());
+        }
+        Converter::from_config(&config, "value.converter", Converter::String)
+    }
+
+    #[tokio::test]
+    async fn decimals_are_written_in_either_decimal_format_and_read_from_both() {
+        // The bytes Kafka Connect 4.3's JsonConverter writes for Decimal(2) 12.30.
+        let envelope = |payload: &str| {
+            format!(
+                r#"{{"schema":{{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{{"scale":"2"}}}},"payload":{payload}}}"#
+            )
+        };
+        let schema = decimal_schema("2");
+        let unscaled = json!("BM4=");
+        for (format, payload) in [("BASE64", r#""BM4=""#), ("numeric", "12.30")] {
+            let converter = json_config(&[("decimal.format", format)]).unwrap();
+            let bytes = converter
+                .from_connect("t", Some(&schema), &unscaled)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(String::from_utf8(bytes.clone()).unwrap(), envelope(payload));
+            let (read_schema, value) = converter.to_connect("t", Some(&bytes)).await.unwrap();
+            assert_eq!(
+                (read_schema, value),
+                (Some(schema.clone()), unscaled.clone())
+            );
+        }
+    }
+
+    #[test]
+    fn validate_rejects_an_unknown_decimal_format() {
+        let issue = json_config(&[("decimal.format", "TEXT")]).unwrap_err();
+        assert_eq!(issue.key, "value.converter.decimal.format");
+    }
+
     #[tokio::test]
     async fn json_envelope_is_required_when_schemas_are_enabled() {
-        let converter = Converter::Json {
-            schemas_enable: true,
-        };
+        let converter = Converter::json(true);
         assert!(
             converter
                 .to_connect("t", Some(br#"{"id":1}"#))
                 .await
                 .is_err()
         );
-        let plain = Converter::Json {
-            schemas_enable: false,
-        };
+        let plain = Converter::json(false);
         assert_eq!(
             plain.to_connect("t", Some(br#"{"id":1}"#)).await.unwrap().1,
             json!({"id": 1})

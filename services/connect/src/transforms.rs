@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+mod cast;
 mod debezium;
 mod fields;
 mod headers;
@@ -36,6 +37,14 @@ impl Side {
             Side::Value => (&mut record.value_schema, &mut record.value),
         }
     }
+}
+
+/// The runtime a chain runs in: Kafka's SMTs see a `SourceRecord` or a `SinkRecord`, and
+/// some refuse one of them (`InsertField`'s `offset.field` needs a sink record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Source,
+    Sink,
 }
 
 /// One configured SMT.
@@ -128,7 +137,7 @@ pub struct TransformChain {
 
 impl TransformChain {
     /// Builds the chain from a connector config; every problem names its key.
-    pub fn from_config(config: &ConfigMap) -> Result<Self, Vec<ConfigIssue>> {
+    pub fn from_config(config: &ConfigMap, direction: Direction) -> Result<Self, Vec<ConfigIssue>> {
         let mut issues = Vec::new();
         let mut steps = Vec::new();
         let predicates = predicates::from_config(config, &mut issues);
@@ -146,7 +155,7 @@ impl TransformChain {
                     continue;
                 }
             };
-            let built = build(&class, &settings);
+            let built = build(&class, direction, &settings);
             let predicate = match settings.get("predicate").map(str::trim) {
                 None | Some("") => None,
                 Some(name) => {
@@ -203,7 +212,11 @@ impl TransformChain {
     }
 }
 
-fn build(class: &str, settings: &AliasConfig<'_>) -> Result<Box<dyn Transformation>, ConfigIssue> {
+fn build(
+    class: &str,
+    direction: Direction,
+    settings: &AliasConfig<'_>,
+) -> Result<Box<dyn Transformation>, ConfigIssue> {
     let simple = class.rsplit('.').next().unwrap_or(class);
     let (name, side) = match simple.split_once('$') {
         Some((name, "Key")) => (name, Some(Side::Key)),
@@ -213,13 +226,17 @@ fn build(class: &str, settings: &AliasConfig<'_>) -> Result<Box<dyn Transformati
     };
     let side_or_value = side.unwrap_or(Side::Value);
     let transformation: Box<dyn Transformation> = match name {
-        "InsertField" => Box::new(fields::InsertField::new(side_or_value, settings)?),
+        "InsertField" => Box::new(fields::InsertField::new(
+            side_or_value,
+            direction,
+            settings,
+        )?),
         "ReplaceField" => Box::new(fields::ReplaceField::new(side_or_value, settings)?),
         "MaskField" => Box::new(fields::MaskField::new(side_or_value, settings)?),
         "ValueToKey" => Box::new(fields::ValueToKey::new(settings)?),
         "ExtractField" => Box::new(fields::ExtractField::new(side_or_value, settings)?),
         "HoistField" => Box::new(fields::HoistField::new(side_or_value, settings)?),
-        "Cast" => Box::new(fields::Cast::new(side_or_value, settings)?),
+        "Cast" => Box::new(cast::Cast::new(side_or_value, settings)?),
         "Flatten" => Box::new(fields::Flatten::new(side_or_value, settings)),
         "TimestampConverter" => {
             Box::new(routing::TimestampConverter::new(side_or_value, settings)?)
@@ -263,31 +280,34 @@ mod tests {
 
     #[test]
     fn chain_applies_in_order_with_predicates() {
-        let chain = TransformChain::from_config(&config(&[
-            ("transforms", "insert,route,drop"),
-            (
-                "transforms.insert.type",
-                "org.apache.kafka.connect.transforms.InsertField$Value",
-            ),
-            ("transforms.insert.static.field", "source"),
-            ("transforms.insert.static.value", "gateway"),
-            (
-                "transforms.route.type",
-                "org.apache.kafka.connect.transforms.RegexRouter",
-            ),
-            ("transforms.route.regex", "(.*)s"),
-            ("transforms.route.replacement", "$1-topic"),
-            (
-                "transforms.drop.type",
-                "org.apache.kafka.connect.transforms.Filter",
-            ),
-            ("transforms.drop.predicate", "tomb"),
-            ("predicates", "tomb"),
-            (
-                "predicates.tomb.type",
-                "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone",
-            ),
-        ]))
+        let chain = TransformChain::from_config(
+            &config(&[
+                ("transforms", "insert,route,drop"),
+                (
+                    "transforms.insert.type",
+                    "org.apache.kafka.connect.transforms.InsertField$Value",
+                ),
+                ("transforms.insert.static.field", "source"),
+                ("transforms.insert.static.value", "gateway"),
+                (
+                    "transforms.route.type",
+                    "org.apache.kafka.connect.transforms.RegexRouter",
+                ),
+                ("transforms.route.regex", "(.*)s"),
+                ("transforms.route.replacement", "$1-topic"),
+                (
+                    "transforms.drop.type",
+                    "org.apache.kafka.connect.transforms.Filter",
+                ),
+                ("transforms.drop.predicate", "tomb"),
+                ("predicates", "tomb"),
+                (
+                    "predicates.tomb.type",
+                    "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone",
+                ),
+            ]),
+            Direction::Source,
+        )
         .unwrap();
         let out = chain.apply(record(json!({"id": 1}))).unwrap().unwrap();
         assert_eq!(out.topic, "order-topic");
@@ -297,15 +317,18 @@ mod tests {
 
     #[test]
     fn negated_predicate_inverts() {
-        let chain = TransformChain::from_config(&config(&[
-            ("transforms", "drop"),
-            ("transforms.drop.type", "Filter"),
-            ("transforms.drop.predicate", "isOrders"),
-            ("transforms.drop.negate", "true"),
-            ("predicates", "isOrders"),
-            ("predicates.isOrders.type", "TopicNameMatches"),
-            ("predicates.isOrders.pattern", "orders"),
-        ]))
+        let chain = TransformChain::from_config(
+            &config(&[
+                ("transforms", "drop"),
+                ("transforms.drop.type", "Filter"),
+                ("transforms.drop.predicate", "isOrders"),
+                ("transforms.drop.negate", "true"),
+                ("predicates", "isOrders"),
+                ("predicates.isOrders.type", "TopicNameMatches"),
+                ("predicates.isOrders.pattern", "orders"),
+            ]),
+            Direction::Source,
+        )
         .unwrap();
         assert!(chain.apply(record(json!(1))).unwrap().is_some());
         let mut other = record(json!(1));
@@ -315,14 +338,17 @@ mod tests {
 
     #[test]
     fn unknown_smt_and_missing_keys_name_their_keys() {
-        let issues = TransformChain::from_config(&config(&[
-            ("transforms", "a,b,c"),
-            ("transforms.a.type", "com.example.Nope"),
-            (
-                "transforms.b.type",
-                "org.apache.kafka.connect.transforms.ExtractField$Value",
-            ),
-        ]))
+        let issues = TransformChain::from_config(
+            &config(&[
+                ("transforms", "a,b,c"),
+                ("transforms.a.type", "com.example.Nope"),
+                (
+                    "transforms.b.type",
+                    "org.apache.kafka.connect.transforms.ExtractField$Value",
+                ),
+            ]),
+            Direction::Source,
+        )
         .unwrap_err();
         let keys: Vec<_> = issues.iter().map(|i| i.key.as_str()).collect();
         assert_eq!(

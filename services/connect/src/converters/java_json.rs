@@ -11,6 +11,10 @@
 //! - FLOAT64 (`double`) values as Java's `Double.toString` spells them (`1.0`, `1.0E20`,
 //!   `1.0E-4`), also when the value arrived as an integer; FLOAT32 (`float`) with the
 //!   shortest digits of the 32-bit value, as `Float.toString`;
+//! - strings escaped as Jackson's UTF-8 generator does: control characters as `\u00XX`
+//!   with upper-case hex (or `\b \t \n \f \r`), a character beyond the Basic
+//!   Multilingual Plane as its escaped surrogate pair, everything else as UTF-8;
+//! - a Decimal as base64 or, with `decimal.format=NUMERIC`, as `BigDecimal.toString`;
 //! - no whitespace (Jackson's default).
 //!
 //! Why our own writer: serde_json's maps forget insertion order (its `preserve_order`
@@ -22,41 +26,61 @@ use std::io;
 
 use connect_api::{Schema, SchemaType};
 use serde::Serialize;
-use serde_json::ser::Formatter;
+use serde_json::ser::{CharEscape, Formatter};
 use serde_json::{Map, Value};
 
+use super::decimal_text::{DECIMAL, decimal_text};
+
+/// JsonConverter's `decimal.format`: how a Decimal payload is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecimalFormat {
+    /// The unscaled value's two's complement bytes in base64 (our data model's form).
+    #[default]
+    Base64,
+    /// A JSON number spelled as `BigDecimal.toString` (`12.30`, `1.2E-8`, `1E+3`).
+    Numeric,
+}
+
 /// The envelope JsonConverter writes with `schemas.enable=true`.
-pub fn envelope_bytes(schema: Option<&Schema>, value: &Value) -> Vec<u8> {
+pub fn envelope_bytes(schema: Option<&Schema>, value: &Value, decimals: DecimalFormat) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(b"{\"schema\":");
     serialize_into(&mut out, &schema);
     out.extend_from_slice(b",\"payload\":");
-    write_value(&mut out, schema, value);
+    write_value(&mut out, schema, value, decimals);
     out.push(b'}');
     out
 }
 
 /// The payload alone, as JsonConverter writes it with `schemas.enable=false`.
-pub fn payload_bytes(schema: Option<&Schema>, value: &Value) -> Vec<u8> {
+pub fn payload_bytes(schema: Option<&Schema>, value: &Value, decimals: DecimalFormat) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
-    write_value(&mut out, schema, value);
+    write_value(&mut out, schema, value, decimals);
     out
 }
 
-fn write_value(out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value) {
+fn write_value(out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value, decimals: DecimalFormat) {
     let Some(schema) = schema else {
         serialize_into(out, value);
         return;
     };
     match (schema.schema_type, value) {
-        (SchemaType::Struct, Value::Object(object)) => write_struct(out, schema, object),
+        (SchemaType::Struct, Value::Object(object)) => write_struct(out, schema, object, decimals),
+        (SchemaType::Bytes, Value::String(base64))
+            if decimals == DecimalFormat::Numeric && schema.name.as_deref() == Some(DECIMAL) =>
+        {
+            match decimal_text(base64, decimal_scale(schema)) {
+                Some(text) => out.extend_from_slice(text.as_bytes()),
+                None => serialize_into(out, value),
+            }
+        }
         (SchemaType::Array, Value::Array(items)) => {
             out.push(b'[');
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
                     out.push(b',');
                 }
-                write_value(out, schema.items.as_deref(), item);
+                write_value(out, schema.items.as_deref(), item, decimals);
             }
             out.push(b']');
         }
@@ -68,7 +92,7 @@ fn write_value(out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value) {
                 }
                 serialize_into(out, key);
                 out.push(b':');
-                write_value(out, schema.values.as_deref(), child);
+                write_value(out, schema.values.as_deref(), child, decimals);
             }
             out.push(b'}');
         }
@@ -79,6 +103,10 @@ fn write_value(out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value) {
         // Java writes a FLOAT32 with Float.toString: the shortest digits of the f32.
         #[allow(clippy::cast_possible_truncation)]
         (SchemaType::Float, Value::Number(number)) => match number.as_f64() {
+            // Jackson quotes a non-finite number (`"Infinity"`).
+            Some(wide) if !(wide as f32).is_finite() => {
+                serialize_into(out, &java_float(wide as f32));
+            }
             Some(wide) => out.extend_from_slice(java_float(wide as f32).as_bytes()),
             None => serialize_into(out, value),
         },
@@ -86,7 +114,12 @@ fn write_value(out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value) {
     }
 }
 
-fn write_struct(out: &mut Vec<u8>, schema: &Schema, object: &Map<String, Value>) {
+fn write_struct(
+    out: &mut Vec<u8>,
+    schema: &Schema,
+    object: &Map<String, Value>,
+    decimals: DecimalFormat,
+) {
     out.push(b'{');
     let fields = schema.fields.as_deref().unwrap_or_default();
     let mut first = true;
@@ -103,6 +136,7 @@ fn write_struct(out: &mut Vec<u8>, schema: &Schema, object: &Map<String, Value>)
             out,
             Some(&field.schema),
             object.get(&field.field).unwrap_or(&Value::Null),
+            decimals,
         );
     }
     // A key the schema does not declare is kept (after the declared ones) rather than
@@ -118,16 +152,72 @@ fn write_struct(out: &mut Vec<u8>, schema: &Schema, object: &Map<String, Value>)
     out.push(b'}');
 }
 
+/// A Decimal schema's `scale` parameter (a string, as Kafka's `Decimal.builder` sets it).
+pub(crate) fn decimal_scale(schema: &Schema) -> i32 {
+    schema
+        .parameters
+        .as_ref()
+        .and_then(|parameters| parameters.get("scale"))
+        .and_then(|scale| match scale {
+            Value::String(text) => text.trim().parse().ok(),
+            other => other.as_i64().and_then(|n| i32::try_from(n).ok()),
+        })
+        .unwrap_or(0)
+}
+
 fn serialize_into(out: &mut Vec<u8>, value: &impl Serialize) {
     let mut serializer = serde_json::Serializer::with_formatter(out, JavaFormatter);
     // Writing JSON values and schemas into a Vec cannot fail.
     let _ = value.serialize(&mut serializer);
 }
 
-/// serde_json's compact output with Java's spelling of floating-point numbers.
+/// serde_json's compact output with Jackson's spelling of strings and Java's of
+/// floating-point numbers.
 struct JavaFormatter;
 
 impl Formatter for JavaFormatter {
+    /// Jackson writes control characters as `\u00XX` with upper-case hex digits (and the
+    /// short forms `\b \t \n \f \r`).
+    fn write_char_escape<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        char_escape: CharEscape,
+    ) -> io::Result<()> {
+        let short = |c: u8| [b'\\', c];
+        match char_escape {
+            CharEscape::Quote => writer.write_all(&short(b'"')),
+            CharEscape::ReverseSolidus => writer.write_all(&short(b'\\')),
+            CharEscape::Solidus => writer.write_all(&short(b'/')),
+            CharEscape::Backspace => writer.write_all(&short(b'b')),
+            CharEscape::FormFeed => writer.write_all(&short(b'f')),
+            CharEscape::LineFeed => writer.write_all(&short(b'n')),
+            CharEscape::CarriageReturn => writer.write_all(&short(b'r')),
+            CharEscape::Tab => writer.write_all(&short(b't')),
+            CharEscape::AsciiControl(byte) => write!(writer, "\\u{:04X}", u16::from(byte)),
+        }
+    }
+
+    /// Jackson's UTF-8 generator writes a character outside the Basic Multilingual Plane
+    /// as the escaped UTF-16 surrogate pair (`😀` → `\uD83D\uDE00`); the rest as UTF-8.
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (index, character) in fragment.char_indices() {
+            if u32::from(character) > 0xFFFF {
+                writer.write_all(&fragment.as_bytes()[start..index])?;
+                let mut units = [0_u16; 2];
+                for unit in character.encode_utf16(&mut units) {
+                    write!(writer, "\\u{unit:04X}")?;
+                }
+                start = index + character.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+
     fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
         writer.write_all(java_double(value).as_bytes())
     }
@@ -137,14 +227,37 @@ impl Formatter for JavaFormatter {
     }
 }
 
-/// Java's `Double.toString`.
+/// Java's `Double.toString` (JDK 19 and later, whose digits are the shortest that read
+/// back; JDK 17 sometimes writes more, e.g. `9.999999999999999E22` for `1.0E23`).
 pub fn java_double(value: f64) -> String {
-    java_spelling(value, &format!("{:e}", value.abs()))
+    java_spelling(
+        value,
+        &at_least_two_digits(format!("{:e}", value.abs()), || {
+            format!("{:.1e}", value.abs())
+        }),
+    )
 }
 
 /// Java's `Float.toString`: the same layout with the shortest digits of the 32-bit value.
 pub fn java_float(value: f32) -> String {
-    java_spelling(f64::from(value), &format!("{:e}", value.abs()))
+    java_spelling(
+        f64::from(value),
+        &at_least_two_digits(format!("{:e}", value.abs()), || {
+            format!("{:.1e}", value.abs())
+        }),
+    )
+}
+
+/// Java writes at least two significant digits: when one digit is enough to read the value
+/// back, it writes the two-digit decimal closest to the value (`4.9E-324` for the smallest
+/// double, where the shortest form is `5e-324`).
+fn at_least_two_digits(shortest: String, two_digits: impl FnOnce() -> String) -> String {
+    let mantissa = shortest.split('e').next().unwrap_or_default();
+    if mantissa.contains('.') {
+        shortest
+    } else {
+        two_digits()
+    }
 }
 
 /// Plain decimal with at least one fraction digit for 10^-3 ≤ |x| < 10^7, else
@@ -180,7 +293,9 @@ fn java_spelling(value: f64, scientific: &str) -> String {
             format!("{whole}.{fraction}")
         } else {
             let zeros = "0".repeat(usize::try_from(-exponent - 1).unwrap_or(0));
-            format!("0.{zeros}{digits}")
+            // "1.0e-3" is read as digits "10": the zero only pads the d.d form.
+            let significant = digits.trim_end_matches('0');
+            format!("0.{zeros}{significant}")
         };
         format!("{sign}{plain}")
     } else {
@@ -215,8 +330,36 @@ mod tests {
         ] {
             assert_eq!(java_double(value), java, "{value}");
         }
+        assert_eq!(java_double(5e-324), "4.9E-324");
+        assert_eq!(java_double(1e7), "1.0E7");
+        assert_eq!(java_double(100.0), "100.0");
         assert_eq!(java_float(1.1), "1.1");
         assert_eq!(java_float(3.4e38), "3.4E38");
+        assert_eq!(java_float(f32::from_bits(1)), "1.4E-45");
+        assert_eq!(java_float(f32::INFINITY), "Infinity");
+    }
+
+    #[test]
+    fn strings_are_escaped_as_jackson_does() {
+        let text = "a\u{1}\u{b}\u{1f}\u{7f}\"\\/\u{2028} 😀 é\u{8}\u{c}\t";
+        assert_eq!(
+            String::from_utf8(payload_bytes(None, &json!(text), DecimalFormat::Base64)).unwrap(),
+            "\"a\\u0001\\u000B\\u001F\u{7f}\\\"\\\\/\u{2028} \\uD83D\\uDE00 é\\b\\f\\t\""
+        );
+    }
+
+    #[test]
+    fn a_float32_too_large_for_32_bits_is_quoted_as_jackson_does() {
+        let schema = Schema::new(SchemaType::Float);
+        assert_eq!(
+            String::from_utf8(payload_bytes(
+                Some(&schema),
+                &json!(1e300),
+                DecimalFormat::Base64
+            ))
+            .unwrap(),
+            "\"Infinity\""
+        );
     }
 
     fn field(name: &str, schema: Schema) -> Field {
@@ -245,7 +388,8 @@ mod tests {
             field("m", Schema::new(SchemaType::String).optional()),
         ]);
         let value = json!({"a": 3, "d": "MDk=", "extra": true, "f": f64::from(1.1_f32), "z": 1});
-        let bytes = String::from_utf8(envelope_bytes(Some(&schema), &value)).unwrap();
+        let bytes = String::from_utf8(envelope_bytes(Some(&schema), &value, DecimalFormat::Base64))
+            .unwrap();
         assert_eq!(
             bytes,
             concat!(
@@ -259,11 +403,16 @@ mod tests {
             )
         );
         assert_eq!(
-            String::from_utf8(payload_bytes(None, &json!({"b": 1.0e20}))).unwrap(),
+            String::from_utf8(payload_bytes(
+                None,
+                &json!({"b": 1.0e20}),
+                DecimalFormat::Base64
+            ))
+            .unwrap(),
             r#"{"b":1.0E20}"#
         );
         assert_eq!(
-            String::from_utf8(envelope_bytes(None, &json!("x"))).unwrap(),
+            String::from_utf8(envelope_bytes(None, &json!("x"), DecimalFormat::Base64)).unwrap(),
             r#"{"schema":null,"payload":"x"}"#
         );
     }

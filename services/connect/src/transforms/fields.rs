@@ -1,12 +1,12 @@
 //! Field SMTs on struct/map values: `InsertField`, `ReplaceField`, `MaskField`,
-//! `ValueToKey`, `ExtractField`, `HoistField`, `Cast`, `Flatten`.
+//! `ValueToKey`, `ExtractField`, `HoistField`, `Flatten` (`Cast` is in `cast.rs`).
 
 use std::sync::Arc;
 
 use connect_api::{ConnectRecord, Field, Schema, SchemaType};
 use serde_json::{Map, Value};
 
-use super::{AliasConfig, Side, Transformation};
+use super::{AliasConfig, Direction, Side, Transformation};
 use crate::error::ConfigIssue;
 
 fn as_object<'a>(
@@ -33,26 +33,49 @@ fn add_field(schema: &mut Option<Arc<Schema>>, name: &str, field_schema: Schema)
     }
 }
 
-/// A field spec with Kafka's `!` (required) / `?` (optional) suffix.
-fn field_name(spec: Option<&str>) -> Option<String> {
-    spec.map(|s| s.trim().trim_end_matches(['!', '?']).to_owned())
-        .filter(|s| !s.is_empty())
+/// An `InsertField` target: the field name and whether its schema is optional (Kafka's
+/// `InsertionSpec`: `name!` is required, `name?` and `name` are optional).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Insertion {
+    name: String,
+    optional: bool,
 }
 
+fn insertion(spec: Option<&str>) -> Option<Insertion> {
+    let spec = spec?.trim();
+    let (name, optional) = match spec.strip_suffix('!') {
+        Some(name) => (name, false),
+        None => (spec.strip_suffix('?').unwrap_or(spec), true),
+    };
+    (!name.is_empty()).then(|| Insertion {
+        name: name.to_owned(),
+        optional,
+    })
+}
+
+/// `InsertField`. Fields are added after the existing ones in Kafka's order (topic,
+/// partition, offset, timestamp, static); the timestamp is Connect's logical `Timestamp`
+/// (`int64`, version 1). `offset.field` needs a sink record's Kafka offset: on a source
+/// record it fails the record as Kafka's `requireSinkRecord` does.
 #[derive(Debug)]
 pub(super) struct InsertField {
     side: Side,
-    topic: Option<String>,
-    partition: Option<String>,
-    offset: Option<String>,
-    timestamp: Option<String>,
-    static_field: Option<(String, String)>,
+    direction: Direction,
+    topic: Option<Insertion>,
+    partition: Option<Insertion>,
+    offset: Option<Insertion>,
+    timestamp: Option<Insertion>,
+    static_field: Option<(Insertion, String)>,
 }
 
 impl InsertField {
-    pub(super) fn new(side: Side, settings: &AliasConfig<'_>) -> Result<Self, ConfigIssue> {
+    pub(super) fn new(
+        side: Side,
+        direction: Direction,
+        settings: &AliasConfig<'_>,
+    ) -> Result<Self, ConfigIssue> {
         let static_field = match (
-            field_name(settings.get("static.field")),
+            insertion(settings.get("static.field")),
             settings.get("static.value"),
         ) {
             (Some(field), Some(value)) => Some((field, value.to_owned())),
@@ -66,10 +89,11 @@ impl InsertField {
         };
         Ok(Self {
             side,
-            topic: field_name(settings.get("topic.field")),
-            partition: field_name(settings.get("partition.field")),
-            offset: field_name(settings.get("offset.field")),
-            timestamp: field_name(settings.get("timestamp.field")),
+            direction,
+            topic: insertion(settings.get("topic.field")),
+            partition: insertion(settings.get("partition.field")),
+            offset: insertion(settings.get("offset.field")),
+            timestamp: insertion(settings.get("timestamp.field")),
             static_field,
         })
     }
@@ -77,6 +101,12 @@ impl InsertField {
 
 impl Transformation for InsertField {
     fn apply(&self, mut record: ConnectRecord) -> Result<Option<ConnectRecord>, String> {
+        if self.offset.is_some() && self.direction == Direction::Source {
+            return Err(
+                "Only SinkRecord supported for [field insertion], found: org.apache.kafka.connect.source.SourceRecord"
+                    .to_owned(),
+            );
+        }
         let topic = record.topic.clone();
         let partition = record.kafka_partition;
         let timestamp = record.timestamp;
@@ -84,45 +114,56 @@ impl Transformation for InsertField {
         let Some(map) = as_object(value, "field insertion")? else {
             return Ok(Some(record));
         };
-        let optional = |t| Schema::new(t).optional();
-        let mut inserts: Vec<(String, Value, Schema)> = Vec::new();
+        let typed = |insertion: &Insertion, kind: SchemaType| Schema {
+            optional: insertion.optional,
+            ..Schema::new(kind)
+        };
+        let mut inserts: Vec<(&Insertion, Value, Schema)> = Vec::new();
         if let Some(field) = &self.topic {
             inserts.push((
-                field.clone(),
+                field,
                 Value::String(topic),
-                optional(SchemaType::String),
+                typed(field, SchemaType::String),
             ));
         }
         if let Some(field) = &self.partition {
             inserts.push((
-                field.clone(),
+                field,
                 partition.map_or(Value::Null, Value::from),
-                optional(SchemaType::Int32),
+                typed(field, SchemaType::Int32),
             ));
         }
         if let Some(field) = &self.offset {
-            // Source records have no Kafka offset yet; sink records carry it in the task loop.
-            inserts.push((field.clone(), Value::Null, optional(SchemaType::Int64)));
+            // The sink runtime hands SMTs no Kafka offset yet.
+            inserts.push((field, Value::Null, typed(field, SchemaType::Int64)));
         }
         if let Some(field) = &self.timestamp {
             inserts.push((
-                field.clone(),
+                field,
                 timestamp.map_or(Value::Null, Value::from),
-                optional(SchemaType::Int64).named("org.apache.kafka.connect.data.Timestamp"),
+                logical_timestamp(typed(field, SchemaType::Int64)),
             ));
         }
         if let Some((field, text)) = &self.static_field {
             inserts.push((
-                field.clone(),
+                field,
                 Value::String(text.clone()),
-                optional(SchemaType::String),
+                typed(field, SchemaType::String),
             ));
         }
         for (field, field_value, field_schema) in inserts {
-            map.insert(field.clone(), field_value);
-            add_field(schema, &field, field_schema);
+            map.insert(field.name.clone(), field_value);
+            add_field(schema, &field.name, field_schema);
         }
         Ok(Some(record))
+    }
+}
+
+/// Connect's logical `Timestamp` (`org.apache.kafka.connect.data.Timestamp`, version 1).
+pub(super) fn logical_timestamp(int64: Schema) -> Schema {
+    Schema {
+        version: Some(1),
+        ..int64.named("org.apache.kafka.connect.data.Timestamp")
     }
 }
 
@@ -376,121 +417,6 @@ impl Transformation for HoistField {
 }
 
 #[derive(Debug)]
-pub(super) struct Cast {
-    side: Side,
-    whole: Option<SchemaType>,
-    fields: Vec<(String, SchemaType)>,
-}
-
-fn cast_type(text: &str) -> Option<SchemaType> {
-    match SchemaType::parse(text.trim())? {
-        t @ (SchemaType::Array | SchemaType::Map | SchemaType::Struct | SchemaType::Bytes) => {
-            let _ = t;
-            None
-        }
-        t => Some(t),
-    }
-}
-
-impl Cast {
-    pub(super) fn new(side: Side, settings: &AliasConfig<'_>) -> Result<Self, ConfigIssue> {
-        let spec = settings.required("spec")?;
-        let bad = |item: &str| {
-            ConfigIssue::new(
-                settings.key("spec"),
-                format!("Invalid value {item} for configuration spec: invalid cast spec"),
-            )
-        };
-        let items = connect_api::config::split_list(spec);
-        if items.len() == 1 && !items[0].contains(':') {
-            return Ok(Self {
-                side,
-                whole: Some(cast_type(&items[0]).ok_or_else(|| bad(&items[0]))?),
-                fields: Vec::new(),
-            });
-        }
-        let mut fields = Vec::new();
-        for item in items {
-            let (field, target) = item.split_once(':').ok_or_else(|| bad(&item))?;
-            fields.push((
-                field.trim().to_owned(),
-                cast_type(target).ok_or_else(|| bad(&item))?,
-            ));
-        }
-        Ok(Self {
-            side,
-            whole: None,
-            fields,
-        })
-    }
-}
-
-fn cast_value(value: &Value, target: SchemaType) -> Result<Value, String> {
-    if value.is_null() {
-        return Ok(Value::Null);
-    }
-    let as_f64 = || -> Result<f64, String> {
-        match value {
-            Value::Number(n) => n.as_f64().ok_or_else(|| "not a number".to_owned()),
-            Value::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
-            Value::String(s) => s
-                .trim()
-                .parse::<f64>()
-                .map_err(|_| format!("Value ({s}) cannot be cast to {target:?}")),
-            other => Err(format!("Value ({other}) cannot be cast to {target:?}")),
-        }
-    };
-    Ok(match target {
-        SchemaType::String => Value::String(match value {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }),
-        SchemaType::Boolean => Value::Bool(match value {
-            Value::String(s) => s.trim().eq_ignore_ascii_case("true"),
-            _ => as_f64()? != 0.0,
-        }),
-        SchemaType::Float | SchemaType::Double => Value::from(as_f64()?),
-        _ => match value {
-            Value::Number(n) if n.is_i64() || n.is_u64() => value.clone(),
-            Value::String(s) if s.trim().parse::<i64>().is_ok() => {
-                Value::from(s.trim().parse::<i64>().unwrap_or_default())
-            }
-            _ => Value::from(as_f64()?.trunc() as i64),
-        },
-    })
-}
-
-impl Transformation for Cast {
-    fn apply(&self, mut record: ConnectRecord) -> Result<Option<ConnectRecord>, String> {
-        let (schema, value) = Side::of(&mut record, self.side);
-        if let Some(target) = self.whole {
-            *value = cast_value(value, target)?;
-            if let Some(schema) = schema.as_mut() {
-                Arc::make_mut(schema).schema_type = target;
-            }
-            return Ok(Some(record));
-        }
-        if let Some(map) = as_object(value, "casting fields")? {
-            for (field, target) in &self.fields {
-                if let Some(current) = map.get(field) {
-                    let cast = cast_value(current, *target)?;
-                    map.insert(field.clone(), cast);
-                }
-                if let Some(field_schema) = schema
-                    .as_mut()
-                    .map(Arc::make_mut)
-                    .and_then(|s| s.fields.as_mut())
-                    .and_then(|f| f.iter_mut().find(|f| &f.field == field))
-                {
-                    field_schema.schema.schema_type = *target;
-                }
-            }
-        }
-        Ok(Some(record))
-    }
-}
-
-#[derive(Debug)]
 pub(super) struct Flatten {
     side: Side,
     delimiter: String,
@@ -617,7 +543,7 @@ mod tests {
     }
 
     #[test]
-    fn value_to_key_mask_and_cast() {
+    fn value_to_key_and_mask() {
         let out = ValueToKey::new(&settings(&config(&[("fields", "id")])))
             .unwrap()
             .apply(record(json!({"id": 3, "n": "a"})))
@@ -630,18 +556,5 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(out.value, json!({"id": 3, "n": ""}));
-        let out = Cast::new(Side::Value, &settings(&config(&[("spec", "id:string")])))
-            .unwrap()
-            .apply(out)
-            .unwrap()
-            .unwrap();
-        assert_eq!(out.value, json!({"id": "3", "n": ""}));
-    }
-
-    #[test]
-    fn validate_rejects_bad_cast_spec() {
-        let issue =
-            Cast::new(Side::Value, &settings(&config(&[("spec", "id:bogus")]))).unwrap_err();
-        assert_eq!(issue.key, "t.spec");
     }
 }

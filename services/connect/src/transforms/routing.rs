@@ -6,6 +6,7 @@ use connect_api::{ConnectRecord, Schema, SchemaType};
 use regex::Regex;
 use serde_json::Value;
 
+use super::fields::logical_timestamp;
 use super::predicates::full_match;
 use super::{AliasConfig, Side, Transformation};
 use crate::error::ConfigIssue;
@@ -184,18 +185,18 @@ impl TimestampConverter {
             ),
             Target::Timestamp => (
                 Value::from(millis),
-                Schema::new(SchemaType::Int64).named("org.apache.kafka.connect.data.Timestamp"),
+                logical_timestamp(Schema::new(SchemaType::Int64)),
             ),
             Target::Date => {
                 let days = millis.div_euclid(86_400_000);
                 (
                     Value::from(days),
-                    Schema::new(SchemaType::Int32).named("org.apache.kafka.connect.data.Date"),
+                    logical(SchemaType::Int32, "org.apache.kafka.connect.data.Date"),
                 )
             }
             Target::Time => (
                 Value::from(millis.rem_euclid(86_400_000)),
-                Schema::new(SchemaType::Int32).named("org.apache.kafka.connect.data.Time"),
+                logical(SchemaType::Int32, "org.apache.kafka.connect.data.Time"),
             ),
         })
     }
@@ -206,9 +207,10 @@ impl Transformation for TimestampConverter {
         let (schema, value) = Side::of(&mut record, self.side);
         match &self.field {
             None => {
-                let (converted, new_schema) = self.convert(value)?;
+                let (converted, mut new_schema) = self.convert(value)?;
                 *value = converted;
-                if schema.is_some() {
+                if let Some(old) = schema.as_ref() {
+                    new_schema.optional = old.optional;
                     *schema = Some(new_schema.into());
                 }
             }
@@ -232,6 +234,14 @@ impl Transformation for TimestampConverter {
             }
         }
         Ok(Some(record))
+    }
+}
+
+/// A Connect logical type (`Date`, `Time`): its name and version 1, as Kafka's builders set.
+fn logical(kind: SchemaType, name: &str) -> Schema {
+    Schema {
+        version: Some(1),
+        ..Schema::new(kind).named(name)
     }
 }
 

@@ -29,7 +29,7 @@ use crate::error_handling::{RecordFailure, Stage, send_to_dead_letter_queue};
 use crate::runtime::Runtime;
 use crate::storage::config_store::TargetState;
 use crate::storage::status_store::State;
-use crate::transforms::TransformChain;
+use crate::transforms::{Direction, TransformChain};
 use crate::worker::source::TaskSpec;
 use crate::worker::{errant, now_ms, trace_of};
 
@@ -100,12 +100,13 @@ async fn run_inner(
     stop: &Shutdown,
 ) -> Result<(), ConnectError> {
     let name = spec.connector.as_str();
-    let chain = TransformChain::from_config(&spec.connector_config).map_err(|issues| {
-        issues.into_iter().next().map_or_else(
-            || ConnectError::definite("invalid transforms"),
-            |i| ConnectError::config(i.key, i.message),
-        )
-    })?;
+    let chain =
+        TransformChain::from_config(&spec.connector_config, Direction::Sink).map_err(|issues| {
+            issues.into_iter().next().map_or_else(
+                || ConnectError::definite("invalid transforms"),
+                |i| ConnectError::config(i.key, i.message),
+            )
+        })?;
     if let Some(queue) = &spec.settings.errors.dead_letter_queue {
         errant::ensure_dead_letter_topic(runtime, spec, queue).await?;
     }

@@ -40,7 +40,7 @@ use crate::runtime::Runtime;
 use crate::storage::config_store::TargetState;
 use crate::storage::offset_store::OffsetWrite;
 use crate::storage::status_store::State;
-use crate::transforms::TransformChain;
+use crate::transforms::{Direction, TransformChain};
 use crate::worker::side_topics::RuntimeSideTopics;
 use crate::worker::sink::within_budget;
 use crate::worker::source_batch::Batch;
@@ -128,13 +128,14 @@ impl<'a> SourceRun<'a> {
     ) -> Result<Self, ConnectError> {
         let name = spec.connector.as_str();
         let settings = &spec.settings;
-        let chain = TransformChain::from_config(&spec.connector_config).map_err(|issues| {
-            let first = issues.into_iter().next();
-            first.map_or_else(
-                || ConnectError::definite("invalid transforms"),
-                |i| ConnectError::config(i.key, i.message),
-            )
-        })?;
+        let chain = TransformChain::from_config(&spec.connector_config, Direction::Source)
+            .map_err(|issues| {
+                let first = issues.into_iter().next();
+                first.map_or_else(
+                    || ConnectError::definite("invalid transforms"),
+                    |i| ConnectError::config(i.key, i.message),
+                )
+            })?;
         let progress = TaskProgress::default();
         let offsets =
             SourceOffsets::open(runtime, settings.transactions.offsets_topic.as_deref()).await?;
