@@ -197,10 +197,11 @@ async fn measure(setup: &Setup<'_>, side: &str) -> BenchResult<Outcome> {
         "schema.history.internal.kafka.topic": format!("{prefix}.history"),
         "topic.creation.default.replication.factor": "-1",
         "topic.creation.default.partitions": "1",
+        // What Debezium users run: JsonConverter with its schemas in every record.
         "key.converter": "org.apache.kafka.connect.json.JsonConverter",
-        "key.converter.schemas.enable": "false",
+        "key.converter.schemas.enable": "true",
         "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-        "value.converter.schemas.enable": "false",
+        "value.converter.schemas.enable": "true",
     });
     let watermarks: std::sync::Arc<BaseConsumer> = std::sync::Arc::new(
         rdkafka::ClientConfig::new()
