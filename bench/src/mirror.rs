@@ -1,10 +1,13 @@
 //! Mirror benchmark: N × 1 KiB records A → B through (1) this gateway's mirror, (2) real
-//! MirrorMaker 2 (dedicated mode, same `tasks.max`) and (3) a raw rdkafka consume → produce
-//! pipe. Each contender runs as its own child process so that CPU seconds (utime + stime
-//! from `/proc/<pid>/stat`) and peak RSS (`VmHWM`) are measured the same way.
+//! MirrorMaker 2 (dedicated mode, same `tasks.max`), each at-least-once and exactly-once,
+//! and (3) a raw rdkafka consume → produce pipe. Each contender runs as its own child
+//! process so that CPU seconds (utime + stime from `/proc/<pid>/stat`) and peak RSS
+//! (`VmHWM`) are measured the same way; the ratios against the raw pipe and against MM2 in
+//! the same mode are printed at the end.
 //!
 //! `cargo run --release -p bench -- mirror [--records N] [--tasks T] [--partitions P]
-//! [--timeout-seconds S] [--skip-mm2]`. Env: `KAFKA_BOOTSTRAP`, `KAFKA_B_BOOTSTRAP`.
+//! [--timeout-seconds S] [--skip-mm2] [--modes alo,eos]`. Env: `KAFKA_BOOTSTRAP`,
+//! `KAFKA_B_BOOTSTRAP`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -30,6 +33,8 @@ struct Options {
     partitions: i32,
     timeout: Duration,
     skip_mm2: bool,
+    /// Which delivery modes to run: at-least-once, exactly-once.
+    modes: Vec<Mode>,
     a: String,
     b: String,
 }
@@ -43,6 +48,7 @@ fn options(args: &[String]) -> BenchResult<Options> {
         partitions: 4,
         timeout: Duration::from_secs(900),
         skip_mm2: false,
+        modes: vec![Mode::AtLeastOnce, Mode::ExactlyOnce],
         a: env("KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         b: env("KAFKA_B_BOOTSTRAP", "127.0.0.1:9192"),
     };
@@ -55,6 +61,16 @@ fn options(args: &[String]) -> BenchResult<Options> {
             "--partitions" => options.partitions = value()?.parse()?,
             "--timeout-seconds" => options.timeout = Duration::from_secs(value()?.parse()?),
             "--skip-mm2" => options.skip_mm2 = true,
+            "--modes" => {
+                options.modes = value()?
+                    .split(',')
+                    .map(|mode| match mode.trim() {
+                        "alo" | "at-least-once" => Ok(Mode::AtLeastOnce),
+                        "eos" | "exactly-once" => Ok(Mode::ExactlyOnce),
+                        other => Err(format!("--modes: unknown mode {other} (alo, eos)")),
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -67,10 +83,26 @@ fn clients(bootstrap: &str) -> BenchResult<KafkaClients> {
     ))
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    AtLeastOnce,
+    ExactlyOnce,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Self::AtLeastOnce => "at-least-once",
+            Self::ExactlyOnce => "exactly-once",
+        }
+    }
+}
+
 /// What one contender achieved.
 #[derive(Debug)]
 struct Outcome {
-    name: &'static str,
+    name: String,
+    mode: Option<Mode>,
     seconds: f64,
     steady_rate: f64,
     cpu_seconds: f64,
@@ -118,60 +150,48 @@ pub(crate) async fn run(args: Vec<String>) -> BenchResult<()> {
     std::fs::create_dir_all(&work)?;
     let exe = std::env::current_exe()?;
     let mut outcomes = Vec::new();
-
-    // 1. this gateway's mirror (alias G), target G.<topic>.
-    let properties = work.join("gateway.properties");
-    // Aliases unique per run: a consumer group of a killed earlier run would otherwise hold
-    // the first rebalance for `session.timeout.ms`.
-    let gateway_alias = format!("G{suffix}");
-    let mm2_alias = format!("M{suffix}");
-    std::fs::write(
-        &properties,
-        mm2_properties(&gateway_alias, &options, &topic),
-    )?;
-    let child = Command::new(&exe)
-        .args(["mirror", "child-gateway", &properties.display().to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    outcomes.push(
-        measure(
-            "gateway mirror",
-            child,
-            &b,
-            &format!("{gateway_alias}.{topic}"),
-            &options,
-        )
-        .await?,
-    );
-
-    // 2. MirrorMaker 2 (alias M), target M.<topic>.
-    if !options.skip_mm2 {
-        let properties = work.join("mm2.properties");
+    for &mode in &options.modes {
+        // 1. this gateway's mirror (alias G…), target G….<topic>.
+        // Aliases unique per run and mode: a consumer group of a killed earlier run would
+        // otherwise hold the first rebalance for `session.timeout.ms`.
+        let tag = if mode == Mode::ExactlyOnce { "E" } else { "" };
+        let gateway_alias = format!("G{tag}{suffix}");
+        let properties = work.join(format!("gateway{tag}.properties"));
         std::fs::write(
             &properties,
-            mm2_properties(&mm2_alias, &options, &topic) + MM2_WORKER,
+            mm2_properties(&gateway_alias, &options, &topic, mode),
         )?;
-        let libs = PathBuf::from(".cache/services/kafka/libs");
-        let log = std::fs::File::create(work.join("mm2.log"))?;
-        let child = Command::new("java")
-            .arg("-cp")
-            .arg(format!("{}/*", libs.display()))
-            .arg("org.apache.kafka.connect.mirror.MirrorMaker")
-            .arg(&properties)
-            .stdout(log.try_clone()?)
-            .stderr(log)
+        let child = Command::new(&exe)
+            .args(["mirror", "child-gateway", &properties.display().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()?;
-        outcomes.push(
-            measure(
-                "MirrorMaker 2",
-                child,
-                &b,
-                &format!("{mm2_alias}.{topic}"),
-                &options,
-            )
-            .await?,
-        );
+        let target = format!("{gateway_alias}.{topic}");
+        let name = format!("gateway mirror ({})", mode.label());
+        outcomes.push(measure(name, Some(mode), child, &b, &target, &options).await?);
+
+        // 2. MirrorMaker 2 (alias M…), target M….<topic>.
+        if !options.skip_mm2 {
+            let mm2_alias = format!("M{tag}{suffix}");
+            let properties = work.join(format!("mm2{tag}.properties"));
+            std::fs::write(
+                &properties,
+                mm2_properties(&mm2_alias, &options, &topic, mode) + &mm2_worker(mode)?,
+            )?;
+            let libs = PathBuf::from(".cache/services/kafka/libs");
+            let log = std::fs::File::create(work.join(format!("mm2{tag}.log")))?;
+            let child = Command::new("java")
+                .arg("-cp")
+                .arg(format!("{}/*", libs.display()))
+                .arg("org.apache.kafka.connect.mirror.MirrorMaker")
+                .arg(&properties)
+                .stdout(log.try_clone()?)
+                .stderr(log)
+                .spawn()?;
+            let target = format!("{mm2_alias}.{topic}");
+            let name = format!("MirrorMaker 2 ({})", mode.label());
+            outcomes.push(measure(name, Some(mode), child, &b, &target, &options).await?);
+        }
     }
 
     // 3. raw rdkafka consume → produce, target raw.<topic>.
@@ -187,12 +207,14 @@ pub(crate) async fn run(args: Vec<String>) -> BenchResult<()> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
+    let target = format!("raw.{topic}");
     outcomes.push(
         measure(
-            "raw rdkafka pipe",
+            "raw rdkafka pipe".to_owned(),
+            None,
             child,
             &b,
-            &format!("raw.{topic}"),
+            &target,
             &options,
         )
         .await?,
@@ -220,20 +242,80 @@ pub(crate) async fn run(args: Vec<String>) -> BenchResult<()> {
             o.seconds
         );
     }
+    print_ratios(&outcomes);
     Ok(())
 }
 
-const MM2_WORKER: &str = "config.storage.replication.factor = 1\noffset.storage.replication.factor = 1\n\
-status.storage.replication.factor = 1\nsync.topic.acls.enabled = false\n";
+/// Steady throughput of each mode's gateway mirror against the raw pipe and MM2 in the same
+/// mode, CPU and RSS against MM2.
+fn print_ratios(outcomes: &[Outcome]) {
+    let raw = outcomes.iter().find(|o| o.mode.is_none());
+    println!();
+    for mode in [Mode::AtLeastOnce, Mode::ExactlyOnce] {
+        let of = |prefix: &str| {
+            outcomes
+                .iter()
+                .find(|o| o.mode == Some(mode) && o.name.starts_with(prefix))
+        };
+        let Some(gateway) = of("gateway") else {
+            continue;
+        };
+        let mut line = format!("{}:", mode.label());
+        if let Some(raw) = raw {
+            line += &format!(
+                " gateway / raw pipe {:.0} %",
+                100.0 * gateway.steady_rate / raw.steady_rate.max(1.0)
+            );
+        }
+        if let Some(mm2) = of("MirrorMaker") {
+            line += &format!(
+                "; gateway / MM2 {:.2}× steady, {:.2}× incl. start-up; CPU {:.2} of MM2's; peak RSS {:.2} of MM2's",
+                gateway.steady_rate / mm2.steady_rate.max(1.0),
+                (gateway.copied as f64 / gateway.seconds)
+                    / (mm2.copied as f64 / mm2.seconds).max(1.0),
+                gateway.cpu_seconds / mm2.cpu_seconds.max(0.01),
+                gateway.peak_rss_mib / mm2.peak_rss_mib.max(1.0),
+            );
+        }
+        println!("{line}");
+    }
+}
 
-fn mm2_properties(alias: &str, options: &Options, topic: &str) -> String {
-    format!(
+/// The Connect worker settings MM2 needs on single-broker clusters; in exactly-once mode
+/// also its internal REST server (KIP-710: zombie fencing goes through the leader).
+fn mm2_worker(mode: Mode) -> BenchResult<String> {
+    let mut worker =
+        "config.storage.replication.factor = 1\noffset.storage.replication.factor = 1\n\
+         status.storage.replication.factor = 1\nsync.topic.acls.enabled = false\n"
+            .to_owned();
+    if mode == Mode::ExactlyOnce {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        worker += &format!(
+            "dedicated.mode.enable.internal.rest = true\nlisteners = http://127.0.0.1:{port}\n"
+        );
+    }
+    Ok(worker)
+}
+
+/// One flow `alias → B` of `topic`. Exactly-once as MM2 documents it: the target's
+/// `exactly.once.source.support`, and the source read `read_committed` (MM2 refuses
+/// exactly-once otherwise); our mirror reads the same keys.
+fn mm2_properties(alias: &str, options: &Options, topic: &str, mode: Mode) -> String {
+    let mut properties = format!(
         "clusters = {alias}, B\n{alias}.bootstrap.servers = {}\nB.bootstrap.servers = {}\n\
          {alias}->B.enabled = true\n{alias}->B.topics = {topic}\ntasks.max = {}\n\
          replication.factor = 1\ncheckpoints.topic.replication.factor = 1\n\
          heartbeats.topic.replication.factor = 1\noffset-syncs.topic.replication.factor = 1\n",
         options.a, options.b, options.tasks
-    )
+    );
+    if mode == Mode::ExactlyOnce {
+        properties += &format!(
+            "B.exactly.once.source.support = enabled\n{alias}.consumer.isolation.level = read_committed\n"
+        );
+    }
+    properties
 }
 
 async fn produce(a: &KafkaClients, topic: &str, records: u64) -> BenchResult<()> {
@@ -276,7 +358,8 @@ async fn produce(a: &KafkaClients, topic: &str, records: u64) -> BenchResult<()>
 /// Waits until `target` holds every record (or the timeout), then stops the child and
 /// reads its CPU time and peak RSS.
 async fn measure(
-    name: &'static str,
+    name: String,
+    mode: Option<Mode>,
     mut child: Child,
     b: &KafkaClients,
     target: &str,
@@ -290,27 +373,37 @@ async fn measure(
     let goal = i64::try_from(options.records)?;
     while start.elapsed() < options.timeout {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        if let Ok(info) = inspector.topic(target).await {
-            let mut sum = 0;
-            for partition in info.partitions {
-                if let Ok(marks) = inspector.watermarks(target, partition.id).await {
-                    sum += marks.high;
-                }
-            }
-            copied = sum;
-            if copied > 0 && first_seen.is_none() {
-                first_seen = Some((Instant::now(), copied));
-            }
+        copied = high_watermarks(&inspector, target).await;
+        if copied > 0 && first_seen.is_none() {
+            first_seen = Some((Instant::now(), copied));
         }
         if copied >= goal {
             break;
         }
     }
-    let seconds = start.elapsed().as_secs_f64();
+    let mut end = Instant::now();
+    if mode == Some(Mode::ExactlyOnce) && copied >= goal {
+        // A transactional target's high watermark also counts the commit markers, so it
+        // reaches N a little before the last records: wait until it stops moving and count
+        // from the last move.
+        let mut still = 0;
+        while still < 8 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let now = high_watermarks(&inspector, target).await;
+            if now == copied {
+                still += 1;
+            } else {
+                copied = now;
+                end = Instant::now();
+                still = 0;
+            }
+        }
+    }
+    let seconds = end.duration_since(start).as_secs_f64();
     // Steady-state rate: from the first copied record on, so that process start-up (JVM and
     // Connect herder for MM2, group join for all) is reported apart.
     let steady_rate = first_seen.map_or(0.0, |(at, count)| {
-        (copied - count) as f64 / at.elapsed().as_secs_f64().max(0.001)
+        (copied - count) as f64 / end.duration_since(at).as_secs_f64().max(0.001)
     });
     let (cpu_seconds, peak_rss_mib) = process_usage(child.id());
     child.kill().ok();
@@ -318,12 +411,27 @@ async fn measure(
     eprintln!("{name}: {copied} records in {seconds:.1} s");
     Ok(Outcome {
         name,
+        mode,
         seconds,
         steady_rate,
         cpu_seconds,
         peak_rss_mib,
         copied,
     })
+}
+
+/// The sum of `target`'s high watermarks on B (0 while it does not exist).
+async fn high_watermarks(inspector: &ClusterInspector, target: &str) -> i64 {
+    let Ok(info) = inspector.topic(target).await else {
+        return 0;
+    };
+    let mut sum = 0;
+    for partition in info.partitions {
+        if let Ok(marks) = inspector.watermarks(target, partition.id).await {
+            sum += marks.high;
+        }
+    }
+    sum
 }
 
 /// utime + stime (s) and VmHWM (MiB) of a live process.
