@@ -341,7 +341,9 @@ pub(crate) async fn binlog_latency(
         else {
             continue;
         };
-        if let Some(sent) = value["after"]["sent_us"].as_i64().filter(|s| *s > 0) {
+        // With JsonConverter schemas the envelope is under `payload`.
+        let envelope = value.get("payload").unwrap_or(&value);
+        if let Some(sent) = envelope["after"]["sent_us"].as_i64().filter(|s| *s > 0) {
             latencies.push(received - sent);
         }
     }
