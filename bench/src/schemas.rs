@@ -9,7 +9,8 @@
 //!   `value_schema_id`, alternating twice so that drift on a shared machine hits both,
 //!   after a warm-up round of each that is not counted;
 //! - v2 consume of each topic by a consumer of the matching format, from its first records
-//!   on (the group join is not counted), two rounds alternating formats, the best of each;
+//!   on (the group join is not counted), four rounds alternating formats, the best of each
+//!   (a round reads ~300,000 records in about half a second, so one round is noise);
 //! - `GET /schemas/ids/{id}` and `POST /subjects/{s}` (lookup): requests per second and
 //!   latency percentiles at a fixed concurrency;
 //! - the bridge's registry client counters, which show that the records cost one registry
@@ -29,7 +30,7 @@ const RECORDS_PER_REQUEST: usize = 100;
 const CONNECTIONS: usize = 32;
 const PRODUCE_RECORDS: usize = 150_000;
 const PRODUCE_LIMIT: Duration = Duration::from_secs(12);
-const CONSUME_ROUNDS: usize = 2;
+const CONSUME_ROUNDS: usize = 4;
 const CONSUME_LIMIT: Duration = Duration::from_secs(20);
 const REGISTRY_CONNECTIONS: usize = 32;
 const REGISTRY_DURATION: Duration = Duration::from_secs(8);
@@ -195,7 +196,7 @@ async fn measure(
     let avro_rate = avro_total.0 as f64 / avro_total.1;
 
     // 2. Consume the same number of records of each.
-    // Two rounds, alternating formats, the best of each counts: one consumer instance
+    // Four rounds, alternating formats, the best of each counts: one consumer instance
     // serves one long poll at a time, so a round follows the scheduling of this client on
     // a shared machine.
     let count = json_total.0.min(avro_total.0);

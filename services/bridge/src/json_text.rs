@@ -6,31 +6,48 @@ use std::fmt::Write as _;
 /// A JSON string literal of `text`, escaped as serde_json escapes it.
 pub(crate) fn push_json_string(body: &mut String, text: &str) {
     body.push('"');
+    let bytes = text.as_bytes();
     let mut start = 0;
-    for (index, byte) in text.bytes().enumerate() {
-        let escaped = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
-        };
+    // Most text needs no escape: find the next byte that does with a table lookup per
+    // byte, and copy the run before it at once.
+    while let Some(found) = bytes[start..]
+        .iter()
+        .position(|b| NEEDS_ESCAPE[usize::from(*b)])
+    {
+        let index = start + found;
+        let byte = bytes[index];
         // `index` is an ASCII byte, so both slices end on character boundaries.
         body.push_str(&text[start..index]);
-        if escaped.is_empty() {
-            let _ = write!(body, "\\u{byte:04x}");
-        } else {
-            body.push_str(escaped);
+        match byte {
+            b'"' => body.push_str("\\\""),
+            b'\\' => body.push_str("\\\\"),
+            b'\n' => body.push_str("\\n"),
+            b'\r' => body.push_str("\\r"),
+            b'\t' => body.push_str("\\t"),
+            0x08 => body.push_str("\\b"),
+            0x0c => body.push_str("\\f"),
+            _ => {
+                let _ = write!(body, "\\u{byte:04x}");
+            }
         }
         start = index + 1;
     }
     body.push_str(&text[start..]);
     body.push('"');
 }
+
+/// Bytes a JSON string cannot hold as they are: control characters, `"` and `\\`.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
 
 #[cfg(test)]
 mod tests {
