@@ -291,10 +291,11 @@ async fn every_type_round_trips_with_exact_json() {
         "CREATE TABLE `{database}`.t (id BIGINT UNSIGNED PRIMARY KEY, ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, mu MEDIUMINT UNSIGNED, \
          iu INT UNSIGNED, bi BIGINT, de DECIMAL(10,3), fl FLOAT, db DOUBLE, d DATE, t TIME(3), dt DATETIME(6), dt0 DATETIME, ts TIMESTAMP(3) NULL, y YEAR, \
          c CHAR(3), vc VARCHAR(20), tx TEXT, l1 VARCHAR(10) CHARACTER SET latin1, bin BINARY(4), vb VARBINARY(8), bl BLOB, js JSON, e ENUM('a','b'), s SET('x','y','z'), \
-         b1 BIT(1), b12 BIT(12), n INT NULL)"
+         b1 BIT(1), b12 BIT(12), g GEOMETRY, p POINT, pg POLYGON, n INT NULL)"
     )).await;
     let row = "(18446744073709551615, -128, 255, -32768, 16777215, 4294967295, -9223372036854775808, -12.345, 1.5, 2.25, '2024-02-29', '-838:59:59.500', \
-               '2024-01-02 03:04:05.123456', '1999-12-31 23:59:59', '2024-01-02 03:04:05.120', 2024, 'ab', 'héllo', 'text', 'é€', X'01', X'cafe', X'00ff', '{\"a\": [1, 2]}', 'b', 'x,z', b'1', b'101010111100', NULL)";
+               '2024-01-02 03:04:05.123456', '1999-12-31 23:59:59', '2024-01-02 03:04:05.120', 2024, 'ab', 'héllo', 'text', 'é€', X'01', X'cafe', X'00ff', '{\"a\": [1, 2]}', 'b', 'x,z', b'1', b'101010111100', \
+               ST_GeomFromText('LINESTRING(0 0, 1 2)', 4326), ST_PointFromText('POINT(1.5 -2)', 3857), NULL, NULL)";
     exec(
         &mut conn,
         &format!(
@@ -327,7 +328,11 @@ async fn every_type_round_trips_with_exact_json() {
         "de": "z8c=", "fl": 1.5, "db": 2.25, "d": 19782, "t": -3_020_399_500_000_i64, "dt": 1_704_164_645_123_456_i64,
         "dt0": 946_684_799_000_i64, "ts": "2024-01-02T03:04:05.120Z", "y": 2024, "c": "ab", "vc": "héllo", "tx": "text",
         "l1": "é€", "bin": "AQAAAA==", "vb": "yv4=", "bl": "AP8=", "js": "{\"a\": [1, 2]}", "e": "b", "s": "x,z",
-        "b1": true, "b12": "vAo=", "n": null,
+        "b1": true, "b12": "vAo=",
+        // SRID + WKB split: LINESTRING(0 0, 1 2) and POINT(1.5 -2), little-endian WKB.
+        "g": {"wkb": "AQIAAAACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAPA/AAAAAAAAAEA=", "srid": 4326},
+        "p": {"x": 1.5, "y": -2.0, "wkb": "AQEAAAAAAAAAAAD4PwAAAAAAAADA", "srid": 3857},
+        "pg": null, "n": null,
     });
     let snapshot = &records[0].1;
     let streamed = &records[1].1;

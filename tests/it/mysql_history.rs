@@ -13,26 +13,41 @@ use tests::{Services, unique_name};
 use crate::connect_support::{ClusterNames, call, wait_for, wait_for_state};
 use crate::mysql_common::{cdc_config, connect, exec, read_topic, shared, start_worker};
 
-/// A three-column table with row 1 streamed by a connector that is then stopped, plus the
-/// row written while no worker runs (2, 'n2', 'second') and the DROP of its middle column:
-/// the next worker resumes behind the DROP. Returns the topic.
+/// A table, its row 1, the row written while no worker runs, and the DDL after it.
+struct DropCase {
+    columns: &'static str,
+    first: &'static str,
+    second: &'static str,
+    drop: &'static str,
+}
+
+/// Three columns, the middle one dropped.
+const NOTE_DROPPED: DropCase = DropCase {
+    columns: "id INT PRIMARY KEY, note VARCHAR(32), name VARCHAR(32)",
+    first: "(1, 'n1', 'first')",
+    second: "(2, 'n2', 'second')",
+    drop: "DROP COLUMN note",
+};
+
+/// The table of `case` with row 1 streamed by a connector that is then stopped, plus the
+/// row written while no worker runs and the DROP: the next worker resumes behind the DROP.
+/// Returns the topic.
 async fn row_then_drop_while_stopped(
     conn: &mut sqlx::MySqlConnection,
     url: &str,
     database: &str,
     names: &ClusterNames,
+    case: &DropCase,
 ) -> String {
     exec(conn, &format!("CREATE DATABASE `{database}`")).await;
     exec(
         conn,
-        &format!(
-            "CREATE TABLE `{database}`.items (id INT PRIMARY KEY, note VARCHAR(32), name VARCHAR(32))"
-        ),
+        &format!("CREATE TABLE `{database}`.items ({})", case.columns),
     )
     .await;
     exec(
         conn,
-        &format!("INSERT INTO `{database}`.items VALUES (1, 'n1', 'first')"),
+        &format!("INSERT INTO `{database}`.items VALUES {}", case.first),
     )
     .await;
     let prefix = unique_name("cdc_history");
@@ -52,12 +67,12 @@ async fn row_then_drop_while_stopped(
     worker.stop().await;
     exec(
         conn,
-        &format!("INSERT INTO `{database}`.items VALUES (2, 'n2', 'second')"),
+        &format!("INSERT INTO `{database}`.items VALUES {}", case.second),
     )
     .await;
     exec(
         conn,
-        &format!("ALTER TABLE `{database}`.items DROP COLUMN note"),
+        &format!("ALTER TABLE `{database}`.items {}", case.drop),
     )
     .await;
     topic
@@ -69,7 +84,8 @@ async fn rows_from_before_a_dropped_column_keep_their_columns() {
     let mut conn = shared().await;
     let database = unique_name("cdc_history");
     let names = ClusterNames::unique();
-    let topic = row_then_drop_while_stopped(&mut conn, &url, &database, &names).await;
+    let topic =
+        row_then_drop_while_stopped(&mut conn, &url, &database, &names, &NOTE_DROPPED).await;
     exec(
         &mut conn,
         &format!("INSERT INTO `{database}`.items VALUES (3, 'third')"),
@@ -103,6 +119,49 @@ async fn rows_from_before_a_dropped_column_keep_their_columns() {
     exec(&mut conn, &format!("DROP DATABASE `{database}`")).await;
 }
 
+/// Spatial columns known only from the event (dropped since): POINT is told from GEOMETRY by
+/// the event's geometry types, as Debezium's schemas tell them apart.
+#[tokio::test]
+async fn dropped_spatial_columns_keep_their_debezium_types() {
+    let url = Services::from_env().mysql_url;
+    let mut conn = shared().await;
+    let database = unique_name("cdc_history");
+    let names = ClusterNames::unique();
+    let case = DropCase {
+        columns: "id INT PRIMARY KEY, g GEOMETRY, pt POINT, name VARCHAR(32)",
+        first: "(1, NULL, NULL, 'first')",
+        second: "(2, ST_GeomFromText('LINESTRING(0 0, 1 1)', 4326), POINT(1.5, -2), 'second')",
+        drop: "DROP COLUMN g, DROP COLUMN pt",
+    };
+    let topic = row_then_drop_while_stopped(&mut conn, &url, &database, &names, &case).await;
+    let worker = start_worker(&names).await;
+    wait_for_state(&worker, "cdc", "RUNNING", 1).await;
+    let records = read_topic(
+        &topic,
+        Duration::from_secs(60),
+        Duration::ZERO,
+        Some(&|seen| seen.iter().any(|(_, v)| v["after"]["id"] == 2)),
+    )
+    .await;
+    worker.stop().await;
+    let after = records
+        .iter()
+        .find(|(_, v)| v["after"]["id"] == 2)
+        .map(|(_, v)| v["after"].clone())
+        .unwrap_or_default();
+    assert_eq!(after["g"]["srid"], 4326, "{after}");
+    assert!(
+        after["g"].get("x").is_none(),
+        "GEOMETRY has no coordinates: {after}"
+    );
+    assert_eq!(
+        (&after["pt"]["x"], &after["pt"]["y"], &after["pt"]["srid"]),
+        (&json!(1.5), &json!(-2.0), &json!(null)),
+        "POINT keeps its coordinates: {after}"
+    );
+    exec(&mut conn, &format!("DROP DATABASE `{database}`")).await;
+}
+
 #[tokio::test]
 async fn unnamed_columns_behind_a_drop_fail_the_task_instead_of_shifting_values() {
     // A server of its own: binlog_row_metadata is global.
@@ -111,7 +170,9 @@ async fn unnamed_columns_behind_a_drop_fail_the_task_instead_of_shifting_values(
     exec(&mut conn, "SET GLOBAL binlog_row_metadata = 'MINIMAL'").await;
     let database = unique_name("cdc_minimal");
     let names = ClusterNames::unique();
-    let topic = row_then_drop_while_stopped(&mut conn, &server.url(), &database, &names).await;
+    let topic =
+        row_then_drop_while_stopped(&mut conn, &server.url(), &database, &names, &NOTE_DROPPED)
+            .await;
 
     let worker = start_worker(&names).await;
     let status = wait_for(

@@ -77,7 +77,8 @@ impl TableSchema {
 
 fn field(column: &Column, modes: &TypeModes) -> Field {
     let mut schema = column.kind.schema(modes);
-    schema.optional = column.nullable;
+    // Some of Debezium's schemas are optional whatever the column says (GEOMETRY's).
+    schema.optional |= column.nullable;
     schema.default.clone_from(&column.default);
     Field::new(&column.name, schema)
 }

@@ -16,6 +16,7 @@ use mysql_async::binlog::value::BinlogValue;
 use serde_json::Value;
 
 mod calendar;
+mod geometry;
 
 pub use calendar::{days_from_civil, zoned, zoned_iso};
 use calendar::{parse_date, parse_datetime, parse_time};
@@ -133,7 +134,9 @@ fn cp1252(byte: u8) -> char {
     }
 }
 
-/// What a column holds, from `information_schema.COLUMNS`.
+/// What a column holds, from `information_schema.COLUMNS`. `Point` is POINT (Debezium's
+/// `io.debezium.data.geometry.Point`), `Geometry` every other spatial type
+/// (`io.debezium.data.geometry.Geometry`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColumnKind {
     Integer { bytes: u8, unsigned: bool },
@@ -151,6 +154,8 @@ pub enum ColumnKind {
     Enum(Vec<String>),
     Set(Vec<String>),
     Bit { bits: u32 },
+    Point,
+    Geometry,
 }
 
 /// Labels of `enum('a','b')` / `set('a','b')`, with `''` unescaped.
@@ -248,7 +253,10 @@ impl ColumnKind {
             "bit" => Self::Bit {
                 bits: number_in_parens(&column_type).unwrap_or(1),
             },
-            // Geometry and anything newer: the raw bytes.
+            "point" => Self::Point,
+            "geometry" | "linestring" | "polygon" | "multipoint" | "multilinestring"
+            | "multipolygon" | "geometrycollection" | "geomcollection" => Self::Geometry,
+            // Anything newer: the raw bytes.
             _ => Self::Binary { fixed: None },
         }
     }
@@ -327,6 +335,8 @@ impl ColumnKind {
                 "length",
                 &bits.to_string(),
             ),
+            Self::Point => geometry::point_schema(),
+            Self::Geometry => geometry::geometry_schema(),
         }
     }
 
@@ -368,6 +378,8 @@ impl ColumnKind {
             }
             Self::Binary { .. } => Ok(binary_value(text, modes.binary)),
             Self::Bit { bits } => Ok(bit_value(text, *bits)),
+            Self::Point => geometry::point_value(text),
+            Self::Geometry => geometry::geometry_value(text),
         }
     }
 

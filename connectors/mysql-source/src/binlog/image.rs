@@ -11,7 +11,7 @@
 //! right except across a DDL that did more than append columns.
 
 use mysql_async::binlog::events::{OptionalMetadataField, TableMapEvent};
-use mysql_async::consts::ColumnType;
+use mysql_async::consts::{ColumnType, GeometryType};
 
 use crate::config::Filters;
 use crate::schema::{self, Column, TableSchema};
@@ -142,9 +142,26 @@ fn type_names(map: &TableMapEvent<'_>, index: usize) -> (&'static str, String) {
         Some(ColumnType::MYSQL_TYPE_ENUM) => "enum",
         Some(ColumnType::MYSQL_TYPE_SET) => "set",
         Some(ColumnType::MYSQL_TYPE_BIT) => "bit",
+        Some(ColumnType::MYSQL_TYPE_GEOMETRY) => geometry_type_name(map, index),
         _ => "blob",
     };
     (data_type, data_type.to_owned())
+}
+
+/// `point` or `geometry` (which is all Debezium tells apart) for a spatial column, from the
+/// event's geometry types (one per spatial column) when the server writes them.
+fn geometry_type_name(map: &TableMapEvent<'_>, index: usize) -> &'static str {
+    let spatial =
+        |i: &usize| map.get_column_type(*i).ok().flatten() == Some(ColumnType::MYSQL_TYPE_GEOMETRY);
+    let spatial_before = (0..index).filter(spatial).count();
+    let point = map.iter_optional_meta().any(|field| match field {
+        Ok(OptionalMetadataField::GeometryType(types)) => matches!(
+            types.iter_geometry_types().nth(spatial_before),
+            Some(Ok(GeometryType::GEOM_POINT))
+        ),
+        _ => false,
+    });
+    if point { "point" } else { "geometry" }
 }
 
 fn decimal_meta(map: &TableMapEvent<'_>, index: usize) -> Option<(u32, u32)> {

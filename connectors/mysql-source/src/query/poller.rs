@@ -77,12 +77,15 @@ fn retriable(context: &str, error: &sqlx::Error) -> ConnectError {
 /// The kind sqlx reports for a column, in the JDBC source's mapping: timestamps as
 /// Connect Timestamp; DECIMAL as Connect Decimal when its precision and scale are known
 /// (tables: from `information_schema`), else as its exact text (query mode: sqlx does not
-/// report a result column's scale, and a guessed scale could differ between records).
+/// report a result column's scale, and a guessed scale could differ between records);
+/// spatial columns (sqlx names them all `GEOMETRY`) as their stored bytes, SRID + WKB
+/// (Debezium's geometry structs are CDC mode's; not compared with the JDBC source).
 fn kind_of(type_name: &str, decimal: Option<(u32, u32)>) -> ColumnKind {
     let lower = type_name.to_ascii_lowercase();
     let base = lower.split_whitespace().next().unwrap_or_default();
     match base {
         "timestamp" | "datetime" => ColumnKind::DateTime { fsp: 6 },
+        "geometry" => ColumnKind::Binary { fixed: None },
         "decimal" => match decimal {
             Some((precision, scale)) => ColumnKind::Decimal { precision, scale },
             None => ColumnKind::Text {

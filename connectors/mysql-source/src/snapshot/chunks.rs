@@ -78,7 +78,10 @@ pub fn literal(kind: &ColumnKind, text: &[u8]) -> String {
         {
             String::from_utf8_lossy(text).into_owned()
         }
-        ColumnKind::Binary { .. } | ColumnKind::Bit { .. } => {
+        ColumnKind::Binary { .. }
+        | ColumnKind::Bit { .. }
+        | ColumnKind::Point
+        | ColumnKind::Geometry => {
             let hex: String = text.iter().map(|b| format!("{b:02x}")).collect();
             format!("X'{hex}'")
         }

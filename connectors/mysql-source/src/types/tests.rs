@@ -189,3 +189,40 @@ fn float_keeps_its_short_form() {
         Value::from(1.1)
     );
 }
+
+#[test]
+fn spatial_types_are_debeziums_point_and_geometry_in_snapshot_and_binlog_alike() {
+    let modes = TypeModes::default();
+    assert_eq!(kind("point", "point"), ColumnKind::Point);
+    for spatial in [
+        "geometry",
+        "linestring",
+        "polygon",
+        "multipoint",
+        "multilinestring",
+        "multipolygon",
+        "geometrycollection",
+    ] {
+        let k = kind(spatial, spatial);
+        assert_eq!(k, ColumnKind::Geometry, "{spatial}");
+        assert_eq!(
+            k.schema(&modes).name.as_deref(),
+            Some("io.debezium.data.geometry.Geometry")
+        );
+    }
+    // POINT(1 2), SRID 4326: what SELECT and the binlog row image both hold.
+    let mut stored = 4326_u32.to_le_bytes().to_vec();
+    stored.push(1);
+    stored.extend_from_slice(&1_u32.to_le_bytes());
+    stored.extend_from_slice(&1.0_f64.to_le_bytes());
+    stored.extend_from_slice(&2.0_f64.to_le_bytes());
+    for k in [ColumnKind::Point, ColumnKind::Geometry] {
+        let from_text = k.from_text(&stored, &modes).unwrap();
+        let from_binlog = k
+            .from_binlog(BinlogValue::Value(MyValue::Bytes(stored.clone())), &modes)
+            .unwrap();
+        assert_eq!(from_text, from_binlog);
+        assert_eq!(from_text["wkb"], Value::String(BASE64.encode(&stored[4..])));
+        assert_eq!(from_text["srid"], Value::from(4326));
+    }
+}
