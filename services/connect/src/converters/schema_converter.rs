@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use connect_api::Schema;
-use schemas::{ClientError, RegistryClient, SchemaType};
+use schemas::{ClientError, RegisteredSchema, RegistryClient, SchemaType};
 use serde_json::Value;
 
 use super::ConversionError;
@@ -41,11 +41,17 @@ pub struct SchemaConverter {
     outgoing: Mutex<HashMap<String, Arc<WriterSchema>>>,
     /// (subject, schema text) → id, and subject → latest version, once found.
     ids: Mutex<HashMap<(String, Arc<str>), i32>>,
-    latest: Mutex<HashMap<String, (i32, Arc<WriterSchema>)>>,
+    latest: Mutex<HashMap<String, LatestVersion>>,
+    /// (subject, schema text) pairs the cached latest version was found able to read
+    /// (`latest.compatibility.strict`).
+    readable_by_latest: Mutex<std::collections::HashSet<(String, Arc<str>)>>,
     /// (schema id, message indexes) → the schema a payload was written with, mapped to
     /// Connect.
     incoming: Mutex<HashMap<ReaderKey, Arc<ReaderSchema>>>,
 }
+
+/// A subject's latest version, as `use.latest.version` writes with it.
+type LatestVersion = (i32, Arc<WriterSchema>, Arc<RegisteredSchema>);
 
 /// Connect schemas compared by value before the keyed cache (see `recent`).
 const RECENT_SCHEMAS: usize = 16;
@@ -59,6 +65,43 @@ fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn definite(message: impl Into<String>) -> ConversionError {
     ConversionError::definite(message)
+}
+
+/// `latest.compatibility.strict`: the latest version must be able to read what the record's
+/// own schema writes (Confluent's `isBackwardCompatible`), else the record fails with
+/// Confluent's message.
+fn latest_reads(format: SchemaType, latest: &RegisteredSchema, own: &str) -> Result<(), String> {
+    let parsed_latest = schemas::format::parse(
+        latest.schema_type,
+        &latest.schema,
+        &latest.resolved_references,
+        false,
+    )
+    .map_err(|error| {
+        format!(
+            "the latest schema (id {}) does not parse: {error}",
+            latest.id
+        )
+    })?;
+    let parsed_own = schemas::format::parse(format, own, &[], false)
+        .map_err(|error| format!("the record's schema does not parse: {error}"))?;
+    let problems = schemas::format::can_read(&parsed_own, &parsed_latest);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "Incompatible schema {} with refs {:?} of type {} for schema {}. Set \
+         latest.compatibility.strict=false to disable this check ({})",
+        parsed_latest.canonical,
+        latest
+            .references
+            .iter()
+            .map(|r| &r.name)
+            .collect::<Vec<_>>(),
+        latest.schema_type.as_str(),
+        parsed_own.canonical,
+        problems.join("; ")
+    ))
 }
 
 fn registry_error(what: &str, error: &ClientError) -> ConversionError {
@@ -100,6 +143,7 @@ impl SchemaConverter {
             outgoing: Mutex::default(),
             ids: Mutex::default(),
             latest: Mutex::default(),
+            readable_by_latest: Mutex::default(),
             incoming: Mutex::default(),
         }
     }
@@ -208,11 +252,15 @@ impl SchemaConverter {
         derived: &Arc<WriterSchema>,
     ) -> Result<(i32, Arc<WriterSchema>), ConversionError> {
         let cache_key = (subject.to_owned(), Arc::clone(&derived.text));
-        if let SchemaLookup::UseLatest { .. } = self.settings.lookup {
-            if let Some((id, writer)) = locked(&self.latest).get(subject) {
-                return Ok((*id, Arc::clone(writer)));
+        if let SchemaLookup::UseLatest { strict } = self.settings.lookup {
+            let (id, writer, registered) = self.latest_version(subject).await?;
+            if strict && !locked(&self.readable_by_latest).contains(&cache_key) {
+                latest_reads(self.settings.format, &registered, &derived.text).map_err(definite)?;
+                locked(&self.readable_by_latest).insert(cache_key);
             }
-        } else if let Some(id) = locked(&self.ids).get(&cache_key) {
+            return Ok((id, writer));
+        }
+        if let Some(id) = locked(&self.ids).get(&cache_key) {
             return Ok((*id, Arc::clone(derived)));
         }
         let (format, label) = (self.settings.format, self.codec.label());
@@ -240,22 +288,31 @@ impl SchemaConverter {
                     })?
                     .id
             }
-            SchemaLookup::UseLatest { .. } => {
-                let latest = self.client.latest(subject).await.map_err(|error| {
-                    registry_error(
-                        &format!("Error retrieving the latest version of subject {subject}"),
-                        &error,
-                    )
-                })?;
-                let writer = Arc::new(self.codec.writer_of(&latest).map_err(|error| {
-                    definite(format!("the latest schema of {subject}: {error}"))
-                })?);
-                locked(&self.latest).insert(subject.to_owned(), (latest.id, Arc::clone(&writer)));
-                return Ok((latest.id, writer));
-            }
+            SchemaLookup::UseLatest { .. } => unreachable!("answered above"),
         };
         locked(&self.ids).insert(cache_key, id);
         Ok((id, Arc::clone(derived)))
+    }
+
+    /// The subject's latest version, asked once and then cached.
+    async fn latest_version(&self, subject: &str) -> Result<LatestVersion, ConversionError> {
+        if let Some((id, writer, registered)) = locked(&self.latest).get(subject) {
+            return Ok((*id, Arc::clone(writer), Arc::clone(registered)));
+        }
+        let latest = self.client.latest(subject).await.map_err(|error| {
+            registry_error(
+                &format!("Error retrieving the latest version of subject {subject}"),
+                &error,
+            )
+        })?;
+        let writer = Arc::new(
+            self.codec
+                .writer_of(&latest)
+                .map_err(|error| definite(format!("the latest schema of {subject}: {error}")))?,
+        );
+        let found = (latest.id, writer, latest);
+        locked(&self.latest).insert(subject.to_owned(), found.clone());
+        Ok(found)
     }
 
     async fn reader_schema(
@@ -362,5 +419,35 @@ mod tests {
             converter.to_connect("t", None).await,
             Ok((None, Value::Null))
         );
+    }
+
+    fn registered_avro(text: &str) -> RegisteredSchema {
+        RegisteredSchema {
+            id: 7,
+            schema_type: SchemaType::Avro,
+            schema: text.to_owned(),
+            references: Vec::new(),
+            resolved_references: Vec::new(),
+            subject: Some("t-value".to_owned()),
+            version: Some(2),
+        }
+    }
+
+    #[test]
+    fn strict_latest_must_read_what_the_records_schema_writes() {
+        let own = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}"#;
+        let needs_b = registered_avro(
+            r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"},{"name":"b","type":"string"}]}"#,
+        );
+        let error = latest_reads(SchemaType::Avro, &needs_b, own).unwrap_err();
+        assert!(error.starts_with("Incompatible schema "), "{error}");
+        assert!(
+            error.contains("Set latest.compatibility.strict=false to disable this check"),
+            "{error}"
+        );
+        let b_has_default = registered_avro(
+            r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"},{"name":"b","type":"string","default":"x"}]}"#,
+        );
+        assert_eq!(latest_reads(SchemaType::Avro, &b_has_default, own), Ok(()));
     }
 }
