@@ -2,8 +2,11 @@
 //! the schema registry, with the real `kafka-gateway` binary on real Kafka
 //! (`scripts/fuzz-api`): every schemathesis check on every API (no 5xx, no undocumented
 //! status or content type, schema-valid requests accepted and schema-violating ones refused,
-//! responses as documented), the stateful phase included. Bounded (25 examples per
-//! operation, 70 s per API) and deterministic, so it runs in CI and a failure reproduces.
+//! responses as documented), the stateful phase included. The bridge runs twice against the
+//! same `openapi/bridge.json`: its Confluent flavor, and its Strimzi flavor in a second
+//! `kafka-gateway bridge` process (`bridge-strimzi`). Bounded (25 examples per operation,
+//! 70 s per API, four APIs: about 5 minutes) and deterministic, so it runs in CI and a
+//! failure reproduces.
 
 use std::process::Command;
 

@@ -567,3 +567,149 @@ async fn strimzi_records_that_together_exceed_max_bytes_get_422_and_stay_pending
     assert_eq!(got, refs);
     assert_eq!(records[0]["offset"], json!(0));
 }
+
+/// Found by schemathesis on the Strimzi flavor (#18), checked on both: an offset outside a
+/// commit's or a seek's range is refused with 422 naming the entry (a 400 with librdkafka's
+/// "invalid argument" before; Confluent's `offset + 1` overflowed on `i64::MAX`); a
+/// partition named twice in one seek goes where its last entry says (two timestamps for one
+/// partition failed as a whole); both spellings of auto-commit are checked.
+#[tokio::test]
+async fn offsets_out_of_range_and_partitions_named_twice() {
+    let topic = unique_name("bridge_offset_ranges");
+    for flavor in [Flavor::Confluent, Flavor::Strimzi] {
+        let bridge = Bridge::start(flavor).await;
+        if flavor == Flavor::Confluent {
+            create_topic(&bridge.clients, &topic, 1).await;
+            produce_text(&bridge, &topic, 0, &["a0", "a1", "a2", "a3"]).await;
+        }
+        let group = unique_name("group");
+        let base = create(
+            &bridge,
+            &group,
+            &json!({"format": "text", "auto.commit.enable": "false"}),
+        )
+        .await;
+        let partitions = json!({"partitions": [{"topic": topic, "partition": 0}]});
+        let reply = bridge
+            .post(&format!("{base}/assignments"), V2, &partitions)
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
+
+        let seek = |body: Value| {
+            let bridge = &bridge;
+            let uri = format!("{base}/positions");
+            async move { bridge.post(&uri, V2, &body).await }
+        };
+        let twice = seek(json!({"offsets": [
+            {"topic": topic, "partition": 0, "offset": 3},
+            {"topic": topic, "partition": 0, "offset": 1}]}))
+        .await;
+        assert_eq!(
+            twice.status,
+            StatusCode::NO_CONTENT,
+            "{flavor:?}: {twice:?}"
+        );
+        let records = bridge.records_until(&base, TEXT, 3).await;
+        assert_eq!(
+            records[0]["value"],
+            json!("a1"),
+            "{flavor:?}: the last entry"
+        );
+
+        let twice = seek(json!({"timestamps": [
+            {"topic": topic, "partition": 0, "timestamp": "2999-01-01T00:00:00Z"},
+            {"topic": topic, "partition": 0, "timestamp": "2000-01-01T00:00:00Z"}]}))
+        .await;
+        assert_eq!(
+            twice.status,
+            StatusCode::NO_CONTENT,
+            "{flavor:?}: {twice:?}"
+        );
+        let records = bridge.records_until(&base, TEXT, 1).await;
+        assert_eq!(
+            records[0]["value"],
+            json!("a0"),
+            "{flavor:?}: the last entry"
+        );
+
+        let negative =
+            seek(json!({"offsets": [{"topic": topic, "partition": 0, "offset": -1}]})).await;
+        assert_eq!(
+            negative.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{negative:?}"
+        );
+        assert_eq!(negative.body["error_code"], json!(422));
+        assert!(
+            negative.body["message"]
+                .as_str()
+                .unwrap()
+                .contains("-1 for"),
+            "{negative:?}"
+        );
+
+        let commit = |offset: i64| {
+            let bridge = &bridge;
+            let uri = format!("{base}/offsets");
+            let body = json!({"offsets": [{"topic": topic, "partition": 0, "offset": offset}]});
+            async move { bridge.post(&uri, V2, &body).await }
+        };
+        let committed = || {
+            let bridge = &bridge;
+            let uri = format!("{base}/offsets");
+            let body = partitions.clone();
+            async move {
+                let reply = bridge.call(Method::GET, &uri, Some(V2), Some(&body)).await;
+                reply.body["offsets"][0]["offset"].clone()
+            }
+        };
+        let (lowest, committed_position, success) = match flavor {
+            // Confluent commits offset + 1: -1 is position 0.
+            Flavor::Confluent => (-1, 0, StatusCode::OK),
+            Flavor::Strimzi => (0, 0, StatusCode::NO_CONTENT),
+        };
+        let reply = commit(lowest).await;
+        assert_eq!(reply.status, success, "{flavor:?}: {reply:?}");
+        assert_eq!(committed().await, json!(committed_position));
+        for refused in [lowest - 1, i64::MAX] {
+            let reply = commit(refused).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{flavor:?} {refused}: {reply:?}"
+            );
+            assert!(
+                reply.body["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("{refused} for {topic}-0")),
+                "{reply:?}"
+            );
+        }
+        assert_eq!(committed().await, json!(committed_position), "unchanged");
+
+        let both = bridge
+            .post(
+                &format!("/consumers/{group}"),
+                V2,
+                &json!({"enable.auto.commit": true, "auto.commit.enable": {"x": 1}}),
+            )
+            .await;
+        let expected = match flavor {
+            Flavor::Confluent => (StatusCode::UNPROCESSABLE_ENTITY, json!(42204)),
+            Flavor::Strimzi => (StatusCode::BAD_REQUEST, json!(400)),
+        };
+        assert_eq!(
+            (both.status, both.body["error_code"].clone()),
+            expected,
+            "{both:?}"
+        );
+        assert!(
+            both.body["message"]
+                .as_str()
+                .unwrap()
+                .contains("auto.commit.enable"),
+            "{both:?}"
+        );
+    }
+}

@@ -9,8 +9,10 @@
 pub(crate) mod body;
 pub(crate) mod create;
 pub(crate) mod instance;
+pub(crate) mod offsets;
 pub(crate) mod records;
 pub(crate) mod registry;
+pub(crate) mod requests;
 
 use std::time::Duration;
 
@@ -22,11 +24,15 @@ use broker_core::BrokerError;
 use edge::TopicOperation;
 use rand::Rng as _;
 use rdkafka::Offset;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use self::instance::ConsumerInstance;
 use self::records::{ConsumedRecord, FetchLimits, Overflow};
+use self::requests::{
+    OffsetsRequest, PartitionsRequest, PositionsBody, PositionsRequest, RecordsQuery,
+    SeekPartitionsRequest, SubscriptionBody, SubscriptionRequest, TopicPartition,
+};
 use crate::caller::Caller;
 use crate::config::Flavor;
 use crate::error::ApiError;
@@ -45,155 +51,6 @@ const STRIMZI_DEFAULT_WAIT: Duration = Duration::from_millis(100);
 pub(crate) struct CreatedInstance {
     pub instance_id: String,
     pub base_uri: String,
-}
-
-#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
-pub(crate) struct TopicPartition {
-    /// A legal Kafka topic name.
-    #[schema(pattern = "^(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}$")]
-    pub topic: String,
-    pub partition: i32,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub(crate) struct PartitionsRequest {
-    pub partitions: Vec<TopicPartition>,
-}
-
-/// A subscription as the handler accepts it (documentation only): a non-empty topic list
-/// or a pattern (both: 409, mutually exclusive).
-#[derive(utoipa::ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub(crate) enum SubscriptionBody {
-    Topics {
-        /// Legal Kafka topic names.
-        #[schema(min_items = 1, inline, value_type = Vec<TopicName>)]
-        topics: Vec<String>,
-        topic_pattern: Option<String>,
-    },
-    Pattern {
-        topic_pattern: String,
-        #[schema(inline, value_type = Option<Vec<TopicName>>)]
-        topics: Option<Vec<String>>,
-    },
-}
-
-/// A seek timestamp: epoch milliseconds or an RFC 3339 instant (documentation only).
-#[derive(utoipa::ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub(crate) enum SeekTimestamp {
-    Millis(EpochMillis),
-    #[schema(format = DateTime)]
-    Instant(String),
-}
-
-/// Epoch milliseconds, not negative (documentation only; librdkafka refuses a negative
-/// time, 400).
-#[derive(Debug)]
-pub(crate) struct EpochMillis;
-
-impl utoipa::PartialSchema for EpochMillis {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-            .minimum(Some(0))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for EpochMillis {}
-
-/// A legal Kafka topic name: 1 to 249 of `a-z A-Z 0-9 . _ -`, not `.` or `..`
-/// (documentation only).
-#[derive(utoipa::ToSchema)]
-#[schema(value_type = String, pattern = "^(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}$")]
-#[allow(dead_code)]
-pub(crate) struct TopicName(String);
-
-/// A seek as the handler accepts it (documentation only): at least one offset or one
-/// timestamp.
-#[derive(utoipa::ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub(crate) enum PositionsBody {
-    Offsets {
-        #[schema(min_items = 1)]
-        offsets: Vec<PartitionOffset>,
-    },
-    Timestamps {
-        #[schema(min_items = 1)]
-        timestamps: Vec<PartitionTimestamp>,
-    },
-}
-
-/// The body of a seek to the beginning or the end: [`PartitionsRequest`] with at least one
-/// partition (documentation only; the handlers read a `PartitionsRequest`).
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct SeekPartitionsRequest {
-    #[schema(min_items = 1)]
-    partitions: Vec<TopicPartition>,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub(crate) struct SubscriptionRequest {
-    #[serde(default)]
-    pub topics: Option<Vec<String>>,
-    #[serde(default)]
-    pub topic_pattern: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
-pub(crate) struct PartitionOffset {
-    /// A legal Kafka topic name.
-    #[schema(pattern = "^(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}$")]
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    #[serde(default)]
-    pub metadata: Option<String>,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub(crate) struct PartitionTimestamp {
-    /// A legal Kafka topic name.
-    #[schema(pattern = "^(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}$")]
-    pub topic: String,
-    pub partition: i32,
-    /// An RFC 3339 instant, or epoch milliseconds.
-    #[schema(value_type = SeekTimestamp)]
-    pub timestamp: Value,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub(crate) struct PositionsRequest {
-    #[serde(default)]
-    pub offsets: Option<Vec<PartitionOffset>>,
-    #[serde(default)]
-    pub timestamps: Option<Vec<PartitionTimestamp>>,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub(crate) struct OffsetsRequest {
-    pub offsets: Vec<PartitionOffset>,
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-// Query parameters: without this utoipa documents them as path parameters that the path
-// template does not have (found by schemathesis).
-#[into_params(parameter_in = Query)]
-pub(crate) struct RecordsQuery {
-    /// Longest wait in ms (Confluent caps it at the instance's request timeout).
-    pub timeout: Option<i64>,
-    /// Most key + value bytes in the response.
-    pub max_bytes: Option<i64>,
-    /// Most records in the response (a gateway extension); at least 1.
-    #[param(minimum = 1)]
-    pub max_records: Option<i64>,
 }
 
 type InstancePath = ApiPath<(String, String)>;
@@ -227,8 +84,12 @@ fn base_uri(state: &BridgeState, headers: &HeaderMap, group: &str, name: &str) -
         description = "Optional: an empty body (or `null`) takes every default"),
     responses(
         (status = 200, body = CreatedInstance),
+        (status = 400, description = "Malformed JSON body; Strimzi flavor: also an invalid \
+            consumer configuration (an unknown field, a value of the wrong type)", body = crate::ErrorBody),
         (status = 409, description = "40902 name taken", body = crate::ErrorBody),
-        (status = 422, description = "Invalid consumer configuration", body = crate::ErrorBody),
+        (status = 422, description = "Invalid consumer configuration (Confluent 42204); an \
+            unknown `format`, or avro, jsonschema or protobuf without a schema registry or on \
+            the Strimzi flavor", body = crate::ErrorBody),
         (status = 429, description = "Instance limit reached", body = crate::ErrorBody)))]
 pub(crate) async fn create_consumer(
     State(state): State<BridgeState>,
@@ -484,7 +345,9 @@ pub(crate) async fn get_assignments(
     params(("group" = String, Path), ("instance" = String, Path)),
     request_body(content = PositionsBody, content_type = "application/vnd.kafka.v2+json"),
     responses((status = 204), (status = 404, description = "40403", body = crate::ErrorBody),
-        (status = 409, description = "40903 partition not assigned", body = crate::ErrorBody)))]
+        (status = 409, description = "40903 partition not assigned", body = crate::ErrorBody),
+        (status = 422, description = "A negative offset, a timestamp that is not an instant, or \
+            neither offsets nor timestamps", body = crate::ErrorBody)))]
 pub(crate) async fn seek(
     State(state): State<BridgeState>,
     ApiPath((group, name)): InstancePath,
@@ -494,12 +357,11 @@ pub(crate) async fn seek(
     let body =
         body.ok_or_else(|| ApiError::unprocessable(422, "`offsets` or `timestamps` is required."))?;
     let mut guard = instance.state.lock().await;
-    let mut targets: Vec<(String, i32, Offset)> = body
-        .offsets
-        .unwrap_or_default()
-        .into_iter()
-        .map(|o| (o.topic, o.partition, Offset::Offset(o.offset)))
-        .collect();
+    let mut targets: Vec<(String, i32, Offset)> = Vec::new();
+    for o in body.offsets.unwrap_or_default() {
+        offsets::require_seek_offset(&o.topic, o.partition, o.offset)?;
+        targets.push((o.topic, o.partition, Offset::Offset(o.offset)));
+    }
     let mut times = Vec::new();
     for entry in body.timestamps.unwrap_or_default() {
         let millis = match &entry.timestamp {
@@ -519,6 +381,7 @@ pub(crate) async fn seek(
         times.push((entry.topic, entry.partition, millis));
     }
     if !times.is_empty() {
+        let times = offsets::last_per_partition(times);
         // An unknown topic or partition would make librdkafka wait for metadata until its
         // timeout (a 500); answer 404 like the other partition operations instead.
         let partitions: Vec<(String, i32)> =
@@ -532,7 +395,9 @@ pub(crate) async fn seek(
             "`offsets` or `timestamps` is required.",
         ));
     }
-    instance.seek(&mut guard, targets).await?;
+    instance
+        .seek(&mut guard, offsets::last_per_partition(targets))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -594,12 +459,17 @@ pub(crate) async fn seek_end(
 #[utoipa::path(get, path = "/consumers/{group}/instances/{instance}/records", tag = "v2 consumers",
     params(("group" = String, Path), ("instance" = String, Path), RecordsQuery),
     responses(
-        (status = 200, content(
+        (status = 200, description = "In the media type of the consumer's format", content(
             (Vec<ConsumedRecord> = "application/vnd.kafka.binary.v2+json"),
             (Vec<ConsumedRecord> = "application/vnd.kafka.json.v2+json"),
-            (Vec<ConsumedRecord> = "application/vnd.kafka.text.v2+json"))),
+            (Vec<ConsumedRecord> = "application/vnd.kafka.text.v2+json"),
+            (Vec<ConsumedRecord> = "application/vnd.kafka.avro.v2+json"),
+            (Vec<ConsumedRecord> = "application/vnd.kafka.jsonschema.v2+json"),
+            (Vec<ConsumedRecord> = "application/vnd.kafka.protobuf.v2+json"))),
         (status = 404, description = "40403", body = crate::ErrorBody),
-        (status = 406, description = "40601 Accept does not match the format", body = crate::ErrorBody),
+        (status = 406, description = "Accept does not name the consumer's format (40601). \
+            Strimzi flavor: Accept must be exactly the format's media type, a missing Accept \
+            included, as Strimzi requires", body = crate::ErrorBody),
         (status = 422, description = "A record is larger than max_bytes (Strimzi: the records at hand do not fit max_bytes)", body = crate::ErrorBody)))]
 pub(crate) async fn get_records(
     State(state): State<BridgeState>,
@@ -700,7 +570,8 @@ pub(crate) async fn get_records(
     responses((status = 200, description = "Confluent: `[]`", body = Vec<Value>),
         (status = 204, description = "Strimzi"),
         (status = 404, description = "40403", body = crate::ErrorBody),
-        (status = 422, description = "An illegal topic name", body = crate::ErrorBody)))]
+        (status = 422, description = "An illegal topic name, or an offset outside the flavor's \
+            range (Confluent -1, Strimzi 0, to 2^63 - 2)", body = crate::ErrorBody)))]
 pub(crate) async fn commit_offsets(
     State(state): State<BridgeState>,
     ApiPath((group, name)): InstancePath,
@@ -718,26 +589,28 @@ pub(crate) async fn commit_offsets(
     for offset in body.iter().flat_map(|request| &request.offsets) {
         caller.require_topic(TopicOperation::Consume, &offset.topic)?;
     }
+    let requested: Option<Vec<(String, i32, i64, String)>> = body
+        .map(|request| {
+            request
+                .offsets
+                .into_iter()
+                .map(|o| {
+                    let next =
+                        offsets::committed_position(flavor, &o.topic, o.partition, o.offset)?;
+                    Ok((o.topic, o.partition, next, o.metadata.unwrap_or_default()))
+                })
+                .collect::<Result<_, ApiError>>()
+        })
+        .transpose()?;
     let guard = instance.state.lock().await;
-    let offsets: Vec<(String, i32, i64, String)> = match body {
-        None => guard
+    let positions = requested.unwrap_or_else(|| {
+        guard
             .handed_out
             .iter()
             .map(|((topic, partition), next)| (topic.clone(), *partition, *next, String::new()))
-            .collect(),
-        Some(request) => request
-            .offsets
-            .into_iter()
-            .map(|o| {
-                let next = match flavor {
-                    Flavor::Confluent => o.offset + 1,
-                    Flavor::Strimzi => o.offset,
-                };
-                (o.topic, o.partition, next, o.metadata.unwrap_or_default())
-            })
-            .collect(),
-    };
-    instance.commit(offsets).await?;
+            .collect()
+    });
+    instance.commit(positions).await?;
     drop(guard);
     Ok(match flavor {
         Flavor::Confluent => KafkaJson::v2(json!([])).into_response(),

@@ -253,12 +253,15 @@ impl FromRequest<BridgeState> for ProduceBody {
         (ProduceRequest = "application/vnd.kafka.text.v2+json"),
         (ProduceRequest = "application/vnd.kafka.avro.v2+json"),
         (ProduceRequest = "application/vnd.kafka.jsonschema.v2+json"),
-        (ProduceRequest = "application/vnd.kafka.protobuf.v2+json"))),
+        (ProduceRequest = "application/vnd.kafka.protobuf.v2+json")),
+        description = "Embedded format binary, json or text; avro, jsonschema and protobuf \
+            with a schema registry on the Confluent flavor (else 415)"),
     responses(
         (status = 200, description = "Every record acknowledged or failed", body = Value),
         (status = 204, description = "Strimzi `async=true`: accepted, not awaited"),
         (status = 404, description = "Unknown topic (40401)", body = crate::ErrorBody),
-        (status = 415, description = "Unsupported Content-Type", body = crate::ErrorBody),
+        (status = 415, description = "Unsupported Content-Type; avro, jsonschema and protobuf \
+            only on the Confluent flavor with a schema registry", body = crate::ErrorBody),
         (status = 422, description = "Invalid records: 42201/42202 key/value schema missing, \
             42205 invalid schema, 42207 registry refusal; a record that does not match its \
             schema answers 422 with its own 42203 entry in `offsets` (the produce response, \
@@ -290,11 +293,15 @@ pub(crate) async fn produce_to_topic(
         (ProduceRequest = "application/vnd.kafka.text.v2+json"),
         (ProduceRequest = "application/vnd.kafka.avro.v2+json"),
         (ProduceRequest = "application/vnd.kafka.jsonschema.v2+json"),
-        (ProduceRequest = "application/vnd.kafka.protobuf.v2+json"))),
+        (ProduceRequest = "application/vnd.kafka.protobuf.v2+json")),
+        description = "Embedded format binary, json or text; avro, jsonschema and protobuf \
+            with a schema registry on the Confluent flavor (else 415)"),
     responses(
         (status = 200, description = "Every record acknowledged or failed", body = Value),
+        (status = 204, description = "Strimzi `async=true`: accepted, not awaited"),
         (status = 404, description = "Unknown topic (40401) or partition (40402)", body = crate::ErrorBody),
-        (status = 415, description = "Unsupported Content-Type", body = crate::ErrorBody),
+        (status = 415, description = "Unsupported Content-Type; avro, jsonschema and protobuf \
+            only on the Confluent flavor with a schema registry", body = crate::ErrorBody),
         (status = 422, description = "Invalid records: 42201/42202 key/value schema missing, \
             42205 invalid schema, 42207 registry refusal; a record that does not match its \
             schema answers 422 with its own 42203 entry in `offsets` (the produce response, \

@@ -268,10 +268,10 @@ pub(crate) fn parse(flavor: Flavor, body: Option<Value>) -> Result<CreateRequest
         }
         properties.push(("isolation.level", level));
     }
-    let auto_commit = match bool_field(flavor, &body, "enable.auto.commit")? {
-        Some(flag) => flag,
-        None => bool_field(flavor, &body, "auto.commit.enable")?.unwrap_or(true),
-    };
+    // Both spellings are checked, Strimzi's wins.
+    let strimzi_spelling = bool_field(flavor, &body, "enable.auto.commit")?;
+    let confluent_spelling = bool_field(flavor, &body, "auto.commit.enable")?;
+    let auto_commit = strimzi_spelling.or(confluent_spelling).unwrap_or(true);
     properties.push(("enable.auto.commit", auto_commit.to_string()));
 
     // Both spellings are checked, the first one wins.
@@ -351,6 +351,24 @@ mod tests {
         let strimzi = parse(Flavor::Strimzi, Some(json!({"enable.auto.commit": false}))).unwrap();
         assert!(!strimzi.settings.auto_commit);
         assert!(parse(Flavor::Confluent, None).unwrap().settings.auto_commit);
+    }
+
+    #[test]
+    fn both_auto_commit_spellings_are_checked_when_both_are_given() {
+        for flavor in [Flavor::Confluent, Flavor::Strimzi] {
+            let error = parse(
+                flavor,
+                Some(json!({"enable.auto.commit": "true", "auto.commit.enable": {"x": 1}})),
+            )
+            .unwrap_err();
+            assert!(error.message.contains("auto.commit.enable"), "{error}");
+            let request = parse(
+                flavor,
+                Some(json!({"enable.auto.commit": false, "auto.commit.enable": "true"})),
+            )
+            .unwrap();
+            assert!(!request.settings.auto_commit, "Strimzi's spelling wins");
+        }
     }
 
     #[test]
