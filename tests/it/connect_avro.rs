@@ -16,7 +16,7 @@ use std::time::Duration;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{Value, json};
-use tests::{Services, create_topic, http_client, independent, unique_name};
+use tests::{Services, create_topic, independent, unique_name};
 
 use crate::connect_schema_support::{
     Registry, binlog_changes_reach_opensearch, by_id, change_events_reach_opensearch, create,
@@ -24,7 +24,7 @@ use crate::connect_schema_support::{
     start_worker_with,
 };
 use crate::connect_support::{ClusterNames, TestWorker, clients, get, wait_for_state};
-use crate::es_sink_support::{documents, search_url, sink_config};
+use crate::es_sink_support::{documents, index_mapping, search_url, sink_config};
 use crate::mysql_common::cdc_config;
 
 const AVRO: &str = "io.confluent.connect.avro.AvroConverter";
@@ -153,14 +153,7 @@ async fn debezium_mysql_source_to_opensearch_through_avro() {
         by_id(&docs, 2),
         &json!({"id": 2, "name": "pen", "qty": null, "created": null})
     );
-    let mapping: Value = http_client()
-        .get(format!("{search}/{index}/_mapping"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mapping = index_mapping(&search, &index).await;
     let properties = &mapping[&index]["mappings"]["properties"];
     assert_eq!(properties["id"]["type"], "integer", "{mapping}");
     assert_eq!(properties["qty"]["type"], "short", "{mapping}");

@@ -18,14 +18,14 @@
 //! Python venv (`scripts/install-deps`).
 
 use serde_json::{Value, json};
-use tests::{Services, create_topic, http_client, independent, unique_name};
+use tests::{Services, create_topic, independent, unique_name};
 
 use crate::connect_schema_support::{
     Registry, binlog_changes_reach_opensearch, by_id, change_events_reach_opensearch, create,
     index_documents, items_database, merged, schema_converters, start_worker,
 };
 use crate::connect_support::{clients, get};
-use crate::es_sink_support::{documents, search_url, sink_config};
+use crate::es_sink_support::{documents, index_mapping, search_url, sink_config};
 use crate::mysql_common::{cdc_config, exec, shared};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,14 +278,7 @@ async fn python_records_reach_opensearch(format: Format) {
                 &json!({"id": 3, "item": "lamp", "qty": 1, "tags": ["light", "desk"],
                         "at": 1_700_000_003_000_i64})
             );
-            let mapping: Value = http_client()
-                .get(format!("{search}/{index}/_mapping"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let mapping = index_mapping(&search, &index).await;
             // google.protobuf.Timestamp reads as Connect's Timestamp: a date in the index.
             let properties = &mapping[&index]["mappings"]["properties"];
             assert_eq!(properties["at"]["type"], "date", "{mapping}");

@@ -13,8 +13,8 @@ use tests::{create_topic, http_client, unique_name};
 
 use crate::connect_support::{ClusterNames, call, clients};
 use crate::es_sink_support::{
-    RecordingProxy, create_connector, delete_index, documents, keyed, produce, search_url,
-    sink_config, start_worker, wait_for_count, wait_for_es_counter, wait_for_task,
+    RecordingProxy, create_connector, delete_index, documents, index_mapping, keyed, produce,
+    search_url, sink_config, start_worker, wait_for_count, wait_for_es_counter, wait_for_task,
 };
 
 /// `base64("proxy-user:proxy-secret")`, what a basic-auth proxy must receive.
@@ -229,14 +229,7 @@ async fn non_compact_map_entries_become_key_value_documents() {
         stored["m1"],
         json!({"id": 1, "attrs": [{"key": "a", "value": 1}, {"key": "b", "value": 2}]})
     );
-    let mapping: Value = http_client()
-        .get(format!("{search}/{topic}/_mapping"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mapping = index_mapping(&search, &topic).await;
     let attrs = &mapping[&topic]["mappings"]["properties"]["attrs"]["properties"];
     assert_eq!(attrs["value"]["type"], "integer", "{mapping}");
     assert_eq!(attrs["key"]["type"], "text", "{mapping}");

@@ -8,8 +8,8 @@ use tests::{create_topic, http_client, unique_name};
 
 use crate::connect_support::{ClusterNames, call, clients};
 use crate::es_sink_support::{
-    create_connector, delete_index, documents, keyed, payload, produce, search_url, sink_config,
-    start_worker, wait_for_count, wait_for_es_counter, wait_for_task,
+    create_connector, delete_index, documents, index_mapping, keyed, payload, produce, search_url,
+    sink_config, start_worker, wait_for_count, wait_for_es_counter, wait_for_task,
 };
 
 #[tokio::test]
@@ -354,14 +354,7 @@ async fn schema_mapping_routing_batching_failover_and_data_streams() {
         "transforms": "route", "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
         "transforms.route.regex": "(.*)", "transforms.route.replacement": "routed-$1"}))).await;
     wait_for_count(&search, &routed, 1, Duration::from_secs(60)).await;
-    let mapping: Value = http_client()
-        .get(format!("{search}/{routed}/_mapping"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mapping = index_mapping(&search, &routed).await;
     let properties = &mapping[&routed]["mappings"]["properties"];
     assert_eq!(properties["id"]["type"], "integer", "{mapping}");
     assert_eq!(properties["at"]["type"], "date", "{mapping}");

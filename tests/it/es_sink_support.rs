@@ -178,6 +178,16 @@ pub(crate) async fn documents(
 }
 
 /// `_count` of `index` after a refresh (0 when it does not exist).
+/// `GET /{index}/_mapping` of the search server, as JSON.
+pub(crate) async fn index_mapping(search: &str, index: &str) -> Value {
+    let response = http_client()
+        .get(format!("{search}/{index}/_mapping"))
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("{search} unreachable: {error}"));
+    response.json().await.expect("the mapping is JSON")
+}
+
 pub(crate) async fn count(search: &str, index: &str) -> u64 {
     let http = http_client();
     let _ = http.post(format!("{search}/{index}/_refresh")).send().await;

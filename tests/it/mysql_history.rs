@@ -78,6 +78,26 @@ async fn row_then_drop_while_stopped(
     topic
 }
 
+/// Starts a worker on the stopped connector, reads its topic until the event of row `id`
+/// arrived (60 s at most), stops the worker.
+async fn resume_and_read_until_id(
+    names: &ClusterNames,
+    topic: &str,
+    id: i64,
+) -> Vec<(serde_json::Value, serde_json::Value)> {
+    let worker = start_worker(names).await;
+    wait_for_state(&worker, "cdc", "RUNNING", 1).await;
+    let records = read_topic(
+        topic,
+        Duration::from_secs(60),
+        Duration::ZERO,
+        Some(&|seen| seen.iter().any(|(_, v)| v["after"]["id"] == id)),
+    )
+    .await;
+    worker.stop().await;
+    records
+}
+
 #[tokio::test]
 async fn rows_from_before_a_dropped_column_keep_their_columns() {
     let url = Services::from_env().mysql_url;
@@ -92,16 +112,7 @@ async fn rows_from_before_a_dropped_column_keep_their_columns() {
     )
     .await;
 
-    let worker = start_worker(&names).await;
-    wait_for_state(&worker, "cdc", "RUNNING", 1).await;
-    let records = read_topic(
-        &topic,
-        Duration::from_secs(60),
-        Duration::ZERO,
-        Some(&|seen| seen.iter().any(|(_, v)| v["after"]["id"] == 3)),
-    )
-    .await;
-    worker.stop().await;
+    let records = resume_and_read_until_id(&names, &topic, 3).await;
     let after = |id: i64| {
         records
             .iter()
@@ -134,16 +145,7 @@ async fn dropped_spatial_columns_keep_their_debezium_types() {
         drop: "DROP COLUMN g, DROP COLUMN pt",
     };
     let topic = row_then_drop_while_stopped(&mut conn, &url, &database, &names, &case).await;
-    let worker = start_worker(&names).await;
-    wait_for_state(&worker, "cdc", "RUNNING", 1).await;
-    let records = read_topic(
-        &topic,
-        Duration::from_secs(60),
-        Duration::ZERO,
-        Some(&|seen| seen.iter().any(|(_, v)| v["after"]["id"] == 2)),
-    )
-    .await;
-    worker.stop().await;
+    let records = resume_and_read_until_id(&names, &topic, 2).await;
     let after = records
         .iter()
         .find(|(_, v)| v["after"]["id"] == 2)

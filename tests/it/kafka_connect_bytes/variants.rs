@@ -208,6 +208,20 @@ fn chain(steps: &[Step<'_>]) -> Settings {
     settings
 }
 
+/// One `InsertHeader` step per (header, literal): each header gets its literal.
+fn insert_header_literals(headers: &[(&str, &str)]) -> Settings {
+    let steps: Vec<[(&str, &str); 2]> = headers
+        .iter()
+        .map(|(header, literal)| [("header", *header), ("value.literal", *literal)])
+        .collect();
+    let chain_steps: Vec<Step<'_>> = headers
+        .iter()
+        .zip(&steps)
+        .map(|((header, _), keys)| (*header, "InsertHeader", &keys[..]))
+        .collect();
+    chain(&chain_steps)
+}
+
 fn records(name: &'static str, input: Input, settings: Settings) -> Variant {
     Variant {
         name,
@@ -445,57 +459,17 @@ pub(super) fn variants() -> Vec<Variant> {
             Input::Booleans,
             with(
                 converters(STRING, STRING),
-                chain(&[
-                    (
-                        "text",
-                        "InsertHeader",
-                        &[("header", "text"), ("value.literal", "plain text")],
-                    ),
-                    (
-                        "int",
-                        "InsertHeader",
-                        &[("header", "int"), ("value.literal", "42")],
-                    ),
-                    (
-                        "fraction",
-                        "InsertHeader",
-                        &[("header", "fraction"), ("value.literal", "1.5")],
-                    ),
-                    (
-                        "exponent",
-                        "InsertHeader",
-                        &[("header", "exponent"), ("value.literal", "1e10")],
-                    ),
-                    (
-                        "bool",
-                        "InsertHeader",
-                        &[("header", "bool"), ("value.literal", "true")],
-                    ),
-                    (
-                        "list",
-                        "InsertHeader",
-                        &[("header", "list"), ("value.literal", "[1,2,3]")],
-                    ),
-                    (
-                        "whole",
-                        "InsertHeader",
-                        &[("header", "whole"), ("value.literal", "1.0")],
-                    ),
-                    (
-                        "padded",
-                        "InsertHeader",
-                        &[("header", "padded"), ("value.literal", " 007 ")],
-                    ),
-                    (
-                        "pi",
-                        "InsertHeader",
-                        &[("header", "pi"), ("value.literal", "3.14159265358979")],
-                    ),
-                    (
-                        "small",
-                        "InsertHeader",
-                        &[("header", "small"), ("value.literal", "-1E-5")],
-                    ),
+                insert_header_literals(&[
+                    ("text", "plain text"),
+                    ("int", "42"),
+                    ("fraction", "1.5"),
+                    ("exponent", "1e10"),
+                    ("bool", "true"),
+                    ("list", "[1,2,3]"),
+                    ("whole", "1.0"),
+                    ("padded", " 007 "),
+                    ("pi", "3.14159265358979"),
+                    ("small", "-1E-5"),
                 ]),
             ),
         ),

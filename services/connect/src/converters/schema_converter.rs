@@ -252,22 +252,26 @@ impl SchemaConverter {
         derived: &Arc<WriterSchema>,
     ) -> Result<(i32, Arc<WriterSchema>), ConversionError> {
         let cache_key = (subject.to_owned(), Arc::clone(&derived.text));
-        if let SchemaLookup::UseLatest { strict } = self.settings.lookup {
-            let (id, writer, registered) = self.latest_version(subject).await?;
-            if strict && !locked(&self.readable_by_latest).contains(&cache_key) {
-                latest_reads(self.settings.format, &registered, &derived.text).map_err(definite)?;
-                locked(&self.readable_by_latest).insert(cache_key);
+        let register = match self.settings.lookup {
+            SchemaLookup::UseLatest { strict } => {
+                let (id, writer, registered) = self.latest_version(subject).await?;
+                if strict && !locked(&self.readable_by_latest).contains(&cache_key) {
+                    latest_reads(self.settings.format, &registered, &derived.text)
+                        .map_err(definite)?;
+                    locked(&self.readable_by_latest).insert(cache_key);
+                }
+                return Ok((id, writer));
             }
-            return Ok((id, writer));
-        }
+            SchemaLookup::AutoRegister => true,
+            SchemaLookup::LookUp => false,
+        };
         if let Some(id) = locked(&self.ids).get(&cache_key) {
             return Ok((*id, Arc::clone(derived)));
         }
         let (format, label) = (self.settings.format, self.codec.label());
         let (normalize, text) = (self.settings.normalize, &*derived.text);
-        let id = match self.settings.lookup {
-            SchemaLookup::AutoRegister => self
-                .client
+        let id = if register {
+            self.client
                 .register(subject, format, text, &[], normalize)
                 .await
                 .map_err(|error| {
@@ -275,20 +279,18 @@ impl SchemaConverter {
                         &format!("Error registering {label} schema under subject {subject}"),
                         &error,
                     )
-                })?,
-            SchemaLookup::LookUp => {
-                self.client
-                    .lookup(subject, format, text, &[], normalize)
-                    .await
-                    .map_err(|error| {
-                        registry_error(
-                            &format!("Error retrieving {label} schema id of subject {subject}"),
-                            &error,
-                        )
-                    })?
-                    .id
-            }
-            SchemaLookup::UseLatest { .. } => unreachable!("answered above"),
+                })?
+        } else {
+            self.client
+                .lookup(subject, format, text, &[], normalize)
+                .await
+                .map_err(|error| {
+                    registry_error(
+                        &format!("Error retrieving {label} schema id of subject {subject}"),
+                        &error,
+                    )
+                })?
+                .id
         };
         locked(&self.ids).insert(cache_key, id);
         Ok((id, Arc::clone(derived)))
