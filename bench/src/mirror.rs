@@ -6,7 +6,9 @@
 //! the same mode are printed at the end.
 //!
 //! `cargo run --release -p bench -- mirror [--records N] [--tasks T] [--partitions P]
-//! [--timeout-seconds S] [--skip-mm2] [--modes alo,eos]`. Env: `KAFKA_BOOTSTRAP`,
+//! [--timeout-seconds S] [--skip-mm2] [--modes alo,eos] [--rounds R]`. With several rounds
+//! the gateway and the raw pipe run R times each, interleaved; the ratios use the median
+//! run of each contender (and the best runs are printed too). Env: `KAFKA_BOOTSTRAP`,
 //! `KAFKA_B_BOOTSTRAP`.
 
 use std::path::PathBuf;
@@ -33,6 +35,9 @@ struct Options {
     partitions: i32,
     timeout: Duration,
     skip_mm2: bool,
+    /// Rounds of the gateway and raw-pipe runs, interleaved so that a busy moment of the
+    /// shared machine hits each contender alike; MM2 runs once (a minute or more a run).
+    rounds: usize,
     /// Which delivery modes to run: at-least-once, exactly-once.
     modes: Vec<Mode>,
     a: String,
@@ -48,6 +53,7 @@ fn options(args: &[String]) -> BenchResult<Options> {
         partitions: 4,
         timeout: Duration::from_secs(900),
         skip_mm2: false,
+        rounds: 1,
         modes: vec![Mode::AtLeastOnce, Mode::ExactlyOnce],
         a: env("KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         b: env("KAFKA_B_BOOTSTRAP", "127.0.0.1:9192"),
@@ -61,6 +67,7 @@ fn options(args: &[String]) -> BenchResult<Options> {
             "--partitions" => options.partitions = value()?.parse()?,
             "--timeout-seconds" => options.timeout = Duration::from_secs(value()?.parse()?),
             "--skip-mm2" => options.skip_mm2 = true,
+            "--rounds" => options.rounds = value()?.parse::<usize>()?.max(1),
             "--modes" => {
                 options.modes = value()?
                     .split(',')
@@ -148,87 +155,136 @@ pub(crate) async fn run(args: Vec<String>) -> BenchResult<()> {
 
     let work = std::env::temp_dir().join(format!("bench-mirror-{suffix}"));
     std::fs::create_dir_all(&work)?;
-    let exe = std::env::current_exe()?;
     let mut outcomes = Vec::new();
-    for &mode in &options.modes {
-        // 1. this gateway's mirror (alias G…), target G….<topic>.
-        // Aliases unique per run and mode: a consumer group of a killed earlier run would
-        // otherwise hold the first rebalance for `session.timeout.ms`.
-        let tag = if mode == Mode::ExactlyOnce { "E" } else { "" };
-        let gateway_alias = format!("G{tag}{suffix}");
-        let properties = work.join(format!("gateway{tag}.properties"));
-        std::fs::write(
-            &properties,
-            mm2_properties(&gateway_alias, &options, &topic, mode),
-        )?;
-        let child = Command::new(&exe)
-            .args(["mirror", "child-gateway", &properties.display().to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let target = format!("{gateway_alias}.{topic}");
-        let name = format!("gateway mirror ({})", mode.label());
-        outcomes.push(measure(name, Some(mode), child, &b, &target, &options).await?);
-
-        // 2. MirrorMaker 2 (alias M…), target M….<topic>.
-        if !options.skip_mm2 {
-            let mm2_alias = format!("M{tag}{suffix}");
-            let properties = work.join(format!("mm2{tag}.properties"));
-            std::fs::write(
-                &properties,
-                mm2_properties(&mm2_alias, &options, &topic, mode) + &mm2_worker(mode)?,
-            )?;
-            let libs = PathBuf::from(".cache/services/kafka/libs");
-            let log = std::fs::File::create(work.join(format!("mm2{tag}.log")))?;
-            let child = Command::new("java")
-                .arg("-cp")
-                .arg(format!("{}/*", libs.display()))
-                .arg("org.apache.kafka.connect.mirror.MirrorMaker")
-                .arg(&properties)
-                .stdout(log.try_clone()?)
-                .stderr(log)
-                .spawn()?;
-            let target = format!("{mm2_alias}.{topic}");
-            let name = format!("MirrorMaker 2 ({})", mode.label());
-            outcomes.push(measure(name, Some(mode), child, &b, &target, &options).await?);
+    for round in 0..options.rounds {
+        for &mode in &options.modes {
+            outcomes.push(run_gateway(&options, &work, &topic, &b, mode, round).await?);
+            if !options.skip_mm2 && round == 0 {
+                outcomes.push(run_mm2(&options, &work, &topic, &b, mode).await?);
+            }
         }
+        outcomes.push(run_raw(&options, &topic, &b, round).await?);
     }
+    print_runs(&options, &outcomes);
+    let medians = pick(&outcomes, Pick::Median);
+    if options.rounds > 1 {
+        println!(
+            "\nmedian run of each contender ({} rounds):",
+            options.rounds
+        );
+        print_table(&medians);
+    }
+    print_ratios(&medians, "median");
+    if options.rounds > 1 {
+        print_ratios(&pick(&outcomes, Pick::Best), "best");
+    }
+    drop_topic(&a, &topic).await;
+    Ok(())
+}
 
-    // 3. raw rdkafka consume → produce, target raw.<topic>.
-    let child = Command::new(&exe)
+/// This gateway's mirror (alias G…), target G….<topic>. Aliases unique per run, mode and
+/// round: a consumer group of a killed earlier run would otherwise hold the first rebalance
+/// for `session.timeout.ms`.
+async fn run_gateway(
+    options: &Options,
+    work: &std::path::Path,
+    topic: &str,
+    b: &KafkaClients,
+    mode: Mode,
+    round: usize,
+) -> BenchResult<Outcome> {
+    let tag = if mode == Mode::ExactlyOnce { "E" } else { "" };
+    let gateway_alias = format!("G{tag}{}r{round}", std::process::id());
+    let properties = work.join(format!("gateway{tag}{round}.properties"));
+    std::fs::write(
+        &properties,
+        mm2_properties(&gateway_alias, options, topic, mode),
+    )?;
+    let child = Command::new(std::env::current_exe()?)
+        .args(["mirror", "child-gateway", &properties.display().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let target = format!("{gateway_alias}.{topic}");
+    let name = format!("gateway mirror ({})", mode.label());
+    measure(name, Some(mode), child, b, &target, options).await
+}
+
+/// MirrorMaker 2 (alias M…), target M….<topic>.
+async fn run_mm2(
+    options: &Options,
+    work: &std::path::Path,
+    topic: &str,
+    b: &KafkaClients,
+    mode: Mode,
+) -> BenchResult<Outcome> {
+    let tag = if mode == Mode::ExactlyOnce { "E" } else { "" };
+    let mm2_alias = format!("M{tag}{}", std::process::id());
+    let properties = work.join(format!("mm2{tag}.properties"));
+    std::fs::write(
+        &properties,
+        mm2_properties(&mm2_alias, options, topic, mode) + &mm2_worker(mode)?,
+    )?;
+    let libs = PathBuf::from(".cache/services/kafka/libs");
+    let log = std::fs::File::create(work.join(format!("mm2{tag}.log")))?;
+    let child = Command::new("java")
+        .arg("-cp")
+        .arg(format!("{}/*", libs.display()))
+        .arg("org.apache.kafka.connect.mirror.MirrorMaker")
+        .arg(&properties)
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()?;
+    let target = format!("{mm2_alias}.{topic}");
+    let name = format!("MirrorMaker 2 ({})", mode.label());
+    measure(name, Some(mode), child, b, &target, options).await
+}
+
+/// The raw rdkafka consume → produce pipe, target raw<round>.<topic>.
+async fn run_raw(
+    options: &Options,
+    topic: &str,
+    b: &KafkaClients,
+    round: usize,
+) -> BenchResult<Outcome> {
+    let target = format!("raw{round}.{topic}");
+    let child = Command::new(std::env::current_exe()?)
         .args([
             "mirror",
             "child-raw",
             &options.a,
             &options.b,
-            &topic,
-            &format!("raw.{topic}"),
+            topic,
+            &target,
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    let target = format!("raw.{topic}");
-    outcomes.push(
-        measure(
-            "raw rdkafka pipe".to_owned(),
-            None,
-            child,
-            &b,
-            &target,
-            &options,
-        )
-        .await?,
-    );
+    measure(
+        "raw rdkafka pipe".to_owned(),
+        None,
+        child,
+        b,
+        &target,
+        options,
+    )
+    .await
+}
 
+fn print_runs(options: &Options, outcomes: &[Outcome]) {
     println!(
-        "\nmirror benchmark: {} records × {RECORD_BYTES} B, {} partitions, tasks.max={}",
-        options.records, options.partitions, options.tasks
+        "\nmirror benchmark: {} records × {RECORD_BYTES} B, {} partitions, tasks.max={}, {} round(s)",
+        options.records, options.partitions, options.tasks, options.rounds
     );
+    print_table(&outcomes.iter().collect::<Vec<_>>());
+}
+
+fn print_table(outcomes: &[&Outcome]) {
     println!(
         "| contender | msgs/s (steady) | MB/s (steady) | msgs/s (incl. start-up) | CPU s | peak RSS MiB | copied | wall s |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for o in &outcomes {
+    for o in outcomes {
         let rate = o.copied as f64 / o.seconds;
         println!(
             "| {} | {:.0} | {:.1} | {:.0} | {:.1} | {:.0} | {} | {:.1} |",
@@ -242,15 +298,41 @@ pub(crate) async fn run(args: Vec<String>) -> BenchResult<()> {
             o.seconds
         );
     }
-    print_ratios(&outcomes);
-    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Pick {
+    Median,
+    Best,
+}
+
+/// One run per contender (in order of first appearance): the median or the best by steady
+/// rate. The median of an even count is the lower middle run.
+fn pick(outcomes: &[Outcome], how: Pick) -> Vec<&Outcome> {
+    let mut names: Vec<&str> = Vec::new();
+    for o in outcomes {
+        if !names.contains(&o.name.as_str()) {
+            names.push(&o.name);
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let mut runs: Vec<&Outcome> = outcomes.iter().filter(|o| o.name == name).collect();
+            runs.sort_by(|x, y| x.steady_rate.total_cmp(&y.steady_rate));
+            match how {
+                Pick::Median => runs.get((runs.len() - 1) / 2).copied(),
+                Pick::Best => runs.last().copied(),
+            }
+        })
+        .collect()
 }
 
 /// Steady throughput of each mode's gateway mirror against the raw pipe and MM2 in the same
 /// mode, CPU and RSS against MM2.
-fn print_ratios(outcomes: &[Outcome]) {
+fn print_ratios(outcomes: &[&Outcome], which: &str) {
     let raw = outcomes.iter().find(|o| o.mode.is_none());
-    println!();
+    println!("\nratios ({which} runs):");
     for mode in [Mode::AtLeastOnce, Mode::ExactlyOnce] {
         let of = |prefix: &str| {
             outcomes
@@ -409,6 +491,8 @@ async fn measure(
     child.kill().ok();
     child.wait().ok();
     eprintln!("{name}: {copied} records in {seconds:.1} s");
+    // A gigabyte per contender: a few runs would fill the development disk.
+    drop_topic(b, target).await;
     Ok(Outcome {
         name,
         mode,
@@ -418,6 +502,21 @@ async fn measure(
         peak_rss_mib,
         copied,
     })
+}
+
+/// Deletes a bench topic; a failure is reported, not fatal (the figures are taken).
+async fn drop_topic(clients: &KafkaClients, topic: &str) {
+    let deleted = match clients.admin() {
+        Ok(admin) => admin
+            .delete_topics(&[topic], &AdminOptions::new())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(error) => Err(error.to_string()),
+    };
+    if let Err(error) = deleted {
+        eprintln!("could not delete bench topic {topic}: {error}");
+    }
 }
 
 /// The sum of `target`'s high watermarks on B (0 while it does not exist).
@@ -485,7 +584,9 @@ async fn prepare_raw(args: &[String]) -> BenchResult<()> {
     Ok(())
 }
 
-/// Child role: the simplest correct pipe, consume A → produce B, same partition.
+/// Child role: the simplest correct pipe, consume A → produce B, same partition, key,
+/// value, headers and timestamp (what any mirror must carry over; until 2026-12-07 it
+/// dropped headers and timestamps, which spared it librdkafka's per-record header parse).
 fn child_raw(args: &[String]) -> BenchResult<()> {
     let [a, b, source, target] = args else {
         return Err("child-raw needs A B SOURCE TARGET".into());
@@ -500,6 +601,12 @@ fn child_raw(args: &[String]) -> BenchResult<()> {
         if let Some(message) = consumer.poll(Duration::from_millis(100)) {
             let message = message?;
             let mut record = BaseRecord::to(target).partition(message.partition());
+            if let Some(timestamp) = message.timestamp().to_millis() {
+                record = record.timestamp(timestamp);
+            }
+            if let Some(headers) = message.headers() {
+                record = record.headers(headers.detach());
+            }
             if let Some(key) = message.key() {
                 record = record.key(key);
             }

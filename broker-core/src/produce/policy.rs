@@ -84,10 +84,14 @@ impl EnqueueError {
 }
 
 /// One record's wait for room: the next pause, or the error once the bound is reached.
+///
+/// The clock starts at the first refusal, not at construction: a `Waiting` is made for
+/// every record and almost all of them never wait, and a clock read per record was a
+/// visible share of the mirror's copy thread (`perf`, docs/benchmarks.md).
 #[derive(Debug)]
 pub(super) struct Waiting {
     policy: QueueFullPolicy,
-    started: Instant,
+    started: Option<Instant>,
     backoff: Duration,
 }
 
@@ -95,14 +99,14 @@ impl Waiting {
     pub(super) fn new(policy: QueueFullPolicy) -> Self {
         Self {
             policy,
-            started: Instant::now(),
+            started: None,
             backoff: QueueFullPolicy::BACKOFF_START,
         }
     }
 
     /// How long to wait before the next attempt; never past the bound.
     pub(super) fn next_pause(&mut self) -> Result<Duration, EnqueueError> {
-        let waited = self.started.elapsed();
+        let waited = self.started.get_or_insert_with(Instant::now).elapsed();
         let Some(left) = self
             .policy
             .bound

@@ -23,11 +23,11 @@ pub(crate) mod at_least_once;
 pub(crate) mod exactly_once;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use broker_core::produce::{EnqueueError, Enqueuer, OnRefused};
+use broker_core::produce::{BlockingProducer, EnqueueError, Enqueuer, OnRefused, SendAttempt};
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
@@ -161,6 +161,17 @@ pub(crate) enum Token {
 
 pub(crate) struct AckContext {
     flow: String,
+    /// Wall clock in ms, read once per producer poll rather than once per delivery report
+    /// (a clock read per record showed in the copy thread's profile); the replication
+    /// latency it feeds is therefore late by at most one poll's wait.
+    now_ms: AtomicI64,
+}
+
+impl AckContext {
+    fn refresh_clock(&self) {
+        self.now_ms
+            .store(crate::offsets::now_millis(), Ordering::Relaxed);
+    }
 }
 
 impl ClientContext for AckContext {}
@@ -189,7 +200,10 @@ impl ProducerContext for AckContext {
                         slot.records.inc();
                         slot.bytes.inc_by(bytes);
                         if let Some(timestamp) = timestamp_ms {
-                            let age = crate::offsets::now_millis().saturating_sub(timestamp);
+                            let age = self
+                                .now_ms
+                                .load(Ordering::Relaxed)
+                                .saturating_sub(timestamp);
                             slot.latency.observe(age.max(0) as f64 / 1000.0);
                         }
                     }
@@ -232,6 +246,7 @@ pub(crate) fn create_producer(
     config
         .create_with_context(AckContext {
             flow: context.flow.name(),
+            now_ms: AtomicI64::new(crate::offsets::now_millis()),
         })
         .map_err(|e| MirrorError::kafka(&context.flow.name(), "producer creation", e))
 }
@@ -245,6 +260,9 @@ pub(crate) struct Pipeline {
     /// Producer for offset syncs kept on the source cluster.
     sync_producer: Option<TargetProducer>,
     slots: Mutex<HashMap<String, Vec<Option<Arc<Slot>>>>>,
+    /// The slot of the previous record: librdkafka hands out a fetched batch of one
+    /// partition at a time, so this answers almost every lookup without hashing the topic.
+    last_slot: Mutex<Option<Arc<Slot>>>,
     plan: Mutex<TopicPlan>,
 }
 
@@ -263,6 +281,7 @@ impl Pipeline {
             enqueuer: Enqueuer::new("mirror"),
             sync_producer,
             slots: Mutex::new(HashMap::new()),
+            last_slot: Mutex::new(None),
             plan: Mutex::new(plan),
         })
     }
@@ -276,6 +295,22 @@ impl Pipeline {
     }
 
     fn slot(&self, topic: &str, partition: i32) -> Option<Arc<Slot>> {
+        let mut last = self
+            .last_slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = last.as_ref()
+            && slot.partition == partition
+            && slot.source_topic == topic
+        {
+            return Some(Arc::clone(slot));
+        }
+        let slot = self.find_slot(topic, partition)?;
+        *last = Some(Arc::clone(&slot));
+        Some(slot)
+    }
+
+    fn find_slot(&self, topic: &str, partition: i32) -> Option<Arc<Slot>> {
         let index = usize::try_from(partition).ok()?;
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(Some(slot)) = slots.get(topic).and_then(|v| v.get(index)) {
@@ -332,6 +367,10 @@ impl Pipeline {
 
     /// Forgets partitions this task no longer owns.
     pub(crate) fn remove_slots(&self, partitions: &[(String, i32)]) {
+        *self
+            .last_slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         let mut registry = self
             .context
@@ -362,9 +401,9 @@ impl Pipeline {
 
     /// Serves delivery callbacks of both producers without waiting.
     pub(crate) fn poll_producers(&self) {
-        self.producer.poll(Duration::ZERO);
+        Clocked(&self.producer).serve_deliveries(Duration::ZERO);
         if let Some(sync) = &self.sync_producer {
-            sync.poll(Duration::ZERO);
+            Clocked(sync).serve_deliveries(Duration::ZERO);
         }
     }
 
@@ -410,7 +449,7 @@ impl Pipeline {
         let mut unknown_since: Option<Instant> = None;
         let sent = self
             .enqueuer
-            .send_blocking_with(&self.producer, record, |error| {
+            .send_blocking_with(&Clocked(&self.producer), record, |error| {
                 if !matches!(
                     error,
                     KafkaError::MessageProduction(RDKafkaErrorCode::UnknownPartition)
@@ -529,7 +568,7 @@ impl Pipeline {
                 .key(key)
                 .payload(value);
         self.enqueuer
-            .send_blocking(producer, record)
+            .send_blocking(&Clocked(producer), record)
             .map_err(|error| match error {
                 EnqueueError::Refused { source } => {
                     MirrorError::kafka(&self.flow_name(), "write internal record", source)
@@ -545,7 +584,7 @@ impl Pipeline {
 
     /// Flushes both producers, serving every delivery report.
     pub(crate) fn flush(&self, timeout: Duration) -> Result<(), MirrorError> {
-        self.producer
+        Clocked(&self.producer)
             .flush(timeout)
             .map_err(|e| MirrorError::kafka(&self.flow_name(), "flush", e))?;
         if let Some(sync) = &self.sync_producer
@@ -554,6 +593,91 @@ impl Pipeline {
             tracing::warn!(flow = %self.flow_name(), %error, "offset syncs not flushed");
         }
         Ok(())
+    }
+}
+
+/// When the checks around the copy run. Per record the task thread only polls and
+/// forwards; the rest (stop flags, plan changes, delivery reports, commit timer, rebalance
+/// outcomes) runs every [`Self::EVERY`] records and whenever a poll brings nothing. Each of
+/// those reads a clock or takes a lock, and together they were a third of the copy thread's
+/// samples in a profile (docs/benchmarks.md, Mirror).
+#[derive(Debug)]
+pub(crate) struct Cadence {
+    since_checks: u32,
+}
+
+impl Default for Cadence {
+    /// Due at once: the first pass subscribes.
+    fn default() -> Self {
+        Self {
+            since_checks: Self::EVERY,
+        }
+    }
+}
+
+impl Cadence {
+    const EVERY: u32 = 64;
+
+    /// Whether the checks run now (and the count restarts).
+    pub(crate) fn due(&mut self) -> bool {
+        if self.since_checks < Self::EVERY {
+            return false;
+        }
+        self.since_checks = 0;
+        true
+    }
+
+    pub(crate) fn copied(&mut self) {
+        self.since_checks += 1;
+    }
+
+    /// Nothing came (or something needs attention): check at the next turn.
+    pub(crate) fn idle(&mut self) {
+        self.since_checks = Self::EVERY;
+    }
+}
+
+/// A target producer whose delivery reports see a fresh clock: every poll, including the
+/// waits of the produce path on a full queue, reads the clock once before serving them.
+struct Clocked<'a>(&'a TargetProducer);
+
+impl BlockingProducer for Clocked<'_> {
+    type Opaque = Box<Token>;
+
+    fn try_send<'a, K, P>(
+        &self,
+        record: BaseRecord<'a, K, P, Box<Token>>,
+    ) -> SendAttempt<'a, K, P, Box<Token>>
+    where
+        K: rdkafka::message::ToBytes + ?Sized,
+        P: rdkafka::message::ToBytes + ?Sized,
+    {
+        self.0.send(record)
+    }
+
+    fn serve_deliveries(&self, wait: Duration) {
+        self.0.context().refresh_clock();
+        self.0.poll(wait);
+    }
+}
+
+impl Clocked<'_> {
+    /// The clock's refresh granularity while flushing.
+    const FLUSH_STEP: Duration = Duration::from_millis(50);
+
+    /// `flush` in steps of [`Self::FLUSH_STEP`], so the reports served by a long flush are
+    /// not measured against the clock of its start.
+    fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.0.context().refresh_clock();
+            let step = Self::FLUSH_STEP.min(deadline.saturating_duration_since(Instant::now()));
+            match self.0.flush(step) {
+                Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut))
+                    if Instant::now() < deadline => {}
+                outcome => return outcome,
+            }
+        }
     }
 }
 

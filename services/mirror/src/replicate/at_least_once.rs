@@ -20,7 +20,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::Producer;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use super::{BatchAck, Pipeline, TaskContext, consumer_config, create_producer};
+use super::{BatchAck, Cadence, Pipeline, TaskContext, consumer_config, create_producer};
 use crate::error::MirrorError;
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -161,7 +161,9 @@ fn consumer_failure(
 /// (assignment, fetch positions, records waiting for the target), so a stalled flow can be
 /// told from an idle one in the log.
 struct StallReport {
+    /// When a record was last seen at a check; `received` says whether one came since.
     last_record: Instant,
+    received: bool,
     last_report: Instant,
 }
 
@@ -171,15 +173,21 @@ impl StallReport {
     fn new() -> Self {
         Self {
             last_record: Instant::now(),
+            received: false,
             last_report: Instant::now(),
         }
     }
 
+    /// Per record: no clock read, the next check dates it.
     fn progressed(&mut self) {
-        self.last_record = Instant::now();
+        self.received = true;
     }
 
     fn report_if_due(&mut self, consumer: &SourceConsumer, pipeline: &Pipeline) {
+        if std::mem::take(&mut self.received) {
+            self.last_record = Instant::now();
+            return;
+        }
         if self.last_record.elapsed() < Self::AFTER || self.last_report.elapsed() < Self::AFTER {
             return;
         }
@@ -231,38 +239,85 @@ pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
     let mut next_commit = Instant::now() + context.flow.commit_interval;
     let poll_timeout = context.flow.poll_timeout.min(Duration::from_millis(100));
     let mut stall = StallReport::new();
+    let mut cadence = Cadence::default();
 
     loop {
-        if context.abandoned() {
-            return Ok(());
-        }
-        if context.stop.load(Ordering::Relaxed) {
-            break;
-        }
-        if plan_receiver.has_changed().unwrap_or(false) || subscribed.is_empty() {
-            let plan = plan_receiver.borrow_and_update().clone();
-            pipeline.set_plan(Arc::clone(&plan));
-            let topics: Vec<String> = plan.keys().cloned().collect();
-            if topics != subscribed && !topics.is_empty() {
-                let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-                consumer
-                    .subscribe(&names)
-                    .map_err(|e| MirrorError::kafka(&flow, "subscribe", e))?;
-                tracing::info!(%flow, task = context.task, topics = topics.len(), "subscribed");
-                subscribed = topics;
-            } else if topics.is_empty() {
-                #[allow(
-                    clippy::disallowed_methods,
-                    reason = "a replication thread of its own, not a runtime thread"
-                )]
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
+        if cadence.due() {
+            if context.abandoned() {
+                return Ok(());
+            }
+            if context.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if plan_receiver.has_changed().unwrap_or(false) || subscribed.is_empty() {
+                let plan = plan_receiver.borrow_and_update().clone();
+                pipeline.set_plan(Arc::clone(&plan));
+                let topics: Vec<String> = plan.keys().cloned().collect();
+                if topics != subscribed && !topics.is_empty() {
+                    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+                    consumer
+                        .subscribe(&names)
+                        .map_err(|e| MirrorError::kafka(&flow, "subscribe", e))?;
+                    tracing::info!(%flow, task = context.task, topics = topics.len(), "subscribed");
+                    subscribed = topics;
+                } else if topics.is_empty() {
+                    #[allow(
+                        clippy::disallowed_methods,
+                        reason = "a replication thread of its own, not a runtime thread"
+                    )]
+                    std::thread::sleep(Duration::from_millis(100));
+                    cadence.idle();
+                    continue;
+                }
+            }
+            pipeline.poll_producers();
+            stall.report_if_due(&consumer, &pipeline);
+            if let Some(error) = consumer
+                .context()
+                .failure
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+            {
+                return Err(error);
+            }
+            if consumer.context().revoked.swap(false, Ordering::AcqRel) {
+                // The drain committed everything acknowledged; older positions are stale.
+                pending = None;
+            }
+            // Committed as soon as the map records are acknowledged (not at the next tick),
+            // so a crash re-copies at most one interval of records.
+            if let Some(commit) = &pending {
+                if commit.batch.failed() {
+                    return Err(MirrorError::Task {
+                        task: flow,
+                        reason: "offset map records were refused by the target".to_owned(),
+                    });
+                }
+                if commit.batch.done() {
+                    if !commit.positions.is_empty() {
+                        consumer
+                            .commit(&positions_list(&commit.positions)?, CommitMode::Async)
+                            .map_err(|e| consumer_failure(&consumer, &flow, "commit", e))?;
+                    }
+                    pending = None;
+                }
+            }
+            if Instant::now() >= next_commit {
+                next_commit = Instant::now() + context.flow.commit_interval;
+                pipeline.check_failures()?;
+                if pending.is_none() {
+                    let batch = Arc::new(BatchAck::default());
+                    let positions = pipeline.write_runs(Some(&batch))?;
+                    pending = Some(PendingCommit { batch, positions });
+                }
             }
         }
         match consumer.poll(poll_timeout) {
             Some(Ok(message)) => {
                 stall.progressed();
                 pipeline.forward(&message)?;
+                cadence.copied();
             }
             Some(Err(error)) => {
                 if crate::error::is_retriable_kafka(&error)
@@ -272,50 +327,13 @@ pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
                 } else {
                     return Err(consumer_failure(&consumer, &flow, "consume", error));
                 }
+                cadence.idle();
             }
-            None => {}
+            None => cadence.idle(),
         }
-        pipeline.poll_producers();
-        stall.report_if_due(&consumer, &pipeline);
-        if let Some(error) = consumer
-            .context()
-            .failure
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-        {
-            return Err(error);
-        }
-        if consumer.context().revoked.swap(false, Ordering::AcqRel) {
-            // The drain committed everything acknowledged; older positions are stale.
-            pending = None;
-        }
-        // Committed as soon as the map records are acknowledged (not at the next tick),
-        // so a crash re-copies at most one interval of records.
-        if let Some(commit) = &pending {
-            if commit.batch.failed() {
-                return Err(MirrorError::Task {
-                    task: flow,
-                    reason: "offset map records were refused by the target".to_owned(),
-                });
-            }
-            if commit.batch.done() {
-                if !commit.positions.is_empty() {
-                    consumer
-                        .commit(&positions_list(&commit.positions)?, CommitMode::Async)
-                        .map_err(|e| consumer_failure(&consumer, &flow, "commit", e))?;
-                }
-                pending = None;
-            }
-        }
-        if Instant::now() >= next_commit {
-            next_commit = Instant::now() + context.flow.commit_interval;
-            pipeline.check_failures()?;
-            if pending.is_none() {
-                let batch = Arc::new(BatchAck::default());
-                let positions = pipeline.write_runs(Some(&batch))?;
-                pending = Some(PendingCommit { batch, positions });
-            }
+        // A rebalance (served inside `poll`) must be acted on before the next commit.
+        if consumer.context().revoked.load(Ordering::Acquire) {
+            cadence.idle();
         }
     }
     tracing::info!(%flow, task = context.task, "stopping, draining");

@@ -21,7 +21,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{Pipeline, TaskContext, consumer_config, create_producer};
+use super::{Cadence, Pipeline, TaskContext, consumer_config, create_producer};
 use crate::error::MirrorError;
 use crate::offsets::load_offset_map;
 use crate::offsets::map::OffsetMap;
@@ -76,43 +76,54 @@ pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
     let mut in_transaction = false;
     let mut next_commit = Instant::now() + context.flow.commit_interval;
 
+    let mut cadence = Cadence::default();
+
     let result = (|| -> Result<(), MirrorError> {
         loop {
-            if context.abandoned() {
-                // A crash: leave the transaction open; the next start fences and aborts it.
-                in_transaction = false;
-                return Ok(());
-            }
-            if context.stop.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            if plan_receiver.has_changed().unwrap_or(false) || assigned.is_empty() {
-                let plan = plan_receiver.borrow_and_update().clone();
-                pipeline.set_plan(Arc::clone(&plan));
-                let wanted = owned_partitions(context, &plan);
-                let mut added = TopicPartitionList::new();
-                for (topic, partition) in wanted.difference(&assigned) {
-                    let offset = map
-                        .replicated_end(topic, *partition)
-                        .map_or(Offset::Beginning, Offset::Offset);
-                    added
-                        .add_partition_offset(topic, *partition, offset)
-                        .map_err(|e| MirrorError::kafka(&flow, "assign", e))?;
+            if cadence.due() {
+                if context.abandoned() {
+                    // A crash: leave the transaction open; the next start fences and aborts it.
+                    in_transaction = false;
+                    return Ok(());
                 }
-                if added.count() > 0 {
-                    consumer
-                        .incremental_assign(&added)
-                        .map_err(|e| MirrorError::kafka(&flow, "assign", e))?;
-                    tracing::info!(%flow, task = context.task, partitions = added.count(), "assigned partitions");
-                    assigned.extend(wanted);
+                if context.stop.load(Ordering::Relaxed) {
+                    return Ok(());
                 }
-                if assigned.is_empty() {
-                    #[allow(
-                        clippy::disallowed_methods,
-                        reason = "a replication thread of its own, not a runtime thread"
-                    )]
-                    std::thread::sleep(Duration::from_millis(100));
-                    continue;
+                if plan_receiver.has_changed().unwrap_or(false) || assigned.is_empty() {
+                    let plan = plan_receiver.borrow_and_update().clone();
+                    pipeline.set_plan(Arc::clone(&plan));
+                    let wanted = owned_partitions(context, &plan);
+                    let mut added = TopicPartitionList::new();
+                    for (topic, partition) in wanted.difference(&assigned) {
+                        let offset = map
+                            .replicated_end(topic, *partition)
+                            .map_or(Offset::Beginning, Offset::Offset);
+                        added
+                            .add_partition_offset(topic, *partition, offset)
+                            .map_err(|e| MirrorError::kafka(&flow, "assign", e))?;
+                    }
+                    if added.count() > 0 {
+                        consumer
+                            .incremental_assign(&added)
+                            .map_err(|e| MirrorError::kafka(&flow, "assign", e))?;
+                        tracing::info!(%flow, task = context.task, partitions = added.count(), "assigned partitions");
+                        assigned.extend(wanted);
+                    }
+                    if assigned.is_empty() {
+                        #[allow(
+                            clippy::disallowed_methods,
+                            reason = "a replication thread of its own, not a runtime thread"
+                        )]
+                        std::thread::sleep(Duration::from_millis(100));
+                        cadence.idle();
+                        continue;
+                    }
+                }
+                pipeline.poll_producers();
+                if in_transaction && Instant::now() >= next_commit {
+                    commit(&pipeline)?;
+                    in_transaction = false;
+                    next_commit = Instant::now() + context.flow.commit_interval;
                 }
             }
             match consumer.poll(poll_timeout) {
@@ -125,6 +136,7 @@ pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
                         in_transaction = true;
                     }
                     pipeline.forward(&message)?;
+                    cadence.copied();
                 }
                 Some(Err(error)) => {
                     if crate::error::is_retriable_kafka(&error) {
@@ -132,14 +144,9 @@ pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
                     } else {
                         return Err(MirrorError::kafka(&flow, "consume", error));
                     }
+                    cadence.idle();
                 }
-                None => {}
-            }
-            pipeline.poll_producers();
-            if in_transaction && Instant::now() >= next_commit {
-                commit(&pipeline)?;
-                in_transaction = false;
-                next_commit = Instant::now() + context.flow.commit_interval;
+                None => cadence.idle(),
             }
         }
     })();
