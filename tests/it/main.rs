@@ -11,6 +11,7 @@ mod architecture;
 mod bridge_common;
 mod bridge_consumers;
 mod bridge_edge;
+mod bridge_ha;
 mod bridge_outage;
 mod bridge_produce;
 mod bridge_restart;

@@ -254,7 +254,10 @@ async fn instance(
             let url = cluster.node(&record.owner).map(|node| node.url);
             if let Some(url) = url {
                 match forward::forward(&cluster.http, &url, &parts, bytes.clone()).await {
-                    Ok(response) => return response,
+                    Ok(response) => {
+                        tracing::debug!(owner = %record.owner, group = %key.0, instance = %key.1, status = response.status().as_u16(), "request forwarded to the owner of its consumer instance");
+                        return response;
+                    }
                     Err(ForwardError::TimedOut(error)) => {
                         return ApiError::new(
                             StatusCode::SERVICE_UNAVAILABLE,

@@ -1,0 +1,672 @@
+//! Consumer instances that any node serves (issue #14, part 1): three `kafka-gateway`
+//! processes with `[bridge.cluster]` behind a real HAProxy (Debian's package) balancing
+//! round-robin without stickiness, on random ports with a generated configuration.
+//!
+//! A client creates an instance through the load balancer, subscribes, and reads and
+//! commits through it without ever naming a node. The owner is killed with SIGKILL during
+//! consumption, and later the new owner is stopped gracefully (SIGTERM) and started again:
+//! every answer's status is asserted (never a 404), the client keeps the same instance URL,
+//! and every key produced is read (records handed out and not committed may come again,
+//! only after a failure). Expiry is seen alike on every node, and an instance deleted
+//! through one node is gone on all.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::{Value, json};
+use tests::process::{ChildGuard, GatewayProcess, free_port};
+use tests::{Services, create_topic, kafka_clients, unique_name};
+
+use crate::bridge_common::{BINARY, V2, b64, unb64};
+
+const NODES: usize = 3;
+const PARTITIONS: i32 = 3;
+/// Short, so that the group hands a killed owner's partitions over quickly (the broker's
+/// `group.min.session.timeout.ms` is 6 s by default).
+const SESSION_TIMEOUT_MS: u64 = 6000;
+const LEASE_MS: u64 = 3000;
+
+/// The HAProxy binary, or a panic that says how to install it.
+fn haproxy_binary() -> PathBuf {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join("haproxy"))
+        .find(|candidate| candidate.is_file());
+    found.unwrap_or_else(|| {
+        panic!(
+            "haproxy is not installed: `scripts/services up` installs it (or `apt-get install \
+             haproxy`); the bridge's multi-node tests put it in front of the gateways"
+        )
+    })
+}
+
+struct Node {
+    process: GatewayProcess,
+}
+
+/// Three gateways and the load balancer in front of them.
+struct BridgeCluster {
+    nodes: Vec<Option<Node>>,
+    ports: Vec<u16>,
+    haproxy: ChildGuard,
+    lb_url: String,
+    bootstrap: String,
+    directory_topic: String,
+    instance_timeout_ms: u64,
+    name: String,
+    http: reqwest::Client,
+}
+
+impl BridgeCluster {
+    async fn start(instance_timeout_ms: u64) -> Self {
+        let haproxy = haproxy_binary();
+        let bootstrap = Services::from_env().kafka_bootstrap;
+        kafka_clients(&bootstrap).await;
+        let name = unique_name("bridge_ha");
+        let lb_port = free_port();
+        let ports: Vec<u16> = (0..NODES).map(|_| free_port()).collect();
+        let mut cluster = Self {
+            nodes: Vec::new(),
+            ports: ports.clone(),
+            haproxy: start_haproxy(&haproxy, &name, lb_port, &ports),
+            lb_url: format!("http://127.0.0.1:{lb_port}"),
+            bootstrap,
+            directory_topic: format!("{name}_directory"),
+            instance_timeout_ms,
+            name,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(90))
+                .build()
+                .expect("http client"),
+        };
+        for index in 0..NODES {
+            let node = cluster.spawn_node(index);
+            cluster.nodes.push(Some(node));
+        }
+        for index in 0..NODES {
+            cluster.wait_ready(index).await;
+        }
+        cluster.wait_lb_ready().await;
+        cluster
+    }
+
+    fn spawn_node(&self, index: usize) -> Node {
+        let port = self.ports[index];
+        let config = std::env::temp_dir().join(format!("{}_node{index}.toml", self.name));
+        std::fs::write(
+            &config,
+            format!(
+                "[kafka.properties]\n\
+                 \"session.timeout.ms\" = \"{SESSION_TIMEOUT_MS}\"\n\
+                 \"heartbeat.interval.ms\" = \"1000\"\n\
+                 [bridge]\n\
+                 enabled = true\n\
+                 advertised_url = \"{lb}\"\n\
+                 consumer_instance_timeout_ms = {timeout}\n\
+                 [bridge.http]\n\
+                 listen = \"127.0.0.1:{port}\"\n\
+                 shutdown_deadline_ms = 10000\n\
+                 [bridge.cluster]\n\
+                 enabled = true\n\
+                 node_url = \"http://127.0.0.1:{port}\"\n\
+                 directory_topic = \"{topic}\"\n\
+                 directory_replication_factor = 1\n\
+                 lease_ms = {LEASE_MS}\n",
+                lb = self.lb_url,
+                timeout = self.instance_timeout_ms,
+                topic = self.directory_topic,
+            ),
+        )
+        .expect("gateway config");
+        let metrics = format!("127.0.0.1:{}", free_port());
+        let env = [
+            ("KAFKA_GATEWAY_KAFKA__BOOTSTRAP_SERVERS", self.bootstrap.as_str()),
+            ("KAFKA_GATEWAY_METRICS__HTTP__LISTEN", metrics.as_str()),
+            ("RUST_LOG", "info,bridge=debug"),
+        ];
+        let log = std::env::temp_dir().join(format!(
+            "{}_node{index}_{}.log",
+            self.name,
+            unique_name("run")
+        ));
+        let config = config.display().to_string();
+        Node {
+            process: GatewayProcess::spawn(&["run", "--config", &config], &env, log),
+        }
+    }
+
+    fn node_url(&self, index: usize) -> String {
+        format!("http://127.0.0.1:{}", self.ports[index])
+    }
+
+    async fn wait_ready(&mut self, index: usize) {
+        let url = format!("{}/", self.node_url(index));
+        let started = Instant::now();
+        loop {
+            if let Ok(answer) = self.http.get(&url).send().await
+                && answer.status().is_success()
+            {
+                return;
+            }
+            let node = self.nodes[index].as_mut().expect("node running");
+            if let Ok(Some(status)) = node.process.child.0.try_wait() {
+                panic!("node {index} exited with {status}; log:\n{}", node.process.log());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "node {index} did not serve within 90 s; log:\n{}",
+                node.process.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn wait_lb_ready(&self) {
+        let started = Instant::now();
+        while !matches!(self.http.get(format!("{}/", self.lb_url)).send().await, Ok(a) if a.status().is_success())
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "haproxy did not forward within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The node whose log says it created or took over `instance` and did not give it up.
+    fn owner_of(&self, instance: &str) -> usize {
+        let owners: Vec<usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(index, node)| {
+                let log = node.as_ref()?.process.log();
+                let mentions = |what: &str| {
+                    log.lines()
+                        .any(|line| line.contains(instance) && line.contains(what))
+                };
+                let owns = mentions("consumer instance created")
+                    || mentions("consumer instance taken over");
+                (owns && !mentions("owned elsewhere now")).then_some(index)
+            })
+            .collect();
+        match owners.as_slice() {
+            [one] => *one,
+            _ => panic!("nodes {owners:?} say they own {instance}\n{}", self.logs()),
+        }
+    }
+
+    fn kill(&mut self, index: usize) {
+        let mut node = self.nodes[index].take().expect("node running");
+        node.process.child.0.kill().expect("SIGKILL");
+        let _ = node.process.child.0.wait();
+    }
+
+    async fn terminate(&mut self, index: usize) {
+        let mut node = self.nodes[index].take().expect("node running");
+        let status = node.process.child.terminate(Duration::from_secs(30)).await;
+        assert!(status.success(), "graceful stop of node {index}: {status}; log:\n{}", node.process.log());
+    }
+
+    async fn restart(&mut self, index: usize) {
+        let node = self.spawn_node(index);
+        self.nodes[index] = Some(node);
+        self.wait_ready(index).await;
+    }
+
+    fn logs(&self) -> String {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(index, node)| {
+                let node = node.as_ref()?;
+                let text = node.process.log();
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                Some(format!(
+                    "--- node {index}:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                ))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for BridgeCluster {
+    fn drop(&mut self) {
+        // The guards kill the gateways and haproxy; only the generated files are left.
+        let _ = &self.haproxy;
+        for index in 0..NODES {
+            let _ = std::fs::remove_file(
+                std::env::temp_dir().join(format!("{}_node{index}.toml", self.name)),
+            );
+        }
+    }
+}
+
+fn start_haproxy(binary: &PathBuf, name: &str, lb_port: u16, ports: &[u16]) -> ChildGuard {
+    let servers: String = ports
+        .iter()
+        .enumerate()
+        .map(|(index, port)| {
+            format!("    server node{index} 127.0.0.1:{port} check inter 500 fall 2 rise 1\n")
+        })
+        .collect();
+    // Round-robin per request, no cookie, no stickiness. A connection refused by a dead
+    // node is retried on another one (`redispatch`), as any production setup does.
+    let config = format!(
+        "global\n    maxconn 512\n\
+         defaults\n    mode http\n    timeout connect 1s\n    timeout client 90s\n    \
+         timeout server 90s\n    retries 3\n    option redispatch 1\n    \
+         option http-server-close\n\
+         frontend bridge\n    bind 127.0.0.1:{lb_port}\n    default_backend nodes\n\
+         backend nodes\n    balance roundrobin\n    option httpchk GET /\n{servers}"
+    );
+    let path = std::env::temp_dir().join(format!("{name}_haproxy.cfg"));
+    std::fs::write(&path, config).expect("haproxy config");
+    let log = std::fs::File::create(std::env::temp_dir().join(format!("{name}_haproxy.log")))
+        .expect("haproxy log");
+    let child = Command::new(binary)
+        .args(["-db", "-f"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log handle"))
+        .stderr(log)
+        .spawn()
+        .expect("haproxy starts");
+    ChildGuard(child)
+}
+
+async fn producer(bootstrap: &str) -> FutureProducer {
+    kafka_clients(bootstrap)
+        .await
+        .producer()
+        .expect("producer")
+}
+
+async fn produce(producer: &FutureProducer, topic: &str, keys: impl Iterator<Item = String>) -> Vec<String> {
+    let mut sent = Vec::new();
+    for key in keys {
+        producer
+            .send(
+                FutureRecord::to(topic).key(key.as_bytes()).payload(key.as_bytes()),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("record acknowledged");
+        sent.push(key);
+    }
+    sent
+}
+
+/// What the client saw, request by request.
+#[derive(Default)]
+struct ClientLog {
+    statuses: BTreeMap<(String, u16), usize>,
+    /// Answers of the load balancer itself while a node went away (502/503).
+    retried: usize,
+    reads: HashMap<String, Vec<Instant>>,
+}
+
+impl ClientLog {
+    fn count(&mut self, what: &str, status: u16) {
+        *self.statuses.entry((what.to_owned(), status)).or_default() += 1;
+    }
+
+    fn note_records(&mut self, body: &Value) {
+        let now = Instant::now();
+        for record in body.as_array().expect("records array") {
+            let key = record["key"].as_str().expect("binary key");
+            let key = String::from_utf8(unb64(key)).expect("utf-8 key");
+            self.reads.entry(key).or_default().push(now);
+        }
+    }
+
+    /// Adds what a concurrent request saw, and the records it returned.
+    fn merge(&mut self, other: Self, body: &Value) {
+        for (what, count) in other.statuses {
+            *self.statuses.entry(what).or_default() += count;
+        }
+        self.retried += other.retried;
+        self.note_records(body);
+    }
+}
+
+/// One request through the load balancer; a 502/503 of the load balancer while a node
+/// dies is retried (what any client behind a load balancer does); a 404 fails the test.
+async fn call(
+    cluster: &BridgeCluster,
+    log: &mut ClientLog,
+    what: &str,
+    request: impl Fn() -> reqwest::RequestBuilder,
+) -> (u16, Value) {
+    for _ in 0..20 {
+        let answer = request().send().await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(error) => panic!("{what}: the load balancer did not answer: {error}"),
+        };
+        let status = answer.status().as_u16();
+        let body: Value = answer.json().await.unwrap_or(Value::Null);
+        log.count(what, status);
+        assert_ne!(status, 404, "{what}: 404 {body}\n{}", cluster.logs());
+        if status == 502 || status == 503 || status == 504 {
+            log.retried += 1;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        return (status, body);
+    }
+    panic!("{what}: no answer but 5xx 20 times\n{}", cluster.logs());
+}
+
+/// Reads and commits through the load balancer until every key of `expected` was read or
+/// `deadline` passed.
+async fn consume_until(
+    cluster: &BridgeCluster,
+    log: &mut ClientLog,
+    base_uri: &str,
+    expected: &HashSet<String>,
+    deadline: Duration,
+) {
+    let started = Instant::now();
+    while !expected.iter().all(|key| log.reads.contains_key(key)) {
+        assert!(
+            started.elapsed() < deadline,
+            "{} of {} keys read within {deadline:?}\n{}",
+            expected.iter().filter(|k| log.reads.contains_key(*k)).count(),
+            expected.len(),
+            cluster.logs()
+        );
+        read_and_commit(cluster, log, base_uri).await;
+    }
+}
+
+/// One records request; the keys it returned are noted.
+async fn read(cluster: &BridgeCluster, log: &mut ClientLog, base_uri: &str, what: &str) {
+    let (status, body) = call(cluster, log, what, || {
+        cluster
+            .http
+            .get(format!("{base_uri}/records?timeout=1000&max_records=20"))
+            .header("accept", BINARY)
+    })
+    .await;
+    assert_eq!(status, 200, "records: {body}");
+    log.note_records(&body);
+}
+
+async fn read_and_commit(cluster: &BridgeCluster, log: &mut ClientLog, base_uri: &str) {
+    read(cluster, log, base_uri, "records").await;
+    let (status, body) = call(cluster, log, "commit", || {
+        cluster
+            .http
+            .post(format!("{base_uri}/offsets"))
+            .header("content-type", V2)
+    })
+    .await;
+    assert_eq!(status, 200, "commit: {body}");
+}
+
+fn assert_duplicates_only_after(log: &ClientLog, failures: &[Instant]) {
+    let first_failure = failures.iter().min().copied();
+    for (key, reads) in &log.reads {
+        if reads.len() > 1 {
+            let first_failure = first_failure.unwrap_or_else(|| panic!("{key} read twice without a failure"));
+            assert!(
+                reads[1..].iter().all(|at| *at >= first_failure),
+                "{key} read again before any failure"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn owner_killed_and_restarted_behind_a_round_robin_balancer_loses_no_record() {
+    let mut cluster = BridgeCluster::start(300_000).await;
+    let topic = unique_name("bridge_ha");
+    let group = unique_name("bridge_ha_group");
+    create_topic(&kafka_clients(&cluster.bootstrap).await, &topic, PARTITIONS).await;
+    let producer = producer(&cluster.bootstrap).await;
+    let mut log = ClientLog::default();
+
+    let (status, created) = call(&cluster, &mut log, "create", || {
+        cluster
+            .http
+            .post(format!("{}/consumers/{group}", cluster.lb_url))
+            .header("content-type", V2)
+            .json(&json!({"format": "binary", "auto.offset.reset": "earliest", "auto.commit.enable": "false"}))
+    })
+    .await;
+    assert_eq!(status, 200, "create: {created}");
+    let base_uri = created["base_uri"].as_str().expect("base_uri").to_owned();
+    let instance = created["instance_id"].as_str().expect("instance_id").to_owned();
+    assert_eq!(
+        base_uri,
+        format!("{}/consumers/{group}/instances/{instance}", cluster.lb_url),
+        "base_uri is built from advertised_url, the load balancer"
+    );
+    let (status, body) = call(&cluster, &mut log, "subscribe", || {
+        cluster
+            .http
+            .post(format!("{base_uri}/subscription"))
+            .header("content-type", V2)
+            .json(&json!({"topics": [topic]}))
+    })
+    .await;
+    assert_eq!(status, 204, "subscribe: {body}");
+    // Every node answers the subscription, whichever one owns the instance.
+    for index in 0..NODES {
+        let answer = cluster
+            .http
+            .get(format!(
+                "{}/consumers/{group}/instances/{instance}/subscription",
+                cluster.node_url(index)
+            ))
+            .send()
+            .await
+            .expect("node answers");
+        assert_eq!(answer.status().as_u16(), 200, "subscription via node {index}");
+        let body: Value = answer.json().await.expect("json");
+        assert_eq!(body["topics"], json!([topic]), "node {index}");
+    }
+
+    // Phase 1: records flow and are committed; 20 more are handed out and not committed;
+    // the owner is killed with SIGKILL while a records request waits for data; more
+    // records come.
+    let mut expected: HashSet<String> =
+        produce(&producer, &topic, (0..150).map(|i| format!("committed-{i}"))).await.into_iter().collect();
+    consume_until(&cluster, &mut log, &base_uri, &expected, Duration::from_secs(60)).await;
+    let uncommitted: HashSet<String> =
+        produce(&producer, &topic, (0..20).map(|i| format!("uncommitted-{i}"))).await.into_iter().collect();
+    expected.extend(uncommitted.iter().cloned());
+    let started = Instant::now();
+    while !uncommitted.iter().all(|key| log.reads.contains_key(key)) {
+        assert!(started.elapsed() < Duration::from_secs(30), "uncommitted records not read\n{}", cluster.logs());
+        read(&cluster, &mut log, &base_uri, "records").await;
+    }
+    let owner = cluster.owner_of(&instance);
+    let pid = cluster.nodes[owner].as_ref().expect("owner runs").process.child.0.id();
+    println!("instance {instance} owned by node {owner}; killing it (SIGKILL) during a records request");
+    let mut in_flight = ClientLog::default();
+    let killed_at = Instant::now();
+    let ((status, body), ()) = tokio::join!(
+        call(&cluster, &mut in_flight, "records in flight", || {
+            cluster
+                .http
+                .get(format!("{base_uri}/records?timeout=5000&max_records=20"))
+                .header("accept", BINARY)
+        }),
+        async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let killed = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(killed.success(), "SIGKILL to node {owner}");
+        }
+    );
+    assert_eq!(status, 200, "the request in flight at the kill: {body}");
+    log.merge(in_flight, &body);
+    cluster.kill(owner);
+    expected.extend(produce(&producer, &topic, (0..150).map(|i| format!("after-kill-{i}"))).await);
+    consume_until(&cluster, &mut log, &base_uri, &expected, Duration::from_secs(120)).await;
+    println!(
+        "phase 1: all {} keys read {:?} after the kill",
+        expected.len(),
+        killed_at.elapsed()
+    );
+    for key in &uncommitted {
+        assert!(
+            log.reads[key].len() >= 2,
+            "{key} was handed out and not committed before the kill: it comes again"
+        );
+    }
+    cluster.restart(owner).await;
+
+    // Phase 2: the new owner stops gracefully (SIGTERM) and starts again.
+    let owner = cluster.owner_of(&instance);
+    println!("instance {instance} now owned by node {owner}; stopping it (SIGTERM)");
+    expected.extend(produce(&producer, &topic, (0..100).map(|i| format!("before-stop-{i}"))).await);
+    let started = Instant::now();
+    while !expected.iter().filter(|k| k.starts_with("before-stop")).take(30).all(|k| log.reads.contains_key(k))
+        && started.elapsed() < Duration::from_secs(30)
+    {
+        read_and_commit(&cluster, &mut log, &base_uri).await;
+    }
+    let stopped_at = Instant::now();
+    cluster.terminate(owner).await;
+    expected.extend(produce(&producer, &topic, (0..100).map(|i| format!("after-stop-{i}"))).await);
+    consume_until(&cluster, &mut log, &base_uri, &expected, Duration::from_secs(120)).await;
+    println!("phase 2: all {} keys read {:?} after the stop", expected.len(), stopped_at.elapsed());
+    cluster.restart(owner).await;
+    // The restarted node serves the instance too (forwarding or owning it).
+    let answer = cluster
+        .http
+        .get(format!("{}/consumers/{group}/instances/{instance}/assignments", cluster.node_url(owner)))
+        .send()
+        .await
+        .expect("restarted node answers");
+    assert_eq!(answer.status().as_u16(), 200);
+
+    assert_duplicates_only_after(&log, &[killed_at, stopped_at]);
+    let forwarded: Vec<usize> = cluster
+        .nodes
+        .iter()
+        .map(|node| {
+            node.as_ref().map_or(0, |node| {
+                node.process
+                    .log()
+                    .lines()
+                    .filter(|line| line.contains("request forwarded to the owner"))
+                    .count()
+            })
+        })
+        .collect();
+    println!("requests forwarded by the running nodes: {forwarded:?}");
+    assert!(
+        forwarded.iter().sum::<usize>() > 0,
+        "round-robin without stickiness sends requests to nodes that do not own the instance"
+    );
+    let duplicates: usize = log.reads.values().map(|reads| reads.len() - 1).sum();
+    println!(
+        "statuses {:?}; load balancer 5xx retried: {}; keys {} read {} times ({duplicates} again after a failure)",
+        log.statuses,
+        log.retried,
+        log.reads.len(),
+        log.reads.values().map(Vec::len).sum::<usize>()
+    );
+    let (status, _) = call(&cluster, &mut log, "delete", || {
+        cluster.http.delete(base_uri.clone()).header("content-type", V2)
+    })
+    .await;
+    assert_eq!(status, 204);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn expiry_and_deletion_are_seen_alike_on_every_node() {
+    let cluster = BridgeCluster::start(4000).await;
+    let group = unique_name("bridge_ha_group");
+    let topic = unique_name("bridge_ha");
+    create_topic(&kafka_clients(&cluster.bootstrap).await, &topic, 1).await;
+    let create = |node: usize, name: &str| {
+        cluster
+            .http
+            .post(format!("{}/consumers/{group}", cluster.node_url(node)))
+            .header("content-type", V2)
+            .json(&json!({"name": name, "format": "binary"}))
+            .send()
+    };
+
+    // Deletion through another node than the owner.
+    let answer = create(0, "deleted").await.expect("create");
+    assert_eq!(answer.status().as_u16(), 200);
+    let path = format!("/consumers/{group}/instances/deleted");
+    // The name is taken on every node.
+    let again = create(2, "deleted").await.expect("create again");
+    assert_eq!(again.status().as_u16(), 409, "the name is taken cluster-wide");
+    for index in 0..NODES {
+        let answer = cluster
+            .http
+            .post(format!("{}{path}/subscription", cluster.node_url(index)))
+            .header("content-type", V2)
+            .json(&json!({"topics": [topic]}))
+            .send()
+            .await
+            .expect("subscribe");
+        assert_eq!(answer.status().as_u16(), 204, "subscribe via node {index}");
+    }
+    let answer = cluster
+        .http
+        .delete(format!("{}{path}", cluster.node_url(1)))
+        .header("content-type", V2)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(answer.status().as_u16(), 204, "delete via node 1");
+    for index in 0..NODES {
+        let answer = cluster
+            .http
+            .get(format!("{}{path}/subscription", cluster.node_url(index)))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(answer.status().as_u16(), 404, "deleted, seen from node {index}");
+        let body: Value = answer.json().await.expect("json");
+        assert_eq!(body["error_code"], 40403, "{body}");
+    }
+
+    // Expiry after 4 s of disuse, on every node alike.
+    let answer = create(1, "expiring").await.expect("create");
+    assert_eq!(answer.status().as_u16(), 200);
+    let path = format!("/consumers/{group}/instances/expiring");
+    for index in 0..NODES {
+        let answer = cluster
+            .http
+            .get(format!("{}{path}/assignments", cluster.node_url(index)))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(answer.status().as_u16(), 200, "alive, seen from node {index}");
+    }
+    // The timeout, the owner's sweep and its next directory period, and a margin.
+    tokio::time::sleep(Duration::from_millis(4000 + 1000 + LEASE_MS / 3 + 3000)).await;
+    for index in 0..NODES {
+        let answer = cluster
+            .http
+            .get(format!("{}{path}/assignments", cluster.node_url(index)))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(answer.status().as_u16(), 404, "expired, seen from node {index}\n{}", cluster.logs());
+    }
+}
+
+#[test]
+fn b64_round_trip_of_the_helpers() {
+    assert_eq!(unb64(&b64(b"key-1")), b"key-1");
+}
