@@ -125,7 +125,10 @@ impl BridgeCluster {
         .expect("gateway config");
         let metrics = format!("127.0.0.1:{}", free_port());
         let env = [
-            ("KAFKA_GATEWAY_KAFKA__BOOTSTRAP_SERVERS", self.bootstrap.as_str()),
+            (
+                "KAFKA_GATEWAY_KAFKA__BOOTSTRAP_SERVERS",
+                self.bootstrap.as_str(),
+            ),
             ("KAFKA_GATEWAY_METRICS__HTTP__LISTEN", metrics.as_str()),
             ("RUST_LOG", "info,bridge=debug"),
         ];
@@ -155,7 +158,10 @@ impl BridgeCluster {
             }
             let node = self.nodes[index].as_mut().expect("node running");
             if let Ok(Some(status)) = node.process.child.0.try_wait() {
-                panic!("node {index} exited with {status}; log:\n{}", node.process.log());
+                panic!(
+                    "node {index} exited with {status}; log:\n{}",
+                    node.process.log()
+                );
             }
             assert!(
                 started.elapsed() < Duration::from_secs(90),
@@ -210,7 +216,11 @@ impl BridgeCluster {
     async fn terminate(&mut self, index: usize) {
         let mut node = self.nodes[index].take().expect("node running");
         let status = node.process.child.terminate(Duration::from_secs(30)).await;
-        assert!(status.success(), "graceful stop of node {index}: {status}; log:\n{}", node.process.log());
+        assert!(
+            status.success(),
+            "graceful stop of node {index}: {status}; log:\n{}",
+            node.process.log()
+        );
     }
 
     async fn restart(&mut self, index: usize) {
@@ -283,18 +293,21 @@ fn start_haproxy(binary: &PathBuf, name: &str, lb_port: u16, ports: &[u16]) -> C
 }
 
 async fn producer(bootstrap: &str) -> FutureProducer {
-    kafka_clients(bootstrap)
-        .await
-        .producer()
-        .expect("producer")
+    kafka_clients(bootstrap).await.producer().expect("producer")
 }
 
-async fn produce(producer: &FutureProducer, topic: &str, keys: impl Iterator<Item = String>) -> Vec<String> {
+async fn produce(
+    producer: &FutureProducer,
+    topic: &str,
+    keys: impl Iterator<Item = String>,
+) -> Vec<String> {
     let mut sent = Vec::new();
     for key in keys {
         producer
             .send(
-                FutureRecord::to(topic).key(key.as_bytes()).payload(key.as_bytes()),
+                FutureRecord::to(topic)
+                    .key(key.as_bytes())
+                    .payload(key.as_bytes()),
                 Duration::from_secs(10),
             )
             .await
@@ -379,7 +392,10 @@ async fn consume_until(
         assert!(
             started.elapsed() < deadline,
             "{} of {} keys read within {deadline:?}\n{}",
-            expected.iter().filter(|k| log.reads.contains_key(*k)).count(),
+            expected
+                .iter()
+                .filter(|k| log.reads.contains_key(*k))
+                .count(),
             expected.len(),
             cluster.logs()
         );
@@ -416,7 +432,8 @@ fn assert_duplicates_only_after(log: &ClientLog, failures: &[Instant]) {
     let first_failure = failures.iter().min().copied();
     for (key, reads) in &log.reads {
         if reads.len() > 1 {
-            let first_failure = first_failure.unwrap_or_else(|| panic!("{key} read twice without a failure"));
+            let first_failure =
+                first_failure.unwrap_or_else(|| panic!("{key} read twice without a failure"));
             assert!(
                 reads[1..].iter().all(|at| *at >= first_failure),
                 "{key} read again before any failure"
@@ -444,7 +461,10 @@ async fn owner_killed_and_restarted_behind_a_round_robin_balancer_loses_no_recor
     .await;
     assert_eq!(status, 200, "create: {created}");
     let base_uri = created["base_uri"].as_str().expect("base_uri").to_owned();
-    let instance = created["instance_id"].as_str().expect("instance_id").to_owned();
+    let instance = created["instance_id"]
+        .as_str()
+        .expect("instance_id")
+        .to_owned();
     assert_eq!(
         base_uri,
         format!("{}/consumers/{group}/instances/{instance}", cluster.lb_url),
@@ -470,7 +490,11 @@ async fn owner_killed_and_restarted_behind_a_round_robin_balancer_loses_no_recor
             .send()
             .await
             .expect("node answers");
-        assert_eq!(answer.status().as_u16(), 200, "subscription via node {index}");
+        assert_eq!(
+            answer.status().as_u16(),
+            200,
+            "subscription via node {index}"
+        );
         let body: Value = answer.json().await.expect("json");
         assert_eq!(body["topics"], json!([topic]), "node {index}");
     }
@@ -478,20 +502,51 @@ async fn owner_killed_and_restarted_behind_a_round_robin_balancer_loses_no_recor
     // Phase 1: records flow and are committed; 20 more are handed out and not committed;
     // the owner is killed with SIGKILL while a records request waits for data; more
     // records come.
-    let mut expected: HashSet<String> =
-        produce(&producer, &topic, (0..150).map(|i| format!("committed-{i}"))).await.into_iter().collect();
-    consume_until(&cluster, &mut log, &base_uri, &expected, Duration::from_secs(60)).await;
-    let uncommitted: HashSet<String> =
-        produce(&producer, &topic, (0..20).map(|i| format!("uncommitted-{i}"))).await.into_iter().collect();
+    let mut expected: HashSet<String> = produce(
+        &producer,
+        &topic,
+        (0..150).map(|i| format!("committed-{i}")),
+    )
+    .await
+    .into_iter()
+    .collect();
+    consume_until(
+        &cluster,
+        &mut log,
+        &base_uri,
+        &expected,
+        Duration::from_secs(60),
+    )
+    .await;
+    let uncommitted: HashSet<String> = produce(
+        &producer,
+        &topic,
+        (0..20).map(|i| format!("uncommitted-{i}")),
+    )
+    .await
+    .into_iter()
+    .collect();
     expected.extend(uncommitted.iter().cloned());
     let started = Instant::now();
     while !uncommitted.iter().all(|key| log.reads.contains_key(key)) {
-        assert!(started.elapsed() < Duration::from_secs(30), "uncommitted records not read\n{}", cluster.logs());
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "uncommitted records not read\n{}",
+            cluster.logs()
+        );
         read(&cluster, &mut log, &base_uri, "records").await;
     }
     let owner = cluster.owner_of(&instance);
-    let pid = cluster.nodes[owner].as_ref().expect("owner runs").process.child.0.id();
-    println!("instance {instance} owned by node {owner}; killing it (SIGKILL) during a records request");
+    let pid = cluster.nodes[owner]
+        .as_ref()
+        .expect("owner runs")
+        .process
+        .child
+        .0
+        .id();
+    println!(
+        "instance {instance} owned by node {owner}; killing it (SIGKILL) during a records request"
+    );
     let mut in_flight = ClientLog::default();
     let killed_at = Instant::now();
     let ((status, body), ()) = tokio::join!(
@@ -513,8 +568,22 @@ async fn owner_killed_and_restarted_behind_a_round_robin_balancer_loses_no_recor
     assert_eq!(status, 200, "the request in flight at the kill: {body}");
     log.merge(in_flight, &body);
     cluster.kill(owner);
-    expected.extend(produce(&producer, &topic, (0..150).map(|i| format!("after-kill-{i}"))).await);
-    consume_until(&cluster, &mut log, &base_uri, &expected, Duration::from_secs(120)).await;
+    expected.extend(
+        produce(
+            &producer,
+            &topic,
+            (0..150).map(|i| format!("after-kill-{i}")),
+        )
+        .await,
+    );
+    consume_until(
+        &cluster,
+        &mut log,
+        &base_uri,
+        &expected,
+        Duration::from_secs(120),
+    )
+    .await;
     println!(
         "phase 1: all {} keys read {:?} after the kill",
         expected.len(),
@@ -531,23 +600,55 @@ async fn owner_killed_and_restarted_behind_a_round_robin_balancer_loses_no_recor
     // Phase 2: the new owner stops gracefully (SIGTERM) and starts again.
     let owner = cluster.owner_of(&instance);
     println!("instance {instance} now owned by node {owner}; stopping it (SIGTERM)");
-    expected.extend(produce(&producer, &topic, (0..100).map(|i| format!("before-stop-{i}"))).await);
+    expected.extend(
+        produce(
+            &producer,
+            &topic,
+            (0..100).map(|i| format!("before-stop-{i}")),
+        )
+        .await,
+    );
     let started = Instant::now();
-    while !expected.iter().filter(|k| k.starts_with("before-stop")).take(30).all(|k| log.reads.contains_key(k))
+    while !expected
+        .iter()
+        .filter(|k| k.starts_with("before-stop"))
+        .take(30)
+        .all(|k| log.reads.contains_key(k))
         && started.elapsed() < Duration::from_secs(30)
     {
         read_and_commit(&cluster, &mut log, &base_uri).await;
     }
     let stopped_at = Instant::now();
     cluster.terminate(owner).await;
-    expected.extend(produce(&producer, &topic, (0..100).map(|i| format!("after-stop-{i}"))).await);
-    consume_until(&cluster, &mut log, &base_uri, &expected, Duration::from_secs(120)).await;
-    println!("phase 2: all {} keys read {:?} after the stop", expected.len(), stopped_at.elapsed());
+    expected.extend(
+        produce(
+            &producer,
+            &topic,
+            (0..100).map(|i| format!("after-stop-{i}")),
+        )
+        .await,
+    );
+    consume_until(
+        &cluster,
+        &mut log,
+        &base_uri,
+        &expected,
+        Duration::from_secs(120),
+    )
+    .await;
+    println!(
+        "phase 2: all {} keys read {:?} after the stop",
+        expected.len(),
+        stopped_at.elapsed()
+    );
     cluster.restart(owner).await;
     // The restarted node serves the instance too (forwarding or owning it).
     let answer = cluster
         .http
-        .get(format!("{}/consumers/{group}/instances/{instance}/assignments", cluster.node_url(owner)))
+        .get(format!(
+            "{}/consumers/{group}/instances/{instance}/assignments",
+            cluster.node_url(owner)
+        ))
         .send()
         .await
         .expect("restarted node answers");
@@ -581,7 +682,10 @@ async fn owner_killed_and_restarted_behind_a_round_robin_balancer_loses_no_recor
         log.reads.values().map(Vec::len).sum::<usize>()
     );
     let (status, _) = call(&cluster, &mut log, "delete", || {
-        cluster.http.delete(base_uri.clone()).header("content-type", V2)
+        cluster
+            .http
+            .delete(base_uri.clone())
+            .header("content-type", V2)
     })
     .await;
     assert_eq!(status, 204);
@@ -608,7 +712,11 @@ async fn expiry_and_deletion_are_seen_alike_on_every_node() {
     let path = format!("/consumers/{group}/instances/deleted");
     // The name is taken on every node.
     let again = create(2, "deleted").await.expect("create again");
-    assert_eq!(again.status().as_u16(), 409, "the name is taken cluster-wide");
+    assert_eq!(
+        again.status().as_u16(),
+        409,
+        "the name is taken cluster-wide"
+    );
     for index in 0..NODES {
         let answer = cluster
             .http
@@ -635,7 +743,11 @@ async fn expiry_and_deletion_are_seen_alike_on_every_node() {
             .send()
             .await
             .expect("answer");
-        assert_eq!(answer.status().as_u16(), 404, "deleted, seen from node {index}");
+        assert_eq!(
+            answer.status().as_u16(),
+            404,
+            "deleted, seen from node {index}"
+        );
         let body: Value = answer.json().await.expect("json");
         assert_eq!(body["error_code"], 40403, "{body}");
     }
@@ -651,7 +763,11 @@ async fn expiry_and_deletion_are_seen_alike_on_every_node() {
             .send()
             .await
             .expect("answer");
-        assert_eq!(answer.status().as_u16(), 200, "alive, seen from node {index}");
+        assert_eq!(
+            answer.status().as_u16(),
+            200,
+            "alive, seen from node {index}"
+        );
     }
     // The timeout, the owner's sweep and its next directory period, and a margin.
     tokio::time::sleep(Duration::from_millis(4000 + 1000 + LEASE_MS / 3 + 3000)).await;
@@ -662,7 +778,12 @@ async fn expiry_and_deletion_are_seen_alike_on_every_node() {
             .send()
             .await
             .expect("answer");
-        assert_eq!(answer.status().as_u16(), 404, "expired, seen from node {index}\n{}", cluster.logs());
+        assert_eq!(
+            answer.status().as_u16(),
+            404,
+            "expired, seen from node {index}\n{}",
+            cluster.logs()
+        );
     }
 }
 

@@ -61,7 +61,11 @@ fn target(path: &str) -> Option<Target> {
 }
 
 /// The route layer (see the module doc).
-pub(crate) async fn route(State(state): State<BridgeState>, request: Request, next: Next) -> Response {
+pub(crate) async fn route(
+    State(state): State<BridgeState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(cluster) = state.cluster().cloned() else {
         return next.run(request).await;
     };
@@ -112,7 +116,11 @@ async fn create(
             Ok(Value::Null) => None,
             Ok(value) => Some(value),
             // The handler answers a malformed body in the flavor's shape.
-            Err(_) => return next.run(Request::from_parts(parts, Body::from(bytes))).await,
+            Err(_) => {
+                return next
+                    .run(Request::from_parts(parts, Body::from(bytes)))
+                    .await;
+            }
         }
     };
     let requested_name = create_body.as_ref().and_then(|body| {
@@ -136,7 +144,9 @@ async fn create(
         cluster.mark_in_flight(&key);
     }
     cluster.creations.fetch_add(1, Ordering::SeqCst);
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     let recorded = record_creation(state, cluster, &group, create_body, principal, response).await;
     cluster.creations.fetch_sub(1, Ordering::SeqCst);
     if let Some(name) = requested_name {
@@ -288,15 +298,14 @@ async fn instance(
         }
     }
     // Unknown here and in the directory: the handler answers 40403.
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 fn owned_elsewhere(cluster: &ClusterNode, key: &InstanceKey) -> bool {
     match cluster.lookup(key) {
         Some(record) => record.owner != cluster.node_id(),
-        None => {
-            !cluster.is_in_flight(key) && cluster.creations.load(Ordering::SeqCst) == 0
-        }
+        None => !cluster.is_in_flight(key) && cluster.creations.load(Ordering::SeqCst) == 0,
     }
 }
 

@@ -165,10 +165,9 @@ mod tests {
 
     #[test]
     fn validate_rejects_zero_replication_factor() {
-        let err = validate(
-            "enabled = true\nnode_url = \"http://a:1\"\ndirectory_replication_factor = 0",
-        )
-        .unwrap_err();
+        let err =
+            validate("enabled = true\nnode_url = \"http://a:1\"\ndirectory_replication_factor = 0")
+                .unwrap_err();
         assert_eq!(err.key, "bridge.cluster.directory_replication_factor");
     }
 
