@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tests::process::{ChildGuard, GatewayProcess, free_port};
 use tests::{Services, create_topic, kafka_clients, unique_name};
 
-use crate::bridge_common::{BINARY, V2, b64, unb64};
+use crate::bridge_common::{BINARY, V2, unb64};
 
 const NODES: usize = 3;
 const PARTITIONS: i32 = 3;
@@ -785,9 +785,4 @@ async fn expiry_and_deletion_are_seen_alike_on_every_node() {
             cluster.logs()
         );
     }
-}
-
-#[test]
-fn b64_round_trip_of_the_helpers() {
-    assert_eq!(unb64(&b64(b"key-1")), b"key-1");
 }

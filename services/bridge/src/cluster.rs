@@ -144,6 +144,19 @@ impl ClusterNode {
         self.log.read(|state| state.instances.get(key).cloned())
     }
 
+    /// Reads the directory up to what it holds now: a record another node wrote just
+    /// before the client's next request (a create, a subscription) is known afterwards.
+    pub(crate) async fn catch_up(&self) -> Result<(), ApiError> {
+        self.log.read_to_end().await.map_err(|error| {
+            tracing::warn!(%error, "bridge instance directory read failed");
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                50003,
+                format!("The consumer instance directory is unavailable: {error}"),
+            )
+        })
+    }
+
     fn node(&self, node_id: &str) -> Option<NodeRecord> {
         self.log.read(|state| state.nodes.get(node_id).cloned())
     }
@@ -255,7 +268,33 @@ async fn ensure_directory_topic(
             }
         }
     }
-    Ok(())
+    wait_for_leader(state, &settings.directory_topic).await
+}
+
+/// Nodes that start together race to create the topic: the losers (and the winner) see it
+/// in metadata only once its leader is elected.
+async fn wait_for_leader(state: &BridgeState, topic: &str) -> Result<(), BrokerError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let last_error = match state.inspector().topic(topic).await {
+            Ok(info)
+                if !info.partitions.is_empty() && info.partitions.iter().all(|p| p.leader >= 0) =>
+            {
+                return Ok(());
+            }
+            Ok(_) => format!("{topic} has no leader yet"),
+            Err(error) => error.to_string(),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(BrokerError::Other {
+                kind: broker_core::ErrorKind::Unavailable,
+                message: format!(
+                    "the instance directory topic is not ready after 30 s: {last_error}"
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Starts the cluster node when `[bridge.cluster]` is enabled.

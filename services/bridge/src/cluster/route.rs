@@ -240,6 +240,12 @@ async fn instance(
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
+    if cluster.lookup(&key).is_none() {
+        // Created (or changed) on another node a moment ago, and not read here yet?
+        if let Err(error) = cluster.catch_up().await {
+            return error.into_response();
+        }
+    }
     // Twice at most: a takeover lost to another node forwards to the winner.
     for _ in 0..2 {
         let Some(record) = cluster.lookup(&key) else {

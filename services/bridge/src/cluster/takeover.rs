@@ -38,6 +38,8 @@ impl ClusterNode {
         if state.consumers().contains(&key.0, &key.1) {
             return Ok(Takeover::Done);
         }
+        // The claim copies the latest subscription or assignment and continues its epoch.
+        self.catch_up().await?;
         let Some(record) = self.lookup(key) else {
             return Ok(Takeover::Gone);
         };
