@@ -251,11 +251,11 @@ impl Drop for BridgeCluster {
     fn drop(&mut self) {
         // The guards kill the gateways and haproxy; only the generated files are left.
         let _ = &self.haproxy;
+        let temp = std::env::temp_dir();
         for index in 0..NODES {
-            let _ = std::fs::remove_file(
-                std::env::temp_dir().join(format!("{}_node{index}.toml", self.name)),
-            );
+            let _ = std::fs::remove_file(temp.join(format!("{}_node{index}.toml", self.name)));
         }
+        let _ = std::fs::remove_file(temp.join(format!("{}_haproxy.cfg", self.name)));
     }
 }
 
