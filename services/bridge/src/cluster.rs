@@ -62,6 +62,9 @@ pub(crate) struct ClusterNode {
     /// One takeover at a time on this node, so that two requests for the same dead
     /// instance recreate it once.
     takeover_lock: tokio::sync::Mutex<()>,
+    /// Held by the owner around each read-modify-write of its instance records (mode
+    /// changes, deletions, last-use refreshes), so that none overwrites another.
+    write_lock: tokio::sync::Mutex<()>,
     /// Stops the directory reader, after the last directory write of a graceful stop.
     reader_shutdown: Shutdown,
 }
@@ -128,6 +131,7 @@ impl ClusterNode {
             in_flight: Mutex::new(HashSet::new()),
             creations: std::sync::atomic::AtomicUsize::new(0),
             takeover_lock: tokio::sync::Mutex::new(()),
+            write_lock: tokio::sync::Mutex::new(()),
             reader_shutdown,
         });
         node.write_heartbeat(false).await?;

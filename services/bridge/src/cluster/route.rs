@@ -338,7 +338,10 @@ async fn serve_here(
         return response;
     }
     let changed = match (rest, &method) {
-        ("", &Method::DELETE) => cluster.write_tombstone(&key.0, &key.1).await,
+        ("", &Method::DELETE) => {
+            let _writes = cluster.write_lock.lock().await;
+            cluster.write_tombstone(&key.0, &key.1).await
+        }
         ("subscription", &Method::POST | &Method::DELETE) | ("assignments", &Method::POST) => {
             record_mode(state, cluster, key).await
         }
@@ -360,6 +363,7 @@ async fn record_mode(
     let Some(instance) = state.consumers().peek(&key.0, &key.1) else {
         return Ok(());
     };
+    let _writes = cluster.write_lock.lock().await;
     let Some(mut record) = cluster.lookup(key) else {
         return Ok(());
     };

@@ -43,8 +43,11 @@ impl ClusterNode {
         let Some(record) = self.lookup(key) else {
             return Ok(Takeover::Gone);
         };
-        let timeout = i64::try_from(state.consumers().limits().instance_timeout.as_millis())
-            .unwrap_or(i64::MAX);
+        // The recorded last use lags the real one by up to the refresh resolution and a
+        // heartbeat period: only an instance unused for longer than all that has expired.
+        let instance_timeout = state.consumers().limits().instance_timeout;
+        let slack = super::heartbeat::last_use_resolution(instance_timeout) + self.settings.lease;
+        let timeout = i64::try_from((instance_timeout + slack).as_millis()).unwrap_or(i64::MAX);
         if super::now_ms().saturating_sub(record.last_used_ms) > timeout {
             tracing::info!(group = %key.0, instance = %key.1, owner = %record.owner, "consumer instance of a dead node expired");
             self.write_tombstone(&key.0, &key.1).await?;
