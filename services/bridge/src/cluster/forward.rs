@@ -22,12 +22,24 @@ pub(crate) const MAX_HOPS: u8 = 2;
 pub(crate) enum ForwardError {
     /// Nobody answered at the owner's address (refused, reset, closed before an answer):
     /// the owner is presumed dead and its instance may be taken over.
-    #[error("the owner node did not answer: {0}")]
+    #[error("the owner node did not answer: {}", with_causes(.0))]
     Unreachable(reqwest::Error),
     /// The owner was reached but did not answer in time: it may still be serving the
     /// request, so it is not taken over.
-    #[error("the owner node timed out: {0}")]
+    #[error("the owner node timed out: {}", with_causes(.0))]
     TimedOut(reqwest::Error),
+}
+
+/// reqwest's message names the URL only; the cause (refused, reset) is in its sources.
+fn with_causes(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// The hop count a request arrived with.

@@ -274,18 +274,20 @@ async fn instance(
                         tracing::debug!(owner = %record.owner, group = %key.0, instance = %key.1, status = response.status().as_u16(), "request forwarded to the owner of its consumer instance");
                         return response;
                     }
-                    Err(ForwardError::TimedOut(error)) => {
+                    Err(error @ ForwardError::TimedOut(_)) => {
+                        // The owner's address stays in the log, not in the answer.
+                        tracing::warn!(%error, owner = %record.owner, group = %key.0, instance = %key.1, "forwarded request timed out");
                         return ApiError::new(
                             StatusCode::SERVICE_UNAVAILABLE,
                             50003,
                             format!(
-                                "The node owning consumer instance {} did not answer in time: {error}",
+                                "The node serving consumer instance {} did not answer in time; retry the request.",
                                 key.1
                             ),
                         )
                         .into_response();
                     }
-                    Err(ForwardError::Unreachable(error)) => {
+                    Err(error @ ForwardError::Unreachable(_)) => {
                         tracing::info!(%error, owner = %record.owner, group = %key.0, instance = %key.1, "owner of a consumer instance unreachable, taking it over");
                     }
                 }
