@@ -12,6 +12,7 @@ mod bridge_common;
 mod bridge_consumers;
 mod bridge_edge;
 mod bridge_ha;
+mod bridge_ha_support;
 mod bridge_outage;
 mod bridge_produce;
 mod bridge_restart;
