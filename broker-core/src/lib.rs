@@ -8,6 +8,8 @@
 //! - [`metadata`]: owned snapshots of cluster metadata and watermarks, fetched off the async
 //!   runtime because librdkafka's calls block.
 //! - [`error`]: one transport-neutral error sorted by what the caller must do.
+//! - [`kafka_log`]: a compacted topic read into memory, written with read-your-writes
+//!   (Connect's stores, the bridge's instance directory).
 //! - [`produce`]: the one produce path (a record type, an async enqueue and a blocking
 //!   twin) with the one policy for a full producer queue: short backoff, counted, bounded.
 //! - [`shutdown`]: a cloneable shutdown signal wired to SIGINT/SIGTERM.
@@ -20,6 +22,7 @@
 pub mod clients;
 pub mod config;
 pub mod error;
+pub mod kafka_log;
 pub mod log_levels;
 pub mod login;
 pub mod metadata;

@@ -11,6 +11,8 @@ mod architecture;
 mod bridge_common;
 mod bridge_consumers;
 mod bridge_edge;
+mod bridge_ha;
+mod bridge_ha_support;
 mod bridge_outage;
 mod bridge_produce;
 mod bridge_restart;

@@ -10,9 +10,11 @@ use serde::Deserialize;
 
 use crate::DEFAULT_PORT;
 
+pub mod cluster;
 pub mod identities;
 pub mod producer;
 
+pub use cluster::{ClusterConfig, ValidatedClusterMode};
 pub use identities::{KafkaIdentitiesConfig, Unmapped, ValidatedIdentities};
 pub use producer::{DEFAULT_LINGER_MS, ProducerConfig, ValidatedProducer};
 
@@ -94,6 +96,9 @@ pub struct BridgeConfig {
     /// API fuzzing took a broker down that way). Unset: no limit, as REST Proxy.
     #[serde(default)]
     pub max_partitions_per_topic: Option<u32>,
+    /// `[bridge.cluster]`: instances any node serves (off by default).
+    #[serde(default)]
+    pub cluster: ClusterConfig,
 }
 
 fn default_consumer_instance_timeout_ms() -> u64 {
@@ -125,6 +130,7 @@ impl Default for BridgeConfig {
             schema_registry_url: None,
             schema_registry_basic_auth_user_info: None,
             max_partitions_per_topic: None,
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -151,6 +157,8 @@ pub struct ValidatedBridge {
     pub schema_registry: Option<SchemaRegistryClientSettings>,
     /// `max_partitions_per_topic`; `None`: no limit.
     pub max_partitions_per_topic: Option<u32>,
+    /// `[bridge.cluster]` when enabled.
+    pub cluster: Option<ValidatedClusterMode>,
 }
 
 /// Where the bridge's schema registry is, validated.
@@ -257,6 +265,7 @@ impl BridgeConfig {
                 "must be at least 1 (leave it unset for no limit)",
             ));
         }
+        let cluster = self.cluster.validate(&key("cluster"))?;
         Ok(ValidatedBridge {
             flavor: self.flavor,
             listener,
@@ -271,6 +280,7 @@ impl BridgeConfig {
             identities,
             schema_registry,
             max_partitions_per_topic: self.max_partitions_per_topic,
+            cluster,
         })
     }
 

@@ -4,6 +4,8 @@
 //! - [`config`]: `[bridge]` settings and their validation.
 //! - [`routes`]: the route table; [`openapi`]: the document generated from it.
 //! - `produce`, `topics`, `consumers`, `v3`: one module per resource.
+//! - `cluster`: consumer instances any node of a group of bridges serves, through an
+//!   instance directory in a compacted Kafka topic (`[bridge.cluster]`).
 //! - `schema`: keys and values in the schema-registry formats (Avro, JSON Schema,
 //!   Protobuf) through the configured registry.
 //! - [`error`]: the one error type, rendered in the listener flavor's body.
@@ -13,6 +15,7 @@
 
 mod authz;
 mod caller;
+mod cluster;
 pub mod config;
 mod consumers;
 pub mod error;
@@ -77,6 +80,7 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> Result<(), BridgeError> {
     let state = BridgeState::with_metrics(config.clone(), clients, Some(&registry))?;
+    cluster::start_if_enabled(&state, shutdown.clone()).await?;
     state.register_metrics(&registry);
     config
         .listener
@@ -100,6 +104,9 @@ pub async fn serve(
         .saturating_sub(signalled_at.elapsed())
         .max(MIN_DRAIN);
     state.drain(remaining).await;
+    if let Some(cluster) = state.cluster() {
+        cluster.stop().await;
+    }
     served?;
     Ok(())
 }

@@ -111,6 +111,12 @@ pub fn router(state: BridgeState) -> Router {
             state.clone(),
             authz::authorize,
         ))
+        // Before the ACL layer: a forwarded request is checked by the owner, which knows
+        // the instance's principal.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::cluster::route::route,
+        ))
         .with_state(state)
         .layer(axum::middleware::map_response_with_state(
             flavor,

@@ -52,6 +52,8 @@ struct Inner {
     metrics: BridgeMetrics,
     enqueuer: Enqueuer,
     schemas: Option<crate::schema::SchemaCodecs>,
+    /// `[bridge.cluster]`: set once its directory was read, before the router serves.
+    cluster: std::sync::OnceLock<Arc<crate::cluster::ClusterNode>>,
 }
 
 /// How long a metadata request may take before the handler answers with a retriable error.
@@ -107,6 +109,7 @@ impl BridgeState {
                 metrics: BridgeMetrics::default(),
                 enqueuer: Enqueuer::new("bridge").with_bound(crate::produce::QUEUE_FULL_WAIT),
                 schemas,
+                cluster: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -190,6 +193,17 @@ impl BridgeState {
     /// The schema codecs, when a registry is configured.
     pub(crate) fn schemas(&self) -> Option<&crate::schema::SchemaCodecs> {
         self.inner.schemas.as_ref()
+    }
+
+    /// This node's part in a group of bridges, when `[bridge.cluster]` is enabled.
+    pub(crate) fn cluster(&self) -> Option<&Arc<crate::cluster::ClusterNode>> {
+        self.inner.cluster.get()
+    }
+
+    pub(crate) fn set_cluster(&self, node: Arc<crate::cluster::ClusterNode>) {
+        if self.inner.cluster.set(node).is_err() {
+            tracing::warn!("bridge cluster node started twice; the first one stays");
+        }
     }
 
     pub(crate) fn consumers(&self) -> &ConsumerRegistry {

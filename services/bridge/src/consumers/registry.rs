@@ -153,6 +153,19 @@ impl ConsumerRegistry {
         Ok(instance)
     }
 
+    /// The live instance without marking it used (for the cluster's bookkeeping).
+    pub(crate) fn peek(&self, group: &str, name: &str) -> Option<Arc<ConsumerInstance>> {
+        self.inner
+            .lock()
+            .get(&(group.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    /// `(group, name)` of every live instance.
+    pub(crate) fn keys(&self) -> Vec<(String, String)> {
+        self.inner.lock().keys().cloned().collect()
+    }
+
     pub(crate) fn remove(&self, group: &str, name: &str) -> Result<(), ApiError> {
         let removed = self
             .inner
