@@ -73,6 +73,45 @@ pub(crate) enum MirrorAction {
         #[arg(short, long)]
         group: String,
     },
+    /// Move consumer groups from one cluster to the other at exactly translated offsets
+    /// (commits them on the target), and report what the target lacks (RPO). Works while
+    /// the source is unreachable, from the target's checkpoints. Exit code 3 when a group
+    /// is refused or a record would be skipped.
+    Failover(FailoverArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct FailoverArgs {
+    /// MirrorMaker 2 dedicated-mode properties file (`mm2.properties`).
+    #[arg(short, long)]
+    pub(crate) config: PathBuf,
+    /// Alias of the cluster the groups leave (the flow's source).
+    #[arg(long)]
+    pub(crate) from: String,
+    /// Alias of the cluster the groups move to (the flow's target).
+    #[arg(long)]
+    pub(crate) to: String,
+    /// Groups to move, a regular expression; default: every group with checkpoints.
+    #[arg(short, long)]
+    pub(crate) group: Option<String>,
+    /// Print what would be committed; commit nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Also move groups still active on the source, or whose target position is later.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// `table` or `json`.
+    #[arg(long, value_enum, default_value_t = FailoverOutput::Table)]
+    pub(crate) output: FailoverOutput,
+    /// Seconds the source gets to answer before it counts as unreachable.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) source_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum FailoverOutput {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod doctor;
+mod failover;
 mod hash_password;
 mod plugins;
 mod run;

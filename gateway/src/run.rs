@@ -40,10 +40,15 @@ pub(crate) enum GatewayError {
         service: &'static str,
         message: String,
     },
+    #[error(
+        "failover incomplete: {refused} group(s) refused, {skipped} record(s) would be skipped"
+    )]
+    FailoverIncomplete { refused: usize, skipped: i64 },
 }
 
 impl GatewayError {
-    /// 2 for anything the operator must fix in the config or command line, 1 otherwise.
+    /// 2 for anything the operator must fix in the config or command line, 3 for a
+    /// failover that left a group behind, 1 otherwise.
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Self::Load(_)
@@ -53,6 +58,7 @@ impl GatewayError {
             | Self::NothingEnabled
             | Self::KafkaLogin { .. } => 2,
             Self::Service { .. } => 1,
+            Self::FailoverIncomplete { .. } => 3,
         }
     }
 }
@@ -97,6 +103,7 @@ pub(crate) async fn run_mirror(args: &MirrorArgs) -> Result<(), GatewayError> {
             print!("{}", mirror::render_table(&translated));
             Ok(())
         }
+        Some(MirrorAction::Failover(failover)) => crate::failover::failover(failover).await,
         None => {
             let path = args.config.as_ref().ok_or_else(|| {
                 GatewayError::Usage(
@@ -123,12 +130,12 @@ pub(crate) async fn run_mirror(args: &MirrorArgs) -> Result<(), GatewayError> {
     }
 }
 
-fn load_mirror(path: &std::path::Path) -> Result<mirror::ValidatedMirror, GatewayError> {
+pub(crate) fn load_mirror(path: &std::path::Path) -> Result<mirror::ValidatedMirror, GatewayError> {
     mirror::load_properties(path).map_err(mirror_config_error)
 }
 
 /// Config and file errors are the operator's to fix (exit 2); others are runtime failures.
-fn mirror_config_error(error: mirror::MirrorError) -> GatewayError {
+pub(crate) fn mirror_config_error(error: mirror::MirrorError) -> GatewayError {
     match error {
         mirror::MirrorError::Config(_) | mirror::MirrorError::Io { .. } => {
             GatewayError::MirrorConfig(error.to_string())

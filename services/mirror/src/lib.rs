@@ -11,10 +11,12 @@
 //! - [`offsets`]: the dense map, MM2 offset syncs, checkpoints and heartbeats.
 //! - `groups`: group offsets and `sync.group.offsets`.
 //! - [`translate()`]: per-partition failover positions of a group.
+//! - [`failover`]: `mirror failover`: groups moved to the target at exact positions, RPO.
 
 mod acls;
 pub mod config;
 pub mod error;
+pub mod failover;
 mod groups;
 pub mod metrics;
 pub mod offsets;

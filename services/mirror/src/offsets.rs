@@ -25,6 +25,16 @@ pub(crate) fn read_to_end(
     timeout: Duration,
     mut apply: impl FnMut(&[u8], &[u8]),
 ) -> Result<(), MirrorError> {
+    read_to_end_timed(clients, topic, timeout, |key, value, _| apply(key, value))
+}
+
+/// [`read_to_end`] that also hands over each record's timestamp (ms, when it has one).
+pub(crate) fn read_to_end_timed(
+    clients: &KafkaClients,
+    topic: &str,
+    timeout: Duration,
+    mut apply: impl FnMut(&[u8], &[u8], Option<i64>),
+) -> Result<(), MirrorError> {
     let mut config = clients.consumer_config("kafka-gateway-mirror-reader");
     config
         .set("enable.auto.commit", "false")
@@ -55,7 +65,7 @@ pub(crate) fn read_to_end(
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(message)) => {
                 if let (Some(key), Some(value)) = (message.key(), message.payload()) {
-                    apply(key, value);
+                    apply(key, value, message.timestamp().to_millis());
                 }
                 if message.offset() + 1 >= high {
                     return Ok(());

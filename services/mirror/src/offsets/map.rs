@@ -71,6 +71,13 @@ impl OffsetMap {
             })
     }
 
+    /// Every source (topic, partition) with at least one run, sorted.
+    pub fn partitions(&self) -> Vec<(String, i32)> {
+        let mut all: Vec<(String, i32)> = self.partitions.keys().cloned().collect();
+        all.sort();
+        all
+    }
+
     /// The next source offset not yet replicated (the end of the highest run).
     pub fn replicated_end(&self, topic: &str, partition: i32) -> Option<i64> {
         self.runs(topic, partition).map(|r| r.source_end()).max()

@@ -1,0 +1,53 @@
+//! `kafka-gateway mirror failover`: the command line around [`mirror::failover`].
+
+use std::time::Duration;
+
+use broker_core::telemetry;
+
+use crate::cli::{FailoverArgs, FailoverOutput};
+use crate::run::{GatewayError, load_mirror, mirror_config_error};
+
+pub(crate) async fn failover(args: &FailoverArgs) -> Result<(), GatewayError> {
+    let config = load_mirror(&args.config)?;
+    let groups = args
+        .group
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|error| GatewayError::Usage(format!("--group: {error}")))?;
+    telemetry::init_tracing(telemetry::LogFormat::Text, "error");
+    let options = mirror::failover::FailoverOptions {
+        from: args.from.clone(),
+        to: args.to.clone(),
+        groups,
+        dry_run: args.dry_run,
+        force: args.force,
+        source_timeout: Duration::from_secs(args.source_timeout_seconds.max(1)),
+    };
+    let report = mirror::failover::failover(&config, &options)
+        .await
+        .map_err(|error| match error {
+            mirror::MirrorError::UnknownFlow { .. } => GatewayError::Usage(format!(
+                "{error}: --from and --to must name an enabled flow of {}",
+                args.config.display()
+            )),
+            other => mirror_config_error(other),
+        })?;
+    match args.output {
+        FailoverOutput::Table => print!("{}", mirror::failover::render_table(&report)),
+        FailoverOutput::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|error| GatewayError::Service {
+                service: "mirror",
+                message: error.to_string(),
+            })?
+        ),
+    }
+    if report.refused() > 0 || report.skipped() > 0 {
+        return Err(GatewayError::FailoverIncomplete {
+            refused: report.refused(),
+            skipped: report.skipped(),
+        });
+    }
+    Ok(())
+}
