@@ -77,12 +77,28 @@ pub(crate) enum Overflow {
 pub(crate) const STRIMZI_OVERFLOW: &str =
     "Response exceeds the maximum number of bytes the consumer can receive";
 
-/// The rendered JSON array of a records response.
+/// How records are laid out in a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// One JSON array: the records response.
+    Array,
+    /// One Server-Sent Event per record, `id:` topic/partition/offset.
+    ServerSentEvents,
+    /// One JSON record per line.
+    NdJson,
+}
+
+/// The rendered records of a response or of one streamed batch.
 #[derive(Debug)]
 pub(crate) struct RenderedRecords {
     pub body: ChunkedBody,
     /// Records in the body, per topic.
     pub per_topic: Vec<(String, u64)>,
+    /// Per partition, the offset of the last record in the body; handed out by [`fetch`],
+    /// left to the caller by [`render`].
+    pub last_offsets: Vec<(String, i32, i64)>,
+    /// The records of the body, kept when the caller may have to give them back.
+    pub held: Vec<OwnedMessage>,
 }
 
 fn record_size<M: Message>(message: &M) -> usize {
@@ -100,6 +116,7 @@ enum Refusal {
 /// Writes records into the body of one response and remembers the offsets handed out.
 struct RecordsWriter {
     format: EmbeddedFormat,
+    framing: Framing,
     /// The schemas of the schema formats, compiled before a record is written.
     codecs: Option<SchemaCodecs>,
     max_bytes: usize,
@@ -115,8 +132,19 @@ struct RecordsWriter {
 }
 
 impl RecordsWriter {
+    #[cfg(test)]
     fn new(
         format: EmbeddedFormat,
+        codecs: Option<SchemaCodecs>,
+        max_bytes: usize,
+        overflow: Overflow,
+    ) -> Self {
+        Self::framed(format, Framing::Array, codecs, max_bytes, overflow)
+    }
+
+    fn framed(
+        format: EmbeddedFormat,
+        framing: Framing,
         codecs: Option<SchemaCodecs>,
         max_bytes: usize,
         overflow: Overflow,
@@ -124,9 +152,12 @@ impl RecordsWriter {
         // Base64 makes 4 bytes of 3; JSON adds a little per record.
         let expected = max_bytes.saturating_mul(4) / 3 + 64;
         let mut body = ChunkedBody::new(expected);
-        body.open().push('[');
+        if framing == Framing::Array {
+            body.open().push('[');
+        }
         Self {
             format,
+            framing,
             codecs,
             max_bytes,
             overflow,
@@ -198,10 +229,23 @@ impl RecordsWriter {
                 ),
             )
         };
+        let framing = self.framing;
         let body = self.body.open();
-        if self.count > 0 {
-            body.push(',');
+        match framing {
+            Framing::Array if self.count > 0 => body.push(','),
+            Framing::Array | Framing::NdJson => {}
+            Framing::ServerSentEvents => {
+                // Topic names are [a-zA-Z0-9._-]: nothing to escape in the id line.
+                let _ = write!(
+                    body,
+                    "id: {}/{}/{}\ndata: ",
+                    message.topic(),
+                    message.partition(),
+                    message.offset()
+                );
+            }
         }
+        let record_start = body.len();
         body.push_str("{\"topic\":");
         push_json_string(body, message.topic());
         body.push_str(",\"key\":");
@@ -239,19 +283,38 @@ impl RecordsWriter {
             body.push(']');
         }
         body.push('}');
+        if framing != Framing::Array {
+            one_line(body, record_start);
+            body.push_str(if framing == Framing::NdJson {
+                "\n"
+            } else {
+                "\n\n"
+            });
+        }
         Ok(())
     }
 
-    /// Closes the array and records the offsets handed out on the instance.
-    fn finish(mut self, instance: &ConsumerInstance, state: &mut InstanceState) -> RenderedRecords {
-        self.body.open().push(']');
-        for (topic, partition, offset) in self.last_offsets {
-            instance.mark_handed_out(state, topic, partition, offset);
+    /// Closes the array, if any.
+    fn finish(mut self) -> RenderedRecords {
+        if self.framing == Framing::Array {
+            self.body.open().push(']');
         }
         RenderedRecords {
             body: self.body,
             per_topic: self.per_topic,
+            last_offsets: self.last_offsets,
+            held: self.held,
         }
+    }
+}
+
+/// Puts the record written from `from` on one line, as an SSE `data:` field or an NDJSON
+/// line must be. A raw line break in valid JSON text can only be whitespace between tokens
+/// (inside a string it is escaped), so a space replaces it without changing the value.
+fn one_line(body: &mut String, from: usize) {
+    if body[from..].contains(['\n', '\r']) {
+        let record = body.split_off(from).replace(['\n', '\r'], " ");
+        body.push_str(&record);
     }
 }
 
@@ -324,15 +387,35 @@ pub(crate) async fn fetch(
     limits: FetchLimits,
     codecs: Option<&SchemaCodecs>,
 ) -> Result<RenderedRecords, ApiError> {
+    let mut rendered = render(instance, state, limits, codecs, Framing::Array, false).await?;
+    for (topic, partition, offset) in std::mem::take(&mut rendered.last_offsets) {
+        instance.mark_handed_out(state, topic, partition, offset);
+    }
+    Ok(rendered)
+}
+
+/// [`fetch`] in any framing, without marking the records handed out: the caller does once
+/// the client has them. With `keep`, the polled records stay in `held` so that the caller
+/// can give them back to `pending` when they could not be delivered.
+pub(crate) async fn render(
+    instance: &ConsumerInstance,
+    state: &mut InstanceState,
+    limits: FetchLimits,
+    codecs: Option<&SchemaCodecs>,
+    framing: Framing,
+    keep: bool,
+) -> Result<RenderedRecords, ApiError> {
     let deadline = tokio::time::Instant::now() + limits.wait;
     let codecs = codecs.filter(|_| instance.settings.format.schema_format().is_some());
-    let mut writer = RecordsWriter::new(
+    let mut writer = RecordsWriter::framed(
         instance.settings.format,
+        framing,
         codecs.cloned(),
         limits.max_bytes,
         limits.overflow,
     );
-    let hold = limits.overflow == Overflow::Refuse;
+    let refuse = limits.overflow == Overflow::Refuse;
+    let hold = refuse || keep;
     let refused = loop {
         if writer.count >= limits.max_records {
             break None;
@@ -404,7 +487,7 @@ pub(crate) async fn fetch(
     };
     // Strimzi: records that do not fit are an error, and every record goes back.
     if let Some(Refusal::TooLarge(_)) = &refused
-        && hold
+        && refuse
     {
         for message in writer.held.into_iter().rev() {
             state.pending.push_front(message);
@@ -421,7 +504,7 @@ pub(crate) async fn fetch(
             None => {}
         }
     }
-    Ok(writer.finish(instance, state))
+    Ok(writer.finish())
 }
 
 #[cfg(test)]
