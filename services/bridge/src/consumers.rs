@@ -467,7 +467,8 @@ pub(crate) async fn seek_end(
 /// `Accept: application/x-ndjson` one record per line (empty lines when idle). The stream
 /// follows the client's reading speed, counts as use of the instance and ends when the
 /// instance is deleted or expires; commits and other calls on the instance work meanwhile.
-/// One stream per instance; the query parameters do not apply to streams.
+/// A new stream on an instance ends the one before; the query parameters do not apply to
+/// streams.
 #[utoipa::path(get, path = "/consumers/{group}/instances/{instance}/records", tag = "v2 consumers",
     params(("group" = String, Path), ("instance" = String, Path), RecordsQuery,
         ("Last-Event-ID" = Option<String>, Header, description = "Streams: `topic/partition/offset` of the last event received; that partition resumes after it")),
@@ -484,7 +485,7 @@ pub(crate) async fn seek_end(
             (ConsumedRecord = "application/x-ndjson"))),
         (status = 400, description = "A Last-Event-ID that is not topic/partition/offset", body = crate::ErrorBody),
         (status = 404, description = "40403", body = crate::ErrorBody),
-        (status = 409, description = "40903: neither subscribed nor assigned, or a stream already reads the instance", body = crate::ErrorBody),
+        (status = 409, description = "40903: neither subscribed nor assigned, or the instance's previous stream did not stop within 5 s", body = crate::ErrorBody),
         (status = 406, description = "Accept does not name the consumer's format (40601). \
             Strimzi flavor: Accept must be exactly the format's media type, a missing Accept \
             included, as Strimzi requires", body = crate::ErrorBody),

@@ -75,8 +75,8 @@ pub(crate) struct ConsumerInstance {
     /// Cancelled when the instance leaves the registry (deleted, expired, gateway
     /// shutdown): a stream reading it ends.
     pub closed: tokio_util::sync::CancellationToken,
-    /// Whether a stream reads the instance; one at a time.
-    pub streaming: std::sync::atomic::AtomicBool,
+    /// The stream reading the instance, if any; one at a time.
+    pub stream: super::stream::StreamSlot,
 }
 
 impl std::fmt::Debug for ConsumerInstance {
@@ -110,7 +110,7 @@ impl ConsumerInstance {
             state: tokio::sync::Mutex::new(InstanceState::default()),
             last_used: Mutex::new(Instant::now()),
             closed: tokio_util::sync::CancellationToken::new(),
-            streaming: std::sync::atomic::AtomicBool::new(false),
+            stream: super::stream::StreamSlot::default(),
         }
     }
 

@@ -73,6 +73,10 @@ pub(crate) enum Overflow {
     Refuse,
 }
 
+/// A streamed batch ends after the record that crosses this size: the client gets records
+/// sooner and a stream holds one small batch, while a larger record still goes out whole.
+const STREAM_BATCH_BYTES: usize = 256 * 1024;
+
 /// Strimzi's message when the records do not fit `max_bytes`.
 pub(crate) const STRIMZI_OVERFLOW: &str =
     "Response exceeds the maximum number of bytes the consumer can receive";
@@ -417,7 +421,9 @@ pub(crate) async fn render(
     let refuse = limits.overflow == Overflow::Refuse;
     let hold = refuse || keep;
     let refused = loop {
-        if writer.count >= limits.max_records {
+        if writer.count >= limits.max_records
+            || (framing != Framing::Array && writer.body.len() >= STREAM_BATCH_BYTES)
+        {
             break None;
         }
         if let Some(message) = state.pending.pop_front() {
@@ -640,6 +646,50 @@ mod tests {
             "the payload is small, the rendered record is not"
         );
         assert_eq!(writer.body, before);
+    }
+
+    #[test]
+    fn stream_framings_put_each_record_on_its_own_lines() {
+        let record = OwnedMessage::new(
+            Some(b"{\n \"a\": \"x\\ny\"\r\n}".to_vec()),
+            None,
+            "orders".to_owned(),
+            Timestamp::CreateTime(1),
+            3,
+            42,
+            None,
+        );
+        let mut sse = RecordsWriter::framed(
+            EmbeddedFormat::Json,
+            Framing::ServerSentEvents,
+            None,
+            1024,
+            Overflow::Truncate,
+        );
+        sse.take(&record).ok().unwrap();
+        sse.take(&record).ok().unwrap();
+        let text = sse.finish().body.text();
+        let events: Vec<&str> = text.split_terminator("\n\n").collect();
+        assert_eq!(events.len(), 2, "{text}");
+        for event in events {
+            let (id, data) = event.split_once('\n').unwrap();
+            assert_eq!(id, "id: orders/3/42");
+            let data = data.strip_prefix("data: ").unwrap();
+            assert!(!data.contains(['\n', '\r']), "{data}");
+            let value: Value = serde_json::from_str(data).unwrap();
+            assert_eq!(value["value"], serde_json::json!({"a": "x\ny"}));
+        }
+        let mut lines = RecordsWriter::framed(
+            EmbeddedFormat::Json,
+            Framing::NdJson,
+            None,
+            1024,
+            Overflow::Truncate,
+        );
+        lines.take(&record).ok().unwrap();
+        let text = lines.finish().body.text();
+        assert_eq!(text.matches('\n').count(), 1, "{text}");
+        assert!(text.ends_with('\n'));
     }
 
     #[test]

@@ -33,7 +33,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap};
@@ -43,7 +43,8 @@ use bytes::Bytes;
 use futures::{FutureExt as _, StreamExt as _};
 use rdkafka::Offset;
 use rdkafka::consumer::Consumer as _;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::instance::{ConsumerInstance, InstanceState, Mode};
 use super::records::{self, FetchLimits, Framing, Overflow, RenderedRecords};
@@ -87,24 +88,45 @@ fn parse_event_id(text: &str) -> Option<(String, i32, i64)> {
     Some((topic.to_owned(), partition, offset))
 }
 
-/// Clears the instance's streaming flag when the stream ends, however it ends.
+/// One stream per instance: a new stream ends the one before (a client reconnecting must
+/// not wait for the bridge to notice that its old connection is gone) and takes over once
+/// it stopped between two batches, so no batch is lost in the hand-over.
 #[derive(Debug)]
-struct StreamClaim(Arc<ConsumerInstance>);
+pub(crate) struct StreamSlot {
+    permit: Arc<Semaphore>,
+    current: Mutex<CancellationToken>,
+}
 
-impl StreamClaim {
-    fn take(instance: &Arc<ConsumerInstance>) -> Result<Self, ApiError> {
-        if instance.streaming.swap(true, Ordering::AcqRel) {
-            return Err(ApiError::illegal_state(
-                "A stream already reads this consumer instance; close it first.",
-            ));
+impl Default for StreamSlot {
+    fn default() -> Self {
+        Self {
+            permit: Arc::new(Semaphore::new(1)),
+            current: Mutex::new(CancellationToken::new()),
         }
-        Ok(Self(Arc::clone(instance)))
     }
 }
 
-impl Drop for StreamClaim {
-    fn drop(&mut self) {
-        self.0.streaming.store(false, Ordering::Release);
+/// Longest a new stream waits for the one before to stop.
+const TAKE_OVER: Duration = Duration::from_secs(5);
+
+impl StreamSlot {
+    /// Ends the current stream and waits for its slot; the token ends the new one.
+    async fn take_over(
+        &self,
+        closed: &CancellationToken,
+    ) -> Result<(OwnedSemaphorePermit, CancellationToken), ApiError> {
+        let token = closed.child_token();
+        std::mem::replace(
+            &mut *self.current.lock().unwrap_or_else(PoisonError::into_inner),
+            token.clone(),
+        )
+        .cancel();
+        match tokio::time::timeout(TAKE_OVER, Arc::clone(&self.permit).acquire_owned()).await {
+            Ok(Ok(permit)) => Ok((permit, token)),
+            _ => Err(ApiError::illegal_state(
+                "Another stream still reads this consumer instance; retry.",
+            )),
+        }
     }
 }
 
@@ -129,7 +151,7 @@ pub(crate) async fn open(
                 })?,
         ),
     };
-    let claim = StreamClaim::take(&instance)?;
+    let (claim, stop) = instance.stream.take_over(&instance.closed).await?;
     {
         let mut guard = instance.state.lock().await;
         if guard.mode == Mode::Idle {
@@ -154,6 +176,7 @@ pub(crate) async fn open(
             overflow: Overflow::Truncate,
         },
         paused: false,
+        stop,
         claim,
     };
     let (requests, pending_requests) = mpsc::channel::<oneshot::Sender<Vec<Bytes>>>(1);
@@ -214,7 +237,9 @@ struct Pump {
     limits: FetchLimits,
     /// Whether the pump paused the assignment because the client is not reading.
     paused: bool,
-    claim: StreamClaim,
+    /// Cancelled by a newer stream of the instance, or when the instance closes.
+    stop: CancellationToken,
+    claim: OwnedSemaphorePermit,
 }
 
 /// What became of one request of the body.
@@ -228,10 +253,11 @@ enum Served {
 impl Pump {
     async fn run(mut self, mut requests: mpsc::Receiver<oneshot::Sender<Vec<Bytes>>>) {
         let closed = self.instance.closed.clone();
+        let stop = self.stop.clone();
         loop {
             let reply = tokio::select! {
                 biased;
-                () = closed.cancelled() => break,
+                () = stop.cancelled() => break,
                 request = requests.recv() => match request {
                     Some(reply) => reply,
                     None => break,
@@ -241,6 +267,8 @@ impl Pump {
                     continue;
                 }
             };
+            // Only a closing instance interrupts a batch (its records go nowhere else
+            // anyway); a newer stream waits for the batch to end, see `serve`.
             let served = tokio::select! {
                 biased;
                 () = closed.cancelled() => Served::Ended,
@@ -273,7 +301,7 @@ impl Pump {
         let idle_since = Instant::now();
         loop {
             self.instance.touch();
-            if reply.is_closed() {
+            if reply.is_closed() || self.stop.is_cancelled() {
                 return Served::Ended;
             }
             let mut guard = self.instance.state.lock().await;
