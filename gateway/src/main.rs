@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod doctor;
 mod hash_password;
+mod limits;
 mod plugins;
 mod run;
 
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Command::HashToken => return hash_password::hash_token_command(),
         _ => {}
     }
+    limits::raise_open_files_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("gateway-worker")

@@ -128,6 +128,7 @@ pub(crate) async fn create_consumer(
         ));
     }
     let mut config = state.consumer_config_for(&caller, &group)?;
+    state.config().consumer.apply(&mut config);
     for (key, value) in &request.properties {
         config.set(*key, value);
     }
