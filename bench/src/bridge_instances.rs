@@ -100,12 +100,13 @@ impl Footprint {
 /// Where the gateway's resident anonymous memory is, by the allocator that owns it, read
 /// from `/proc/<pid>/smaps`: glibc's heaps (the `[heap]` of the main arena and the 64 MiB
 /// aligned heaps of its per-thread arenas, which librdkafka's C code allocates from),
-/// mimalloc's arenas (reservations of 256 MiB and more, the Rust side), and the rest
-/// (thread stacks, small mappings).
+/// mimalloc's arenas (reservations of 256 MiB and more, the Rust side), 8 MiB mappings
+/// (pthread's default stacks, i.e. librdkafka's threads), and the rest (large blocks glibc
+/// serves with `mmap`, small mappings).
 fn allocator_breakdown(pid: u32) -> String {
     const MIB: u64 = 1024 * 1024;
     let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
-    let (mut glibc, mut mimalloc, mut other) = (0u64, 0u64, 0u64);
+    let (mut glibc, mut mimalloc, mut stacks, mut other) = (0u64, 0u64, 0u64, 0u64);
     let mut current: Option<(u64, u64, bool, bool)> = None;
     for line in smaps.lines() {
         let mut fields = line.split_whitespace();
@@ -123,7 +124,10 @@ fn allocator_breakdown(pid: u32) -> String {
             && let Some((start, size, anonymous, heap)) = current
         {
             let kib: u64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
-            if heap || (anonymous && start % (64 * MIB) == 0 && size <= 64 * MIB) {
+            if anonymous && size == 8 * MIB {
+                // The default pthread stack: librdkafka's threads.
+                stacks += kib;
+            } else if heap || (anonymous && start % (64 * MIB) == 0 && size <= 64 * MIB) {
                 glibc += kib;
             } else if anonymous && size >= 256 * MIB {
                 mimalloc += kib;
@@ -133,9 +137,10 @@ fn allocator_breakdown(pid: u32) -> String {
         }
     }
     format!(
-        "glibc heaps {:.0} MiB, mimalloc arenas {:.0} MiB, other anonymous {:.0} MiB",
+        "glibc heaps {:.0} MiB, mimalloc arenas {:.0} MiB, 8 MiB thread stacks {:.0} MiB, other anonymous {:.0} MiB",
         glibc as f64 / 1024.0,
         mimalloc as f64 / 1024.0,
+        stacks as f64 / 1024.0,
         other as f64 / 1024.0
     )
 }
