@@ -360,10 +360,16 @@ async fn measure(
 
 async fn produce(clients: &KafkaClients, topic: &str, records: usize) -> BenchResult<()> {
     let producer = clients.producer()?;
-    let payload = vec![b'x'; RECORD_BYTES];
+    // Random bytes: the producer compresses (lz4), and a repeated byte would compress a
+    // hundredfold, so that each fetch decompresses into far more than the pre-fetch bounds
+    // (heaptrack showed librdkafka's decompression buffers as the peak with such records).
+    let payloads: Vec<Vec<u8>> = (0..64)
+        .map(|_| (0..RECORD_BYTES).map(|_| rand::random::<u8>()).collect())
+        .collect();
     let mut deliveries = Vec::with_capacity(10_000);
     let mut sent = 0usize;
     while sent < records {
+        let payload = &payloads[sent % payloads.len()];
         match producer.send_result(FutureRecord::<(), [u8]>::to(topic).payload(&payload[..])) {
             Ok(delivery) => {
                 deliveries.push(delivery);
