@@ -5,9 +5,10 @@
 //! block is freed; it then raises its mmap threshold to that size and serves the next ones
 //! from its per-thread arenas, which keep freed memory instead of returning it. With many
 //! consumers (one per HTTP consumer instance) the gateway's RSS then follows everything
-//! fetched, not what is held: 100 instances that read 10 MiB each kept 841 MiB in glibc's
-//! arenas, and the same after deleting them; with a fixed threshold 227 MiB, 321 MiB of RSS
-//! after deleting them (`bench bridge-instances`, docs/benchmarks.md).
+//! fetched, not what is held: 100 instances that read 10 MiB of incompressible records
+//! each kept 414 MiB in glibc's heaps, 399 MiB after deleting them; with a fixed threshold
+//! 101 MiB, 180 MiB of RSS after deleting them (`bench bridge-instances`,
+//! docs/benchmarks.md).
 //!
 //! glibc reads `GLIBC_TUNABLES` only at process start, and setting the threshold from Rust
 //! would need `unsafe` (`mallopt`), so the binary re-executes itself with the variable set.
