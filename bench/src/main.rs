@@ -1,6 +1,8 @@
 //! Benchmarks of the gateway's services against the local cluster A.
 //!
 //! - `cargo run --release -p bench -- bridge`: the HTTP bridge ([`bridge`]).
+//! - `cargo run --release -p bench -- bridge-instances`: what consumer instances cost the
+//!   gateway ([`bridge_instances`]).
 //! - `cargo run --release -p bench -- mirror`: the mirror vs MirrorMaker 2 ([`mirror`]).
 //! - `cargo run --release -p bench -- es-sink`: the Elasticsearch sink vs raw `_bulk` ([`es_sink`]).
 //! - `cargo run --release -p bench -- schemas`: the bridge's Avro vs JSON formats and the
@@ -14,6 +16,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod bridge;
+mod bridge_instances;
 mod es_sink;
 mod mirror;
 mod mysql;
@@ -30,6 +33,7 @@ async fn main() {
     let which = std::env::args().nth(1).unwrap_or_default();
     let result = match which.as_str() {
         "bridge" => bridge::run().await,
+        "bridge-instances" => bridge_instances::run(std::env::args().skip(2).collect()).await,
         "mirror" => mirror::run(std::env::args().skip(2).collect()).await,
         "es-sink" => es_sink::run(std::env::args().skip(2).collect()).await,
         "mysql" => mysql::run(std::env::args().skip(2).collect()).await,
@@ -37,7 +41,7 @@ async fn main() {
         "schemas" => schemas::run().await,
         _ => {
             eprintln!(
-                "usage: cargo run --release -p bench -- bridge|mirror|es-sink|mysql|mysql-avro|schemas"
+                "usage: cargo run --release -p bench -- bridge|bridge-instances|mirror|es-sink|mysql|mysql-avro|schemas"
             );
             std::process::exit(2);
         }

@@ -6,6 +6,8 @@ mod config;
 mod doctor;
 mod failover;
 mod hash_password;
+mod limits;
+mod malloc_tunables;
 mod plugins;
 mod run;
 
@@ -28,6 +30,8 @@ fn main() -> ExitCode {
         Command::HashToken => return hash_password::hash_token_command(),
         _ => {}
     }
+    malloc_tunables::apply();
+    limits::raise_open_files_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("gateway-worker")

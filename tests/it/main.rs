@@ -18,6 +18,7 @@ mod bridge_produce;
 mod bridge_restart;
 mod bridge_schemas;
 mod bridge_schemas_independent;
+mod bridge_stream;
 mod bridge_topics;
 mod bridge_v3;
 mod bridge_v3_admin;

@@ -11,10 +11,12 @@ use serde::Deserialize;
 use crate::DEFAULT_PORT;
 
 pub mod cluster;
+pub mod consumer;
 pub mod identities;
 pub mod producer;
 
 pub use cluster::{ClusterConfig, ValidatedClusterMode};
+pub use consumer::{ConsumerConfig, ValidatedConsumer};
 pub use identities::{KafkaIdentitiesConfig, Unmapped, ValidatedIdentities};
 pub use producer::{DEFAULT_LINGER_MS, ProducerConfig, ValidatedProducer};
 
@@ -37,13 +39,15 @@ pub enum Flavor {
 /// consumer_instance_timeout_ms = 300000
 /// max_consumer_instances = 1000
 /// consumer_request_timeout_ms = 1000
-/// consumer_request_max_bytes = 67108864
+/// consumer_request_max_bytes = 8388608
 /// advertised_url = "http://bridge.example:8082"
 /// max_partitions_per_topic = 1000      # unset: no limit (as REST Proxy)
 /// [bridge.http]
 /// listen = "0.0.0.0:8082"
 /// [bridge.producer]
 /// linger_ms = 1
+/// [bridge.consumer]
+/// queued_max_messages_kbytes = 2048
 /// ```
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +62,9 @@ pub struct BridgeConfig {
     /// `[bridge.producer]`: the bridge's own producer settings over the cluster's.
     #[serde(default)]
     pub producer: ProducerConfig,
+    /// `[bridge.consumer]`: how much each consumer instance may fetch ahead.
+    #[serde(default)]
+    pub consumer: ConsumerConfig,
     /// Confluent's `consumer.instance.timeout.ms`: an instance idle this long is closed
     /// and later calls get 404/40403.
     #[serde(default = "default_consumer_instance_timeout_ms")]
@@ -70,7 +77,10 @@ pub struct BridgeConfig {
     /// default when the query has none).
     #[serde(default = "default_consumer_request_timeout_ms")]
     pub consumer_request_timeout_ms: u64,
-    /// Confluent's `consumer.request.max.bytes`: upper bound of `max_bytes`.
+    /// Confluent's `consumer.request.max.bytes`: upper bound of `max_bytes`, the most
+    /// bytes of keys and values in one records response. 8 MiB by default, not Confluent's
+    /// 64 MiB: a response is rendered in memory, and each concurrent one costs about 4/3 of
+    /// this (base64) at most.
     #[serde(default = "default_consumer_request_max_bytes")]
     pub consumer_request_max_bytes: usize,
     /// Base of the `base_uri` returned when a consumer is created, e.g.
@@ -111,7 +121,7 @@ fn default_consumer_request_timeout_ms() -> u64 {
     1000
 }
 fn default_consumer_request_max_bytes() -> usize {
-    64 * 1024 * 1024
+    8 * 1024 * 1024
 }
 
 impl Default for BridgeConfig {
@@ -121,6 +131,7 @@ impl Default for BridgeConfig {
             flavor: Flavor::default(),
             http: ListenerConfig::default(),
             producer: ProducerConfig::default(),
+            consumer: ConsumerConfig::default(),
             consumer_instance_timeout_ms: default_consumer_instance_timeout_ms(),
             max_consumer_instances: default_max_consumer_instances(),
             consumer_request_timeout_ms: default_consumer_request_timeout_ms(),
@@ -150,6 +161,8 @@ pub struct ValidatedBridge {
     pub listener: ValidatedListener,
     pub consumers: ConsumerLimits,
     pub producer: ValidatedProducer,
+    /// The bounds of every instance's consumer.
+    pub consumer: ValidatedConsumer,
     /// Without a trailing slash.
     pub advertised_url: Option<String>,
     pub identities: ValidatedIdentities,
@@ -204,6 +217,7 @@ impl BridgeConfig {
         let default_listen = SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT));
         let listener = self.http.validate(&key("http"), default_listen)?;
         let producer = self.producer.validate(&key("producer"))?;
+        let consumer = self.consumer.validate(&key("consumer"))?;
         if self.consumer_instance_timeout_ms < 1000 {
             return Err(ConfigError::new(
                 key("consumer_instance_timeout_ms"),
@@ -276,6 +290,7 @@ impl BridgeConfig {
                 request_max_bytes: self.consumer_request_max_bytes,
             },
             producer,
+            consumer,
             advertised_url,
             identities,
             schema_registry,
@@ -337,7 +352,7 @@ mod tests {
             Duration::from_secs(300)
         );
         assert_eq!(validated.consumers.request_timeout, Duration::from_secs(1));
-        assert_eq!(validated.consumers.request_max_bytes, 64 * 1024 * 1024);
+        assert_eq!(validated.consumers.request_max_bytes, 8 * 1024 * 1024);
     }
 
     #[test]

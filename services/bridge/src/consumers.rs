@@ -13,6 +13,7 @@ pub(crate) mod offsets;
 pub(crate) mod records;
 pub(crate) mod registry;
 pub(crate) mod requests;
+pub(crate) mod stream;
 
 use std::time::Duration;
 
@@ -127,6 +128,7 @@ pub(crate) async fn create_consumer(
         ));
     }
     let mut config = state.consumer_config_for(&caller, &group)?;
+    state.config().consumer.apply(&mut config);
     for (key, value) in &request.properties {
         config.set(*key, value);
     }
@@ -455,18 +457,36 @@ pub(crate) async fn seek_end(
     seek_to(state, group, name, body, Offset::End).await
 }
 
-/// Fetch records.
+/// Fetch records, or stream them.
+///
+/// With `Accept: text/event-stream` the response is a stream of Server-Sent Events as
+/// records arrive: per record `id: topic/partition/offset` and `data:` the record as a
+/// records response renders it in the consumer's format (`event: error` with an error
+/// body ends a stream on a record that cannot be rendered; `: keep-alive` comments every
+/// 15 s when idle). A reconnect with `Last-Event-ID` resumes that partition after that
+/// offset; other partitions continue after the last record the instance handed out. With
+/// `Accept: application/x-ndjson` one record per line (empty lines when idle). The stream
+/// follows the client's reading speed, counts as use of the instance and ends when the
+/// instance is deleted or expires; commits and other calls on the instance work meanwhile.
+/// A new stream on an instance ends the one before; the query parameters do not apply to
+/// streams.
 #[utoipa::path(get, path = "/consumers/{group}/instances/{instance}/records", tag = "v2 consumers",
-    params(("group" = String, Path), ("instance" = String, Path), RecordsQuery),
+    params(("group" = String, Path), ("instance" = String, Path), RecordsQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Streams: `topic/partition/offset` of the last event received; that partition resumes after it")),
     responses(
-        (status = 200, description = "In the media type of the consumer's format", content(
+        (status = 200, description = "In the media type of the consumer's format, or a stream \
+            (`text/event-stream`, `application/x-ndjson`) of records in that format", content(
             (Vec<ConsumedRecord> = "application/vnd.kafka.binary.v2+json"),
             (Vec<ConsumedRecord> = "application/vnd.kafka.json.v2+json"),
             (Vec<ConsumedRecord> = "application/vnd.kafka.text.v2+json"),
             (Vec<ConsumedRecord> = "application/vnd.kafka.avro.v2+json"),
             (Vec<ConsumedRecord> = "application/vnd.kafka.jsonschema.v2+json"),
-            (Vec<ConsumedRecord> = "application/vnd.kafka.protobuf.v2+json"))),
+            (Vec<ConsumedRecord> = "application/vnd.kafka.protobuf.v2+json"),
+            (String = "text/event-stream", example = json!("id: orders/0/42\ndata: {\"topic\":\"orders\",\"key\":null,\"value\":\"aGVsbG8=\",\"partition\":0,\"offset\":42,\"timestamp\":1700000000000}\n\n")),
+            (ConsumedRecord = "application/x-ndjson"))),
+        (status = 400, description = "A Last-Event-ID that is not topic/partition/offset", body = crate::ErrorBody),
         (status = 404, description = "40403", body = crate::ErrorBody),
+        (status = 409, description = "40903: neither subscribed nor assigned, or the instance's previous stream did not stop within 5 s", body = crate::ErrorBody),
         (status = 406, description = "Accept does not name the consumer's format (40601). \
             Strimzi flavor: Accept must be exactly the format's media type, a missing Accept \
             included, as Strimzi requires", body = crate::ErrorBody),
@@ -479,6 +499,9 @@ pub(crate) async fn get_records(
 ) -> Result<Response, ApiError> {
     let flavor = state.config().flavor;
     let instance = state.consumers().get(&group, &name)?;
+    if let Some(framing) = stream::requested_framing(&headers) {
+        return stream::open(&state, instance, framing, &headers).await;
+    }
     media::negotiate_records(flavor, &headers, instance.settings.format)?;
     let limits = state.consumers().limits();
     let cap = instance

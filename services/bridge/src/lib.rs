@@ -88,8 +88,11 @@ pub async fn serve(
         .register_metrics(&registry, "bridge");
     let app = router(state.clone()).layer(HttpMetricsLayer::new(&registry, "bridge"));
     let signal = shutdown.clone();
+    let streaming = state.clone();
     let mut signalled = broker_core::task::spawn("bridge-shutdown-watch", async move {
         signal.wait().await;
+        // Streams would otherwise hold their connections until the drain deadline.
+        streaming.consumers().end_streams();
         std::time::Instant::now()
     });
     let served = edge::serve("bridge", tcp, app, &config.listener, shutdown).await;

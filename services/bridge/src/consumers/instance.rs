@@ -72,6 +72,11 @@ pub(crate) struct ConsumerInstance {
     /// Held for the whole of each request: calls on one instance are serialized.
     pub state: tokio::sync::Mutex<InstanceState>,
     last_used: Mutex<Instant>,
+    /// Cancelled when the instance leaves the registry (deleted, expired, gateway
+    /// shutdown): a stream reading it ends.
+    pub closed: tokio_util::sync::CancellationToken,
+    /// The stream reading the instance, if any; one at a time.
+    pub stream: super::stream::StreamSlot,
 }
 
 impl std::fmt::Debug for ConsumerInstance {
@@ -104,6 +109,8 @@ impl ConsumerInstance {
             consumer: Arc::new(consumer),
             state: tokio::sync::Mutex::new(InstanceState::default()),
             last_used: Mutex::new(Instant::now()),
+            closed: tokio_util::sync::CancellationToken::new(),
+            stream: super::stream::StreamSlot::default(),
         }
     }
 

@@ -73,16 +73,36 @@ pub(crate) enum Overflow {
     Refuse,
 }
 
+/// A streamed batch ends after the record that crosses this size: the client gets records
+/// sooner and a stream holds one small batch, while a larger record still goes out whole.
+const STREAM_BATCH_BYTES: usize = 256 * 1024;
+
 /// Strimzi's message when the records do not fit `max_bytes`.
 pub(crate) const STRIMZI_OVERFLOW: &str =
     "Response exceeds the maximum number of bytes the consumer can receive";
 
-/// The rendered JSON array of a records response.
+/// How records are laid out in a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// One JSON array: the records response.
+    Array,
+    /// One Server-Sent Event per record, `id:` topic/partition/offset.
+    ServerSentEvents,
+    /// One JSON record per line.
+    NdJson,
+}
+
+/// The rendered records of a response or of one streamed batch.
 #[derive(Debug)]
 pub(crate) struct RenderedRecords {
     pub body: ChunkedBody,
     /// Records in the body, per topic.
     pub per_topic: Vec<(String, u64)>,
+    /// Per partition, the offset of the last record in the body; handed out by [`fetch`],
+    /// left to the caller by [`render`].
+    pub last_offsets: Vec<(String, i32, i64)>,
+    /// The records of the body, kept when the caller may have to give them back.
+    pub held: Vec<OwnedMessage>,
 }
 
 fn record_size<M: Message>(message: &M) -> usize {
@@ -100,6 +120,7 @@ enum Refusal {
 /// Writes records into the body of one response and remembers the offsets handed out.
 struct RecordsWriter {
     format: EmbeddedFormat,
+    framing: Framing,
     /// The schemas of the schema formats, compiled before a record is written.
     codecs: Option<SchemaCodecs>,
     max_bytes: usize,
@@ -115,8 +136,19 @@ struct RecordsWriter {
 }
 
 impl RecordsWriter {
+    #[cfg(test)]
     fn new(
         format: EmbeddedFormat,
+        codecs: Option<SchemaCodecs>,
+        max_bytes: usize,
+        overflow: Overflow,
+    ) -> Self {
+        Self::framed(format, Framing::Array, codecs, max_bytes, overflow)
+    }
+
+    fn framed(
+        format: EmbeddedFormat,
+        framing: Framing,
         codecs: Option<SchemaCodecs>,
         max_bytes: usize,
         overflow: Overflow,
@@ -124,9 +156,12 @@ impl RecordsWriter {
         // Base64 makes 4 bytes of 3; JSON adds a little per record.
         let expected = max_bytes.saturating_mul(4) / 3 + 64;
         let mut body = ChunkedBody::new(expected);
-        body.open().push('[');
+        if framing == Framing::Array {
+            body.open().push('[');
+        }
         Self {
             format,
+            framing,
             codecs,
             max_bytes,
             overflow,
@@ -198,10 +233,23 @@ impl RecordsWriter {
                 ),
             )
         };
+        let framing = self.framing;
         let body = self.body.open();
-        if self.count > 0 {
-            body.push(',');
+        match framing {
+            Framing::Array if self.count > 0 => body.push(','),
+            Framing::Array | Framing::NdJson => {}
+            Framing::ServerSentEvents => {
+                // Topic names are [a-zA-Z0-9._-]: nothing to escape in the id line.
+                let _ = write!(
+                    body,
+                    "id: {}/{}/{}\ndata: ",
+                    message.topic(),
+                    message.partition(),
+                    message.offset()
+                );
+            }
         }
+        let record_start = body.len();
         body.push_str("{\"topic\":");
         push_json_string(body, message.topic());
         body.push_str(",\"key\":");
@@ -239,19 +287,38 @@ impl RecordsWriter {
             body.push(']');
         }
         body.push('}');
+        if framing != Framing::Array {
+            one_line(body, record_start);
+            body.push_str(if framing == Framing::NdJson {
+                "\n"
+            } else {
+                "\n\n"
+            });
+        }
         Ok(())
     }
 
-    /// Closes the array and records the offsets handed out on the instance.
-    fn finish(mut self, instance: &ConsumerInstance, state: &mut InstanceState) -> RenderedRecords {
-        self.body.open().push(']');
-        for (topic, partition, offset) in self.last_offsets {
-            instance.mark_handed_out(state, topic, partition, offset);
+    /// Closes the array, if any.
+    fn finish(mut self) -> RenderedRecords {
+        if self.framing == Framing::Array {
+            self.body.open().push(']');
         }
         RenderedRecords {
             body: self.body,
             per_topic: self.per_topic,
+            last_offsets: self.last_offsets,
+            held: self.held,
         }
+    }
+}
+
+/// Puts the record written from `from` on one line, as an SSE `data:` field or an NDJSON
+/// line must be. A raw line break in valid JSON text can only be whitespace between tokens
+/// (inside a string it is escaped), so a space replaces it without changing the value.
+fn one_line(body: &mut String, from: usize) {
+    if body[from..].contains(['\n', '\r']) {
+        let record = body.split_off(from).replace(['\n', '\r'], " ");
+        body.push_str(&record);
     }
 }
 
@@ -324,17 +391,39 @@ pub(crate) async fn fetch(
     limits: FetchLimits,
     codecs: Option<&SchemaCodecs>,
 ) -> Result<RenderedRecords, ApiError> {
+    let mut rendered = render(instance, state, limits, codecs, Framing::Array, false).await?;
+    for (topic, partition, offset) in std::mem::take(&mut rendered.last_offsets) {
+        instance.mark_handed_out(state, topic, partition, offset);
+    }
+    Ok(rendered)
+}
+
+/// [`fetch`] in any framing, without marking the records handed out: the caller does once
+/// the client has them. With `keep`, the polled records stay in `held` so that the caller
+/// can give them back to `pending` when they could not be delivered.
+pub(crate) async fn render(
+    instance: &ConsumerInstance,
+    state: &mut InstanceState,
+    limits: FetchLimits,
+    codecs: Option<&SchemaCodecs>,
+    framing: Framing,
+    keep: bool,
+) -> Result<RenderedRecords, ApiError> {
     let deadline = tokio::time::Instant::now() + limits.wait;
     let codecs = codecs.filter(|_| instance.settings.format.schema_format().is_some());
-    let mut writer = RecordsWriter::new(
+    let mut writer = RecordsWriter::framed(
         instance.settings.format,
+        framing,
         codecs.cloned(),
         limits.max_bytes,
         limits.overflow,
     );
-    let hold = limits.overflow == Overflow::Refuse;
+    let refuse = limits.overflow == Overflow::Refuse;
+    let hold = refuse || keep;
     let refused = loop {
-        if writer.count >= limits.max_records {
+        if writer.count >= limits.max_records
+            || (framing != Framing::Array && writer.body.len() >= STREAM_BATCH_BYTES)
+        {
             break None;
         }
         if let Some(message) = state.pending.pop_front() {
@@ -404,7 +493,7 @@ pub(crate) async fn fetch(
     };
     // Strimzi: records that do not fit are an error, and every record goes back.
     if let Some(Refusal::TooLarge(_)) = &refused
-        && hold
+        && refuse
     {
         for message in writer.held.into_iter().rev() {
             state.pending.push_front(message);
@@ -421,7 +510,7 @@ pub(crate) async fn fetch(
             None => {}
         }
     }
-    Ok(writer.finish(instance, state))
+    Ok(writer.finish())
 }
 
 #[cfg(test)]
@@ -557,6 +646,50 @@ mod tests {
             "the payload is small, the rendered record is not"
         );
         assert_eq!(writer.body, before);
+    }
+
+    #[test]
+    fn stream_framings_put_each_record_on_its_own_lines() {
+        let record = OwnedMessage::new(
+            Some(b"{\n \"a\": \"x\\ny\"\r\n}".to_vec()),
+            None,
+            "orders".to_owned(),
+            Timestamp::CreateTime(1),
+            3,
+            42,
+            None,
+        );
+        let mut sse = RecordsWriter::framed(
+            EmbeddedFormat::Json,
+            Framing::ServerSentEvents,
+            None,
+            1024,
+            Overflow::Truncate,
+        );
+        sse.take(&record).ok().unwrap();
+        sse.take(&record).ok().unwrap();
+        let text = sse.finish().body.text();
+        let events: Vec<&str> = text.split_terminator("\n\n").collect();
+        assert_eq!(events.len(), 2, "{text}");
+        for event in events {
+            let (id, data) = event.split_once('\n').unwrap();
+            assert_eq!(id, "id: orders/3/42");
+            let data = data.strip_prefix("data: ").unwrap();
+            assert!(!data.contains(['\n', '\r']), "{data}");
+            let value: Value = serde_json::from_str(data).unwrap();
+            assert_eq!(value["value"], serde_json::json!({"a": "x\ny"}));
+        }
+        let mut lines = RecordsWriter::framed(
+            EmbeddedFormat::Json,
+            Framing::NdJson,
+            None,
+            1024,
+            Overflow::Truncate,
+        );
+        lines.take(&record).ok().unwrap();
+        let text = lines.finish().body.text();
+        assert_eq!(text.matches('\n').count(), 1, "{text}");
+        assert!(text.ends_with('\n'));
     }
 
     #[test]

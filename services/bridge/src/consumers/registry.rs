@@ -25,6 +25,9 @@ pub(crate) struct ConsumerRegistry {
 struct Shared {
     limits: ConsumerLimits,
     instances: Mutex<HashMap<Key, Arc<ConsumerInstance>>>,
+    /// Parent of every instance's `closed` token: cancelled at shutdown so that streams end
+    /// before the listener's drain deadline.
+    streams: tokio_util::sync::CancellationToken,
 }
 
 impl Shared {
@@ -59,6 +62,7 @@ fn close(instances: Vec<Arc<ConsumerInstance>>) {
     }
     for instance in &instances {
         tracing::info!(group = %instance.group, instance = %instance.name, "closing consumer instance");
+        instance.closed.cancel();
     }
     match tokio::runtime::Handle::try_current() {
         Ok(handle) => {
@@ -77,6 +81,7 @@ impl ConsumerRegistry {
         let inner = Arc::new(Shared {
             limits,
             instances: Mutex::new(HashMap::new()),
+            streams: tokio_util::sync::CancellationToken::new(),
         });
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&inner);
@@ -95,8 +100,9 @@ impl ConsumerRegistry {
     /// instance limit.
     pub(crate) fn insert(
         &self,
-        instance: ConsumerInstance,
+        mut instance: ConsumerInstance,
     ) -> Result<Arc<ConsumerInstance>, ApiError> {
+        instance.closed = self.inner.streams.child_token();
         close(self.inner.expire());
         let key = (instance.group.clone(), instance.name.clone());
         let mut instances = self.inner.lock();
@@ -176,8 +182,14 @@ impl ConsumerRegistry {
         Ok(())
     }
 
+    /// Ends every stream (the instances stay until [`Self::close_all`]).
+    pub(crate) fn end_streams(&self) {
+        self.inner.streams.cancel();
+    }
+
     /// Closes every instance and waits for the consumers to leave their groups.
     pub(crate) async fn close_all(&self) {
+        self.end_streams();
         let all: Vec<Arc<ConsumerInstance>> = self.inner.lock().drain().map(|(_, v)| v).collect();
         let count = all.len();
         if broker_core::task::spawn_blocking("bridge-consumers-close", move || drop(all))
