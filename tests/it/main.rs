@@ -61,6 +61,7 @@ mod mirror_common;
 mod mirror_crash_in_process;
 mod mirror_delivery;
 mod mirror_drill;
+mod mirror_groups;
 mod mirror_offsets;
 mod mirror_replication;
 mod mysql_cdc;
