@@ -15,8 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broker_core::wire::WireClient;
+use broker_core::wire::offset_commit::GroupCommits;
 use broker_core::{KafkaClients, Shutdown, ValidatedCluster};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use tokio::sync::watch;
 
 use super::format::{Checkpoint, Heartbeat};
@@ -24,7 +25,7 @@ use super::group_pass::{self, GroupDirectory, TranslatedGroups};
 use super::load_offset_map;
 use crate::config::{Flow, ValidatedMirror};
 use crate::error::MirrorError;
-use crate::groups::{commit_offsets, list_groups, writable_on_target};
+use crate::groups::{list_groups, writable_on_target};
 use crate::metrics::MirrorMetrics;
 use crate::policy::HEARTBEATS_TOPIC;
 use crate::topics::TopicPlan;
@@ -40,6 +41,9 @@ pub(crate) struct OffsetTasks {
 }
 
 type Emitted = BTreeMap<(String, String, i32), (i64, i64)>;
+
+/// A checkpoint enqueued and not yet acknowledged: its `Emitted` key and value.
+type PendingCheckpoint = ((String, String, i32), (i64, i64), DeliveryFuture);
 
 impl OffsetTasks {
     pub(crate) fn new(
@@ -193,6 +197,9 @@ impl OffsetTasks {
         result
     }
 
+    /// Writes the checkpoints that changed, all enqueued before any acknowledgement is
+    /// awaited: a pass with a thousand moved groups costs about one produce round trip,
+    /// not a thousand.
     async fn emit_checkpoints(
         &self,
         producer: &FutureProducer,
@@ -201,10 +208,12 @@ impl OffsetTasks {
         stop: &Shutdown,
     ) -> Result<(), MirrorError> {
         let topic = self.flow.policy.checkpoints_topic(&self.flow.source);
-        for (group, positions) in self
+        let translated = self
             .translate_groups(pass, self.flow.checkpoints, stop)
-            .await?
-        {
+            .await?;
+        let mut pending = Vec::new();
+        let mut groups = Vec::new();
+        for (group, positions) in translated {
             for ((source_topic, partition), (upstream, downstream)) in positions {
                 let remote = self
                     .flow
@@ -223,25 +232,62 @@ impl OffsetTasks {
                     metadata: String::new(),
                 };
                 let (k, v) = (checkpoint.key(), checkpoint.value());
-                producer
-                    .send(
-                        FutureRecord::to(&topic).partition(0).key(&k).payload(&v),
-                        Duration::from_secs(30),
-                    )
-                    .await
-                    .map_err(|(e, _)| {
-                        MirrorError::kafka(&self.flow.name(), "write checkpoint", e)
-                    })?;
-                pass.emitted.insert(key, (upstream, downstream));
-                self.metrics
-                    .checkpoints
-                    .get_or_create(&vec![("flow", self.flow.name())])
-                    .inc();
+                let delivery = loop {
+                    let record = FutureRecord::to(&topic).partition(0).key(&k).payload(&v);
+                    match producer.send_result(record) {
+                        Ok(delivery) => break delivery,
+                        Err((e, _)) if pending.is_empty() => {
+                            return Err(MirrorError::kafka(
+                                &self.flow.name(),
+                                "write checkpoint",
+                                e,
+                            ));
+                        }
+                        // A full producer queue: what was enqueued is acknowledged first.
+                        Err(_) => self.acknowledge(pass, &mut pending).await?,
+                    }
+                };
+                pending.push((key, (upstream, downstream), delivery));
             }
-            // Every position of the group read at `started` is on the target now.
+            groups.push(group);
+        }
+        self.acknowledge(pass, &mut pending).await?;
+        // Every position of these groups read at `started` is on the target now.
+        for group in groups {
             pass.confirmed.insert(group, started);
         }
         Ok(())
+    }
+
+    async fn acknowledge(
+        &self,
+        pass: &mut PassState,
+        pending: &mut Vec<PendingCheckpoint>,
+    ) -> Result<(), MirrorError> {
+        let mut failure = None;
+        for (key, positions, delivery) in pending.drain(..) {
+            match delivery.await {
+                Ok(Ok(_)) => {
+                    pass.emitted.insert(key, positions);
+                    self.metrics
+                        .checkpoints
+                        .get_or_create(&vec![("flow", self.flow.name())])
+                        .inc();
+                }
+                Ok(Err((error, _))) => failure = Some(error),
+                Err(_canceled) => {
+                    failure = Some(rdkafka::error::KafkaError::Canceled);
+                }
+            }
+        }
+        match failure {
+            Some(error) => Err(MirrorError::kafka(
+                &self.flow.name(),
+                "write checkpoint",
+                error,
+            )),
+            None => Ok(()),
+        }
     }
 
     /// A group-sync pass, timed.
@@ -262,7 +308,7 @@ impl OffsetTasks {
 
     /// Translated positions committed on the target for the groups that have no active
     /// members there, only forward: the target's states from one listing, its commits in
-    /// the same batches as the source's, and one commit per group that moved.
+    /// the same batches as the source's, and one native OffsetCommit per group that moved.
     async fn commit_on_target(
         &self,
         pass: &mut PassState,
@@ -298,7 +344,7 @@ impl OffsetTasks {
             .committed_offsets(&writable, deadline)
             .await
             .map_err(|e| MirrorError::Broker(e.into()))?;
-        let mut commits = Vec::new();
+        let mut commits = GroupCommits::new();
         for (group, positions) in translated {
             let Some(answer) = current.remove(&group) else {
                 continue;
@@ -324,26 +370,23 @@ impl OffsetTasks {
                 .collect();
             let forward = group_pass::forward_of(wanted, &current);
             if !forward.is_empty() {
-                commits.push((group, forward));
+                commits.insert(group, forward);
             }
         }
         if commits.is_empty() {
             return Ok(());
         }
-        let flow = Arc::clone(&self.flow);
-        let target = self.target.clone();
-        broker_core::task::spawn_blocking("mirror-group-offset-sync", move || {
-            for (group, forward) in commits {
-                if let Err(error) = commit_offsets(&target, &group, &forward) {
-                    tracing::warn!(flow = %flow.name(), %group, %error, "translated offsets not committed");
-                }
+        let deadline = group_pass::pass_deadline(&self.flow, self.flow.sync_group_offsets);
+        let results = target_wire
+            .commit_group_offsets(&commits, deadline)
+            .await
+            .map_err(|e| MirrorError::Broker(e.into()))?;
+        for (group, result) in results {
+            if let Err(error) = result {
+                tracing::warn!(flow = %self.flow.name(), %group, %error, "translated offsets not committed");
             }
-        })
-        .await
-        .map_err(|e| MirrorError::Task {
-            task: "group offset sync".to_owned(),
-            reason: e.to_string(),
-        })
+        }
+        Ok(())
     }
 }
 
