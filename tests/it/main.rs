@@ -88,4 +88,5 @@ mod security_identities;
 mod security_kafka;
 mod security_secrets;
 mod wire_client;
+mod wire_offset_commit;
 mod wire_offsets;
