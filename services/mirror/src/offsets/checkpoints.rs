@@ -139,6 +139,7 @@ impl OffsetTasks {
         let flow = Arc::clone(&self.flow);
         let source = self.source.clone();
         let target = self.target.clone();
+        let started = Instant::now();
         let (listed, map) =
             broker_core::task::spawn_blocking("mirror-checkpoint-list", move || {
                 let timeout = flow.admin_timeout.min(Duration::from_secs(30));
@@ -155,6 +156,8 @@ impl OffsetTasks {
                 task: "checkpoints".to_owned(),
                 reason: e.to_string(),
             })??;
+        let listed_in = started.elapsed();
+        let listed_groups = listed.len();
         for group in pass.directory.update(listed, Instant::now()) {
             pass.forget(&self.flow, &group, &self.metrics);
         }
@@ -174,6 +177,16 @@ impl OffsetTasks {
             .map_err(|e| MirrorError::Broker(e.into()))?;
         let mirrored: BTreeSet<String> = plan.keys().cloned().collect();
         let (translated, failed) = group_pass::translate(answers, &mirrored, &map);
+        tracing::debug!(
+            flow = %self.flow.name(),
+            pass = pass.kind,
+            listed = listed_groups,
+            selected = selected.len(),
+            translated = translated.len(),
+            list_and_map_ms = listed_in.as_millis(),
+            fetch_ms = (started.elapsed() - listed_in).as_millis(),
+            "group offsets read"
+        );
         for (group, error) in &failed {
             tracing::warn!(flow = %self.flow.name(), %group, %error, "committed offsets not read, the group is asked again next pass");
         }
