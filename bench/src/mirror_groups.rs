@@ -4,7 +4,8 @@
 //! (dedicated mode, from the project's Kafka libs) with the same intervals.
 //!
 //! `cargo run -p bench -- mirror-groups [--groups N] [--interval-seconds S] [--rounds R]
-//! [--skip-mm2]`. A round: produce a few records, wait until B has them, then every group
+//! [--skip-mm2] [--offset-flush-ms MS]`. A round: produce a few records, wait until B has
+//! them, then every group
 //! commits the new end offset on A (native OffsetCommit, all groups in one call) and B is
 //! read (batched OffsetFetch) every 100 ms until each group's commit changed there. Groups
 //! are memberless on both sides, as in a DR standby. Env: `KAFKA_BOOTSTRAP`,
@@ -32,6 +33,10 @@ struct Options {
     interval: u64,
     rounds: usize,
     skip_mm2: bool,
+    /// `offset.flush.interval.ms` for both contenders; unset, each keeps its default
+    /// (ours 1 s, MM2's Connect worker 60 s, which gates MM2's offset syncs and so its
+    /// checkpoints).
+    offset_flush_ms: Option<u64>,
     a: String,
     b: String,
 }
@@ -44,6 +49,7 @@ fn options(args: &[String]) -> BenchResult<Options> {
         interval: 5,
         rounds: 3,
         skip_mm2: false,
+        offset_flush_ms: None,
         a: env("KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         b: env("KAFKA_B_BOOTSTRAP", "127.0.0.1:9192"),
     };
@@ -55,6 +61,7 @@ fn options(args: &[String]) -> BenchResult<Options> {
             "--interval-seconds" => options.interval = value()?.parse::<u64>()?.max(1),
             "--rounds" => options.rounds = value()?.parse::<usize>()?.max(1),
             "--skip-mm2" => options.skip_mm2 = true,
+            "--offset-flush-ms" => options.offset_flush_ms = Some(value()?.parse()?),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -142,6 +149,9 @@ pub(crate) async fn run(args: Vec<String>) -> BenchResult<()> {
 /// within a run; ours lists groups every pass anyway).
 fn flow_properties(alias: &str, options: &Options, topic: &str) -> String {
     let interval = options.interval;
+    let flush = options.offset_flush_ms.map_or(String::new(), |ms| {
+        format!("offset.flush.interval.ms = {ms}\n")
+    });
     format!(
         "clusters = {alias}, B\n{alias}.bootstrap.servers = {}\nB.bootstrap.servers = {}\n\
          {alias}->B.enabled = true\n{alias}->B.topics = {topic}\n\
@@ -149,7 +159,8 @@ fn flow_properties(alias: &str, options: &Options, topic: &str) -> String {
          checkpoints.topic.replication.factor = 1\nheartbeats.topic.replication.factor = 1\n\
          offset-syncs.topic.replication.factor = 1\nemit.checkpoints.interval.seconds = {interval}\n\
          sync.group.offsets.enabled = true\nsync.group.offsets.interval.seconds = {interval}\n\
-         refresh.groups.interval.seconds = {interval}\nrefresh.topics.interval.seconds = {interval}\n",
+         refresh.groups.interval.seconds = {interval}\nrefresh.topics.interval.seconds = {interval}\n\
+         {flush}",
         options.a, options.b
     )
 }
@@ -287,8 +298,14 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 fn print_table(options: &Options, outcomes: &[Outcome]) {
     println!(
-        "\n{} groups, emit.checkpoints / sync.group.offsets interval {} s, {} rounds",
-        options.groups, options.interval, options.rounds
+        "\n{} groups, emit.checkpoints / sync.group.offsets interval {} s, {} rounds, \
+         offset.flush.interval.ms {}",
+        options.groups,
+        options.interval,
+        options.rounds,
+        options
+            .offset_flush_ms
+            .map_or("default".to_owned(), |ms| ms.to_string())
     );
     println!(
         "| Contender | commits seen on B | p50 (s) | p99 (s) | max (s) | missing | wrong offset |"
