@@ -5,11 +5,10 @@
 //!
 //! `cargo run -p bench -- mirror-groups [--groups N] [--interval-seconds S] [--rounds R]
 //! [--skip-mm2] [--offset-flush-ms MS]`. A round: produce a few records, wait until B has
-//! them, then every group
-//! commits the new end offset on A (native OffsetCommit, all groups in one call) and B is
-//! read (batched OffsetFetch) every 100 ms until each group's commit changed there. Groups
-//! are memberless on both sides, as in a DR standby. Env: `KAFKA_BOOTSTRAP`,
-//! `KAFKA_B_BOOTSTRAP`.
+//! them, then every group commits the new end offset on A (native OffsetCommit, all groups
+//! in one call) and B is read (batched OffsetFetch) every 100 ms until each group's commit
+//! changed there. Groups are memberless on both sides, as in a DR standby. Env:
+//! `KAFKA_BOOTSTRAP`, `KAFKA_B_BOOTSTRAP`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
