@@ -140,6 +140,9 @@ pub(crate) async fn run(args: Vec<String>) -> BenchResult<()> {
     }
     print_table(&options, &outcomes);
     drop_topic(&a, &topic).await;
+    if let Err(error) = std::fs::remove_dir_all(&work) {
+        eprintln!("could not remove {}: {error}", work.display());
+    }
     Ok(())
 }
 
