@@ -4,6 +4,8 @@
 //! - `cargo run --release -p bench -- bridge-instances`: what consumer instances cost the
 //!   gateway ([`bridge_instances`]).
 //! - `cargo run --release -p bench -- mirror`: the mirror vs MirrorMaker 2 ([`mirror`]).
+//! - `cargo run -p bench -- mirror-groups --groups N`: group offsets A → B at scale vs
+//!   MirrorMaker 2's checkpoint connector ([`mirror_groups`]).
 //! - `cargo run --release -p bench -- es-sink`: the Elasticsearch sink vs raw `_bulk` ([`es_sink`]).
 //! - `cargo run --release -p bench -- schemas`: the bridge's Avro vs JSON formats and the
 //!   schema registry under load ([`schemas`]).
@@ -19,6 +21,7 @@ mod bridge;
 mod bridge_instances;
 mod es_sink;
 mod mirror;
+mod mirror_groups;
 mod mysql;
 mod mysql_anchor;
 mod mysql_avro;
@@ -35,13 +38,14 @@ async fn main() {
         "bridge" => bridge::run().await,
         "bridge-instances" => bridge_instances::run(std::env::args().skip(2).collect()).await,
         "mirror" => mirror::run(std::env::args().skip(2).collect()).await,
+        "mirror-groups" => mirror_groups::run(std::env::args().skip(2).collect()).await,
         "es-sink" => es_sink::run(std::env::args().skip(2).collect()).await,
         "mysql" => mysql::run(std::env::args().skip(2).collect()).await,
         "mysql-avro" => mysql_avro::run(std::env::args().skip(2).collect()).await,
         "schemas" => schemas::run().await,
         _ => {
             eprintln!(
-                "usage: cargo run --release -p bench -- bridge|bridge-instances|mirror|es-sink|mysql|mysql-avro|schemas"
+                "usage: cargo run --release -p bench -- bridge|bridge-instances|mirror|mirror-groups|es-sink|mysql|mysql-avro|schemas"
             );
             std::process::exit(2);
         }

@@ -18,6 +18,7 @@
 //! - [`configs`]: IncrementalAlterConfigs with typed resources and operations.
 //! - [`describe_configs`]: DescribeConfigs with synonyms, broker defaults included.
 //! - [`offset_delete`]: OffsetDelete, a group's commits removed on some partitions.
+//! - [`offset_commit`]: OffsetCommit for memberless groups, many groups per call.
 //!
 //! Adding an API is: a typed wrapper next to [`acls`] calling `WireClient::send` (any
 //! broker) or `send_to` (one node) with the `kafka-protocol` request; versions are
@@ -31,6 +32,7 @@ mod coordinator;
 pub mod describe_configs;
 pub mod error;
 pub mod nodes;
+pub mod offset_commit;
 pub mod offset_delete;
 pub mod offsets;
 mod sasl;

@@ -63,7 +63,9 @@ impl WireClient {
             if pending.is_empty() {
                 break;
             }
-            let round = tokio::time::timeout_at(deadline.into(), self.fetch_round(&pending)).await;
+            let round =
+                tokio::time::timeout_at(deadline.into(), self.fetch_round(&pending, deadline))
+                    .await;
             let answers = match round {
                 Ok(Ok(answers)) => answers,
                 Ok(Err(error)) if attempt == 0 => return Err(error),
@@ -107,8 +109,14 @@ impl WireClient {
         Ok(results)
     }
 
-    /// One FindCoordinator + OffsetFetch pass over `groups`.
-    async fn fetch_round(&self, groups: &[String]) -> Result<GroupOffsets, WireError> {
+    /// One FindCoordinator + OffsetFetch pass over `groups`. Each coordinator's request has
+    /// the deadline on its own, so a slow coordinator times out its groups only and the
+    /// answers of the others are kept.
+    async fn fetch_round(
+        &self,
+        groups: &[String],
+        deadline: Instant,
+    ) -> Result<GroupOffsets, WireError> {
         let mut results = GroupOffsets::new();
         let mut by_node: BTreeMap<i32, Vec<String>> = BTreeMap::new();
         for (group, coordinator) in self.group_coordinators(groups).await? {
@@ -120,7 +128,16 @@ impl WireClient {
             }
         }
         let fetches = by_node.into_iter().map(|(node, groups)| async move {
-            match self.fetch_from(node, &groups).await {
+            let asked = Instant::now();
+            let fetch = tokio::time::timeout_at(deadline.into(), self.fetch_from(node, &groups));
+            let answer = fetch.await.unwrap_or_else(|_elapsed| {
+                Err(WireError::Timeout {
+                    broker: format!("node {node}"),
+                    operation: "OffsetFetch",
+                    timeout: deadline.saturating_duration_since(asked),
+                })
+            });
+            match answer {
                 Ok(answers) => answers,
                 Err(error) => {
                     tracing::debug!(node, %error, "offset fetch from coordinator failed");

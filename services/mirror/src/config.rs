@@ -211,6 +211,7 @@ mod tests {
         assert_eq!(flow.checkpoints, Some(Duration::from_secs(60)));
         assert_eq!(flow.sync_group_offsets, None);
         assert_eq!(flow.refresh_topics, Some(Duration::from_secs(30)));
+        assert_eq!(flow.refresh_groups, Some(Duration::from_secs(600)));
         assert_eq!(flow.offset_syncs.as_ref().map(|s| s.lag_max), Some(100));
         assert!(matches!(flow.policy, ReplicationPolicy::Default(_)));
         assert!(flow.replicates_topic("orders"));
@@ -288,16 +289,21 @@ mod tests {
     fn accepted_mm2_keys_without_effect_are_reported_as_such() {
         let mirror = with("listeners = http://:8080").unwrap();
         assert!(mirror.warnings[0].message.contains("without effect"));
-        // Parsed and ignored silently before: now named, with why.
+    }
+
+    #[test]
+    fn refresh_groups_interval_is_read_per_flow() {
         let mirror = with("A->B.refresh.groups.interval.seconds = 30").unwrap();
+        assert!(mirror.warnings.is_empty(), "{:?}", mirror.warnings);
         assert_eq!(
-            mirror.warnings[0].key,
-            "A->B.refresh.groups.interval.seconds"
+            mirror.flows[0].refresh_groups,
+            Some(Duration::from_secs(30))
         );
-        assert!(
-            mirror.warnings[0].message.contains("every checkpoint"),
-            "{:?}",
-            mirror.warnings
+        let mirror = with("refresh.groups.enabled = false").unwrap();
+        assert_eq!(mirror.flows[0].refresh_groups, None);
+        assert_eq!(
+            with("refresh.groups.interval.seconds = 0").unwrap_err().key,
+            "refresh.groups.interval.seconds"
         );
     }
 

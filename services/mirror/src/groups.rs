@@ -73,7 +73,9 @@ pub(crate) fn committed_offsets(
 }
 
 /// Commits `offsets` for `group` as a simple (memberless) commit; the broker refuses it
-/// while the group has active members, which is the protection MM2 relies on too.
+/// while the group has active members, which is the protection MM2 relies on too. The
+/// group-sync pass commits many groups at once with the native client instead
+/// (`WireClient::commit_group_offsets`); this one-group form stays for one-off callers.
 pub(crate) fn commit_offsets(
     clients: &KafkaClients,
     group: &str,

@@ -4,6 +4,8 @@
 //! latency (now − source record timestamp at target acknowledgement, as MM2's
 //! `replication-latency-ms`), record lag (source high watermark − next record to copy) and
 //! the recovery point objective: records and seconds that a failover right now would lose.
+//! Per flow and offset pass: its duration and the groups it covered; per group, the age of
+//! its checkpoints on the target (how stale a failover's starting positions would be).
 
 use broker_core::telemetry::MetricsRegistry;
 use prometheus_client::metrics::counter::Counter;
@@ -24,6 +26,12 @@ pub struct MirrorMetrics {
     pub(crate) restarts: Family<Vec<(&'static str, String)>, Counter>,
     pub(crate) checkpoints: Family<Vec<(&'static str, String)>, Counter>,
     pub(crate) acls_created: Family<Vec<(&'static str, String)>, Counter>,
+    /// `flow`, `pass` (`checkpoint` or `sync`).
+    pub(crate) offset_pass_seconds: Family<Vec<(&'static str, String)>, Histogram>,
+    pub(crate) offset_pass_groups: Family<Vec<(&'static str, String)>, Gauge>,
+    /// `flow`, `group`.
+    pub(crate) checkpoint_age_seconds:
+        Family<Vec<(&'static str, String)>, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 impl std::fmt::Debug for MirrorMetrics {
@@ -35,6 +43,12 @@ impl std::fmt::Debug for MirrorMetrics {
 fn latency_histogram() -> Histogram {
     Histogram::new([
         0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ])
+}
+
+fn pass_histogram() -> Histogram {
+    Histogram::new([
+        0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
     ])
 }
 
@@ -56,6 +70,9 @@ impl MirrorMetrics {
             restarts: Family::default(),
             checkpoints: Family::default(),
             acls_created: Family::default(),
+            offset_pass_seconds: Family::new_with_constructor(pass_histogram),
+            offset_pass_groups: Family::default(),
+            checkpoint_age_seconds: Family::default(),
         };
         let r = r.sub_registry_with_prefix("kafka_gateway_mirror");
         r.register(
@@ -97,6 +114,21 @@ impl MirrorMetrics {
             "acls_created",
             "Topic ACL bindings created on the target by ACL sync",
             metrics.acls_created.clone(),
+        );
+        r.register(
+            "offset_pass_duration_seconds",
+            "Duration of a checkpoint or group-sync pass over the flow's consumer groups",
+            metrics.offset_pass_seconds.clone(),
+        );
+        r.register(
+            "offset_pass_groups",
+            "Consumer groups the flow's group filter selected in the last pass",
+            metrics.offset_pass_groups.clone(),
+        );
+        r.register(
+            "checkpoint_age_seconds",
+            "Time since the group's checkpoints on the target last matched its source commits, at the last pass",
+            metrics.checkpoint_age_seconds.clone(),
         );
         metrics
     }

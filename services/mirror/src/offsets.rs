@@ -4,6 +4,7 @@
 
 pub mod checkpoints;
 pub mod format;
+pub(crate) mod group_pass;
 pub mod map;
 pub mod syncs;
 

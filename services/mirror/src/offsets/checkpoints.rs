@@ -4,24 +4,28 @@
 //!   `<source>.checkpoints.internal` on the target in MM2's layout (only when changed);
 //! - `sync.group.offsets`: the same translations committed on the target for groups with
 //!   no active members there, only forward;
+//! - both passes read committed offsets in batches per group coordinator
+//!   ([`super::group_pass`]), so their cost follows the selected groups, not all groups;
 //! - heartbeats: every `emit.heartbeats.interval.seconds`, `(source, target, now)` into the
 //!   target's `heartbeats` and, as MM2's reverse herder does, `(target, source, now)` into
 //!   the source's `heartbeats`, which the flow then copies as `<source>.heartbeats`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use broker_core::{KafkaClients, Shutdown};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use broker_core::wire::WireClient;
+use broker_core::wire::offset_commit::GroupCommits;
+use broker_core::{KafkaClients, Shutdown, ValidatedCluster};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use tokio::sync::watch;
 
 use super::format::{Checkpoint, Heartbeat};
+use super::group_pass::{self, GroupDirectory, TranslatedGroups};
 use super::load_offset_map;
-use super::map::Translated;
 use crate::config::{Flow, ValidatedMirror};
 use crate::error::MirrorError;
-use crate::groups::{commit_offsets, committed_offsets, list_groups, writable_on_target};
+use crate::groups::{list_groups, writable_on_target};
 use crate::metrics::MirrorMetrics;
 use crate::policy::HEARTBEATS_TOPIC;
 use crate::topics::TopicPlan;
@@ -32,9 +36,14 @@ pub(crate) struct OffsetTasks {
     pub(crate) target: KafkaClients,
     pub(crate) plan: watch::Receiver<TopicPlan>,
     pub(crate) metrics: MirrorMetrics,
+    /// Both clusters' settings, for the native clients built when the tasks start.
+    pub(crate) wire_clusters: [ValidatedCluster; 2],
 }
 
 type Emitted = BTreeMap<(String, String, i32), (i64, i64)>;
+
+/// A checkpoint enqueued and not yet acknowledged: its `Emitted` key and value.
+type PendingCheckpoint = ((String, String, i32), (i64, i64), DeliveryFuture);
 
 impl OffsetTasks {
     pub(crate) fn new(
@@ -46,6 +55,10 @@ impl OffsetTasks {
         Self {
             source: KafkaClients::new(config.cluster(&flow.source).cluster.clone()),
             target: KafkaClients::new(config.cluster(&flow.target).cluster.clone()),
+            wire_clusters: [
+                config.cluster(&flow.source).cluster.clone(),
+                config.cluster(&flow.target).cluster.clone(),
+            ],
             flow,
             plan,
             metrics,
@@ -59,7 +72,17 @@ impl OffsetTasks {
         let mut heartbeat_tick = tokio::time::interval(self.flow.heartbeats.unwrap_or(hour));
         let mut checkpoint_tick = tokio::time::interval(self.flow.checkpoints.unwrap_or(hour));
         let mut sync_tick = tokio::time::interval(self.flow.sync_group_offsets.unwrap_or(hour));
-        let mut emitted = Emitted::new();
+        let wire = |cluster: &ValidatedCluster| {
+            WireClient::new(
+                cluster,
+                self.flow.admin_timeout.min(Duration::from_secs(30)),
+            )
+            .map_err(|error| MirrorError::Broker(error.into()))
+        };
+        let [source_cluster, target_cluster] = &self.wire_clusters;
+        let mut checkpoints = PassState::new("checkpoint", &self.flow, wire(source_cluster)?);
+        let mut sync = PassState::new("sync", &self.flow, wire(source_cluster)?);
+        let target_wire = wire(target_cluster)?;
         loop {
             tokio::select! {
                 () = shutdown.wait() => return Ok(()),
@@ -67,12 +90,12 @@ impl OffsetTasks {
                     self.heartbeat(&producer, &source_producer).await;
                 }
                 _ = checkpoint_tick.tick(), if self.flow.checkpoints.is_some() => {
-                    if let Err(error) = self.checkpoint(&producer, &mut emitted, &shutdown).await {
+                    if let Err(error) = self.checkpoint(&producer, &mut checkpoints, &shutdown).await {
                         tracing::warn!(flow = %self.flow.name(), %error, "checkpoint pass failed, retrying at the next interval");
                     }
                 }
                 _ = sync_tick.tick(), if self.flow.sync_group_offsets.is_some() => {
-                    if let Err(error) = self.sync_groups(&shutdown).await {
+                    if let Err(error) = self.sync_groups(&mut sync, &target_wire, &shutdown).await {
                         tracing::warn!(flow = %self.flow.name(), %error, "group offset sync failed, retrying at the next interval");
                     }
                 }
@@ -104,80 +127,113 @@ impl OffsetTasks {
         }
     }
 
-    /// Translated positions of every selected group: group → (source tp → (upstream, target)).
-    /// A pass asks every group on the source, one OffsetFetch each (with a client per
-    /// group: rust-rdkafka has no ListConsumerGroupOffsets), which takes a while on a
-    /// cluster with hundreds of groups; `stop` ends it between groups so that shutdown
-    /// does not wait for the pass.
+    /// Translated positions of the selected groups, read in batches (see [`group_pass`]).
+    /// `stop` ends the pass between its steps so that shutdown does not wait for it.
     async fn translate_groups(
         &self,
+        pass: &mut PassState,
+        interval: Option<Duration>,
         stop: &Shutdown,
-    ) -> Result<BTreeMap<String, BTreeMap<(String, i32), (i64, i64)>>, MirrorError> {
+    ) -> Result<TranslatedGroups, MirrorError> {
         let plan = self.plan.borrow().clone();
-        let stop = stop.clone();
         let flow = Arc::clone(&self.flow);
         let source = self.source.clone();
         let target = self.target.clone();
-        broker_core::task::spawn_blocking("mirror-checkpoint-translate", move || {
-            let timeout = flow.admin_timeout.min(Duration::from_secs(30));
-            let partitions: Vec<(String, i32)> = plan
-                .iter()
-                .flat_map(|(topic, m)| (0..m.partitions).map(move |p| (topic.clone(), p)))
-                .collect();
-            let map = load_offset_map(
-                &target,
-                &flow.policy.offset_map_topic(&flow.source),
-                timeout,
-            )?;
-            let own = flow.replication_group();
-            let mut out = BTreeMap::new();
-            for group in list_groups(&source, timeout)?.into_keys() {
-                if stop.is_triggered() {
-                    break;
-                }
-                if group == own || !flow.groups.matches(&group) {
-                    continue;
-                }
-                let mut translated = BTreeMap::new();
-                for ((topic, partition), offset) in
-                    committed_offsets(&source, &group, &partitions, timeout)?
-                {
-                    // Only exact translations are checkpointed: never a position past the
-                    // group's.
-                    if let Translated::Exact(target_offset) =
-                        map.translate(&topic, partition, offset)
-                    {
-                        translated.insert((topic, partition), (offset, target_offset));
-                    }
-                }
-                if !translated.is_empty() {
-                    out.insert(group, translated);
-                }
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| MirrorError::Task {
-            task: "checkpoints".to_owned(),
-            reason: e.to_string(),
-        })?
+        let started = Instant::now();
+        let (listed, map) =
+            broker_core::task::spawn_blocking("mirror-checkpoint-list", move || {
+                let timeout = flow.admin_timeout.min(Duration::from_secs(30));
+                let listed: BTreeSet<String> = list_groups(&source, timeout)?.into_keys().collect();
+                let map = load_offset_map(
+                    &target,
+                    &flow.policy.offset_map_topic(&flow.source),
+                    timeout,
+                )?;
+                Ok::<_, MirrorError>((listed, map))
+            })
+            .await
+            .map_err(|e| MirrorError::Task {
+                task: "checkpoints".to_owned(),
+                reason: e.to_string(),
+            })??;
+        let listed_in = started.elapsed();
+        let listed_groups = listed.len();
+        for group in pass.directory.update(listed, Instant::now()) {
+            pass.forget(&self.flow, &group, &self.metrics);
+        }
+        let selected = pass.directory.selected(&self.flow);
+        self.metrics
+            .offset_pass_groups
+            .get_or_create(&pass_labels(&self.flow, pass.kind))
+            .set(i64::try_from(selected.len()).unwrap_or(i64::MAX));
+        if stop.is_triggered() || selected.is_empty() {
+            return Ok(TranslatedGroups::new());
+        }
+        let deadline = group_pass::pass_deadline(&self.flow, interval);
+        let answers = pass
+            .source
+            .committed_offsets(&selected, deadline)
+            .await
+            .map_err(|e| MirrorError::Broker(e.into()))?;
+        let mirrored: BTreeSet<String> = plan.keys().cloned().collect();
+        let (translated, failed) = group_pass::translate(answers, &mirrored, &map);
+        tracing::debug!(
+            flow = %self.flow.name(),
+            pass = pass.kind,
+            listed = listed_groups,
+            selected = selected.len(),
+            translated = translated.len(),
+            list_and_map_ms = listed_in.as_millis(),
+            fetch_ms = (started.elapsed() - listed_in).as_millis(),
+            "group offsets read"
+        );
+        for (group, error) in &failed {
+            tracing::warn!(flow = %self.flow.name(), %group, %error, "committed offsets not read, the group is asked again next pass");
+        }
+        Ok(translated)
     }
 
+    /// A checkpoint pass, timed; then every known group's checkpoint age is reported.
     async fn checkpoint(
         &self,
         producer: &FutureProducer,
-        emitted: &mut Emitted,
+        pass: &mut PassState,
+        stop: &Shutdown,
+    ) -> Result<(), MirrorError> {
+        let started = Instant::now();
+        let result = self.emit_checkpoints(producer, pass, started, stop).await;
+        self.metrics
+            .offset_pass_seconds
+            .get_or_create(&pass_labels(&self.flow, pass.kind))
+            .observe(started.elapsed().as_secs_f64());
+        pass.report_ages(&self.flow, &self.metrics);
+        result
+    }
+
+    /// Writes the checkpoints that changed, all enqueued before any acknowledgement is
+    /// awaited: a pass with a thousand moved groups costs about one produce round trip,
+    /// not a thousand.
+    async fn emit_checkpoints(
+        &self,
+        producer: &FutureProducer,
+        pass: &mut PassState,
+        started: Instant,
         stop: &Shutdown,
     ) -> Result<(), MirrorError> {
         let topic = self.flow.policy.checkpoints_topic(&self.flow.source);
-        for (group, positions) in self.translate_groups(stop).await? {
+        let translated = self
+            .translate_groups(pass, self.flow.checkpoints, stop)
+            .await?;
+        let mut pending = Vec::new();
+        let mut groups = Vec::new();
+        for (group, positions) in translated {
             for ((source_topic, partition), (upstream, downstream)) in positions {
                 let remote = self
                     .flow
                     .policy
                     .remote_topic(&self.flow.source, &source_topic);
                 let key = (group.clone(), remote.clone(), partition);
-                if emitted.get(&key) == Some(&(upstream, downstream)) {
+                if pass.emitted.get(&key) == Some(&(upstream, downstream)) {
                     continue;
                 }
                 let checkpoint = Checkpoint {
@@ -189,62 +245,210 @@ impl OffsetTasks {
                     metadata: String::new(),
                 };
                 let (k, v) = (checkpoint.key(), checkpoint.value());
-                producer
-                    .send(
-                        FutureRecord::to(&topic).partition(0).key(&k).payload(&v),
-                        Duration::from_secs(30),
-                    )
-                    .await
-                    .map_err(|(e, _)| {
-                        MirrorError::kafka(&self.flow.name(), "write checkpoint", e)
-                    })?;
-                emitted.insert(key, (upstream, downstream));
-                self.metrics
-                    .checkpoints
-                    .get_or_create(&vec![("flow", self.flow.name())])
-                    .inc();
+                let delivery = loop {
+                    let record = FutureRecord::to(&topic).partition(0).key(&k).payload(&v);
+                    match producer.send_result(record) {
+                        Ok(delivery) => break delivery,
+                        Err((e, _)) if pending.is_empty() => {
+                            return Err(MirrorError::kafka(
+                                &self.flow.name(),
+                                "write checkpoint",
+                                e,
+                            ));
+                        }
+                        // A full producer queue: what was enqueued is acknowledged first.
+                        Err(_) => self.acknowledge(pass, &mut pending).await?,
+                    }
+                };
+                pending.push((key, (upstream, downstream), delivery));
             }
+            groups.push(group);
+        }
+        self.acknowledge(pass, &mut pending).await?;
+        // Every position of these groups read at `started` is on the target now.
+        for group in groups {
+            pass.confirmed.insert(group, started);
         }
         Ok(())
     }
 
-    async fn sync_groups(&self, stop: &Shutdown) -> Result<(), MirrorError> {
-        let translated = self.translate_groups(stop).await?;
-        if stop.is_triggered() {
+    async fn acknowledge(
+        &self,
+        pass: &mut PassState,
+        pending: &mut Vec<PendingCheckpoint>,
+    ) -> Result<(), MirrorError> {
+        let mut failure = None;
+        for (key, positions, delivery) in pending.drain(..) {
+            match delivery.await {
+                Ok(Ok(_)) => {
+                    pass.emitted.insert(key, positions);
+                    self.metrics
+                        .checkpoints
+                        .get_or_create(&vec![("flow", self.flow.name())])
+                        .inc();
+                }
+                Ok(Err((error, _))) => failure = Some(error),
+                Err(_canceled) => {
+                    failure = Some(rdkafka::error::KafkaError::Canceled);
+                }
+            }
+        }
+        match failure {
+            Some(error) => Err(MirrorError::kafka(
+                &self.flow.name(),
+                "write checkpoint",
+                error,
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// A group-sync pass, timed.
+    async fn sync_groups(
+        &self,
+        pass: &mut PassState,
+        target_wire: &WireClient,
+        stop: &Shutdown,
+    ) -> Result<(), MirrorError> {
+        let started = Instant::now();
+        let result = self.commit_on_target(pass, target_wire, stop).await;
+        self.metrics
+            .offset_pass_seconds
+            .get_or_create(&pass_labels(&self.flow, pass.kind))
+            .observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// Translated positions committed on the target for the groups that have no active
+    /// members there, only forward: the target's states from one listing, its commits in
+    /// the same batches as the source's, and one native OffsetCommit per group that moved.
+    async fn commit_on_target(
+        &self,
+        pass: &mut PassState,
+        target_wire: &WireClient,
+        stop: &Shutdown,
+    ) -> Result<(), MirrorError> {
+        let translated = self
+            .translate_groups(pass, self.flow.sync_group_offsets, stop)
+            .await?;
+        if stop.is_triggered() || translated.is_empty() {
             return Ok(());
         }
         let flow = Arc::clone(&self.flow);
         let target = self.target.clone();
-        broker_core::task::spawn_blocking("mirror-group-offset-sync", move || {
-            let timeout = flow.admin_timeout.min(Duration::from_secs(30));
-            let states = list_groups(&target, timeout)?;
-            for (group, positions) in translated {
-                if !writable_on_target(states.get(&group)) {
-                    tracing::debug!(flow = %flow.name(), %group, "group is active on the target, not syncing");
-                    continue;
-                }
-                let remote: BTreeMap<(String, i32), i64> = positions
-                    .iter()
-                    .map(|((topic, partition), (_, target_offset))| {
-                        ((flow.policy.remote_topic(&flow.source, topic), *partition), *target_offset)
-                    })
-                    .collect();
-                let keys: Vec<(String, i32)> = remote.keys().cloned().collect();
-                let current = committed_offsets(&target, &group, &keys, timeout)?;
-                let forward: BTreeMap<(String, i32), i64> = remote
-                    .into_iter()
-                    .filter(|(tp, offset)| current.get(tp).is_none_or(|c| offset > c))
-                    .collect();
-                if let Err(error) = commit_offsets(&target, &group, &forward) {
-                    tracing::warn!(flow = %flow.name(), %group, %error, "translated offsets not committed");
-                }
-            }
-            Ok(())
+        let states = broker_core::task::spawn_blocking("mirror-group-states", move || {
+            list_groups(&target, flow.admin_timeout.min(Duration::from_secs(30)))
         })
         .await
         .map_err(|e| MirrorError::Task {
             task: "group offset sync".to_owned(),
             reason: e.to_string(),
-        })?
+        })??;
+        let mut writable = Vec::new();
+        for group in translated.keys() {
+            if writable_on_target(states.get(group)) {
+                writable.push(group.clone());
+            } else {
+                tracing::debug!(flow = %self.flow.name(), %group, "group is active on the target, not syncing");
+            }
+        }
+        let deadline = group_pass::pass_deadline(&self.flow, self.flow.sync_group_offsets);
+        let mut current = target_wire
+            .committed_offsets(&writable, deadline)
+            .await
+            .map_err(|e| MirrorError::Broker(e.into()))?;
+        let mut commits = GroupCommits::new();
+        for (group, positions) in translated {
+            let Some(answer) = current.remove(&group) else {
+                continue;
+            };
+            let current = match answer {
+                Ok(current) => current,
+                Err(error) => {
+                    tracing::warn!(flow = %self.flow.name(), %group, %error, "target commits not read, the group is synced next pass");
+                    continue;
+                }
+            };
+            let wanted = positions
+                .iter()
+                .map(|((topic, partition), (_, target_offset))| {
+                    (
+                        (
+                            self.flow.policy.remote_topic(&self.flow.source, topic),
+                            *partition,
+                        ),
+                        *target_offset,
+                    )
+                })
+                .collect();
+            let forward = group_pass::forward_of(wanted, &current);
+            if !forward.is_empty() {
+                commits.insert(group, forward);
+            }
+        }
+        if commits.is_empty() {
+            return Ok(());
+        }
+        let deadline = group_pass::pass_deadline(&self.flow, self.flow.sync_group_offsets);
+        let results = target_wire
+            .commit_group_offsets(&commits, deadline)
+            .await
+            .map_err(|e| MirrorError::Broker(e.into()))?;
+        for (group, result) in results {
+            if let Err(error) = result {
+                tracing::warn!(flow = %self.flow.name(), %group, %error, "translated offsets not committed");
+            }
+        }
+        Ok(())
     }
+}
+
+/// One pass's state (checkpoints or group sync): its group directory, its native client to
+/// the source, what it wrote, and when each group was last brought up to date.
+struct PassState {
+    kind: &'static str,
+    directory: GroupDirectory,
+    source: WireClient,
+    emitted: Emitted,
+    confirmed: BTreeMap<String, Instant>,
+}
+
+impl PassState {
+    fn new(kind: &'static str, flow: &Flow, source: WireClient) -> Self {
+        Self {
+            kind,
+            directory: GroupDirectory::new(flow.refresh_groups),
+            source,
+            emitted: Emitted::new(),
+            confirmed: BTreeMap::new(),
+        }
+    }
+
+    /// A group the refresh found deleted: its cache and its age series go.
+    fn forget(&mut self, flow: &Flow, group: &str, metrics: &MirrorMetrics) {
+        self.emitted.retain(|(g, _, _), _| g != group);
+        if self.confirmed.remove(group).is_some() {
+            metrics
+                .checkpoint_age_seconds
+                .remove(&group_labels(flow, group));
+        }
+    }
+
+    fn report_ages(&self, flow: &Flow, metrics: &MirrorMetrics) {
+        let now = Instant::now();
+        for (group, at) in &self.confirmed {
+            metrics
+                .checkpoint_age_seconds
+                .get_or_create(&group_labels(flow, group))
+                .set(now.saturating_duration_since(*at).as_secs_f64());
+        }
+    }
+}
+
+fn pass_labels(flow: &Flow, kind: &'static str) -> Vec<(&'static str, String)> {
+    vec![("flow", flow.name()), ("pass", kind.to_owned())]
+}
+
+fn group_labels(flow: &Flow, group: &str) -> Vec<(&'static str, String)> {
+    vec![("flow", flow.name()), ("group", group.to_owned())]
 }

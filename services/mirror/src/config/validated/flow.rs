@@ -10,8 +10,8 @@ use broker_core::ConfigError;
 
 use super::{
     DEFAULT_CONFIG_PROPERTIES_EXCLUDE, DEFAULT_FILTER_CLASSES, DEFAULT_GROUPS_EXCLUDE,
-    DEFAULT_REFRESH_TOPICS_SECONDS, DEFAULT_TOPICS_EXCLUDE, Delivery, Flow, OffsetSyncs,
-    OffsetSyncsLocation, Reader, name_filter,
+    DEFAULT_REFRESH_GROUPS_SECONDS, DEFAULT_REFRESH_TOPICS_SECONDS, DEFAULT_TOPICS_EXCLUDE,
+    Delivery, Flow, OffsetSyncs, OffsetSyncsLocation, Reader, name_filter,
 };
 use crate::policy::{ReplicationPolicy, Separators};
 
@@ -53,6 +53,7 @@ pub(super) fn flow(
         config_properties_exclude,
         sync_topic_acls,
         refresh_topics: periodic.refresh_topics,
+        refresh_groups: periodic.refresh_groups,
         heartbeats: periodic.heartbeats,
         heartbeats_replication_factor: periodic.heartbeats_replication_factor,
         heartbeats_replication: periodic.heartbeats_replication,
@@ -283,6 +284,7 @@ fn topic_syncs(
 /// The flow's periodic jobs besides topic syncs, with their topics' replication factors.
 struct PeriodicTasks {
     refresh_topics: Option<Duration>,
+    refresh_groups: Option<Duration>,
     heartbeats: Option<Duration>,
     heartbeats_replication_factor: i32,
     heartbeats_replication: bool,
@@ -300,6 +302,13 @@ impl PeriodicTasks {
                 "refresh.topics.interval.seconds",
                 true,
                 DEFAULT_REFRESH_TOPICS_SECONDS,
+            )?,
+            refresh_groups: reader.periodic(
+                n,
+                "refresh.groups.enabled",
+                "refresh.groups.interval.seconds",
+                true,
+                DEFAULT_REFRESH_GROUPS_SECONDS,
             )?,
             heartbeats: reader.periodic(
                 n,
