@@ -1,7 +1,8 @@
 //! `kafka-gateway mirror failover` against real clusters A and B: groups move to B at
 //! exactly translated offsets (0 re-read, 0 skipped, checked record by record on B), the
 //! RPO equals the records A holds that B does not, the command works from B's checkpoints
-//! while A is unreachable, and a group active on B is refused with exit code 3.
+//! (and A's log ends the running mirror recorded on B) while A is unreachable, and a group
+//! active on B is refused with exit code 3.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -186,6 +187,34 @@ async fn wait_for_checkpoints(topic: &str, group: &str, next: &BTreeMap<i32, i64
     }
 }
 
+/// Waits until a failover without A sees, for every partition, A's log end as recorded on
+/// B by the running mirror.
+async fn wait_for_seen_ends(unreachable: &str) {
+    let config = mirror::parse_properties(unreachable).expect("properties");
+    let mut blind = options(".*", true);
+    blind.source_timeout = Duration::from_secs(1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let report = mirror::failover::failover(&config, &blind)
+            .await
+            .expect("dry run without A");
+        let seen = report
+            .rpo
+            .iter()
+            .filter(|r| r.missing_at_least == Some(0))
+            .count();
+        if seen == usize::try_from(PARTITIONS).expect("partitions") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "A's log ends never recorded on B: {:?}",
+            report.rpo
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn groups_move_to_b_exactly_and_the_rpo_is_what_b_lacks() {
     let services = Services::from_env();
@@ -212,12 +241,18 @@ async fn groups_move_to_b_exactly_and_the_rpo_is_what_b_lacks() {
             .expect("consume");
     wait_for_checkpoints(&topic, &lagging, &lagging_next).await;
     wait_for_checkpoints(&topic, &caught_up, &caught_up_next).await;
+    // The running mirror records A's log ends on B: what a failover without A knows.
+    let text = properties_text(&topic, "");
+    let unreachable = text.replace(
+        &services.kafka_bootstrap,
+        &format!("127.0.0.1:{}", tests::process::free_port()),
+    );
+    wait_for_seen_ends(&unreachable).await;
     mirror.stop().await;
     // The disaster window: A takes records B never gets.
     produce_numbered(&producer, &topic, RECORDS..RECORDS + UNCOPIED, PARTITIONS).await;
 
     // Dry run from the command line, A reachable: exact, nothing skipped, RPO = UNCOPIED.
-    let text = properties_text(&topic, "");
     let pattern = format!("^({lagging}|{caught_up})$");
     let (code, out) = run_cli(
         &text,
@@ -245,10 +280,6 @@ async fn groups_move_to_b_exactly_and_the_rpo_is_what_b_lacks() {
     }
 
     // A unreachable: the same positions from B's checkpoints.
-    let unreachable = text.replace(
-        &services.kafka_bootstrap,
-        &format!("127.0.0.1:{}", tests::process::free_port()),
-    );
     let (code, out) = run_cli(
         &unreachable,
         &[
@@ -285,12 +316,16 @@ async fn groups_move_to_b_exactly_and_the_rpo_is_what_b_lacks() {
             .collect()
     };
     assert_eq!(targets(&blind), targets(&report), "{out}");
+    // Unknown exactly; at least what the mirror saw of A's end and B lacks (the records
+    // written after the mirror stopped are beyond what it saw).
     assert!(
         blind["rpo"]
             .as_array()
             .expect("rows")
             .iter()
-            .all(|r| r["missing"].is_null()),
+            .all(|r| r["missing"].is_null()
+                && r["missing_at_least"].as_i64() == Some(0)
+                && r["source_end_seen_ms"].is_i64()),
         "{out}"
     );
 

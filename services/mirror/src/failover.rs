@@ -140,6 +140,10 @@ pub struct RpoRow {
     pub source_end: Option<i64>,
     /// Records on A that never reached B; `None` when A is unreachable.
     pub missing: Option<i64>,
+    /// With A unreachable: at least this many, from A's log end as the running mirror last
+    /// saw it (`source_end_seen_ms`); more may have been written after.
+    pub missing_at_least: Option<i64>,
+    pub source_end_seen_ms: Option<i64>,
     /// Timestamp of the oldest of them (ms), when A could be read.
     pub oldest_missing_timestamp_ms: Option<i64>,
 }

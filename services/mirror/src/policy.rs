@@ -114,6 +114,16 @@ impl ReplicationPolicy {
         format!("mm2-offset-map{separator}{alias}{}", self.internal_suffix())
     }
 
+    /// The source log ends the running mirror last saw (ours, on the target), for a
+    /// failover's RPO while the source is unreachable. Internal, so never replicated.
+    pub fn source_ends_topic(&self, alias: &str) -> String {
+        let separator = &self.separators().internal;
+        format!(
+            "mm2-source-ends{separator}{alias}{}",
+            self.internal_suffix()
+        )
+    }
+
     /// Kafka's own topics and every mirror's internal topics are never replicated.
     pub fn is_internal_topic(&self, topic: &str) -> bool {
         topic.starts_with("__")

@@ -61,13 +61,18 @@ pub(crate) async fn run(
         let target = KafkaClients::new(config.cluster(&flow.target).cluster.clone());
         let timeout = flow.admin_timeout.min(Duration::from_secs(30));
         let policy = &flow.policy;
-        ensure_compacted_topic(
-            &target,
-            &policy.offset_map_topic(&flow.source),
-            flow.checkpoints_replication_factor,
-            timeout,
-        )
-        .await?;
+        for internal in [
+            policy.offset_map_topic(&flow.source),
+            policy.source_ends_topic(&flow.source),
+        ] {
+            ensure_compacted_topic(
+                &target,
+                &internal,
+                flow.checkpoints_replication_factor,
+                timeout,
+            )
+            .await?;
+        }
         if flow.checkpoints.is_some() {
             ensure_compacted_topic(
                 &target,
@@ -236,8 +241,13 @@ async fn supervise_task(context: TaskContext, shutdown: Shutdown) -> Result<(), 
     }
 }
 
+/// How often an unchanged source end is written again, so that its `seen at` time stays
+/// recent.
+const SOURCE_END_REFRESH: Duration = Duration::from_secs(30);
+
 /// Every 5 s: per partition, record lag and RPO from the source high watermark and the
-/// last acknowledged position.
+/// last acknowledged position; the high watermark also goes to the flow's source-ends topic
+/// on the target when it changed (or every [`SOURCE_END_REFRESH`]).
 async fn lag_loop(
     config: Arc<ValidatedMirror>,
     metrics: MirrorMetrics,
@@ -245,13 +255,24 @@ async fn lag_loop(
     shutdown: Shutdown,
 ) -> Result<(), MirrorError> {
     let mut inspectors = std::collections::HashMap::new();
+    let mut end_writers = std::collections::HashMap::new();
     for flow in &config.flows {
         let clients = KafkaClients::new(config.cluster(&flow.source).cluster.clone());
         inspectors.insert(
             flow.name(),
             ClusterInspector::new(&clients, Duration::from_secs(10))?,
         );
+        let target = KafkaClients::new(config.cluster(&flow.target).cluster.clone());
+        end_writers.insert(
+            flow.name(),
+            (
+                target.producer()?,
+                flow.policy.source_ends_topic(&flow.source),
+            ),
+        );
     }
+    let mut written: std::collections::HashMap<(String, String, i32), (i64, std::time::Instant)> =
+        std::collections::HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
@@ -275,6 +296,13 @@ async fn lag_loop(
                 let state = slot.lock();
                 (state.acknowledged_next, state.acknowledged_timestamp_ms)
             };
+            write_source_end(
+                &end_writers,
+                &mut written,
+                (&flow, &topic, partition),
+                marks.high,
+            )
+            .await;
             let lag = (marks.high - next.unwrap_or(marks.low)).max(0);
             let labels = MirrorMetrics::labels(&flow, &topic, partition);
             metrics.record_lag.get_or_create(&labels).set(lag);
@@ -283,6 +311,51 @@ async fn lag_loop(
                 (_, Some(ms)) => (crate::offsets::now_millis() - ms).max(0) as f64 / 1000.0,
             };
             metrics.rpo_seconds.get_or_create(&labels).set(rpo);
+        }
+    }
+}
+
+/// Writes a partition's source log end to the target unless the same value was written
+/// within [`SOURCE_END_REFRESH`]. Advisory: a failed write is logged and tried again next
+/// tick.
+async fn write_source_end(
+    writers: &std::collections::HashMap<String, (rdkafka::producer::FutureProducer, String)>,
+    written: &mut std::collections::HashMap<(String, String, i32), (i64, std::time::Instant)>,
+    (flow, topic, partition): (&str, &str, i32),
+    end: i64,
+) {
+    let key = (flow.to_owned(), topic.to_owned(), partition);
+    if written
+        .get(&key)
+        .is_some_and(|(last, at)| *last == end && at.elapsed() < SOURCE_END_REFRESH)
+    {
+        return;
+    }
+    let Some((producer, ends_topic)) = writers.get(flow) else {
+        return;
+    };
+    let record = crate::offsets::format::SourceEnd {
+        topic: topic.to_owned(),
+        partition,
+        end,
+        seen_ms: crate::offsets::now_millis(),
+    };
+    let (record_key, value) = (record.key(), record.value());
+    let sent = producer
+        .send(
+            rdkafka::producer::FutureRecord::to(ends_topic)
+                .partition(0)
+                .key(&record_key)
+                .payload(&value),
+            Duration::from_secs(5),
+        )
+        .await;
+    match sent {
+        Ok(_) => {
+            written.insert(key, (end, std::time::Instant::now()));
+        }
+        Err((error, _)) => {
+            tracing::debug!(%flow, topic, partition, %error, "source end not written");
         }
     }
 }

@@ -40,6 +40,8 @@ pub(super) struct Facts {
     pub(super) target_committed: BTreeMap<String, PerPartition<i64>>,
     /// (remote topic, partition) → log start offset on the target.
     pub(super) target_log_start: PerPartition<i64>,
+    /// (source topic, partition) → (A's log end, when the running mirror saw it).
+    pub(super) last_seen_ends: PerPartition<(i64, i64)>,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +65,7 @@ impl Default for Facts {
             target_groups: BTreeMap::new(),
             target_committed: BTreeMap::new(),
             target_log_start: BTreeMap::new(),
+            last_seen_ends: BTreeMap::new(),
         }
     }
 }
@@ -81,6 +84,17 @@ pub(super) fn gather(
         timeout,
     )?;
     let checkpoints = read_checkpoints(&target, flow, timeout)?;
+    let mut last_seen_ends = BTreeMap::new();
+    crate::offsets::read_to_end(
+        &target,
+        &flow.policy.source_ends_topic(&flow.source),
+        timeout,
+        |key, value| {
+            if let Some(end) = crate::offsets::format::SourceEnd::decode(key, value) {
+                last_seen_ends.insert((end.topic, end.partition), (end.end, end.seen_ms));
+            }
+        },
+    )?;
     let source_facts =
         read_source(&source, flow, options, &map, &checkpoints).map_err(|error| error.to_string());
     let selected = selected_groups(flow, options, &checkpoints, source_facts.as_ref().ok());
@@ -105,6 +119,7 @@ pub(super) fn gather(
         checkpoints,
         source: source_facts,
         target_committed,
+        last_seen_ends,
     })
 }
 

@@ -204,6 +204,7 @@ fn rpo_rows(facts: &Facts) -> Vec<RpoRow> {
         .partitions()
         .into_iter()
         .chain(source.into_iter().flat_map(|s| s.ends.keys().cloned()))
+        .chain(facts.last_seen_ends.keys().cloned())
         .collect();
     partitions
         .into_iter()
@@ -211,8 +212,15 @@ fn rpo_rows(facts: &Facts) -> Vec<RpoRow> {
             let replicated_end = facts.map.replicated_end(&topic, partition);
             let key = (topic.clone(), partition);
             let source_end = source.and_then(|s| s.ends.get(&key)).copied();
+            let seen = facts
+                .last_seen_ends
+                .get(&key)
+                .copied()
+                .filter(|_| source.is_none());
             RpoRow {
                 missing: source_end.map(|end| (end - replicated_end.unwrap_or(0)).max(0)),
+                missing_at_least: seen.map(|(end, _)| (end - replicated_end.unwrap_or(0)).max(0)),
+                source_end_seen_ms: seen.map(|(_, at)| at),
                 oldest_missing_timestamp_ms: source
                     .and_then(|s| s.oldest_missing.get(&key))
                     .copied(),
@@ -314,6 +322,16 @@ mod tests {
         // 100 records copied, the checkpoint said 40: at most 60 were read on A since.
         assert_eq!(row.re_read_at_most, 60);
         assert_eq!(report.rpo[0].missing, None);
+        assert_eq!(report.rpo[0].missing_at_least, None);
+
+        // What the running mirror last saw of A's log end bounds the RPO from below.
+        let mut facts = facts(false);
+        facts
+            .last_seen_ends
+            .insert(("orders".to_owned(), 0), (112, 2_000));
+        let report = plan(&flow(), &options(), &facts);
+        assert_eq!(report.rpo[0].missing_at_least, Some(12));
+        assert_eq!(report.rpo[0].source_end_seen_ms, Some(2_000));
     }
 
     #[test]

@@ -90,7 +90,7 @@ pub fn render_table(report: &FailoverReport) -> String {
         }
     }
     out.push_str(&format!(
-        "\nRPO (records on {} that never reached the target)\n{:<28} {:>4} {:>14} {:>14} {:>10} {:>22}\n",
+        "\nRPO (records on {} that never reached the target)\n{:<28} {:>4} {:>14} {:>14} {:>10} {:>30}\n",
         report.flow.split("->").next().unwrap_or("the source"),
         "SOURCE TOPIC",
         "PART",
@@ -101,15 +101,21 @@ pub fn render_table(report: &FailoverReport) -> String {
     ));
     for row in &report.rpo {
         out.push_str(&format!(
-            "{:<28} {:>4} {:>14} {:>14} {:>10} {:>22}\n",
+            "{:<28} {:>4} {:>14} {:>14} {:>10} {:>30}\n",
             row.source_topic,
             row.partition,
             show(row.replicated_end),
             show(row.source_end),
-            row.missing
-                .map_or_else(|| "unknown".to_owned(), |m| m.to_string()),
-            row.oldest_missing_timestamp_ms
-                .map_or_else(|| "-".to_owned(), time)
+            match (row.missing, row.missing_at_least) {
+                (Some(missing), _) => missing.to_string(),
+                (None, Some(least)) => format!(">={least}"),
+                (None, None) => "unknown".to_owned(),
+            },
+            match (row.oldest_missing_timestamp_ms, row.source_end_seen_ms) {
+                (Some(at), _) => time(at),
+                (None, Some(seen)) => format!("end seen {}", time(seen)),
+                (None, None) => "-".to_owned(),
+            }
         ));
     }
     out.push_str(&format!(

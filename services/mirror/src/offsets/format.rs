@@ -8,6 +8,7 @@
 //! | checkpoint | group STRING, topic STRING, partition INT32 | version INT16=0, upstream INT64, downstream INT64, metadata STRING |
 //! | heartbeat | source alias STRING, target alias STRING | version INT16=0, timestamp INT64 |
 //! | dense map run (ours) | topic STRING, partition INT32, source start INT64, target start INT64 | version INT16=0, count INT64 |
+//! | source end (ours) | topic STRING, partition INT32 | version INT16=0, log end INT64, seen at INT64 (ms) |
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OffsetSync {
@@ -37,6 +38,16 @@ pub struct Heartbeat {
 
 /// A run of records whose source offsets `source_start..source_start+count` were written
 /// at target offsets `target_start..target_start+count`, in order and without gaps.
+/// A source partition's log end as the running mirror last saw it, kept on the target so
+/// that a failover while the source is unreachable still knows what the target lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceEnd {
+    pub topic: String,
+    pub partition: i32,
+    pub end: i64,
+    pub seen_ms: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Run {
     pub source_start: i64,
@@ -220,9 +231,49 @@ impl MapRecord {
     }
 }
 
+impl SourceEnd {
+    pub fn key(&self) -> Vec<u8> {
+        Writer::default().string(&self.topic).i32(self.partition).0
+    }
+    pub fn value(&self) -> Vec<u8> {
+        Writer::default()
+            .i16(VERSION)
+            .i64(self.end)
+            .i64(self.seen_ms)
+            .0
+    }
+    pub fn decode(key: &[u8], value: &[u8]) -> Option<Self> {
+        let mut k = Reader(key);
+        let mut v = Reader(value);
+        let (topic, partition) = (k.string()?, k.i32()?);
+        let _version = v.i16()?;
+        Some(Self {
+            topic,
+            partition,
+            end: v.i64()?,
+            seen_ms: v.i64()?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_end_round_trips() {
+        let end = SourceEnd {
+            topic: "orders".into(),
+            partition: 2,
+            end: 1_050,
+            seen_ms: 7,
+        };
+        assert_eq!(
+            end.key(),
+            [0, 6, b'o', b'r', b'd', b'e', b'r', b's', 0, 0, 0, 2]
+        );
+        assert_eq!(SourceEnd::decode(&end.key(), &end.value()), Some(end));
+    }
 
     #[test]
     fn offset_sync_layout_matches_mm2() {
