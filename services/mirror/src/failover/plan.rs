@@ -19,7 +19,7 @@ pub(super) fn plan(flow: &Flow, options: &FailoverOptions, facts: &Facts) -> Fai
         source_reachable: source.is_some(),
         source_error: facts.source.as_ref().err().cloned(),
         groups,
-        rpo: rpo_rows(facts),
+        rpo: rpo_rows(flow, facts),
         took_ms: 0,
     }
 }
@@ -197,7 +197,9 @@ fn refusal(
     None
 }
 
-fn rpo_rows(facts: &Facts) -> Vec<RpoRow> {
+/// Per source partition of this flow's topics (the map and the source-ends topic are per
+/// source alias, so other deployments' topics may be in them).
+fn rpo_rows(flow: &Flow, facts: &Facts) -> Vec<RpoRow> {
     let source = facts.source.as_ref().ok();
     let partitions: BTreeSet<(String, i32)> = facts
         .map
@@ -205,6 +207,7 @@ fn rpo_rows(facts: &Facts) -> Vec<RpoRow> {
         .into_iter()
         .chain(source.into_iter().flat_map(|s| s.ends.keys().cloned()))
         .chain(facts.last_seen_ends.keys().cloned())
+        .filter(|(topic, _)| flow.replicates_topic(topic))
         .collect();
     partitions
         .into_iter()
