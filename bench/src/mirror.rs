@@ -6,7 +6,9 @@
 //! the same mode are printed at the end.
 //!
 //! `cargo run --release -p bench -- mirror [--records N] [--tasks T] [--partitions P]
-//! [--timeout-seconds S] [--skip-mm2] [--modes alo,eos] [--rounds R]`. With several rounds
+//! [--timeout-seconds S] [--skip-mm2] [--modes alo,eos] [--rounds R] [--compression C] [--processes N]`.
+//! With `--processes N` the gateway's mirror runs as N processes sharing the flow (#22);
+//! CPU seconds are their sum and the table adds CPU per process. With several rounds
 //! the gateway and the raw pipe run R times each, interleaved; the ratios use the median
 //! run of each contender (and the best runs are printed too). Env: `KAFKA_BOOTSTRAP`,
 //! `KAFKA_B_BOOTSTRAP`.
@@ -40,6 +42,11 @@ struct Options {
     rounds: usize,
     /// Which delivery modes to run: at-least-once, exactly-once.
     modes: Vec<Mode>,
+    /// Gateway mirror processes sharing the flow (each its own `instance_id`).
+    processes: usize,
+    /// `B.producer.compression.type` for every contender (the raw pipe included); unset,
+    /// each runs its own default.
+    compression: Option<String>,
     a: String,
     b: String,
 }
@@ -55,6 +62,8 @@ fn options(args: &[String]) -> BenchResult<Options> {
         skip_mm2: false,
         rounds: 1,
         modes: vec![Mode::AtLeastOnce, Mode::ExactlyOnce],
+        compression: None,
+        processes: 1,
         a: env("KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         b: env("KAFKA_B_BOOTSTRAP", "127.0.0.1:9192"),
     };
@@ -67,6 +76,8 @@ fn options(args: &[String]) -> BenchResult<Options> {
             "--partitions" => options.partitions = value()?.parse()?,
             "--timeout-seconds" => options.timeout = Duration::from_secs(value()?.parse()?),
             "--skip-mm2" => options.skip_mm2 = true,
+            "--compression" => options.compression = Some(value()?),
+            "--processes" => options.processes = value()?.parse::<usize>()?.max(1),
             "--rounds" => options.rounds = value()?.parse::<usize>()?.max(1),
             "--modes" => {
                 options.modes = value()?
@@ -110,6 +121,7 @@ impl Mode {
 struct Outcome {
     name: String,
     mode: Option<Mode>,
+    processes: usize,
     seconds: f64,
     steady_rate: f64,
     cpu_seconds: f64,
@@ -121,7 +133,11 @@ struct Outcome {
 pub(crate) async fn run(args: Vec<String>) -> BenchResult<()> {
     match args.first().map(String::as_str) {
         Some("child-gateway") => {
-            return child_gateway(args.get(1).cloned().unwrap_or_default()).await;
+            return child_gateway(
+                args.get(1).cloned().unwrap_or_default(),
+                args.get(2).cloned(),
+            )
+            .await;
         }
         Some("child-raw") => {
             let args = args[1..].to_vec();
@@ -200,14 +216,32 @@ async fn run_gateway(
         &properties,
         mm2_properties(&gateway_alias, options, topic, mode),
     )?;
-    let child = Command::new(std::env::current_exe()?)
-        .args(["mirror", "child-gateway", &properties.display().to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
+    let mut children = Vec::new();
+    for process in 0..options.processes {
+        children.push(
+            Command::new(std::env::current_exe()?)
+                .args([
+                    "mirror",
+                    "child-gateway",
+                    &properties.display().to_string(),
+                    &format!("bench-{process}"),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?,
+        );
+    }
     let target = format!("{gateway_alias}.{topic}");
-    let name = format!("gateway mirror ({})", mode.label());
-    measure(name, Some(mode), child, b, &target, options).await
+    let name = if options.processes > 1 {
+        format!(
+            "gateway mirror ({}, {} processes)",
+            mode.label(),
+            options.processes
+        )
+    } else {
+        format!("gateway mirror ({})", mode.label())
+    };
+    measure(name, Some(mode), children, b, &target, options).await
 }
 
 /// MirrorMaker 2 (alias M…), target M….<topic>.
@@ -237,7 +271,7 @@ async fn run_mm2(
         .spawn()?;
     let target = format!("{mm2_alias}.{topic}");
     let name = format!("MirrorMaker 2 ({})", mode.label());
-    measure(name, Some(mode), child, b, &target, options).await
+    measure(name, Some(mode), vec![child], b, &target, options).await
 }
 
 /// The raw rdkafka consume → produce pipe, target raw<round>.<topic>.
@@ -256,6 +290,7 @@ async fn run_raw(
             &options.b,
             topic,
             &target,
+            options.compression.as_deref().unwrap_or(""),
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -263,7 +298,7 @@ async fn run_raw(
     measure(
         "raw rdkafka pipe".to_owned(),
         None,
-        child,
+        vec![child],
         b,
         &target,
         options,
@@ -281,18 +316,20 @@ fn print_runs(options: &Options, outcomes: &[Outcome]) {
 
 fn print_table(outcomes: &[&Outcome]) {
     println!(
-        "| contender | msgs/s (steady) | MB/s (steady) | msgs/s (incl. start-up) | CPU s | peak RSS MiB | copied | wall s |"
+        "| contender | msgs/s (steady) | MB/s (steady) | msgs/s (incl. start-up) | CPU s | CPU s per process | CPU ms per MB | peak RSS MiB | copied | wall s |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for o in outcomes {
         let rate = o.copied as f64 / o.seconds;
         println!(
-            "| {} | {:.0} | {:.1} | {:.0} | {:.1} | {:.0} | {} | {:.1} |",
+            "| {} | {:.0} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {} | {:.1} |",
             o.name,
             o.steady_rate,
             o.steady_rate * RECORD_BYTES as f64 / 1_000_000.0,
             rate,
             o.cpu_seconds,
+            o.cpu_seconds / o.processes as f64,
+            1000.0 * o.cpu_seconds / (o.copied.max(1) as f64 * RECORD_BYTES as f64 / 1_000_000.0),
             o.peak_rss_mib,
             o.copied,
             o.seconds
@@ -392,6 +429,9 @@ fn mm2_properties(alias: &str, options: &Options, topic: &str, mode: Mode) -> St
          heartbeats.topic.replication.factor = 1\noffset-syncs.topic.replication.factor = 1\n",
         options.a, options.b, options.tasks
     );
+    if let Some(codec) = &options.compression {
+        properties += &format!("B.producer.compression.type = {codec}\n");
+    }
     if mode == Mode::ExactlyOnce {
         properties += &format!(
             "B.exactly.once.source.support = enabled\n{alias}.consumer.isolation.level = read_committed\n"
@@ -442,7 +482,7 @@ async fn produce(a: &KafkaClients, topic: &str, records: u64) -> BenchResult<()>
 async fn measure(
     name: String,
     mode: Option<Mode>,
-    mut child: Child,
+    children: Vec<Child>,
     b: &KafkaClients,
     target: &str,
     options: &Options,
@@ -487,15 +527,23 @@ async fn measure(
     let steady_rate = first_seen.map_or(0.0, |(at, count)| {
         (copied - count) as f64 / end.duration_since(at).as_secs_f64().max(0.001)
     });
-    let (cpu_seconds, peak_rss_mib) = process_usage(child.id());
-    child.kill().ok();
-    child.wait().ok();
+    let processes = children.len();
+    let mut cpu_seconds = 0.0;
+    let mut peak_rss_mib: f64 = 0.0;
+    for mut child in children {
+        let (cpu, rss) = process_usage(child.id());
+        cpu_seconds += cpu;
+        peak_rss_mib = peak_rss_mib.max(rss);
+        child.kill().ok();
+        child.wait().ok();
+    }
     eprintln!("{name}: {copied} records in {seconds:.1} s");
     // A gigabyte per contender: a few runs would fill the development disk.
     drop_topic(b, target).await;
     Ok(Outcome {
         name,
         mode,
+        processes,
         seconds,
         steady_rate,
         cpu_seconds,
@@ -557,16 +605,19 @@ fn process_usage(pid: u32) -> (f64, f64) {
 }
 
 /// Child role: this gateway's mirror on a properties file, until killed.
-async fn child_gateway(properties: String) -> BenchResult<()> {
-    let config = mirror::load_properties(&properties)?;
+async fn child_gateway(properties: String, instance_id: Option<String>) -> BenchResult<()> {
+    let mut config = mirror::load_properties(&properties)?;
+    if let Some(id) = instance_id {
+        config.instance_id = Some(mirror::InstanceId::parse("instance id", &id)?);
+    }
     mirror::run(config, MetricsRegistry::new(), Shutdown::new()).await?;
     Ok(())
 }
 
 /// Creates the raw pipe's target topic with the source partition count.
 async fn prepare_raw(args: &[String]) -> BenchResult<()> {
-    let [a, b, source, target] = args else {
-        return Err("child-raw needs A B SOURCE TARGET".into());
+    let [a, b, source, target, _] = args else {
+        return Err("child-raw needs A B SOURCE TARGET COMPRESSION".into());
     };
     let inspector = ClusterInspector::new(&clients(a)?, Duration::from_secs(5))?;
     let partitions = inspector.topic(source).await?.partitions.len();
@@ -588,15 +639,19 @@ async fn prepare_raw(args: &[String]) -> BenchResult<()> {
 /// value, headers and timestamp (what any mirror must carry over; until 2026-12-07 it
 /// dropped headers and timestamps, which spared it librdkafka's per-record header parse).
 fn child_raw(args: &[String]) -> BenchResult<()> {
-    let [a, b, source, target] = args else {
-        return Err("child-raw needs A B SOURCE TARGET".into());
+    let [a, b, source, target, compression] = args else {
+        return Err("child-raw needs A B SOURCE TARGET COMPRESSION".into());
     };
     let b_clients = clients(b)?;
     let mut config = clients(a)?.consumer_config(&format!("bench-raw-{}", std::process::id()));
     config.set("enable.auto.commit", "true");
     let consumer: BaseConsumer = config.create()?;
     consumer.subscribe(&[source])?;
-    let producer: BaseProducer = b_clients.producer_config().create()?;
+    let mut producer_config = b_clients.producer_config();
+    if !compression.is_empty() {
+        producer_config.set("compression.type", compression);
+    }
+    let producer: BaseProducer = producer_config.create()?;
     loop {
         if let Some(message) = consumer.poll(Duration::from_millis(100)) {
             let message = message?;

@@ -19,6 +19,7 @@
 //! - [`wire`]: a native Kafka protocol client (built on the `kafka-protocol` crate) for the
 //!   admin APIs librdkafka lacks, ACLs first; same `ClusterConfig`, same security settings.
 
+pub mod assignment;
 pub mod clients;
 pub mod config;
 pub mod error;

@@ -78,6 +78,17 @@ pub(crate) enum MirrorAction {
     /// the source is unreachable, from the target's checkpoints. Exit code 3 when a group
     /// is refused or a record would be skipped.
     Failover(FailoverArgs),
+    /// Which process runs which task of each flow, as the groups' coordinators see it
+    /// (at-least-once: members of the source group and their partitions; exactly-once:
+    /// members of the task group and their tasks, and tasks no process runs).
+    Status {
+        /// MirrorMaker 2 dedicated-mode properties file (`mm2.properties`).
+        #[arg(short, long)]
+        config: PathBuf,
+        /// `table` or `json`.
+        #[arg(long, value_enum, default_value_t = FailoverOutput::Table)]
+        output: FailoverOutput,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

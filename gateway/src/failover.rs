@@ -1,4 +1,5 @@
-//! `kafka-gateway mirror failover`: the command line around [`mirror::failover`].
+//! `kafka-gateway mirror failover` and `mirror status`: the command line around
+//! [`mirror::failover`] and [`mirror::status`].
 
 use std::time::Duration;
 
@@ -48,6 +49,28 @@ pub(crate) async fn failover(args: &FailoverArgs) -> Result<(), GatewayError> {
             refused: report.refused(),
             skipped: report.skipped(),
         });
+    }
+    Ok(())
+}
+
+pub(crate) async fn status(
+    config: &std::path::Path,
+    output: FailoverOutput,
+) -> Result<(), GatewayError> {
+    let mirror = load_mirror(config)?;
+    telemetry::init_tracing(telemetry::LogFormat::Text, "error");
+    let flows = mirror::status::status(&mirror, Duration::from_secs(10))
+        .await
+        .map_err(mirror_config_error)?;
+    match output {
+        FailoverOutput::Table => print!("{}", mirror::status::render_table(&flows)),
+        FailoverOutput::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&flows).map_err(|error| GatewayError::Service {
+                service: "mirror",
+                message: error.to_string(),
+            })?
+        ),
     }
     Ok(())
 }

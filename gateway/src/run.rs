@@ -104,6 +104,9 @@ pub(crate) async fn run_mirror(args: &MirrorArgs) -> Result<(), GatewayError> {
             Ok(())
         }
         Some(MirrorAction::Failover(failover)) => crate::failover::failover(failover).await,
+        Some(MirrorAction::Status { config, output }) => {
+            crate::failover::status(config, *output).await
+        }
         None => {
             let path = args.config.as_ref().ok_or_else(|| {
                 GatewayError::Usage(

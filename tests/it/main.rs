@@ -66,6 +66,7 @@ mod mirror_failover;
 mod mirror_groups;
 mod mirror_offsets;
 mod mirror_replication;
+mod mirror_scale_out;
 mod mysql_cdc;
 mod mysql_common;
 mod mysql_heartbeat;

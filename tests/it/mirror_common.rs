@@ -55,13 +55,24 @@ pub(crate) struct MirrorProcess {
 
 impl MirrorProcess {
     pub(crate) fn start(properties: &str) -> Self {
+        Self::start_with(properties, &[])
+    }
+
+    /// One of several processes of a flow, each with its own `--instance-id`.
+    pub(crate) fn start_as(properties: &str, instance_id: &str) -> Self {
+        Self::start_with(properties, &["--instance-id", instance_id])
+    }
+
+    fn start_with(properties: &str, args: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(tests::unique_name("mirror-process"));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("mm2.properties");
         std::fs::write(&path, properties).expect("properties file");
         let config = path.to_string_lossy().into_owned();
+        let mut all = vec!["mirror", "--config", &config];
+        all.extend_from_slice(args);
         let process = GatewayProcess::spawn(
-            &["mirror", "--config", &config],
+            &all,
             &[("RUST_LOG", "info,mirror=debug,librdkafka=info")],
             dir.join("mirror.log"),
         );

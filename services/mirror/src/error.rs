@@ -102,6 +102,25 @@ impl MirrorError {
     }
 }
 
+impl MirrorError {
+    /// Whether a transactional producer was fenced: another process initialised the same
+    /// transactional id (took the task over).
+    pub(crate) fn is_fenced_producer(&self) -> bool {
+        use rdkafka::error::RDKafkaErrorCode as C;
+        let (Self::Kafka { source, .. } | Self::Delivery { source, .. }) = self else {
+            return false;
+        };
+        let code = match source {
+            KafkaError::Transaction(rd) => Some(rd.code()),
+            other => other.rdkafka_error_code(),
+        };
+        matches!(
+            code,
+            Some(C::Fenced | C::ProducerFenced | C::InvalidProducerEpoch)
+        )
+    }
+}
+
 /// librdkafka marks transaction errors as retriable / abortable / fatal itself; everything
 /// else is classified by broker-core's table.
 pub(crate) fn is_retriable_kafka(error: &KafkaError) -> bool {

@@ -12,6 +12,7 @@
 //! - `groups`: group offsets and `sync.group.offsets`.
 //! - [`translate()`]: per-partition failover positions of a group.
 //! - [`failover`]: `mirror failover`: groups moved to the target at exact positions, RPO.
+//! - [`status`]: `mirror status`: which process runs which task, from the coordinators.
 
 mod acls;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod offsets;
 pub mod policy;
 mod replicate;
 mod runner;
+pub mod status;
 mod topics;
 mod translate;
 

@@ -32,6 +32,8 @@ pub struct MirrorMetrics {
     /// `flow`, `group`.
     pub(crate) checkpoint_age_seconds:
         Family<Vec<(&'static str, String)>, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// `flow`, `task`: 1 while this process runs the exactly-once task.
+    pub(crate) tasks_owned: Family<Vec<(&'static str, String)>, Gauge>,
 }
 
 impl std::fmt::Debug for MirrorMetrics {
@@ -73,6 +75,7 @@ impl MirrorMetrics {
             offset_pass_seconds: Family::new_with_constructor(pass_histogram),
             offset_pass_groups: Family::default(),
             checkpoint_age_seconds: Family::default(),
+            tasks_owned: Family::default(),
         };
         let r = r.sub_registry_with_prefix("kafka_gateway_mirror");
         r.register(
@@ -129,6 +132,11 @@ impl MirrorMetrics {
             "checkpoint_age_seconds",
             "Time since the group's checkpoints on the target last matched its source commits, at the last pass",
             metrics.checkpoint_age_seconds.clone(),
+        );
+        r.register(
+            "task_owned",
+            "1 while this process runs the flow's exactly-once task (the task group assigned it here), 0 once it left",
+            metrics.tasks_owned.clone(),
         );
         metrics
     }

@@ -124,6 +124,14 @@ impl ReplicationPolicy {
         )
     }
 
+    /// The task topic of flow `source` → this cluster (ours, on the target): one partition
+    /// per exactly-once task, through which the flow's processes share the tasks
+    /// (`replicate::leases`). Internal, so never replicated.
+    pub fn tasks_topic(&self, alias: &str) -> String {
+        let separator = &self.separators().internal;
+        format!("mm2-tasks{separator}{alias}{}", self.internal_suffix())
+    }
+
     /// Kafka's own topics and every mirror's internal topics are never replicated.
     pub fn is_internal_topic(&self, topic: &str) -> bool {
         topic.starts_with("__")

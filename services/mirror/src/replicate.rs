@@ -21,6 +21,7 @@
 
 pub(crate) mod at_least_once;
 pub(crate) mod exactly_once;
+pub(crate) mod leases;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
@@ -709,8 +710,8 @@ pub(crate) async fn run_task(context: TaskContext) -> Result<(), MirrorError> {
 /// Source consumer configuration shared by both modes.
 /// The mirror's consumer session timeout unless the properties set one (see
 /// [`consumer_config`]).
-const MIRROR_SESSION_TIMEOUT_MS: &str = "10000";
-const MIRROR_HEARTBEAT_INTERVAL_MS: &str = "3000";
+pub(crate) const MIRROR_SESSION_TIMEOUT_MS: &str = "10000";
+pub(crate) const MIRROR_HEARTBEAT_INTERVAL_MS: &str = "3000";
 
 pub(crate) fn consumer_config(context: &TaskContext) -> rdkafka::ClientConfig {
     let settings = context.config.cluster(&context.flow.source);

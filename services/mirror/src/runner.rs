@@ -19,12 +19,12 @@ use broker_core::{KafkaClients, Shutdown};
 use tokio::task::JoinSet;
 
 use crate::acls::AclSync;
-use crate::config::{OffsetSyncsLocation, ValidatedMirror};
+use crate::config::{Delivery, OffsetSyncsLocation, ValidatedMirror};
 use crate::error::MirrorError;
 use crate::metrics::MirrorMetrics;
 use crate::offsets::checkpoints::OffsetTasks;
 use crate::policy::HEARTBEATS_TOPIC;
-use crate::replicate::{SlotRegistry, TaskContext, run_task};
+use crate::replicate::{SlotRegistry, TaskContext, leases, run_task};
 use crate::topics::{TopicSync, ensure_compacted_topic};
 
 /// Sets the stop flag when dropped, so that replication threads never outlive `run`.
@@ -139,23 +139,43 @@ pub(crate) async fn run(
             Ok(())
         });
 
-        for task in 0..flow.tasks {
-            let context = TaskContext {
-                config: Arc::clone(&config),
-                flow: Arc::clone(&flow),
-                task,
-                plan: plan.clone(),
-                wake_topics: Arc::clone(&wake_topics),
-                metrics: metrics.clone(),
-                slots: Arc::clone(&slots),
-                stop: Arc::clone(&drain),
-                abandon: Arc::clone(&abandon),
-            };
+        let template = TaskContext {
+            config: Arc::clone(&config),
+            flow: Arc::clone(&flow),
+            task: 0,
+            plan: plan.clone(),
+            wake_topics: Arc::clone(&wake_topics),
+            metrics: metrics.clone(),
+            slots: Arc::clone(&slots),
+            stop: Arc::clone(&drain),
+            abandon: Arc::clone(&abandon),
+        };
+        if flow.delivery == Delivery::ExactlyOnce {
+            // The flow's processes share its tasks through a group on the target.
+            leases::ensure_tasks_topic(
+                &target,
+                &policy.tasks_topic(&flow.source),
+                flow.tasks,
+                flow.checkpoints_replication_factor,
+                timeout,
+            )
+            .await?;
             task::spawn_in(
                 &mut tasks,
-                "mirror-task-supervisor",
-                supervise_task(context, background.clone()),
+                "mirror-task-leases",
+                leases::run(template, background.clone()),
             );
+        } else {
+            // At-least-once tasks share the source partitions through the source group.
+            for task in 0..flow.tasks {
+                let mut context = template.clone();
+                context.task = task;
+                task::spawn_in(
+                    &mut tasks,
+                    "mirror-task-supervisor",
+                    supervise_task(context, background.clone(), false),
+                );
+            }
         }
         let offset_tasks = OffsetTasks::new(&config, Arc::clone(&flow), plan, metrics.clone());
         let offsets_shutdown = background.clone();
@@ -206,8 +226,16 @@ pub(crate) async fn run(
 /// a twin process with the same instance id, not a stale session of its own.
 const FENCED_AGAIN_WITHIN: Duration = Duration::from_secs(300);
 
-/// Runs one replication task, restarting it after retriable errors.
-async fn supervise_task(context: TaskContext, shutdown: Shutdown) -> Result<(), MirrorError> {
+/// Runs one replication task, restarting it after retriable errors. A `leased` task
+/// (exactly-once, owned through the task group) that finds its producer fenced lost the
+/// task to another process: the group's revocation stops it here soon, so it is retried
+/// with backoff instead of stopping the mirror (if this process is a zombie whose session
+/// expired, the revocation comes with its next heartbeat).
+pub(crate) async fn supervise_task(
+    context: TaskContext,
+    shutdown: Shutdown,
+    leased: bool,
+) -> Result<(), MirrorError> {
     let mut backoff = Duration::from_secs(1);
     let mut last_fenced: Option<std::time::Instant> = None;
     loop {
@@ -215,6 +243,14 @@ async fn supervise_task(context: TaskContext, shutdown: Shutdown) -> Result<(), 
         let result = run_task(attempt).await;
         match result {
             Ok(()) => return Ok(()),
+            Err(error) if leased && error.is_fenced_producer() && !shutdown.is_triggered() => {
+                tracing::warn!(flow = %context.flow.name(), task = context.task, %error, ?backoff, "exactly-once task fenced by another process; retrying unless the task group moves it");
+                tokio::select! {
+                    () = shutdown.wait() => return Ok(()),
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
             Err(error @ MirrorError::InstanceFenced { .. })
                 if last_fenced.is_some_and(|at| at.elapsed() < FENCED_AGAIN_WITHIN) =>
             {

@@ -225,6 +225,16 @@ pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
     let member = static_member(context);
     let mut config = consumer_config(context);
     config.set("group.instance.id", &member);
+    // DescribeGroups shows the client id, not the instance id: `mirror status` names the
+    // process and task by it unless the properties chose one.
+    if !context
+        .config
+        .cluster(&context.flow.source)
+        .consumer
+        .contains_key("client.id")
+    {
+        config.set("client.id", &member);
+    }
     let consumer: SourceConsumer = config
         .create_with_context(RebalanceContext {
             pipeline: Arc::clone(&pipeline),
