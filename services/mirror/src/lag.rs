@@ -494,3 +494,101 @@ impl FlowLag {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use broker_core::telemetry::MetricsRegistry;
+
+    use super::*;
+    use crate::topics::MirroredTopic;
+
+    #[tokio::test]
+    async fn a_partition_that_leaves_the_plan_loses_every_series() {
+        let config = crate::parse_properties(
+            "clusters = A, B\nA.bootstrap.servers = 127.0.0.1:1\n\
+             B.bootstrap.servers = 127.0.0.1:2\nA->B.enabled = true\n",
+        )
+        .expect("valid properties");
+        let flow = Arc::new(config.flows[0].clone());
+        let mirrored = MirroredTopic {
+            target: "A.orders".to_owned(),
+            partitions: 1,
+        };
+        let (plan, receiver) =
+            watch::channel(Arc::new(BTreeMap::from([("orders".to_owned(), mirrored)])));
+        let registry = MetricsRegistry::new();
+        let metrics = MirrorMetrics::new(&registry);
+        let mut lag = FlowLag::new(
+            &config,
+            flow,
+            receiver,
+            metrics.clone(),
+            SlotRegistry::default(),
+        )
+        .expect("probe clients");
+        let labels = MirrorMetrics::labels("A->B", "orders", 0);
+        metrics.record_lag.get_or_create(&labels).set(5);
+        metrics.record_lag_seconds.get_or_create(&labels).set(1.5);
+        metrics.rpo_seconds.get_or_create(&labels).set(1.5);
+        metrics
+            .offset_sync_age_seconds
+            .get_or_create(&labels)
+            .set(3.0);
+        metrics.records.get_or_create(&labels).inc();
+        lag.reported.insert(("orders".to_owned(), 0));
+        lag.syncs_reported.insert(("orders".to_owned(), 0));
+        assert!(
+            registry
+                .render()
+                .expect("render")
+                .contains("topic=\"orders\"")
+        );
+
+        // The topic is no longer mirrored: no source read happens, its series go.
+        plan.send(Arc::new(BTreeMap::new()))
+            .expect("plan receiver alive");
+        assert!(lag.measure().await.is_empty());
+        let text = registry.render().expect("render");
+        assert!(!text.contains("topic=\"orders\""), "{text}");
+        assert!(lag.reported.is_empty() && lag.syncs_reported.is_empty());
+    }
+
+    #[test]
+    fn a_cached_peek_is_used_only_at_the_same_position_and_the_bound_only_when_small() {
+        let config = crate::parse_properties(
+            "clusters = A, B\nA.bootstrap.servers = 127.0.0.1:1\n\
+             B.bootstrap.servers = 127.0.0.1:2\nA->B.enabled = true\n",
+        )
+        .expect("valid properties");
+        let flow = Arc::new(config.flows[0].clone());
+        let (_plan, receiver) = watch::channel(Arc::new(BTreeMap::new()));
+        let registry = MetricsRegistry::new();
+        let mut lag = FlowLag::new(
+            &config,
+            flow,
+            receiver,
+            MirrorMetrics::new(&registry),
+            SlotRegistry::default(),
+        )
+        .expect("probe clients");
+        let key = ("orders".to_owned(), 0);
+        let now_ms = 1_000_000;
+        lag.oldest.insert(
+            key.clone(),
+            Oldest {
+                position: 42,
+                timestamp_ms: Some(now_ms - 90_000),
+                peeked_at: Instant::now(),
+            },
+        );
+        // The record at 42 is still the oldest one not copied: 90 s, whatever the bound.
+        assert_eq!(lag.lag_seconds(&key, 42, Some(1.0), now_ms), Some(90.0));
+        // The position moved: the cache says nothing; a small bound is trusted...
+        assert_eq!(lag.lag_seconds(&key, 43, Some(2.0), now_ms), Some(2.0));
+        // ...a large one is not (a quiet partition that just got a record): peek.
+        assert_eq!(lag.lag_seconds(&key, 43, Some(3600.0), now_ms), None);
+        assert_eq!(lag.lag_seconds(&key, 43, None, now_ms), None);
+    }
+}
