@@ -1,7 +1,8 @@
 //! Mirror replication metrics and alert rules (#15, part 3), against the real clusters A
 //! and B: a caught-up flow reports lag 0 in records and seconds, fresh offset syncs and a
 //! group translation lag of 0 after its checkpoint; a stalled flow reports lag in records
-//! and seconds that grow; the exposition passes `promtool check metrics`; the alert rules
+//! and seconds that grow, and a group that reads past what the target holds a translation
+//! lag of what a failover would re-read; the exposition passes `promtool check metrics`; the alert rules
 //! pass `promtool check rules` and their unit tests (`promtool test rules`).
 
 use std::path::PathBuf;
@@ -223,8 +224,16 @@ async fn stalled_flow_shows_lag_growing_in_records_and_seconds() {
     // nothing, just as with a target that stopped answering. Its lag must come from the
     // committed position and grow.
     let oldest_ms = produce_now(&producer, &topic, 10).await;
+    // A consumer group read 5 records, checkpointed by the next process.
+    let group = unique_name("mirror_stalled_group");
+    {
+        let (a, group, topic) = (a.clone(), group.clone(), topic.clone());
+        tokio::task::spawn_blocking(move || commit(&a, &group, &topic, 0, 5))
+            .await
+            .expect("commit");
+    }
     let registry = MetricsRegistry::new();
-    let server = serve(&a, &registry, &topic, "none").await;
+    let server = serve(&a, &registry, &topic, &group).await;
     let stalled = RunningMirror::start_with_metrics(
         properties(&topic, "B.producer.linger.ms = 120000"),
         registry.clone(),
@@ -248,6 +257,43 @@ async fn stalled_flow_shows_lag_growing_in_records_and_seconds() {
     let seconds_second =
         sample(&text, "kafka_gateway_mirror_record_lag_seconds", &partition).expect("lag seconds");
     let expected_second = (now_ms() - oldest_ms) as f64 / 1000.0;
+
+    // The group reads on to 18 on A, past what B holds (10): its commit cannot be
+    // translated exactly, its checkpoint stays at 5, a failover would re-read 13 records.
+    let group_label = [("group", group.as_str())];
+    // First its checkpoint at 5 matches its commit.
+    wait_for_metrics(
+        &server,
+        Duration::from_secs(30),
+        "translation lag 0 at the group's checkpoint",
+        |text| {
+            sample(
+                text,
+                "kafka_gateway_mirror_group_translation_lag",
+                &group_label,
+            ) == Some(0.0)
+        },
+    )
+    .await;
+    {
+        let (a, group, topic) = (a.clone(), group.clone(), topic.clone());
+        tokio::task::spawn_blocking(move || commit(&a, &group, &topic, 0, 18))
+            .await
+            .expect("commit");
+    }
+    wait_for_metrics(
+        &server,
+        Duration::from_secs(30),
+        "translation lag 13",
+        |text| {
+            sample(
+                text,
+                "kafka_gateway_mirror_group_translation_lag",
+                &group_label,
+            ) == Some(13.0)
+        },
+    )
+    .await;
     let copied_while_stalled: i64 = high_watermarks(&b, &remote).await.values().sum();
     println!(
         "stalled: lag 10 records / {seconds_first:.1} s (oldest record {expected_first:.1} s \
