@@ -64,6 +64,7 @@ mod mirror_delivery;
 mod mirror_drill;
 mod mirror_failover;
 mod mirror_groups;
+mod mirror_metrics;
 mod mirror_offsets;
 mod mirror_replication;
 mod mirror_scale_out;

@@ -29,7 +29,7 @@ fn free_port() -> u16 {
 }
 
 /// The metrics service, serving on a free port until dropped.
-struct MetricsServer {
+pub(crate) struct MetricsServer {
     url: String,
     shutdown: Shutdown,
 }
@@ -40,7 +40,7 @@ impl Drop for MetricsServer {
     }
 }
 
-fn metrics_config(toml_text: &str) -> ValidatedMetrics {
+pub(crate) fn metrics_config(toml_text: &str) -> ValidatedMetrics {
     let port = free_port();
     let text = format!("{toml_text}\n[http]\nlisten = \"127.0.0.1:{port}\"\n");
     let config: MetricsConfig = toml::from_str(&text).expect("test config parses");
@@ -48,18 +48,22 @@ fn metrics_config(toml_text: &str) -> ValidatedMetrics {
 }
 
 async fn start(config: ValidatedMetrics, clients: KafkaClients) -> MetricsServer {
+    start_with_registry(config, clients, MetricsRegistry::new()).await
+}
+
+/// The metrics service serving `registry` too (as one gateway process serves every
+/// service's metrics).
+pub(crate) async fn start_with_registry(
+    config: ValidatedMetrics,
+    clients: KafkaClients,
+    registry: MetricsRegistry,
+) -> MetricsServer {
     let url = format!("http://{}/metrics", config.listener.listen);
     let shutdown = Shutdown::new();
     let serving = shutdown.clone();
     broker_core::task::spawn("metrics-service", async move {
-        if let Err(error) = metrics::run(
-            config,
-            clients,
-            MetricsRegistry::new(),
-            edge::Health::new(None),
-            serving,
-        )
-        .await
+        if let Err(error) =
+            metrics::run(config, clients, registry, edge::Health::new(None), serving).await
         {
             panic!("metrics service failed: {error}");
         }
@@ -79,7 +83,7 @@ async fn start(config: ValidatedMetrics, clients: KafkaClients) -> MetricsServer
     panic!("metrics service did not listen at {url}");
 }
 
-async fn scrape(server: &MetricsServer) -> String {
+pub(crate) async fn scrape(server: &MetricsServer) -> String {
     let response = http_client()
         .get(&server.url)
         .send()
@@ -122,7 +126,7 @@ const INHERITED_LINT: &[&str] = &[
 /// `promtool check metrics` on the scrape; fails (never skips) without promtool. The scrape
 /// must parse (exit 1 is a format error) and have no lint finding besides
 /// [`INHERITED_LINT`] (exit 3 is lint findings only).
-fn promtool_check(text: &str) {
+pub(crate) fn promtool_check(text: &str) {
     let mut child = match Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

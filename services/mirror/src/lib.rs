@@ -10,6 +10,7 @@
 //! - `replicate`: the consume → produce tasks, at-least-once and exactly-once.
 //! - [`offsets`]: the dense map, MM2 offset syncs, checkpoints and heartbeats.
 //! - `groups`: group offsets and `sync.group.offsets`.
+//! - `lag`: replication lag per partition (records, seconds, offset-sync age).
 //! - [`translate()`]: per-partition failover positions of a group.
 //! - [`failover`]: `mirror failover`: groups moved to the target at exact positions, RPO.
 //! - [`status`]: `mirror status`: which process runs which task, from the coordinators.
@@ -19,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod failover;
 mod groups;
+mod lag;
 pub mod metrics;
 pub mod offsets;
 pub mod policy;

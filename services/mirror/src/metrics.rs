@@ -5,7 +5,12 @@
 //! `replication-latency-ms`), record lag (source high watermark − next record to copy) and
 //! the recovery point objective: records and seconds that a failover right now would lose.
 //! Per flow and offset pass: its duration and the groups it covered; per group, the age of
-//! its checkpoints on the target (how stale a failover's starting positions would be).
+//! its checkpoints on the target (how stale a failover's starting positions would be) and
+//! its translation lag (records its source commits are ahead of its checkpoints).
+//!
+//! The lag series (records, seconds, offset-sync age) are measured by [`crate::lag`] for
+//! every partition of the flow's topic plan, whether or not this process copies it, and
+//! are removed when the partition leaves the plan.
 
 use broker_core::telemetry::MetricsRegistry;
 use prometheus_client::metrics::counter::Counter;
@@ -23,6 +28,12 @@ pub struct MirrorMetrics {
     pub(crate) latency: Family<Vec<(&'static str, String)>, Histogram>,
     pub(crate) record_lag: Family<PartitionLabels, Gauge>,
     pub(crate) rpo_seconds: Family<PartitionLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Age of the oldest source record not yet copied (see [`crate::lag`]).
+    pub(crate) record_lag_seconds:
+        Family<PartitionLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Time since the last acknowledged MM2 offset sync of the partition.
+    pub(crate) offset_sync_age_seconds:
+        Family<PartitionLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     pub(crate) restarts: Family<Vec<(&'static str, String)>, Counter>,
     pub(crate) checkpoints: Family<Vec<(&'static str, String)>, Counter>,
     pub(crate) acls_created: Family<Vec<(&'static str, String)>, Counter>,
@@ -34,6 +45,8 @@ pub struct MirrorMetrics {
         Family<Vec<(&'static str, String)>, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// `flow`, `task`: 1 while this process runs the exactly-once task.
     pub(crate) tasks_owned: Family<Vec<(&'static str, String)>, Gauge>,
+    /// `flow`, `group`: records the group's source commits are ahead of its checkpoints.
+    pub(crate) group_translation_lag: Family<Vec<(&'static str, String)>, Gauge>,
 }
 
 impl std::fmt::Debug for MirrorMetrics {
@@ -69,6 +82,8 @@ impl MirrorMetrics {
             latency: Family::new_with_constructor(latency_histogram),
             record_lag: Family::default(),
             rpo_seconds: Family::default(),
+            record_lag_seconds: Family::default(),
+            offset_sync_age_seconds: Family::default(),
             restarts: Family::default(),
             checkpoints: Family::default(),
             acls_created: Family::default(),
@@ -76,6 +91,7 @@ impl MirrorMetrics {
             offset_pass_groups: Family::default(),
             checkpoint_age_seconds: Family::default(),
             tasks_owned: Family::default(),
+            group_translation_lag: Family::default(),
         };
         let r = r.sub_registry_with_prefix("kafka_gateway_mirror");
         r.register(
@@ -100,8 +116,18 @@ impl MirrorMetrics {
         );
         r.register(
             "rpo_seconds",
-            "Age of the oldest source record not yet on the target (0 when caught up)",
+            "Age of the oldest source record not yet on the target (0 when caught up); same value as record_lag_seconds",
             metrics.rpo_seconds.clone(),
+        );
+        r.register(
+            "record_lag_seconds",
+            "Age of the oldest source record not yet on the target (0 when caught up)",
+            metrics.record_lag_seconds.clone(),
+        );
+        r.register(
+            "offset_sync_age_seconds",
+            "Time since the last offset sync of the partition was acknowledged",
+            metrics.offset_sync_age_seconds.clone(),
         );
         r.register(
             "restarts",
@@ -138,7 +164,22 @@ impl MirrorMetrics {
             "1 while this process runs the flow's exactly-once task (the task group assigned it here), 0 once it left",
             metrics.tasks_owned.clone(),
         );
+        r.register(
+            "group_translation_lag",
+            "Records the group committed on the source beyond what its checkpoints on the target stand for, summed over its partitions",
+            metrics.group_translation_lag.clone(),
+        );
         metrics
+    }
+
+    /// Every per-partition series of a partition that left the flow.
+    pub(crate) fn remove_partition(&self, labels: &PartitionLabels) {
+        self.records.remove(labels);
+        self.bytes.remove(labels);
+        self.record_lag.remove(labels);
+        self.rpo_seconds.remove(labels);
+        self.record_lag_seconds.remove(labels);
+        self.offset_sync_age_seconds.remove(labels);
     }
 
     pub(crate) fn labels(flow: &str, topic: &str, partition: i32) -> PartitionLabels {

@@ -104,6 +104,10 @@ pub(crate) struct Slot {
     records: Counter,
     bytes: Counter,
     latency: Histogram,
+    /// Wall clock (ms) when the target (or source) last acknowledged an offset sync of this
+    /// partition; 0 before the first. Outside `state`: the delivery callback of a sync
+    /// must not wait for the copy thread's lock.
+    pub(crate) last_sync_ms: AtomicI64,
     pub(crate) state: Mutex<SlotState>,
 }
 
@@ -158,6 +162,8 @@ pub(crate) enum Token {
         timestamp_ms: Option<i64>,
     },
     Internal(Option<Arc<BatchAck>>),
+    /// An MM2 offset sync of the slot's partition (its age is a metric).
+    Sync(Arc<Slot>),
 }
 
 pub(crate) struct AckContext {
@@ -211,6 +217,15 @@ impl ProducerContext for AckContext {
                     Err((error, _)) => state.failure = Some((offset, error.clone())),
                 }
             }
+            Token::Sync(slot) => match result {
+                // A few syncs per commit interval: a clock read each costs nothing here.
+                Ok(_) => slot
+                    .last_sync_ms
+                    .store(crate::offsets::now_millis(), Ordering::Relaxed),
+                Err((error, message)) => {
+                    tracing::warn!(flow = %self.flow, topic = message.topic(), %error, "offset sync not written");
+                }
+            },
             Token::Internal(batch) => {
                 if let Some(batch) = batch {
                     if result.is_err() {
@@ -344,6 +359,7 @@ impl Pipeline {
                 .latency
                 .get_or_create(&vec![("flow", flow.clone())])
                 .clone(),
+            last_sync_ms: AtomicI64::new(0),
             state: Mutex::new(SlotState {
                 tracker: RunTracker::default(),
                 syncs: SyncEmitter::new(lag_max),
@@ -364,6 +380,14 @@ impl Pipeline {
             .unwrap_or_else(PoisonError::into_inner)
             .insert((flow, topic.to_owned(), partition), Arc::clone(&slot));
         Some(slot)
+    }
+
+    /// The position a partition resumes from, for the lag measurement until its first
+    /// record is acknowledged.
+    pub(crate) fn seed_position(&self, topic: &str, partition: i32, next: i64) {
+        if let Some(slot) = self.find_slot(topic, partition) {
+            slot.lock().acknowledged_next.get_or_insert(next);
+        }
     }
 
     /// Forgets partitions this task no longer owns.
@@ -545,7 +569,13 @@ impl Pipeline {
                         upstream: point.upstream,
                         downstream: point.downstream,
                     };
-                    self.send_internal(producer, topic, &sync.key(), &sync.value(), None)?;
+                    self.send_token(
+                        producer,
+                        topic,
+                        &sync.key(),
+                        &sync.value(),
+                        Token::Sync(Arc::clone(&slot)),
+                    )?;
                 }
             }
             if let Some(next) = next {
@@ -563,8 +593,19 @@ impl Pipeline {
         value: &[u8],
         batch: Option<Arc<BatchAck>>,
     ) -> Result<(), MirrorError> {
+        self.send_token(producer, topic, key, value, Token::Internal(batch))
+    }
+
+    fn send_token(
+        &self,
+        producer: &TargetProducer,
+        topic: &str,
+        key: &[u8],
+        value: &[u8],
+        token: Token,
+    ) -> Result<(), MirrorError> {
         let record: BaseRecord<'_, [u8], [u8], Box<Token>> =
-            BaseRecord::with_opaque_to(topic, Box::new(Token::Internal(batch)))
+            BaseRecord::with_opaque_to(topic, Box::new(token))
                 .partition(0)
                 .key(key)
                 .payload(value);

@@ -8,11 +8,10 @@
 //! `run` returns. If the `run` future is dropped instead, the tasks stop at once without
 //! draining: that is the crash the delivery guarantees are built for.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use broker_core::metadata::ClusterInspector;
 use broker_core::task;
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::{KafkaClients, Shutdown};
@@ -21,6 +20,7 @@ use tokio::task::JoinSet;
 use crate::acls::AclSync;
 use crate::config::{Delivery, OffsetSyncsLocation, ValidatedMirror};
 use crate::error::MirrorError;
+use crate::lag::FlowLag;
 use crate::metrics::MirrorMetrics;
 use crate::offsets::checkpoints::OffsetTasks;
 use crate::policy::HEARTBEATS_TOPIC;
@@ -55,6 +55,7 @@ pub(crate) async fn run(
     let background = shutdown.child();
 
     verify_logins(&config).await?;
+    let mut lags = Vec::new();
     for flow in &config.flows {
         let flow = Arc::new(flow.clone());
         let source = KafkaClients::new(config.cluster(&flow.source).cluster.clone());
@@ -131,6 +132,13 @@ pub(crate) async fn run(
         }
 
         let (topic_sync, plan) = TopicSync::new(Arc::clone(&flow), &source, &target)?;
+        lags.push(FlowLag::new(
+            &config,
+            Arc::clone(&flow),
+            plan.clone(),
+            metrics.clone(),
+            Arc::clone(&slots),
+        )?);
         topic_sync.refresh().await?;
         let wake_topics = Arc::clone(&topic_sync.wake);
         let topic_shutdown = background.clone();
@@ -188,12 +196,7 @@ pub(crate) async fn run(
     task::spawn_in(
         &mut tasks,
         "mirror-lag",
-        lag_loop(
-            Arc::clone(&config),
-            metrics.clone(),
-            Arc::clone(&slots),
-            background.clone(),
-        ),
+        lag_loop(Arc::clone(&config), lags, background.clone()),
     );
 
     tokio::select! {
@@ -281,23 +284,16 @@ pub(crate) async fn supervise_task(
 /// recent.
 const SOURCE_END_REFRESH: Duration = Duration::from_secs(30);
 
-/// Every 5 s: per partition, record lag and RPO from the source high watermark and the
-/// last acknowledged position; the high watermark also goes to the flow's source-ends topic
-/// on the target when it changed (or every [`SOURCE_END_REFRESH`]).
+/// Every 5 s: each flow's lag series ([`crate::lag`]); each partition's source log end
+/// also goes to the flow's source-ends topic on the target when it changed (or every
+/// [`SOURCE_END_REFRESH`]).
 async fn lag_loop(
     config: Arc<ValidatedMirror>,
-    metrics: MirrorMetrics,
-    slots: SlotRegistry,
+    mut lags: Vec<FlowLag>,
     shutdown: Shutdown,
 ) -> Result<(), MirrorError> {
-    let mut inspectors = std::collections::HashMap::new();
     let mut end_writers = std::collections::HashMap::new();
     for flow in &config.flows {
-        let clients = KafkaClients::new(config.cluster(&flow.source).cluster.clone());
-        inspectors.insert(
-            flow.name(),
-            ClusterInspector::new(&clients, Duration::from_secs(10))?,
-        );
         let target = KafkaClients::new(config.cluster(&flow.target).cluster.clone());
         end_writers.insert(
             flow.name(),
@@ -315,38 +311,11 @@ async fn lag_loop(
             () = shutdown.wait() => return Ok(()),
             _ = tick.tick() => {}
         }
-        let current: Vec<_> = slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|(key, slot)| (key.clone(), Arc::clone(slot)))
-            .collect();
-        for ((flow, topic, partition), slot) in current {
-            let Some(inspector) = inspectors.get(&flow) else {
-                continue;
-            };
-            let Ok(marks) = inspector.watermarks(&topic, partition).await else {
-                continue;
-            };
-            let (next, timestamp) = {
-                let state = slot.lock();
-                (state.acknowledged_next, state.acknowledged_timestamp_ms)
-            };
-            write_source_end(
-                &end_writers,
-                &mut written,
-                (&flow, &topic, partition),
-                marks.high,
-            )
-            .await;
-            let lag = (marks.high - next.unwrap_or(marks.low)).max(0);
-            let labels = MirrorMetrics::labels(&flow, &topic, partition);
-            metrics.record_lag.get_or_create(&labels).set(lag);
-            let rpo = match (lag, timestamp) {
-                (0, _) | (_, None) => 0.0,
-                (_, Some(ms)) => (crate::offsets::now_millis() - ms).max(0) as f64 / 1000.0,
-            };
-            metrics.rpo_seconds.get_or_create(&labels).set(rpo);
+        for lag in &mut lags {
+            let flow = lag.flow_name();
+            for (topic, partition, end) in lag.measure().await {
+                write_source_end(&end_writers, &mut written, (&flow, &topic, partition), end).await;
+            }
         }
     }
 }

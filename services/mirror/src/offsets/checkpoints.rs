@@ -21,7 +21,7 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use tokio::sync::watch;
 
 use super::format::{Checkpoint, Heartbeat};
-use super::group_pass::{self, GroupDirectory, TranslatedGroups};
+use super::group_pass::{self, CommittedGroups, GroupDirectory, TranslatedGroups};
 use super::load_offset_map;
 use crate::config::{Flow, ValidatedMirror};
 use crate::error::MirrorError;
@@ -134,7 +134,7 @@ impl OffsetTasks {
         pass: &mut PassState,
         interval: Option<Duration>,
         stop: &Shutdown,
-    ) -> Result<TranslatedGroups, MirrorError> {
+    ) -> Result<(TranslatedGroups, CommittedGroups), MirrorError> {
         let plan = self.plan.borrow().clone();
         let flow = Arc::clone(&self.flow);
         let source = self.source.clone();
@@ -167,7 +167,7 @@ impl OffsetTasks {
             .get_or_create(&pass_labels(&self.flow, pass.kind))
             .set(i64::try_from(selected.len()).unwrap_or(i64::MAX));
         if stop.is_triggered() || selected.is_empty() {
-            return Ok(TranslatedGroups::new());
+            return Ok((TranslatedGroups::new(), CommittedGroups::new()));
         }
         let deadline = group_pass::pass_deadline(&self.flow, interval);
         let answers = pass
@@ -176,7 +176,7 @@ impl OffsetTasks {
             .await
             .map_err(|e| MirrorError::Broker(e.into()))?;
         let mirrored: BTreeSet<String> = plan.keys().cloned().collect();
-        let (translated, failed) = group_pass::translate(answers, &mirrored, &map);
+        let (translated, committed, failed) = group_pass::translate(answers, &mirrored, &map);
         tracing::debug!(
             flow = %self.flow.name(),
             pass = pass.kind,
@@ -190,10 +190,11 @@ impl OffsetTasks {
         for (group, error) in &failed {
             tracing::warn!(flow = %self.flow.name(), %group, %error, "committed offsets not read, the group is asked again next pass");
         }
-        Ok(translated)
+        Ok((translated, committed))
     }
 
-    /// A checkpoint pass, timed; then every known group's checkpoint age is reported.
+    /// A checkpoint pass, timed; then every known group's checkpoint age and the answered
+    /// groups' translation lag are reported.
     async fn checkpoint(
         &self,
         producer: &FutureProducer,
@@ -207,7 +208,9 @@ impl OffsetTasks {
             .get_or_create(&pass_labels(&self.flow, pass.kind))
             .observe(started.elapsed().as_secs_f64());
         pass.report_ages(&self.flow, &self.metrics);
-        result
+        let committed = result?;
+        pass.report_translation_lag(&self.flow, &self.metrics, &committed);
+        Ok(())
     }
 
     /// Writes the checkpoints that changed, all enqueued before any acknowledgement is
@@ -219,9 +222,9 @@ impl OffsetTasks {
         pass: &mut PassState,
         started: Instant,
         stop: &Shutdown,
-    ) -> Result<(), MirrorError> {
+    ) -> Result<CommittedGroups, MirrorError> {
         let topic = self.flow.policy.checkpoints_topic(&self.flow.source);
-        let translated = self
+        let (translated, committed) = self
             .translate_groups(pass, self.flow.checkpoints, stop)
             .await?;
         let mut pending = Vec::new();
@@ -269,7 +272,7 @@ impl OffsetTasks {
         for group in groups {
             pass.confirmed.insert(group, started);
         }
-        Ok(())
+        Ok(committed)
     }
 
     async fn acknowledge(
@@ -328,7 +331,7 @@ impl OffsetTasks {
         target_wire: &WireClient,
         stop: &Shutdown,
     ) -> Result<(), MirrorError> {
-        let translated = self
+        let (translated, _) = self
             .translate_groups(pass, self.flow.sync_group_offsets, stop)
             .await?;
         if stop.is_triggered() || translated.is_empty() {
@@ -411,6 +414,8 @@ struct PassState {
     source: WireClient,
     emitted: Emitted,
     confirmed: BTreeMap<String, Instant>,
+    /// Groups with a translation lag series.
+    lagging_reported: BTreeSet<String>,
 }
 
 impl PassState {
@@ -421,6 +426,7 @@ impl PassState {
             source,
             emitted: Emitted::new(),
             confirmed: BTreeMap::new(),
+            lagging_reported: BTreeSet::new(),
         }
     }
 
@@ -431,6 +437,45 @@ impl PassState {
             metrics
                 .checkpoint_age_seconds
                 .remove(&group_labels(flow, group));
+        }
+        if self.lagging_reported.remove(group) {
+            metrics
+                .group_translation_lag
+                .remove(&group_labels(flow, group));
+        }
+    }
+
+    /// Per answered group: the records its source commits are ahead of the positions its
+    /// acknowledged checkpoints stand for, summed over its mirrored partitions. A partition
+    /// without a checkpoint counts from the first source offset the target holds (a
+    /// failover has no position for it); one the mirror never copied counts nothing (its
+    /// records show in `record_lag`). Summed per group, not per partition: groups ×
+    /// partitions series would grow with every consumer of every mirrored topic, while
+    /// alerts and the failover question ("would this group re-read records?") are per group.
+    fn report_translation_lag(
+        &mut self,
+        flow: &Flow,
+        metrics: &MirrorMetrics,
+        committed: &CommittedGroups,
+    ) {
+        for (group, commits) in committed {
+            let lag: i64 = commits
+                .iter()
+                .map(|((topic, partition), (offset, start))| {
+                    let remote = flow.policy.remote_topic(&flow.source, topic);
+                    let checkpointed = self
+                        .emitted
+                        .get(&(group.clone(), remote, *partition))
+                        .map(|(upstream, _)| *upstream)
+                        .or(*start);
+                    checkpointed.map_or(0, |from| (offset - from).max(0))
+                })
+                .sum();
+            metrics
+                .group_translation_lag
+                .get_or_create(&group_labels(flow, group))
+                .set(lag);
+            self.lagging_reported.insert(group.clone());
         }
     }
 

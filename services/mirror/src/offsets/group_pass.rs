@@ -83,14 +83,20 @@ pub(crate) fn pass_deadline(flow: &Flow, interval: Option<Duration>) -> Instant 
     Instant::now() + budget
 }
 
-/// Exact translations of the answered groups, on the mirrored topics only; groups whose
-/// fetch failed are returned apart (logged by the caller, asked again next pass).
+/// Per group: source partition → (committed offset on the source, first source offset the
+/// offset map holds for the partition), on the mirrored topics, translatable or not.
+pub(crate) type CommittedGroups = BTreeMap<String, BTreeMap<(String, i32), (i64, Option<i64>)>>;
+
+/// Exact translations of the answered groups, on the mirrored topics only, and all their
+/// commits on those topics (for the translation lag); groups whose fetch failed are
+/// returned apart (logged by the caller, asked again next pass).
 pub(crate) fn translate(
     answers: GroupOffsets,
     mirrored: &BTreeSet<String>,
     map: &OffsetMap,
-) -> (TranslatedGroups, Vec<(String, String)>) {
+) -> (TranslatedGroups, CommittedGroups, Vec<(String, String)>) {
     let mut translated = TranslatedGroups::new();
+    let mut committed = CommittedGroups::new();
     let mut failed = Vec::new();
     for (group, answer) in answers {
         let offsets: Vec<CommittedOffset> = match answer {
@@ -100,6 +106,17 @@ pub(crate) fn translate(
                 continue;
             }
         };
+        let commits: BTreeMap<(String, i32), (i64, Option<i64>)> = offsets
+            .iter()
+            .filter(|c| mirrored.contains(&c.topic))
+            .map(|c| {
+                let start = map.replicated_start(&c.topic, c.partition);
+                ((c.topic.clone(), c.partition), (c.offset, start))
+            })
+            .collect();
+        if !commits.is_empty() {
+            committed.insert(group.clone(), commits);
+        }
         let positions: BTreeMap<(String, i32), (i64, i64)> = offsets
             .into_iter()
             .filter(|c| mirrored.contains(&c.topic))
@@ -116,7 +133,7 @@ pub(crate) fn translate(
             translated.insert(group, positions);
         }
     }
-    (translated, failed)
+    (translated, committed, failed)
 }
 
 /// Of the translated positions (already named on the target), those ahead of the
@@ -210,9 +227,14 @@ mod tests {
                 timeout: Duration::from_secs(2),
             }),
         );
-        let (translated, failed) = translate(answers, &names(&["t"]), &OffsetMap::default());
+        let (translated, committed, failed) =
+            translate(answers, &names(&["t"]), &OffsetMap::default());
         // No map entry yet: nothing exact to checkpoint, and no error either.
         assert!(translated.is_empty());
+        assert_eq!(
+            committed["ok"],
+            BTreeMap::from([(("t".to_owned(), 0), (3, None))])
+        );
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].0, "slow");
     }

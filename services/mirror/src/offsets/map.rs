@@ -78,6 +78,11 @@ impl OffsetMap {
         all
     }
 
+    /// The first source offset replicated (the start of the lowest run).
+    pub fn replicated_start(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.runs(topic, partition).map(|r| r.source_start).min()
+    }
+
     /// The next source offset not yet replicated (the end of the highest run).
     pub fn replicated_end(&self, topic: &str, partition: i32) -> Option<i64> {
         self.runs(topic, partition).map(|r| r.source_end()).max()

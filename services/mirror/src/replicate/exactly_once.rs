@@ -120,9 +120,13 @@ pub(crate) fn run(context: &TaskContext) -> Result<(), MirrorError> {
                     pipeline.set_plan(Arc::clone(&plan));
                     let mut added = TopicPartitionList::new();
                     for (topic, partition) in wanted.difference(&assigned) {
-                        let offset = map
-                            .replicated_end(topic, *partition)
-                            .map_or(Offset::Beginning, Offset::Offset);
+                        let end = map.replicated_end(topic, *partition);
+                        if let Some(end) = end {
+                            // Nothing is committed on the source in this mode: the lag
+                            // measurement starts from what the map says was copied.
+                            pipeline.seed_position(topic, *partition, end);
+                        }
+                        let offset = end.map_or(Offset::Beginning, Offset::Offset);
                         added
                             .add_partition_offset(topic, *partition, offset)
                             .map_err(|e| MirrorError::kafka(&flow, "assign", e))?;
