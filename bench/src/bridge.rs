@@ -2,6 +2,13 @@
 //! the local cluster A (`KAFKA_BOOTSTRAP`, default 127.0.0.1:9092), bounded to about two
 //! minutes. Prints each figure and the ratios measured in the same run.
 //!
+//! Consume is measured four ways on the same records (the natively produced topic): the
+//! native consumer, long polls of one binary instance (`GET records`, 8 MiB responses), and
+//! one stream each in NDJSON and in Server-Sent Events (`Accept: application/x-ndjson`,
+//! `text/event-stream`). Every HTTP client decodes each record's JSON (values borrowed),
+//! and each phase prints the CPU time the gateway and this process used, so a client that
+//! is the bottleneck shows.
+//!
 //! The bridge runs as its own process, the release `kafka-gateway bridge` binary next to
 //! this one (build it with `cargo build --release -p gateway`, or point
 //! `KAFKA_GATEWAY_BIN` at it), so the RSS printed is the gateway's alone; this process is
@@ -76,6 +83,58 @@ impl std::fmt::Display for Memory {
             f,
             "rss {:.1} MiB (peak {:.1} MiB)",
             self.rss_mib, self.peak_mib
+        )
+    }
+}
+
+/// CPU time (user + system, all threads) of a process so far, in seconds, from
+/// `/proc/<pid>/stat` (clock ticks of 1/100 s, Linux's fixed `USER_HZ`).
+pub(crate) fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name may hold spaces; the fields after it are space-separated.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU used by the gateway and by this process during one phase of the bench.
+struct CpuMeter {
+    gateway: u32,
+    started: Instant,
+    gateway_cpu: f64,
+    bench_cpu: f64,
+}
+
+impl CpuMeter {
+    fn start(gateway: &Gateway) -> Self {
+        let gateway = gateway.child.id();
+        Self {
+            gateway,
+            started: Instant::now(),
+            gateway_cpu: cpu_seconds(gateway),
+            bench_cpu: cpu_seconds(std::process::id()),
+        }
+    }
+
+    /// `gateway cpu X s (Y % of a core), bench cpu ...` since [`CpuMeter::start`].
+    fn report(&self) -> String {
+        let wall = self.started.elapsed().as_secs_f64().max(1e-9);
+        let gateway = cpu_seconds(self.gateway) - self.gateway_cpu;
+        let bench = cpu_seconds(std::process::id()) - self.bench_cpu;
+        format!(
+            "cpu: gateway {gateway:.2} s ({:.0} % of a core), bench {bench:.2} s ({:.0} %) in {wall:.2} s",
+            100.0 * gateway / wall,
+            100.0 * bench / wall
         )
     }
 }
@@ -439,6 +498,7 @@ async fn measure(
         list.add_partition_offset(&native_topic, partition, Offset::Beginning)?;
     }
     consumer.assign(&list)?;
+    let cpu = CpuMeter::start(gateway);
     let started = Instant::now();
     let mut stream = consumer.stream();
     let mut native_read = 0usize;
@@ -452,9 +512,85 @@ async fn measure(
     let native_consume = native_read as f64 / started.elapsed().as_secs_f64();
     drop(stream);
     drop(consumer);
-    println!("native consume: {native_consume:.0} msgs/s ({native_read} records)");
+    println!(
+        "native consume: {native_consume:.0} msgs/s ({native_read} records), {}",
+        cpu.report()
+    );
 
-    // 5. HTTP consume of the same records through a consumer instance.
+    // 5. HTTP consume of the same records through a consumer instance, long polls.
+    let instance = create_instance(http, base, &native_topic).await?;
+    let cpu = CpuMeter::start(gateway);
+    let started = Instant::now();
+    let mut http_read = 0usize;
+    while http_read < native_read && started.elapsed() < CONSUME_LIMIT {
+        let response = http
+            .get(format!("{instance}/records?timeout=1000&max_bytes=8388608"))
+            .header("accept", "application/vnd.kafka.binary.v2+json")
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(format!("records answered {}", response.status()).into());
+        }
+        let body = response.bytes().await?;
+        let records: Vec<ConsumedRecord<'_>> = serde_json::from_slice(&body)?;
+        http_read += records.len();
+    }
+    let http_consume = http_read as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "http consume:   {http_consume:.0} msgs/s ({http_read} records), gateway {}, {}",
+        gateway.memory(),
+        cpu.report()
+    );
+    let _ = http.delete(instance).send().await;
+
+    // 6. Streaming consume of the same records: NDJSON, then Server-Sent Events.
+    let mut streamed = Vec::new();
+    for framing in [StreamFraming::NdJson, StreamFraming::ServerSentEvents] {
+        let instance = create_instance(http, base, &native_topic).await?;
+        let cpu = CpuMeter::start(gateway);
+        let (read, elapsed) = stream_consume(http, &instance, framing, native_read).await?;
+        let rate = read as f64 / elapsed.as_secs_f64();
+        println!(
+            "{} consume: {rate:.0} msgs/s ({read} records), gateway {}, {}",
+            framing.name(),
+            gateway.memory(),
+            cpu.report()
+        );
+        let _ = http.delete(instance).send().await;
+        streamed.push((framing, rate));
+    }
+
+    println!();
+    println!(
+        "ratio http/native produce: {:.0} % (goal >= 90 %)",
+        100.0 * http_rate / native_rate
+    );
+    println!(
+        "single-record p99: {:.2} ms (goal <= 5 ms)",
+        milliseconds(p99)
+    );
+    println!(
+        "ratio http/native consume: {:.0} % (goal >= 70 %)",
+        100.0 * http_consume / native_consume
+    );
+    for (framing, rate) in streamed {
+        println!(
+            "ratio {}/native consume: {:.0} % (goal >= 90 %)",
+            framing.name(),
+            100.0 * rate / native_consume
+        );
+    }
+    println!(
+        "gateway process alone: {}; bench process (load generator + native clients): {}",
+        gateway.memory(),
+        Memory::of(std::process::id())
+    );
+    Ok(())
+}
+
+/// A binary consumer instance of a new group, assigned every partition of `topic` from the
+/// beginning; its URL.
+async fn create_instance(http: &reqwest::Client, base: &str, topic: &str) -> BenchResult<String> {
     let group = unique("bench_http_group");
     let created: Value = http
         .post(format!("{base}/consumers/{group}"))
@@ -473,57 +609,98 @@ async fn measure(
         .map(|(_, path)| format!("{base}/consumers/{path}"))
         .ok_or("bad base_uri")?;
     let partitions: Vec<Value> = (0..PARTITIONS)
-        .map(|p| json!({"topic": native_topic, "partition": p}))
+        .map(|p| json!({"topic": topic, "partition": p}))
         .collect();
-    http.post(format!("{instance}/assignments"))
-        .header("content-type", "application/vnd.kafka.v2+json")
-        .body(json!({ "partitions": partitions }).to_string())
-        .send()
-        .await?;
-    http.post(format!("{instance}/positions/beginning"))
-        .header("content-type", "application/vnd.kafka.v2+json")
-        .body(json!({ "partitions": partitions }).to_string())
-        .send()
-        .await?;
-    let started = Instant::now();
-    let mut http_read = 0usize;
-    while http_read < native_read && started.elapsed() < CONSUME_LIMIT {
+    for path in ["assignments", "positions/beginning"] {
         let response = http
-            .get(format!("{instance}/records?timeout=1000&max_bytes=8388608"))
-            .header("accept", "application/vnd.kafka.binary.v2+json")
+            .post(format!("{instance}/{path}"))
+            .header("content-type", "application/vnd.kafka.v2+json")
+            .body(json!({ "partitions": partitions }).to_string())
             .send()
             .await?;
         if !response.status().is_success() {
-            return Err(format!("records answered {}", response.status()).into());
+            return Err(format!("{path} answered {}", response.status()).into());
         }
-        let body = response.bytes().await?;
-        let records: Vec<ConsumedRecord<'_>> = serde_json::from_slice(&body)?;
-        http_read += records.len();
     }
-    let http_consume = http_read as f64 / started.elapsed().as_secs_f64();
-    println!(
-        "http consume:   {http_consume:.0} msgs/s ({http_read} records), gateway {}",
-        gateway.memory()
-    );
-    let _ = http.delete(instance).send().await;
+    Ok(instance)
+}
 
-    println!();
-    println!(
-        "ratio http/native produce: {:.0} % (goal >= 60 %)",
-        100.0 * http_rate / native_rate
-    );
-    println!(
-        "single-record p99: {:.2} ms (goal <= 5 ms)",
-        milliseconds(p99)
-    );
-    println!(
-        "ratio http/native consume: {:.0} % (goal >= 50 %)",
-        100.0 * http_consume / native_consume
-    );
-    println!(
-        "gateway process alone: {}; bench process (load generator + native clients): {}",
-        gateway.memory(),
-        Memory::of(std::process::id())
-    );
-    Ok(())
+#[derive(Debug, Clone, Copy)]
+enum StreamFraming {
+    NdJson,
+    ServerSentEvents,
+}
+
+impl StreamFraming {
+    fn name(self) -> &'static str {
+        match self {
+            Self::NdJson => "ndjson",
+            Self::ServerSentEvents => "sse",
+        }
+    }
+
+    fn accept(self) -> &'static str {
+        match self {
+            Self::NdJson => "application/x-ndjson",
+            Self::ServerSentEvents => "text/event-stream",
+        }
+    }
+
+    /// The JSON record a line carries, if any (SSE: the `data:` field; `id:` lines, blank
+    /// lines and heartbeats carry none).
+    fn record(self, line: &[u8]) -> Option<&[u8]> {
+        match self {
+            Self::NdJson => (!line.is_empty()).then_some(line),
+            Self::ServerSentEvents => line.strip_prefix(b"data: "),
+        }
+    }
+}
+
+/// Reads `instance` as one stream until `wanted` records came (or the time is up): the
+/// body is split into lines as it arrives and each record is decoded like the long-poll
+/// client's, so the client's work is comparable. How many records and how long.
+async fn stream_consume(
+    http: &reqwest::Client,
+    instance: &str,
+    framing: StreamFraming,
+    wanted: usize,
+) -> BenchResult<(usize, Duration)> {
+    let started = Instant::now();
+    let response = http
+        .get(format!("{instance}/records"))
+        .header("accept", framing.accept())
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        return Err(format!("{} records answered {}", framing.name(), response.status()).into());
+    }
+    let mut body = response.bytes_stream();
+    let mut buffer: Vec<u8> = Vec::with_capacity(512 * 1024);
+    let mut read = 0usize;
+    while read < wanted && started.elapsed() < CONSUME_LIMIT {
+        let chunk = match tokio::time::timeout(Duration::from_secs(5), body.next()).await {
+            Ok(Some(chunk)) => chunk?,
+            Ok(None) | Err(_) => break,
+        };
+        buffer.extend_from_slice(&chunk);
+        let mut consumed = 0;
+        while let Some(end) = buffer[consumed..].iter().position(|b| *b == b'\n') {
+            let line = &buffer[consumed..consumed + end];
+            consumed += end + 1;
+            if let Some(record) = framing.record(line) {
+                if record.starts_with(b"{\"error_code\"") {
+                    return Err(format!(
+                        "{} stream error: {}",
+                        framing.name(),
+                        String::from_utf8_lossy(record)
+                    )
+                    .into());
+                }
+                let _record: ConsumedRecord<'_> = serde_json::from_slice(record)?;
+                read += 1;
+            }
+        }
+        buffer.drain(..consumed);
+    }
+    Ok((read, started.elapsed()))
 }
