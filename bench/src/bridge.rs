@@ -2,6 +2,15 @@
 //! the local cluster A (`KAFKA_BOOTSTRAP`, default 127.0.0.1:9092), bounded to about two
 //! minutes. Prints each figure and the ratios measured in the same run.
 //!
+//! Consume is measured on the same 1,000,000 records (the natively produced topic), each
+//! way by a new consumer instance from the beginning: the native consumer; long polls of one
+//! binary instance (`GET records`, 8 MiB responses) by a client that decodes a response
+//! before it sends the next request, and by one that decodes it while the next request is
+//! out; one stream each in NDJSON and in Server-Sent Events (`Accept: application/x-ndjson`,
+//! `text/event-stream`). Every HTTP client decodes each record's JSON (values borrowed),
+//! and each phase prints the CPU time the gateway and this process used, so a client that
+//! is the bottleneck shows.
+//!
 //! The bridge runs as its own process, the release `kafka-gateway bridge` binary next to
 //! this one (build it with `cargo build --release -p gateway`, or point
 //! `KAFKA_GATEWAY_BIN` at it), so the RSS printed is the gateway's alone; this process is
@@ -32,6 +41,10 @@ const RECORDS_PER_REQUEST: usize = 100;
 const CONNECTIONS: usize = 64;
 const PARTITIONS: i32 = 6;
 const PRODUCE_RECORDS: usize = 200_000;
+/// Records of the topic every consume phase reads: the timed native produce writes the
+/// first [`PRODUCE_RECORDS`], the rest is written untimed, so that each consume phase runs
+/// for seconds rather than a fraction of one.
+const CONSUME_RECORDS: usize = 1_000_000;
 const PRODUCE_LIMIT: Duration = Duration::from_secs(25);
 const LATENCY_RATE: u64 = 1000;
 const LATENCY_DURATION: Duration = Duration::from_secs(10);
@@ -76,6 +89,58 @@ impl std::fmt::Display for Memory {
             f,
             "rss {:.1} MiB (peak {:.1} MiB)",
             self.rss_mib, self.peak_mib
+        )
+    }
+}
+
+/// CPU time (user + system, all threads) of a process so far, in seconds, from
+/// `/proc/<pid>/stat` (clock ticks of 1/100 s, Linux's fixed `USER_HZ`).
+pub(crate) fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name may hold spaces; the fields after it are space-separated.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU used by the gateway and by this process during one phase of the bench.
+struct CpuMeter {
+    gateway: u32,
+    started: Instant,
+    gateway_cpu: f64,
+    bench_cpu: f64,
+}
+
+impl CpuMeter {
+    fn start(gateway: &Gateway) -> Self {
+        let gateway = gateway.child.id();
+        Self {
+            gateway,
+            started: Instant::now(),
+            gateway_cpu: cpu_seconds(gateway),
+            bench_cpu: cpu_seconds(std::process::id()),
+        }
+    }
+
+    /// `gateway cpu X s (Y % of a core), bench cpu ...` since [`CpuMeter::start`].
+    fn report(&self) -> String {
+        let wall = self.started.elapsed().as_secs_f64().max(1e-9);
+        let gateway = cpu_seconds(self.gateway) - self.gateway_cpu;
+        let bench = cpu_seconds(std::process::id()) - self.bench_cpu;
+        format!(
+            "cpu: gateway {gateway:.2} s ({:.0} % of a core), bench {bench:.2} s ({:.0} %) in {wall:.2} s",
+            100.0 * gateway / wall,
+            100.0 * bench / wall
         )
     }
 }
@@ -330,11 +395,39 @@ async fn measure(
             }
         }
     }
-    for delivery in deliveries {
+    for delivery in deliveries.drain(..) {
         delivery.await?.map_err(|(e, _)| e)?;
     }
     let native_rate = native_sent as f64 / started.elapsed().as_secs_f64();
     println!("native produce: {native_rate:.0} msgs/s ({native_sent} x {RECORD_BYTES} B)");
+    let filling = Instant::now();
+    while native_sent < CONSUME_RECORDS && filling.elapsed() < PRODUCE_LIMIT {
+        let key = format!("key-{native_sent}");
+        let record = FutureRecord::to(&native_topic)
+            .key(&key)
+            .payload(&payload[..]);
+        match producer.send_result(record) {
+            Ok(delivery) => {
+                deliveries.push(delivery);
+                native_sent += 1;
+            }
+            Err((
+                rdkafka::error::KafkaError::MessageProduction(
+                    rdkafka::types::RDKafkaErrorCode::QueueFull,
+                ),
+                _,
+            )) => tokio::time::sleep(Duration::from_millis(1)).await,
+            Err((error, _)) => return Err(error.into()),
+        }
+        if deliveries.len() >= 10_000 {
+            for delivery in deliveries.drain(..) {
+                delivery.await?.map_err(|(e, _)| e)?;
+            }
+        }
+    }
+    for delivery in deliveries {
+        delivery.await?.map_err(|(e, _)| e)?;
+    }
 
     // 2. HTTP produce: 100 records per request over 64 connections.
     let encoded = BASE64.encode(&payload);
@@ -439,6 +532,7 @@ async fn measure(
         list.add_partition_offset(&native_topic, partition, Offset::Beginning)?;
     }
     consumer.assign(&list)?;
+    let cpu = CpuMeter::start(gateway);
     let started = Instant::now();
     let mut stream = consumer.stream();
     let mut native_read = 0usize;
@@ -452,9 +546,143 @@ async fn measure(
     let native_consume = native_read as f64 / started.elapsed().as_secs_f64();
     drop(stream);
     drop(consumer);
-    println!("native consume: {native_consume:.0} msgs/s ({native_read} records)");
+    println!(
+        "native consume: {native_consume:.0} msgs/s ({native_read} records), {}",
+        cpu.report()
+    );
 
-    // 5. HTTP consume of the same records through a consumer instance.
+    // 5. HTTP consume of the same records through a consumer instance, long polls: a
+    // client that decodes each response before asking for the next, then one that decodes
+    // a response while the next request is out.
+    let mut long_polls = Vec::new();
+    for pipelined in [false, true] {
+        let instance = create_instance(http, base, &native_topic).await?;
+        let cpu = CpuMeter::start(gateway);
+        let (read, elapsed) = long_poll_consume(http, &instance, native_read, pipelined).await?;
+        let rate = read as f64 / elapsed.as_secs_f64();
+        let name = if pipelined {
+            "http consume, pipelined client"
+        } else {
+            "http consume"
+        };
+        println!(
+            "{name}: {rate:.0} msgs/s ({read} records), gateway {}, {}",
+            gateway.memory(),
+            cpu.report()
+        );
+        let _ = http.delete(instance).send().await;
+        long_polls.push((name, rate));
+    }
+
+    // 6. Streaming consume of the same records: NDJSON, then Server-Sent Events.
+    let mut streamed = Vec::new();
+    for framing in [StreamFraming::NdJson, StreamFraming::ServerSentEvents] {
+        let instance = create_instance(http, base, &native_topic).await?;
+        let cpu = CpuMeter::start(gateway);
+        let (read, elapsed) = stream_consume(http, &instance, framing, native_read).await?;
+        let rate = read as f64 / elapsed.as_secs_f64();
+        println!(
+            "{} consume: {rate:.0} msgs/s ({read} records), gateway {}, {}",
+            framing.name(),
+            gateway.memory(),
+            cpu.report()
+        );
+        let _ = http.delete(instance).send().await;
+        streamed.push((framing, rate));
+    }
+
+    println!();
+    println!(
+        "ratio http/native produce: {:.0} % (goal >= 90 %)",
+        100.0 * http_rate / native_rate
+    );
+    println!(
+        "single-record p99: {:.2} ms (goal <= 5 ms)",
+        milliseconds(p99)
+    );
+    for (name, rate) in long_polls {
+        println!(
+            "ratio {name}/native: {:.0} % (goal >= 70 %)",
+            100.0 * rate / native_consume
+        );
+    }
+    for (framing, rate) in streamed {
+        println!(
+            "ratio {}/native consume: {:.0} % (goal >= 90 %)",
+            framing.name(),
+            100.0 * rate / native_consume
+        );
+    }
+    println!(
+        "gateway process alone: {}; bench process (load generator + native clients): {}",
+        gateway.memory(),
+        Memory::of(std::process::id())
+    );
+    Ok(())
+}
+
+/// Long polls of `instance` (8 MiB responses) until `wanted` records came or the time is
+/// up; how many and how long. With `pipelined`, another task decodes each response while
+/// the next request is out (one response waits at most), as a client that processes a
+/// batch while it fetches the next would; the time ends when the last record is decoded.
+async fn long_poll_consume(
+    http: &reqwest::Client,
+    instance: &str,
+    wanted: usize,
+    pipelined: bool,
+) -> BenchResult<(usize, Duration)> {
+    let started = Instant::now();
+    let url = &format!("{instance}/records?timeout=1000&max_bytes=8388608");
+    let request = move || async move {
+        let response = http
+            .get(url)
+            .header("accept", "application/vnd.kafka.binary.v2+json")
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(format!("records answered {}", response.status()).into());
+        }
+        BenchResult::Ok(response.bytes().await?)
+    };
+    let decode = |body: &[u8]| -> BenchResult<usize> {
+        let records: Vec<ConsumedRecord<'_>> = serde_json::from_slice(body)?;
+        Ok(records.len())
+    };
+    if !pipelined {
+        let mut read = 0usize;
+        while read < wanted && started.elapsed() < CONSUME_LIMIT {
+            read += decode(&request().await?)?;
+        }
+        return Ok((read, started.elapsed()));
+    }
+    let (bodies, mut inbox) = tokio::sync::mpsc::channel::<bytes::Bytes>(1);
+    let mut decoder = tokio::spawn(async move {
+        let mut read = 0usize;
+        while let Some(body) = inbox.recv().await {
+            read += decode(&body)?;
+            if read >= wanted {
+                break;
+            }
+        }
+        BenchResult::Ok((read, started.elapsed()))
+    });
+    loop {
+        tokio::select! {
+            decoded = &mut decoder => return decoded?,
+            body = request() => {
+                if bodies.send(body?).await.is_err() || started.elapsed() >= CONSUME_LIMIT {
+                    break;
+                }
+            }
+        }
+    }
+    drop(bodies);
+    decoder.await?
+}
+
+/// A binary consumer instance of a new group, assigned every partition of `topic` from the
+/// beginning; its URL.
+async fn create_instance(http: &reqwest::Client, base: &str, topic: &str) -> BenchResult<String> {
     let group = unique("bench_http_group");
     let created: Value = http
         .post(format!("{base}/consumers/{group}"))
@@ -473,57 +701,98 @@ async fn measure(
         .map(|(_, path)| format!("{base}/consumers/{path}"))
         .ok_or("bad base_uri")?;
     let partitions: Vec<Value> = (0..PARTITIONS)
-        .map(|p| json!({"topic": native_topic, "partition": p}))
+        .map(|p| json!({"topic": topic, "partition": p}))
         .collect();
-    http.post(format!("{instance}/assignments"))
-        .header("content-type", "application/vnd.kafka.v2+json")
-        .body(json!({ "partitions": partitions }).to_string())
-        .send()
-        .await?;
-    http.post(format!("{instance}/positions/beginning"))
-        .header("content-type", "application/vnd.kafka.v2+json")
-        .body(json!({ "partitions": partitions }).to_string())
-        .send()
-        .await?;
-    let started = Instant::now();
-    let mut http_read = 0usize;
-    while http_read < native_read && started.elapsed() < CONSUME_LIMIT {
+    for path in ["assignments", "positions/beginning"] {
         let response = http
-            .get(format!("{instance}/records?timeout=1000&max_bytes=8388608"))
-            .header("accept", "application/vnd.kafka.binary.v2+json")
+            .post(format!("{instance}/{path}"))
+            .header("content-type", "application/vnd.kafka.v2+json")
+            .body(json!({ "partitions": partitions }).to_string())
             .send()
             .await?;
         if !response.status().is_success() {
-            return Err(format!("records answered {}", response.status()).into());
+            return Err(format!("{path} answered {}", response.status()).into());
         }
-        let body = response.bytes().await?;
-        let records: Vec<ConsumedRecord<'_>> = serde_json::from_slice(&body)?;
-        http_read += records.len();
     }
-    let http_consume = http_read as f64 / started.elapsed().as_secs_f64();
-    println!(
-        "http consume:   {http_consume:.0} msgs/s ({http_read} records), gateway {}",
-        gateway.memory()
-    );
-    let _ = http.delete(instance).send().await;
+    Ok(instance)
+}
 
-    println!();
-    println!(
-        "ratio http/native produce: {:.0} % (goal >= 60 %)",
-        100.0 * http_rate / native_rate
-    );
-    println!(
-        "single-record p99: {:.2} ms (goal <= 5 ms)",
-        milliseconds(p99)
-    );
-    println!(
-        "ratio http/native consume: {:.0} % (goal >= 50 %)",
-        100.0 * http_consume / native_consume
-    );
-    println!(
-        "gateway process alone: {}; bench process (load generator + native clients): {}",
-        gateway.memory(),
-        Memory::of(std::process::id())
-    );
-    Ok(())
+#[derive(Debug, Clone, Copy)]
+enum StreamFraming {
+    NdJson,
+    ServerSentEvents,
+}
+
+impl StreamFraming {
+    fn name(self) -> &'static str {
+        match self {
+            Self::NdJson => "ndjson",
+            Self::ServerSentEvents => "sse",
+        }
+    }
+
+    fn accept(self) -> &'static str {
+        match self {
+            Self::NdJson => "application/x-ndjson",
+            Self::ServerSentEvents => "text/event-stream",
+        }
+    }
+
+    /// The JSON record a line carries, if any (SSE: the `data:` field; `id:` lines, blank
+    /// lines and heartbeats carry none).
+    fn record(self, line: &[u8]) -> Option<&[u8]> {
+        match self {
+            Self::NdJson => (!line.is_empty()).then_some(line),
+            Self::ServerSentEvents => line.strip_prefix(b"data: "),
+        }
+    }
+}
+
+/// Reads `instance` as one stream until `wanted` records came (or the time is up): the
+/// body is split into lines as it arrives and each record is decoded like the long-poll
+/// client's, so the client's work is comparable. How many records and how long.
+async fn stream_consume(
+    http: &reqwest::Client,
+    instance: &str,
+    framing: StreamFraming,
+    wanted: usize,
+) -> BenchResult<(usize, Duration)> {
+    let started = Instant::now();
+    let response = http
+        .get(format!("{instance}/records"))
+        .header("accept", framing.accept())
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        return Err(format!("{} records answered {}", framing.name(), response.status()).into());
+    }
+    let mut body = response.bytes_stream();
+    let mut buffer: Vec<u8> = Vec::with_capacity(512 * 1024);
+    let mut read = 0usize;
+    while read < wanted && started.elapsed() < CONSUME_LIMIT {
+        let chunk = match tokio::time::timeout(Duration::from_secs(5), body.next()).await {
+            Ok(Some(chunk)) => chunk?,
+            Ok(None) | Err(_) => break,
+        };
+        buffer.extend_from_slice(&chunk);
+        let mut consumed = 0;
+        while let Some(end) = buffer[consumed..].iter().position(|b| *b == b'\n') {
+            let line = &buffer[consumed..consumed + end];
+            consumed += end + 1;
+            if let Some(record) = framing.record(line) {
+                if record.starts_with(b"{\"error_code\"") {
+                    return Err(format!(
+                        "{} stream error: {}",
+                        framing.name(),
+                        String::from_utf8_lossy(record)
+                    )
+                    .into());
+                }
+                let _record: ConsumedRecord<'_> = serde_json::from_slice(record)?;
+                read += 1;
+            }
+        }
+        buffer.drain(..consumed);
+    }
+    Ok((read, started.elapsed()))
 }

@@ -30,6 +30,7 @@ const RECEIVE_MARGIN: u64 = 512;
 /// fetch_max_bytes = 1048576
 /// max_partition_fetch_bytes = 1048576
 /// receive_message_max_bytes = 100000000
+/// fetch_queue_backoff_ms = 10
 /// ```
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +55,13 @@ pub struct ConsumerConfig {
     /// from a broker; at least `fetch_max_bytes` + 512. A bound, not an allocation.
     #[serde(default = "default_receive_message_max_bytes")]
     pub receive_message_max_bytes: u64,
+    /// librdkafka `fetch.queue.backoff.ms`: how long a partition waits before its next
+    /// fetch once the bounds above are exceeded. librdkafka's 1000 ms stalls a consumer
+    /// with small bounds: one fetch of compressed records can exceed them, and the
+    /// partition then idles a second after its queue drained (measured: the consume rate
+    /// of one instance halved, `docs/benchmarks.md`).
+    #[serde(default = "default_fetch_queue_backoff_ms")]
+    pub fetch_queue_backoff_ms: u64,
 }
 
 fn default_queued_max_messages_kbytes() -> u64 {
@@ -71,6 +79,9 @@ fn default_max_partition_fetch_bytes() -> u64 {
 fn default_receive_message_max_bytes() -> u64 {
     100_000_000
 }
+fn default_fetch_queue_backoff_ms() -> u64 {
+    10
+}
 
 impl Default for ConsumerConfig {
     fn default() -> Self {
@@ -80,6 +91,7 @@ impl Default for ConsumerConfig {
             fetch_max_bytes: default_fetch_max_bytes(),
             max_partition_fetch_bytes: default_max_partition_fetch_bytes(),
             receive_message_max_bytes: default_receive_message_max_bytes(),
+            fetch_queue_backoff_ms: default_fetch_queue_backoff_ms(),
         }
     }
 }
@@ -95,7 +107,7 @@ impl ConsumerConfig {
         let key = |name: &str| format!("{prefix}.{name}");
         // librdkafka's own ranges, checked here so that a typo fails at start-up naming the
         // key rather than at the first consumer creation.
-        let ranges: [(&str, u64, u64, u64); 5] = [
+        let ranges: [(&str, u64, u64, u64); 6] = [
             (
                 "queued_max_messages_kbytes",
                 self.queued_max_messages_kbytes,
@@ -120,6 +132,12 @@ impl ConsumerConfig {
                 self.receive_message_max_bytes,
                 1000,
                 2_147_483_647,
+            ),
+            (
+                "fetch_queue_backoff_ms",
+                self.fetch_queue_backoff_ms,
+                0,
+                86_400_000,
             ),
         ];
         for (name, value, min, max) in ranges {
@@ -156,6 +174,10 @@ impl ConsumerConfig {
                     "receive.message.max.bytes",
                     self.receive_message_max_bytes.to_string(),
                 ),
+                (
+                    "fetch.queue.backoff.ms",
+                    self.fetch_queue_backoff_ms.to_string(),
+                ),
             ],
         })
     }
@@ -190,6 +212,7 @@ mod tests {
         assert_eq!(config.get("fetch.max.bytes"), Some("1048576"));
         assert_eq!(config.get("max.partition.fetch.bytes"), Some("1048576"));
         assert_eq!(config.get("receive.message.max.bytes"), Some("100000000"));
+        assert_eq!(config.get("fetch.queue.backoff.ms"), Some("10"));
     }
 
     #[test]
@@ -220,6 +243,10 @@ mod tests {
             (
                 "receive_message_max_bytes = 10",
                 "bridge.consumer.receive_message_max_bytes",
+            ),
+            (
+                "fetch_queue_backoff_ms = 86400001",
+                "bridge.consumer.fetch_queue_backoff_ms",
             ),
         ] {
             assert_eq!(validate(text).unwrap_err().key, key, "{text}");

@@ -19,7 +19,6 @@
 //! copied rather than re-serialised, and the offsets handed out recorded once per
 //! partition per response rather than per record.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -240,13 +239,13 @@ impl RecordsWriter {
             Framing::Array | Framing::NdJson => {}
             Framing::ServerSentEvents => {
                 // Topic names are [a-zA-Z0-9._-]: nothing to escape in the id line.
-                let _ = write!(
-                    body,
-                    "id: {}/{}/{}\ndata: ",
-                    message.topic(),
-                    message.partition(),
-                    message.offset()
-                );
+                body.push_str("id: ");
+                body.push_str(message.topic());
+                body.push('/');
+                push_integer(body, message.partition());
+                body.push('/');
+                push_integer(body, message.offset());
+                body.push_str("\ndata: ");
             }
         }
         let record_start = body.len();
@@ -259,15 +258,13 @@ impl RecordsWriter {
         body.push_str(",\"value\":");
         push_embedded(body, format, codecs, message.payload())
             .map_err(|reason| describe("value", reason))?;
-        // Writing to a String cannot fail.
-        let _ = write!(
-            body,
-            ",\"partition\":{},\"offset\":{}",
-            message.partition(),
-            message.offset()
-        );
+        body.push_str(",\"partition\":");
+        push_integer(body, message.partition());
+        body.push_str(",\"offset\":");
+        push_integer(body, message.offset());
         if let Some(timestamp) = message.timestamp().to_millis() {
-            let _ = write!(body, ",\"timestamp\":{timestamp}");
+            body.push_str(",\"timestamp\":");
+            push_integer(body, timestamp);
         }
         if let Some(headers) = message.headers() {
             body.push_str(",\"headers\":[");
@@ -288,7 +285,11 @@ impl RecordsWriter {
         }
         body.push('}');
         if framing != Framing::Array {
-            one_line(body, record_start);
+            // Base64 and escaped strings have no raw line break: only embedded JSON text
+            // and schema-decoded values can.
+            if !matches!(format, EmbeddedFormat::Binary | EmbeddedFormat::Text) {
+                one_line(body, record_start);
+            }
             body.push_str(if framing == Framing::NdJson {
                 "\n"
             } else {
@@ -316,10 +317,19 @@ impl RecordsWriter {
 /// line must be. A raw line break in valid JSON text can only be whitespace between tokens
 /// (inside a string it is escaped), so a space replaces it without changing the value.
 fn one_line(body: &mut String, from: usize) {
-    if body[from..].contains(['\n', '\r']) {
+    // Bytes, not chars: a pattern of chars is matched one char at a time.
+    if body.as_bytes()[from..]
+        .iter()
+        .any(|byte| matches!(byte, b'\n' | b'\r'))
+    {
         let record = body.split_off(from).replace(['\n', '\r'], " ");
         body.push_str(&record);
     }
+}
+
+/// `value` in decimal, without `fmt`'s machinery (three integers per record).
+fn push_integer(body: &mut String, value: impl itoa::Integer) {
+    body.push_str(itoa::Buffer::new().format(value));
 }
 
 fn push_base64(body: &mut String, bytes: &[u8]) {
@@ -690,6 +700,43 @@ mod tests {
         let text = lines.finish().body.text();
         assert_eq!(text.matches('\n').count(), 1, "{text}");
         assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn binary_and_text_records_stream_on_one_line_without_a_rescan() {
+        for format in [EmbeddedFormat::Binary, EmbeddedFormat::Text] {
+            let record = message(Some(b"k\n"), Some(b"line 1\r\nline 2\n"), true);
+            let mut lines =
+                RecordsWriter::framed(format, Framing::NdJson, None, 1024, Overflow::Truncate);
+            lines.take(&record).ok().unwrap();
+            lines.take(&record).ok().unwrap();
+            let text = lines.finish().body.text();
+            let parsed: Vec<Value> = text
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect();
+            assert_eq!(parsed.len(), 2, "{format:?}: {text}");
+            assert_eq!(
+                Value::Array(parsed[..1].to_vec()),
+                with_serde(format, &record),
+                "{format:?}"
+            );
+        }
+        let mut sse = RecordsWriter::framed(
+            EmbeddedFormat::Binary,
+            Framing::ServerSentEvents,
+            None,
+            1024,
+            Overflow::Truncate,
+        );
+        sse.take(&message(None, Some(b"v"), false)).ok().unwrap();
+        assert!(
+            sse.finish()
+                .body
+                .text()
+                .starts_with("id: topic\n1/3/42\ndata: {"),
+            "the id line holds the topic as it is"
+        );
     }
 
     #[test]
