@@ -16,6 +16,7 @@
 mod acls;
 pub mod config;
 pub mod error;
+pub mod failback;
 pub mod failover;
 mod groups;
 pub mod metrics;
