@@ -88,10 +88,16 @@ pub(super) fn gather(
             }
         },
     )?;
+    // The map topic is per source alias: other deployments' topics are in it too; only the
+    // partitions that exist on A are this deployment's.
+    let a_reader = reader(&a, "failback reader on the target")?;
+    let on_a_now: BTreeSet<(String, i32)> = partitions_of(&a_reader, a_alias, timeout, |_| true)?
+        .into_iter()
+        .collect();
     let out_partitions: BTreeSet<(String, i32)> = out_map
         .partitions()
         .into_iter()
-        .filter(|(topic, _)| out.is_none_or(|f| f.replicates_topic(topic)))
+        .filter(|key| out.is_none_or(|f| f.replicates_topic(&key.0)) && on_a_now.contains(key))
         .collect();
     let out_remote: BTreeMap<String, String> = out_partitions
         .iter()
@@ -115,14 +121,11 @@ pub(super) fn gather(
             Ok((_, high)) => {
                 remote_ends.insert((topic.clone(), *partition), high);
             }
-            Err(error)
-                if error.rdkafka_error_code()
-                    == Some(rdkafka::error::RDKafkaErrorCode::UnknownTopicOrPartition) => {}
+            Err(error) if unknown(&error) => {}
             Err(error) => return Err(MirrorError::kafka(remote, "watermarks", error)),
         }
     }
 
-    let a_reader = reader(&a, "failback reader on the target")?;
     let back_remote: BTreeSet<(String, i32)> = back_partitions
         .iter()
         .map(|(topic, p)| (back.policy.remote_topic(b_alias, topic), *p))
@@ -136,9 +139,7 @@ pub(super) fn gather(
                 a_ends.insert((topic.clone(), *partition), high);
             }
             // B → A has not created the remote topic yet.
-            Err(error)
-                if error.rdkafka_error_code()
-                    == Some(rdkafka::error::RDKafkaErrorCode::UnknownTopicOrPartition) => {}
+            Err(error) if unknown(&error) => {}
             Err(error) => return Err(MirrorError::kafka(topic, "watermarks", error)),
         }
     }
@@ -188,6 +189,15 @@ pub(super) fn gather(
         b_committed,
         a_committed,
     })
+}
+
+/// The broker's or librdkafka's "no such topic or partition".
+fn unknown(error: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::error::RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(Code::UnknownTopicOrPartition | Code::UnknownPartition | Code::UnknownTopic)
+    )
 }
 
 fn reader(clients: &KafkaClients, role: &'static str) -> Result<BaseConsumer, MirrorError> {
