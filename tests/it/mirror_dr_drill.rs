@@ -40,6 +40,9 @@ const ON_B: u32 = 300;
 /// Ids of records written on B start here.
 const B_IDS: u32 = 1_000_000;
 
+/// Partition → offset.
+type Offsets = BTreeMap<i32, i64>;
+
 /// `mm2.properties` for the throwaway A and the shared B with the given flow lines.
 fn text(a: &str, b: &str, flows: &str, group: &str) -> String {
     format!(
@@ -304,7 +307,7 @@ async fn groups_fail_over_when_a_dies_and_fail_back_when_it_returns() {
     let b_producer: FutureProducer = b.producer().expect("producer");
     produce_numbered(&b_producer, &topic, B_IDS..B_IDS + ON_B, PARTITIONS).await;
     let b_ends = high_watermarks(&b, &remote).await;
-    let on_b: BTreeMap<String, (BTreeMap<i32, i64>, BTreeMap<i32, i64>)> = BTreeMap::from([
+    let on_b: BTreeMap<String, (Offsets, Offsets)> = BTreeMap::from([
         (
             lagging.clone(),
             (
