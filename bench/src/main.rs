@@ -6,6 +6,9 @@
 //! - `cargo run --release -p bench -- mirror`: the mirror vs MirrorMaker 2 ([`mirror`]).
 //! - `cargo run -p bench -- mirror-groups --groups N`: group offsets A → B at scale vs
 //!   MirrorMaker 2's checkpoint connector ([`mirror_groups`]).
+//! - `cargo run --release -p bench -- failover --groups N --partitions P`: the time of
+//!   `kafka-gateway mirror failover` vs MirrorMaker 2's RemoteClusterUtils procedure
+//!   ([`failover`]).
 //! - `cargo run --release -p bench -- es-sink`: the Elasticsearch sink vs raw `_bulk` ([`es_sink`]).
 //! - `cargo run --release -p bench -- schemas`: the bridge's Avro vs JSON formats and the
 //!   schema registry under load ([`schemas`]).
@@ -20,6 +23,7 @@
 mod bridge;
 mod bridge_instances;
 mod es_sink;
+mod failover;
 mod mirror;
 mod mirror_groups;
 mod mysql;
@@ -39,13 +43,14 @@ async fn main() {
         "bridge-instances" => bridge_instances::run(std::env::args().skip(2).collect()).await,
         "mirror" => mirror::run(std::env::args().skip(2).collect()).await,
         "mirror-groups" => mirror_groups::run(std::env::args().skip(2).collect()).await,
+        "failover" => failover::run(std::env::args().skip(2).collect()).await,
         "es-sink" => es_sink::run(std::env::args().skip(2).collect()).await,
         "mysql" => mysql::run(std::env::args().skip(2).collect()).await,
         "mysql-avro" => mysql_avro::run(std::env::args().skip(2).collect()).await,
         "schemas" => schemas::run().await,
         _ => {
             eprintln!(
-                "usage: cargo run --release -p bench -- bridge|bridge-instances|mirror|mirror-groups|es-sink|mysql|mysql-avro|schemas"
+                "usage: cargo run --release -p bench -- bridge|bridge-instances|mirror|mirror-groups|failover|es-sink|mysql|mysql-avro|schemas"
             );
             std::process::exit(2);
         }

@@ -89,6 +89,39 @@ pub(crate) enum MirrorAction {
         #[arg(long, value_enum, default_value_t = FailoverOutput::Table)]
         output: FailoverOutput,
     },
+    /// After the source returns: move the groups that failed over back at translated
+    /// offsets (original topics through the inverse translation, topics written on the
+    /// target through the back flow), check that the back flow copied everything, and
+    /// report the records lost in the disaster by offset range. Exit code 3 when a group
+    /// is refused or a record would be skipped.
+    Failback(FailbackArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct FailbackArgs {
+    /// MirrorMaker 2 dedicated-mode properties file with an enabled `<from>-><to>` flow.
+    #[arg(short, long)]
+    pub(crate) config: PathBuf,
+    /// Alias of the cluster the groups leave (the one they failed over to).
+    #[arg(long)]
+    pub(crate) from: String,
+    /// Alias of the cluster they return to (the original source).
+    #[arg(long)]
+    pub(crate) to: String,
+    /// Groups to move back, a regular expression; default: every group with commits on
+    /// the flows' topics.
+    #[arg(short, long)]
+    pub(crate) group: Option<String>,
+    /// Print what would be committed; commit nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Also move groups while the back flow has not caught up or while they are active on
+    /// the cluster they leave.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// `table` or `json`.
+    #[arg(long, value_enum, default_value_t = FailoverOutput::Table)]
+    pub(crate) output: FailoverOutput,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod doctor;
+mod failback;
 mod failover;
 mod hash_password;
 mod limits;

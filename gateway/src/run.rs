@@ -44,6 +44,10 @@ pub(crate) enum GatewayError {
         "failover incomplete: {refused} group(s) refused, {skipped} record(s) would be skipped"
     )]
     FailoverIncomplete { refused: usize, skipped: i64 },
+    #[error(
+        "failback incomplete: {refused} group(s) refused, {skipped} record(s) would be skipped"
+    )]
+    FailbackIncomplete { refused: usize, skipped: i64 },
 }
 
 impl GatewayError {
@@ -58,7 +62,7 @@ impl GatewayError {
             | Self::NothingEnabled
             | Self::KafkaLogin { .. } => 2,
             Self::Service { .. } => 1,
-            Self::FailoverIncomplete { .. } => 3,
+            Self::FailoverIncomplete { .. } | Self::FailbackIncomplete { .. } => 3,
         }
     }
 }
@@ -107,6 +111,7 @@ pub(crate) async fn run_mirror(args: &MirrorArgs) -> Result<(), GatewayError> {
         Some(MirrorAction::Status { config, output }) => {
             crate::failover::status(config, *output).await
         }
+        Some(MirrorAction::Failback(failback)) => crate::failback::failback(failback).await,
         None => {
             let path = args.config.as_ref().ok_or_else(|| {
                 GatewayError::Usage(

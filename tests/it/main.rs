@@ -61,6 +61,7 @@ mod mirror_acls;
 mod mirror_common;
 mod mirror_crash_in_process;
 mod mirror_delivery;
+mod mirror_dr_drill;
 mod mirror_drill;
 mod mirror_failover;
 mod mirror_groups;

@@ -6,8 +6,8 @@
 //! storage format (`kafka.tools.StorageTool format --standalone`) and Java 17 with a small
 //! heap, on two free ports and a temporary data directory. [`ThrowawayBroker::restart`]
 //! sends SIGTERM (a controlled shutdown), waits for the process to end and starts it again on
-//! the same data directory and ports. Dropping the value kills the JVM and deletes the
-//! directory.
+//! the same data directory and ports; [`ThrowawayBroker::kill`] sends SIGKILL (a crash).
+//! Dropping the value kills the JVM and deletes the directory.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -251,6 +251,16 @@ impl ThrowawayBroker {
         }
         let _ = child.kill();
         let _ = child.wait();
+    }
+
+    /// SIGKILL: the broker process dies at once, as in a crash (no controlled shutdown,
+    /// nothing flushed beyond what the OS page cache holds). [`start_again`](Self::start_again)
+    /// recovers the log like after a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// [`stop`](Self::stop) then [`start_again`](Self::start_again) on the same data.

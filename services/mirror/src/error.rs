@@ -51,6 +51,14 @@ pub enum MirrorError {
     UnknownFlow { flow: String },
     #[error("the {task} task stopped unexpectedly: {reason}")]
     Task { task: String, reason: String },
+    /// A group's coordinator on `cluster` did not give its committed offsets.
+    #[error("committed offsets of group `{group}` on {cluster}: {source}")]
+    GroupOffsets {
+        cluster: String,
+        group: String,
+        #[source]
+        source: broker_core::wire::WireError,
+    },
     /// The source group fenced this task's static member: either the consumer's own
     /// session expired and its stale member id was refused (restarting helps), or another
     /// process joined with the same instance id (restarting would fence it in turn). The
@@ -84,6 +92,7 @@ impl MirrorError {
             }
             Self::QueueStayedFull { source, .. } => source.kind(),
             Self::Corrupt { .. } | Self::Task { .. } => ErrorKind::Internal,
+            Self::GroupOffsets { source, .. } => source.kind(),
             Self::UnknownGroup { .. } => ErrorKind::NotFound,
             Self::InstanceFenced { .. } => ErrorKind::Conflict,
         }

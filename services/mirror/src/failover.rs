@@ -18,12 +18,14 @@
 //! (the remote partition's log start is past the translated offset, e.g. retention). That
 //! is counted per partition, the group is not moved, and the command exits non-zero.
 
-mod gather;
+pub(crate) mod gather;
 mod plan;
-mod render;
+pub(crate) mod render;
 
 use std::time::Duration;
 
+use broker_core::wire::WireClient;
+use broker_core::wire::offset_commit::GroupCommits;
 use serde::Serialize;
 
 use crate::config::ValidatedMirror;
@@ -180,28 +182,50 @@ pub async fn failover(
     })?
 }
 
-/// Commits each planned group's offsets on the target (a memberless commit, which the
-/// broker refuses for a group with active members).
+/// Commits the planned groups' offsets on the target: memberless commits, which the broker
+/// refuses for a group with active members; one OffsetCommit connection per coordinator,
+/// coordinators concurrently, all by the flow's admin timeout.
 fn apply(
     config: &ValidatedMirror,
     flow: &crate::config::Flow,
     report: &mut FailoverReport,
 ) -> Result<(), MirrorError> {
-    let target = broker_core::KafkaClients::new(config.cluster(&flow.target).cluster.clone());
+    let commits: GroupCommits = report
+        .groups
+        .iter()
+        .filter(|group| group.outcome == GroupOutcome::WouldCommit)
+        .map(|group| {
+            let offsets = group
+                .partitions
+                .iter()
+                .filter_map(|p| Some(((p.target_topic.clone(), p.partition), p.target_offset?)))
+                .collect();
+            (group.group.clone(), offsets)
+        })
+        .collect();
+    if commits.is_empty() {
+        return Ok(());
+    }
+    let timeout = flow.admin_timeout.min(Duration::from_secs(30));
+    let wire = WireClient::new(&config.cluster(&flow.target).cluster, timeout)
+        .map_err(|error| MirrorError::Broker(error.into()))?;
+    let deadline = std::time::Instant::now() + timeout;
+    let mut answers = tokio::runtime::Handle::current()
+        .block_on(wire.commit_group_offsets(&commits, deadline))
+        .map_err(|error| MirrorError::Broker(error.into()))?;
     for group in &mut report.groups {
-        if group.outcome != GroupOutcome::WouldCommit {
+        if !commits.contains_key(&group.group) {
             continue;
         }
-        let offsets = group
-            .partitions
-            .iter()
-            .filter_map(|p| Some(((p.target_topic.clone(), p.partition), p.target_offset?)))
-            .collect();
-        match crate::groups::commit_offsets(&target, &group.group, &offsets) {
-            Ok(()) => group.outcome = GroupOutcome::Committed,
-            Err(error) => {
+        match answers.remove(&group.group) {
+            Some(Ok(())) => group.outcome = GroupOutcome::Committed,
+            Some(Err(error)) => {
                 group.outcome = GroupOutcome::Refused;
                 group.reason = Some(format!("the target refused the commit: {error}"));
+            }
+            None => {
+                group.outcome = GroupOutcome::Refused;
+                group.reason = Some("the target did not answer the commit".to_owned());
             }
         }
     }

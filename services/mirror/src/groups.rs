@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use broker_core::KafkaClients;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::error::MirrorError;
@@ -70,29 +70,6 @@ pub(crate) fn committed_offsets(
             _ => None,
         })
         .collect())
-}
-
-/// Commits `offsets` for `group` as a simple (memberless) commit; the broker refuses it
-/// while the group has active members, which is the protection MM2 relies on too. The
-/// group-sync pass commits many groups at once with the native client instead
-/// (`WireClient::commit_group_offsets`); this one-group form stays for one-off callers.
-pub(crate) fn commit_offsets(
-    clients: &KafkaClients,
-    group: &str,
-    offsets: &BTreeMap<(String, i32), i64>,
-) -> Result<(), MirrorError> {
-    if offsets.is_empty() {
-        return Ok(());
-    }
-    let consumer = group_client(clients, group)?;
-    let mut list = TopicPartitionList::new();
-    for ((topic, partition), offset) in offsets {
-        list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
-            .map_err(|e| MirrorError::kafka(group, "commit", e))?;
-    }
-    consumer
-        .commit(&list, CommitMode::Sync)
-        .map_err(|e| MirrorError::kafka(group, "commit translated offsets", e))
 }
 
 /// Whether MM2 would write offsets for a group in this state on the target.

@@ -18,6 +18,7 @@
 mod acls;
 pub mod config;
 pub mod error;
+pub mod failback;
 pub mod failover;
 mod groups;
 mod lag;

@@ -7,7 +7,7 @@ fn show(value: Option<i64>) -> String {
 }
 
 /// `2026-12-07T16:00:00Z`-style UTC time of a millisecond timestamp.
-fn time(ms: i64) -> String {
+pub(crate) fn time(ms: i64) -> String {
     let seconds = ms.div_euclid(1000);
     let days = seconds.div_euclid(86_400);
     let rest = seconds.rem_euclid(86_400);

@@ -71,6 +71,11 @@ impl OffsetMap {
             })
     }
 
+    /// The runs of one source partition, in (source start, target start) order.
+    pub fn runs_of(&self, topic: &str, partition: i32) -> Vec<Run> {
+        self.runs(topic, partition).collect()
+    }
+
     /// Every source (topic, partition) with at least one run, sorted.
     pub fn partitions(&self) -> Vec<(String, i32)> {
         let mut all: Vec<(String, i32)> = self.partitions.keys().cloned().collect();
