@@ -2,17 +2,12 @@
 
 use broker_core::telemetry;
 
-use crate::cli::{FailbackArgs, FailoverOutput};
+use crate::cli::FailbackArgs;
 use crate::run::{GatewayError, load_mirror, mirror_config_error};
 
 pub(crate) async fn failback(args: &FailbackArgs) -> Result<(), GatewayError> {
     let config = load_mirror(&args.config)?;
-    let groups = args
-        .group
-        .as_deref()
-        .map(regex::Regex::new)
-        .transpose()
-        .map_err(|error| GatewayError::Usage(format!("--group: {error}")))?;
+    let groups = crate::failover::group_filter(args.group.as_deref())?;
     telemetry::init_tracing(telemetry::LogFormat::Text, "error");
     let options = mirror::failback::FailbackOptions {
         from: args.from.clone(),
@@ -31,16 +26,7 @@ pub(crate) async fn failback(args: &FailbackArgs) -> Result<(), GatewayError> {
             )),
             other => mirror_config_error(other),
         })?;
-    match args.output {
-        FailoverOutput::Table => print!("{}", mirror::failback::render_table(&report)),
-        FailoverOutput::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|error| GatewayError::Service {
-                service: "mirror",
-                message: error.to_string(),
-            })?
-        ),
-    }
+    crate::failover::print_report(args.output, &report, mirror::failback::render_table)?;
     if report.refused() > 0 || report.skipped() > 0 {
         return Err(GatewayError::FailbackIncomplete {
             refused: report.refused(),

@@ -10,12 +10,7 @@ use crate::run::{GatewayError, load_mirror, mirror_config_error};
 
 pub(crate) async fn failover(args: &FailoverArgs) -> Result<(), GatewayError> {
     let config = load_mirror(&args.config)?;
-    let groups = args
-        .group
-        .as_deref()
-        .map(regex::Regex::new)
-        .transpose()
-        .map_err(|error| GatewayError::Usage(format!("--group: {error}")))?;
+    let groups = group_filter(args.group.as_deref())?;
     telemetry::init_tracing(telemetry::LogFormat::Text, "error");
     let options = mirror::failover::FailoverOptions {
         from: args.from.clone(),
@@ -34,16 +29,7 @@ pub(crate) async fn failover(args: &FailoverArgs) -> Result<(), GatewayError> {
             )),
             other => mirror_config_error(other),
         })?;
-    match args.output {
-        FailoverOutput::Table => print!("{}", mirror::failover::render_table(&report)),
-        FailoverOutput::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|error| GatewayError::Service {
-                service: "mirror",
-                message: error.to_string(),
-            })?
-        ),
-    }
+    print_report(args.output, &report, mirror::failover::render_table)?;
     if report.refused() > 0 || report.skipped() > 0 {
         return Err(GatewayError::FailoverIncomplete {
             refused: report.refused(),
@@ -62,11 +48,30 @@ pub(crate) async fn status(
     let flows = mirror::status::status(&mirror, Duration::from_secs(10))
         .await
         .map_err(mirror_config_error)?;
+    print_report(output, &flows, |flows: &Vec<_>| {
+        mirror::status::render_table(flows)
+    })
+}
+
+/// `--group`, a regular expression.
+pub(crate) fn group_filter(group: Option<&str>) -> Result<Option<regex::Regex>, GatewayError> {
+    group
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|error| GatewayError::Usage(format!("--group: {error}")))
+}
+
+/// Prints a report as the table `render` makes of it or as JSON.
+pub(crate) fn print_report<T: serde::Serialize>(
+    output: FailoverOutput,
+    report: &T,
+    render: impl FnOnce(&T) -> String,
+) -> Result<(), GatewayError> {
     match output {
-        FailoverOutput::Table => print!("{}", mirror::status::render_table(&flows)),
+        FailoverOutput::Table => print!("{}", render(report)),
         FailoverOutput::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&flows).map_err(|error| GatewayError::Service {
+            serde_json::to_string_pretty(report).map_err(|error| GatewayError::Service {
                 service: "mirror",
                 message: error.to_string(),
             })?

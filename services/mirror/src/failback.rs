@@ -30,9 +30,6 @@ mod inverse;
 mod plan;
 mod render;
 
-use std::time::Duration;
-
-use broker_core::wire::WireClient;
 use broker_core::wire::offset_commit::GroupCommits;
 use serde::Serialize;
 
@@ -181,14 +178,7 @@ pub async fn failback(
     options: &FailbackOptions,
 ) -> Result<FailbackReport, MirrorError> {
     let started = std::time::Instant::now();
-    let back = config
-        .flows
-        .iter()
-        .find(|f| f.source == options.from && f.target == options.to)
-        .cloned()
-        .ok_or_else(|| MirrorError::UnknownFlow {
-            flow: format!("{}->{}", options.from, options.to),
-        })?;
+    let back = crate::failover::flow_between(config, &options.from, &options.to)?;
     let config = config.clone();
     let options = options.clone();
     broker_core::task::spawn_blocking("mirror-failback", move || {
@@ -227,30 +217,10 @@ fn apply(
             (group.group.clone(), offsets)
         })
         .collect();
-    if commits.is_empty() {
-        return Ok(());
-    }
-    let timeout = back.admin_timeout.min(Duration::from_secs(30));
-    let wire = WireClient::new(&config.cluster(&back.target).cluster, timeout)
-        .map_err(|error| MirrorError::Broker(error.into()))?;
-    let deadline = std::time::Instant::now() + timeout;
-    let mut answers = tokio::runtime::Handle::current()
-        .block_on(wire.commit_group_offsets(&commits, deadline))
-        .map_err(|error| MirrorError::Broker(error.into()))?;
+    let answers = crate::failover::commit_planned(config, back, &commits)?;
     for group in &mut report.groups {
-        if !commits.contains_key(&group.group) {
-            continue;
-        }
-        match answers.remove(&group.group) {
-            Some(Ok(())) => group.outcome = GroupOutcome::Committed,
-            Some(Err(error)) => {
-                group.outcome = GroupOutcome::Refused;
-                group.reason = Some(format!("{} refused the commit: {error}", back.target));
-            }
-            None => {
-                group.outcome = GroupOutcome::Refused;
-                group.reason = Some(format!("{} did not answer the commit", back.target));
-            }
+        if let Some(answer) = answers.get(&group.group) {
+            crate::failover::record_answer(&mut group.outcome, &mut group.reason, answer);
         }
     }
     Ok(())

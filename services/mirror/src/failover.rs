@@ -156,14 +156,7 @@ pub async fn failover(
     options: &FailoverOptions,
 ) -> Result<FailoverReport, MirrorError> {
     let started = std::time::Instant::now();
-    let flow = config
-        .flows
-        .iter()
-        .find(|f| f.source == options.from && f.target == options.to)
-        .cloned()
-        .ok_or_else(|| MirrorError::UnknownFlow {
-            flow: format!("{}->{}", options.from, options.to),
-        })?;
+    let flow = flow_between(config, &options.from, &options.to)?;
     let config = config.clone();
     let options = options.clone();
     broker_core::task::spawn_blocking("mirror-failover", move || {
@@ -180,6 +173,22 @@ pub async fn failover(
         task: "failover".to_owned(),
         reason: e.to_string(),
     })?
+}
+
+/// The enabled flow `from -> to` of the configuration.
+pub(crate) fn flow_between(
+    config: &ValidatedMirror,
+    from: &str,
+    to: &str,
+) -> Result<crate::config::Flow, MirrorError> {
+    config
+        .flows
+        .iter()
+        .find(|f| f.source == from && f.target == to)
+        .cloned()
+        .ok_or_else(|| MirrorError::UnknownFlow {
+            flow: format!("{from}->{to}"),
+        })
 }
 
 /// Commits the planned groups' offsets on the target: memberless commits, which the broker
@@ -203,31 +212,57 @@ fn apply(
             (group.group.clone(), offsets)
         })
         .collect();
+    let answers = commit_planned(config, flow, &commits)?;
+    for group in &mut report.groups {
+        if let Some(answer) = answers.get(&group.group) {
+            record_answer(&mut group.outcome, &mut group.reason, answer);
+        }
+    }
+    Ok(())
+}
+
+/// Commits `commits` on the flow's target, memberless, one connection per coordinator, by
+/// the flow's admin timeout (at most 30 s); per group the broker's answer, a group it did
+/// not answer for counting as refused. Shared by failover and failback.
+pub(crate) fn commit_planned(
+    config: &ValidatedMirror,
+    flow: &crate::config::Flow,
+    commits: &GroupCommits,
+) -> Result<std::collections::BTreeMap<String, Result<(), String>>, MirrorError> {
     if commits.is_empty() {
-        return Ok(());
+        return Ok(std::collections::BTreeMap::new());
     }
     let timeout = flow.admin_timeout.min(Duration::from_secs(30));
     let wire = WireClient::new(&config.cluster(&flow.target).cluster, timeout)
         .map_err(|error| MirrorError::Broker(error.into()))?;
     let deadline = std::time::Instant::now() + timeout;
     let mut answers = tokio::runtime::Handle::current()
-        .block_on(wire.commit_group_offsets(&commits, deadline))
+        .block_on(wire.commit_group_offsets(commits, deadline))
         .map_err(|error| MirrorError::Broker(error.into()))?;
-    for group in &mut report.groups {
-        if !commits.contains_key(&group.group) {
-            continue;
-        }
-        match answers.remove(&group.group) {
-            Some(Ok(())) => group.outcome = GroupOutcome::Committed,
-            Some(Err(error)) => {
-                group.outcome = GroupOutcome::Refused;
-                group.reason = Some(format!("the target refused the commit: {error}"));
-            }
-            None => {
-                group.outcome = GroupOutcome::Refused;
-                group.reason = Some("the target did not answer the commit".to_owned());
-            }
+    Ok(commits
+        .keys()
+        .map(|group| {
+            let answer = match answers.remove(group) {
+                Some(Ok(())) => Ok(()),
+                Some(Err(error)) => Err(format!("{} refused the commit: {error}", flow.target)),
+                None => Err(format!("{} did not answer the commit", flow.target)),
+            };
+            (group.clone(), answer)
+        })
+        .collect())
+}
+
+/// A planned group's outcome once its commit was answered.
+pub(crate) fn record_answer(
+    outcome: &mut GroupOutcome,
+    reason: &mut Option<String>,
+    answer: &Result<(), String>,
+) {
+    match answer {
+        Ok(()) => *outcome = GroupOutcome::Committed,
+        Err(refusal) => {
+            *outcome = GroupOutcome::Refused;
+            *reason = Some(refusal.clone());
         }
     }
-    Ok(())
 }
