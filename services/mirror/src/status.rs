@@ -89,7 +89,7 @@ async fn describe(
         .create()
         .map_err(|e| MirrorError::kafka(group, "describe group", e))?;
     let name = group.to_owned();
-    tokio::task::spawn_blocking(move || {
+    broker_core::task::spawn_blocking("mirror-status", move || {
         let list = consumer
             .fetch_group_list(Some(&name), timeout)
             .map_err(|e| MirrorError::kafka(&name, "describe group", e))?;

@@ -212,7 +212,7 @@ pub(crate) async fn run(template: TaskContext, shutdown: Shutdown) -> Result<(),
                         context.stop = Arc::clone(&stop);
                         owned.get_or_create(&task_labels(&flow, task)).set(1);
                         running.insert(task, Running { stop, shutdown: task_shutdown.clone() });
-                        tasks.spawn(async move {
+                        broker_core::task::spawn_in(&mut tasks, "mirror-leased-task", async move {
                             (task, crate::runner::supervise_task(context, task_shutdown, true).await)
                         });
                     }
@@ -254,7 +254,8 @@ pub(crate) async fn run(template: TaskContext, shutdown: Shutdown) -> Result<(),
     }
     leave.store(true, Ordering::Relaxed);
     // The leave itself revokes: answer until the member thread is gone.
-    let member_gone = tokio::task::spawn_blocking(move || member.join());
+    let member_gone =
+        broker_core::task::spawn_blocking("mirror-task-group-leave", move || member.join());
     tokio::pin!(member_gone);
     loop {
         tokio::select! {
