@@ -99,6 +99,17 @@ pub enum GroupOutcome {
     Refused,
 }
 
+impl GroupOutcome {
+    /// The table's word for it (refusals in capitals, to stand out).
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Committed => "committed",
+            Self::WouldCommit => "would commit",
+            Self::Refused => "REFUSED",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupReport {
     pub group: String,

@@ -1,11 +1,7 @@
 //! The failback report as an aligned text table (JSON is the report's serde form).
 
-use super::{FailbackReport, GroupOutcome, RowOrigin};
-use crate::failover::render::time;
-
-fn show(value: Option<i64>) -> String {
-    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
-}
+use super::{FailbackReport, RowOrigin};
+use crate::failover::render::{show, time};
 
 pub fn render_table(report: &FailbackReport) -> String {
     let (b, a) = report
@@ -37,11 +33,7 @@ pub fn render_table(report: &FailbackReport) -> String {
         "SKIP"
     ));
     for group in &report.groups {
-        let outcome = match group.outcome {
-            GroupOutcome::Committed => "committed",
-            GroupOutcome::WouldCommit => "would commit",
-            GroupOutcome::Refused => "REFUSED",
-        };
+        let outcome = group.outcome.label();
         for row in &group.partitions {
             out.push_str(&format!(
                 "{:<24} {:<12} {:<24} {:<24} {:>4} {:>10} {:>10} {:>10} {:>6} {:>8} {:>5}\n",

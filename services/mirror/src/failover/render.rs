@@ -1,8 +1,9 @@
 //! The failover report as an aligned text table (JSON is the report's serde form).
 
-use super::{FailoverReport, GroupOutcome};
+use super::FailoverReport;
 
-fn show(value: Option<i64>) -> String {
+/// An optional offset or count, `-` when absent.
+pub(crate) fn show(value: Option<i64>) -> String {
     value.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
 
@@ -56,11 +57,7 @@ pub fn render_table(report: &FailoverReport) -> String {
         "SKIP"
     ));
     for group in &report.groups {
-        let outcome = match group.outcome {
-            GroupOutcome::Committed => "committed",
-            GroupOutcome::WouldCommit => "would commit",
-            GroupOutcome::Refused => "REFUSED",
-        };
+        let outcome = group.outcome.label();
         for row in &group.partitions {
             let source = match (row.source_offset, row.checkpoint_time_ms) {
                 (Some(offset), _) => offset.to_string(),
