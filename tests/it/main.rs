@@ -55,6 +55,7 @@ mod gateway_pipeline;
 mod harness_kafka;
 mod harness_mariadb;
 mod harness_opensearch;
+mod helm_chart;
 mod kafka_connect_bytes;
 mod metrics_exporter;
 mod mirror_acls;
