@@ -29,7 +29,8 @@ pub use config::{
 pub use connector::{
     ConnectorPlugin, DynSinkConnector, DynSinkTask, DynSourceConnector, DynSourceTask,
     ErrantRecordReporter, ExactlyOnceSupport, PluginInfo, SinkConnector, SinkTask, SinkTaskContext,
-    SourceConnector, SourceTask, SourceTaskContext, StoredOffsets, TaskProgress,
+    NO_DRY_RUN, SourceConnector, SourceSample, SourceTask, SourceTaskContext, StoredOffsets,
+    TaskProgress,
 };
 pub use data::{
     ConnectRecord, Field, Header, Parameters, Schema, SchemaType, SinkRecord, SourceRecord,
