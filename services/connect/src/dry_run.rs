@@ -1,8 +1,8 @@
 //! Dry runs: a connector config applied to sample input, showing what it would write,
 //! with nothing written anywhere.
 //!
-//! - **Sink**: the first records of the configured topics, read by a consumer without a
-//!   group (partitions assigned, no join, no commit), each through the configured
+//! - **Sink**: the first records of the configured topics, read by a consumer that joins
+//!   no group (partitions assigned, not subscribed; nothing committed), each through the configured
 //!   converters and SMTs ([`crate::worker::sink::convert`], as the task does), then through
 //!   the plugin's `preview` (the Elasticsearch sink's encoder), which sends nothing.
 //! - **Source**: the plugin's `sample` reads its first inputs (read-only `SELECT … LIMIT`
@@ -74,6 +74,12 @@ pub async fn dry_run(
     samples: usize,
     start: StartAt,
 ) -> Result<DryRunAnswer, RestError> {
+    // A plugin-level dry run has no connector name; validation requires one.
+    let mut config = config.clone();
+    config
+        .entry("name".to_owned())
+        .or_insert_with(|| "dry-run".to_owned());
+    let config = &config;
     let validation = herder::validate_config(runtime, config)?;
     if validation.error_count > 0 {
         return Ok(DryRunAnswer {
@@ -258,27 +264,36 @@ fn shown_message(message: &OwnedMessage) -> Value {
 }
 
 /// The first `samples` records of the sink's topics, partition after partition, read
-/// without a consumer group: no join, no commit, no trace in any group's offsets.
+/// without joining a group: no commit, no trace in any group's offsets.
 async fn read_samples(
     runtime: &Runtime,
     settings: &ConnectorSettings,
     samples: usize,
     start: StartAt,
 ) -> Result<Vec<OwnedMessage>, RestError> {
-    let mut config = runtime.clients.consumer_config("");
+    // librdkafka assigns partitions only in a consumer with a group id; the group is never
+    // joined (assign, not subscribe) and nothing is committed, so it leaves no trace.
+    let group = format!("connect-dry-run-{}-{}", std::process::id(), crate::worker::now_ms());
+    let mut config = runtime.clients.consumer_config(&group);
     config
-        .remove("group.id")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true");
-    let consumer: BaseConsumer =
-        broker_core::clients::create(&config, "dry run consumer").map_err(RestError::from)?;
+    let consumer: BaseConsumer = broker_core::clients::create(&config, "dry run consumer")
+        .map_err(|error| unreadable(&error))?;
     let topics = settings.sink_topics.clone();
     broker_core::task::spawn_blocking("connect-dry-run-read", move || {
         read_blocking(&consumer, topics.as_ref(), samples, start)
     })
     .await
     .map_err(|error| RestError::bad_request(format!("dry run read failed: {error}")))?
+}
+
+/// The sample records cannot be read: 400 with Kafka's reason, which the caller can act on
+/// (a topic without leader, an authorization failure).
+fn unreadable(error: &dyn std::fmt::Display) -> RestError {
+    tracing::warn!(%error, "dry run cannot read its sample records");
+    RestError::bad_request(format!("dry run cannot read the sample records: {error}"))
 }
 
 fn read_blocking(
@@ -290,7 +305,7 @@ fn read_blocking(
     let timeout = Duration::from_secs(10);
     let metadata = consumer
         .fetch_metadata(None, timeout)
-        .map_err(|e| RestError::from(broker_core::BrokerError::kafka("dry run metadata", e)))?;
+        .map_err(|error| unreadable(&error))?;
     let regex = match topics {
         Some(SinkTopics::Regex(regex)) => regex::Regex::new(regex).ok(),
         _ => None,
@@ -311,9 +326,7 @@ fn read_blocking(
         for partition in topic.partitions() {
             let (low, high) = consumer
                 .fetch_watermarks(topic.name(), partition.id(), timeout)
-                .map_err(|e| {
-                    RestError::from(broker_core::BrokerError::kafka("dry run watermarks", e))
-                })?;
+                .map_err(|error| unreadable(&error))?;
             let from = match start {
                 StartAt::Beginning => low,
                 StartAt::Offset(offset) => offset.clamp(low, high),
@@ -331,19 +344,14 @@ fn read_blocking(
     }
     consumer
         .assign(&assignment)
-        .map_err(|e| RestError::from(broker_core::BrokerError::kafka("dry run assign", e)))?;
+        .map_err(|error| unreadable(&error))?;
     let deadline = Instant::now() + READ_DEADLINE;
     let mut messages = Vec::new();
     while messages.len() < samples && remaining > 0 && Instant::now() < deadline {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => messages.push(message.detach()),
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => remaining -= 1,
-            Some(Err(error)) => {
-                return Err(RestError::from(broker_core::BrokerError::kafka(
-                    "dry run read",
-                    error,
-                )));
-            }
+            Some(Err(error)) => return Err(unreadable(&error)),
             None => {}
         }
     }
