@@ -114,7 +114,11 @@ async fn an_es_sink_task_failed_by_an_outage_restarts_by_itself_and_loses_no_rec
     wait_for_count(&search, &topic, BEFORE + DURING, Duration::from_secs(300)).await;
     let recovery = restarted.elapsed();
     let docs = documents(&search, &topic).await;
-    assert_eq!(docs.len() as u64, BEFORE + DURING, "every record once, by id");
+    assert_eq!(
+        docs.len() as u64,
+        BEFORE + DURING,
+        "every record once, by id"
+    );
     for i in 0..BEFORE + DURING {
         assert_eq!(docs[&format!("doc-{i}")]["i"], i, "doc-{i}");
     }

@@ -55,7 +55,8 @@ async fn a_cdc_task_failed_while_mariadb_is_down_restarts_by_itself_and_loses_no
     let worker = start_worker(&ClusterNames::unique()).await;
     let prefix = unique_name("auto_restart");
     let topic = format!("{prefix}.{database}.items");
-    let body = json!({"name": "cdc", "config": with_auto_restart(cdc_config(&url, &prefix, &database))});
+    let body =
+        json!({"name": "cdc", "config": with_auto_restart(cdc_config(&url, &prefix, &database))});
     let (status, answer) = call(Method::POST, &worker.url("/connectors"), Some(body)).await;
     assert_eq!(status, 201, "{answer}");
     wait_for_state(&worker, "cdc", "RUNNING", 1).await;
@@ -82,30 +83,36 @@ async fn a_cdc_task_failed_while_mariadb_is_down_restarts_by_itself_and_loses_no
         |_, body| {
             let task = &body["tasks"][0];
             task["state"] == "FAILED"
-                && task["auto_restart"]["count"].as_u64().is_some_and(|c| c >= 1)
+                && task["auto_restart"]["count"]
+                    .as_u64()
+                    .is_some_and(|c| c >= 1)
                 && task["auto_restart"]["next_attempt"].is_string()
         },
     )
     .await;
     let shown = failed["tasks"][0]["auto_restart"].clone();
     assert!(
-        shown["last_failure"].as_str().is_some_and(|f| !f.is_empty()),
+        shown["last_failure"]
+            .as_str()
+            .is_some_and(|f| !f.is_empty()),
         "{shown}"
     );
     assert!(shown["gave_up"].is_null(), "an outage is retried: {shown}");
     let labels = [("connector", "cdc"), ("task", "0")];
     let scrape = worker.scrape().await;
-    let restarts = metric_value(&scrape, "kafka_gateway_connect_auto_restarts_total", &labels)
-        .unwrap_or_default();
+    let restarts = metric_value(
+        &scrape,
+        "kafka_gateway_connect_auto_restarts_total",
+        &labels,
+    )
+    .unwrap_or_default();
     assert!(restarts >= 1.0, "restarts counted: {restarts}");
     let next = metric_value(
         &scrape,
         "kafka_gateway_connect_auto_restart_next_attempt_timestamp_seconds",
         &labels,
     );
-    println!(
-        "while down: {shown}; {restarts} restarts counted, next attempt gauge {next:?}"
-    );
+    println!("while down: {shown}; {restarts} restarts counted, next attempt gauge {next:?}");
 
     server.start_again().await;
     let mut conn = connect(&url).await;
@@ -127,7 +134,10 @@ async fn a_cdc_task_failed_while_mariadb_is_down_restarts_by_itself_and_loses_no
     let count = running["tasks"][0]["auto_restart"]["count"]
         .as_u64()
         .unwrap_or_default();
-    assert!(count >= 1, "the count stays visible while healthy: {running}");
+    assert!(
+        count >= 1,
+        "the count stays visible while healthy: {running}"
+    );
     let records = read_topic(
         &topic,
         Duration::from_secs(120),
@@ -140,7 +150,10 @@ async fn a_cdc_task_failed_while_mariadb_is_down_restarts_by_itself_and_loses_no
         (1..=2 * ROWS).collect::<BTreeSet<_>>(),
         "every row, none lost"
     );
-    println!("recovered after {count} auto-restarts; {} records read", records.len());
+    println!(
+        "recovered after {count} auto-restarts; {} records read",
+        records.len()
+    );
     worker.stop().await;
 }
 
@@ -177,7 +190,8 @@ async fn refused_credentials_are_not_retried_and_the_status_says_why() {
 
     let worker = start_worker(&ClusterNames::unique()).await;
     let prefix = unique_name("auto_restart_auth");
-    let body = json!({"name": "cdc", "config": with_auto_restart(cdc_config(&url, &prefix, &database))});
+    let body =
+        json!({"name": "cdc", "config": with_auto_restart(cdc_config(&url, &prefix, &database))});
     let (status, answer) = call(Method::POST, &worker.url("/connectors"), Some(body)).await;
     assert_eq!(status, 201, "{answer}");
     wait_for_state(&worker, "cdc", "RUNNING", 1).await;
@@ -207,7 +221,8 @@ async fn refused_credentials_are_not_retried_and_the_status_says_why() {
     assert!(
         task["trace"]
             .as_str()
-            .is_some_and(|t| t.to_ascii_lowercase().contains("access denied") && t.contains("auto-restart not retried")),
+            .is_some_and(|t| t.to_ascii_lowercase().contains("access denied")
+                && t.contains("auto-restart not retried")),
         "{gave_up}"
     );
     // Several backoff units later: still no restart.

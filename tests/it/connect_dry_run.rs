@@ -84,7 +84,12 @@ async fn an_es_sink_dry_run_shows_the_documents_and_writes_nothing() {
     let topic = unique_name("dry_run_es");
     create_topic(&clients, &topic, 1).await;
     let records: Vec<(String, Value)> = (0..5)
-        .map(|i| (format!("k{i}"), json!({"i": i, "name": format!("item-{i}")})))
+        .map(|i| {
+            (
+                format!("k{i}"),
+                json!({"i": i, "name": format!("item-{i}")}),
+            )
+        })
         .collect();
     let pairs: Vec<(&str, Value)> = records
         .iter()
@@ -95,12 +100,15 @@ async fn an_es_sink_dry_run_shows_the_documents_and_writes_nothing() {
     let worker = start_worker(&clients, &ClusterNames::unique()).await;
     let mut config = sink_config(&search, &topic, &json!({}));
     config["transforms"] = json!("rename");
-    config["transforms.rename.type"] = json!("org.apache.kafka.connect.transforms.ReplaceField$Value");
+    config["transforms.rename.type"] =
+        json!("org.apache.kafka.connect.transforms.ReplaceField$Value");
     config["transforms.rename.renames"] = json!("name:title");
 
     let (status, answer) = call(
         Method::PUT,
-        &worker.url(&format!("/connector-plugins/{ES_PLUGIN}/config/dry-run?samples=3")),
+        &worker.url(&format!(
+            "/connector-plugins/{ES_PLUGIN}/config/dry-run?samples=3"
+        )),
         Some(config.clone()),
     )
     .await;
@@ -200,7 +208,11 @@ async fn a_mysql_source_dry_run_shows_debezium_records_and_produces_nothing() {
             json!({"id": id, "name": name}),
             "{output}"
         );
-        assert_eq!(record["value"]["source"]["db"], database.as_str(), "{output}");
+        assert_eq!(
+            record["value"]["source"]["db"],
+            database.as_str(),
+            "{output}"
+        );
         assert_eq!(record["value"]["source"]["table"], "items", "{output}");
     }
     assert!(!topic_exists(&topic), "{topic} was created");
@@ -246,7 +258,9 @@ async fn a_bad_config_gives_validation_errors_and_no_outputs() {
     assert_eq!(answer["error_code"], 404, "{answer}");
     let (status, answer) = call(
         Method::PUT,
-        &worker.url(&format!("/connector-plugins/{ES_PLUGIN}/config/dry-run?samples=0")),
+        &worker.url(&format!(
+            "/connector-plugins/{ES_PLUGIN}/config/dry-run?samples=0"
+        )),
         Some(config),
     )
     .await;

@@ -28,8 +28,8 @@ pub use config::{
 };
 pub use connector::{
     ConnectorPlugin, DynSinkConnector, DynSinkTask, DynSourceConnector, DynSourceTask,
-    ErrantRecordReporter, ExactlyOnceSupport, PluginInfo, SinkConnector, SinkTask, SinkTaskContext,
-    NO_DRY_RUN, SourceConnector, SourceSample, SourceTask, SourceTaskContext, StoredOffsets,
+    ErrantRecordReporter, ExactlyOnceSupport, NO_DRY_RUN, PluginInfo, SinkConnector, SinkTask,
+    SinkTaskContext, SourceConnector, SourceSample, SourceTask, SourceTaskContext, StoredOffsets,
     TaskProgress,
 };
 pub use data::{

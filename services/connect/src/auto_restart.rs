@@ -195,9 +195,14 @@ pub fn definite_cause(trace: &str) -> Option<&'static str> {
         Some("a configuration error")
     } else if first_line.contains("Failed to find any class that implements Connector") {
         Some("an unknown connector class")
-    } else if ["access denied for user", "status 401", "401 unauthorized", "authentication failed"]
-        .iter()
-        .any(|needle| first_line.to_ascii_lowercase().contains(needle))
+    } else if [
+        "access denied for user",
+        "status 401",
+        "401 unauthorized",
+        "authentication failed",
+    ]
+    .iter()
+    .any(|needle| first_line.to_ascii_lowercase().contains(needle))
     {
         Some("refused credentials")
     } else {
@@ -298,7 +303,11 @@ mod tests {
         let error = section
             .validate("connect.auto_restart")
             .expect_err("zero attempts");
-        assert!(error.to_string().contains("connect.auto_restart.max_attempts"));
+        assert!(
+            error
+                .to_string()
+                .contains("connect.auto_restart.max_attempts")
+        );
     }
 
     #[test]

@@ -105,10 +105,7 @@ pub async fn dry_run(
             .await
         }
         ConnectorPlugin::Source(source) => {
-            let inputs = source
-                .sample(&resolved, samples)
-                .await
-                .map_err(refused)?;
+            let inputs = source.sample(&resolved, samples).await.map_err(refused)?;
             source_outputs(&settings, &resolved, inputs).await
         }
     }?;
@@ -229,9 +226,9 @@ async fn source_outputs(
 fn shown_bytes(bytes: Option<&[u8]>) -> Value {
     match bytes {
         None => Value::Null,
-        Some(bytes) => serde_json::from_slice::<Value>(bytes).unwrap_or_else(|_| {
-            json!({"base64": base64::engine::general_purpose::STANDARD.encode(bytes)})
-        }),
+        Some(bytes) => serde_json::from_slice::<Value>(bytes).unwrap_or_else(
+            |_| json!({"base64": base64::engine::general_purpose::STANDARD.encode(bytes)}),
+        ),
     }
 }
 
@@ -273,7 +270,11 @@ async fn read_samples(
 ) -> Result<Vec<OwnedMessage>, RestError> {
     // librdkafka assigns partitions only in a consumer with a group id; the group is never
     // joined (assign, not subscribe) and nothing is committed, so it leaves no trace.
-    let group = format!("connect-dry-run-{}-{}", std::process::id(), crate::worker::now_ms());
+    let group = format!(
+        "connect-dry-run-{}-{}",
+        std::process::id(),
+        crate::worker::now_ms()
+    );
     let mut config = runtime.clients.consumer_config(&group);
     config
         .set("enable.auto.commit", "false")

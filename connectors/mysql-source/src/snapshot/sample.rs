@@ -26,7 +26,9 @@ pub async fn sample(
 ) -> Result<Vec<SourceSample>, SourceError> {
     let mut conn = preflight::connect(&config.connection)
         .await
-        .map_err(|problem| SourceError::definite(format!("{}: {}", problem.key, problem.message)))?;
+        .map_err(|problem| {
+            SourceError::definite(format!("{}: {}", problem.key, problem.message))
+        })?;
     let flavor = preflight::flavor(&mut conn).await;
     let start = super::start::current_position(config, flavor).await?;
     let job = SnapshotJob {

@@ -101,7 +101,9 @@ impl AutoRestarter {
         for key in units {
             let policy = configs
                 .get(&key.0)
-                .and_then(|c| AutoRestartPolicy::for_connector(c, &runtime.policies.auto_restart).ok())
+                .and_then(|c| {
+                    AutoRestartPolicy::for_connector(c, &runtime.policies.auto_restart).ok()
+                })
                 .unwrap_or_default();
             if !policy.enabled {
                 if self.entries.contains_key(key) {
@@ -150,7 +152,11 @@ impl AutoRestarter {
             entry.due = None;
             let shown = entry.shown(policy);
             runtime.auto_restarts.set(&key.0, key.1, Some(shown));
-            runtime.metrics.auto_restarts.get_or_create(&labels(key)).inc();
+            runtime
+                .metrics
+                .auto_restarts
+                .get_or_create(&labels(key))
+                .inc();
             runtime
                 .metrics
                 .auto_restart_next_attempt
@@ -172,7 +178,8 @@ impl AutoRestarter {
             entry.gave_up = Some(reason);
         } else {
             let delay = policy.delay(entry.count);
-            let at_ms = now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+            let at_ms =
+                now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
             entry.due = Some((Instant::now() + delay, at_ms));
             runtime
                 .metrics
@@ -183,7 +190,13 @@ impl AutoRestarter {
         let shown = entry.shown(policy);
         runtime.auto_restarts.set(&key.0, key.1, Some(shown));
         // The FAILED status again, now with the plan (and the reason when there is none).
-        report(runtime, key, State::Failed, annotated.or(status.trace.clone())).await;
+        report(
+            runtime,
+            key,
+            State::Failed,
+            annotated.or(status.trace.clone()),
+        )
+        .await;
         false
     }
 
