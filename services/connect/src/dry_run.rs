@@ -105,7 +105,10 @@ pub async fn dry_run(
             .await
         }
         ConnectorPlugin::Source(source) => {
-            let inputs = source.sample(&resolved, samples).await.map_err(refused)?;
+            let inputs = source
+                .sample(&resolved, samples)
+                .await
+                .map_err(|error| refused(&error))?;
             source_outputs(&settings, &resolved, inputs).await
         }
     }?;
@@ -116,7 +119,7 @@ pub async fn dry_run(
 }
 
 /// A plugin's refusal (no dry run, unreachable database): 400 with its message.
-fn refused(error: ConnectError) -> RestError {
+fn refused(error: &ConnectError) -> RestError {
     RestError::bad_request(format!("dry run failed: {error}"))
 }
 
@@ -166,7 +169,7 @@ async fn sink_outputs(
             break;
         }
     }
-    let answers = preview(&records).map_err(refused)?;
+    let answers = preview(&records).map_err(|error| refused(&error))?;
     for (position, answer) in positions.into_iter().zip(answers) {
         match answer {
             Ok(writes) => outputs[position].output = writes,

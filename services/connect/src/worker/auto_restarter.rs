@@ -118,14 +118,16 @@ impl AutoRestarter {
             let Some(status) = status.filter(|s| s.worker_id == runtime.worker_id) else {
                 continue;
             };
-            match status.state {
-                State::Failed => {
-                    if self.on_failed(runtime, key, &policy, &status).await {
-                        restart.push(key.clone());
-                    }
+            let due_now = match status.state {
+                State::Failed => self.on_failed(runtime, key, &policy, &status).await,
+                State::Running => {
+                    self.on_running(runtime, key, &policy).await;
+                    false
                 }
-                State::Running => self.on_running(runtime, key, &policy).await,
-                _ => {}
+                _ => false,
+            };
+            if due_now {
+                restart.push(key.clone());
             }
         }
         restart
