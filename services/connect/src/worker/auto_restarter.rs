@@ -171,7 +171,7 @@ impl AutoRestarter {
         entry.last_failure = trace.lines().next().map(str::to_owned);
         let mut annotated = None;
         if let Some(cause) = definite_cause(&trace) {
-            let reason = format!("not retried: {cause} fails again at every start");
+            let reason = format!("not retried: {cause} (the same start fails again)");
             annotated = Some(format!("{trace}\nauto-restart {reason}"));
             entry.gave_up = Some(reason);
         } else if policy.max_attempts.is_some_and(|max| entry.count >= max) {
