@@ -165,6 +165,25 @@ pub trait SourceConnector: Send + Sync + 'static {
         config: &ConfigMap,
         context: SourceTaskContext,
     ) -> impl Future<Output = Result<Self::Task, ConnectError>> + Send;
+    /// A dry run: the records the connector would produce for (at most) `limit` items of
+    /// its input, read without writing anything and without moving any offset.
+    fn sample(
+        &self,
+        _config: &ConfigMap,
+        _limit: usize,
+    ) -> impl Future<Output = Result<Vec<SourceSample>, ConnectError>> + Send {
+        async { Err(ConnectError::definite(NO_DRY_RUN)) }
+    }
+}
+
+/// Why a dry run is refused for a plugin that does not offer one.
+pub const NO_DRY_RUN: &str = "this connector does not support dry runs";
+
+/// One input of a source dry run (a row, a line) and the records it gives.
+#[derive(Debug, Clone)]
+pub struct SourceSample {
+    pub input: Value,
+    pub records: Vec<SourceRecord>,
 }
 
 /// A running source task. `poll` should return within about a second (an empty batch is
@@ -206,6 +225,16 @@ pub trait SinkConnector: Send + Sync + 'static {
         config: &ConfigMap,
         context: SinkTaskContext,
     ) -> impl Future<Output = Result<Self::Task, ConnectError>> + Send;
+    /// A dry run: what the connector would write downstream for each record (already
+    /// through converters and SMTs), as JSON, without writing. One answer per record: the
+    /// writes it gives (none when it is skipped), or why it cannot be written.
+    fn preview(
+        &self,
+        _config: &ConfigMap,
+        _records: &[SinkRecord],
+    ) -> Result<Vec<Result<Vec<Value>, ConnectError>>, ConnectError> {
+        Err(ConnectError::definite(NO_DRY_RUN))
+    }
 }
 
 /// A running sink task.
@@ -245,6 +274,11 @@ pub trait DynSourceConnector: Send + Sync {
         config: &'a ConfigMap,
         context: SourceTaskContext,
     ) -> BoxFuture<'a, Result<Box<dyn DynSourceTask>, ConnectError>>;
+    fn sample<'a>(
+        &'a self,
+        config: &'a ConfigMap,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<SourceSample>, ConnectError>>;
 }
 
 /// Object-safe twin of [`SourceTask`].
@@ -271,6 +305,11 @@ pub trait DynSinkConnector: Send + Sync {
         config: &'a ConfigMap,
         context: SinkTaskContext,
     ) -> BoxFuture<'a, Result<Box<dyn DynSinkTask>, ConnectError>>;
+    fn preview(
+        &self,
+        config: &ConfigMap,
+        records: &[SinkRecord],
+    ) -> Result<Vec<Result<Vec<Value>, ConnectError>>, ConnectError>;
 }
 
 /// Object-safe twin of [`SinkTask`].
@@ -317,6 +356,13 @@ impl<T: SourceConnector> DynSourceConnector for T {
             Ok(Box::new(task) as Box<dyn DynSourceTask>)
         })
     }
+    fn sample<'a>(
+        &'a self,
+        config: &'a ConfigMap,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<SourceSample>, ConnectError>> {
+        Box::pin(SourceConnector::sample(self, config, limit))
+    }
 }
 
 impl<T: SourceTask> DynSourceTask for T {
@@ -360,6 +406,13 @@ impl<T: SinkConnector> DynSinkConnector for T {
             let task = SinkConnector::create_task(self, config, context).await?;
             Ok(Box::new(task) as Box<dyn DynSinkTask>)
         })
+    }
+    fn preview(
+        &self,
+        config: &ConfigMap,
+        records: &[SinkRecord],
+    ) -> Result<Vec<Result<Vec<Value>, ConnectError>>, ConnectError> {
+        SinkConnector::preview(self, config, records)
     }
 }
 

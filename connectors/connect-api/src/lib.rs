@@ -28,8 +28,9 @@ pub use config::{
 };
 pub use connector::{
     ConnectorPlugin, DynSinkConnector, DynSinkTask, DynSourceConnector, DynSourceTask,
-    ErrantRecordReporter, ExactlyOnceSupport, PluginInfo, SinkConnector, SinkTask, SinkTaskContext,
-    SourceConnector, SourceTask, SourceTaskContext, StoredOffsets, TaskProgress,
+    ErrantRecordReporter, ExactlyOnceSupport, NO_DRY_RUN, PluginInfo, SinkConnector, SinkTask,
+    SinkTaskContext, SourceConnector, SourceSample, SourceTask, SourceTaskContext, StoredOffsets,
+    TaskProgress,
 };
 pub use data::{
     ConnectRecord, Field, Header, Parameters, Schema, SchemaType, SinkRecord, SourceRecord,

@@ -2,7 +2,7 @@
 
 use connect_api::{
     ConfigDef, ConfigMap, ConfigType, ConfigValue, ConnectError, PluginInfo, SinkConnector,
-    SinkTaskContext,
+    SinkRecord, SinkTaskContext,
 };
 
 use crate::config::{ElasticsearchSinkConfig, config_def};
@@ -77,6 +77,14 @@ impl SinkConnector for ElasticsearchSink {
                 task_config
             })
             .collect())
+    }
+
+    fn preview(
+        &self,
+        config: &ConfigMap,
+        records: &[SinkRecord],
+    ) -> Result<Vec<Result<Vec<serde_json::Value>, ConnectError>>, ConnectError> {
+        crate::preview::preview(config, records)
     }
 
     async fn create_task(

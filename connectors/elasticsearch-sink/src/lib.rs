@@ -14,6 +14,7 @@
 //! - [`sink`]: the task (bounded buffer, lanes in flight, exact flush) and each lane's
 //!   pipeline: batch → request → send → decide → settle → back off;
 //! - [`connector`]: the plugin the registry holds;
+//! - [`preview`]: the dry run (records → the actions they would become, nothing sent);
 //! - [`metrics`]: per-task counters.
 //!
 //! Where Confluent's connector loses data silently we don't: it indexes with
@@ -30,6 +31,7 @@ pub mod document;
 pub mod encoder;
 pub mod mapping;
 pub mod metrics;
+pub mod preview;
 pub mod request_builder;
 pub mod retry;
 pub mod service;

@@ -106,6 +106,17 @@ impl SourceConnector for MySqlCdcSource {
         let parsed = CdcConfig::parse(config)?;
         CdcTask::start(parsed, connector_name(config), &context).await
     }
+
+    async fn sample(
+        &self,
+        config: &ConfigMap,
+        limit: usize,
+    ) -> Result<Vec<connect_api::SourceSample>, ConnectError> {
+        let parsed = CdcConfig::parse(config)?;
+        crate::snapshot::sample::sample(&parsed, connector_name(config), limit)
+            .await
+            .map_err(ConnectError::from)
+    }
 }
 
 /// Polling queries, Confluent-JDBC-source-compatible (`io.confluent.connect.jdbc.JdbcSourceConnector`).

@@ -19,8 +19,11 @@
 //! it reached, so a task that dies mid-snapshot resumes after the last delivered key, with a
 //! new read view; it then still streams from P0, replaying whatever changed in between
 //! (at-least-once: rows can repeat, none is missed, the final state is right).
+//!
+//! [`sample`]: the dry run's first rows, read the same way without a snapshot.
 
 pub mod chunks;
+pub mod sample;
 pub mod start;
 
 pub use chunks::{SnapshotItem, spawn_reader};

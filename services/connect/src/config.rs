@@ -8,6 +8,7 @@ use edge::{ListenerConfig, ValidatedListener};
 use serde::Deserialize;
 
 use crate::DEFAULT_PORT;
+use crate::auto_restart::{AutoRestartConfig, AutoRestartPolicy};
 pub use crate::client_overrides::OverridePolicy;
 use crate::converters::Converter;
 
@@ -68,6 +69,10 @@ pub struct ConnectConfig {
     /// `[connect.http]`: listen address and edge limits.
     #[serde(default)]
     pub http: ListenerConfig,
+    /// `[connect.auto_restart]`: the default auto-restart of FAILED connectors and tasks
+    /// (each connector may set its own `auto.restart.*` keys).
+    #[serde(default)]
+    pub auto_restart: AutoRestartConfig,
 }
 
 /// `exactly_once_source_support`; Kafka's `preparing` step is not needed because no
@@ -131,6 +136,7 @@ impl Default for ConnectConfig {
             connector_client_config_override_policy: OverridePolicy::All,
             converters: BTreeMap::new(),
             http: ListenerConfig::default(),
+            auto_restart: AutoRestartConfig::default(),
         }
     }
 }
@@ -153,6 +159,7 @@ pub struct ValidatedConnect {
     /// `[connect.converters]`, each converter checked.
     pub converter_defaults: ConfigMap,
     pub listener: ValidatedListener,
+    pub auto_restart: AutoRestartPolicy,
 }
 
 impl ConnectConfig {
@@ -226,6 +233,9 @@ impl ConnectConfig {
             }
         };
         let converter_defaults = self.validate_converters(prefix)?;
+        let auto_restart = self
+            .auto_restart
+            .validate(&format!("{prefix}.auto_restart"))?;
         let [
             config_storage_topic,
             offset_storage_topic,
@@ -251,6 +261,7 @@ impl ConnectConfig {
                 &format!("{prefix}.http"),
                 SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
             )?,
+            auto_restart,
         })
     }
 }

@@ -7,6 +7,7 @@ use connect_api::{
     ConfigDef, ConfigKey, ConfigMap, ConfigType, ConfigValue, ConnectorPlugin, Importance, Width,
 };
 
+use crate::auto_restart::{self, AutoRestartPolicy};
 use crate::client_overrides::{self, OverridePolicy};
 use crate::converters::Converter;
 use crate::error::ConfigIssue;
@@ -73,6 +74,8 @@ pub struct WorkerPolicies {
     /// The worker's `key.converter` / `value.converter` and their settings, for connectors
     /// that name none (`[connect.converters]`).
     pub converter_defaults: Arc<ConfigMap>,
+    /// `[connect.auto_restart]`: what a connector without `auto.restart.*` keys gets.
+    pub auto_restart: AutoRestartPolicy,
 }
 
 impl Default for WorkerPolicies {
@@ -82,6 +85,7 @@ impl Default for WorkerPolicies {
             override_policy: OverridePolicy::All,
             exactly_once_source: false,
             converter_defaults: Arc::default(),
+            auto_restart: AutoRestartPolicy::default(),
         }
     }
 }
@@ -163,7 +167,9 @@ pub fn validate(
         });
         def = def.merge(exactly_once::config_def());
     }
-    let def = def.merge(plugin.config_def());
+    let def = def
+        .merge(auto_restart::config_def())
+        .merge(plugin.config_def());
     let mut values = def.validate(config);
     let preflight: Vec<ConfigIssue> = match plugin {
         // Kafka runs these only on values the ConfigDef accepted.

@@ -143,6 +143,7 @@ pub fn connector_status(runtime: &Runtime, name: &str) -> Result<ConnectorStateI
                 worker_id: status.worker_id.clone(),
                 trace: status.trace.clone().filter(|t| !t.is_empty()),
                 progress: running_progress(status),
+                auto_restart: status.auto_restart.clone(),
             },
             None => TaskState {
                 id,
@@ -150,6 +151,7 @@ pub fn connector_status(runtime: &Runtime, name: &str) -> Result<ConnectorStateI
                 worker_id: runtime.worker_id.clone(),
                 trace: None,
                 progress: None,
+                auto_restart: None,
             },
         })
         .collect();
@@ -159,6 +161,7 @@ pub fn connector_status(runtime: &Runtime, name: &str) -> Result<ConnectorStateI
             state: status.state,
             worker_id: status.worker_id,
             trace: status.trace.filter(|t| !t.is_empty()),
+            auto_restart: status.auto_restart,
         },
         tasks,
         connector_type: connector_type(runtime, &config),
@@ -177,6 +180,7 @@ pub fn task_status(runtime: &Runtime, name: &str, task: u32) -> Result<TaskState
         worker_id: status.worker_id.clone(),
         trace: status.trace.clone().filter(|t| !t.is_empty()),
         progress: running_progress(&status),
+        auto_restart: status.auto_restart.clone(),
     })
 }
 

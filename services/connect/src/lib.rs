@@ -7,13 +7,16 @@
 //! per-connector keys), [`client_overrides`], [`converters`], [`transforms`], [`error_handling`]
 //! (tolerance, retries, DLQ), [`storage`] (the three topics), [`worker`] (membership,
 //! assignment, task loops), [`herder`] (what the REST API asks of the cluster), [`rest`]
-//! (handlers) and [`openapi`].
+//! (handlers), [`openapi`], [`auto_restart`] (self-healing policy) and [`dry_run`] (a config
+//! applied to sample input, nothing written).
 
+pub mod auto_restart;
 pub mod client_overrides;
 mod config;
 pub mod config_providers;
 pub mod connector_config;
 pub mod converters;
+pub mod dry_run;
 pub mod error;
 pub mod error_handling;
 pub mod exactly_once;

@@ -2,6 +2,7 @@
 //! `{"error_code":…,"message":…}`, including malformed JSON and edge refusals.
 
 pub mod connectors;
+pub mod dry_run;
 pub mod entities;
 pub mod lifecycle;
 pub mod loggers;
@@ -83,6 +84,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::list_plugins))
         .routes(routes!(plugins::plugin_config))
         .routes(routes!(plugins::validate_config))
+        .routes(routes!(dry_run::plugin_dry_run))
+        .routes(routes!(dry_run::connector_dry_run))
         .routes(routes!(loggers::list_loggers))
         .routes(routes!(loggers::get_logger, loggers::set_logger))
 }

@@ -1,15 +1,20 @@
 //! What every part of one worker shares: its identity, the plugin registry, the three
 //! stores and a producer for source records and the DLQ.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use broker_core::KafkaClients;
 use broker_core::produce::Enqueuer;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use rdkafka::producer::FutureProducer;
 use serde_json::Value;
 
+use crate::auto_restart::AutoRestartStatus;
 use crate::connector_config::WorkerPolicies;
 use crate::plugin::PluginRegistry;
 use crate::storage::config_store::ConfigStore;
@@ -24,6 +29,36 @@ pub struct Metrics {
     pub source_records: Counter,
     pub sink_records: Counter,
     pub failed_records: Counter,
+    /// Auto-restarts made, per connector and task (`task` empty for the connector).
+    pub auto_restarts: Family<Vec<(&'static str, String)>, Counter>,
+    /// When the next auto-restart is due (Unix seconds), while one is planned.
+    pub auto_restart_next_attempt: Family<Vec<(&'static str, String)>, Gauge>,
+}
+
+/// The auto-restart state of the connectors and tasks this worker runs, keyed by
+/// (connector, task; `None` for the connector itself). Every status write of the unit
+/// carries it, so a RUNNING report after a restart still shows the count.
+#[derive(Debug, Default)]
+pub struct AutoRestartBoard(Mutex<HashMap<(String, Option<u32>), AutoRestartStatus>>);
+
+impl AutoRestartBoard {
+    pub fn get(&self, connector: &str, task: Option<u32>) -> Option<AutoRestartStatus> {
+        self.lock().get(&(connector.to_owned(), task)).cloned()
+    }
+
+    pub fn set(&self, connector: &str, task: Option<u32>, status: Option<AutoRestartStatus>) {
+        let key = (connector.to_owned(), task);
+        match status {
+            Some(status) => self.lock().insert(key, status),
+            None => self.lock().remove(&key),
+        };
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, Option<u32>), AutoRestartStatus>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 pub struct Runtime {
@@ -50,6 +85,8 @@ pub struct Runtime {
     pub offset_flush_interval: Duration,
     /// What a connector's own offsets topic is created with.
     pub offsets_topic_layout: OffsetsTopicLayout,
+    /// What the auto-restart of each connector and task here shows in its status records.
+    pub auto_restarts: AutoRestartBoard,
     started: AtomicBool,
 }
 
@@ -95,6 +132,7 @@ impl Runtime {
             policies,
             offset_flush_interval,
             offsets_topic_layout,
+            auto_restarts: AutoRestartBoard::default(),
             started: AtomicBool::new(false),
         }
     }
@@ -114,6 +152,7 @@ impl Runtime {
             worker_id: self.worker_id.clone(),
             generation: 0,
             progress: None,
+            auto_restart: None,
         }
     }
 
@@ -121,6 +160,7 @@ impl Runtime {
     pub async fn report_task_progress(&self, connector: &str, task: u32, progress: Value) {
         let status = Status {
             progress: Some(progress),
+            auto_restart: self.auto_restarts.get(connector, Some(task)),
             ..self.status(State::Running, None)
         };
         if let Err(error) = self.statuses.put_task(connector, task, &status).await {
@@ -138,7 +178,14 @@ impl Runtime {
     ) {
         if let Err(error) = self
             .statuses
-            .put_task(connector, task, &self.status(state, trace))
+            .put_task(
+                connector,
+                task,
+                &Status {
+                    auto_restart: self.auto_restarts.get(connector, Some(task)),
+                    ..self.status(state, trace)
+                },
+            )
             .await
         {
             tracing::warn!(%error, connector, task, "cannot write task status");
@@ -148,7 +195,13 @@ impl Runtime {
     pub async fn report_connector(&self, connector: &str, state: State, trace: Option<String>) {
         if let Err(error) = self
             .statuses
-            .put_connector(connector, &self.status(state, trace))
+            .put_connector(
+                connector,
+                &Status {
+                    auto_restart: self.auto_restarts.get(connector, None),
+                    ..self.status(state, trace)
+                },
+            )
             .await
         {
             tracing::warn!(%error, connector, "cannot write connector status");

@@ -117,6 +117,16 @@ impl Worker {
                 "Records that failed conversion, an SMT or delivery",
                 metrics.failed_records.clone(),
             );
+            r.register(
+                "auto_restarts",
+                "Restarts of FAILED connectors (task=\"\") and tasks made by auto-restart",
+                metrics.auto_restarts.clone(),
+            );
+            r.register(
+                "auto_restart_next_attempt_timestamp_seconds",
+                "When the next auto-restart of a FAILED connector (task=\"\") or task is due, in Unix seconds",
+                metrics.auto_restart_next_attempt.clone(),
+            );
             metrics
         });
         let runtime = Arc::new(Runtime::new(
@@ -133,6 +143,7 @@ impl Worker {
                 override_policy: config.override_policy,
                 exactly_once_source: config.exactly_once_source,
                 converter_defaults: Arc::new(config.converter_defaults.clone()),
+                auto_restart: config.auto_restart,
             },
             config.offset_flush_interval,
             OffsetsTopicLayout {

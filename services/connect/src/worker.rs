@@ -3,7 +3,8 @@
 //! - [`membership`]: which workers are alive, from Kafka's group coordinator.
 //! - [`assignment`]: the same pure function on every worker turns (members, configs) into
 //!   "who runs what", so no leader has to hand out work.
-//! - [`supervisor`]: starts, stops, pauses and restarts what is assigned here.
+//! - [`supervisor`]: starts, stops, pauses and restarts what is assigned here;
+//!   `auto_restarter` restarts what FAILED, with backoff.
 //! - [`source`] / [`sink`]: the task loops, at-least-once by construction; exactly-once
 //!   sources end transactions at the connector's boundary (`source_transaction`) and keep
 //!   offsets where `offsets.storage.topic` says (`source_offsets`).
@@ -13,6 +14,7 @@
 //!   (a schema history), built from the worker's properties.
 
 pub mod assignment;
+mod auto_restarter;
 mod errant;
 pub mod membership;
 pub mod side_topics;

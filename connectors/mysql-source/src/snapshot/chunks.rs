@@ -102,7 +102,7 @@ pub fn literal(kind: &ColumnKind, text: &[u8]) -> String {
     }
 }
 
-fn chunk_sql(
+pub(super) fn chunk_sql(
     table: &TableSchema,
     last_key: Option<&[String]>,
     done_rows: u64,
@@ -317,12 +317,12 @@ async fn read_table(
 }
 
 /// One row's column values and the SQL literals of its primary key.
-struct DecodedRow {
-    values: Vec<Value>,
-    key_literals: Vec<String>,
+pub(super) struct DecodedRow {
+    pub(super) values: Vec<Value>,
+    pub(super) key_literals: Vec<String>,
 }
 
-fn decode_row(
+pub(super) fn decode_row(
     table: &TableSchema,
     config: &CdcConfig,
     raw: &[Option<MyValue>],
@@ -386,7 +386,7 @@ fn resume_offset(
 }
 
 /// The `r` (read) event of one row.
-fn read_event(
+pub(super) fn read_event(
     job: &SnapshotJob,
     table: &TableSchema,
     envelope_schema: &Arc<Schema>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::auto_restart::AutoRestartStatus;
 use crate::storage::status_store::State;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -43,6 +44,9 @@ pub struct ConnectorState {
     pub worker_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
+    /// Ours: restarts made by auto-restart and the next one (Connect clients ignore it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_restart: Option<AutoRestartStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -57,6 +61,9 @@ pub struct TaskState {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub progress: Option<serde_json::Value>,
+    /// Ours: restarts made by auto-restart and the next one (Connect clients ignore it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_restart: Option<AutoRestartStatus>,
 }
 
 /// `GET /connectors/{c}/status`.

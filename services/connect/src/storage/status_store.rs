@@ -35,6 +35,9 @@ pub struct Status {
     /// Ours: the task's own progress report (Kafka's readers ignore unknown fields).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<serde_json::Value>,
+    /// Ours: the auto-restart count and next attempt of this connector or task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_restart: Option<crate::auto_restart::AutoRestartStatus>,
 }
 
 #[derive(Debug, Default)]

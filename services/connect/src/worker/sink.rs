@@ -23,7 +23,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use crate::client_overrides::{self, CONSUMER_PREFIX};
-use crate::connector_config::SinkTopics;
+use crate::connector_config::{ConnectorSettings, SinkTopics};
 use crate::converters::{ConversionError, header_from_bytes};
 use crate::error_handling::{RecordFailure, Stage, send_to_dead_letter_queue};
 use crate::runtime::Runtime;
@@ -383,7 +383,7 @@ async fn handle(
 }
 
 /// A failed conversion: the stage, the class that failed (for DLQ headers) and why.
-type ConvertFailure = (Stage, &'static str, ConversionError);
+pub(crate) type ConvertFailure = (Stage, &'static str, ConversionError);
 
 /// Converts one record, converting it again after a backoff while the failure is
 /// retriable (a schema registry that is down) and within the retry budget: the record
@@ -396,7 +396,7 @@ async fn convert_with_retries(
     let started = tokio::time::Instant::now();
     let mut attempt = 0_u32;
     loop {
-        match convert(spec, chain, message).await {
+        match convert(&spec.settings, chain, message).await {
             Err((_, _, error)) if error.retriable && within_budget(spec, started) => {
                 spec.metrics.errors.operation_failed(true);
                 if attempt.is_multiple_of(10) {
@@ -410,12 +410,12 @@ async fn convert_with_retries(
     }
 }
 
-async fn convert(
-    spec: &TaskSpec,
+/// Converts and transforms one consumed record, as every sink task and the dry run do.
+pub(crate) async fn convert(
+    settings: &ConnectorSettings,
     chain: &TransformChain,
-    message: &BorrowedMessage<'_>,
+    message: &impl Message,
 ) -> Result<Option<SinkRecord>, ConvertFailure> {
-    let settings = &spec.settings;
     let topic = message.topic();
     let (key_schema, key) = settings
         .key_converter

@@ -709,7 +709,9 @@ async fn convert_with_retries(
     }
 }
 
-async fn convert(
+/// Converts one transformed record into what is produced, as every source task and the dry
+/// run do.
+pub(crate) async fn convert(
     settings: &ConnectorSettings,
     record: &connect_api::ConnectRecord,
 ) -> Result<Option<OutgoingRecord>, (Stage, ConversionError)> {

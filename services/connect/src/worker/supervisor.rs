@@ -26,6 +26,7 @@ use crate::runtime::Runtime;
 use crate::storage::config_store::{RestartRequest, TargetState};
 use crate::storage::status_store::State;
 use crate::worker::assignment::{Unit, assign};
+use crate::worker::auto_restarter::{AutoRestarter, UnitKey};
 use crate::worker::source::TaskSpec;
 use crate::worker::task_metrics::{Registration, TaskKind};
 use crate::worker::{sink, source};
@@ -51,6 +52,7 @@ struct Supervisor {
     connectors: HashMap<String, String>,
     last_restart: i64,
     shutdown: Shutdown,
+    auto_restarter: AutoRestarter,
 }
 
 /// Runs until `shutdown` fires.
@@ -70,6 +72,7 @@ pub async fn run(
         connectors: HashMap::new(),
         last_restart,
         shutdown: shutdown.clone(),
+        auto_restarter: AutoRestarter::default(),
     };
     loop {
         let current = members.borrow_and_update().clone();
@@ -130,8 +133,11 @@ impl Supervisor {
         let last_restart = self.last_restart;
         for request in restarts.into_iter().filter(|r| r.offset > last_restart) {
             self.last_restart = request.offset;
+            self.auto_restarter
+                .forget(&self.runtime, &request.connector);
             self.restart(&request, &mine).await;
         }
+        self.auto_restart(&mine, &connectors).await;
 
         self.connectors
             .retain(|name, _| mine.contains(&Unit::Connector(name.clone())));
@@ -210,6 +216,33 @@ impl Supervisor {
                         .await
                     {
                         self.tasks.insert((name, index), task);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Restarts the FAILED units auto-restart says are due, as a restart request would.
+    async fn auto_restart(&mut self, mine: &[Unit], connectors: &BTreeMap<String, ConfigMap>) {
+        let units: Vec<UnitKey> = mine
+            .iter()
+            .map(|unit| match unit {
+                Unit::Connector(name) => (name.clone(), None),
+                Unit::Task(name, index) => (name.clone(), Some(*index)),
+            })
+            .collect();
+        let due = self
+            .auto_restarter
+            .due(&self.runtime, &units, connectors)
+            .await;
+        for (name, task) in due {
+            match task {
+                None => {
+                    self.connectors.remove(&name);
+                }
+                Some(index) => {
+                    if let Some(task) = self.tasks.remove(&(name, index)) {
+                        stop_task(task).await;
                     }
                 }
             }
