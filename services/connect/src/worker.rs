@@ -21,6 +21,7 @@ pub mod source;
 mod source_batch;
 mod source_offsets;
 mod source_transaction;
+mod task_trace;
 pub mod supervisor;
 pub mod task_metrics;
 pub mod topics;
