@@ -103,10 +103,14 @@ impl RecordPeek {
             let Some(&wanted) = round.get(&key) else {
                 continue;
             };
+            // Only the first record at or after the position counts: the partition goes on
+            // delivering later ones while the round waits for the others.
             if message.offset() >= wanted
                 && let Some(timestamp) = message.timestamp().to_millis()
-                && found.insert((key, wanted), timestamp).is_none()
+                && let std::collections::hash_map::Entry::Vacant(entry) =
+                    found.entry((key, wanted))
             {
+                entry.insert(timestamp);
                 answered += 1;
             }
         }
