@@ -107,8 +107,7 @@ impl RecordPeek {
             // delivering later ones while the round waits for the others.
             if message.offset() >= wanted
                 && let Some(timestamp) = message.timestamp().to_millis()
-                && let std::collections::hash_map::Entry::Vacant(entry) =
-                    found.entry((key, wanted))
+                && let std::collections::hash_map::Entry::Vacant(entry) = found.entry((key, wanted))
             {
                 entry.insert(timestamp);
                 answered += 1;
@@ -151,7 +150,10 @@ mod tests {
             (key("a", 0), 3),
         ]);
         assert_eq!(rounds.len(), 2);
-        assert_eq!(rounds[0], BTreeMap::from([(key("a", 0), 3), (key("b", 1), 5)]));
+        assert_eq!(
+            rounds[0],
+            BTreeMap::from([(key("a", 0), 3), (key("b", 1), 5)])
+        );
         assert_eq!(rounds[1], BTreeMap::from([(key("a", 0), 9)]));
     }
 }

@@ -141,7 +141,10 @@ where
             let result = response.await;
             crate::http_trace::record_status(
                 &traced,
-                result.as_ref().ok().map(|response| response.status().as_u16()),
+                result
+                    .as_ref()
+                    .ok()
+                    .map(|response| response.status().as_u16()),
             );
             let status = match &result {
                 Ok(response) => response.status().as_u16().to_string(),

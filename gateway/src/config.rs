@@ -405,7 +405,8 @@ mod tests {
         with_config("", &[], |config| {
             assert!(config.unwrap().validate().unwrap().otlp.is_none());
         });
-        let toml = "[telemetry.otlp]\nendpoint = \"http://collector:4318/\"\nsampling_ratio = 0.25\n";
+        let toml =
+            "[telemetry.otlp]\nendpoint = \"http://collector:4318/\"\nsampling_ratio = 0.25\n";
         with_config(toml, &[], |config| {
             let otlp = config.unwrap().validate().unwrap().otlp.unwrap();
             assert_eq!(otlp.traces_url, "http://collector:4318/v1/traces");

@@ -52,11 +52,9 @@ async fn produce_aged(clients: &KafkaClients, topic: &str, now_ms: i64) {
 
 /// Commits `offsets` (partition → next offset to consume) for `group` without joining it.
 fn commit(clients: &KafkaClients, topic: &str, group: &str, offsets: &[(i32, i64)]) {
-    let consumer: BaseConsumer = broker_core::clients::create(
-        &clients.consumer_config(group),
-        "test committer creation",
-    )
-    .expect("committer");
+    let consumer: BaseConsumer =
+        broker_core::clients::create(&clients.consumer_config(group), "test committer creation")
+            .expect("committer");
     let mut list = TopicPartitionList::new();
     for (partition, offset) in offsets {
         list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
@@ -128,8 +126,9 @@ async fn lag_seconds_is_the_age_of_the_record_at_the_commit() {
         ),
         0.0
     );
-    let mixed_labels =
-        |partition: i32| format!(r#"consumergroup="{mixed}",topic="{topic}",partition="{partition}""#);
+    let mixed_labels = |partition: i32| {
+        format!(r#"consumergroup="{mixed}",topic="{topic}",partition="{partition}""#)
+    };
     assert_age(&text, &mixed_labels(0), 120.0, slack);
     assert_age(&text, &mixed_labels(1), 10.0, slack);
     let mixed_max = value(

@@ -132,8 +132,9 @@ fn first_record_headers(bootstrap: &str, topic: &str) -> HashMap<String, String>
                     headers
                         .iter()
                         .filter_map(|h| {
-                            h.value
-                                .map(|v| (h.key.to_owned(), String::from_utf8_lossy(v).into_owned()))
+                            h.value.map(|v| {
+                                (h.key.to_owned(), String::from_utf8_lossy(v).into_owned())
+                            })
                         })
                         .collect()
                 })
@@ -158,7 +159,10 @@ fn spans_of(trace: &Value) -> Vec<SeenSpan> {
             spans
                 .iter()
                 .map(|span| SeenSpan {
-                    operation: span["operationName"].as_str().unwrap_or_default().to_owned(),
+                    operation: span["operationName"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                     span_id: span["spanID"].as_str().unwrap_or_default().to_owned(),
                     parent: span["references"].as_array().and_then(|refs| {
                         refs.iter()
@@ -297,7 +301,10 @@ async fn one_trace_follows_a_record_from_http_produce_to_the_sink_and_the_mirror
         .clone();
     let parts: Vec<&str> = traceparent.split('-').collect();
     assert_eq!(parts.len(), 4, "{traceparent}");
-    assert_eq!(parts[1], trace_id, "the record continues the request's trace");
+    assert_eq!(
+        parts[1], trace_id,
+        "the record continues the request's trace"
+    );
     let producer_span_id = parts[2].to_owned();
     let remote = format!("{source_alias}.{topic}");
     let on_b = first_record_headers(&services.kafka_b_bootstrap, &remote);
@@ -305,23 +312,27 @@ async fn one_trace_follows_a_record_from_http_produce_to_the_sink_and_the_mirror
 
     // OpenSearch got the document.
     let index = topic.to_lowercase();
-    eventually("the document in OpenSearch", Duration::from_secs(90), || {
-        let http = http.clone();
-        let base = services.elasticsearch_url.clone();
-        let index = index.clone();
-        async move {
-            let _ = http.post(format!("{base}/{index}/_refresh")).send().await;
-            let found: Value = http
-                .get(format!("{base}/{index}/_search"))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            (found["hits"]["total"]["value"].as_i64() == Some(1)).then_some(())
-        }
-    })
+    eventually(
+        "the document in OpenSearch",
+        Duration::from_secs(90),
+        || {
+            let http = http.clone();
+            let base = services.elasticsearch_url.clone();
+            let index = index.clone();
+            async move {
+                let _ = http.post(format!("{base}/{index}/_refresh")).send().await;
+                let found: Value = http
+                    .get(format!("{base}/{index}/_search"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                (found["hits"]["total"]["value"].as_i64() == Some(1)).then_some(())
+            }
+        },
+    )
     .await;
 
     let http_operation = "POST /topics/{topic}".to_owned();
@@ -357,10 +368,22 @@ async fn one_trace_follows_a_record_from_http_produce_to_the_sink_and_the_mirror
     let sink_span = one(&sink_operation);
     let mirror_span = one(&mirror_operation);
     assert_eq!(http_span.parent.as_deref(), Some(client_span.as_str()));
-    assert_eq!(send_span.parent.as_deref(), Some(http_span.span_id.as_str()));
-    assert_eq!(send_span.span_id, producer_span_id, "the record names the producer span");
-    assert_eq!(sink_span.parent.as_deref(), Some(send_span.span_id.as_str()));
-    assert_eq!(mirror_span.parent.as_deref(), Some(send_span.span_id.as_str()));
+    assert_eq!(
+        send_span.parent.as_deref(),
+        Some(http_span.span_id.as_str())
+    );
+    assert_eq!(
+        send_span.span_id, producer_span_id,
+        "the record names the producer span"
+    );
+    assert_eq!(
+        sink_span.parent.as_deref(),
+        Some(send_span.span_id.as_str())
+    );
+    assert_eq!(
+        mirror_span.parent.as_deref(),
+        Some(send_span.span_id.as_str())
+    );
 
     let status = gateway.terminate(Duration::from_secs(60)).await;
     assert!(status.success(), "exit status after SIGTERM: {status}");

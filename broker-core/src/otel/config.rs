@@ -119,7 +119,10 @@ impl OtlpConfig {
             }
         }
         if self.timeout_ms == 0 {
-            return Err(ConfigError::new(key("timeout_ms"), "must be greater than 0"));
+            return Err(ConfigError::new(
+                key("timeout_ms"),
+                "must be greater than 0",
+            ));
         }
         Ok(Some(ValidatedOtlp {
             traces_url: format!("{endpoint}/v1/traces"),

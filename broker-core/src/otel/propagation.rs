@@ -21,7 +21,9 @@ pub const TRACESTATE: &str = "tracestate";
 
 /// The remote context carried by `headers` (name, value), if they hold a valid
 /// `traceparent`. Names compare case-insensitively (HTTP); other headers are ignored.
-pub fn remote_context<'a>(headers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Option<Context> {
+pub fn remote_context<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Option<Context> {
     let mut carrier: HashMap<String, String> = HashMap::new();
     for (name, value) in headers {
         let lower = name.to_ascii_lowercase();

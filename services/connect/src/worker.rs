@@ -21,9 +21,9 @@ pub mod source;
 mod source_batch;
 mod source_offsets;
 mod source_transaction;
-mod task_trace;
 pub mod supervisor;
 pub mod task_metrics;
+mod task_trace;
 pub mod topics;
 pub mod transactions;
 

@@ -492,12 +492,9 @@ fn encode_group_lag_seconds(
         "Largest kafka_consumergroup_lag_seconds of the group's partitions",
         lags.iter()
             .filter_map(|group| {
-                group.max().map(|max| {
-                    (
-                        constant(vec![("consumergroup", group.group.clone())]),
-                        max,
-                    )
-                })
+                group
+                    .max()
+                    .map(|max| (constant(vec![("consumergroup", group.group.clone())]), max))
             })
             .collect(),
     )

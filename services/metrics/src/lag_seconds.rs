@@ -51,10 +51,7 @@ pub(crate) struct GroupLagSeconds {
 
 impl GroupLagSeconds {
     pub(crate) fn max(&self) -> Option<f64> {
-        self.partitions
-            .iter()
-            .map(|p| p.seconds)
-            .reduce(f64::max)
+        self.partitions.iter().map(|p| p.seconds).reduce(f64::max)
     }
 }
 
@@ -142,7 +139,9 @@ impl LagSecondsReader {
         for key in to_read {
             let read = found
                 .get(&((key.0.clone(), key.1), key.2))
-                .map_or(Read::Unanswered(now), |timestamp| Read::Timestamp(*timestamp));
+                .map_or(Read::Unanswered(now), |timestamp| {
+                    Read::Timestamp(*timestamp)
+                });
             memory.reads.insert(key, read);
         }
         settle(&mut memory, lags, now_millis())
@@ -203,11 +202,7 @@ fn settle(memory: &mut Memory, lags: &[(String, GroupLag)], now_ms: i64) -> Vec<
             let Some(records) = partition.lag else {
                 continue;
             };
-            let last_key = (
-                group.clone(),
-                partition.topic.clone(),
-                partition.partition,
-            );
+            let last_key = (group.clone(), partition.topic.clone(), partition.partition);
             let position = (
                 partition.topic.clone(),
                 partition.partition,
@@ -339,7 +334,9 @@ mod tests {
         let other = settle(&mut memory, &[group("h", &[("t", 0, 6, Some(2))])], now_ms);
         assert!(other[0].partitions.is_empty());
         assert!(
-            !memory.last.contains_key(&("g".to_owned(), "t".to_owned(), 0)),
+            !memory
+                .last
+                .contains_key(&("g".to_owned(), "t".to_owned(), 0)),
             "departed groups are forgotten"
         );
     }

@@ -46,10 +46,14 @@ pub(crate) fn put_spans(connector: &str, task: u32, batch: &[SinkRecord]) -> Put
         if records.len() >= MAX_TRACED_RECORDS {
             break;
         }
-        let headers = record.record.headers.iter().filter_map(|header| match &header.value {
-            Value::String(text) => Some((header.key.as_str(), text.as_bytes())),
-            _ => None,
-        });
+        let headers = record
+            .record
+            .headers
+            .iter()
+            .filter_map(|header| match &header.value {
+                Value::String(text) => Some((header.key.as_str(), text.as_bytes())),
+                _ => None,
+            });
         let Some(context) = propagation::remote_context(headers) else {
             continue;
         };
