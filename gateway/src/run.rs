@@ -210,7 +210,8 @@ async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
         &config.telemetry.log_level,
         export.as_ref(),
     );
-    let result = supervise_services(config).await;
+    // Boxed: every service's future lives in this one, too large for the caller's stack frame.
+    let result = Box::pin(supervise_services(config)).await;
     if let Some(export) = export {
         // Flushing blocks until the last batch is sent or the export timeout passes.
         let _ = task::spawn_blocking("otlp-flush", move || drop(export)).await;
