@@ -51,7 +51,7 @@ fn jaeger_binary() -> std::path::PathBuf {
     assert!(
         path.is_file(),
         "the Jaeger binary {} is missing: build it with `scripts/services jaeger` (Go module \
-         proxy, about 12 min the first time), then `eval \"$(scripts/services env)\"`",
+         proxy, once; long: see docs/telemetry.md), then `eval \"$(scripts/services env)\"`",
         path.display()
     );
     path
