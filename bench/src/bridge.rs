@@ -200,6 +200,18 @@ impl Gateway {
                 config.push_str(&format!("\"{}\" = \"{}\"\n", name.trim(), value.trim()));
             }
         }
+        // Trace export overhead: `[telemetry.otlp]` with this sampling ratio, spans sent to
+        // BENCH_BRIDGE_OTLP_ENDPOINT (a receiver that is down only costs dropped spans).
+        if let Ok(ratio) = std::env::var("BENCH_BRIDGE_OTLP_SAMPLING") {
+            let ratio: f64 = ratio
+                .parse()
+                .map_err(|_| format!("BENCH_BRIDGE_OTLP_SAMPLING={ratio} is not a number"))?;
+            let endpoint = std::env::var("BENCH_BRIDGE_OTLP_ENDPOINT")
+                .unwrap_or_else(|_| "http://127.0.0.1:4318".to_owned());
+            config.push_str(&format!(
+                "\n[telemetry.otlp]\nendpoint = \"{endpoint}\"\nsampling_ratio = {ratio}\n"
+            ));
+        }
         Self::launch(
             http,
             "bridge",
@@ -400,8 +412,10 @@ async fn measure(
     }
     let native_rate = native_sent as f64 / started.elapsed().as_secs_f64();
     println!("native produce: {native_rate:.0} msgs/s ({native_sent} x {RECORD_BYTES} B)");
+    // Only the produce figures (e.g. tracing on vs off): no topic to fill for the consumers.
+    let produce_only = std::env::var("BENCH_BRIDGE_PRODUCE_ONLY").is_ok_and(|v| v == "1");
     let filling = Instant::now();
-    while native_sent < CONSUME_RECORDS && filling.elapsed() < PRODUCE_LIMIT {
+    while !produce_only && native_sent < CONSUME_RECORDS && filling.elapsed() < PRODUCE_LIMIT {
         let key = format!("key-{native_sent}");
         let record = FutureRecord::to(&native_topic)
             .key(&key)
@@ -472,6 +486,10 @@ async fn measure(
         "http produce:   {http_rate:.0} msgs/s ({RECORDS_PER_REQUEST} x {RECORD_BYTES} B per request, {CONNECTIONS} connections), gateway {}",
         gateway.memory()
     );
+
+    if produce_only {
+        return Ok(());
+    }
 
     // 3. Single-record latency at a fixed rate.
     let single =

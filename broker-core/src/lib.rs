@@ -10,8 +10,10 @@
 //! - [`error`]: one transport-neutral error sorted by what the caller must do.
 //! - [`kafka_log`]: a compacted topic read into memory, written with read-your-writes
 //!   (Connect's stores, the bridge's instance directory).
+//! - [`otel`]: OTLP trace export and W3C trace context through HTTP and Kafka headers.
 //! - [`produce`]: the one produce path (a record type, an async enqueue and a blocking
 //!   twin) with the one policy for a full producer queue: short backoff, counted, bounded.
+//! - [`record_peek`]: the timestamp of the record at an offset, for lag in seconds.
 //! - [`shutdown`]: a cloneable shutdown signal wired to SIGINT/SIGTERM.
 //! - [`task`]: the one way to spawn a task, a blocking call or a thread: named, with its
 //!   start, exit and panics logged.
@@ -27,7 +29,9 @@ pub mod kafka_log;
 pub mod log_levels;
 pub mod login;
 pub mod metadata;
+pub mod otel;
 pub mod produce;
+pub mod record_peek;
 pub mod secrets;
 pub mod shutdown;
 pub use common::task;

@@ -26,10 +26,22 @@ pub enum LogFormat {
 /// The filter sits behind a reload handle so that levels can change at runtime
 /// ([`crate::log_levels`], Kafka Connect's `/admin/loggers`).
 pub fn init_tracing(format: LogFormat, default_filter: &str) {
+    init_tracing_with_export(format, default_filter, None);
+}
+
+/// [`init_tracing`] plus the OpenTelemetry layer when `export` is given: it sees only the
+/// spans of target [`crate::otel::TARGET`], and the log filter always lets them through
+/// (`otel=info` is appended), so a quiet log level does not switch tracing off.
+pub fn init_tracing_with_export(
+    format: LogFormat,
+    default_filter: &str,
+    export: Option<&crate::otel::OtlpExport>,
+) {
+    use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
 
-    let base = std::env::var("RUST_LOG")
+    let mut base = std::env::var("RUST_LOG")
         .ok()
         .filter(|text| EnvFilter::try_new(text).is_ok())
         .or_else(|| {
@@ -38,8 +50,18 @@ pub fn init_tracing(format: LogFormat, default_filter: &str) {
                 .then(|| default_filter.to_owned())
         })
         .unwrap_or_else(|| "info".to_owned());
+    if export.is_some() {
+        base = format!("{base},{}=info", crate::otel::TARGET);
+    }
     let (filter, handle) = tracing_subscriber::reload::Layer::new(EnvFilter::new(base.as_str()));
-    let registry = tracing_subscriber::registry().with(filter);
+    let otel_layer = export.map(|export| {
+        tracing_opentelemetry::layer()
+            .with_tracer(export.tracer())
+            .with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
+                metadata.target() == crate::otel::TARGET
+            }))
+    });
+    let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
     let installed = match format {
         LogFormat::Text => registry
             .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
@@ -55,6 +77,9 @@ pub fn init_tracing(format: LogFormat, default_filter: &str) {
     };
     if installed.is_ok() {
         crate::log_levels::install(&base, handle);
+        if let Some(export) = export {
+            export.activate();
+        }
     }
 }
 

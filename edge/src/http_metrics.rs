@@ -13,6 +13,9 @@
 //! `route="unmatched"`. Add the layer with `Router::layer` so it runs after routing and sees
 //! the matched route.
 //!
+//! The same layer opens each request's OpenTelemetry server span when trace export is on
+//! ([`crate::http_trace`]), so every service's router is traced without a layer of its own.
+//!
 //! The families are registered once per registry ([`MetricsRegistry::register_once`]):
 //! services built in any order share them, because a second registration under the same
 //! name would render a duplicate family that Prometheus rejects.
@@ -129,11 +132,20 @@ where
             ("method", request.method().as_str().to_owned()),
             ("route", route),
         ];
+        let span = crate::http_trace::request_span(&request, &labels[2].1, &self.layer.service);
         let families = self.layer.families.clone();
         let started = Instant::now();
-        let response = self.inner.call(request);
-        Box::pin(async move {
+        let response = span.in_scope(|| self.inner.call(request));
+        let traced = span.clone();
+        let future = async move {
             let result = response.await;
+            crate::http_trace::record_status(
+                &traced,
+                result
+                    .as_ref()
+                    .ok()
+                    .map(|response| response.status().as_u16()),
+            );
             let status = match &result {
                 Ok(response) => response.status().as_u16().to_string(),
                 Err(_) => "error".to_owned(),
@@ -146,7 +158,8 @@ where
             with_status.push(("status", status));
             families.requests.get_or_create(&with_status).inc();
             result
-        })
+        };
+        Box::pin(tracing::Instrument::instrument(future, span))
     }
 }
 

@@ -11,6 +11,7 @@
 mod config;
 pub mod health;
 pub mod http_metrics;
+mod http_trace;
 pub mod json;
 mod limits;
 pub mod openapi;

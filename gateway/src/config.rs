@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use bridge::{BridgeConfig, ValidatedBridge};
+use broker_core::otel::{OtlpConfig, ValidatedOtlp};
 use broker_core::telemetry::LogFormat;
 use broker_core::{ClusterConfig, ConfigError, ValidatedCluster};
 use connect::{ConnectConfig, ValidatedConnect};
@@ -44,6 +45,9 @@ pub(crate) struct TelemetryConfig {
     /// A tracing filter such as `info` or `info,bridge=debug`; `RUST_LOG` wins.
     #[serde(default = "default_log_level")]
     pub(crate) log_level: String,
+    /// `[telemetry.otlp]`: trace export, off when absent.
+    #[serde(default)]
+    pub(crate) otlp: Option<OtlpConfig>,
 }
 
 fn default_log_level() -> String {
@@ -55,6 +59,7 @@ impl Default for TelemetryConfig {
         Self {
             log_format: LogFormat::default(),
             log_level: default_log_level(),
+            otlp: None,
         }
     }
 }
@@ -129,6 +134,8 @@ pub(crate) enum LoadError {
 pub(crate) struct ValidatedGateway {
     pub(crate) kafka: ValidatedCluster,
     pub(crate) telemetry: TelemetryConfig,
+    /// `None` when `[telemetry.otlp]` is absent or disabled.
+    pub(crate) otlp: Option<ValidatedOtlp>,
     pub(crate) bridge: Option<ValidatedBridge>,
     pub(crate) connect: Option<ValidatedConnect>,
     pub(crate) metrics: Option<ValidatedMetrics>,
@@ -177,6 +184,10 @@ impl GatewayConfig {
         let metrics = self.metrics.validate("metrics")?;
         let schema_registry = self.schema_registry.validate("schema_registry")?;
         self.mirror.validate("mirror")?;
+        let otlp = match &self.telemetry.otlp {
+            Some(otlp) => otlp.validate("telemetry.otlp")?,
+            None => None,
+        };
         let listeners = [
             (
                 "bridge.http.listen",
@@ -216,6 +227,7 @@ impl GatewayConfig {
         Ok(ValidatedGateway {
             kafka,
             telemetry: self.telemetry.clone(),
+            otlp,
             bridge: self.bridge.enabled.then_some(bridge),
             connect: self.connect.enabled.then_some(connect),
             mirror: self.mirror.enabled.then(|| self.mirror.clone()),
@@ -385,6 +397,28 @@ mod tests {
         with_config(toml, &[], |config| {
             let err = config.unwrap().validate().unwrap_err();
             assert_eq!(err.key, "mirror.instance_id");
+        });
+    }
+
+    #[test]
+    fn otlp_export_is_off_by_default_and_validated_when_present() {
+        with_config("", &[], |config| {
+            assert!(config.unwrap().validate().unwrap().otlp.is_none());
+        });
+        let toml =
+            "[telemetry.otlp]\nendpoint = \"http://collector:4318/\"\nsampling_ratio = 0.25\n";
+        with_config(toml, &[], |config| {
+            let otlp = config.unwrap().validate().unwrap().otlp.unwrap();
+            assert_eq!(otlp.traces_url, "http://collector:4318/v1/traces");
+            assert_eq!(otlp.sampling_ratio, 0.25);
+        });
+    }
+
+    #[test]
+    fn validate_rejects_a_bad_otlp_key_with_its_full_name() {
+        with_config("[telemetry.otlp]\nsampling_ratio = 2.0\n", &[], |config| {
+            let err = config.unwrap().validate().unwrap_err();
+            assert_eq!(err.key, "telemetry.otlp.sampling_ratio");
         });
     }
 

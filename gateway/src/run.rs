@@ -28,6 +28,8 @@ pub(crate) enum GatewayError {
     Usage(String),
     #[error("invalid mirror configuration: {0}")]
     MirrorConfig(String),
+    #[error(transparent)]
+    Otlp(#[from] broker_core::otel::OtlpStartError),
     #[error("nothing to run: every service is disabled in the configuration")]
     NothingEnabled,
     #[error("cannot log in to kafka at {bootstrap}: {error}")]
@@ -61,7 +63,7 @@ impl GatewayError {
             | Self::MirrorConfig(_)
             | Self::NothingEnabled
             | Self::KafkaLogin { .. } => 2,
-            Self::Service { .. } => 1,
+            Self::Service { .. } | Self::Otlp(_) => 1,
             Self::FailoverIncomplete { .. } | Self::FailbackIncomplete { .. } => 3,
         }
     }
@@ -198,7 +200,26 @@ pub(crate) fn check_config(args: &ConfigArgs) -> Result<(), GatewayError> {
 }
 
 async fn supervise(config: ValidatedGateway) -> Result<(), GatewayError> {
-    telemetry::init_tracing(config.telemetry.log_format, &config.telemetry.log_level);
+    let export = config
+        .otlp
+        .as_ref()
+        .map(broker_core::otel::OtlpExport::start)
+        .transpose()?;
+    telemetry::init_tracing_with_export(
+        config.telemetry.log_format,
+        &config.telemetry.log_level,
+        export.as_ref(),
+    );
+    // Boxed: every service's future lives in this one, too large for the caller's stack frame.
+    let result = Box::pin(supervise_services(config)).await;
+    if let Some(export) = export {
+        // Flushing blocks until the last batch is sent or the export timeout passes.
+        let _ = task::spawn_blocking("otlp-flush", move || drop(export)).await;
+    }
+    result
+}
+
+async fn supervise_services(config: ValidatedGateway) -> Result<(), GatewayError> {
     let registry = MetricsRegistry::new();
     register_build_info(&registry);
     let clients = KafkaClients::new(config.kafka.clone());

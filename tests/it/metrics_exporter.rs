@@ -47,7 +47,7 @@ pub(crate) fn metrics_config(toml_text: &str) -> ValidatedMetrics {
     config.validate("metrics").expect("test config is valid")
 }
 
-async fn start(config: ValidatedMetrics, clients: KafkaClients) -> MetricsServer {
+pub(crate) async fn start(config: ValidatedMetrics, clients: KafkaClients) -> MetricsServer {
     start_with_registry(config, clients, MetricsRegistry::new()).await
 }
 
@@ -94,7 +94,7 @@ pub(crate) async fn scrape(server: &MetricsServer) -> String {
 }
 
 /// Samples `name{labels} value` of one family, keyed by the label text.
-fn samples(text: &str, name: &str) -> BTreeMap<String, f64> {
+pub(crate) fn samples(text: &str, name: &str) -> BTreeMap<String, f64> {
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .filter_map(|line| {
@@ -110,7 +110,7 @@ fn samples(text: &str, name: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
-fn value(text: &str, name: &str, labels: &str) -> f64 {
+pub(crate) fn value(text: &str, name: &str, labels: &str) -> f64 {
     *samples(text, name)
         .get(labels)
         .unwrap_or_else(|| panic!("no {name}{{{labels}}} in the scrape:\n{text}"))

@@ -27,6 +27,7 @@ use rand::Rng as _;
 use rdkafka::Offset;
 use serde::Serialize;
 use serde_json::{Value, json};
+use tracing::Instrument as _;
 
 use self::instance::ConsumerInstance;
 use self::records::{ConsumedRecord, FetchLimits, Overflow};
@@ -560,10 +561,14 @@ pub(crate) async fn get_records(
             "The consumer is neither subscribed nor assigned to any partition.",
         ));
     }
-    let result = records::fetch(&instance, &mut guard, fetch_limits, state.schemas()).await;
+    let span = crate::record_trace::consume_span(&group);
+    let result = records::fetch(&instance, &mut guard, fetch_limits, state.schemas())
+        .instrument(span.clone())
+        .await;
     drop(guard);
     instance.touch();
     let records = result?;
+    crate::record_trace::record_count(&span, records.per_topic.iter().map(|(_, n)| *n).sum());
     for (topic, count) in &records.per_topic {
         state.metrics().consumed(topic, *count);
     }

@@ -27,6 +27,7 @@ mod metrics;
 pub mod openapi;
 mod produce;
 mod produce_schema;
+mod record_trace;
 pub mod routes;
 mod schema;
 mod state;

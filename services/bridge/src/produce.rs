@@ -22,6 +22,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{DeliveryFuture, FutureProducer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tracing::Instrument as _;
 
 use crate::authz::Caller;
 use crate::config::Flavor;
@@ -375,10 +376,16 @@ async fn produce(
             }),
         });
     }
+    let span = crate::record_trace::produce_span(&topic, Some(outgoing.len()));
+    for record in outgoing.iter_mut().flatten() {
+        crate::record_trace::trace_record(&span, record);
+    }
     if flavor == Flavor::Strimzi && query.asynchronous == Some(true) {
         let producer_state = state.clone();
         broker_core::task::spawn("bridge-async-produce", async move {
-            let results = send_all(&producer_state, &producer, &topic, outgoing).await;
+            let results = send_all(&producer_state, &producer, &topic, outgoing)
+                .instrument(span)
+                .await;
             let failed = results.iter().filter(|r| r.is_err()).count();
             if failed > 0 {
                 tracing::warn!(topic, failed, "asynchronous produce had failed records");
@@ -386,7 +393,9 @@ async fn produce(
         });
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let results = send_all(&state, &producer, &topic, outgoing).await;
+    let results = send_all(&state, &producer, &topic, outgoing)
+        .instrument(span)
+        .await;
     let ids = schemas.as_ref().map(|s| s.ids()).unwrap_or_default();
     Ok(render_v2_results(flavor, &results, ids))
 }

@@ -25,6 +25,7 @@ mod source_offsets;
 mod source_transaction;
 pub mod supervisor;
 pub mod task_metrics;
+mod task_trace;
 pub mod topics;
 pub mod transactions;
 

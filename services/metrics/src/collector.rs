@@ -23,12 +23,14 @@ use crate::burrow::{GroupObservation, GroupStatus, StatusTracker};
 use crate::cluster::{ClusterRead, ClusterReader, PartitionRead};
 use crate::config::ValidatedClusterMetrics;
 use crate::lag::{GroupLag, group_lag};
+use crate::lag_seconds::{GroupLagSeconds, LagSecondsReader, PeekBudget};
 
 /// What the last cluster read produced.
 #[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
     pub(crate) read: ClusterRead,
     pub(crate) lags: Vec<(String, GroupLag)>,
+    pub(crate) lag_seconds: Vec<GroupLagSeconds>,
     pub(crate) statuses: Vec<(String, GroupStatus)>,
 }
 
@@ -43,6 +45,7 @@ struct Latest {
 #[derive(Debug)]
 pub struct ClusterExporter {
     reader: ClusterReader,
+    lag_seconds: LagSecondsReader,
     settings: ValidatedClusterMetrics,
     latest: Arc<Mutex<Latest>>,
     statuses: Mutex<StatusTracker>,
@@ -58,6 +61,13 @@ impl ClusterExporter {
         settings: ValidatedClusterMetrics,
         registry: &MetricsRegistry,
     ) -> Result<Self, BrokerError> {
+        let lag_seconds = LagSecondsReader::new(
+            &clients,
+            PeekBudget {
+                max_positions: settings.lag_seconds_max_peeks,
+                timeout: settings.lag_seconds_peek_timeout,
+            },
+        )?;
         let reader = ClusterReader::new(clients, settings.clone())?;
         let latest = Arc::new(Mutex::new(Latest::default()));
         registry.with_registry(|r| {
@@ -68,6 +78,7 @@ impl ClusterExporter {
         });
         Ok(Self {
             reader,
+            lag_seconds,
             statuses: Mutex::new(StatusTracker::new(
                 settings.status_window,
                 settings.status_allowed_lag,
@@ -99,7 +110,11 @@ impl ClusterExporter {
         )
         .await;
         let snapshot = match read {
-            Ok(Ok(read)) => Some(Arc::new(self.snapshot(read))),
+            Ok(Ok(read)) => {
+                let mut snapshot = self.snapshot(read);
+                snapshot.lag_seconds = self.lag_seconds.measure(&snapshot.lags, deadline).await;
+                Some(Arc::new(snapshot))
+            }
             Ok(Err(error)) => {
                 tracing::warn!(%error, "reading the cluster for /metrics failed");
                 None
@@ -157,6 +172,7 @@ impl ClusterExporter {
         Snapshot {
             read,
             lags,
+            lag_seconds: Vec::new(),
             statuses,
         }
     }
@@ -230,6 +246,7 @@ fn encode_snapshot(
     encode_cluster(encoder, &snapshot.read, constant)?;
     encode_partitions(encoder, &snapshot.read, constant)?;
     encode_group_lags(encoder, &snapshot.lags, constant)?;
+    encode_group_lag_seconds(encoder, &snapshot.lag_seconds, constant)?;
     encode_groups(encoder, snapshot, constant)
 }
 
@@ -441,6 +458,62 @@ fn encode_groups(
             })
             .collect(),
     )?;
+    Ok(())
+}
+
+/// `kafka_consumergroup_lag_seconds` per partition and its maximum per group (method and
+/// error bounds in `lag_seconds.rs`).
+fn encode_group_lag_seconds(
+    encoder: &mut DescriptorEncoder<'_>,
+    lags: &[GroupLagSeconds],
+    constant: ConstantLabels<'_>,
+) -> Result<(), std::fmt::Error> {
+    gauge_seconds(
+        encoder,
+        "kafka_consumergroup_lag_seconds",
+        "Age of the next record the group has not consumed (now minus the timestamp of the \
+         record at the committed offset), 0 when caught up",
+        lags.iter()
+            .flat_map(|group| {
+                group.partitions.iter().map(|p| {
+                    let labels = constant(vec![
+                        ("consumergroup", group.group.clone()),
+                        ("topic", p.topic.clone()),
+                        ("partition", p.partition.to_string()),
+                    ]);
+                    (labels, p.seconds)
+                })
+            })
+            .collect(),
+    )?;
+    gauge_seconds(
+        encoder,
+        "kafka_consumergroup_lag_seconds_max",
+        "Largest kafka_consumergroup_lag_seconds of the group's partitions",
+        lags.iter()
+            .filter_map(|group| {
+                group
+                    .max()
+                    .map(|max| (constant(vec![("consumergroup", group.group.clone())]), max))
+            })
+            .collect(),
+    )
+}
+
+/// [`gauge`] for values in seconds.
+fn gauge_seconds(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    series: Vec<(Labels, f64)>,
+) -> Result<(), std::fmt::Error> {
+    if series.is_empty() {
+        return Ok(());
+    }
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, value) in series {
+        metric.encode_family(&labels)?.encode_gauge(&value)?;
+    }
     Ok(())
 }
 

@@ -71,6 +71,14 @@ pub struct MetricsConfig {
     /// Constant labels added to every `kafka_*` series (`--kafka.labels`).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Records read per scrape at most for `kafka_consumergroup_lag_seconds` (one per
+    /// lagging group position not read before; see `lag_seconds.rs`).
+    #[serde(default = "default_lag_seconds_max_peeks")]
+    pub lag_seconds_max_peeks: usize,
+    /// Longest time one scrape spends reading those records (and never past the scrape's
+    /// own `scrape_timeout_ms`).
+    #[serde(default = "default_lag_seconds_peek_timeout_ms")]
+    pub lag_seconds_peek_timeout_ms: u64,
 }
 
 fn default_true() -> bool {
@@ -91,6 +99,12 @@ fn default_workers() -> usize {
 fn default_status_window() -> usize {
     10
 }
+fn default_lag_seconds_max_peeks() -> usize {
+    500
+}
+fn default_lag_seconds_peek_timeout_ms() -> u64 {
+    2_000
+}
 
 impl Default for MetricsConfig {
     fn default() -> Self {
@@ -107,6 +121,8 @@ impl Default for MetricsConfig {
             status_window: default_status_window(),
             status_allowed_lag: 0,
             labels: BTreeMap::new(),
+            lag_seconds_max_peeks: default_lag_seconds_max_peeks(),
+            lag_seconds_peek_timeout_ms: default_lag_seconds_peek_timeout_ms(),
         }
     }
 }
@@ -147,6 +163,8 @@ pub struct ValidatedClusterMetrics {
     pub status_window: usize,
     pub status_allowed_lag: i64,
     pub labels: Vec<(String, String)>,
+    pub lag_seconds_max_peeks: usize,
+    pub lag_seconds_peek_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,6 +238,19 @@ impl MetricsConfig {
                 "must not be negative",
             ));
         }
+        if self.lag_seconds_max_peeks == 0 {
+            return Err(ConfigError::new(
+                key("lag_seconds_max_peeks"),
+                "must be greater than 0",
+            ));
+        }
+        let lag_seconds_peek_timeout = Duration::from_millis(self.lag_seconds_peek_timeout_ms);
+        if lag_seconds_peek_timeout.is_zero() {
+            return Err(ConfigError::new(
+                key("lag_seconds_peek_timeout_ms"),
+                "must be greater than 0",
+            ));
+        }
         for name in self.labels.keys() {
             let valid =
                 name.chars().enumerate().all(|(i, c)| {
@@ -251,6 +282,8 @@ impl MetricsConfig {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            lag_seconds_max_peeks: self.lag_seconds_max_peeks,
+            lag_seconds_peek_timeout,
         });
         Ok(ValidatedMetrics { listener, cluster })
     }
@@ -304,6 +337,22 @@ mod tests {
         assert_eq!(
             rejected_key("[http]\nlisten = \"nope\""),
             "metrics.http.listen"
+        );
+    }
+
+    #[test]
+    fn validate_rejects_zero_lag_seconds_max_peeks() {
+        assert_eq!(
+            rejected_key("lag_seconds_max_peeks = 0"),
+            "metrics.lag_seconds_max_peeks"
+        );
+    }
+
+    #[test]
+    fn validate_rejects_zero_lag_seconds_peek_timeout() {
+        assert_eq!(
+            rejected_key("lag_seconds_peek_timeout_ms = 0"),
+            "metrics.lag_seconds_peek_timeout_ms"
         );
     }
 

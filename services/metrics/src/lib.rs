@@ -18,6 +18,7 @@ mod cluster;
 pub mod collector;
 pub mod config;
 mod lag;
+mod lag_seconds;
 mod routes;
 
 pub use burrow::GroupStatus;

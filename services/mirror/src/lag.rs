@@ -46,8 +46,9 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use broker_core::KafkaClients;
+use broker_core::record_peek::RecordPeek;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use crate::config::{Delivery, Flow, ValidatedMirror};
@@ -96,24 +97,17 @@ struct SourceProbe {
     /// Log ends and starts (ListOffsets, batched per leader) and the replication group's
     /// commits (one OffsetFetch). Never subscribes, so it never joins the group.
     offsets: BaseConsumer,
-    /// Assigned to the positions to peek, unassigned after each peek.
-    peek: BaseConsumer,
+    /// The records at the positions (broker-core's shared peek).
+    peek: RecordPeek,
 }
 
 impl SourceProbe {
     fn new(clients: &KafkaClients, flow: &Flow) -> Result<Self, MirrorError> {
         let mut offsets = clients.consumer_config(&flow.replication_group());
         offsets.set("enable.auto.commit", "false");
-        let mut peek = clients.consumer_config("kafka-gateway-mirror-lag-peek");
-        // One small fetch per partition: the broker still returns the whole first batch,
-        // prefetching stops at once.
-        peek.set("enable.auto.commit", "false")
-            .set("fetch.message.max.bytes", "1024")
-            .set("queued.max.messages.kbytes", "64")
-            .set("fetch.wait.max.ms", "100");
         Ok(Self {
             offsets: broker_core::clients::create(&offsets, "mirror lag reader")?,
-            peek: broker_core::clients::create(&peek, "mirror lag peek")?,
+            peek: RecordPeek::new(clients, "kafka-gateway-mirror-lag-peek", "mirror lag peek")?,
         })
     }
 
@@ -171,44 +165,11 @@ impl SourceProbe {
     /// The timestamp of the record at each position; partitions that gave none within the
     /// deadline are absent.
     fn peek(&self, positions: &[(PartitionKey, i64)]) -> HashMap<PartitionKey, i64> {
-        let mut found = HashMap::new();
-        let wanted: HashMap<&PartitionKey, i64> = positions
-            .iter()
-            .map(|(key, offset)| (key, *offset))
-            .collect();
-        let Ok(list) = partition_list(
-            &positions
-                .iter()
-                .map(|(key, _)| key.clone())
-                .collect::<Vec<_>>(),
-            |key| Offset::Offset(wanted.get(key).copied().unwrap_or(0)),
-        ) else {
-            return found;
-        };
-        if let Err(error) = self.peek.assign(&list) {
-            tracing::debug!(%error, "lag peek not assigned");
-            return found;
-        }
-        let deadline = Instant::now() + PEEK_DEADLINE;
-        while found.len() < positions.len() && Instant::now() < deadline {
-            let Some(Ok(message)) = self.peek.poll(Duration::from_millis(50)) else {
-                continue;
-            };
-            let key = (message.topic().to_owned(), message.partition());
-            // The first record at or after the position (a compacted or aborted offset is
-            // skipped by the fetch): the oldest one not copied.
-            if wanted
-                .get(&key)
-                .is_some_and(|offset| message.offset() >= *offset)
-                && let Some(timestamp) = message.timestamp().to_millis()
-            {
-                found.entry(key).or_insert(timestamp);
-            }
-        }
-        if let Err(error) = self.peek.unassign() {
-            tracing::debug!(%error, "lag peek not unassigned");
-        }
-        found
+        self.peek
+            .timestamps(positions, PEEK_DEADLINE)
+            .into_iter()
+            .map(|((key, _), timestamp)| (key, timestamp))
+            .collect()
     }
 }
 

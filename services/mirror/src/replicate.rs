@@ -20,6 +20,7 @@
 //! position.
 
 pub(crate) mod at_least_once;
+mod copy_trace;
 pub(crate) mod exactly_once;
 pub(crate) mod leases;
 
@@ -443,6 +444,8 @@ impl Pipeline {
             // Not (or no longer) mirrored: skip; the subscription follows the plan.
             return Ok(());
         };
+        let span = copy_trace::copy_span(|| self.flow_name(), message, &slot.target_topic);
+        let _copying = span.enter();
         let headers = message
             .headers()
             .map(rdkafka::message::BorrowedHeaders::detach);

@@ -23,6 +23,7 @@ use rdkafka::producer::DeliveryFuture;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tracing::Instrument as _;
 
 use super::check_cluster;
 use crate::error::ApiError;
@@ -117,6 +118,8 @@ struct Context {
     partitions: i32,
     /// The caller's producer (its own under principal propagation).
     producer: std::sync::Arc<rdkafka::producer::FutureProducer>,
+    /// The producer span of the request (or stream); ends when the last report is written.
+    span: tracing::Span,
 }
 
 enum Pending {
@@ -266,8 +269,12 @@ async fn start(
         Err(failure) => Err(failure),
     };
     match prepared {
-        Ok((outgoing, key, value)) => {
-            match produce::enqueue(state, &context.producer, &outgoing).await {
+        Ok((mut outgoing, key, value)) => {
+            crate::record_trace::trace_record(&context.span, &mut outgoing);
+            let enqueued = produce::enqueue(state, &context.producer, &outgoing)
+                .instrument(context.span.clone())
+                .await;
+            match enqueued {
                 Ok(delivery) => Pending::Sent {
                     delivery,
                     key,
@@ -378,6 +385,7 @@ pub(crate) async fn produce_records(
         .map_err(|e| ApiError::plain(e.status, e.message))?;
     let context = Context {
         cluster_id,
+        span: crate::record_trace::produce_span(&topic, None),
         topic: std::sync::Arc::from(topic),
         partitions,
         producer: state.producer_for(&caller)?,
@@ -584,6 +592,7 @@ pub(crate) async fn produce_batch(
         .map_err(|e| ApiError::plain(e.status, e.message))?;
     let context = Context {
         cluster_id,
+        span: crate::record_trace::produce_span(&topic, Some(batch.entries.len())),
         topic: std::sync::Arc::from(topic),
         partitions,
         producer: state.producer_for(&caller)?,

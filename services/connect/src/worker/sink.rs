@@ -21,6 +21,7 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
+use tracing::Instrument as _;
 
 use crate::client_overrides::{self, CONSUMER_PREFIX};
 use crate::connector_config::{ConnectorSettings, SinkTopics};
@@ -196,7 +197,11 @@ async fn run_inner(
             }
         }
         let count = batch.len() as u64;
-        put_with_retries(task.as_mut(), &batch, spec).await?;
+        let spans = super::task_trace::put_spans(&spec.connector, spec.task, &batch);
+        put_with_retries(task.as_mut(), &batch, spec)
+            .instrument(spans.batch.clone())
+            .await?;
+        drop(spans);
         unflushed.add(count, read, positions);
         if tokio::time::Instant::now() >= next_flush || unflushed.records >= MAX_UNFLUSHED {
             unflushed

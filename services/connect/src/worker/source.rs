@@ -31,6 +31,7 @@ use connect_api::{
 use rdkafka::producer::{DeliveryFuture, FutureProducer};
 use serde_json::Value;
 use tokio::sync::watch;
+use tracing::Instrument as _;
 
 use crate::client_overrides::{self, PRODUCER_PREFIX};
 use crate::connector_config::ConnectorSettings;
@@ -247,10 +248,14 @@ impl<'a> SourceRun<'a> {
     async fn poll(&mut self, stop: &Shutdown, attempt: &mut u32) -> Result<Polled, ConnectError> {
         let (name, metrics) = (self.spec.connector.as_str(), &self.spec.metrics);
         let poll_started = std::time::Instant::now();
+        let span = super::task_trace::poll_span(name, self.spec.task);
         let polled = tokio::select! {
             () = stop.wait() => return Ok(Polled::Stopped),
-            polled = self.task.poll() => polled,
+            polled = self.task.poll().instrument(span.clone()) => polled,
         };
+        if let Ok(records) = &polled {
+            span.record("messaging.batch.message_count", records.len());
+        }
         match polled {
             Ok(records) => {
                 *attempt = 0;
