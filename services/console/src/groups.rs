@@ -86,6 +86,7 @@ pub(crate) async fn group(
     State(state): State<ConsoleState>,
     Path(group): Path<String>,
 ) -> Result<Json<GroupDetail>, ApiError> {
+    state.inner.samples.watch(&group);
     let summaries = list_groups(&state).await?;
     let summary = summaries
         .into_iter()
@@ -159,19 +160,15 @@ pub(crate) async fn committed_lag(
         .committed_offsets(groups, deadline)
         .await
         .map_err(|error| ApiError::Unavailable(format!("committed offsets: {error}")))?;
-    let mut highs: BTreeMap<(String, i32), Option<i64>> = BTreeMap::new();
-    for committed in offsets.values().flatten().flatten() {
-        highs.insert((committed.topic.clone(), committed.partition), None);
-    }
-    for ((topic, partition), high) in &mut highs {
-        *high = state
-            .inner
-            .inspector
-            .watermarks(topic, *partition)
-            .await
-            .ok()
-            .map(|marks| marks.high);
-    }
+    let mut partitions: Vec<(String, i32)> = offsets
+        .values()
+        .flatten()
+        .flatten()
+        .map(|committed| (committed.topic.clone(), committed.partition))
+        .collect();
+    partitions.sort();
+    partitions.dedup();
+    let marks = crate::cluster::watermarks(state, partitions).await;
     Ok(offsets
         .into_iter()
         .map(|(group, result)| {
@@ -179,10 +176,9 @@ pub(crate) async fn committed_lag(
                 .unwrap_or_default()
                 .into_iter()
                 .map(|committed| {
-                    let high = highs
+                    let high = marks
                         .get(&(committed.topic.clone(), committed.partition))
-                        .copied()
-                        .flatten();
+                        .map(|marks| marks.high);
                     PartitionLag {
                         lag: high.map(|high| (high - committed.offset).max(0)),
                         topic: committed.topic,

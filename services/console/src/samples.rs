@@ -33,6 +33,10 @@ struct Rings {
 pub(crate) struct Samples {
     kept: usize,
     rings: Mutex<Rings>,
+    /// Groups whose page was opened, and when: lag in seconds costs a fetch per lagging
+    /// partition, so it is sampled only for these (for as long as a chart spans).
+    watched: Mutex<BTreeMap<String, std::time::Instant>>,
+    window: std::time::Duration,
 }
 
 fn push<T>(ring: &mut VecDeque<T>, kept: usize, sample: T) {
@@ -43,11 +47,27 @@ fn push<T>(ring: &mut VecDeque<T>, kept: usize, sample: T) {
 }
 
 impl Samples {
-    pub(crate) fn new(kept: usize) -> Self {
+    pub(crate) fn new(kept: usize, interval: std::time::Duration) -> Self {
         Self {
             kept,
             rings: Mutex::default(),
+            watched: Mutex::default(),
+            window: interval.saturating_mul(u32::try_from(kept).unwrap_or(u32::MAX)),
         }
+    }
+
+    /// Someone looks at `group`: sample its lag in seconds too.
+    pub(crate) fn watch(&self, group: &str) {
+        self.watched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(group.to_owned(), std::time::Instant::now());
+    }
+
+    fn is_watched(&self, group: &str) -> bool {
+        let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        watched.retain(|_, since| since.elapsed() < self.window);
+        watched.contains_key(group)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Rings> {
@@ -149,7 +169,9 @@ async fn sample_once(state: &ConsoleState) -> Result<(), crate::error::ApiError>
     let mut samples = BTreeMap::new();
     for group in groups {
         let mut partitions = lags.remove(&group).unwrap_or_default();
-        fill_lag_seconds(state, &group, &mut partitions).await;
+        if state.inner.samples.is_watched(&group) {
+            fill_lag_seconds(state, &group, &mut partitions).await;
+        }
         let lag = partitions.iter().filter_map(|p| p.lag).sum();
         let lag_seconds = partitions
             .iter()
@@ -188,7 +210,7 @@ mod tests {
 
     #[test]
     fn rings_are_bounded_and_rates_come_from_the_last_two_samples() {
-        let samples = Samples::new(3);
+        let samples = Samples::new(3, std::time::Duration::from_secs(1));
         for (at, high) in [(0, 0), (1_000, 10), (2_000, 30), (3_000, 60)] {
             samples.record_topics(at, BTreeMap::from([("t".to_owned(), high)]));
         }

@@ -69,7 +69,7 @@ impl ConsoleState {
                 kind: broker_core::ErrorKind::Internal,
                 message: format!("cannot build the console's http client: {error}"),
             })?;
-        let samples = Samples::new(config.samples_kept);
+        let samples = Samples::new(config.samples_kept, config.sample_interval);
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
