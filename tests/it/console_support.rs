@@ -127,7 +127,21 @@ impl Browser {
             }
             if started.elapsed() > Duration::from_secs(60) {
                 let notice = self.texts("#notice").await;
-                panic!("{what}: `{css}` shows {texts:?} after 60 s (notice: {notice:?})");
+                let page = self
+                    .client
+                    .execute(
+                        "return [location.hash, document.body.dataset.loaded, \
+                         document.getElementById('page').textContent.slice(0, 600)];",
+                        vec![],
+                    )
+                    .await
+                    .unwrap();
+                let errors = self.page_errors().await;
+                self.screenshot(&format!("failed-{}", what.replace(' ', "-"))).await;
+                panic!(
+                    "{what}: `{css}` shows {texts:?} after 60 s (notice: {notice:?}, page: \
+                     {page}, errors: {errors:?})"
+                );
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -139,14 +153,20 @@ impl Browser {
         element.send_keys(text).await.unwrap();
     }
 
+    /// Clicks the element `css` matches; found again when a live refresh replaced it
+    /// between the lookup and the click.
     pub(crate) async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        let mut attempts = 0;
+        loop {
+            let element = self.client.find(Locator::Css(css)).await.unwrap();
+            match element.click().await {
+                Ok(()) => return,
+                Err(error) if attempts < 5 && error.to_string().contains("stale element") => {
+                    attempts += 1;
+                }
+                Err(error) => panic!("clicking {css}: {error}"),
+            }
+        }
     }
 
     /// What the page's error collector caught (window.onerror, unhandled rejections,

@@ -7,6 +7,17 @@ const REFRESH_MS = 5000;
 const AUTH_KEY = 'kafka-gateway-console-authorization';
 let refreshTimer = null;
 let overviewCache = null;
+// Bumped on every navigation: a page whose answer arrives after the operator moved on
+// (a slow topic list, say) must not draw over the page now shown.
+let generation = 0;
+
+class StaleRender extends Error {}
+
+async function fresh(promise, mine) {
+  const value = await promise;
+  if (mine !== generation) throw new StaleRender();
+  return value;
+}
 
 // ---------------------------------------------------------------- helpers
 
@@ -104,8 +115,8 @@ function chart(container, title, seriesLabels, data) {
 // ---------------------------------------------------------------- pages
 
 const pages = {
-  async overview(root) {
-    const data = await api('/api/overview');
+  async overview(root, _name, _firstRender, mine) {
+    const data = await fresh(api('/api/overview'), mine);
     overviewCache = data;
     root.replaceChildren(
       h('h2', {}, 'Cluster'),
@@ -125,8 +136,8 @@ const pages = {
     );
   },
 
-  async topics(root) {
-    const topics = await api('/api/topics');
+  async topics(root, _name, _firstRender, mine) {
+    const topics = await fresh(api('/api/topics'), mine);
     root.replaceChildren(
       h('h2', {}, 'Topics'),
       table('topics', ['topic', 'partitions', 'replication', 'records', 'records/s'],
@@ -137,7 +148,7 @@ const pages = {
           numberCell(t.records_per_second === null ? null : t.records_per_second.toFixed(1))))));
   },
 
-  async topic(root, name, firstRender) {
+  async topic(root, name, firstRender, mine) {
     if (firstRender) {
       const partitionsData = h('div', { id: 'topic-partitions' });
       const records = h('div', { id: 'topic-records' });
@@ -202,7 +213,7 @@ const pages = {
       }
       loadRecords();
     }
-    const detail = await api('/api/topics/' + encodeURIComponent(name));
+    const detail = await fresh(api('/api/topics/' + encodeURIComponent(name)), mine);
     document.getElementById('topic-partitions').replaceChildren(
       table('partitions', ['partition', 'leader', 'replicas', 'in sync', 'low', 'high', 'records'],
         detail.partitions.map((p) => h('tr', {}, numberCell(p.partition), numberCell(p.leader),
@@ -211,8 +222,8 @@ const pages = {
           numberCell(p.low === null ? null : p.high - p.low)))));
   },
 
-  async groups(root) {
-    const groups = await api('/api/groups');
+  async groups(root, _name, _firstRender, mine) {
+    const groups = await fresh(api('/api/groups'), mine);
     root.replaceChildren(h('h2', {}, 'Consumer groups'),
       table('groups', ['group', 'state', 'members', 'lag (records)'],
         groups.map((g) => h('tr', { 'data-group': g.group },
@@ -220,12 +231,12 @@ const pages = {
           h('td', {}, g.state), numberCell(g.members.length), numberCell(g.lag, 'lag')))));
   },
 
-  async group(root, name, firstRender) {
+  async group(root, name, firstRender, mine) {
     if (firstRender) {
       root.replaceChildren(h('h2', {}, 'Group ', h('code', {}, name)), h('div', { id: 'group-detail' }),
         h('h2', {}, 'Lag, last hour'), h('div', { id: 'group-chart', class: 'chart' }));
     }
-    const g = await api('/api/groups/' + encodeURIComponent(name));
+    const g = await fresh(api('/api/groups/' + encodeURIComponent(name)), mine);
     document.getElementById('group-detail').replaceChildren(
       h('p', {}, 'state ', h('strong', { id: 'group-state' }, g.state), ' · protocol ', g.protocol_type || '–'),
       h('h3', {}, 'Members'),
@@ -242,7 +253,7 @@ const pages = {
       history.map((s) => s.at / 1000), history.map((s) => s.lag), history.map((s) => s.lag_seconds)]);
   },
 
-  async connectors(root, _name, firstRender) {
+  async connectors(root, _name, firstRender, mine) {
     if (firstRender) {
       const validateResult = h('div', { id: 'validate-result' });
       const dryRunResult = h('div', { id: 'dry-run-result' });
@@ -302,7 +313,7 @@ const pages = {
         }
       }
     }
-    const list = await api('/api/connect/connectors?expand=status&expand=info');
+    const list = await fresh(api('/api/connect/connectors?expand=status&expand=info'), mine);
     const names = Object.keys(list).sort();
     const admin = isAdmin();
     const action = (name, verb) => async () => {
@@ -337,11 +348,11 @@ const pages = {
         })));
   },
 
-  async mirror(root, _name, firstRender) {
+  async mirror(root, _name, firstRender, mine) {
     if (firstRender) {
       root.replaceChildren(h('h2', {}, 'Mirror'), h('div', { id: 'mirror-detail' }), h('div', { id: 'mirror-charts' }));
     }
-    const view = await api('/api/mirror');
+    const view = await fresh(api('/api/mirror'), mine);
     const detail = document.getElementById('mirror-detail');
     if (!view.available) {
       detail.replaceChildren(h('p', {}, 'the metrics listener is not enabled in this gateway: mirror lag is read from it'));
@@ -366,7 +377,7 @@ const pages = {
     }
   },
 
-  async schemas(root, _name, firstRender) {
+  async schemas(root, _name, firstRender, mine) {
     if (firstRender) {
       root.replaceChildren(h('h2', {}, 'Subjects'), h('div', { id: 'subjects' }),
         h('h2', {}, 'Compare two versions'),
@@ -390,12 +401,13 @@ const pages = {
     }
     const target = document.getElementById('subjects');
     try {
-      const subjects = await api('/api/schemas/subjects');
-      const rows = await Promise.all(subjects.sort().map(async (subject) =>
-        [subject, await api('/api/schemas/subjects/' + encodeURIComponent(subject) + '/versions')]));
+      const subjects = await fresh(api('/api/schemas/subjects'), mine);
+      const rows = await fresh(Promise.all(subjects.sort().map(async (subject) =>
+        [subject, await api('/api/schemas/subjects/' + encodeURIComponent(subject) + '/versions')])), mine);
       target.replaceChildren(table('subjects-table', ['subject', 'versions'],
         rows.map(([subject, versions]) => h('tr', {}, h('td', {}, subject), h('td', {}, versions.join(', '))))));
     } catch (error) {
+      if (error instanceof StaleRender) throw error;
       target.replaceChildren(h('p', { class: 'error' }, String(error.message)));
     }
   },
@@ -446,17 +458,18 @@ function currentRoute() {
 }
 
 async function render(firstRender) {
+  const mine = generation;
   const route = currentRoute();
   const root = document.getElementById('page');
   for (const link of document.querySelectorAll('header nav a')) {
     link.classList.toggle('active', link.dataset.page === route.nav);
   }
   try {
-    await pages[route.page](root, route.name, firstRender);
+    await pages[route.page](root, route.name, firstRender, mine);
     document.getElementById('last-refresh').textContent = new Date().toLocaleTimeString();
     document.body.dataset.loaded = route.page;
   } catch (error) {
-    notice(error.message);
+    if (!(error instanceof StaleRender) && mine === generation) notice(error.message);
     return;
   }
   if (!document.getElementById('notice').textContent.includes('refused')) notice('');
@@ -467,6 +480,7 @@ function refreshNow() {
 }
 
 function navigate() {
+  generation += 1;
   clearInterval(refreshTimer);
   document.body.dataset.loaded = '';
   render(true);
