@@ -233,9 +233,9 @@ impl GatewayConfig {
                 .schema_registry
                 .enabled
                 .then(|| loopback_url(&schema_registry.listener)),
-            metrics: self
-                .metrics
-                .enabled
+            // Only where this process's mirror registers its series: a scrape may also read
+            // the whole cluster (`cluster_metrics`), too costly to do for nothing.
+            metrics: (self.metrics.enabled && self.mirror.enabled)
                 .then(|| loopback_url(&metrics.listener)),
         };
         Ok(ValidatedGateway {
@@ -455,10 +455,8 @@ mod tests {
                     Some("http://127.0.0.1:18083")
                 );
                 assert_eq!(console.upstreams.schema_registry, None);
-                assert_eq!(
-                    console.upstreams.metrics.as_deref(),
-                    Some("http://127.0.0.1:9308")
-                );
+                // No mirror in this process: nothing to read from the metrics listener.
+                assert_eq!(console.upstreams.metrics, None);
             },
         );
     }

@@ -137,9 +137,10 @@ async fn console_pages_show_the_cluster_and_their_buttons_act() {
     }
     let services_shown = browser
         .wait_for("services", "#services tbody tr", |rows| {
-            ["bridge", "connect", "console"]
-                .iter()
-                .all(|s| rows.iter().any(|r| r.starts_with(s) && r.contains("running")))
+            ["bridge", "connect", "console"].iter().all(|s| {
+                rows.iter()
+                    .any(|r| r.starts_with(s) && r.contains("running"))
+            })
         })
         .await;
     println!("overview services: {services_shown:?}");
@@ -159,9 +160,7 @@ async fn console_pages_show_the_cluster_and_their_buttons_act() {
     browser.assert_no_page_errors("topics").await;
 
     // Topic: the five records with their keys and decoded JSON values.
-    browser
-        .goto(&format!("{console}/#/topics/{topic}"))
-        .await;
+    browser.goto(&format!("{console}/#/topics/{topic}")).await;
     browser
         .wait_for("record count", "#records-count", |t| t == ["5 record(s)"])
         .await;
@@ -190,13 +189,18 @@ async fn console_pages_show_the_cluster_and_their_buttons_act() {
     browser.assert_no_page_errors("topic").await;
 
     // Consumer group: lag per partition in records and seconds, as the API says.
+    browser.goto(&format!("{console}/#/groups/{group}")).await;
+    let lag_css =
+        |partition: i32| format!("#group-partitions tr[data-partition='{topic}-{partition}'] .lag");
     browser
-        .goto(&format!("{console}/#/groups/{group}"))
+        .wait_for("lag p0", &lag_css(0), |t| t == ["2"])
         .await;
-    let lag_css = |partition: i32| format!("#group-partitions tr[data-partition='{topic}-{partition}'] .lag");
-    browser.wait_for("lag p0", &lag_css(0), |t| t == ["2"]).await;
-    browser.wait_for("lag p1", &lag_css(1), |t| t == ["1"]).await;
-    browser.wait_for("lag p2", &lag_css(2), |t| t == ["0"]).await;
+    browser
+        .wait_for("lag p1", &lag_css(1), |t| t == ["1"])
+        .await;
+    browser
+        .wait_for("lag p2", &lag_css(2), |t| t == ["0"])
+        .await;
     let seconds = browser
         .wait_for(
             "lag seconds p0",
@@ -206,7 +210,8 @@ async fn console_pages_show_the_cluster_and_their_buttons_act() {
         .await;
     let seconds: f64 = seconds[0].parse().unwrap();
     assert!(
-        (RECORD_AGE_MS as f64 / 1000.0 - 1.0..RECORD_AGE_MS as f64 / 1000.0 + 300.0).contains(&seconds),
+        (RECORD_AGE_MS as f64 / 1000.0 - 1.0..RECORD_AGE_MS as f64 / 1000.0 + 300.0)
+            .contains(&seconds),
         "lag seconds {seconds} is not the age of the record at the committed offset"
     );
     let detail: Value = http_client()
@@ -241,15 +246,15 @@ async fn console_pages_show_the_cluster_and_their_buttons_act() {
         .await;
 
     // Produce from the page: the record is in Kafka.
-    browser
-        .goto(&format!("{console}/#/topics/{topic}"))
-        .await;
+    browser.goto(&format!("{console}/#/topics/{topic}")).await;
     browser
         .wait_for("record count", "#records-count", |t| t == ["5 record(s)"])
         .await;
     browser.type_into("#produce-partition", "1").await;
     browser.type_into("#produce-key", "from-the-page").await;
-    browser.type_into("#produce-value", "{\"hello\": \"kafka\"}").await;
+    browser
+        .type_into("#produce-value", "{\"hello\": \"kafka\"}")
+        .await;
     browser.click("#produce-go").await;
     let produced = browser
         .wait_for("produce result", "#produce-result", |t| {
@@ -274,17 +279,28 @@ async fn console_pages_show_the_cluster_and_their_buttons_act() {
         .send()
         .await
         .unwrap();
-    assert_eq!(created.status().as_u16(), 201, "{}", created.text().await.unwrap());
+    assert_eq!(
+        created.status().as_u16(),
+        201,
+        "{}",
+        created.text().await.unwrap()
+    );
     browser.goto(&format!("{console}/#/connectors")).await;
     let state_css = format!("#connectors tr[data-connector='{connector}'] td.state");
     browser
         .wait_for("connector running", &state_css, |t| t == ["RUNNING"])
         .await;
     browser
-        .click(&format!("#connectors tr[data-connector='{connector}'] button.pause"))
+        .click(&format!(
+            "#connectors tr[data-connector='{connector}'] button.pause"
+        ))
         .await;
     let started = Instant::now();
-    while connector_state(&gateway.connect, &connector).await.as_deref() != Some("PAUSED") {
+    while connector_state(&gateway.connect, &connector)
+        .await
+        .as_deref()
+        != Some("PAUSED")
+    {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "connect does not report {connector} PAUSED 30 s after the click"
@@ -310,6 +326,56 @@ async fn console_pages_show_the_cluster_and_their_buttons_act() {
     println!("dry run panel: {dry_run:?}");
     browser.screenshot("connectors").await;
     browser.assert_no_page_errors("connectors").await;
+
+    // Schemas: two versions registered in the gateway's registry, listed and compared.
+    let subject = format!("{name}-value");
+    for fields in [
+        json!([{"name": "id", "type": "long"}]),
+        json!([{"name": "id", "type": "long"}, {"name": "note", "type": ["null", "string"], "default": null}]),
+    ] {
+        let schema = json!({"type": "record", "name": "Order", "fields": fields}).to_string();
+        let registered = http_client()
+            .post(format!("{}/subjects/{subject}/versions", gateway.registry))
+            .header("content-type", "application/vnd.schemaregistry.v1+json")
+            .json(&json!({"schema": schema}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            registered.status().as_u16(),
+            200,
+            "{}",
+            registered.text().await.unwrap()
+        );
+    }
+    browser.goto(&format!("{console}/#/schemas")).await;
+    browser
+        .wait_for("subjects", "#subjects-table tbody tr", |rows| {
+            rows.iter().any(|r| *r == format!("{subject}1, 2"))
+        })
+        .await;
+    browser.type_into("#diff-subject", &subject).await;
+    browser.type_into("#diff-left", "1").await;
+    browser.type_into("#diff-right", "2").await;
+    browser.click("#schema-diff button").await;
+    let added = browser
+        .wait_for("diff", "#diff-lines .diff-add", |lines| !lines.is_empty())
+        .await;
+    assert!(
+        added.iter().any(|line| line.contains("\"note\"")),
+        "{added:?}"
+    );
+    browser.screenshot("schemas").await;
+    browser.assert_no_page_errors("schemas").await;
+
+    // Mirror: no mirror in this process, and the page says so.
+    browser.goto(&format!("{console}/#/mirror")).await;
+    browser
+        .wait_for("mirror", "#mirror-detail", |t| {
+            t.len() == 1 && t[0].starts_with("no mirror runs in this gateway")
+        })
+        .await;
+    browser.assert_no_page_errors("mirror").await;
 
     browser.close().await;
 }
@@ -356,7 +422,9 @@ async fn console_read_only_principal_cannot_produce() {
     let browser = Browser::start().await;
     browser.goto(&format!("{console}/#/topics/{topic}")).await;
     browser
-        .wait_for("login form", "#login:not([hidden]) h2", |t| t == ["Sign in"])
+        .wait_for("login form", "#login:not([hidden]) h2", |t| {
+            t == ["Sign in"]
+        })
         .await;
     browser.type_into("#login-user", "viewer").await;
     browser.type_into("#login-password", "viewer-pw").await;

@@ -79,7 +79,11 @@ impl Browser {
         let started = Instant::now();
         let client = loop {
             let mut builder = ClientBuilder::rustls().expect("rustls connector");
-            match builder.capabilities(capabilities.clone()).connect(&url).await {
+            match builder
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
                 Ok(client) => break client,
                 Err(error) if started.elapsed() < Duration::from_secs(30) => {
                     let _ = error;
@@ -137,7 +141,8 @@ impl Browser {
                     .await
                     .unwrap();
                 let errors = self.page_errors().await;
-                self.screenshot(&format!("failed-{}", what.replace(' ', "-"))).await;
+                self.screenshot(&format!("failed-{}", what.replace(' ', "-")))
+                    .await;
                 panic!(
                     "{what}: `{css}` shows {texts:?} after 60 s (notice: {notice:?}, page: \
                      {page}, errors: {errors:?})"
@@ -174,7 +179,10 @@ impl Browser {
     pub(crate) async fn page_errors(&self) -> Vec<String> {
         let answer = self
             .client
-            .execute("return window.__consoleErrors || ['collector missing'];", vec![])
+            .execute(
+                "return window.__consoleErrors || ['collector missing'];",
+                vec![],
+            )
             .await
             .unwrap();
         serde_json::from_value(answer).unwrap()
@@ -208,11 +216,12 @@ fn screenshot_dir() -> PathBuf {
         .join("console-screenshots")
 }
 
-/// A gateway child with the console, connect and the bridge (and the schema registry).
+/// A gateway child with the console, connect, the bridge and the schema registry.
 pub(crate) struct ConsoleGateway {
     pub(crate) process: GatewayProcess,
     pub(crate) console: String,
     pub(crate) connect: String,
+    pub(crate) registry: String,
     pub(crate) dir: PathBuf,
 }
 
@@ -221,7 +230,8 @@ impl ConsoleGateway {
     pub(crate) async fn start(services: &Services, name: &str, console_extra: &str) -> Self {
         let dir = std::env::temp_dir().join(unique_name("console-gateway"));
         std::fs::create_dir_all(&dir).unwrap();
-        let (bridge_port, connect_port, console_port) = (free_port(), free_port(), free_port());
+        let (bridge_port, connect_port, console_port, registry_port) =
+            (free_port(), free_port(), free_port(), free_port());
         let config = dir.join("gateway.toml");
         std::fs::write(
             &config,
@@ -235,6 +245,9 @@ impl ConsoleGateway {
                  status_storage_topic = \"{name}-status.internal\"\n\
                  offset_storage_partitions = 2\nstatus_storage_partitions = 1\n\
                  [connect.http]\nlisten = \"127.0.0.1:{connect_port}\"\n\
+                 [schema_registry]\nenabled = true\nkafkastore_topic = \"{name}-schemas\"\n\
+                 group_id = \"{name}-registry\"\n\
+                 [schema_registry.http]\nlisten = \"127.0.0.1:{registry_port}\"\n\
                  [console]\nenabled = true\nsample_interval_ms = 1000\n\
                  [console.http]\nlisten = \"127.0.0.1:{console_port}\"\n{console_extra}\n",
                 services.kafka_bootstrap
@@ -250,6 +263,7 @@ impl ConsoleGateway {
             process,
             console: format!("http://127.0.0.1:{console_port}"),
             connect: format!("http://127.0.0.1:{connect_port}"),
+            registry: format!("http://127.0.0.1:{registry_port}"),
             dir,
         };
         gateway.wait_until_up().await;
@@ -262,8 +276,10 @@ impl ConsoleGateway {
         loop {
             let console = http.get(format!("{}/", self.console)).send().await;
             let connect = http.get(format!("{}/", self.connect)).send().await;
+            let registry = http.get(format!("{}/subjects", self.registry)).send().await;
             if console.is_ok_and(|r| r.status().is_success())
                 && connect.is_ok_and(|r| r.status().is_success())
+                && registry.is_ok_and(|r| r.status().is_success())
             {
                 return;
             }

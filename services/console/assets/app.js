@@ -355,7 +355,7 @@ const pages = {
     const view = await fresh(api('/api/mirror'), mine);
     const detail = document.getElementById('mirror-detail');
     if (!view.available) {
-      detail.replaceChildren(h('p', {}, 'the metrics listener is not enabled in this gateway: mirror lag is read from it'));
+      detail.replaceChildren(h('p', {}, 'no mirror runs in this gateway with its metrics listener enabled: mirror lag is read from there'));
       return;
     }
     detail.replaceChildren(

@@ -30,7 +30,10 @@ pub(crate) fn router() -> Router {
     Router::new()
         .route("/", get(move || async move { asset(html, INDEX_HTML) }))
         .route("/app.js", get(move || async move { asset(js, APP_JS) }))
-        .route("/style.css", get(move || async move { asset(css, STYLE_CSS) }))
+        .route(
+            "/style.css",
+            get(move || async move { asset(css, STYLE_CSS) }),
+        )
         .route(
             "/vendor/uPlot.iife.min.js",
             get(move || async move { asset(js, UPLOT_JS) }),

@@ -106,7 +106,9 @@ pub(crate) struct TopicRow {
     internal: bool,
 }
 
-pub(crate) async fn topics(State(state): State<ConsoleState>) -> Result<Json<Vec<TopicRow>>, ApiError> {
+pub(crate) async fn topics(
+    State(state): State<ConsoleState>,
+) -> Result<Json<Vec<TopicRow>>, ApiError> {
     let metadata = state.inner.inspector.metadata(None).await?;
     let mut topics: Vec<TopicInfo> = metadata.topics;
     topics.sort_by(|a, b| a.name.cmp(&b.name));

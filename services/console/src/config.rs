@@ -12,10 +12,8 @@ use edge::{ListenerConfig, ValidatedListener};
 use serde::Deserialize;
 
 /// Default listen address of the console.
-pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(
-    std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-    8080,
-);
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 8080);
 
 /// `[console]` as written.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -72,6 +70,8 @@ impl Default for ConsoleConfig {
 pub struct Upstreams {
     pub connect: Option<String>,
     pub schema_registry: Option<String>,
+    /// The metrics listener, set only when this process also runs the mirror, whose
+    /// series the console reads there.
     pub metrics: Option<String>,
 }
 
@@ -175,7 +175,9 @@ mod tests {
 
     #[test]
     fn validate_rejects_zero_kafka_timeout() {
-        let error = parse("kafka_timeout_ms = 0").validate("console").unwrap_err();
+        let error = parse("kafka_timeout_ms = 0")
+            .validate("console")
+            .unwrap_err();
         assert_eq!(error.key, "console.kafka_timeout_ms");
     }
 

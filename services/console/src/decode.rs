@@ -8,11 +8,20 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "format", rename_all = "snake_case")]
 pub(crate) enum Decoded {
-    Json { text: String },
-    Text { text: String },
-    Base64 { text: String },
+    Json {
+        text: String,
+    },
+    Text {
+        text: String,
+    },
+    Base64 {
+        text: String,
+    },
     /// Confluent schema-registry framing.
-    Schema { schema_id: u32, text: String },
+    Schema {
+        schema_id: u32,
+        text: String,
+    },
 }
 
 pub(crate) fn decode(bytes: &[u8]) -> Decoded {

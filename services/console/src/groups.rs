@@ -65,7 +65,9 @@ pub(crate) struct GroupDetail {
     history: Vec<LagSample>,
 }
 
-pub(crate) async fn groups(State(state): State<ConsoleState>) -> Result<Json<Vec<GroupRow>>, ApiError> {
+pub(crate) async fn groups(
+    State(state): State<ConsoleState>,
+) -> Result<Json<Vec<GroupRow>>, ApiError> {
     let summaries = list_groups(&state).await?;
     let names: Vec<String> = summaries.iter().map(|g| g.group.clone()).collect();
     let lags = committed_lag(&state, &names).await?;
@@ -201,7 +203,9 @@ pub(crate) async fn fill_lag_seconds(
     partitions: &mut [PartitionLag],
 ) {
     let cache = &state.inner.lag_seconds;
-    let key = |p: &PartitionLag| -> Position { (format!("{group}\u{0}{}", p.topic), p.partition, p.committed) };
+    let key = |p: &PartitionLag| -> Position {
+        (format!("{group}\u{0}{}", p.topic), p.partition, p.committed)
+    };
     let missing: Vec<Position> = partitions
         .iter()
         .filter(|p| p.lag.is_some_and(|lag| lag > 0) && cache.get(&key(p)).is_none())
@@ -222,7 +226,10 @@ pub(crate) async fn fill_lag_seconds(
         match read {
             Ok(Ok(found)) => {
                 for ((topic, partition, offset), timestamp) in found {
-                    cache.insert((format!("{group}\u{0}{topic}"), partition, offset), timestamp);
+                    cache.insert(
+                        (format!("{group}\u{0}{topic}"), partition, offset),
+                        timestamp,
+                    );
                 }
             }
             Ok(Err(error)) => tracing::debug!(%error, group, "reading lag timestamps failed"),
@@ -244,5 +251,7 @@ pub(crate) async fn fill_lag_seconds(
 pub(crate) fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
 }

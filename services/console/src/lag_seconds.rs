@@ -74,11 +74,9 @@ pub(crate) fn read_timestamps(
             continue;
         };
         let Ok(message) = polled else { continue };
-        let index = missing
-            .iter()
-            .position(|(topic, partition, _)| {
-                topic == message.topic() && *partition == message.partition()
-            });
+        let index = missing.iter().position(|(topic, partition, _)| {
+            topic == message.topic() && *partition == message.partition()
+        });
         if let Some(index) = index {
             let position = missing.swap_remove(index);
             if let Some(timestamp) = message.timestamp().to_millis() {

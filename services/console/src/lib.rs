@@ -29,8 +29,8 @@ mod upstream;
 
 pub use config::{ConsoleConfig, Upstreams, ValidatedConsole};
 
-use broker_core::{BrokerError, KafkaClients, Shutdown, task};
 use broker_core::telemetry::MetricsRegistry;
+use broker_core::{BrokerError, KafkaClients, Shutdown, task};
 use edge::Health;
 
 #[derive(Debug, thiserror::Error)]

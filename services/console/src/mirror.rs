@@ -134,7 +134,9 @@ pub(crate) fn topic_lags(series: &[Series]) -> Vec<TopicLag> {
         .collect()
 }
 
-pub(crate) async fn mirror(State(state): State<ConsoleState>) -> Result<Json<MirrorView>, ApiError> {
+pub(crate) async fn mirror(
+    State(state): State<ConsoleState>,
+) -> Result<Json<MirrorView>, ApiError> {
     let Some(series) = read_series(&state).await? else {
         return Ok(Json(MirrorView {
             available: false,

@@ -79,7 +79,10 @@ pub(crate) async fn browse(
         }
         partitions = vec![wanted];
     }
-    let config = state.inner.clients.consumer_config("kafka-gateway-console-browse");
+    let config = state
+        .inner
+        .clients
+        .consumer_config("kafka-gateway-console-browse");
     let timeout = state.inner.config.kafka_timeout;
     let read = task::spawn_blocking("console-browse", move || {
         let consumer: BaseConsumer =

@@ -31,9 +31,7 @@ pub(crate) fn router(state: ConsoleState) -> Router {
         .route("/api/mirror", get(mirror::mirror))
         .route("/api/connect/{*path}", any(upstream::connect))
         .route("/api/schemas/{*path}", any(upstream::schemas))
-        .fallback(|| async {
-            error::body(StatusCode::NOT_FOUND, "no such console api".to_owned())
-        })
+        .fallback(|| async { error::body(StatusCode::NOT_FOUND, "no such console api".to_owned()) })
         .layer(axum::middleware::from_fn(authorize))
         .with_state(state);
     let api = edge::apply_limits(api, &listener, error::reject)

@@ -102,7 +102,9 @@ impl Samples {
 
     fn record_mirror(&self, samples: BTreeMap<String, LagSample>) {
         let mut rings = self.lock();
-        rings.mirror_flows.retain(|flow, _| samples.contains_key(flow));
+        rings
+            .mirror_flows
+            .retain(|flow, _| samples.contains_key(flow));
         for (flow, sample) in samples {
             let ring = rings.mirror_flows.entry(flow).or_default();
             push(ring, self.kept, sample);
@@ -176,7 +178,9 @@ async fn sample_once(state: &ConsoleState) -> Result<(), crate::error::ApiError>
         let lag_seconds = partitions
             .iter()
             .filter_map(|p| p.lag_seconds)
-            .fold(None, |max: Option<f64>, s| Some(max.map_or(s, |m| m.max(s))));
+            .fold(None, |max: Option<f64>, s| {
+                Some(max.map_or(s, |m| m.max(s)))
+            });
         samples.insert(
             group,
             LagSample {

@@ -24,10 +24,17 @@ pub(crate) async fn connect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let base = state.inner.config.upstreams.connect.clone().ok_or_else(|| {
-        ApiError::NotFound("connect is not enabled in this gateway".to_owned())
-    })?;
-    forward(&state, "connect", &base, method, &path, query, &headers, body).await
+    let base = state
+        .inner
+        .config
+        .upstreams
+        .connect
+        .clone()
+        .ok_or_else(|| ApiError::NotFound("connect is not enabled in this gateway".to_owned()))?;
+    forward(
+        &state, "connect", &base, method, &path, query, &headers, body,
+    )
+    .await
 }
 
 pub(crate) async fn schemas(
@@ -47,7 +54,17 @@ pub(crate) async fn schemas(
         .ok_or_else(|| {
             ApiError::NotFound("the schema registry is not enabled in this gateway".to_owned())
         })?;
-    forward(&state, "schema registry", &base, method, &path, query, &headers, body).await
+    forward(
+        &state,
+        "schema registry",
+        &base,
+        method,
+        &path,
+        query,
+        &headers,
+        body,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)] // one request's parts, forwarded as they are
@@ -61,7 +78,11 @@ async fn forward(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let mut url = format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'));
+    let mut url = format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    );
     if let Some(query) = query {
         url.push('?');
         url.push_str(&query);
@@ -88,7 +109,9 @@ async fn forward(
     })?;
     let mut response = (status, Body::from(bytes)).into_response();
     if let Some(content_type) = content_type {
-        response.headers_mut().insert(header::CONTENT_TYPE, content_type);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type);
     }
     Ok(response)
 }
