@@ -188,9 +188,23 @@ impl Browser {
         serde_json::from_value(answer).unwrap()
     }
 
+    /// No error collected, and no stray `null` printed by a conditional part of the page.
     pub(crate) async fn assert_no_page_errors(&self, page: &str) {
         let errors = self.page_errors().await;
         assert!(errors.is_empty(), "{page} page errors: {errors:?}");
+        let stray = self
+            .client
+            .execute(
+                "const walker = document.createTreeWalker(document.getElementById('page'), \
+                 NodeFilter.SHOW_TEXT); let count = 0; \
+                 while (walker.nextNode()) { const n = walker.currentNode; \
+                 if (n.textContent.trim() === 'null' && !n.parentElement.classList.contains('format')) count++; } \
+                 return count;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(stray, serde_json::json!(0), "{page} page prints `null`");
     }
 
     /// Saves the page as `target/console-screenshots/<page>.png`.

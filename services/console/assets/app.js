@@ -35,6 +35,11 @@ function h(tag, attributes, ...children) {
   return element;
 }
 
+// replaceChildren without the nulls that conditional parts leave (it would print "null").
+function put(element, ...children) {
+  element.replaceChildren(...children.flat().filter((child) => child !== null && child !== undefined));
+}
+
 function table(id, headers, rows) {
   return h('table', { id },
     h('thead', {}, h('tr', {}, headers.map((title) => h('th', {}, title)))),
@@ -96,7 +101,7 @@ function isAdmin() {
 }
 
 function chart(container, title, seriesLabels, data) {
-  container.replaceChildren();
+  put(container);
   if (!data[0].length) {
     container.append(h('p', {}, 'no samples yet'));
     return;
@@ -118,7 +123,7 @@ const pages = {
   async overview(root, _name, _firstRender, mine) {
     const data = await fresh(api('/api/overview'), mine);
     overviewCache = data;
-    root.replaceChildren(
+    put(root, 
       h('h2', {}, 'Cluster'),
       h('p', {}, 'cluster id ', h('code', { id: 'cluster-id' }, data.cluster_id || ('unknown: ' + data.cluster_id_error)),
         ' · bootstrap ', h('code', {}, data.bootstrap_servers), ' · ', data.topics, ' topics'),
@@ -138,7 +143,7 @@ const pages = {
 
   async topics(root, _name, _firstRender, mine) {
     const topics = await fresh(api('/api/topics'), mine);
-    root.replaceChildren(
+    put(root, 
       h('h2', {}, 'Topics'),
       table('topics', ['topic', 'partitions', 'replication', 'records', 'records/s'],
         topics.filter((t) => !t.internal).map((t) => h('tr', { 'data-topic': t.name },
@@ -165,7 +170,7 @@ const pages = {
         h('label', {}, 'key ', h('input', { id: 'produce-key' })),
         h('label', {}, 'value ', h('input', { id: 'produce-value', size: 40 })),
         h('button', { id: 'produce-go', type: 'submit' }, 'Produce'), produceResult);
-      root.replaceChildren(h('h2', {}, 'Topic ', h('code', {}, name)), partitionsData,
+      put(root, h('h2', {}, 'Topic ', h('code', {}, name)), partitionsData,
         h('h2', {}, 'Records'), browse, records, h('h2', {}, 'Produce'),
         isAdmin() ? null : h('p', { class: 'format' }, 'your role is read-only: producing will be refused'), produce);
 
@@ -178,10 +183,10 @@ const pages = {
         if (offset) params.set('offset', offset);
         else if (time) params.set('timestamp', String(new Date(time).getTime()));
         params.set('limit', document.getElementById('browse-limit').value.trim() || '50');
-        records.replaceChildren(h('p', {}, 'loading…'));
+        put(records, h('p', {}, 'loading…'));
         try {
           const rows = await api('/api/topics/' + encodeURIComponent(name) + '/records?' + params);
-          records.replaceChildren(h('p', { id: 'records-count' }, rows.length + ' record(s)'),
+          put(records, h('p', { id: 'records-count' }, rows.length + ' record(s)'),
             table('records', ['partition', 'offset', 'timestamp', 'key', 'value', 'headers'],
               rows.map((r) => h('tr', {},
                 numberCell(r.partition, 'partition'), numberCell(r.offset, 'offset'),
@@ -189,7 +194,7 @@ const pages = {
                 h('td', { class: 'key' }, decoded(r.key)), h('td', { class: 'value' }, decoded(r.value)),
                 h('td', { class: 'headers' }, r.headers.map((hd) => h('div', {}, hd.key + ': ', decoded(hd.value))))))));
         } catch (error) {
-          records.replaceChildren(h('p', { class: 'error' }, String(error.message)));
+          put(records, h('p', { class: 'error' }, String(error.message)));
         }
       }
 
@@ -214,7 +219,7 @@ const pages = {
       loadRecords();
     }
     const detail = await fresh(api('/api/topics/' + encodeURIComponent(name)), mine);
-    document.getElementById('topic-partitions').replaceChildren(
+    put(document.getElementById('topic-partitions'), 
       table('partitions', ['partition', 'leader', 'replicas', 'in sync', 'low', 'high', 'records'],
         detail.partitions.map((p) => h('tr', {}, numberCell(p.partition), numberCell(p.leader),
           h('td', {}, p.replicas.join(', ')), h('td', {}, p.in_sync_replicas.join(', ')),
@@ -224,7 +229,7 @@ const pages = {
 
   async groups(root, _name, _firstRender, mine) {
     const groups = await fresh(api('/api/groups'), mine);
-    root.replaceChildren(h('h2', {}, 'Consumer groups'),
+    put(root, h('h2', {}, 'Consumer groups'),
       table('groups', ['group', 'state', 'members', 'lag (records)'],
         groups.map((g) => h('tr', { 'data-group': g.group },
           h('td', {}, h('a', { href: '#/groups/' + encodeURIComponent(g.group) }, g.group)),
@@ -233,11 +238,11 @@ const pages = {
 
   async group(root, name, firstRender, mine) {
     if (firstRender) {
-      root.replaceChildren(h('h2', {}, 'Group ', h('code', {}, name)), h('div', { id: 'group-detail' }),
+      put(root, h('h2', {}, 'Group ', h('code', {}, name)), h('div', { id: 'group-detail' }),
         h('h2', {}, 'Lag, last hour'), h('div', { id: 'group-chart', class: 'chart' }));
     }
     const g = await fresh(api('/api/groups/' + encodeURIComponent(name)), mine);
-    document.getElementById('group-detail').replaceChildren(
+    put(document.getElementById('group-detail'), 
       h('p', {}, 'state ', h('strong', { id: 'group-state' }, g.state), ' · protocol ', g.protocol_type || '–'),
       h('h3', {}, 'Members'),
       table('group-members', ['member', 'client id', 'host', 'assignment'],
@@ -264,7 +269,7 @@ const pages = {
         const parts = String(config['connector.class'] || '').split('.');
         return parts[parts.length - 1];
       };
-      root.replaceChildren(h('h2', {}, 'Connectors'), h('div', { id: 'connector-list' }),
+      put(root, h('h2', {}, 'Connectors'), h('div', { id: 'connector-list' }),
         h('h2', {}, 'Create a connector'),
         h('div', { class: 'panel' }, h('p', {}, 'Configuration (JSON, with "name"):'), configText,
           h('p', {},
@@ -279,9 +284,9 @@ const pages = {
           const config = parseConfig();
           const answer = await api('/api/connect/connector-plugins/' + encodeURIComponent(plugin(config)) + '/config/validate',
             { method: 'PUT', json: config });
-          validateResult.replaceChildren(renderValidation(answer));
+          put(validateResult, renderValidation(answer));
         } catch (error) {
-          validateResult.replaceChildren(h('p', { class: 'error' }, String(error.message)));
+          put(validateResult, h('p', { class: 'error' }, String(error.message)));
         }
       }
       async function create() {
@@ -289,10 +294,10 @@ const pages = {
           const config = parseConfig();
           const name = config.name;
           const answer = await api('/api/connect/connectors', { method: 'POST', json: { name, config } });
-          validateResult.replaceChildren(h('p', { class: 'ok', id: 'create-result' }, 'created ' + answer.name));
+          put(validateResult, h('p', { class: 'ok', id: 'create-result' }, 'created ' + answer.name));
           refreshNow();
         } catch (error) {
-          validateResult.replaceChildren(h('p', { class: 'error', id: 'create-result' }, String(error.message)));
+          put(validateResult, h('p', { class: 'error', id: 'create-result' }, String(error.message)));
         }
       }
       async function dryRun() {
@@ -301,14 +306,14 @@ const pages = {
           const samples = document.getElementById('dry-run-samples').value || '3';
           const answer = await api('/api/connect/connector-plugins/' + encodeURIComponent(plugin(config)) +
             '/config/dry-run?samples=' + encodeURIComponent(samples), { method: 'PUT', json: config });
-          dryRunResult.replaceChildren(
+          put(dryRunResult, 
             answer.validation ? renderValidation(answer.validation) : null,
             table('dry-run-outputs', ['input', 'output', 'error'], (answer.outputs || []).map((o) => h('tr', {},
               h('td', {}, h('pre', {}, JSON.stringify(o.input, null, 2))),
               h('td', {}, h('pre', {}, JSON.stringify(o.output, null, 2))),
               h('td', { class: o.error ? 'error' : '' }, o.error || '')))));
         } catch (error) {
-          dryRunResult.replaceChildren(h('p', { class: 'error' },
+          put(dryRunResult, h('p', { class: 'error' },
             error.status === 404 ? 'dry run not available on this worker' : String(error.message)));
         }
       }
@@ -330,7 +335,7 @@ const pages = {
       }
       refreshNow();
     };
-    document.getElementById('connector-list').replaceChildren(
+    put(document.getElementById('connector-list'), 
       table('connectors', ['connector', 'type', 'state', 'worker', 'tasks', 'actions'],
         names.map((name) => {
           const status = list[name].status || {};
@@ -350,15 +355,15 @@ const pages = {
 
   async mirror(root, _name, firstRender, mine) {
     if (firstRender) {
-      root.replaceChildren(h('h2', {}, 'Mirror'), h('div', { id: 'mirror-detail' }), h('div', { id: 'mirror-charts' }));
+      put(root, h('h2', {}, 'Mirror'), h('div', { id: 'mirror-detail' }), h('div', { id: 'mirror-charts' }));
     }
     const view = await fresh(api('/api/mirror'), mine);
     const detail = document.getElementById('mirror-detail');
     if (!view.available) {
-      detail.replaceChildren(h('p', {}, 'no mirror runs in this gateway with its metrics listener enabled: mirror lag is read from there'));
+      put(detail, h('p', {}, 'no mirror runs in this gateway with its metrics listener enabled: mirror lag is read from there'));
       return;
     }
-    detail.replaceChildren(
+    put(detail, 
       h('h3', {}, 'Lag per topic'),
       view.topics.length ? table('mirror-topics', ['flow', 'topic', 'lag (records)', 'lag (seconds)'],
         view.topics.map((t) => h('tr', { 'data-topic': t.flow + '/' + t.topic }, h('td', {}, t.flow), h('td', {}, t.topic),
@@ -368,7 +373,7 @@ const pages = {
       table('mirror-checkpoints', ['flow', 'group', 'age (seconds)'],
         view.checkpoints.map((c) => h('tr', {}, h('td', {}, c.flow), h('td', {}, c.group), numberCell(c.age_seconds.toFixed(1))))));
     const charts = document.getElementById('mirror-charts');
-    charts.replaceChildren();
+    put(charts);
     for (const [flow, history] of Object.entries(view.history)) {
       const container = h('div', { class: 'chart' });
       charts.append(container);
@@ -379,7 +384,7 @@ const pages = {
 
   async schemas(root, _name, firstRender, mine) {
     if (firstRender) {
-      root.replaceChildren(h('h2', {}, 'Subjects'), h('div', { id: 'subjects' }),
+      put(root, h('h2', {}, 'Subjects'), h('div', { id: 'subjects' }),
         h('h2', {}, 'Compare two versions'),
         h('form', { id: 'schema-diff', onsubmit: (e) => { e.preventDefault(); diff(); } },
           h('label', {}, 'subject ', h('input', { id: 'diff-subject' })),
@@ -393,9 +398,9 @@ const pages = {
         try {
           const [left, right] = await Promise.all(['diff-left', 'diff-right'].map((id) =>
             api('/api/schemas/subjects/' + subject + '/versions/' + encodeURIComponent(document.getElementById(id).value.trim()))));
-          result.replaceChildren(renderDiff(pretty(left.schema), pretty(right.schema)));
+          put(result, renderDiff(pretty(left.schema), pretty(right.schema)));
         } catch (error) {
-          result.replaceChildren(h('p', { class: 'error' }, String(error.message)));
+          put(result, h('p', { class: 'error' }, String(error.message)));
         }
       }
     }
@@ -404,11 +409,11 @@ const pages = {
       const subjects = await fresh(api('/api/schemas/subjects'), mine);
       const rows = await fresh(Promise.all(subjects.sort().map(async (subject) =>
         [subject, await api('/api/schemas/subjects/' + encodeURIComponent(subject) + '/versions')])), mine);
-      target.replaceChildren(table('subjects-table', ['subject', 'versions'],
+      put(target, table('subjects-table', ['subject', 'versions'],
         rows.map(([subject, versions]) => h('tr', {}, h('td', {}, subject), h('td', {}, versions.join(', '))))));
     } catch (error) {
       if (error instanceof StaleRender) throw error;
-      target.replaceChildren(h('p', { class: 'error' }, String(error.message)));
+      put(target, h('p', { class: 'error' }, String(error.message)));
     }
   },
 };
