@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,7 +32,7 @@ const CHROMIUM_FLAGS: &[&str] = &[
 
 pub(crate) struct Browser {
     pub(crate) client: Client,
-    _driver: ChildGuard,
+    driver: ChildGuard,
     profile: PathBuf,
 }
 
@@ -55,9 +56,13 @@ impl Browser {
             panic!("chromium is not installed; `scripts/services up` installs it")
         });
         let port = free_port();
+        // Its own process group: Chromium's processes inherit it, so the whole tree can be
+        // killed when a test fails before it closed the session (killing chromedriver alone
+        // leaves Chromium running).
         let driver = ChildGuard(
             Command::new(driver_path)
                 .arg(format!("--port={port}"))
+                .process_group(0)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -94,7 +99,7 @@ impl Browser {
         };
         Self {
             client,
-            _driver: driver,
+            driver,
             profile,
         }
     }
@@ -216,7 +221,17 @@ impl Browser {
     }
 
     pub(crate) async fn close(self) {
-        let _ = self.client.close().await;
+        let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.driver.0.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
