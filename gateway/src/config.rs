@@ -9,6 +9,7 @@ use broker_core::otel::{OtlpConfig, ValidatedOtlp};
 use broker_core::telemetry::LogFormat;
 use broker_core::{ClusterConfig, ConfigError, ValidatedCluster};
 use connect::{ConnectConfig, ValidatedConnect};
+use console::{ConsoleConfig, Upstreams, ValidatedConsole};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use metrics::{MetricsConfig, ValidatedMetrics};
@@ -35,6 +36,8 @@ pub(crate) struct GatewayConfig {
     pub(crate) metrics: MetricsConfig,
     #[serde(default)]
     pub(crate) schema_registry: SchemaRegistryConfig,
+    #[serde(default)]
+    pub(crate) console: ConsoleConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -140,6 +143,8 @@ pub(crate) struct ValidatedGateway {
     pub(crate) connect: Option<ValidatedConnect>,
     pub(crate) metrics: Option<ValidatedMetrics>,
     pub(crate) schema_registry: Option<ValidatedSchemaRegistry>,
+    /// With the addresses of this process's connect, schema registry and metrics listeners.
+    pub(crate) console: Option<ValidatedConsole>,
     /// Read from its `mm2.properties` when the gateway starts (that is I/O, so not here).
     pub(crate) mirror: Option<MirrorConfig>,
 }
@@ -183,6 +188,7 @@ impl GatewayConfig {
         let connect = self.connect.validate("connect")?;
         let metrics = self.metrics.validate("metrics")?;
         let schema_registry = self.schema_registry.validate("schema_registry")?;
+        let mut console = self.console.validate("console")?;
         self.mirror.validate("mirror")?;
         let otlp = match &self.telemetry.otlp {
             Some(otlp) => otlp.validate("telemetry.otlp")?,
@@ -209,6 +215,11 @@ impl GatewayConfig {
                 self.schema_registry.enabled,
                 schema_registry.listener.listen,
             ),
+            (
+                "console.http.listen",
+                self.console.enabled,
+                console.listener.listen,
+            ),
         ];
         for (index, (key, enabled, address)) in listeners.iter().enumerate() {
             let clash = listeners[..index]
@@ -224,8 +235,23 @@ impl GatewayConfig {
         if self.schema_registry.enabled && bridge.schema_registry.is_none() {
             bridge.schema_registry = Some(built_in_registry(&schema_registry.listener));
         }
+        console.upstreams = Upstreams {
+            connect: self
+                .connect
+                .enabled
+                .then(|| loopback_url(&connect.listener)),
+            schema_registry: self
+                .schema_registry
+                .enabled
+                .then(|| loopback_url(&schema_registry.listener)),
+            // Only where this process's mirror registers its series: a scrape may also read
+            // the whole cluster (`cluster_metrics`), too costly to do for nothing.
+            metrics: (self.metrics.enabled && self.mirror.enabled)
+                .then(|| loopback_url(&metrics.listener)),
+        };
         Ok(ValidatedGateway {
             kafka,
+            console: self.console.enabled.then_some(console),
             telemetry: self.telemetry.clone(),
             otlp,
             bridge: self.bridge.enabled.then_some(bridge),
@@ -243,6 +269,15 @@ impl GatewayConfig {
 fn built_in_registry(
     listener: &edge::ValidatedListener,
 ) -> bridge::config::SchemaRegistryClientSettings {
+    bridge::config::SchemaRegistryClientSettings {
+        urls: loopback_url(listener),
+        basic_auth: None,
+    }
+}
+
+/// How another part of this process reaches `listener`: over loopback when it listens on
+/// every address.
+fn loopback_url(listener: &edge::ValidatedListener) -> String {
     let mut address = listener.listen;
     if address.ip().is_unspecified() {
         address.set_ip(if address.is_ipv4() {
@@ -256,10 +291,7 @@ fn built_in_registry(
     } else {
         "http"
     };
-    bridge::config::SchemaRegistryClientSettings {
-        urls: format!("{scheme}://{address}"),
-        basic_auth: None,
-    }
+    format!("{scheme}://{address}")
 }
 
 #[cfg(test)]
@@ -437,6 +469,49 @@ mod tests {
             let registry = validated.schema_registry.unwrap();
             assert_eq!(registry.listener.listen.port(), 8081);
             assert_eq!(registry.topic, "_schemas");
+        });
+    }
+
+    #[test]
+    fn console_is_off_by_default_and_reaches_the_enabled_services_over_loopback() {
+        with_config("", &[], |config| {
+            assert!(config.unwrap().validate().unwrap().console.is_none());
+        });
+        with_config(
+            "[console]\nenabled = true\n[connect]\nenabled = true\n\
+             [connect.http]\nlisten = \"0.0.0.0:18083\"\n",
+            &[],
+            |config| {
+                let console = config.unwrap().validate().unwrap().console.unwrap();
+                assert_eq!(console.listener.listen.port(), 8080);
+                assert_eq!(
+                    console.upstreams.connect.as_deref(),
+                    Some("http://127.0.0.1:18083")
+                );
+                assert_eq!(console.upstreams.schema_registry, None);
+                // No mirror in this process: nothing to read from the metrics listener.
+                assert_eq!(console.upstreams.metrics, None);
+            },
+        );
+    }
+
+    #[test]
+    fn validate_rejects_a_console_on_another_service_port() {
+        with_config(
+            "[console]\nenabled = true\n[console.http]\nlisten = \"0.0.0.0:8082\"\n",
+            &[],
+            |config| {
+                let err = config.unwrap().validate().unwrap_err();
+                assert_eq!(err.key, "console.http.listen");
+            },
+        );
+    }
+
+    #[test]
+    fn console_typo_names_the_key() {
+        with_config("[console]\nenable = true\n", &[], |config| {
+            let err = config.unwrap_err();
+            assert!(err.to_string().contains("enable"), "{err}");
         });
     }
 

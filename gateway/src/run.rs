@@ -90,6 +90,7 @@ pub(crate) async fn run_only(args: &ConfigArgs, only: Only) -> Result<(), Gatewa
     config.connect.enabled = only == Only::Connect;
     config.schema_registry.enabled = only == Only::SchemaRegistry;
     config.mirror.enabled = false;
+    config.console.enabled = false;
     supervise(config.validate()?).await
 }
 
@@ -196,6 +197,10 @@ pub(crate) fn check_config(args: &ConfigArgs) -> Result<(), GatewayError> {
         ),
         None => println!("schema registry: disabled"),
     }
+    match &config.console {
+        Some(console) => println!("console: listening on {}", console.listener.listen),
+        None => println!("console: disabled"),
+    }
     Ok(())
 }
 
@@ -227,6 +232,7 @@ async fn supervise_services(config: ValidatedGateway) -> Result<(), GatewayError
         || config.connect.is_some()
         || config.metrics.is_some()
         || config.schema_registry.is_some()
+        || config.console.is_some()
     {
         verify_kafka_login(&clients).await?;
     }
@@ -238,7 +244,8 @@ async fn supervise_services(config: ValidatedGateway) -> Result<(), GatewayError
         (config.bridge.is_some()
             || config.connect.is_some()
             || config.schema_registry.is_some()
-            || config.metrics.is_some())
+            || config.metrics.is_some()
+            || config.console.is_some())
         .then(|| clients.clone()),
     );
     let mut states: BTreeMap<&'static str, ServiceHealth> = BTreeMap::new();
@@ -297,15 +304,34 @@ async fn supervise_services(config: ValidatedGateway) -> Result<(), GatewayError
             ("metrics", result.map_err(|e| e.to_string()))
         });
     }
+    if let Some(console) = config.console.clone() {
+        tracing::info!(url = %format!("http://{}/", console.listener.listen), "starting the web console");
+        let registry = registry.clone();
+        let clients = clients.clone();
+        let health = health.clone();
+        let shutdown = shutdown.child();
+        task::spawn_in(&mut services, "console-service", async move {
+            let result = console::run(console, clients, registry, health, shutdown).await;
+            ("console", result.map_err(|e| e.to_string()))
+        });
+    }
     if services.is_empty() {
         return Err(GatewayError::NothingEnabled);
     }
-    for name in ["bridge", "connect", "schema-registry", "mirror", "metrics"] {
+    for name in [
+        "bridge",
+        "connect",
+        "schema-registry",
+        "mirror",
+        "metrics",
+        "console",
+    ] {
         let enabled = match name {
             "bridge" => config.bridge.is_some(),
             "connect" => config.connect.is_some(),
             "schema-registry" => config.schema_registry.is_some(),
             "mirror" => config.mirror.is_some(),
+            "console" => config.console.is_some(),
             _ => config.metrics.is_some(),
         };
         if enabled {

@@ -39,6 +39,8 @@ mod connect_storage;
 mod connect_support;
 mod connect_task_metrics;
 mod connect_topic_creation;
+mod console;
+mod console_support;
 mod debezium_compare;
 mod debezium_offsets;
 mod doctor_advertised;
