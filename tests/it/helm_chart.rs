@@ -273,6 +273,7 @@ fn per_role_workloads_run_only_their_service_and_the_gateway_accepts_their_confi
             ("Deployment", "gw-kafka-gateway-bridge"),
             ("Deployment", "gw-kafka-gateway-connect"),
             ("Deployment", "gw-kafka-gateway-schema-registry"),
+            ("Deployment", "gw-kafka-gateway-console"),
             ("StatefulSet", "gw-kafka-gateway-mirror"),
             ("Deployment", "gw-kafka-gateway-metrics"),
         ]
@@ -290,6 +291,10 @@ fn per_role_workloads_run_only_their_service_and_the_gateway_accepts_their_confi
         (
             "gw-kafka-gateway-schema-registry",
             "schema registry: listening on 0.0.0.0:8081",
+        ),
+        (
+            "gw-kafka-gateway-console",
+            "console: listening on 0.0.0.0:8080",
         ),
         (
             "gw-kafka-gateway-metrics",
@@ -397,6 +402,7 @@ fn the_combined_workload_runs_every_enabled_service_in_one_process() {
         "bridge: listening on 0.0.0.0:8082",
         "connect: listening on 0.0.0.0:8083",
         "schema registry: listening on 0.0.0.0:8081",
+        "console: listening on 0.0.0.0:8080",
         "metrics: listening on 0.0.0.0:9308",
     ] {
         assert!(checked.contains(line), "{line}:\n{checked}");
@@ -423,5 +429,5 @@ fn the_combined_workload_runs_every_enabled_service_in_one_process() {
         .iter()
         .map(|p| p["port"].as_u64().unwrap())
         .collect();
-    assert_eq!(ports, [8082, 8083, 8081, 9308]);
+    assert_eq!(ports, [8082, 8083, 8081, 8080, 9308]);
 }
