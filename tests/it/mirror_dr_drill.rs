@@ -11,6 +11,11 @@
 //! positions on the original topic and at the translated ones on `B.<topic>`, everything
 //! written on B is on A, and the RPO window printed is exactly the records A holds that
 //! never reached B.
+//!
+//! The drill runs in both delivery modes. With exactly-once, transaction markers take
+//! offsets on the target, so offsets differ between A and B; the checks compare the next
+//! record a group reads on each side (by the id in its key), which is what "0 re-read, 0
+//! skipped" means. With at-least-once the offsets must also be equal.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -44,9 +49,9 @@ const B_IDS: u32 = 1_000_000;
 type Offsets = BTreeMap<i32, i64>;
 
 /// `mm2.properties` for the throwaway A and the shared B with the given flow lines.
-fn text(a: &str, b: &str, flows: &str, group: &str) -> String {
+fn text(a: &str, b: &str, flows: &str, group: &str, mode: &str) -> String {
     format!(
-        "clusters = A, B\nA.bootstrap.servers = {a}\nB.bootstrap.servers = {b}\n{flows}\
+        "clusters = A, B\nA.bootstrap.servers = {a}\nB.bootstrap.servers = {b}\n{flows}{mode}\n\
          replication.factor = 1\ncheckpoints.topic.replication.factor = 1\n\
          heartbeats.topic.replication.factor = 1\noffset-syncs.topic.replication.factor = 1\n\
          refresh.topics.interval.seconds = 1\nrefresh.groups.interval.seconds = 1\n\
@@ -62,10 +67,11 @@ fn read_partition(
     partition: i32,
     from: i64,
 ) -> Vec<(i64, u32)> {
-    let consumer: BaseConsumer = clients
-        .consumer_config(&unique_name("drill_reader"))
-        .create()
-        .expect("reader");
+    let mut config = clients.consumer_config(&unique_name("drill_reader"));
+    // Transaction markers take the last offsets of a partition written with exactly-once:
+    // no record reaches the high watermark, the end of the partition does.
+    config.set("enable.partition.eof", "true");
+    let consumer: BaseConsumer = config.create().expect("reader");
     let (_, high) = consumer
         .fetch_watermarks(topic, partition, Duration::from_secs(30))
         .expect("watermarks");
@@ -83,7 +89,10 @@ fn read_partition(
             "{topic}[{partition}] stuck at {position} of {high}"
         );
         if let Some(message) = consumer.poll(Duration::from_millis(500)) {
-            let message = message.expect("record");
+            let message = match message {
+                Err(rdkafka::error::KafkaError::PartitionEOF(_)) => break,
+                other => other.expect("record"),
+            };
             let key = std::str::from_utf8(message.key().expect("key")).expect("utf-8");
             seen.push((message.offset(), key.parse().expect("numbered key")));
             position = message.offset() + 1;
@@ -205,8 +214,73 @@ fn ids(records: &[(i64, u32)]) -> Vec<u32> {
     records.iter().map(|(_, id)| *id).collect()
 }
 
+/// The id of the record a group committed at `offset` reads next; None at the end.
+fn next_id(log: &[(i64, u32)], offset: i64) -> Option<u32> {
+    log.iter().find(|(at, _)| *at >= offset).map(|(_, id)| *id)
+}
+
+/// Partition → its `(offset, id)` records from offset 0.
+fn logs(clients: &KafkaClients, topic: &str) -> BTreeMap<i32, Vec<(i64, u32)>> {
+    (0..PARTITIONS)
+        .map(|p| (p, read_partition(clients, topic, p, 0)))
+        .collect()
+}
+
+/// Each group on `to` reads next what it would have read next on `from`, among the
+/// records `from_logs` lists; with at-least-once the offsets are also the same.
+fn assert_same_next_records(
+    what: &str,
+    exactly_once: bool,
+    (from, from_logs): (&BTreeMap<String, Offsets>, &BTreeMap<i32, Vec<(i64, u32)>>),
+    (to, to_logs): (&BTreeMap<String, Offsets>, &BTreeMap<i32, Vec<(i64, u32)>>),
+) {
+    for (group, offsets) in from {
+        for (partition, offset) in offsets {
+            let moved = to[group].get(partition).copied();
+            let moved =
+                moved.unwrap_or_else(|| panic!("{what}: {group}[{partition}] not committed"));
+            assert_eq!(
+                next_id(&to_logs[partition], moved),
+                next_id(&from_logs[partition], *offset),
+                "{what}: {group}[{partition}] at {offset} moved to {moved}"
+            );
+        }
+        if !exactly_once {
+            assert_eq!(
+                &to[group], offsets,
+                "{what}: {group}, offsets equal with at-least-once"
+            );
+        }
+    }
+}
+
+fn committed_by_group(
+    clients: &KafkaClients,
+    groups: impl Iterator<Item = String>,
+    topic: &str,
+) -> BTreeMap<String, Offsets> {
+    groups
+        .map(|group| {
+            let offsets = committed_offsets(clients, &group, topic, PARTITIONS);
+            (group, offsets)
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn groups_fail_over_when_a_dies_and_fail_back_when_it_returns() {
+    drill("").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_exactly_once_groups_fail_over_and_back_reading_neither_twice_nor_never() {
+    drill("exactly.once.support = enabled").await;
+}
+
+/// The drill with `mode` added to both flows' properties.
+#[allow(clippy::too_many_lines)] // one scenario, stage by stage, as the runbook reads
+async fn drill(mode: &str) {
+    let exactly_once = !mode.is_empty();
     let services = Services::from_env();
     let mut broker = ThrowawayBroker::start().await;
     let a = broker.clients();
@@ -224,6 +298,7 @@ async fn groups_fail_over_when_a_dies_and_fail_back_when_it_returns() {
         &services.kafka_b_bootstrap,
         &format!("A->B.enabled = true\nA->B.topics = {topic}\n"),
         &unique_name("__drill_out"),
+        mode,
     );
     let out_config = mirror::parse_properties(&out_text).expect("properties");
     let mirror = RunningMirror::start(out_config.clone());
@@ -292,15 +367,8 @@ async fn groups_fail_over_when_a_dies_and_fail_back_when_it_returns() {
         .map(|r| r["missing_at_least"].as_i64().unwrap_or(0))
         .sum();
     eprintln!("failover without A took {failover_took:?}; RPO printed: at least {rpo_at_failover}");
-    // Every group resumes on B where it stopped on A: the copy starts at offset 0 of A
-    // with nothing duplicated, so B's offsets are A's, and B's records are a prefix of A's.
-    for (group, offsets) in &on_a {
-        assert_eq!(
-            &committed_offsets(&b, group, &remote, PARTITIONS),
-            offsets,
-            "{group} on B"
-        );
-    }
+    // Where every group resumes on B; checked once A's log can be read again.
+    let failed_over = committed_by_group(&b, on_a.keys().cloned(), &remote);
 
     // The outage: producers write on B, the groups read on on B.
     create_topic(&b, &topic, PARTITIONS).await;
@@ -311,7 +379,7 @@ async fn groups_fail_over_when_a_dies_and_fail_back_when_it_returns() {
         (
             lagging.clone(),
             (
-                on_a[&lagging]
+                failed_over[&lagging]
                     .iter()
                     .map(|(p, o)| (*p, (o + 20).min(b_ends[p])))
                     .collect(),
@@ -335,6 +403,7 @@ async fn groups_fail_over_when_a_dies_and_fail_back_when_it_returns() {
         &services.kafka_b_bootstrap,
         &format!("B->A.enabled = true\nB->A.topics = {topic}\n"),
         &unique_name("__drill_back"),
+        mode,
     );
     // Its own process, so that its log tells why if it does not copy.
     let back = MirrorProcess::start(&back_text);
@@ -356,12 +425,17 @@ async fn groups_fail_over_when_a_dies_and_fail_back_when_it_returns() {
     // What was lost: records on A past what B holds, by partition.
     let a_ends = high_watermarks(&a, &topic).await;
     let mut lost = 0;
+    // Partition → how many of A's records B holds (A's offsets are dense: plain producers).
+    let mut copied = Offsets::new();
+    let mut a_logs = BTreeMap::new();
+    let remote_logs = logs(&b, &remote);
     for partition in 0..PARTITIONS {
         let on_a_log = read_partition(&a, &topic, partition, 0);
-        let on_b_log = read_partition(&b, &remote, partition, 0);
+        let on_b_log = &remote_logs[&partition];
+        copied.insert(partition, i64::try_from(on_b_log.len()).expect("count"));
         assert_eq!(
             ids(&on_a_log[..on_b_log.len()]),
-            ids(&on_b_log),
+            ids(on_b_log),
             "B's copy of partition {partition} is a prefix of A's"
         );
         lost += i64::try_from(on_a_log.len() - on_b_log.len()).expect("count");
@@ -369,7 +443,21 @@ async fn groups_fail_over_when_a_dies_and_fail_back_when_it_returns() {
             a_ends[&partition],
             i64::try_from(on_a_log.len()).expect("count")
         );
+        a_logs.insert(partition, on_a_log);
     }
+    // Every group resumed on B where it stopped on A: it read next on B the record it
+    // would have read next on A, among the records B holds (with at-least-once the copy
+    // starts at offset 0 of A with nothing duplicated, so B's offsets are A's).
+    let held_by_b: BTreeMap<i32, Vec<(i64, u32)>> = a_logs
+        .iter()
+        .map(|(p, log)| (*p, log[..remote_logs[p].len()].to_vec()))
+        .collect();
+    assert_same_next_records(
+        "failover",
+        exactly_once,
+        (&on_a, &held_by_b),
+        (&failed_over, &remote_logs),
+    );
     // Nothing A acknowledged was lost by A itself (the process died, the page cache did not).
     let on_a_ids: std::collections::BTreeSet<u32> = (0..PARTITIONS)
         .flat_map(|p| ids(&read_partition(&a, &topic, p, 0)))
@@ -416,7 +504,7 @@ async fn groups_fail_over_when_a_dies_and_fail_back_when_it_returns() {
         let partition = i32::try_from(row["partition"].as_i64().expect("partition")).expect("i32");
         assert_eq!(
             row["from_offset"].as_i64(),
-            Some(b_ends[&partition]),
+            Some(copied[&partition]),
             "{out}"
         );
         assert_eq!(row["to_offset"].as_i64(), Some(a_ends[&partition]), "{out}");
@@ -448,21 +536,41 @@ async fn groups_fail_over_when_a_dies_and_fail_back_when_it_returns() {
         }
     }
 
-    // The groups resume on A: the original topic where they stopped on B (offsets equal,
-    // the RPO window ahead of them, never skipped), the records written on B on `B.<topic>`
-    // where they stopped on B's topic.
-    for (group, (original, written)) in &on_b {
-        assert_eq!(
-            &committed_offsets(&a, group, &topic, PARTITIONS),
-            original,
-            "{group}"
-        );
-        assert_eq!(
-            &committed_offsets(&a, group, &back_remote, PARTITIONS),
-            written,
-            "{group}"
-        );
+    // The groups resume on A: the original topic where they stopped on B (among the
+    // records B held; the RPO window ahead of them, never skipped), the records written on
+    // B on `B.<topic>` where they stopped on B's topic.
+    let originals: BTreeMap<String, Offsets> = on_b
+        .iter()
+        .map(|(g, (o, _))| (g.clone(), o.clone()))
+        .collect();
+    let writtens: BTreeMap<String, Offsets> = on_b
+        .iter()
+        .map(|(g, (_, w))| (g.clone(), w.clone()))
+        .collect();
+    let back_on_a = committed_by_group(&a, on_b.keys().cloned(), &topic);
+    for (group, offsets) in &back_on_a {
+        for (partition, offset) in offsets {
+            assert!(
+                *offset <= copied[partition],
+                "{group}[{partition}] skips into the window"
+            );
+        }
     }
+    assert_same_next_records(
+        "failback, original topic",
+        exactly_once,
+        (&originals, &remote_logs),
+        (&back_on_a, &held_by_b),
+    );
+    assert_same_next_records(
+        "failback, topic written on B",
+        exactly_once,
+        (&writtens, &logs(&b, &topic)),
+        (
+            &committed_by_group(&a, on_b.keys().cloned(), &back_remote),
+            &logs(&a, &back_remote),
+        ),
+    );
     // Everything written on B is on A.
     let copied_back: std::collections::BTreeSet<u32> = (0..PARTITIONS)
         .flat_map(|p| ids(&read_partition(&a, &back_remote, p, 0)))

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use broker_core::KafkaClients;
+use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::FailbackOptions;
@@ -15,6 +16,7 @@ use crate::failover::gather::{
     PerPartition, committed_on, fetch_committed, first_timestamps, wire_client,
 };
 use crate::groups::list_groups;
+use crate::offsets::format::Run;
 use crate::offsets::load_offset_map;
 use crate::offsets::map::OffsetMap;
 use crate::policy::ReplicationPolicy;
@@ -35,8 +37,9 @@ pub(super) struct Facts {
     /// A's log start and end of A → B's topics and B → A's remote topics.
     pub(super) a_starts: PerPartition<i64>,
     pub(super) a_ends: PerPartition<i64>,
-    /// B's log end of each remote partition of A -> B, keyed by A's topic.
-    pub(super) remote_ends: PerPartition<i64>,
+    /// Offsets of the records on each remote partition of A -> B (keyed by A's topic) past
+    /// the last copy its map describes, as a consumer reading committed data sees them.
+    pub(super) unmapped: PerPartition<Vec<i64>>,
     /// First and last record time of each RPO window on A.
     pub(super) window_first: PerPartition<i64>,
     pub(super) window_last: PerPartition<i64>,
@@ -114,17 +117,25 @@ pub(super) fn gather(
         back_ends.insert((topic.clone(), *partition), high);
     }
 
-    let mut remote_ends = BTreeMap::new();
+    let mut past_map = Vec::new();
     for (topic, partition) in &out_partitions {
         let remote = &out_remote[topic];
+        let mapped_end = out_map
+            .runs_of(topic, *partition)
+            .iter()
+            .map(Run::target_end)
+            .max();
         match b_reader.fetch_watermarks(remote, *partition, timeout) {
             Ok((_, high)) => {
-                remote_ends.insert((topic.clone(), *partition), high);
+                if let Some(mapped_end) = mapped_end.filter(|end| *end < high) {
+                    past_map.push(((topic.clone(), *partition), mapped_end, high));
+                }
             }
             Err(error) if unknown(&error) => {}
             Err(error) => return Err(MirrorError::kafka(remote, "watermarks", error)),
         }
     }
+    let unmapped = records_past_map(&b, &out_remote, &past_map, timeout)?;
 
     let back_remote: BTreeSet<(String, i32)> = back_partitions
         .iter()
@@ -180,7 +191,7 @@ pub(super) fn gather(
         back_ends,
         a_starts,
         a_ends,
-        remote_ends,
+        unmapped,
         window_first,
         window_last,
         seen_ends,
@@ -261,4 +272,74 @@ fn reader_for_records(a: &KafkaClients) -> Result<BaseConsumer, MirrorError> {
         &a.consumer_config("kafka-gateway-failback"),
         "failback window reader",
     )?)
+}
+
+/// The offsets of the records between each remote partition's map end and its log end, as
+/// a group reading committed data sees them. With exactly-once the offsets there are
+/// transaction markers and aborted copies, which no group reads; with at-least-once they
+/// are copies whose run the mirror had not written when it stopped, which a group did
+/// read. One topic at a time, because librdkafka's end-of-partition event names only the
+/// partition. A partition not read to its end within the time budget counts every offset
+/// left as a record: more re-read, never a skip.
+fn records_past_map(
+    b: &KafkaClients,
+    out_remote: &BTreeMap<String, String>,
+    past_map: &[((String, i32), i64, i64)],
+    timeout: Duration,
+) -> Result<PerPartition<Vec<i64>>, MirrorError> {
+    let mut found: PerPartition<Vec<i64>> = BTreeMap::new();
+    if past_map.is_empty() {
+        return Ok(found);
+    }
+    let mut config = b.consumer_config("kafka-gateway-failback");
+    config.set("isolation.level", "read_committed");
+    config.set("enable.partition.eof", "true");
+    let consumer: BaseConsumer = broker_core::clients::create(&config, "failback remote reader")?;
+    let deadline = std::time::Instant::now() + timeout.min(Duration::from_secs(10));
+    let topics: BTreeSet<&String> = past_map.iter().map(|((topic, _), _, _)| topic).collect();
+    for topic in topics {
+        let remote = &out_remote[topic];
+        let ranges: BTreeMap<i32, (i64, i64)> = past_map
+            .iter()
+            .filter(|((t, _), _, _)| t == topic)
+            .map(|((_, partition), from, high)| (*partition, (*from, *high)))
+            .collect();
+        let mut assignment = rdkafka::TopicPartitionList::new();
+        for (partition, (from, _)) in &ranges {
+            assignment
+                .add_partition_offset(remote, *partition, rdkafka::Offset::Offset(*from))
+                .map_err(|e| MirrorError::kafka(remote, "assign", e))?;
+        }
+        consumer
+            .assign(&assignment)
+            .map_err(|e| MirrorError::kafka(remote, "assign", e))?;
+        let mut seen: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+        let mut at_end = BTreeSet::new();
+        while at_end.len() < ranges.len() && std::time::Instant::now() < deadline {
+            match consumer.poll(Duration::from_millis(100)) {
+                None => {}
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
+                    at_end.insert(partition);
+                }
+                Some(Err(error)) => return Err(MirrorError::kafka(remote, "fetch", error)),
+                Some(Ok(message)) => {
+                    let (_, high) = ranges[&message.partition()];
+                    if message.offset() < high {
+                        seen.entry(message.partition())
+                            .or_default()
+                            .push(message.offset());
+                    }
+                }
+            }
+        }
+        for (partition, (from, high)) in ranges {
+            let mut offsets = seen.remove(&partition).unwrap_or_default();
+            if !at_end.contains(&partition) {
+                let next = offsets.last().map_or(from, |last| last + 1);
+                offsets.extend(next..high);
+            }
+            found.insert((topic.clone(), partition), offsets);
+        }
+    }
+    Ok(found)
 }

@@ -12,7 +12,9 @@
 //! the second reads, on the source, records it already read once on the target. Those are
 //! counted (`re_read`) and the position is then not exact; it is never rounded up. So are
 //! records past the map's last copy (copied, but the mirror stopped before writing their
-//! run): the group resumes at the replicated end and reads them again.
+//! run): the group resumes at the replicated end and reads them again. Only records count
+//! there: with exactly-once the offsets past the last copy are transaction markers and
+//! aborted copies, which the group never read.
 
 use crate::offsets::format::Run;
 
@@ -25,8 +27,9 @@ pub(super) struct Inverse {
     pub(super) re_read: i64,
 }
 
-/// `None` when nothing of the partition was copied (no basis for a position).
-pub(super) fn inverse(runs: &[Run], target: i64) -> Option<Inverse> {
+/// `None` when nothing of the partition was copied (no basis for a position). `unmapped`:
+/// the offsets of the records on the target past the map's last copy.
+pub(super) fn inverse(runs: &[Run], unmapped: &[i64], target: i64) -> Option<Inverse> {
     let runs: Vec<&Run> = runs.iter().filter(|r| r.count > 0).collect();
     let replicated_end = runs.iter().map(|r| r.source_end()).max()?;
     let source = runs
@@ -48,7 +51,11 @@ pub(super) fn inverse(runs: &[Run], target: i64) -> Option<Inverse> {
     // mirror stopped between writing them and writing their run). They follow the last
     // run, so they are copies of the records from the replicated end on: read again.
     let target_end = runs.iter().map(|r| r.target_end()).max()?;
-    let unmapped = (target - target_end).max(0);
+    let unmapped = unmapped
+        .iter()
+        .filter(|offset| (target_end..target).contains(*offset))
+        .count();
+    let unmapped = i64::try_from(unmapped).unwrap_or(i64::MAX);
     Some(Inverse {
         source,
         re_read: mapped + unmapped,
@@ -71,14 +78,14 @@ mod tests {
     fn a_single_run_inverts_exactly_and_the_end_maps_to_the_replicated_end() {
         let runs = [run(0, 10, 100)];
         assert_eq!(
-            inverse(&runs, 10),
+            inverse(&runs, &[], 10),
             Some(Inverse {
                 source: 0,
                 re_read: 0
             })
         );
         assert_eq!(
-            inverse(&runs, 57),
+            inverse(&runs, &[], 57),
             Some(Inverse {
                 source: 47,
                 re_read: 0
@@ -87,19 +94,32 @@ mod tests {
         // Caught up on the target: resume at the replicated end (records past it never
         // reached the target and are read on the source).
         assert_eq!(
-            inverse(&runs, 110),
+            inverse(&runs, &[], 110),
             Some(Inverse {
                 source: 100,
                 re_read: 0
             })
         );
-        assert_eq!(inverse(&[], 5), None);
+        assert_eq!(inverse(&[], &[], 5), None);
         // Three copies past the map's end were read: read again, not exact.
         assert_eq!(
-            inverse(&runs, 113),
+            inverse(&runs, &[110, 111, 112], 113),
             Some(Inverse {
                 source: 100,
                 re_read: 3
+            })
+        );
+        // Two of them were read, the third not yet.
+        assert_eq!(
+            inverse(&runs, &[110, 111, 112], 112).map(|i| i.re_read),
+            Some(2)
+        );
+        // Exactly-once: the offsets past the last copy are markers, no record was re-read.
+        assert_eq!(
+            inverse(&runs, &[], 112),
+            Some(Inverse {
+                source: 100,
+                re_read: 0
             })
         );
     }
@@ -108,10 +128,10 @@ mod tests {
     fn transaction_markers_between_runs_land_on_the_next_record() {
         // Exactly-once: a marker at target 5 between two runs.
         let runs = [run(0, 0, 5), run(5, 6, 5)];
-        assert_eq!(inverse(&runs, 5).map(|i| i.source), Some(5));
-        assert_eq!(inverse(&runs, 6).map(|i| i.source), Some(5));
+        assert_eq!(inverse(&runs, &[], 5).map(|i| i.source), Some(5));
+        assert_eq!(inverse(&runs, &[], 6).map(|i| i.source), Some(5));
         assert_eq!(
-            inverse(&runs, 8).map(|i| (i.source, i.re_read)),
+            inverse(&runs, &[], 8).map(|i| (i.source, i.re_read)),
             Some((7, 0))
         );
     }
@@ -124,7 +144,7 @@ mod tests {
         // Read target 0..8 (source 0..8): resumes at 6 (the second copy of 6 is unread),
         // re-reading 6 and 7.
         assert_eq!(
-            inverse(&runs, 8),
+            inverse(&runs, &[], 8),
             Some(Inverse {
                 source: 6,
                 re_read: 2
@@ -132,7 +152,7 @@ mod tests {
         );
         // Past the duplicates: exact again.
         assert_eq!(
-            inverse(&runs, 16),
+            inverse(&runs, &[], 16),
             Some(Inverse {
                 source: 12,
                 re_read: 0

@@ -94,7 +94,15 @@ fn original_row(
     partition: i32,
     from_offset: i64,
 ) -> FailbackRow {
-    let inverse = inverse(&facts.out_map.runs_of(topic, partition), from_offset);
+    let unmapped = facts
+        .unmapped
+        .get(&(topic.to_owned(), partition))
+        .map_or(&[][..], Vec::as_slice);
+    let inverse = inverse(
+        &facts.out_map.runs_of(topic, partition),
+        unmapped,
+        from_offset,
+    );
     FailbackRow {
         origin: RowOrigin::Original,
         from_topic: from_topic.to_owned(),
@@ -217,16 +225,9 @@ fn rpo_window(facts: &Facts) -> Vec<RpoWindowRow> {
             let key = (topic.clone(), *partition);
             let from = facts.out_map.replicated_end(topic, *partition)?;
             let seen = facts.seen_ends.get(&key);
-            let mapped_end = facts
-                .out_map
-                .runs_of(topic, *partition)
-                .iter()
-                .map(|r| r.target_end())
-                .max();
-            let copied_unmapped = match (facts.remote_ends.get(&key), mapped_end) {
-                (Some(end), Some(mapped)) => (end - mapped).max(0),
-                _ => 0,
-            };
+            let copied_unmapped = facts.unmapped.get(&key).map_or(0, |offsets| {
+                i64::try_from(offsets.len()).unwrap_or(i64::MAX)
+            });
             Some(RpoWindowRow {
                 topic: topic.clone(),
                 partition: *partition,
