@@ -47,6 +47,10 @@ const B_IDS: u32 = 1_000_000;
 
 /// Partition → offset.
 type Offsets = BTreeMap<i32, i64>;
+/// Group → its offsets.
+type GroupOffsets = BTreeMap<String, Offsets>;
+/// Partition → its `(offset, id)` records.
+type Logs = BTreeMap<i32, Vec<(i64, u32)>>;
 
 /// `mm2.properties` for the throwaway A and the shared B with the given flow lines.
 fn text(a: &str, b: &str, flows: &str, group: &str, mode: &str) -> String {
@@ -231,8 +235,8 @@ fn logs(clients: &KafkaClients, topic: &str) -> BTreeMap<i32, Vec<(i64, u32)>> {
 fn assert_same_next_records(
     what: &str,
     exactly_once: bool,
-    (from, from_logs): (&BTreeMap<String, Offsets>, &BTreeMap<i32, Vec<(i64, u32)>>),
-    (to, to_logs): (&BTreeMap<String, Offsets>, &BTreeMap<i32, Vec<(i64, u32)>>),
+    (from, from_logs): (&GroupOffsets, &Logs),
+    (to, to_logs): (&GroupOffsets, &Logs),
 ) {
     for (group, offsets) in from {
         for (partition, offset) in offsets {
