@@ -119,11 +119,28 @@ fn first_record_headers(bootstrap: &str, topic: &str) -> HashMap<String, String>
         .set("enable.auto.commit", "false")
         .create()
         .unwrap();
+    // The mirror creates the remote topic when it discovers the source's, which takes a
+    // refresh interval and, on the loaded machine, a while more; an assignment made before
+    // the topic exists would wait for librdkafka's next metadata refresh.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .is_ok_and(|m| {
+            m.topics()
+                .iter()
+                .any(|t| t.error().is_none() && !t.partitions().is_empty())
+        })
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{topic} not on {bootstrap} within 90 s"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let mut list = TopicPartitionList::new();
     list.add_partition_offset(topic, 0, Offset::Beginning)
         .unwrap();
     consumer.assign(&list).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Some(Ok(message)) = consumer.poll(Duration::from_millis(500)) {
             return message
@@ -141,7 +158,7 @@ fn first_record_headers(bootstrap: &str, topic: &str) -> HashMap<String, String>
                 .unwrap_or_default();
         }
     }
-    panic!("no record on {topic} at {bootstrap} within 30 s");
+    panic!("no record on {topic} at {bootstrap} within 90 s");
 }
 
 /// One span of the Jaeger answer: operation name, span id and parent span id.
