@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use broker_core::telemetry::MetricsRegistry;
 use broker_core::{BrokerError, KafkaClients};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue};
 use prometheus_client::metrics::MetricType;
 
 use crate::burrow::{GroupObservation, GroupStatus, StatusTracker};
@@ -468,7 +468,7 @@ fn encode_group_lag_seconds(
     lags: &[GroupLagSeconds],
     constant: ConstantLabels<'_>,
 ) -> Result<(), std::fmt::Error> {
-    gauge_seconds(
+    gauge(
         encoder,
         "kafka_consumergroup_lag_seconds",
         "Age of the next record the group has not consumed (now minus the timestamp of the \
@@ -486,7 +486,7 @@ fn encode_group_lag_seconds(
             })
             .collect(),
     )?;
-    gauge_seconds(
+    gauge(
         encoder,
         "kafka_consumergroup_lag_seconds_max",
         "Largest kafka_consumergroup_lag_seconds of the group's partitions",
@@ -500,29 +500,12 @@ fn encode_group_lag_seconds(
     )
 }
 
-/// [`gauge`] for values in seconds.
-fn gauge_seconds(
-    encoder: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    series: Vec<(Labels, f64)>,
-) -> Result<(), std::fmt::Error> {
-    if series.is_empty() {
-        return Ok(());
-    }
-    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (labels, value) in series {
-        metric.encode_family(&labels)?.encode_gauge(&value)?;
-    }
-    Ok(())
-}
-
 /// Encodes one gauge family; a family without series is left out entirely.
-fn gauge(
+fn gauge<V: EncodeGaugeValue>(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
-    series: Vec<(Labels, i64)>,
+    series: Vec<(Labels, V)>,
 ) -> Result<(), std::fmt::Error> {
     if series.is_empty() {
         return Ok(());
