@@ -118,9 +118,15 @@ pub async fn dry_run(
     })
 }
 
-/// A plugin's refusal (no dry run, unreachable database): 400 with its message.
+/// A plugin's refusal: 404 for a plugin without a dry run (there is no such resource for
+/// it, and clients such as the console read 404 as "not available"), else 400 with its
+/// message (an unreachable database, say).
 fn refused(error: &ConnectError) -> RestError {
-    RestError::bad_request(format!("dry run failed: {error}"))
+    let message = error.to_string();
+    if message.contains(connect_api::NO_DRY_RUN) {
+        return RestError::not_found(format!("dry run not available: {message}"));
+    }
+    RestError::bad_request(format!("dry run failed: {message}"))
 }
 
 fn transforms(config: &ConfigMap, direction: Direction) -> Result<TransformChain, RestError> {

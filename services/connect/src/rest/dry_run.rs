@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use serde_json::Value;
+use connect_api::ConfigMap;
 
 use super::AppState;
 use super::connectors::query_pairs;
@@ -47,26 +47,32 @@ fn parameters(query: Option<&str>) -> Result<(usize, StartAt), RestError> {
     Ok((samples, start))
 }
 
-/// A JSON object of config values, or nothing (an empty body).
-fn config_body(body: &Bytes) -> Result<BTreeMap<String, Value>, RestError> {
+/// A JSON object of string config values, as the document describes it; an empty body is
+/// nothing unless `required` (the plugin form, which has no stored config to start from).
+fn config_body(body: &Bytes, required: bool) -> Result<ConfigMap, RestError> {
     if body.iter().all(u8::is_ascii_whitespace) {
+        if required {
+            return Err(RestError::bad_request(
+                "The body must be a JSON object of config values".to_owned(),
+            ));
+        }
         return Ok(BTreeMap::new());
     }
     serde_json::from_slice(body).map_err(|error| {
         RestError::bad_request(format!(
-            "The body must be a JSON object of config values: {error}"
+            "The body must be a JSON object of string config values: {error}"
         ))
     })
 }
 
 #[utoipa::path(put, path = "/connector-plugins/{plugin}/config/dry-run", tag = "plugins",
     params(("plugin" = String, Path),
-        ("samples" = Option<usize>, Query, description = "inputs to run, 1 to 1000 (default 10)"),
-        ("offset" = Option<i64>, Query, description = "sinks: the offset each partition is read from (default: its beginning)")),
+        ("samples" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "inputs to run, 1 to 1000 (default 10)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "sinks: the offset each partition is read from (default: its beginning)")),
     request_body = BTreeMap<String, String>,
     responses((status = 200, description = "The validation and, when it has no errors, one output per input; nothing is written", body = DryRunAnswer),
-        (status = 400, description = "A body that is not a JSON object, another plugin's class, a bad parameter, or an input the plugin cannot read", body = ErrorBody),
-        (status = 404, description = "Unknown plugin", body = ErrorBody)))]
+        (status = 400, description = "A missing body or one that is not a JSON object, another plugin's class, a bad parameter, or an input the plugin cannot read", body = ErrorBody),
+        (status = 404, description = "Unknown plugin, or a plugin without a dry run", body = ErrorBody)))]
 pub async fn plugin_dry_run(
     State(runtime): State<AppState>,
     Path(plugin): Path<String>,
@@ -78,7 +84,7 @@ pub async fn plugin_dry_run(
         .plugins
         .find(&plugin)
         .ok_or_else(|| RestError::not_found(format!("Unknown plugin {plugin}.")))?;
-    let mut config = herder::stringify(config_body(&body)?)?;
+    let mut config = config_body(&body, true)?;
     let class = config
         .entry("connector.class".to_owned())
         .or_insert_with(|| found.info().class.to_owned())
@@ -97,12 +103,12 @@ pub async fn plugin_dry_run(
 
 #[utoipa::path(post, path = "/connectors/{name}/dry-run", tag = "connectors",
     params(("name" = String, Path),
-        ("samples" = Option<usize>, Query, description = "inputs to run, 1 to 1000 (default 10)"),
-        ("offset" = Option<i64>, Query, description = "sinks: the offset each partition is read from (default: its beginning)")),
+        ("samples" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "inputs to run, 1 to 1000 (default 10)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "sinks: the offset each partition is read from (default: its beginning)")),
     request_body(content = BTreeMap<String, String>, description = "Optional: config values that override the connector's"),
     responses((status = 200, description = "The validation and, when it has no errors, one output per input; nothing is written", body = DryRunAnswer),
         (status = 400, description = "A body that is not a JSON object, a bad parameter, or an input the plugin cannot read", body = ErrorBody),
-        (status = 404, description = "Unknown connector", body = ErrorBody)))]
+        (status = 404, description = "Unknown connector, or a plugin without a dry run", body = ErrorBody)))]
 pub async fn connector_dry_run(
     State(runtime): State<AppState>,
     Path(name): Path<String>,
@@ -111,7 +117,7 @@ pub async fn connector_dry_run(
 ) -> Result<Json<DryRunAnswer>, RestError> {
     let (samples, start) = parameters(query.as_deref())?;
     let mut config = herder::stored_config(&runtime, &name)?;
-    config.extend(herder::stringify(config_body(&body)?)?);
+    config.extend(config_body(&body, false)?);
     dry_run(&runtime, &config, samples, start).await.map(Json)
 }
 
